@@ -1,0 +1,167 @@
+// The servers under test. Each entry knows whether it can run here, how to write its config
+// and accounts into a temp dir, and the command line that starts it in the foreground (the
+// bench stops it by that process's PID). Adding a server = adding an entry.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { writeProsodyAccounts } from './accounts.mjs';
+
+/** Config shared by both servers: Prosody's syntax, which Clove reads too. */
+function commonConfig({ dir, port, certDir, dataPath, logPath }) {
+  return [
+    '-- Written by bench/run.mjs for one benchmark run; deleted afterwards.',
+    'interfaces = { "127.0.0.1" }',
+    `c2s_ports = { ${port} }`,
+    's2s_ports = { }',
+    `data_path = ${JSON.stringify(dataPath)}`,
+    `certificates = ${JSON.stringify(certDir)}`,
+    `pidfile = ${JSON.stringify(path.join(dir, 'server.pid'))}`,
+    `log = { warn = ${JSON.stringify(logPath)} }`,
+    'authentication = "internal_hashed"',
+    'c2s_require_encryption = true',
+    'allow_registration = false',
+    // mod_limits is not in the list, so no rate limit throttles the load generator.
+    'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping" }',
+  ];
+}
+
+function readFileOr(p, dflt) {
+  try {
+    return fs.readFileSync(p, 'utf8');
+  } catch {
+    return dflt;
+  }
+}
+
+export const prosody = {
+  name: 'prosody',
+  label: 'Prosody',
+
+  /** { ok, reason } */
+  available() {
+    if (!fs.existsSync('/usr/bin/prosody')) return { ok: false, reason: '/usr/bin/prosody not found' };
+    return { ok: true };
+  },
+
+  version() {
+    // `prosody --version` hangs on this Debian build; ask dpkg instead.
+    const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'prosody'], { encoding: 'utf8' });
+    return r.status === 0 ? `Prosody ${r.stdout.trim()} (Debian package)` : 'Prosody (version unknown)';
+  },
+
+  /** Writes config and accounts; returns how to start it. */
+  async prepare({ dir, port, certDir, domain, prosodyCreds }) {
+    const dataPath = path.join(dir, 'data');
+    const logPath = path.join(dir, 'prosody.log');
+    fs.mkdirSync(dataPath, { recursive: true });
+    const t0 = Date.now();
+    writeProsodyAccounts(dataPath, domain, prosodyCreds);
+    const accountsMs = Date.now() - t0;
+    const cfg = [
+      ...commonConfig({ dir, port, certDir, dataPath, logPath }),
+      // We run as root; Prosody 0.12 would otherwise try to switch to the 'prosody' user.
+      'run_as_root = true',
+      'network_backend = "epoll"',
+      '',
+      `VirtualHost ${JSON.stringify(domain)}`,
+      '',
+    ].join('\n');
+    const configPath = path.join(dir, 'prosody.cfg.lua');
+    fs.writeFileSync(configPath, cfg);
+    return {
+      // -F (foreground) is the non-deprecated spelling of `daemonize = false` in 0.12.
+      argv: ['/usr/bin/prosody', '-F', '--config', configPath],
+      cwd: dir,
+      env: {},
+      configPath,
+      logPath,
+      stdoutPath: path.join(dir, 'prosody.stdout'),
+      startTimeoutMs: 30000,
+      accountsNote: `${prosodyCreds.length} accounts written as internal_hashed files in ${accountsMs} ms`,
+    };
+  },
+};
+
+export function makeClove(repoRoot) {
+  const bin = path.join(repoRoot, 'bin', 'clove.js');
+  return {
+    name: 'clove',
+    label: 'Clove',
+
+    available() {
+      if (!fs.existsSync(bin)) return { ok: false, reason: `${bin} not found (Clove not built/written yet)` };
+      if (!fs.existsSync(path.join(repoRoot, 'dist'))) {
+        return { ok: false, reason: 'dist/ missing: run `npm run build` (or use `npm run bench`)' };
+      }
+      return { ok: true };
+    },
+
+    version() {
+      const pkg = JSON.parse(readFileOr(path.join(repoRoot, 'package.json'), '{}'));
+      const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' });
+      const sha = rev.status === 0 ? ` @ ${rev.stdout.trim()}` : '';
+      return `Clove ${pkg.version ?? '?'}${sha} on Node ${process.version}`;
+    },
+
+    async prepare({ dir, port, certDir, domain, users, cpus }) {
+      const dataPath = path.join(dir, 'data');
+      const logPath = path.join(dir, 'clove.log');
+      fs.mkdirSync(dataPath, { recursive: true });
+      const cfg = [...commonConfig({ dir, port, certDir, dataPath, logPath }), '', `VirtualHost ${JSON.stringify(domain)}`, ''];
+      const configPath = path.join(dir, 'clove.cfg.lua');
+      fs.writeFileSync(configPath, cfg.join('\n'));
+      // Accounts through Clove's own batch command: "user@host password" per line on stdin.
+      const t0 = Date.now();
+      const input = users.map((u) => `${u.user}@${domain} ${u.password}\n`).join('');
+      await runWithInput(
+        ['taskset', '-c', cpus, process.execPath, bin, 'adduser', '--batch', '--config', configPath],
+        repoRoot,
+        input,
+        600000,
+      );
+      const accountsMs = Date.now() - t0;
+      return {
+        argv: [process.execPath, bin, 'start', '--config', configPath],
+        cwd: repoRoot,
+        env: { NODE_ENV: 'production' },
+        configPath,
+        logPath,
+        stdoutPath: path.join(dir, 'clove.stdout'),
+        startTimeoutMs: 30000,
+        accountsNote: `${users.length} accounts created with \`clove adduser --batch\` in ${accountsMs} ms`,
+      };
+    },
+
+    // TODO: event-loop delay. Clove measures it itself (perf_hooks.monitorEventLoopDelay); when
+    // it exposes the numbers (e.g. a stats line in its log or a file next to the pidfile), read
+    // them here as `eventLoop(prepared) → { p50Ms, p99Ms, maxMs }` after the login phase, and
+    // run.mjs will put the p99 in the table against the < 50 ms target.
+    eventLoop: undefined,
+  };
+}
+
+/** Runs argv with `input` on stdin; rejects with its output on a non-zero exit or timeout. */
+function runWithInput(argv, cwd, input, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${argv.slice(3).join(' ')} timed out after ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`adduser --batch failed (code ${code}, signal ${signal}): ${out.trim().slice(-800)}`));
+    });
+    child.stdin.on('error', () => {}); // it may exit before reading everything
+    child.stdin.end(input);
+  });
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The `clove` command. The TypeScript sources are compiled to dist/ by `npm run build`.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const entry = new URL('../dist/cli/index.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  process.stderr.write("clove: not built yet; run 'npm run build' in " + fileURLToPath(new URL('..', import.meta.url)) + '\n');
+  process.exit(2);
+}
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));

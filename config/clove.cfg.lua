@@ -1,0 +1,154 @@
+-- Clove configuration file.
+--
+-- The syntax is Prosody's: `name = value` lines (the `;` is optional), strings in "…" or '…',
+-- numbers, true/false, lists like { "a"; "b" } and tables like { key = "value" }.
+-- Options before the first VirtualHost/Component line are global; options after such a line
+-- belong to that host until the next one. Host options set globally are every host's default.
+-- Lines starting with `--` are comments. Options marked "(accepted)" are read for Prosody
+-- compatibility but Clove does not act on them yet: setting one prints a warning.
+--
+-- This file works as-is for a server named "localhost". For I2P, replace "localhost" with the
+-- xxx.b32.i2p address of your i2pd server tunnel. Relative paths are relative to this file.
+-- Reference: docs/configuration.md. Check a config with `clove check`.
+
+---------- Network ----------
+
+-- Addresses every listener binds to. Keep 127.0.0.1: i2pd forwards I2P traffic here.
+interfaces = { "127.0.0.1" }
+
+-- Client (c2s) and server (s2s) ports; {} turns a listener off.
+c2s_ports = { 5222 }
+s2s_ports = { 5269 }
+
+-- Per-service addresses; by default both use `interfaces`.
+-- c2s_interfaces = { "127.0.0.1" }
+-- s2s_interfaces = { "127.0.0.1" }
+
+-- (accepted) Other listeners Prosody has:
+-- c2s_direct_tls_ports = { 5223 }
+-- legacy_ssl_ports = { 5223 }
+-- component_ports = { 5347 }
+-- component_interfaces = { "127.0.0.1" }
+-- http_ports = { 5280 }
+-- https_ports = { 5281 }
+-- http_interfaces = { "127.0.0.1" }
+-- https_interfaces = { "127.0.0.1" }
+-- (accepted) Prosody's socket backend switches; meaningless for Clove:
+-- network_backend = "epoll"
+-- use_libevent = false
+
+---------- Limits and timeouts ----------
+
+-- Largest stanza, in bytes; bigger ones end the stream with policy-violation.
+c2s_stanza_size_limit = 262144 -- 256 KiB
+s2s_stanza_size_limit = 524288 -- 512 KiB
+
+-- Seconds a client may take to log in, and an s2s connection to come up (I2P is slow).
+c2s_timeout = 300
+s2s_timeout = 90
+
+-- (accepted) Prosody's rate limits:
+-- limits = { c2s = { rate = "10kb/s" }; s2sin = { rate = "30kb/s" } }
+
+---------- Files and process ----------
+
+-- Where accounts, rosters and offline messages are stored.
+data_path = "../data"
+
+-- Directory searched for <host>.crt and <host>.key when a host has no `ssl` option.
+-- `clove cert generate localhost` writes a self-signed pair there.
+certificates = "../certs"
+
+-- Explicit key and certificate (usually set per VirtualHost, see below):
+-- ssl = { key = "../certs/localhost.key"; certificate = "../certs/localhost.crt" }
+
+-- Logging: a level ("debug", "info", "warn", "error"), "*console", "*syslog", a file path,
+-- or a table of level = sink pairs, e.g. { error = "/var/log/clove/clove.err"; "*syslog" }.
+log = { info = "*console" }
+
+-- Backend for stored data: "file" (atomic files under data_path) or "memory" (lost on exit).
+storage = "file"
+
+-- bcrypt work factor for password hashes (4..15); each step doubles the time per login.
+clove_bcrypt_cost = 10
+
+-- (accepted) Process options from Prosody's mod_posix; run Clove under a service manager
+-- as the user you want instead:
+-- daemonize = false
+-- pidfile = "/run/clove/clove.pid"
+-- prosody_user = "clove"
+-- prosody_group = "clove"
+-- umask = "027"
+-- (accepted) Prosody module directories; Clove's modules are built in:
+-- plugin_paths = { "/usr/local/lib/prosody/modules" }
+
+---------- Accounts and access ----------
+
+-- Server administrators (bare JIDs).
+admins = { }
+
+-- Modules to load, and modules not to load. A VirtualHost's list adds to the global one.
+modules_enabled = {
+    "roster"; "saslauth"; "tls"; "dialback"; "disco"; "private"; "vcard"; "register"; "admin_adhoc"; "darknet";
+}
+modules_disabled = { }
+
+-- In-band registration (XEP-0077): anyone who can reach the server can create an account.
+allow_registration = false
+-- (accepted) Registration throttle:
+-- min_seconds_between_registrations = 300
+-- registration_whitelist = { "127.0.0.1" }
+
+-- Account store. "internal_plain" is accepted too, but Clove always stores hashed keys only.
+authentication = "internal_hashed"
+
+-- (accepted) Offer SASL PLAIN before TLS:
+-- allow_unencrypted_plain_auth = false
+
+---------- Encryption and server-to-server ----------
+
+c2s_require_encryption = true
+s2s_require_encryption = true
+-- Keep false on I2P: peers have self-signed certificates, dialback authenticates them.
+s2s_secure_auth = false
+-- (accepted) Per-peer exceptions:
+-- s2s_secure_domains = { "example.org" }
+-- s2s_insecure_domains = { "example.net" }
+-- tls_profile = "intermediate"
+
+---------- I2P ----------
+
+-- Send s2s only through i2pd's SOCKS proxy; nothing else leaves this machine.
+darknet_only = true
+
+-- i2pd's SOCKS5 proxy.
+darknet_socks5_host = "127.0.0.1"
+darknet_socks5_port = 4447
+
+-- Clearnet domains reached through I2P, and subdomains of b32 servers (i2pd cannot resolve
+-- conference.xxx.b32.i2p by itself):
+darknet_map = {
+    -- ["i2p.rocks"] = "ynkz7ebfkllljitiodcq52pa7fgqziomz4wa7tv4qiqldghpx4uq.b32.i2p";
+    -- ["muc.i2p.rocks"] = { host = "ynkz7ebfkllljitiodcq52pa7fgqziomz4wa7tv4qiqldghpx4uq.b32.i2p"; port = 5269 };
+}
+
+---------- Informational (accepted) ----------
+
+-- contact_info = { admin = { "xmpp:admin@localhost" } }
+-- disco_items = { { "conference.localhost", "Chat rooms" } }
+-- motd_text = "Welcome to this server."
+-- welcome_message = "Your account is ready."
+
+---------- Hosts ----------
+
+VirtualHost "localhost"
+    -- Set to false to keep the host defined but inactive.
+    enabled = true
+    -- ssl = { key = "../certs/localhost.key"; certificate = "../certs/localhost.crt" }
+
+-- Components, e.g. a chat-room service (the options shown are accepted, not yet acted on):
+-- Component "conference.localhost" "muc"
+--     name = "Chat rooms"
+--     restrict_room_creation = true
+-- Component "gateway.localhost"
+--     component_secret = "change me"

@@ -1,0 +1,149 @@
+// Every option Clove knows, in one table: its type, default, scope, bounds, status and a
+// one-line doc. docs/configuration.md and config/clove.cfg.lua describe the same table (a test
+// keeps them in step). A module that reads an option adds its row here, so users get type
+// checks, docs and no "unknown option" warning.
+
+export type OptionType =
+  | 'string' | 'number' | 'integer' | 'boolean'
+  | 'enum'          // a string from `values` (or one of `aliases`)
+  | 'path'          // a string; relative paths resolve against the config file's directory
+  | 'string-list'   // { "a", "b" }; a single string is taken as a one-item list
+  | 'port-list'     // { 5222 }; a single number is taken as a one-item list
+  | 'table'         // any table, returned as plain arrays/objects
+  | 'map'           // { ["key"] = "value" } with string values
+  | 'ssl'           // { key = "…"; certificate = "…"; … }
+  | 'log'           // Prosody log forms, normalised to LogTarget[]
+  | 'darknet-map';  // domain -> "x.b32.i2p" or { host = …; port = … }, normalised to DarknetTarget
+
+/** Where an option may be set: 'host' options set globally act as the default for every host. */
+export type Scope = 'global' | 'host' | 'both';
+/** 'accepted': a Prosody option Clove parses but does not act on yet (one warning, never a crash). */
+export type Status = 'implemented' | 'accepted';
+
+export interface OptionSpec {
+  readonly name: string;
+  readonly type: OptionType;
+  /** The value `get()` returns when the option is not set; undefined means "unset". */
+  readonly default: unknown;
+  readonly scope: Scope;
+  readonly status: Status;
+  readonly doc: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly values?: readonly string[];
+  /** Accepted spellings of enum values and what Clove takes them to mean. */
+  readonly aliases?: Readonly<Record<string, string>>;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** One log sink: messages at `level` and above go `to` the console, syslog or a file path. */
+export interface LogTarget { readonly level: LogLevel; readonly to: 'console' | 'syslog' | string }
+/** Where outbound s2s for a mapped domain goes through the SOCKS5 proxy. */
+export interface DarknetTarget { readonly host: string; readonly port: number }
+export interface SslOptions { readonly key?: string; readonly certificate?: string; readonly [k: string]: unknown }
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const MiB = 1024 * 1024;
+
+type Row = Omit<OptionSpec, 'scope' | 'status'> & { scope?: Scope; status?: Status };
+// Rows default to scope 'global' and status 'implemented'.
+const ROWS: Row[] = [
+  // Network
+  { name: 'interfaces', type: 'string-list', default: ['127.0.0.1'], doc: 'Addresses every listener binds to unless a service sets its own.' },
+  { name: 'c2s_ports', type: 'port-list', default: [5222], doc: 'Ports for client connections (STARTTLS); {} disables c2s.' },
+  { name: 'c2s_interfaces', type: 'string-list', default: undefined, doc: 'Addresses for client connections; defaults to interfaces.' },
+  { name: 's2s_ports', type: 'port-list', default: [5269], doc: 'Ports for server-to-server connections; {} disables inbound s2s.' },
+  { name: 's2s_interfaces', type: 'string-list', default: undefined, doc: 'Addresses for server connections; defaults to interfaces.' },
+  { name: 'c2s_direct_tls_ports', type: 'port-list', default: [], status: 'accepted', doc: 'Ports for direct-TLS client connections (XEP-0368).' },
+  { name: 'legacy_ssl_ports', type: 'port-list', default: [], status: 'accepted', doc: 'Old name for direct-TLS client ports.' },
+  { name: 'component_ports', type: 'port-list', default: [], status: 'accepted', doc: 'Ports for external components (XEP-0114).' },
+  { name: 'component_interfaces', type: 'string-list', default: undefined, status: 'accepted', doc: 'Addresses for external components.' },
+  { name: 'http_ports', type: 'port-list', default: [], status: 'accepted', doc: 'Ports for the HTTP server (BOSH, websockets, uploads).' },
+  { name: 'https_ports', type: 'port-list', default: [], status: 'accepted', doc: 'Ports for the HTTPS server.' },
+  { name: 'http_interfaces', type: 'string-list', default: undefined, status: 'accepted', doc: 'Addresses for the HTTP server.' },
+  { name: 'https_interfaces', type: 'string-list', default: undefined, status: 'accepted', doc: 'Addresses for the HTTPS server.' },
+  { name: 'network_backend', type: 'string', default: undefined, status: 'accepted', doc: "Prosody's socket backend; Node has one." },
+  { name: 'use_libevent', type: 'boolean', default: undefined, status: 'accepted', doc: "Prosody's libevent switch; meaningless for Clove." },
+  // Limits and timeouts
+  { name: 'c2s_stanza_size_limit', type: 'integer', default: 256 * 1024, min: 1024, max: 64 * MiB, doc: 'Largest stanza a client may send, in bytes (policy-violation beyond).' },
+  { name: 's2s_stanza_size_limit', type: 'integer', default: 512 * 1024, min: 1024, max: 64 * MiB, doc: 'Largest stanza a server may send, in bytes.' },
+  { name: 'c2s_timeout', type: 'number', default: 300, min: 1, max: 86400, doc: 'Seconds a client connection may take to authenticate.' },
+  { name: 's2s_timeout', type: 'number', default: 90, min: 1, max: 86400, doc: 'Seconds an s2s connection may take to be established and authenticated.' },
+  { name: 'limits', type: 'table', default: undefined, status: 'accepted', doc: "Prosody's per-connection-type rate limits." },
+  // Files and process
+  { name: 'data_path', type: 'path', default: './data', doc: 'Directory for stored data (accounts, rosters, offline messages).' },
+  { name: 'certificates', type: 'path', default: 'certs', doc: 'Directory searched for <host>.crt / <host>.key when ssl is not set.' },
+  { name: 'ssl', type: 'ssl', default: undefined, scope: 'both', doc: 'TLS key and certificate files: { key = "…"; certificate = "…" }.' },
+  { name: 'log', type: 'log', default: [{ level: 'info', to: 'console' }], doc: 'Where logs go: a level, "*console", "*syslog", a file, or a table { level = sink }.' },
+  { name: 'daemonize', type: 'boolean', default: false, status: 'accepted', doc: 'Fork into the background; run Clove under a service manager instead.' },
+  { name: 'pidfile', type: 'path', default: undefined, status: 'accepted', doc: 'File to write the process id to.' },
+  { name: 'prosody_user', type: 'string', default: undefined, status: 'accepted', doc: 'User to switch to (mod_posix); start Clove as that user instead.' },
+  { name: 'prosody_group', type: 'string', default: undefined, status: 'accepted', doc: 'Group to switch to (mod_posix).' },
+  { name: 'umask', type: 'string', default: undefined, status: 'accepted', doc: 'File creation mask (mod_posix).' },
+  { name: 'plugin_paths', type: 'string-list', default: undefined, status: 'accepted', doc: 'Extra Prosody module directories; Clove modules are built in.' },
+  // Accounts and access
+  { name: 'admins', type: 'string-list', default: [], scope: 'both', doc: 'JIDs of server administrators.' },
+  { name: 'modules_enabled', type: 'string-list', default: [], scope: 'both', doc: 'Modules to load; a host list adds to the global one.' },
+  { name: 'modules_disabled', type: 'string-list', default: [], scope: 'both', doc: 'Modules not to load, even if enabled or loaded by default.' },
+  { name: 'enabled', type: 'boolean', default: true, scope: 'host', doc: 'Set to false to keep a VirtualHost or Component defined but inactive.' },
+  { name: 'allow_registration', type: 'boolean', default: false, scope: 'both', doc: 'Allow in-band account registration (XEP-0077).' },
+  { name: 'min_seconds_between_registrations', type: 'number', default: undefined, scope: 'both', status: 'accepted', min: 0, doc: 'Registration throttle per address.' },
+  { name: 'registration_whitelist', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Addresses exempt from the registration throttle.' },
+  { name: 'authentication', type: 'enum', default: 'internal_hashed', scope: 'both', values: ['internal_hashed'], aliases: { internal_plain: 'internal_hashed' }, doc: 'Account store; "internal_plain" is accepted and also stores only hashed (SCRAM) keys.' },
+  { name: 'allow_unencrypted_plain_auth', type: 'boolean', default: false, scope: 'both', status: 'accepted', doc: 'Offer SASL PLAIN on unencrypted connections.' },
+  { name: 'clove_bcrypt_cost', type: 'integer', default: 10, min: 4, max: 15, doc: 'bcrypt work factor for stored password hashes.' },
+  { name: 'storage', type: 'enum', default: 'file', values: ['file', 'memory'], aliases: { internal: 'file' }, doc: 'Storage backend: "file" (atomic files under data_path) or "memory" (lost on exit).' },
+  // Encryption and server-to-server
+  { name: 'c2s_require_encryption', type: 'boolean', default: true, scope: 'both', doc: 'Refuse to authenticate clients before TLS.' },
+  { name: 's2s_require_encryption', type: 'boolean', default: true, scope: 'both', doc: 'Require TLS on server-to-server connections.' },
+  { name: 's2s_secure_auth', type: 'boolean', default: false, scope: 'both', doc: 'Require CA-verified certificates from peers; keep false on I2P (dialback authenticates).' },
+  { name: 's2s_secure_domains', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Peers that must present valid certificates.' },
+  { name: 's2s_insecure_domains', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Peers exempt from s2s_secure_auth.' },
+  { name: 'tls_profile', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Mozilla TLS profile name.' },
+  // I2P (mod_darknet compatible)
+  { name: 'darknet_only', type: 'boolean', default: false, doc: 'Send s2s only through the I2P SOCKS proxy; refuse every other destination.' },
+  { name: 'darknet_map', type: 'darknet-map', default: {}, doc: 'Domains reached through I2P: { ["example.org"] = "x.b32.i2p" } or { host = …; port = … }.' },
+  { name: 'darknet_socks5_host', type: 'string', default: '127.0.0.1', doc: "Address of i2pd's SOCKS5 proxy." },
+  { name: 'darknet_socks5_port', type: 'integer', default: 4447, min: 1, max: 65535, doc: "Port of i2pd's SOCKS5 proxy." },
+  // Components and informational options
+  { name: 'component_secret', type: 'string', default: undefined, scope: 'host', status: 'accepted', doc: 'Shared secret of an external component.' },
+  { name: 'name', type: 'string', default: undefined, scope: 'host', status: 'accepted', doc: 'Display name of a component (e.g. a MUC service).' },
+  { name: 'restrict_room_creation', type: 'boolean', default: undefined, scope: 'host', status: 'accepted', doc: 'MUC: only admins may create rooms.' },
+  { name: 'contact_info', type: 'table', default: undefined, scope: 'both', status: 'accepted', doc: 'Server contact addresses (XEP-0157).' },
+  { name: 'disco_items', type: 'table', default: undefined, scope: 'both', status: 'accepted', doc: 'Extra items listed in service discovery.' },
+  { name: 'motd_text', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to users when they log in.' },
+  { name: 'welcome_message', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to newly registered users.' },
+];
+
+/** Every option Clove knows, in table order. */
+export const SCHEMA: readonly OptionSpec[] = ROWS.map((r) => Object.freeze({ scope: 'global', status: 'implemented', ...r }));
+const BY_NAME = new Map(SCHEMA.map((s) => [s.name, s]));
+
+/** The spec of a known option, or undefined. */
+export function findOption(name: string): OptionSpec | undefined {
+  return BY_NAME.get(name);
+}
+
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+/** The known option closest to a misspelt name, if one is close enough to be a likely typo. */
+export function suggestOption(name: string): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  const lower = name.toLowerCase();
+  for (const spec of SCHEMA) {
+    const d = distance(lower, spec.name);
+    if (d < bestD) [best, bestD] = [spec.name, d];
+  }
+  return bestD <= Math.max(1, Math.min(3, Math.floor(name.length / 3))) ? best : undefined;
+}

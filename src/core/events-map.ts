@@ -1,0 +1,45 @@
+// Every event name Clove fires and the payload it carries, declared once (design.md §4).
+import type { Element } from '../xml/element.js';
+import type { Jid } from '../jid/jid.js';
+import type { C2SSession, Session } from './session.js';
+
+/** Payload of every stanza event. `origin` is undefined for stanzas the server itself sends. */
+export interface StanzaEvent {
+  origin: Session | undefined;
+  stanza: Element;
+  /** Parsed `to` (after preparation); undefined for stanzas without one. */
+  to: Jid | undefined;
+  /** Parsed `from` (stamped by the server for client stanzas). */
+  from: Jid | undefined;
+}
+
+export interface EventMap {
+  /** Fired by the stream layer to collect `<stream:features/>` children. */
+  'stream-features': { session: C2SSession; features: Element };
+  /** A stanza from a client that has not authenticated yet (XEP-0077 hooks this). */
+  'unauthenticated-stanza': { session: C2SSession; stanza: Element };
+  'session-authenticated': { session: C2SSession };
+  'session-bound': { session: C2SSession };
+  /** A bound session ended; `reason` is the stream error condition or 'closed'. */
+  'session-closed': { session: C2SSession; reason: string };
+  /** Stanza for a domain Clove does not host; handlers return true once they took it. */
+  'route/remote': StanzaEvent;
+  /** A chat/normal message for an account with no available resource (XEP-0160 takes it). */
+  'message/offline': StanzaEvent;
+  'user-created': { host: string; username: string };
+  'user-deleted': { host: string; username: string };
+  'server-started': { hosts: string[] };
+  'server-stopping': { reason: string };
+}
+
+export type StanzaKind = 'message' | 'presence' | 'iq';
+export type Target = 'full' | 'bare' | 'host' | 'self';
+export type IqType = 'get' | 'set' | 'result' | 'error';
+
+/** Stanza events, computed from the stanza's shape (Prosody style). */
+export type StanzaEventName =
+  | `${'pre-' | ''}${StanzaKind}/${Target}`
+  | `iq-${IqType}/${Target}/${string}`;
+
+export type EventName = keyof EventMap | StanzaEventName;
+export type EventPayload<E extends string> = E extends keyof EventMap ? EventMap[E] : StanzaEvent;

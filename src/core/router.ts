@@ -1,0 +1,190 @@
+// Stanza routing (RFC 6120 §10, RFC 6121 §8): validate addresses, compute the event from the
+// stanza's shape, run the host's handlers, and apply the default when nobody handled it.
+import type { Element } from '../xml/element.js';
+import { iqResult } from './stanza.js';
+import { Jid, tryParseJid } from '../jid/jid.js';
+import { StanzaError, StreamError, errorReply } from './errors.js';
+import type { StanzaEvent, Target } from './events-map.js';
+import type { C2SSession, Session } from './session.js';
+import type { SessionTable } from './sessions.js';
+import type { Host } from './host.js';
+import type { IqHandler } from './modules.js';
+import type { Logger } from './log.js';
+
+export interface RouterDeps {
+  hosts: ReadonlyMap<string, Host>;
+  sessions: SessionTable;
+  log: Logger;
+}
+
+const KINDS = new Set(['message', 'presence', 'iq']);
+
+export class Router {
+  constructor(private readonly deps: RouterDeps) {}
+
+  /**
+   * A stanza from a bound client: stamp `from` with the session's full JID (a client may only
+   * name its own full or bare JID; anything else is a stream error, RFC 6120 §8.1.2.1), then route.
+   */
+  fromClient(session: C2SSession, stanza: Element): void | Promise<void> {
+    const jid = session.jid as Jid;
+    const claimed = stanza.attrs.from;
+    if (claimed !== undefined && claimed !== jid.toString()) {
+      const c = tryParseJid(claimed);
+      if (!c || !(c.equals(jid) || (c.isBare() && c.equals(jid.bare())))) {
+        throw new StreamError('invalid-from', 'the from address is not this session');
+      }
+    }
+    stanza.attrs.from = jid.toString();
+    return this.route(stanza, session);
+  }
+
+  /** Route a stanza whose `from` is already trustworthy. */
+  route(stanza: Element, origin: Session | undefined): void | Promise<void> {
+    const kind = stanza.name;
+    if (!KINDS.has(kind)) return;
+    const from = stanza.attrs.from !== undefined ? tryParseJid(stanza.attrs.from) ?? undefined : undefined;
+    let to: Jid | undefined;
+    if (stanza.attrs.to !== undefined) {
+      const parsed = tryParseJid(stanza.attrs.to);
+      if (!parsed) return this.bounce(stanza, new StanzaError('jid-malformed', 'the to address is not a valid JID'), origin);
+      to = parsed;
+      // Keep the prepared form on the wire: routing and clients compare it byte for byte.
+      stanza.attrs.to = parsed.toString();
+    }
+    let host: Host | undefined;
+    let target: Target;
+    if (!to) {
+      if (!from) return;
+      host = this.deps.hosts.get(from.domain);
+      target = kind === 'message' ? 'bare' : 'self';
+      if (kind === 'message') to = from.bare();
+    } else {
+      host = this.deps.hosts.get(to.domain);
+      if (!host) return this.remote(stanza, origin, to, from);
+      if (!to.local) target = 'host';
+      else if (to.resource) target = 'full';
+      else if (kind === 'iq' && from && from.local === to.local && from.domain === to.domain) target = 'self';
+      else target = 'bare';
+    }
+    if (!host) return;
+    return this.dispatch(host, kind, target, { origin, stanza, to, from });
+  }
+
+  private dispatch(host: Host, kind: string, target: Target, ev: StanzaEvent): void | Promise<void> {
+    const bus = host.events;
+    const type = ev.stanza.attrs.type ?? (kind === 'iq' ? '' : 'normal');
+    if (kind === 'iq') {
+      if (!['get', 'set', 'result', 'error'].includes(type)) {
+        return this.bounce(ev.stanza, new StanzaError('bad-request', 'iq type must be get, set, result or error'), ev.origin);
+      }
+      if (type === 'get' || type === 'set') {
+        const children = ev.stanza.elements();
+        if (children.length !== 1) {
+          return this.bounce(ev.stanza, new StanzaError('bad-request', 'an iq get or set carries exactly one payload'), ev.origin);
+        }
+        if (target !== 'full') {
+          const child = children[0] as Element;
+          const name = `iq-${type}/${target}/${child.xmlns ?? ''}:${child.local}` as const;
+          if (bus.has(name)) return this.settle(bus.fire(name, ev), ev, () => this.afterEvents(host, kind, target, ev, type));
+        }
+      }
+    }
+    return this.afterEvents(host, kind, target, ev, type);
+  }
+
+  private afterEvents(host: Host, kind: string, target: Target, ev: StanzaEvent, type: string): void | Promise<void> {
+    const bus = host.events;
+    const pre = `pre-${kind}/${target}` as const;
+    const main = `${kind}/${target}` as const;
+    const runMain = () => this.settle(bus.fire(main as `message/full`, ev), ev, () => this.fallback(kind, target, ev, type));
+    if (bus.has(pre)) return this.settle(bus.fire(pre as `pre-message/full`, ev), ev, runMain);
+    return runMain();
+  }
+
+  /** Continue with `next` when no handler took the stanza; turn a thrown StanzaError into a reply. */
+  private settle(result: unknown, ev: StanzaEvent, next: () => void | Promise<void>): void | Promise<void> {
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => (r === undefined ? next() : undefined),
+        (err) => this.handlerFailed(err, ev),
+      );
+    }
+    if (result === undefined) return next();
+  }
+
+  private handlerFailed(err: unknown, ev: StanzaEvent): void | Promise<void> {
+    if (err instanceof StanzaError) return this.bounce(ev.stanza, err, ev.origin);
+    this.deps.log.error({ err, stanza: ev.stanza.name }, 'stanza handler failed');
+    return this.bounce(ev.stanza, new StanzaError('internal-server-error'), ev.origin);
+  }
+
+  /** What happens to a stanza no module took. */
+  private fallback(kind: string, target: Target, ev: StanzaEvent, type: string): void | Promise<void> {
+    const { stanza, to } = ev;
+    if (kind === 'iq') {
+      if (target === 'full' && to) {
+        const s = this.deps.sessions.get(to.domain, to.local, to.resource);
+        if (s) return s.send(stanza);
+      }
+      if (type === 'get' || type === 'set') return this.bounce(stanza, new StanzaError('service-unavailable'), ev.origin);
+      return; // results and errors nobody waits for are dropped (RFC 6120 §8.2.3)
+    }
+    if (kind === 'message') {
+      if (type === 'error' || type === 'headline') return;
+      return this.bounce(stanza, new StanzaError('service-unavailable'), ev.origin);
+    }
+    // Presence nobody handled is dropped silently (RFC 6121 §4.3, §8.5).
+  }
+
+  private remote(stanza: Element, origin: Session | undefined, to: Jid, from: Jid | undefined): void | Promise<void> {
+    const host = from ? this.deps.hosts.get(from.domain) : undefined;
+    const ev: StanzaEvent = { origin, stanza, to, from };
+    const r = host?.events.has('route/remote') ? host.events.fire('route/remote', ev) : undefined;
+    return this.settle(r, ev, () =>
+      this.bounce(stanza, new StanzaError('remote-server-not-found', `no route to ${to.domain}`), origin));
+  }
+
+  /** Send the error reply for a stanza, if it may have one. */
+  bounce(stanza: Element, err: StanzaError, origin: Session | undefined): void | Promise<void> {
+    const reply = errorReply(stanza, err);
+    if (!reply) return;
+    if (reply.attrs.to === undefined && origin) return origin.send(reply);
+    // An error about a stanza with no sender, or to a sender we cannot reach, is dropped.
+    if (reply.attrs.to === undefined) return;
+    return this.route(reply, undefined);
+  }
+
+  /** Register an iq handler; returns the unhook function. */
+  hookIq(host: Host, type: 'get' | 'set', target: Target, xmlns: string, child: string, handler: IqHandler): () => void {
+    return host.events.hook(`iq-${type}/${target}/${xmlns}:${child}`, (ev: StanzaEvent) => {
+      let out;
+      try {
+        out = handler(ev);
+      } catch (err) {
+        return this.iqFailed(err, ev);
+      }
+      if (out instanceof Promise) return out.then((p) => this.iqResult(ev, p ?? undefined), (err) => this.iqFailed(err, ev));
+      return this.iqResult(ev, out ?? undefined);
+    });
+  }
+
+  private iqResult(ev: StanzaEvent, payload: Element | undefined): true {
+    this.reply(ev, iqResult(ev.stanza, payload));
+    return true;
+  }
+
+  private iqFailed(err: unknown, ev: StanzaEvent): true {
+    const e = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
+    if (!(err instanceof StanzaError)) this.deps.log.error({ err }, 'iq handler failed');
+    const reply = errorReply(ev.stanza, e);
+    if (reply) this.reply(ev, reply);
+    return true;
+  }
+
+  /** Replies go straight back to the requesting session when it is local. */
+  private reply(ev: StanzaEvent, reply: Element): void {
+    if (ev.origin && ev.origin.kind === 'c2s' && ev.origin.state === 'bound') ev.origin.send(reply);
+    else void this.route(reply, undefined);
+  }
+}

@@ -1,0 +1,40 @@
+// The narrow view of a client session that core and modules see. The stream layer
+// (src/stream/c2s.ts) implements it; nothing outside the stream layer touches sockets.
+import type { Element } from '../xml/element.js';
+import type { Jid } from '../jid/jid.js';
+import type { StreamError } from './errors.js';
+
+export type C2SState =
+  | 'expect-stream'   // waiting for the client's stream header
+  | 'negotiating'     // features sent; STARTTLS and SASL happen here
+  | 'tls-handshake'   // <proceed/> sent, TLS handshake under way
+  | 'authenticated'   // SASL succeeded; waiting for restart and bind
+  | 'bound'           // resource bound: a routable session
+  | 'closed';
+
+export interface C2SSession {
+  readonly kind: 'c2s';
+  readonly id: string;
+  readonly host: string;
+  readonly state: C2SState;
+  readonly secure: boolean;
+  /** Account name (prepared localpart); '' before authentication. */
+  readonly username: string;
+  /** Full JID once bound. */
+  readonly jid: Jid | undefined;
+  /** Last available presence the client broadcast, undefined while unavailable. */
+  presence: Element | undefined;
+  /** Priority of that presence (RFC 6121 §4.7.2.3), 0 when absent. */
+  priority: number;
+  /** True once the client has fetched its roster (an "interested resource", RFC 6121 §2.1.6). */
+  rosterInterested: boolean;
+  /** Free-form per-module state. */
+  readonly data: Map<string, unknown>;
+  /** Queue a stanza (or raw XML) to the client. */
+  send(stanza: Element | string): void;
+  /** End the stream, with a stream error if given. */
+  close(error?: StreamError): void;
+}
+
+/** Any session a stanza can come from; s2s sessions join this union later. */
+export type Session = C2SSession;

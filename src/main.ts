@@ -1,0 +1,119 @@
+// Composition root: config → storage → hosts and modules → certificates → listeners.
+// Everything Clove is made of is wired here, in plain sight.
+import { createSecureContext, type SecureContext } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { Config } from './config/config.js';
+import type { LogTarget, SslOptions } from './config/schema.js';
+import { createLogger, type Logger } from './core/log.js';
+import { Host } from './core/host.js';
+import { Router } from './core/router.js';
+import { SessionTable } from './core/sessions.js';
+import { StreamError } from './core/errors.js';
+import { createFileBackend } from './storage/file.js';
+import { createMemoryBackend } from './storage/memory.js';
+import type { StorageBackend } from './storage/store.js';
+import { Accounts } from './storage/accounts.js';
+import { certPaths, loadOrCreateCert } from './net/certs.js';
+import { listenAll, type Listening } from './net/listener.js';
+import { C2SConnection } from './stream/c2s.js';
+import { resolveModules } from './modules/index.js';
+
+export interface StartOptions {
+  config: Config;
+  /** Use this logger instead of the config's `log` (tests). */
+  log?: Logger;
+  /** Use this storage instead of the config's (tests). */
+  storage?: StorageBackend;
+}
+
+export interface RunningServer {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly hosts: ReadonlyMap<string, Host>;
+  readonly sessions: SessionTable;
+  readonly storage: StorageBackend;
+  readonly c2s: readonly Listening[];
+  /** The first c2s port (handy with port 0 in tests). */
+  readonly c2sPort: number;
+  /** SHA-256 fingerprint of each host's certificate. */
+  readonly fingerprints: ReadonlyMap<string, string>;
+  /** Close every stream with `system-shutdown`, stop listening and flush storage. */
+  stop(reason?: string): Promise<void>;
+}
+
+/** Start a Clove server from a loaded config. */
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const { config } = opts;
+  let flushLog = (): void => {};
+  let log = opts.log;
+  if (!log) {
+    const made = createLogger(config.get<LogTarget[]>('log'));
+    log = made.log;
+    flushLog = made.flush;
+    for (const w of made.warnings) log.warn(w);
+  }
+  for (const w of config.warnings) log.warn(w);
+
+  const storage = opts.storage ?? (config.get<string>('storage') === 'memory' ? createMemoryBackend() : createFileBackend(config.get<string>('data_path')));
+  const sessions = new SessionTable();
+  const hosts = new Map<string, Host>();
+  const router = new Router({ hosts, sessions, log });
+  if (config.get<string>('authentication') === 'internal_hashed' && config.lookup('authentication')?.value === 'internal_plain') {
+    log.info('authentication = "internal_plain": Clove stores passwords hashed (SCRAM keys and bcrypt), never in plain text');
+  }
+
+  const tlsContexts = new Map<string, SecureContext>();
+  const fingerprints = new Map<string, string>();
+  const names = config.virtualHosts().filter((h) => config.get<boolean>('enabled', h) !== false);
+  for (const name of names) {
+    const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: config.get<number>('clove_bcrypt_cost', name) });
+    const host = new Host(name, { config, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d) });
+    hosts.set(name, host);
+  }
+  for (const host of hosts.values()) {
+    const { load, warnings } = resolveModules(config, host.name);
+    for (const w of warnings) log.warn(w);
+    await host.load(load, new Map(load.map((m) => [m.name, m])));
+    const ssl = config.get<SslOptions | undefined>('ssl', host.name);
+    const paths = certPaths(host.name, ssl, config.get<string>('certificates'));
+    const cert = await loadOrCreateCert(host.name, paths, { explicit: ssl?.key !== undefined });
+    tlsContexts.set(host.name, createSecureContext({ key: cert.key, cert: cert.cert, minVersion: 'TLSv1.2' }));
+    fingerprints.set(host.name, cert.fingerprint);
+    log.info({ host: host.name, certificate: paths.certificate, generated: cert.generated }, `certificate SHA-256 fingerprint ${cert.fingerprint}`);
+  }
+
+  const open = new Set<C2SConnection>();
+  const c2sOpts = {
+    hosts,
+    log,
+    tls: (h: string) => tlsContexts.get(h),
+    requireEncryption: (h: string) => config.get<boolean>('c2s_require_encryption', h),
+    stanzaSizeLimit: config.get<number>('c2s_stanza_size_limit'),
+    authTimeout: config.get<number>('c2s_timeout'),
+  };
+  const onClient = (socket: Socket): void => {
+    open.add(new C2SConnection(socket, c2sOpts, (c) => open.delete(c)));
+  };
+  const c2s = await listenAll('c2s', config.get<string[] | undefined>('c2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('c2s_ports'), onClient);
+  for (const l of c2s) log.info(`c2s listening on ${l.address}:${l.port}`);
+  for (const host of hosts.values()) void host.events.fire('server-started', { hosts: [...hosts.keys()] });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config, log, hosts, sessions, storage, c2s, fingerprints,
+    c2sPort: c2s[0]?.port ?? 0,
+    stop(reason = 'server shutting down') {
+      stopping ??= (async () => {
+        for (const host of hosts.values()) await host.events.fire('server-stopping', { reason });
+        const closing = c2s.map((l) => l.close());
+        for (const conn of [...open]) conn.close(new StreamError('system-shutdown', reason));
+        await Promise.all(closing);
+        for (const host of hosts.values()) await host.unload();
+        await storage.close();
+        log.info('stopped');
+        flushLog();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// The module registry: Prosody's module names mapped to Clove's modules, and which to load.
+import type { Config } from '../config/config.js';
+import type { ModuleDefinition } from '../core/modules.js';
+import session from './session.js';
+import message from './message.js';
+import disco from './disco.js';
+import ping from './ping.js';
+import vcard from './vcard.js';
+
+/** Every module Clove has, by Prosody name. */
+export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
+  [session, message, disco, ping, vcard].map((m) => [m.name, m]),
+);
+
+/** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
+const ALWAYS = ['session', 'message'];
+
+/** Prosody names that are part of Clove's stream layer rather than modules. */
+const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'bind', 'auth_internal_hashed', 'auth_internal_plain', 'posix', 'legacyauth']);
+
+/** What a fresh Prosody config enables, for a config that does not say. */
+const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'disco', 'ping', 'vcard'];
+
+/** Modules to load for a host, with one warning per enabled module Clove does not have. */
+export function resolveModules(config: Config, host: string): { load: ModuleDefinition[]; warnings: string[] } {
+  const warnings: string[] = [];
+  const explicit = config.setIn('modules_enabled', host) !== undefined;
+  const enabled = new Set<string>(explicit ? [...config.get<string[]>('modules_enabled'), ...(config.setIn('modules_enabled', host) === 'host' ? config.get<string[]>('modules_enabled', host) : [])] : DEFAULT_ENABLED);
+  const disabled = new Set<string>([...config.get<string[]>('modules_disabled'), ...config.get<string[]>('modules_disabled', host)]);
+  const load: ModuleDefinition[] = [];
+  for (const name of [...ALWAYS, ...enabled]) {
+    if (disabled.has(name) && !ALWAYS.includes(name)) continue;
+    if (BUILT_IN.has(name)) continue;
+    const def = MODULES.get(name);
+    if (!def) {
+      const line = config.lineOf('modules_enabled', host);
+      warnings.push(`${config.file}${line ? `:${line}` : ''}: module '${name}' is not available in Clove yet; ignored (option 'modules_enabled')`);
+      continue;
+    }
+    if (!load.includes(def)) load.push(def);
+  }
+  return { load, warnings };
+}

@@ -1,0 +1,42 @@
+// vCards. References: XEP-0054 (vcard-temp).
+// Anyone may read an account's vCard; only the owner may set it. An empty store answers
+// item-not-found, as Prosody does and Pidgin expects.
+import { defineModule } from '../core/modules.js';
+import { NS } from '../xml/ns.js';
+import { StanzaError } from '../core/errors.js';
+import { fromJSON, toJSON, type ElementJSON } from '../xml/json.js';
+
+/** Largest vCard accepted, in serialised bytes (avatars included). */
+const MAX_VCARD_BYTES = 256 * 1024;
+
+export default defineModule({
+  name: 'vcard',
+  setup(ctx) {
+    ctx.feature(NS.VCARD);
+    const store = ctx.store<ElementJSON>('vcard', 'keyval');
+    const host = ctx.host;
+
+    ctx.iq('get', ['self', 'bare'], NS.VCARD, 'vCard', async (ev) => {
+      const user = (ev.to ?? ev.from!.bare()).local;
+      const stored = await store.get(user);
+      if (!stored) {
+        if (ev.to && !(await host.accounts.exists(user))) throw new StanzaError('service-unavailable');
+        throw new StanzaError('item-not-found', 'no vCard stored');
+      }
+      return fromJSON(stored);
+    });
+
+    ctx.iq('set', 'self', NS.VCARD, 'vCard', async (ev) => {
+      const vcard = ev.stanza.getChild('vCard', NS.VCARD)!;
+      if (vcard.toString().length > MAX_VCARD_BYTES) throw new StanzaError('not-acceptable', 'the vCard is too large');
+      const user = ev.from!.local;
+      await store.set(user, vcard.elements().length ? toJSON(vcard) : undefined);
+      return undefined;
+    });
+    ctx.iq('set', 'bare', NS.VCARD, 'vCard', () => {
+      throw new StanzaError('forbidden', 'only the owner may change a vCard');
+    });
+
+    ctx.hook('user-deleted', ({ username }) => { void store.set(username, undefined); });
+  },
+});

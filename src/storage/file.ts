@@ -1,0 +1,307 @@
+// File storage backend: one JSON file per host, store and user, written atomically.
+// Layout (names encoded like Prosody's datamanager): <data>/<host>/<store>/<user>.json
+//
+// Every write goes to <file>.<random>.tmp, is fsynced, renamed over the target, and the
+// directory is fsynced, so a crash at any instant leaves either the old or the new file and
+// a set() that resolved survives. Writes to one file are serialised and coalesced: while one
+// is in flight, later values queue and only the newest is written next.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { checkStoreName, StorageClosedError, type KeyValStore, type MapStore, type StorageBackend } from './store.js';
+
+const EXT = '.json';
+const TMP_EXT = '.tmp';
+/** Temp files older than this are debris from a crash; younger ones may be another process's write in flight. */
+export const STALE_TMP_MS = 60_000;
+const CLEANUP_INTERVAL_MS = 60_000;
+
+/** Percent-encode every byte that is not [a-z0-9] (so `.` → `%2e`), as Prosody names files. */
+export function encodeName(s: string): string {
+  return s.replace(/[^a-z0-9]/gu, (c) => {
+    let out = '';
+    for (const b of Buffer.from(c, 'utf8')) out += `%${b.toString(16).padStart(2, '0')}`;
+    return out;
+  });
+}
+
+/** Inverse of encodeName(); also reads Prosody's names, which keep A–Z unencoded. */
+export function decodeName(s: string): string {
+  try {
+    return s.includes('%') ? decodeURIComponent(s) : s;
+  } catch {
+    return s; // not a name we wrote; show it as it is
+  }
+}
+
+function isCode(e: unknown, ...codes: string[]): boolean {
+  return typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
+}
+
+async function syncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (e) {
+    // Some filesystems cannot fsync a directory; the rename is then as durable as they allow.
+    if (!isCode(e, 'EINVAL', 'EPERM', 'EISDIR', 'EBADF', 'ENOTSUP')) throw e;
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Write-ahead state of one file: the newest value and who waits for it to be durable. */
+interface FileState {
+  dir: string;
+  name: string; // encoded user
+  latest: string | null; // serialised JSON, null = deleted
+  queued: boolean; // `latest` is not yet being written
+  waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
+}
+
+class FileBackend implements StorageBackend {
+  private readonly files = new Map<string, FileState>();
+  private readonly drains = new Set<Promise<void>>();
+  private readonly dirs = new Map<string, Promise<void>>();
+  private readonly lastCleanup = new Map<string, number>();
+  private readonly cleanups = new Set<Promise<void>>();
+  private readonly locks = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly dataPath: string) {}
+
+  keyval<T>(host: string, store: string): KeyValStore<T> {
+    const dir = this.storeDir(host, store);
+    return {
+      get: async (user) => {
+        const file = this.file(dir, user);
+        return parse<T>(await this.read(file), file);
+      },
+      set: async (user, value) => this.write(this.file(dir, user), value === undefined ? null : serialise(value)),
+      users: () => this.users(dir),
+    };
+  }
+
+  map<T>(host: string, store: string): MapStore<T> {
+    const dir = this.storeDir(host, store);
+    const getAll = async (user: string): Promise<Record<string, T>> => {
+      const file = this.file(dir, user);
+      return parse<Record<string, T>>(await this.read(file), file) ?? {};
+    };
+    return {
+      get: async (user, key) => {
+        const all = await getAll(user);
+        return Object.hasOwn(all, key) ? all[key] : undefined;
+      },
+      getAll,
+      set: async (user, key, value) => {
+        const file = this.file(dir, user);
+        // Read-modify-write under a per-file lock; the lock covers queueing, not the disk write,
+        // so concurrent updates to one map still coalesce.
+        const queued = await this.withLock(file, async () => {
+          const all = parse<Record<string, T>>(await this.read(file), file) ?? {};
+          if (value === undefined) delete all[key];
+          else Object.defineProperty(all, key, { value, enumerable: true, writable: true, configurable: true });
+          return { done: this.write(file, Object.keys(all).length === 0 ? null : serialise(all)) };
+        });
+        await queued.done;
+      },
+      setAll: async (user, all) => {
+        const file = this.file(dir, user);
+        const empty = all === undefined || Object.keys(all).length === 0;
+        const queued = await this.withLock(file, async () => ({ done: this.write(file, empty ? null : serialise(all)) }));
+        await queued.done;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.drains.size > 0 || this.cleanups.size > 0) {
+      await Promise.allSettled([...this.drains, ...this.cleanups]);
+    }
+  }
+
+  private storeDir(host: string, store: string): string {
+    checkStoreName(store);
+    if (host === '') throw new Error('empty host name');
+    return path.join(this.dataPath, encodeName(host), store);
+  }
+
+  private file(dir: string, user: string): string {
+    if (user === '') throw new Error('empty user name');
+    return path.join(dir, encodeName(user) + EXT);
+  }
+
+  /** The newest value written or queued, as JSON text; null when there is none. */
+  private async read(file: string): Promise<string | null> {
+    const st = this.files.get(file);
+    if (st) return st.latest;
+    try {
+      return await readFile(file, 'utf8');
+    } catch (e) {
+      if (isCode(e, 'ENOENT', 'ENOTDIR')) return null;
+      throw e;
+    }
+  }
+
+  private write(file: string, data: string | null): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageClosedError());
+    let st = this.files.get(file);
+    const fresh = st === undefined;
+    if (!st) {
+      st = { dir: path.dirname(file), name: path.basename(file, EXT), latest: data, queued: true, waiters: [] };
+      this.files.set(file, st);
+    }
+    st.latest = data;
+    st.queued = true;
+    const done = new Promise<void>((resolve, reject) => st.waiters.push({ resolve, reject }));
+    if (fresh) {
+      const d = this.drain(file, st).finally(() => this.drains.delete(d));
+      this.drains.add(d);
+    }
+    return done;
+  }
+
+  /** Write queued values until none is left; each round writes only the newest. */
+  private async drain(file: string, st: FileState): Promise<void> {
+    while (st.queued) {
+      const data = st.latest;
+      const waiters = st.waiters;
+      st.queued = false;
+      st.waiters = [];
+      try {
+        await this.persist(st.dir, file, data);
+        for (const w of waiters) w.resolve();
+      } catch (e) {
+        for (const w of waiters) w.reject(e);
+      }
+    }
+    // Nothing queued: the disk now holds the newest value (or the write failed and reads
+    // should see what the disk really has).
+    this.files.delete(file);
+  }
+
+  private async persist(dir: string, file: string, data: string | null): Promise<void> {
+    if (data === null) {
+      try {
+        await unlink(file);
+      } catch (e) {
+        if (isCode(e, 'ENOENT', 'ENOTDIR')) return;
+        throw e;
+      }
+      await syncDir(dir);
+      return;
+    }
+    await this.ensureDir(dir);
+    this.maybeCleanup(dir);
+    const tmp = `${file}.${randomBytes(8).toString('hex')}${TMP_EXT}`;
+    try {
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(data, 'utf8');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, file);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+    await syncDir(dir);
+  }
+
+  /** Create a directory once per process, fsyncing the parents of every level created. */
+  private ensureDir(dir: string): Promise<void> {
+    let p = this.dirs.get(dir);
+    if (!p) {
+      p = (async () => {
+        const first = await mkdir(dir, { recursive: true });
+        if (first === undefined) return;
+        for (let d = dir; ; d = path.dirname(d)) {
+          await syncDir(path.dirname(d));
+          if (d === first || d === path.dirname(d)) break;
+        }
+      })();
+      p.catch(() => this.dirs.delete(dir));
+      this.dirs.set(dir, p);
+    }
+    return p;
+  }
+
+  /** Remove crash debris (stale temp files) on the first write to a directory, then now and then. */
+  private maybeCleanup(dir: string): void {
+    const now = Date.now();
+    if (now - (this.lastCleanup.get(dir) ?? -Infinity) < CLEANUP_INTERVAL_MS) return;
+    this.lastCleanup.set(dir, now);
+    const c = removeStaleTmp(dir, now)
+      .catch(() => undefined) // best effort: debris is ignored by reads anyway
+      .finally(() => this.cleanups.delete(c));
+    this.cleanups.add(c);
+  }
+
+  private async users(dir: string): Promise<string[]> {
+    const names = new Set<string>();
+    try {
+      for (const e of await readdir(dir)) if (e.endsWith(EXT)) names.add(e.slice(0, -EXT.length));
+    } catch (e) {
+      if (!isCode(e, 'ENOENT', 'ENOTDIR')) throw e;
+    }
+    for (const st of this.files.values()) {
+      if (st.dir !== dir) continue;
+      if (st.latest === null) names.delete(st.name);
+      else names.add(st.name);
+    }
+    return [...names].map(decodeName).sort();
+  }
+
+  private async withLock<R>(key: string, f: () => Promise<R>): Promise<R> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const mine = prev.then(() => gate);
+    this.locks.set(key, mine);
+    await prev;
+    try {
+      return await f();
+    } finally {
+      release();
+      if (this.locks.get(key) === mine) this.locks.delete(key);
+    }
+  }
+}
+
+async function removeStaleTmp(dir: string, now: number): Promise<void> {
+  for (const e of await readdir(dir)) {
+    if (!e.endsWith(TMP_EXT)) continue;
+    const p = path.join(dir, e);
+    try {
+      if (now - (await stat(p)).mtimeMs > STALE_TMP_MS) await unlink(p);
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+    }
+  }
+}
+
+function serialise(value: unknown): string {
+  const s = JSON.stringify(value);
+  if (s === undefined) throw new TypeError('value cannot be stored as JSON');
+  return s;
+}
+
+function parse<T>(data: string | null, file: string): T | undefined {
+  if (data === null) return undefined;
+  try {
+    return JSON.parse(data) as T;
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON`, { cause: e });
+  }
+}
+
+/** A backend storing one JSON file per host, store and user under dataPath. */
+export function createFileBackend(dataPath: string): StorageBackend {
+  return new FileBackend(dataPath);
+}

@@ -1,0 +1,40 @@
+// Resource binding (RFC 6120 §7): the server picks a resource when the client sends none; a new
+// session with a full JID already in use replaces the old one, which gets a `conflict` error.
+import { randomBytes } from 'node:crypto';
+import { x, type Element } from '../xml/element.js';
+import { NS } from '../xml/ns.js';
+import { Jid, prepResource, JidError } from '../jid/jid.js';
+import { StanzaError, StreamError, errorReply } from '../core/errors.js';
+import { iqResult } from '../core/stanza.js';
+import type { C2SConnection } from './c2s.js';
+
+/** Bind a resource for an authenticated connection, answering the client's bind iq. */
+export function bindResource(conn: C2SConnection, iq: Element): void {
+  if (iq.attrs.type !== 'set') {
+    const reply = errorReply(iq, new StanzaError('bad-request', 'bind is an iq of type set'));
+    if (reply) conn.send(reply);
+    return;
+  }
+  const host = conn.hostObj!;
+  const requested = iq.getChild('bind', NS.BIND)?.getChildText('resource')?.trim();
+  let resource: string;
+  try {
+    resource = requested ? prepResource(requested) : '';
+  } catch (err) {
+    if (!(err instanceof JidError)) throw err;
+    const reply = errorReply(iq, new StanzaError('bad-request', 'the resource is not valid'));
+    if (reply) conn.send(reply);
+    return;
+  }
+  if (resource === '') {
+    do resource = `clove-${randomBytes(6).toString('base64url')}`;
+    while (host.sessions.hasResource(host.name, conn.username, resource));
+  }
+  const jid = new Jid(conn.username, host.name, resource);
+  conn.bound(jid);
+  const old = host.sessions.add(conn);
+  if (old && old !== conn) old.close(new StreamError('conflict', 'replaced by a new session with the same resource'));
+  conn.send(iqResult(iq, x('bind', { xmlns: NS.BIND }, x('jid', null, jid.toString()))));
+  conn.log.info({ jid: jid.toString() }, 'session bound');
+  void host.events.fire('session-bound', { session: conn });
+}

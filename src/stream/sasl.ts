@@ -1,0 +1,90 @@
+// SASL negotiation on a client stream (RFC 6120 §6): <auth/>, <challenge/>/<response/>,
+// <success/> or <failure/>, <abort/>. Mechanisms live in src/sasl/.
+import { x, type Element } from '../xml/element.js';
+import { NS } from '../xml/ns.js';
+import { StreamError } from '../core/errors.js';
+import { SaslFailure, type SaslMechanism, type SaslSession, type SaslFailureCondition } from '../sasl/mechanism.js';
+import { PLAIN } from '../sasl/plain.js';
+import { SCRAM_SHA_1, SCRAM_SHA_256 } from '../sasl/scram.js';
+import type { C2SConnection } from './c2s.js';
+
+/** Strongest first; PLAIN only inside TLS (a password must never cross in the clear). */
+const MECHANISMS: readonly SaslMechanism[] = [SCRAM_SHA_256, SCRAM_SHA_1, PLAIN];
+/** Failed attempts allowed on one connection before it is closed. */
+const MAX_FAILURES = 5;
+
+export interface SaslState {
+  session: SaslSession | undefined;
+  failures: number;
+}
+
+/** Mechanism names to offer on a stream. */
+export function offeredMechanisms(secure: boolean): string[] {
+  return MECHANISMS.filter((m) => secure || m !== PLAIN).map((m) => m.name);
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decode(el: Element): Buffer {
+  const text = el.text().replace(/\s+/g, '');
+  if (text === '' || text === '=') return Buffer.alloc(0);
+  if (text.length % 4 !== 0 || !BASE64.test(text)) throw new SaslFailure('incorrect-encoding', 'the payload is not valid base64');
+  return Buffer.from(text, 'base64');
+}
+
+const encode = (data: Buffer | undefined): string => (data === undefined ? '' : data.length === 0 ? '=' : data.toString('base64'));
+
+/** Handle one element of the SASL namespace. */
+export async function negotiateSasl(conn: C2SConnection, el: Element): Promise<void> {
+  const state = (conn.sasl ??= { session: undefined, failures: 0 });
+  try {
+    if (el.name === 'auth') {
+      if (conn.opts.requireEncryption(conn.host) && !conn.secure) {
+        throw new SaslFailure('encryption-required', 'start TLS before authenticating');
+      }
+      const mech = MECHANISMS.find((m) => m.name === el.attrs.mechanism);
+      if (!mech || !offeredMechanisms(conn.secure).includes(mech.name)) {
+        throw new SaslFailure('invalid-mechanism', `mechanism ${el.attrs.mechanism ?? '(none)'} is not offered`);
+      }
+      state.session = mech.start(conn.hostObj!.accounts, conn.host);
+      return await step(conn, state, decode(el));
+    }
+    if (el.name === 'response') {
+      if (!state.session) throw new SaslFailure('malformed-request', 'no authentication in progress');
+      return await step(conn, state, decode(el));
+    }
+    if (el.name === 'abort') {
+      state.session = undefined;
+      throw new SaslFailure('aborted');
+    }
+    throw new StreamError('unsupported-stanza-type', `<${el.name}/> is not a SASL element`);
+  } catch (err) {
+    if (!(err instanceof SaslFailure)) throw err;
+    fail(conn, state, err.condition, err.text);
+  }
+}
+
+async function step(conn: C2SConnection, state: SaslState, input: Buffer): Promise<void> {
+  const result = await (state.session as SaslSession).step(input);
+  if (conn.state === 'closed') return;
+  if (result.kind === 'challenge') {
+    conn.send(x('challenge', { xmlns: NS.SASL }, encode(result.data)));
+    return;
+  }
+  state.session = undefined;
+  conn.send(x('success', { xmlns: NS.SASL }, encode(result.data)));
+  conn.log.info({ user: result.username }, 'authenticated');
+  conn.authenticated(result.username);
+}
+
+function fail(conn: C2SConnection, state: SaslState, condition: SaslFailureCondition, text?: string): void {
+  state.session = undefined;
+  const failure = x('failure', { xmlns: NS.SASL }, x(condition));
+  if (text) failure.append(x('text', { 'xml:lang': 'en' }, text));
+  conn.send(failure);
+  if (condition === 'not-authorized') {
+    state.failures++;
+    conn.log.info({ failures: state.failures }, 'authentication failed');
+    if (state.failures >= MAX_FAILURES) conn.close(new StreamError('policy-violation', 'too many failed authentication attempts'));
+  }
+}

@@ -1,0 +1,23 @@
+// XML namespaces used across Clove, named once.
+export const NS = {
+  CLIENT: 'jabber:client',
+  SERVER: 'jabber:server',
+  STREAMS: 'http://etherx.jabber.org/streams',
+  STREAM_ERRORS: 'urn:ietf:params:xml:ns:xmpp-streams',
+  STANZA_ERRORS: 'urn:ietf:params:xml:ns:xmpp-stanzas',
+  TLS: 'urn:ietf:params:xml:ns:xmpp-tls',
+  SASL: 'urn:ietf:params:xml:ns:xmpp-sasl',
+  BIND: 'urn:ietf:params:xml:ns:xmpp-bind',
+  SESSION: 'urn:ietf:params:xml:ns:xmpp-session',
+  SM: 'urn:xmpp:sm:3',
+  ROSTER: 'jabber:iq:roster',
+  ROSTER_VER: 'urn:xmpp:features:rosterver',
+  PRE_APPROVAL: 'urn:xmpp:features:pre-approval',
+  DISCO_INFO: 'http://jabber.org/protocol/disco#info',
+  DISCO_ITEMS: 'http://jabber.org/protocol/disco#items',
+  VCARD: 'vcard-temp',
+  PING: 'urn:xmpp:ping',
+  REGISTER: 'jabber:iq:register',
+  REGISTER_FEATURE: 'http://jabber.org/features/iq-register',
+  DELAY: 'urn:xmpp:delay',
+} as const;

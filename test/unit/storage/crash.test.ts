@@ -1,0 +1,100 @@
+// Atomicity: a writer killed with SIGKILL mid-write leaves only whole JSON files, and every
+// write it saw acknowledged is still there.
+
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createFileBackend, STALE_TMP_MS } from '../../../src/storage/file.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+let tmp: string;
+let compiled: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'clove-crash-'));
+  // Compile the backend to plain JS so a bare `node` child can run it.
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  await promisify(execFile)(process.execPath, [
+    tsc,
+    path.join(root, 'src/storage/file.ts'),
+    path.join(root, 'src/storage/store.ts'),
+    '--outDir', path.join(tmp, 'build'),
+    '--rootDir', path.join(root, 'src'),
+    '--module', 'nodenext',
+    '--moduleResolution', 'nodenext',
+    '--target', 'es2022',
+    '--skipLibCheck',
+    '--types', 'node',
+    '--typeRoots', path.join(root, 'node_modules', '@types'),
+  ]);
+  // nodenext treats .js as ESM only under a package.json with "type": "module".
+  await writeFile(path.join(tmp, 'build', 'package.json'), '{"type":"module"}');
+  compiled = pathToFileURL(path.join(tmp, 'build', 'storage', 'file.js')).href;
+}, 60_000);
+
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** Run the writer until it has acknowledged `minAcks` rounds plus a little, then SIGKILL it. */
+function runAndKill(data: string, minAcks: number, extraMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(here, 'crash-writer.mjs'), compiled, data], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let lastAck = -1;
+    let acks = 0;
+    let killing = false;
+    let buf = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        lastAck = Number(line.slice(4));
+        if (++acks >= minAcks && !killing) {
+          killing = true;
+          setTimeout(() => child.kill('SIGKILL'), extraMs);
+        }
+      }
+    });
+    child.on('exit', (_code, signal) => {
+      if (signal !== 'SIGKILL') reject(new Error(`writer exited on its own: ${err}`));
+      else resolve(lastAck);
+    });
+  });
+}
+
+it('leaves only valid JSON and keeps acknowledged writes after kill -9', async () => {
+  const data = path.join(tmp, 'data');
+  const kvDir = path.join(data, 'localhost', 'crash');
+  for (const [round, extraMs] of [0, 3, 7, 13, 1].entries()) {
+    const lastAck = await runAndKill(data, 5 + round, extraMs);
+    expect(lastAck).toBeGreaterThanOrEqual(0);
+    for (const sub of ['crash', 'crashmap']) {
+      const d = path.join(data, 'localhost', sub);
+      for (const f of await readdir(d)) {
+        if (f.endsWith('.json')) JSON.parse(await readFile(path.join(d, f), 'utf8')); // throws if torn
+        else expect(f).toMatch(/\.json\.[0-9a-f]{16}\.tmp$/);
+      }
+    }
+    const kv = createFileBackend(data).keyval<{ n: number }>('localhost', 'crash');
+    for (let u = 0; u < 4; u++) expect((await kv.get(`u${u}`))!.n).toBeGreaterThanOrEqual(lastAck);
+    const m = await createFileBackend(data).map<{ n: number }>('localhost', 'crashmap').get('m', `k${lastAck % 50}`);
+    expect(m!.n).toBeGreaterThanOrEqual(lastAck);
+  }
+  // Debris left by the kills is ignored by reads and removed once stale.
+  const old = new Date(Date.now() - 2 * STALE_TMP_MS);
+  for (const f of await readdir(kvDir)) if (f.endsWith('.tmp')) await utimes(path.join(kvDir, f), old, old);
+  const b = createFileBackend(data);
+  expect(await b.keyval('localhost', 'crash').users()).toEqual(['u0', 'u1', 'u2', 'u3']);
+  await b.keyval('localhost', 'crash').set('u0', { n: -1 });
+  await b.close();
+  expect((await readdir(kvDir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+}, 30_000);

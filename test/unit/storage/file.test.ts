@@ -1,0 +1,105 @@
+// File backend specifics: layout, durability across instances, debris, errors.
+
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFileBackend, decodeName, encodeName, STALE_TMP_MS } from '../../../src/storage/file.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'clove-file-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('name encoding', () => {
+  it('percent-encodes every byte outside [a-z0-9], like Prosody', () => {
+    expect(encodeName('localhost')).toBe('localhost');
+    expect(encodeName('a.b')).toBe('a%2eb');
+    expect(encodeName('example.com')).toBe('example%2ecom');
+    expect(encodeName('é')).toBe('%c3%a9');
+    expect(encodeName('A_-')).toBe('%41%5f%2d');
+    expect(encodeName('💡')).toBe('%f0%9f%92%a1');
+  });
+  it('decodes its own names and Prosody-style ones', () => {
+    for (const s of ['a.b', 'é', 'A_-', '💡', '%', 'x/y']) expect(decodeName(encodeName(s))).toBe(s);
+    expect(decodeName('Alice%2eb')).toBe('Alice.b');
+    expect(decodeName('100%')).toBe('100%');
+  });
+});
+
+describe('file backend', () => {
+  it('lays files out as <data>/<host>/<store>/<user>.json', async () => {
+    const b = createFileBackend(dir);
+    await b.keyval('example.com', 'accounts').set('a.b', { x: 1 });
+    await b.map('localhost', 'roster').set('alice', 'bob@example.com', { name: 'Bob' });
+    expect(JSON.parse(await readFile(path.join(dir, 'example%2ecom', 'accounts', 'a%2eb.json'), 'utf8'))).toEqual({ x: 1 });
+    expect(JSON.parse(await readFile(path.join(dir, 'localhost', 'roster', 'alice.json'), 'utf8'))).toEqual({
+      'bob@example.com': { name: 'Bob' },
+    });
+    await b.keyval('example.com', 'accounts').set('a.b', undefined);
+    expect(await readdir(path.join(dir, 'example%2ecom', 'accounts'))).toEqual([]);
+  });
+
+  it('keeps acknowledged writes for the next instance', async () => {
+    const b1 = createFileBackend(dir);
+    await b1.keyval('localhost', 'kv').set('u', { v: 'saved' });
+    const b2 = createFileBackend(dir);
+    expect(await b2.keyval('localhost', 'kv').get('u')).toEqual({ v: 'saved' });
+    expect(await b2.keyval('localhost', 'kv').users()).toEqual(['u']);
+  });
+
+  it('close() waits for writes still queued', async () => {
+    const b1 = createFileBackend(dir);
+    const kv = b1.keyval<number>('localhost', 'kv');
+    for (let i = 0; i < 20; i++) void kv.set(`u${i % 3}`, i);
+    await b1.close();
+    const b2 = createFileBackend(dir).keyval<number>('localhost', 'kv');
+    expect([await b2.get('u0'), await b2.get('u1'), await b2.get('u2')]).toEqual([18, 19, 17]);
+  });
+
+  it('ignores temp files and removes stale ones on the first write to a directory', async () => {
+    const store = path.join(dir, 'localhost', 'kv');
+    await mkdir(store, { recursive: true });
+    await writeFile(path.join(store, 'u.json'), '{"ok":true}');
+    await writeFile(path.join(store, 'u.json.0123456789abcdef.tmp'), '{"half');
+    await writeFile(path.join(store, 'ghost.json.fedcba9876543210.tmp'), '');
+    await writeFile(path.join(store, 'fresh.json.1111111111111111.tmp'), '');
+    const old = new Date(Date.now() - 2 * STALE_TMP_MS);
+    await utimes(path.join(store, 'u.json.0123456789abcdef.tmp'), old, old);
+    await utimes(path.join(store, 'ghost.json.fedcba9876543210.tmp'), old, old);
+
+    const b = createFileBackend(dir);
+    const kv = b.keyval<unknown>('localhost', 'kv');
+    expect(await kv.get('u')).toEqual({ ok: true });
+    expect(await kv.users()).toEqual(['u']);
+    await kv.set('v', 1);
+    await b.close(); // also waits for the clean-up
+    // Stale debris is gone; a young temp file may be another process's write in flight.
+    expect((await readdir(store)).sort()).toEqual(['fresh.json.1111111111111111.tmp', 'u.json', 'v.json']);
+  });
+
+  it('rejects the set() when the write fails and shows what the disk has', async () => {
+    await writeFile(path.join(dir, 'blocker'), 'not a directory');
+    const b = createFileBackend(path.join(dir, 'blocker'));
+    const kv = b.keyval<number>('localhost', 'kv');
+    await expect(kv.set('u', 1)).rejects.toMatchObject({ code: 'ENOTDIR' });
+    expect(await kv.get('u')).toBeUndefined();
+    expect(await kv.users()).toEqual([]);
+  });
+
+  it('reports a file damaged by someone else with its path', async () => {
+    const store = path.join(dir, 'localhost', 'kv');
+    await mkdir(store, { recursive: true });
+    await writeFile(path.join(store, 'u.json'), '{"oops"');
+    await expect(createFileBackend(dir).keyval('localhost', 'kv').get('u')).rejects.toThrow(/u\.json: not valid JSON/);
+  });
+
+  it('creates files readable by the owner only', async () => {
+    await createFileBackend(dir).keyval('localhost', 'kv').set('u', 1);
+    const { mode } = await stat(path.join(dir, 'localhost', 'kv', 'u.json'));
+    expect(mode & 0o077).toBe(0);
+  });
+});
