@@ -2,21 +2,30 @@
 // returns plain numbers; each is bounded in time and closes every connection it opened.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuSeconds, rssKiB } from './proc.mjs';
+import { cpuSeconds, machineBusySeconds, rssKiB } from './proc.mjs';
 import { bump, latencySummary } from './stats.mjs';
 import { attr, becomeAvailable, login } from './xmpp.mjs';
 
-/** CPU use of the server and of this generator over a stretch of wall time, in percent of a core. */
+/**
+ * CPU use over a stretch of wall time, in percent of one core: the server, this generator, and
+ * everything else on the machine (`otherCpuPct`: other processes and kernel work not charged to
+ * either; more than a few percent means the numbers are disturbed).
+ */
 function cpuMeter(pid) {
   const wall0 = performance.now();
   const srv0 = cpuSeconds(pid);
   const gen0 = process.cpuUsage();
+  const all0 = machineBusySeconds();
   return () => {
     const wall = (performance.now() - wall0) / 1000;
     const gen = process.cpuUsage(gen0);
+    const srv = cpuSeconds(pid) - srv0;
+    const genS = (gen.user + gen.system) / 1e6;
+    const all = machineBusySeconds() - all0;
     return {
-      serverCpuPct: ((cpuSeconds(pid) - srv0) / wall) * 100,
-      generatorCpuPct: ((gen.user + gen.system) / 1e6 / wall) * 100,
+      serverCpuPct: (srv / wall) * 100,
+      generatorCpuPct: (genS / wall) * 100,
+      otherCpuPct: Math.max(0, ((all - srv - genS) / wall) * 100),
     };
   };
 }

@@ -117,6 +117,29 @@ export function cpuSeconds(pid) {
   }
 }
 
+/** CPU seconds all CPUs of the machine have spent busy (not idle/iowait) since boot. */
+export function machineBusySeconds() {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] || 0)) / TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Other processes using the CPU right now (ps), as "pid comm %cpu" strings, busiest first. */
+export function busyProcesses(exclude, minPct = 20) {
+  const r = spawnSync('ps', ['-eo', 'pid=,pcpu=,args='], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().match(/^(\d+)\s+([\d.]+)\s+(.*)$/))
+    .filter((m) => m && !exclude.includes(Number(m[1])) && Number(m[2]) >= minPct)
+    .map((m) => `${m[1]} ${m[3].slice(0, 60)} (${m[2]}%)`);
+}
+
 /** One readiness probe: connect, send a stream header, expect <stream:features>. */
 function probe(port, domain, timeoutMs) {
   return new Promise((resolve) => {

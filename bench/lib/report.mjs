@@ -39,8 +39,10 @@ const ROWS = [
   },
   { key: 'srvCpuMsg', label: 'server CPU % (messages)', get: (r) => r.messages?.serverCpuPct, digits: 0 },
   { key: 'genCpuMsg', label: 'generator CPU % (messages)', get: (r) => r.messages?.generatorCpuPct, digits: 0 },
+  { key: 'othCpuMsg', label: 'other processes CPU % (messages)', get: (r) => r.messages?.otherCpuPct, digits: 0 },
   { key: 'srvCpuLogin', label: 'server CPU % (logins)', get: (r) => r.logins?.serverCpuPct, digits: 0 },
   { key: 'genCpuLogin', label: 'generator CPU % (logins)', get: (r) => r.logins?.generatorCpuPct, digits: 0 },
+  { key: 'othCpuLogin', label: 'other processes CPU % (logins)', get: (r) => r.logins?.otherCpuPct, digits: 0 },
 ];
 
 /** Rows of cells: metric, one column per server, ratio, target. */

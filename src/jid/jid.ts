@@ -6,8 +6,10 @@ import { JidError, LruCache, precisDomain, precisLocal, precisResource } from '.
 export { JidError } from './precis.js';
 
 // Every stanza carries addresses and most repeat, so preparation results are cached.
-// Only successful preparations are stored; each entry is at most a few KiB.
+// Only successful preparations of inputs up to CACHE_MAX_INPUT code units are stored, which
+// bounds each cache to a few MiB even under hostile input.
 const CACHE_SIZE = 2048;
+const CACHE_MAX_INPUT = 256;
 const localCache = new LruCache<string>(CACHE_SIZE);
 const domainCache = new LruCache<string>(CACHE_SIZE);
 const resourceCache = new LruCache<string>(CACHE_SIZE);
@@ -17,7 +19,7 @@ function cached(cache: LruCache<string>, prep: (s: string) => string, s: string)
   let r = cache.get(s);
   if (r === undefined) {
     r = prep(s);
-    cache.set(s, r);
+    if (s.length <= CACHE_MAX_INPUT) cache.set(s, r);
   }
   return r;
 }
@@ -114,7 +116,7 @@ export function parseJid(s: string): Jid {
   let j = jidCache.get(s);
   if (j === undefined) {
     j = parse(s);
-    jidCache.set(s, j);
+    if (s.length <= CACHE_MAX_INPUT) jidCache.set(s, j);
   }
   return j;
 }

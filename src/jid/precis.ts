@@ -65,6 +65,8 @@ const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]/g;
 // RFC 7622 §3.3.1: characters an XMPP localpart may not contain even though
 // IdentifierClass allows them.
 const LOCAL_FORBIDDEN = new Set(['"', '&', "'", '/', ':', '<', '>', '@']);
+const LOCAL_FORBIDDEN_RE = /["&'/:<>@]/;
+const PRINTABLE_ASCII = /^[\x21-\x7E]*$/;
 
 // IdentifierClass (RFC 8264 §4.2) approximated: letters (not titlecase), marks, decimal
 // digits, and printable ASCII. Everything else — spaces, controls, symbols and punctuation
@@ -78,6 +80,13 @@ const FREEFORM_DISALLOWED = /[\p{Cc}\p{Cs}\p{Cn}]/u;
 
 /** Prepare and enforce a localpart (UsernameCaseMapped profile, RFC 8265 §3.3, RFC 7622 §3.3). */
 export function precisLocal(input: string): string {
+  if (PRINTABLE_ASCII.test(input)) {
+    // Fast path: for printable ASCII every PRECIS step but case mapping is the identity.
+    const bad = LOCAL_FORBIDDEN_RE.exec(input);
+    if (bad) throw new JidError(`localpart contains forbidden character '${bad[0]}'`);
+    checkLength(input, 'localpart');
+    return input.toLowerCase();
+  }
   const s = widthMap(input).toLowerCase().normalize('NFC');
   checkLength(s, 'localpart');
   for (const c of s) {
@@ -93,6 +102,10 @@ export function precisLocal(input: string): string {
 
 /** Prepare and enforce a resourcepart (OpaqueString profile, RFC 8265 §4.2, RFC 7622 §3.4). */
 export function precisResource(input: string): string {
+  if (/^[\x20-\x7E]+$/.test(input)) {
+    checkLength(input, 'resourcepart');
+    return input; // ASCII without controls is already prepared
+  }
   const s = input.replace(NON_ASCII_SPACE, ' ').normalize('NFC');
   checkLength(s, 'resourcepart');
   const bad = FREEFORM_DISALLOWED.exec(s);
@@ -117,7 +130,7 @@ export function precisDomain(input: string): string {
   let s = input.replace(DOTS, '.');
   if (s.endsWith('.')) s = s.slice(0, -1);
   // UTS #46 mapping (as IDNA2008 expects of input) includes width mapping and case folding.
-  s = s.normalize('NFKC').toLowerCase().normalize('NFC');
+  s = PRINTABLE_ASCII.test(s) ? s.toLowerCase() : s.normalize('NFKC').toLowerCase().normalize('NFC');
   checkLength(s, 'domainpart');
   const labels = s.split('.');
   let ascii = true;

@@ -4,7 +4,7 @@
 // §3.3.3 (attribute-value normalization), §2.11 (end-of-line handling); RFC 6120 §11.1.
 
 import { Element } from './element.js';
-import { NAME_MORE, MAX_REF, REF_RESTRICTED, parseRef, ref, scan, scanQName } from './parser-chars.js';
+import { NAME_MORE, MAX_REF, REF_RESTRICTED, checkXmlDecl, parseRef, ref, scan, scanQName } from './parser-chars.js';
 
 /** The construct continues past the end of the data. */
 export const MORE = -1;
@@ -19,7 +19,7 @@ export const out = {
   ns: false,
   /** Quote state of tagEnd() (0, or the char code of the open quote). */
   quote: 0,
-  condition: 'not-well-formed' as 'not-well-formed' | 'restricted-xml' | 'policy-violation',
+  condition: 'not-well-formed' as 'not-well-formed' | 'restricted-xml' | 'policy-violation' | 'unsupported-encoding',
   error: '',
 };
 
@@ -33,8 +33,6 @@ const nwf = (error: string): number => fail('not-well-formed', error);
 
 const isWs = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
 
-const KEYS: string[] = []; // attribute names of the tag being parsed (reused, never escapes)
-
 /** Parse the start tag at s[i] === '<'; the element goes to out.el. Returns the index after '>'. */
 export function startTag(s: string, i: number, n: number, maxAttrs: number): number {
   let p = scanQName(s, i + 1, n);
@@ -44,7 +42,6 @@ export function startTag(s: string, i: number, n: number, maxAttrs: number): num
   const attrs: Record<string, string> = {};
   let count = 0;
   let self = false;
-  const keys = KEYS;
   for (;;) {
     let c = s.charCodeAt(p);
     const ws = isWs(c);
@@ -91,9 +88,7 @@ export function startTag(s: string, i: number, n: number, maxAttrs: number): num
     const value = special ? attrValue(s, v, p) : s.slice(v, p);
     if (value === null) return FAIL;
     if (++count > maxAttrs) return fail('policy-violation', `more than ${maxAttrs} attributes on <${name}>`);
-    // Comparing with the few earlier names is cheaper than a second property lookup.
-    for (let k = 0; k < count - 1; k++) if (keys[k] === key) return nwf(`duplicate attribute ${key} on <${name}>`);
-    keys[count - 1] = key;
+    if (attrs[key] !== undefined && Object.hasOwn(attrs, key)) return nwf(`duplicate attribute ${key} on <${name}>`);
     if (key === '__proto__') Object.defineProperty(attrs, key, { value, enumerable: true, writable: true, configurable: true });
     else attrs[key] = value;
     if (++p >= n) return MORE;
@@ -235,4 +230,30 @@ export function bang(s: string, i: number, n: number, inStanza: boolean): number
   }
   if (c >= 65 && c <= 90) return fail('restricted-xml', 'DTDs and markup declarations (DOCTYPE, ENTITY…) are not allowed');
   return nwf("invalid markup '<!'");
+}
+
+const MAX_DECL = 1024;
+
+/**
+ * At the very start of a stream: the index after an XML declaration, 0 when there is none,
+ * MORE when the data is too short to tell.
+ */
+export function xmlDecl(s: string, n: number): number {
+  if (s.charCodeAt(0) !== 60 || (n >= 2 && s.charCodeAt(1) !== 63)) return 0;
+  if (n < 6) return '<?xml'.startsWith(s) ? MORE : 0;
+  if (!s.startsWith('<?xml') || !isWs(s.charCodeAt(5))) return 0;
+  const e = s.indexOf('?>', 5);
+  if (e < 0) return n <= MAX_DECL ? MORE : nwf('XML declaration too long');
+  const err = checkXmlDecl(s.slice(0, e + 2));
+  return err === null ? e + 2 : fail(err.condition, err.text);
+}
+
+/** `<?` at i, past the start of the stream: always an error once six characters are in. */
+export function pi(s: string, i: number, n: number): number {
+  if (n - i < 6) return MORE;
+  const c = s.charCodeAt(i + 5);
+  if (s.slice(i + 2, i + 5).toLowerCase() === 'xml' && (isWs(c) || c === 63)) {
+    return nwf('an XML declaration is only allowed at the start of the stream');
+  }
+  return fail('restricted-xml', 'processing instructions are not allowed');
 }

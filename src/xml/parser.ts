@@ -9,10 +9,10 @@
 // quote-aware scan looks for its end, so a tag sent one byte at a time costs linear time.
 
 import { Element } from './element.js';
-import { BAD_CHAR, checkXmlDecl } from './parser-chars.js';
+import { BAD_CHAR } from './parser-chars.js';
 import { StreamInput } from './parser-input.js';
 import { checkNamespaces } from './parser-ns.js';
-import { FAIL, MORE, bang, endTag, out, startTag, tagEnd, textSlow, trailCut } from './parser-tags.js';
+import { FAIL, MORE, bang, endTag, out, pi, startTag, tagEnd, textSlow, trailCut, xmlDecl } from './parser-tags.js';
 
 export type XmlErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation' | 'unsupported-encoding';
 
@@ -44,7 +44,6 @@ const PROLOG = 1; // before the root element
 const ROOT = 2; // inside the root
 const EPILOG = 3; // after the root's close tag
 
-const MAX_DECL = 1024;
 
 const isWs = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
 
@@ -194,13 +193,14 @@ export class StreamParser {
     let nCr = -1;
     let nCd = -1;
     if (this.state === START) {
-      i = this.xmlDecl(s, n);
-      if (i === FAIL) return;
+      i = xmlDecl(s, n);
+      if (i === FAIL) return this.failOut();
       if (i === MORE) {
         this.carry = s;
         this.carryAscii = ascii;
         return;
       }
+      this.state = PROLOG;
     }
     while (i < n) {
       const depth = stack.length;
@@ -282,15 +282,9 @@ export class StreamParser {
         this.inCdata = true;
         i = r;
       } else if (c === 63) {
-        if (n - i < 6) {
-          keep = i;
-          break;
-        }
-        const c5 = s.charCodeAt(i + 5);
-        if (s.slice(i + 2, i + 5).toLowerCase() === 'xml' && (isWs(c5) || c5 === 63)) {
-          return this.nwf('an XML declaration is only allowed at the start of the stream');
-        }
-        return this.fail('restricted-xml', 'processing instructions are not allowed');
+        if (pi(s, i, n) === FAIL) return this.failOut();
+        keep = i;
+        break;
       } else {
         if (this.state === EPILOG) return this.nwf('content after the end of the stream');
         const r = startTag(s, i, n, this.maxAttrs);
@@ -352,36 +346,6 @@ export class StreamParser {
       this.carry = s.slice(keep);
       this.carryAscii = ascii;
     }
-  }
-
-  /** Handle an XML declaration at the very start; returns where parsing continues. */
-  private xmlDecl(s: string, n: number): number {
-    if (s.charCodeAt(0) !== 60 || (n >= 2 && s.charCodeAt(1) !== 63)) {
-      this.state = PROLOG;
-      return 0;
-    }
-    if (n < 6) {
-      if ('<?xml'.startsWith(s)) return MORE;
-      this.state = PROLOG;
-      return 0;
-    }
-    if (!s.startsWith('<?xml') || !isWs(s.charCodeAt(5))) {
-      this.state = PROLOG;
-      return 0;
-    }
-    const e = s.indexOf('?>', 5);
-    if (e < 0) {
-      if (n <= MAX_DECL) return MORE;
-      this.nwf('XML declaration too long');
-      return FAIL;
-    }
-    const err = checkXmlDecl(s.slice(0, e + 2));
-    if (err !== null) {
-      this.fail(err.condition, err.text);
-      return FAIL;
-    }
-    this.state = PROLOG;
-    return e + 2;
   }
 
   /** Namespace checks for an element about to be pushed. */

@@ -1,0 +1,60 @@
+// Start a real Clove server in-process for tests: 127.0.0.1, port 0, a temp data directory.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/config.js';
+import { startServer, type RunningServer } from '../../src/main.js';
+import { silentLogger, createLogger } from '../../src/core/log.js';
+import { createMemoryBackend } from '../../src/storage/memory.js';
+
+export interface TestServer {
+  server: RunningServer;
+  port: number;
+  domain: string;
+  dir: string;
+  /** Create an account directly in the server's store. */
+  addUser(user: string, password: string, host?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** One certificate directory for the whole run, so RSA keys are generated once. */
+export const TEST_CERT_DIR = join(tmpdir(), 'clove-test-certs');
+
+export interface TestServerOptions {
+  /** Extra config lines (global section), e.g. 'c2s_require_encryption = false'. */
+  extra?: string;
+  /** Host sections; default `VirtualHost "localhost"`. */
+  hosts?: string;
+  /** 'memory' (default, fast) or 'file' (in the temp dir). */
+  storage?: 'memory' | 'file';
+  /** Reuse this data directory (restart tests). */
+  dir?: string;
+}
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'clove-test-')));
+  const text = [
+    'interfaces = { "127.0.0.1" }',
+    'c2s_ports = { 0 }',
+    `data_path = ${JSON.stringify(join(dir, 'data'))}`,
+    `certificates = ${JSON.stringify(TEST_CERT_DIR)}`,
+    'clove_bcrypt_cost = 4',
+    opts.extra ?? '',
+    opts.hosts ?? 'VirtualHost "localhost"',
+  ].join('\n');
+  const config = parseConfig(text, join(dir, 'test.cfg.lua'));
+  const log = process.env.CLOVE_TEST_LOG ? createLogger([{ level: 'debug', to: 'console' }]).log : silentLogger();
+  const server = await startServer({ config, log, storage: opts.storage === 'file' ? undefined : createMemoryBackend() });
+  const domain = config.virtualHosts()[0] as string;
+  return {
+    server,
+    port: server.c2sPort,
+    domain,
+    dir,
+    addUser: (user, password, host = domain) => server.hosts.get(host)!.accounts.create(user, password),
+    async stop() {
+      await server.stop();
+      if (!opts.dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
