@@ -16,6 +16,7 @@ import { makeUsers, prosodyCredentials, prosodyDefaultIterations } from './lib/a
 import { makeSelfSigned } from './lib/certs.mjs';
 import { loginPhase, memoryPhase, messagePhase, warmup } from './lib/phases.mjs';
 import {
+  busyProcesses,
   freePort,
   haveTaskset,
   killAllStartedSync,
@@ -94,6 +95,16 @@ if (!wanted.every((s) => s === 'prosody' || s === 'clove')) {
 }
 
 const say = (s) => console.log(`[bench] ${s}`);
+const disturbances = [];
+
+/** Warns (and remembers for RESULTS.md) when other processes ate CPU during a phase. */
+function checkQuiet(label, phase, m) {
+  if (m && m.otherCpuPct > 15) {
+    const msg = `${label} ${phase}: other processes used ${fmt(m.otherCpuPct)}% of a CPU meanwhile — numbers are disturbed`;
+    disturbances.push(msg);
+    say(`WARNING: ${msg}`);
+  }
+}
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'clove-bench-'));
 let cleanedUp = false;
@@ -217,6 +228,7 @@ async function benchServer(server, shared) {
       `${server.label}:   ${r.logins.completed} ok, ${r.logins.failed} failed in ${fmt(r.logins.seconds, 2)} s = ` +
         `${fmt(r.logins.perSecond)} logins/s (server CPU ${fmt(r.logins.serverCpuPct)}%, generator ${fmt(r.logins.generatorCpuPct)}%)`,
     );
+    checkQuiet(server.label, 'logins', r.logins);
     if (server.eventLoop) r.eventLoop = await server.eventLoop(prepared);
 
     say(`${server.label}: messages — ${cfg.msgClients} clients in pairs, window ${cfg.window}, ${cfg.msgSeconds} s…`);
@@ -233,6 +245,7 @@ async function benchServer(server, shared) {
       `${server.label}:   ${fmt(m.perSecond)} msg/s, p50 ${fmt(m.latencyMs?.p50, 2)} ms, p99 ${fmt(m.latencyMs?.p99, 2)} ms` +
         ` (server CPU ${fmt(m.serverCpuPct)}%, generator ${fmt(m.generatorCpuPct)}%, undelivered ${m.undelivered})`,
     );
+    checkQuiet(server.label, 'messages', m);
     r.ok = true;
   } catch (err) {
     r.error = err.message;
@@ -273,6 +286,10 @@ function writeResults(file, results, mach, shared, started) {
   for (const r of results) {
     if (r.version) lines.push(`- ${r.label}: ${r.version}`);
   }
+  if (shared.busyAtStart.length > 0) {
+    lines.push(`- **Busy machine at start** (other processes ≥ 20% CPU): ${shared.busyAtStart.join('; ')}`);
+  }
+  for (const d of disturbances) lines.push(`- **Warning:** ${d}`);
   lines.push('', '## Results', '', markdownTable(rows), '');
   lines.push(
     'Targets: message throughput ≥ 2x Prosody; KiB per idle session ≤ 0.5x Prosody; logins/s ≥ 1.5x Prosody ' +
@@ -326,6 +343,12 @@ async function main() {
   const pin = !opt['no-pin'] && haveTaskset() && mach.nproc >= 2;
   say(`${commandLine()} — ${mach.nproc} CPUs, Node ${mach.node}, prosody ${mach.prosody}`);
 
+  const busyAtStart = busyProcesses([process.pid]);
+  if (busyAtStart.length > 0) {
+    say(`WARNING: other processes are busy on this machine; results will be noisy:`);
+    for (const b of busyAtStart) say(`  ${b}`);
+  }
+
   const certDir = path.join(tmpRoot, 'certs');
   makeSelfSigned(certDir, DOMAIN);
   const users = makeUsers(nAccounts);
@@ -343,7 +366,7 @@ async function main() {
   } else {
     say('not pinning CPUs');
   }
-  const shared = { certDir, users, prosodyCreds, iterations, pin };
+  const shared = { certDir, users, prosodyCreds, iterations, pin, busyAtStart };
 
   const servers = { prosody, clove: makeClove(REPO) };
   const results = [];

@@ -2,6 +2,7 @@
 // Everything Clove is made of is wired here, in plain sight.
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Config } from './config/config.js';
 import type { LogTarget, SslOptions } from './config/schema.js';
 import { createLogger, type Logger } from './core/log.js';
@@ -37,8 +38,18 @@ export interface RunningServer {
   readonly c2sPort: number;
   /** SHA-256 fingerprint of each host's certificate. */
   readonly fingerprints: ReadonlyMap<string, string>;
+  /** Event-loop delay (ms) since the last reset, memory and session counts. */
+  stats(reset?: boolean): ServerStats;
   /** Close every stream with `system-shutdown`, stop listening and flush storage. */
   stop(reason?: string): Promise<void>;
+}
+
+export interface ServerStats {
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  rssKiB: number;
+  heapUsedKiB: number;
+  connections: number;
+  sessions: number;
 }
 
 /** Start a Clove server from a loaded config. */
@@ -98,12 +109,28 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   for (const l of c2s) log.info(`c2s listening on ${l.address}:${l.port}`);
   for (const host of hosts.values()) void host.events.fire('server-started', { hosts: [...hosts.keys()] });
 
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   let stopping: Promise<void> | undefined;
   return {
     config, log, hosts, sessions, storage, c2s, fingerprints,
     c2sPort: c2s[0]?.port ?? 0,
+    stats(reset = false) {
+      const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+      const mem = process.memoryUsage();
+      const out: ServerStats = {
+        eventLoopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
+        rssKiB: Math.round(mem.rss / 1024),
+        heapUsedKiB: Math.round(mem.heapUsed / 1024),
+        connections: open.size,
+        sessions: sessions.size,
+      };
+      if (reset) loop.reset();
+      return out;
+    },
     stop(reason = 'server shutting down') {
       stopping ??= (async () => {
+        loop.disable();
         for (const host of hosts.values()) await host.events.fire('server-stopping', { reason });
         const closing = c2s.map((l) => l.close());
         for (const conn of [...open]) conn.close(new StreamError('system-shutdown', reason));

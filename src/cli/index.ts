@@ -3,6 +3,7 @@
 import { loadConfig, defaultConfig, configPathFrom, type Config } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import { ServerError } from '../core/errors.js';
+import { writeFile } from 'node:fs/promises';
 import { startServer } from '../main.js';
 import { addUser, passwd, delUser } from './accounts.js';
 import { certGenerate } from './cert.js';
@@ -81,8 +82,15 @@ function check(config: Config): number {
 
 async function start(config: Config): Promise<number> {
   const server = await startServer({ config });
+  const statsFile = process.env.CLOVE_STATS_FILE;
+  // For benchmarks: the server's own view of event-loop delay and memory, once a second.
+  const statsTimer = statsFile
+    ? setInterval(() => { void writeFile(statsFile, JSON.stringify(server.stats(process.env.CLOVE_STATS_RESET === '1')) + '\n').catch(() => {}); }, 1000)
+    : undefined;
+  statsTimer?.unref();
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
+      if (statsTimer) clearInterval(statsTimer);
       server.log.info(`${signal} received, shutting down`);
       void server.stop(`server shutting down (${signal})`).then(() => resolve(0));
     };

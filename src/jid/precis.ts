@@ -18,32 +18,39 @@ export class JidError extends Error {
 
 const MAX_BYTES = 1023;
 
-/** A bounded least-recently-used cache: preparation runs for every stanza address. */
+/**
+ * A bounded cache with approximate least-recently-used eviction: two generations of at most
+ * `limit` entries; a hit in the old generation moves the entry to the new one, and when the
+ * new one fills up the old one is dropped whole. Every operation is O(1) — deleting the
+ * oldest key of one Map one at a time makes V8 scan the holes it leaves at the front.
+ */
 export class LruCache<V> {
-  private readonly map = new Map<string, V>();
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
   constructor(private readonly limit: number) {}
 
   get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      // Re-insert so the Map's insertion order doubles as recency order.
-      this.map.delete(key);
-      this.map.set(key, v);
+    const v = this.young.get(key);
+    if (v !== undefined) return v;
+    const o = this.old.get(key);
+    if (o !== undefined) {
+      this.old.delete(key);
+      this.set(key, o);
     }
-    return v;
+    return o;
   }
 
   set(key: string, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.limit) {
-      const oldest = this.map.keys().next().value as string;
-      this.map.delete(oldest);
+    if (this.young.size >= this.limit) {
+      this.old = this.young;
+      this.young = new Map();
     }
+    this.young.set(key, value);
   }
 
+  /** Number of entries held (at most twice the limit). */
   get size(): number {
-    return this.map.size;
+    return this.young.size + this.old.size;
   }
 }
 

@@ -2,16 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { LruCache, precisDomain, precisLocal, precisResource } from '../../../src/jid/precis.js';
 
 describe('LruCache', () => {
-  it('evicts the least recently used entry past its limit', () => {
+  it('keeps recently used entries and bounds its size', () => {
     const c = new LruCache<number>(2);
     c.set('a', 1);
     c.set('b', 2);
-    expect(c.get('a')).toBe(1); // a is now the most recent
-    c.set('c', 3);
+    c.set('c', 3); // {a, b} become the old generation
+    expect(c.get('a')).toBe(1); // a moves back to the young generation
+    c.set('d', 4); // young {c, a} is full: {a, c} become old, b is dropped
     expect(c.get('b')).toBeUndefined();
     expect(c.get('a')).toBe(1);
     expect(c.get('c')).toBe(3);
-    expect(c.size).toBe(2);
+    expect(c.get('d')).toBe(4);
+    for (let i = 0; i < 100; i++) c.set(`k${i}`, i);
+    expect(c.size).toBeLessThanOrEqual(4);
   });
 });
 

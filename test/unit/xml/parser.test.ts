@@ -577,6 +577,33 @@ describe('StreamParser: chunking', () => {
     expect(feed(SAMPLE.split(''))).toEqual(whole);
   });
 
+  it('gives the same events for mutated (mostly broken) streams whatever the chunking', () => {
+    let seed = 42;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const bits = ['<', '>', '/', '&', ';', "'", '"', '=', ' ', '\r', ']', '!', '?', '-', ':', '#', 'CDATA[', '&amp;', '&#x', 'é', '😀', '</a>', '<a>', ']]>', 'xmlns:p="u"'];
+    for (let it = 0; it < 300; it++) {
+      let doc = SAMPLE;
+      for (let k = 1 + rnd(3); k > 0; k--) {
+        const at = rnd(doc.length);
+        doc = doc.slice(0, at) + (rnd(3) === 0 ? '' : bits[rnd(bits.length)]) + doc.slice(at + rnd(2));
+      }
+      const bytes = Buffer.from(doc);
+      const expected = feed(bytes).map((e) => (e[0] === 'error' ? e[1] : JSON.stringify(e)));
+      const cuts: Buffer[] = [];
+      for (let k = 0; k < bytes.length; ) {
+        const len = 1 + rnd(24);
+        cuts.push(bytes.subarray(k, k + len));
+        k += len;
+      }
+      for (const chunks of [cuts, [...bytes].map((b) => Buffer.from([b]))]) {
+        expect(feed(chunks).map((e) => (e[0] === 'error' ? e[1] : JSON.stringify(e))), doc).toEqual(expected);
+      }
+    }
+  });
+
   it('takes linear time for a large tag fed one byte at a time', () => {
     const tag = Buffer.from(HEAD + `<message a='${'x>'.repeat(50000)}'/>`);
     const r = recorder();
