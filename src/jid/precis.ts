@@ -143,6 +143,7 @@ export function precisDomain(input: string): string {
   let ascii = true;
   for (const label of labels) {
     if (label.length === 0) throw new JidError('domainpart has an empty label');
+    if (label.length <= 63 && ASCII_LABEL.test(label)) continue; // the common case
     for (const c of label) {
       if (!UNICODE_LABEL_CHAR.test(c)) {
         throw new JidError(`domainpart contains disallowed character ${c >= '!' && c <= '~' ? `'${c}'` : `U+${hex(c)}`}`);

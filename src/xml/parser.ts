@@ -44,7 +44,6 @@ const PROLOG = 1; // before the root element
 const ROOT = 2; // inside the root
 const EPILOG = 3; // after the root's close tag
 
-
 const isWs = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
 
 function byteLength(s: string, a: number, b: number, ascii: boolean): number {
