@@ -24,6 +24,12 @@ export interface EventMap {
   'session-closed': { session: C2SSession; reason: string };
   /** Stanza for a domain Clove does not host; handlers return true once they took it. */
   'route/remote': StanzaEvent;
+  /**
+   * Presence with a `to` from a local client, fired on the sender's host before it is routed
+   * (subscription state and directed presence are the sender's server's business). A handler
+   * that returns something other than undefined has taken the stanza; otherwise it is routed.
+   */
+  'presence/outbound': StanzaEvent;
   /** A chat/normal message for an account with no available resource (XEP-0160 takes it). */
   'message/offline': StanzaEvent;
   'user-created': { host: string; username: string };

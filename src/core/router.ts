@@ -36,6 +36,17 @@ export class Router {
       }
     }
     stanza.attrs.from = jid.toString();
+    // Addressed presence is first seen by the sender's own host, wherever it goes next: that
+    // server keeps the sender's subscription states and directed-presence list (RFC 6121 §3, §4.6).
+    if (stanza.name === 'presence' && stanza.attrs.to !== undefined) {
+      const host = this.deps.hosts.get(jid.domain);
+      const to = host?.events.has('presence/outbound') ? tryParseJid(stanza.attrs.to) : null;
+      if (host && to) {
+        stanza.attrs.to = to.toString();
+        const ev: StanzaEvent = { origin: session, stanza, to, from: jid };
+        return this.settle(host.events.fire('presence/outbound', ev), ev, () => this.route(stanza, session));
+      }
+    }
     return this.route(stanza, session);
   }
 

@@ -6,14 +6,16 @@ import message from './message.js';
 import disco from './disco.js';
 import ping from './ping.js';
 import vcard from './vcard.js';
+import presence from './presence.js';
+import roster from './roster.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
-const ALWAYS = ['session', 'message'];
+const ALWAYS = ['session', 'message', 'presence'];
 
 /** Prosody names that are part of Clove's stream layer rather than modules. */
 const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'bind', 'auth_internal_hashed', 'auth_internal_plain', 'posix', 'legacyauth']);
