@@ -1,0 +1,346 @@
+"""Drive one or more slixmpp clients for Clove's end-to-end tests.
+
+Run with Debian's interpreter (slixmpp is installed there only):
+
+    /usr/bin/python3 driver.py --host 127.0.0.1 --port PORT
+
+Commands arrive on stdin, one JSON object a line: {"id": 1, "cmd": "connect", ...}.
+Every command gets exactly one reply line: {"reply": 1, "ok": true, "result": ...} or
+{"reply": 1, "ok": false, "error": {...}}. Everything a client receives after it connects is
+reported as an event line: {"event": "in", "client": NAME, "xml": "<presence .../>"}.
+Protocol work (STARTTLS, SASL, bind, roster, vCard, disco, ping) is done by slixmpp itself;
+this script only translates commands into slixmpp calls.
+"""
+import argparse
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import ssl
+import sys
+import xml.etree.ElementTree as ET
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.stanza import Iq
+
+IQ_TIMEOUT = 10
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def fingerprint(pem):
+    der = ssl.PEM_cert_to_DER_cert(pem)
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+class Failure(Exception):
+    """A command failed in a way the test wants to inspect."""
+
+    def __init__(self, **info):
+        super().__init__(json.dumps(info))
+        self.info = info
+
+
+def iq_error(err):
+    iq = err.iq
+    return Failure(kind="iq-error", type=iq["error"]["type"], condition=iq["error"]["condition"], xml=str(iq))
+
+
+class Driver:
+    def __init__(self, host, port):
+        self.host = host
+        self.port = port
+        self.clients = {}
+
+    # ---- connecting ----
+
+    async def connect(self, name, jid, password, mech=None, resource=None, timeout=15):
+        if name in self.clients:
+            raise Failure(kind="usage", text=f"client {name} exists")
+        full = f"{jid}/{resource}" if resource else jid
+        xmpp = slixmpp.ClientXMPP(full, password)
+        # Self-signed test certificate: verification is off explicitly; the test compares the
+        # certificate's fingerprint with the server's instead.
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        xmpp.ssl_context = ctx
+        if mech:
+            xmpp["feature_mechanisms"].use_mech = mech
+        # The tests decide when to approve and subscribe back.
+        xmpp.roster.auto_authorize = None
+        xmpp.roster.auto_subscribe = False
+        for plugin in ("xep_0030", "xep_0054", "xep_0199"):
+            xmpp.register_plugin(plugin)
+
+        record = {"xmpp": xmpp, "features": [], "tls": None, "mech": None, "online": False}
+        self.clients[name] = record
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def settle(value=None, error=None):
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(value)
+
+        def on_in(stanza):
+            xml = str(stanza)
+            tag = stanza.xml.tag
+            if tag == "{http://etherx.jabber.org/streams}features":
+                record["features"].append(xml)
+            if record["online"]:
+                emit({"event": "in", "client": name, "xml": xml})
+            return stanza
+
+        def on_cert(pem):
+            tls = {"fingerprint": fingerprint(pem)}
+            record["tls"] = tls
+
+        def on_auth_success(_stanza):
+            record["mech"] = xmpp["feature_mechanisms"].mech.name
+
+        def on_failed_auth(stanza):
+            settle(error=Failure(kind="sasl", condition=stanza["condition"], mechanism=xmpp["feature_mechanisms"].mech.name,
+                                 features=record["features"]))
+
+        def on_session_start(_event):
+            transport = xmpp.transport
+            sslobj = transport.get_extra_info("ssl_object") if transport else None
+            if record["tls"] is not None and sslobj is not None:
+                record["tls"]["version"] = sslobj.version()
+                record["tls"]["cipher"] = sslobj.cipher()[0]
+            record["online"] = True
+            settle({"jid": str(xmpp.boundjid), "features": record["features"], "mechanism": record["mech"], "tls": record["tls"]})
+
+        def on_disconnected(reason):
+            record["online"] = False
+            emit({"event": "disconnected", "client": name, "reason": str(reason)})
+            settle(error=Failure(kind="disconnected", reason=str(reason), features=record["features"]))
+
+        xmpp.add_filter("in", on_in)
+        xmpp.add_event_handler("ssl_cert", on_cert)
+        xmpp.add_event_handler("auth_success", on_auth_success)
+        xmpp.add_event_handler("failed_auth", on_failed_auth)
+        xmpp.add_event_handler("session_start", on_session_start)
+        xmpp.add_event_handler("disconnected", on_disconnected)
+        xmpp.add_event_handler("connection_failed", lambda e: settle(error=Failure(kind="connection-failed", reason=str(e))))
+        xmpp.connect(address=(self.host, self.port))
+        try:
+            return await asyncio.wait_for(done, timeout)
+        except Failure:
+            await self.drop(name)
+            raise
+        except asyncio.TimeoutError:
+            await self.drop(name)
+            raise Failure(kind="timeout", text="no session within the time limit", features=record["features"])
+
+    async def drop(self, name):
+        record = self.clients.pop(name, None)
+        if record is None:
+            return
+        xmpp = record["xmpp"]
+        if xmpp.transport is not None:
+            try:
+                await asyncio.wait_for(xmpp.disconnect(), 5)
+            except Exception:
+                xmpp.abort()
+
+    def client(self, name):
+        record = self.clients.get(name)
+        if record is None:
+            raise Failure(kind="usage", text=f"no client {name}")
+        return record["xmpp"]
+
+    # ---- commands ----
+
+    async def cmd_connect(self, a):
+        return await self.connect(a["name"], a["jid"], a["password"], a.get("mech"), a.get("resource"))
+
+    async def cmd_disconnect(self, a):
+        xmpp = self.client(a["name"])
+        self.clients.pop(a["name"], None)
+        await asyncio.wait_for(xmpp.disconnect(), 10)
+        return True
+
+    async def cmd_iq(self, a):
+        """Send a raw iq (given as XML) and return the raw reply; errors are replies too."""
+        xmpp = self.client(a["name"])
+        iq = Iq(xmpp, xml=ET.fromstring(a["xml"]))
+        try:
+            reply = await iq.send(timeout=IQ_TIMEOUT)
+        except IqError as err:
+            return {"type": "error", "xml": str(err.iq)}
+        return {"type": reply["type"], "xml": str(reply)}
+
+    async def cmd_presence(self, a):
+        xmpp = self.client(a["name"])
+        xmpp.send_presence(pto=a.get("to"), ptype=a.get("type"), pstatus=a.get("status"))
+        return True
+
+    async def cmd_message(self, a):
+        xmpp = self.client(a["name"])
+        xmpp.send_message(mto=a["to"], mbody=a["body"], mtype=a.get("type", "chat"))
+        return True
+
+    async def cmd_get_roster(self, a):
+        xmpp = self.client(a["name"])
+        try:
+            iq = await xmpp.get_roster(timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"xml": str(iq), "items": roster_items(iq["roster"]["items"])}
+
+    async def cmd_roster_state(self, a):
+        """slixmpp's own view of the roster, as kept from results and pushes."""
+        xmpp = self.client(a["name"])
+        roster = xmpp.client_roster
+        out = {}
+        for jid in roster:
+            item = roster[jid]
+            out[str(jid)] = {"subscription": item["subscription"], "ask": item["pending_out"] and "subscribe" or "",
+                             "name": item["name"], "groups": sorted(item["groups"])}
+        return out
+
+    async def cmd_update_roster(self, a):
+        xmpp = self.client(a["name"])
+        try:
+            await xmpp.update_roster(a["jid"], name=a.get("nick", ""), groups=a.get("groups", []), timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return True
+
+    async def cmd_subscribe(self, a):
+        self.client(a["name"]).send_presence_subscription(pto=a["to"], ptype="subscribe")
+        return True
+
+    async def cmd_approve(self, a):
+        self.client(a["name"]).send_presence_subscription(pto=a["to"], ptype="subscribed")
+        return True
+
+    async def cmd_vcard_set(self, a):
+        xmpp = self.client(a["name"])
+        vcard = xmpp["xep_0054"].make_vcard()
+        vcard["FN"] = a["fn"]
+        vcard["NICKNAME"] = a["nick"]
+        try:
+            await xmpp["xep_0054"].publish_vcard(vcard, timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return True
+
+    async def cmd_vcard_get(self, a):
+        xmpp = self.client(a["name"])
+        try:
+            iq = await xmpp["xep_0054"].get_vcard(a.get("jid"), local=False, cached=False, timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        vcard = iq["vcard_temp"]
+        nick = vcard["NICKNAME"]  # slixmpp gives a list (a vCard may hold several)
+        return {"from": str(iq["from"]), "fn": vcard["FN"], "nick": nick if isinstance(nick, str) else ",".join(nick),
+                "xml": str(iq)}
+
+    async def cmd_disco_info(self, a):
+        xmpp = self.client(a["name"])
+        try:
+            iq = await xmpp["xep_0030"].get_info(jid=a["jid"], local=False, cached=False, timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        info = iq["disco_info"]
+        return {"from": str(iq["from"]), "features": sorted(info["features"]),
+                "identities": [list(i) for i in info["identities"]]}
+
+    async def cmd_disco_items(self, a):
+        xmpp = self.client(a["name"])
+        try:
+            iq = await xmpp["xep_0030"].get_items(jid=a["jid"], local=False, timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"from": str(iq["from"]), "type": iq["type"], "items": [list(i) for i in iq["disco_items"]["items"]]}
+
+    async def cmd_ping(self, a):
+        """XEP-0199 ping through slixmpp's plugin; returns the reply's sender and type."""
+        xmpp = self.client(a["name"])
+        try:
+            iq = await xmpp["xep_0199"].send_ping(a["jid"], timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"from": str(iq["from"]), "type": iq["type"], "id": iq["id"]}
+
+    async def cmd_quit(self, a):
+        for name in list(self.clients):
+            await self.drop(name)
+        return True
+
+
+def roster_items(items):
+    out = {}
+    for jid, item in items.items():
+        out[str(jid)] = {"subscription": item.get("subscription", ""), "ask": item.get("ask", ""),
+                         "name": item.get("name", ""), "groups": sorted(item.get("groups", []))}
+    return out
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    if os.environ.get("CLOVE_SLIXMPP_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    else:
+        logging.basicConfig(level=logging.CRITICAL, stream=sys.stderr)
+
+    driver = Driver(args.host, args.port)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    emit({"event": "ready", "pid": os.getpid()})
+    pending = set()
+
+    async def run(cmd):
+        rid = cmd.get("id")
+        handler = getattr(driver, "cmd_" + str(cmd.get("cmd")), None)
+        try:
+            if handler is None:
+                raise Failure(kind="usage", text=f"unknown command {cmd.get('cmd')}")
+            result = await handler(cmd)
+            emit({"reply": rid, "ok": True, "result": result})
+        except Failure as f:
+            emit({"reply": rid, "ok": False, "error": f.info})
+        except IqTimeout:
+            emit({"reply": rid, "ok": False, "error": {"kind": "timeout", "text": "no iq reply"}})
+        except Exception as e:  # report, never die silently
+            emit({"reply": rid, "ok": False, "error": {"kind": "exception", "text": f"{type(e).__name__}: {e}"}})
+        return cmd.get("cmd")
+
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        cmd = json.loads(line)
+        task = asyncio.ensure_future(run(cmd))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        if cmd.get("cmd") == "quit":
+            await task
+            break
+    if pending:
+        await asyncio.wait(pending, timeout=5)
+    for name in list(driver.clients):
+        await driver.drop(name)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
