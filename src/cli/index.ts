@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { startServer } from '../main.js';
 import { addUser, passwd, delUser } from './accounts.js';
 import { certGenerate } from './cert.js';
+import { resolveModules } from '../modules/index.js';
 
 const USAGE = `usage: clove [--config PATH] COMMAND
 commands:
@@ -75,7 +76,11 @@ async function getConfig(argv: string[]): Promise<Config> {
 }
 
 function check(config: Config): number {
-  for (const w of config.warnings) process.stderr.write(`warning: ${w}\n`);
+  const warnings = [...config.warnings];
+  for (const host of config.virtualHosts()) {
+    for (const w of resolveModules(config, host).warnings) if (!warnings.includes(w)) warnings.push(w);
+  }
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`${config.file}: OK (${config.virtualHosts().length} host(s): ${config.virtualHosts().join(', ')})\n`);
   return 0;
 }

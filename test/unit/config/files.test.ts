@@ -28,7 +28,12 @@ describe("the tutorial's prosody.cfg.lua", () => {
     expect(c.get('certificates')).toBe(join(root, 'config/certs'));
     expect(c.get('ssl', 'xxx.b32.i2p')).toEqual({ key: '/etc/prosody/certs/xxx.b32.i2p.key', certificate: '/etc/prosody/certs/xxx.b32.i2p.crt' });
     expect(c.lineOf('ssl', 'xxx.b32.i2p')).toBe(23);
+    const accepted = (line: number, name: string) => `${tutorial}:${line}: option '${name}' is accepted for Prosody compatibility but Clove does not act on it yet`;
     expect(c.warnings).toEqual([
+      accepted(2, 'admins'),
+      accepted(7, 'allow_registration'),
+      accepted(8, 'darknet_only'),
+      accepted(10, 's2s_secure_auth'),
       `${tutorial}:11: option 'authentication' = "internal_plain" is treated as "internal_hashed" by Clove`,
       `${tutorial}:14: option 'daemonize' is accepted for Prosody compatibility but Clove does not act on it yet`,
       `${tutorial}:15: option 'pidfile' is accepted for Prosody compatibility but Clove does not act on it yet`,
