@@ -1,0 +1,155 @@
+// Run Clove as an operator would — `node bin/clove.js start --config <file>` in a child
+// process — for tests that need a real process boundary (SIGKILL, RSS). The child listens on
+// port 0 on 127.0.0.1; its port is read back from the `c2s listening on 127.0.0.1:PORT` log line
+// on stderr (pino JSON). `npm run build` (the pretest step) must have produced dist/.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (where bin/clove.js lives). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLOVE = join(REPO_ROOT, 'bin', 'clove.js');
+/** Shared with the in-process test server, so RSA keys are generated once per machine. */
+const CERT_DIR = join(tmpdir(), 'clove-test-certs');
+
+export interface ChildExit { code: number | null; signal: NodeJS.Signals | null }
+
+export interface ChildServer {
+  readonly pid: number;
+  readonly port: number;
+  /** The temp directory holding the config and `data/`. */
+  readonly dir: string;
+  readonly dataPath: string;
+  readonly configPath: string;
+  /** Everything the child wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves when the child has exited. */
+  readonly exited: Promise<ChildExit>;
+  /** Send a signal to the child's PID and wait for it to exit. */
+  kill(signal?: NodeJS.Signals): Promise<ChildExit>;
+  /** Resident set size of the child in bytes, from /proc (Linux). */
+  rss(): Promise<number>;
+}
+
+export interface ChildOptions {
+  /** Reuse this directory (config + data): restart after a crash. A fresh temp dir otherwise. */
+  dir?: string;
+  /** Extra global config lines. */
+  extra?: string;
+  /** Milliseconds to wait for the listening line. */
+  timeout?: number;
+}
+
+/** Write the child's config file into `dir` and return its path. */
+export async function writeChildConfig(dir: string, extra = ''): Promise<string> {
+  const path = join(dir, 'clove.cfg.lua');
+  const text = [
+    'interfaces = { "127.0.0.1" }',
+    'c2s_ports = { 0 }',
+    's2s_ports = { }',
+    `data_path = ${JSON.stringify(join(dir, 'data'))}`,
+    `certificates = ${JSON.stringify(CERT_DIR)}`,
+    'storage = "file"',
+    'clove_bcrypt_cost = 4',
+    'log = "info"',
+    extra,
+    'VirtualHost "localhost"',
+    '',
+  ].join('\n');
+  await writeFile(path, text);
+  return path;
+}
+
+function run(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLOVE, ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+/** Create accounts with `clove adduser --batch` ("JID PASSWORD" lines), as an operator would. */
+export async function addUsers(configPath: string, users: Array<[jid: string, password: string]>): Promise<void> {
+  const r = await run(['--config', configPath, 'adduser', '--batch'], users.map(([j, p]) => `${j} ${p}\n`).join(''));
+  if (r.code !== 0) throw new Error(`clove adduser --batch exited ${r.code}: ${r.stderr}`);
+}
+
+/** Start a child server; resolves once it listens. */
+export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> {
+  if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'index.js'))) throw new Error("dist/ is missing: run 'npm run build' first");
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'clove-child-')));
+  const configPath = existsSync(join(dir, 'clove.cfg.lua')) && opts.extra === undefined
+    ? join(dir, 'clove.cfg.lua')
+    : await writeChildConfig(dir, opts.extra);
+  const child: ChildProcess = spawn(process.execPath, [CLOVE, 'start', '--config', configPath], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not spawn the clove child');
+  let stderr = '';
+  const exited = new Promise<ChildExit>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  const port = await new Promise<number>((res, rej) => {
+    let buf = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`clove child did not report its c2s port within ${opts.timeout ?? 20000} ms; stderr:\n${stderr}`));
+    }, opts.timeout ?? 20000);
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+      buf += d.toString('utf8');
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let msg: unknown;
+        try {
+          msg = (JSON.parse(line) as { msg?: unknown }).msg;
+        } catch {
+          continue; // not a pino line (e.g. a crash trace); kept in stderr
+        }
+        const m = typeof msg === 'string' ? /^c2s listening on 127\.0\.0\.1:(\d+)$/.exec(msg) : null;
+        if (m) {
+          clearTimeout(timer);
+          res(Number(m[1]));
+        }
+      }
+    });
+    void exited.then((e) => {
+      clearTimeout(timer);
+      rej(new Error(`clove child exited (${e.code ?? e.signal}) before listening; stderr:\n${stderr}`));
+    });
+  });
+  return {
+    pid,
+    port,
+    dir,
+    configPath,
+    dataPath: join(dir, 'data'),
+    stderr: () => stderr,
+    exited,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) process.kill(pid, signal);
+      return exited;
+    },
+    async rss() {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
+      const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+      if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+      return Number(m[1]) * 1024;
+    },
+  };
+}
+
+/** Remove a child's directory (after it has exited). */
+export async function removeChildDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
