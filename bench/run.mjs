@@ -4,7 +4,8 @@
 //
 //   node bench/run.mjs [--server prosody|clove|both] [--quick] [--out FILE] [--no-pin] [--keep-tmp]
 //                      [--logins N] [--login-concurrency N] [--msg-clients N] [--window N]
-//                      [--duration S] [--idle N]
+//                      [--duration S] [--idle N] [--repeat N] [--wait-quiet S]
+//                      [--prosody-extra 'LUA LINE']
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,9 +26,11 @@ import {
   startServer,
   stopServer,
   tail,
+  waitQuiet,
   waitReady,
 } from './lib/proc.mjs';
-import { buildTable, markdownTable, textTable } from './lib/report.mjs';
+import { buildTable, textTable } from './lib/report.mjs';
+import { writeResults } from './lib/results-md.mjs';
 import { makeClove, prosody } from './lib/servers.mjs';
 import { fmt } from './lib/stats.mjs';
 import { login } from './lib/xmpp.mjs';
@@ -45,6 +48,9 @@ const { values: opt } = parseArgs({
     out: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'keep-tmp': { type: 'boolean', default: false },
+    'wait-quiet': { type: 'string' },
+    repeat: { type: 'string' },
+    'prosody-extra': { type: 'string', multiple: true },
     logins: { type: 'string' },
     'login-concurrency': { type: 'string' },
     'msg-clients': { type: 'string' },
@@ -82,11 +88,15 @@ const cfg = {
   msgWarmupSeconds: Q ? 1 : 2,
   msgSeconds: int(opt.duration, Q ? 3 : 10),
   drainSeconds: 5,
-  idleSessions: int(opt.idle, Q ? 300 : 2000),
+  idleSessions: int(opt.idle, Q ? 200 : 2000),
+  scramUsers: Q ? 50 : 200,
+  repeat: int(opt.repeat, 1),
   settleMs: Q ? 1000 : 2000,
   idleMaxSeconds: Q ? 60 : 180,
 };
-const nAccounts = Math.max(cfg.idleSessions, cfg.msgClients, cfg.logins, cfg.warmupLogins);
+const quietSeconds = opt['wait-quiet'] === undefined ? (Q ? 2 : 60) : Number(opt['wait-quiet']);
+// Logins cycle over the accounts, so --logins may exceed this; idle sessions get one account each.
+const nAccounts = Math.max(cfg.idleSessions, cfg.msgClients, cfg.warmupLogins, cfg.scramUsers);
 
 const wanted = opt.server === 'both' ? ['prosody', 'clove'] : [opt.server];
 if (!wanted.every((s) => s === 'prosody' || s === 'clove')) {
@@ -96,6 +106,16 @@ if (!wanted.every((s) => s === 'prosody' || s === 'clove')) {
 
 const say = (s) => console.log(`[bench] ${s}`);
 const disturbances = [];
+
+/** Before a timed phase: give other processes on a shared machine a chance to finish. */
+async function quietBefore(label, phase) {
+  if (!(quietSeconds > 0)) return;
+  const t0 = Date.now();
+  const busy = await waitQuiet(quietSeconds);
+  const waited = (Date.now() - t0) / 1000;
+  if (busy >= 10) say(`${label} ${phase}: machine still ${fmt(busy)}% busy after waiting ${fmt(waited)} s; going ahead`);
+  else if (waited > 1.5) say(`${label} ${phase}: waited ${fmt(waited)} s for other processes to go quiet`);
+}
 
 /** Warns (and remembers for RESULTS.md) when other processes ate CPU during a phase. */
 function checkQuiet(label, phase, m) {
@@ -128,7 +148,8 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 function commandLine() {
-  const args = process.argv.slice(2).join(' ');
+  const q = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  const args = process.argv.slice(2).map(q).join(' ');
   const direct = `node ${path.relative(process.cwd(), process.argv[1]) || process.argv[1]}${args ? ' ' + args : ''}`;
   return process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ' -- ' + args : ''}` : direct;
 }
@@ -157,8 +178,66 @@ async function benchServer(server, shared) {
   const dir = path.join(tmpRoot, server.name);
   fs.mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  let proc = null;
   let prepared = null;
+  let proc = null;
+
+  // Every phase gets a freshly started server (same config, data and port), so no phase's
+  // numbers depend on what an earlier phase left behind: a Lua or V8 heap grown by 2,000
+  // sessions makes every later garbage collection slower.
+  const withServer = async (phase, fn) => {
+    proc = startServer({
+      argv: prepared.argv,
+      cwd: prepared.cwd,
+      cpu: shared.pin ? SERVER_CPU : null,
+      logPath: prepared.stdoutPath,
+      env: prepared.env,
+    });
+    try {
+      await waitReady(proc, port, DOMAIN, prepared.startTimeoutMs);
+      let pid = proc.pid;
+      const pidfile = path.join(dir, 'server.pid');
+      if (fs.existsSync(pidfile)) {
+        const p = Number(fs.readFileSync(pidfile, 'utf8').trim());
+        if (p && p !== pid && Number.isFinite(rssKiB(p))) {
+          say(`${server.label}: pidfile says PID ${p}, measuring that process`);
+          pid = p;
+        }
+      }
+      const target = { host: '127.0.0.1', port, domain: DOMAIN, pid };
+      r.rssAtStartKiB ??= rssKiB(pid);
+      // One login first: a wrong account format or config shows up here as one clear error.
+      try {
+        const c = await login({ ...target, ...shared.users[0] });
+        c.close();
+      } catch (err) {
+        throw new Error(`sanity login as ${shared.users[0].user}@${DOMAIN} failed: ${err.message}`);
+      }
+      const w = await warmup(target, shared.users, { count: cfg.warmupLogins, concurrency: cfg.warmupConcurrency });
+      r.tls ??= w.tlsInfo;
+      say(
+        `${server.label} ${phase}: PID ${proc.pid} on 127.0.0.1:${port}${shared.pin ? ` (CPU ${SERVER_CPU})` : ''}, ` +
+          `warm-up ${w.completed}/${cfg.warmupLogins} logins (${w.tlsInfo?.protocol} ${w.tlsInfo?.cipher})`,
+      );
+      return await fn(target);
+    } finally {
+      await stopServer(proc);
+      proc = null;
+    }
+  };
+
+  // Timed phases run `cfg.repeat` times, each on a fresh server; the run with the median rate
+  // is reported, with every run's rate in `runs`.
+  const repeated = async (once) => {
+    const runs = [];
+    for (let i = 0; i < cfg.repeat; i++) {
+      runs.push(await once());
+      if (cfg.repeat > 1) say(`${server.label}:   run ${i + 1}/${cfg.repeat}: ${fmt(runs[i].perSecond)}/s`);
+    }
+    const med = [...runs].sort((a, b) => a.perSecond - b.perSecond)[(runs.length - 1) >> 1];
+    return { ...med, runs: runs.map((x) => x.perSecond) };
+  };
+  const worstLoop = (a, b) => (!a ? b : !b ? a : b.p99Ms > a.p99Ms ? b : a);
+
   try {
     say(`${server.label}: preparing config and ${shared.users.length} accounts…`);
     prepared = await server.prepare({
@@ -168,78 +247,88 @@ async function benchServer(server, shared) {
       domain: DOMAIN,
       users: shared.users,
       prosodyCreds: shared.prosodyCreds,
+      prosodyExtra: opt['prosody-extra'] ?? [],
       cpus: `${SERVER_CPU},${GENERATOR_CPU}`,
     });
     r.accounts = prepared.accountsNote;
     say(`${server.label}: ${prepared.accountsNote}`);
-    proc = startServer({
-      argv: prepared.argv,
-      cwd: prepared.cwd,
-      cpu: shared.pin ? SERVER_CPU : null,
-      logPath: prepared.stdoutPath,
-      env: prepared.env,
-    });
-    say(`${server.label}: started PID ${proc.pid} on 127.0.0.1:${port}${shared.pin ? ` (CPU ${SERVER_CPU})` : ''}`);
-    await waitReady(proc, port, DOMAIN, prepared.startTimeoutMs);
-    let pid = proc.pid;
-    const pidfile = path.join(dir, 'server.pid');
-    if (fs.existsSync(pidfile)) {
-      const p = Number(fs.readFileSync(pidfile, 'utf8').trim());
-      if (p && p !== pid && Number.isFinite(rssKiB(p))) {
-        say(`${server.label}: pidfile says PID ${p}, measuring that process`);
-        pid = p;
-      }
-    }
-    const target = { host: '127.0.0.1', port, domain: DOMAIN, pid };
-    r.rssAtStartKiB = rssKiB(pid);
 
-    // One login first: a wrong account format or config shows up here as one clear error.
-    try {
-      const c = await login({ ...target, ...shared.users[0] });
-      c.close();
-    } catch (err) {
-      throw new Error(`sanity login as ${shared.users[0].user}@${DOMAIN} failed: ${err.message}`);
-    }
-
-    const w = await warmup(target, shared.users, { count: cfg.warmupLogins, concurrency: cfg.warmupConcurrency });
-    r.tls = w.tlsInfo;
-    say(`${server.label}: warm-up ${w.completed}/${cfg.warmupLogins} logins (${w.tlsInfo?.protocol} ${w.tlsInfo?.cipher})`);
-
-    say(`${server.label}: memory — ${cfg.idleSessions} idle sessions…`);
-    r.memory = await memoryPhase(target, shared.users, {
-      sessions: cfg.idleSessions,
-      concurrency: cfg.loginConcurrency,
-      settleMs: cfg.settleMs,
-      maxSeconds: cfg.idleMaxSeconds,
+    r.memory = await withServer('memory', async (target) => {
+      say(`${server.label}: memory — ${cfg.idleSessions} idle sessions…`);
+      return memoryPhase(target, shared.users, {
+        sessions: cfg.idleSessions,
+        concurrency: cfg.loginConcurrency,
+        settleMs: cfg.settleMs,
+        maxSeconds: cfg.idleMaxSeconds,
+      });
     });
     say(
       `${server.label}:   ${r.memory.stillOpen} sessions, RSS ${fmt(r.memory.rssBeforeKiB)} → ${fmt(r.memory.rssAfterKiB)} KiB` +
         ` = ${fmt(r.memory.kibPerSession, 1)} KiB/session`,
     );
-    await new Promise((res) => setTimeout(res, cfg.settleMs));
 
-    say(`${server.label}: logins — ${cfg.logins} total, ${cfg.loginConcurrency} at a time…`);
-    r.logins = await loginPhase(target, shared.users, {
-      total: cfg.logins,
-      concurrency: cfg.loginConcurrency,
-      maxSeconds: cfg.loginMaxSeconds,
-    });
+    r.logins = await repeated(() => withServer('logins', async (target) => {
+      await quietBefore(server.label, 'logins');
+      say(`${server.label}: logins — ${cfg.logins} total, ${cfg.loginConcurrency} at a time…`);
+      const stats = server.startStats?.(prepared);
+      const res = await loginPhase(target, shared.users, {
+        total: cfg.logins,
+        concurrency: cfg.loginConcurrency,
+        maxSeconds: cfg.loginMaxSeconds,
+      });
+      r.eventLoop = worstLoop(r.eventLoop, stats?.stop());
+      return res;
+    }));
     say(
       `${server.label}:   ${r.logins.completed} ok, ${r.logins.failed} failed in ${fmt(r.logins.seconds, 2)} s = ` +
         `${fmt(r.logins.perSecond)} logins/s (server CPU ${fmt(r.logins.serverCpuPct)}%, generator ${fmt(r.logins.generatorCpuPct)}%)`,
     );
     checkQuiet(server.label, 'logins', r.logins);
-    if (server.eventLoop) r.eventLoop = await server.eventLoop(prepared);
+    if (r.eventLoop) {
+      say(`${server.label}:   event-loop delay during logins: p99 ${fmt(r.eventLoop.p99Ms, 1)} ms (worst second), max ${fmt(r.eventLoop.maxMs, 1)} ms`);
+    }
 
-    say(`${server.label}: messages — ${cfg.msgClients} clients in pairs, window ${cfg.window}, ${cfg.msgSeconds} s…`);
-    r.messages = await messagePhase(target, shared.users, {
-      clients: cfg.msgClients,
-      concurrency: cfg.loginConcurrency,
-      window: cfg.window,
-      warmupSeconds: cfg.msgWarmupSeconds,
-      seconds: cfg.msgSeconds,
-      drainSeconds: cfg.drainSeconds,
-    });
+    // The same logins with SCRAM-SHA-1 (what Pidgin picks first): the server checks stored keys
+    // instead of running PBKDF2. Over the first `scramUsers` accounts, whose salted passwords
+    // the untimed pass below puts in the generator's cache (as real clients cache them).
+    const scramUsers = shared.users.slice(0, cfg.scramUsers);
+    const scramCache = new Map();
+    r.loginsScram = await repeated(() => withServer('logins-scram', async (target) => {
+      await warmup(target, scramUsers, { count: scramUsers.length, concurrency: cfg.warmupConcurrency, mech: 'SCRAM-SHA-1', scramCache });
+      await quietBefore(server.label, 'SCRAM logins');
+      say(`${server.label}: SCRAM-SHA-1 logins — ${cfg.logins} total over ${scramUsers.length} accounts, ${cfg.loginConcurrency} at a time…`);
+      const stats = server.startStats?.(prepared);
+      const res = await loginPhase(target, scramUsers, {
+        total: cfg.logins,
+        concurrency: cfg.loginConcurrency,
+        maxSeconds: cfg.loginMaxSeconds,
+        mech: 'SCRAM-SHA-1',
+        scramCache,
+      });
+      r.eventLoopScram = worstLoop(r.eventLoopScram, stats?.stop());
+      return res;
+    }));
+    say(
+      `${server.label}:   ${r.loginsScram.completed} ok, ${r.loginsScram.failed} failed in ${fmt(r.loginsScram.seconds, 2)} s = ` +
+        `${fmt(r.loginsScram.perSecond)} logins/s (server CPU ${fmt(r.loginsScram.serverCpuPct)}%, generator ${fmt(r.loginsScram.generatorCpuPct)}%)`,
+    );
+    checkQuiet(server.label, 'SCRAM logins', r.loginsScram);
+
+    r.messages = await repeated(() => withServer('messages', async (target) => {
+      await quietBefore(server.label, 'messages');
+      say(`${server.label}: messages — ${cfg.msgClients} clients in pairs, window ${cfg.window}, ${cfg.msgSeconds} s…`);
+      const stats = server.startStats?.(prepared);
+      const res = await messagePhase(target, shared.users, {
+        clients: cfg.msgClients,
+        concurrency: cfg.loginConcurrency,
+        window: cfg.window,
+        warmupSeconds: cfg.msgWarmupSeconds,
+        seconds: cfg.msgSeconds,
+        drainSeconds: cfg.drainSeconds,
+      });
+      r.eventLoopMessages = worstLoop(r.eventLoopMessages, stats?.stop());
+      return res;
+    }));
     const m = r.messages;
     say(
       `${server.label}:   ${fmt(m.perSecond)} msg/s, p50 ${fmt(m.latencyMs?.p50, 2)} ms, p99 ${fmt(m.latencyMs?.p99, 2)} ms` +
@@ -254,87 +343,9 @@ async function benchServer(server, shared) {
     say(`${server.label}: FAILED — ${err.message}`);
     if (logTail) console.log(logTail.replace(/^/gm, `[${server.name} log] `));
   } finally {
-    if (proc) {
-      await stopServer(proc);
-      say(`${server.label}: stopped PID ${proc.pid}`);
-    }
+    if (proc) await stopServer(proc);
   }
   return r;
-}
-
-function writeResults(file, results, mach, shared, started) {
-  const rows = buildTable(results.filter((r) => r.ok || r.skipped || r.error));
-  const lines = [];
-  lines.push('# Clove benchmark results', '');
-  lines.push(`- Date: ${started.toISOString()}`);
-  lines.push(
-    `- Machine: ${mach.nproc} CPUs (${mach.cpu}), ${fmt(mach.memGiB, 1)} GiB RAM, Linux ${mach.kernel}; ` +
-      `Node ${mach.node}; \`dpkg-query -W prosody\`: \`${mach.prosody}\``,
-  );
-  lines.push(`- Command: \`${commandLine()}\`${Q ? ' (quick smoke run: small N, not for comparison)' : ''}`);
-  lines.push(
-    `- Pinning: ${shared.pin ? `servers on CPU ${SERVER_CPU}, load generator on CPU ${GENERATOR_CPU} (taskset)` : 'none (--no-pin or no taskset)'}`,
-  );
-  lines.push(
-    `- Accounts: ${shared.users.length}, SCRAM-SHA-1 hashed with ${shared.iterations.iterations} PBKDF2 iterations ` +
-      `(Prosody's default, read from ${shared.iterations.source}); logins use SASL PLAIN, so the server runs PBKDF2 on each.`,
-  );
-  lines.push(
-    `- Settings: logins ${cfg.logins} @ ${cfg.loginConcurrency} concurrent; messages ${cfg.msgClients} clients (pairs), ` +
-      `window ${cfg.window}, ${cfg.msgWarmupSeconds} s warm-up + ${cfg.msgSeconds} s measured; idle sessions ${cfg.idleSessions}.`,
-  );
-  for (const r of results) {
-    if (r.version) lines.push(`- ${r.label}: ${r.version}`);
-  }
-  if (shared.busyAtStart.length > 0) {
-    lines.push(`- **Busy machine at start** (other processes ≥ 20% CPU): ${shared.busyAtStart.join('; ')}`);
-  }
-  for (const d of disturbances) lines.push(`- **Warning:** ${d}`);
-  lines.push('', '## Results', '', markdownTable(rows), '');
-  lines.push(
-    'Targets: message throughput ≥ 2x Prosody; KiB per idle session ≤ 0.5x Prosody; logins/s ≥ 1.5x Prosody ' +
-      '(hashed credentials); event-loop p99 < 50 ms while 100 clients log in at once (Clove only).',
-    '',
-  );
-  for (const r of results) {
-    lines.push(`### ${r.label}`, '');
-    if (r.skipped) {
-      lines.push(`Not measured: ${r.skipped}`, '');
-      continue;
-    }
-    if (r.error) lines.push(`**Failed:** ${r.error}`, '');
-    if (r.accounts) lines.push(`- ${r.accounts}`);
-    if (r.tls) lines.push(`- TLS: ${r.tls.protocol}, ${r.tls.cipher}`);
-    if (r.rssAtStartKiB) lines.push(`- RSS right after start: ${fmt(r.rssAtStartKiB)} KiB`);
-    if (r.memory) {
-      const m = r.memory;
-      lines.push(
-        `- Memory: ${m.stillOpen}/${m.sessions} sessions open; RSS ${fmt(m.rssBeforeKiB)} → ${fmt(m.rssAfterKiB)} KiB; ` +
-          `${fmt(m.kibPerSession, 1)} KiB/session; failures ${JSON.stringify(m.failures)}`,
-      );
-    }
-    if (r.logins) {
-      const l = r.logins;
-      lines.push(
-        `- Logins: ${l.completed}/${l.total} in ${fmt(l.seconds, 2)} s; latency p50 ${fmt(l.latencyMs.p50, 1)} ms, ` +
-          `p99 ${fmt(l.latencyMs.p99, 1)} ms; failures ${JSON.stringify(l.failures)}${l.timedOut ? ' (time limit hit)' : ''}; ` +
-          `CPU server ${fmt(l.serverCpuPct)}% / generator ${fmt(l.generatorCpuPct)}%`,
-      );
-    }
-    if (r.messages) {
-      const m = r.messages;
-      lines.push(
-        `- Messages: ${m.loggedIn}/${m.clients} clients; ${fmt(m.delivered)} delivered in ${fmt(m.seconds, 2)} s; ` +
-          `latency p50 ${fmt(m.latencyMs?.p50, 2)} / p99 ${fmt(m.latencyMs?.p99, 2)} / max ${fmt(m.latencyMs?.max, 1)} ms; ` +
-          `undelivered after ${cfg.drainSeconds} s drain ${m.undelivered}; stream errors ${m.streamErrors}; ` +
-          `dropped connections ${m.connectionsDropped}; CPU server ${fmt(m.serverCpuPct)}% / generator ${fmt(m.generatorCpuPct)}%`,
-      );
-    }
-    if (r.server === 'clove' && !r.eventLoop) lines.push('- Event-loop delay: not reported yet (TODO in bench/lib/servers.mjs).');
-    lines.push('');
-  }
-  lines.push('How each number is measured: see bench/README.md.', '');
-  fs.writeFileSync(file, lines.join('\n'));
 }
 
 async function main() {
@@ -380,7 +391,18 @@ async function main() {
   }
   const out = opt.out ?? (Q ? null : path.join(HERE, 'RESULTS.md'));
   if (out) {
-    writeResults(out, results, mach, shared, started);
+    writeResults(out, {
+      results,
+      mach,
+      shared,
+      started,
+      cfg,
+      quick: Q,
+      command: commandLine(),
+      prosodyExtra: opt['prosody-extra'] ?? [],
+      disturbances,
+      cpus: { server: SERVER_CPU, generator: GENERATOR_CPU },
+    });
     console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
   }
   return results.some((r) => r.ok) ? 0 : 1;

@@ -34,7 +34,11 @@ function cpuMeter(pid) {
  * Runs `total` logins, `concurrency` at a time, cycling through `users`. With `keep`, sessions
  * stay open (after `available`: initial presence + ping round trip) and are returned.
  */
-async function loginMany(target, users, { total, concurrency, keep = false, available = false, deadline, offset = 0 }) {
+async function loginMany(
+  target,
+  users,
+  { total, concurrency, keep = false, available = false, deadline, offset = 0, mech = 'PLAIN', scramCache },
+) {
   const failures = {};
   const latencies = [];
   const conns = [];
@@ -48,7 +52,7 @@ async function loginMany(target, users, { total, concurrency, keep = false, avai
       const u = users[(offset + i) % users.length];
       const t0 = performance.now();
       try {
-        const c = await login({ ...target, user: u.user, password: u.password });
+        const c = await login({ ...target, user: u.user, password: u.password, mech, scramCache });
         if (available) await becomeAvailable(c, target.domain);
         latencies.push(performance.now() - t0);
         completed++;
@@ -70,18 +74,26 @@ function closeAll(conns) {
 }
 
 /** Untimed logins so lazy start-up work (and a JIT) is behind us before anything is measured. */
-export async function warmup(target, users, { count, concurrency }) {
-  const r = await loginMany(target, users, { total: count, concurrency, deadline: performance.now() + 60000 });
+export async function warmup(target, users, { count, concurrency, mech = 'PLAIN', scramCache }) {
+  const r = await loginMany(target, users, {
+    total: count,
+    concurrency,
+    mech,
+    scramCache,
+    deadline: performance.now() + 60000,
+  });
   return { completed: r.completed, failures: r.failures, tlsInfo: r.tlsInfo, lastError: r.lastError };
 }
 
 /** Phase 1: completed logins per second, `concurrency` clients at a time. */
-export async function loginPhase(target, users, { total, concurrency, maxSeconds }) {
+export async function loginPhase(target, users, { total, concurrency, maxSeconds, mech = 'PLAIN', scramCache }) {
   const meter = cpuMeter(target.pid);
   const t0 = performance.now();
-  const r = await loginMany(target, users, { total, concurrency, deadline: t0 + maxSeconds * 1000 });
+  const r = await loginMany(target, users, { total, concurrency, mech, scramCache, deadline: t0 + maxSeconds * 1000 });
   const seconds = (performance.now() - t0) / 1000;
   return {
+    mech,
+    users: users.length,
     total,
     concurrency,
     completed: r.completed,
@@ -155,6 +167,7 @@ export async function messagePhase(target, users, { clients, concurrency, window
   let sentTotal = 0;
   let streamErrors = 0;
   let dropped = 0;
+  let bounced = 0;
   const latencies = [];
   const peers = [];
   for (let i = 0; i < pairs * 2; i++) {
@@ -192,6 +205,11 @@ export async function messagePhase(target, users, { clients, concurrency, window
         if (it.name === 'message') {
           const id = attr(it.xml, 'id');
           if (id === undefined || id.charCodeAt(0) !== 116 /* t */) continue;
+          if (attr(it.xml, 'type') === 'error') {
+            // A bounce of one of our own messages: never delivered, never refilled.
+            bounced++;
+            continue;
+          }
           got++;
           if (measuring) {
             latencies.push(now - Number(id.slice(1, id.indexOf('-'))));
@@ -237,6 +255,7 @@ export async function messagePhase(target, users, { clients, concurrency, window
     deliveredTotal,
     undelivered,
     streamErrors,
+    bounced,
     connectionsDropped: dropped,
     ...cpu,
   };

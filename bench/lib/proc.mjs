@@ -129,6 +129,23 @@ export function machineBusySeconds() {
   }
 }
 
+/**
+ * Waits (up to `maxSeconds`) for a second in which the whole machine is nearly idle (< `pct`%
+ * of one CPU busy). Call it while the server and the generator are idle. Returns the last
+ * measured busy percentage.
+ */
+export async function waitQuiet(maxSeconds, pct = 10) {
+  const deadline = Date.now() + maxSeconds * 1000;
+  let busy = NaN;
+  do {
+    const b0 = machineBusySeconds();
+    await sleep(1000);
+    busy = (machineBusySeconds() - b0) * 100;
+    if (!(busy >= pct)) return busy;
+  } while (Date.now() < deadline);
+  return busy;
+}
+
 /** Other processes using the CPU right now (ps), as "pid comm %cpu" strings, busiest first. */
 export function busyProcesses(exclude, minPct = 20) {
   const r = spawnSync('ps', ['-eo', 'pid=,pcpu=,args='], { encoding: 'utf8' });

@@ -3,8 +3,10 @@
 // generator stays cheap next to the server under test. It only understands what well-behaved
 // servers send on a c2s stream (no CDATA, no '>' inside attribute values, no element nested in
 // another element of the same name), which is all this benchmark needs.
-// References: RFC 6120 (streams, STARTTLS, SASL, bind), RFC 4616 (PLAIN), XEP-0199 (ping).
+// References: RFC 6120 (streams, STARTTLS, SASL, bind), RFC 4616 (PLAIN), RFC 5802 (SCRAM),
+// XEP-0199 (ping).
 
+import crypto from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 
@@ -309,12 +311,75 @@ export class Conn {
   }
 }
 
+const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+
+function saslFailure(el) {
+  const cond = /<([a-z-]+)\s*\/>/.exec(el.xml);
+  return new ClientError('sasl-failure', cond ? cond[1] : el.name);
+}
+
+function saslPayload(el) {
+  const gt = el.xml.indexOf('>');
+  const end = el.xml.lastIndexOf('</');
+  return gt < 0 || end <= gt ? '' : Buffer.from(el.xml.slice(gt + 1, end), 'base64').toString('utf8');
+}
+
+/** SASL PLAIN (RFC 4616): the server checks the password, so it runs PBKDF2 on every login. */
+async function authPlain(c, user, password) {
+  const cred = Buffer.from(`\0${user}\0${password}`, 'utf8').toString('base64');
+  c.write(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${cred}</auth>`);
+  const a = await c.element();
+  if (a.name !== 'success') throw saslFailure(a);
+}
+
+/**
+ * SASL SCRAM-SHA-1 (RFC 5802) without channel binding, as Pidgin does it. The server only
+ * does a few HMACs with its stored keys. Like real clients, the salted password is cached per
+ * (user, salt, iterations) in `cache`, so the generator pays PBKDF2 once per account, not per
+ * login. Usernames here need no =2C/=3D escaping.
+ */
+async function authScramSha1(c, user, password, cache) {
+  const nonce = crypto.randomBytes(18).toString('base64');
+  const clientFirstBare = `n=${user},r=${nonce}`;
+  c.write(`<auth xmlns='${NS_SASL}' mechanism='SCRAM-SHA-1'>${Buffer.from('n,,' + clientFirstBare).toString('base64')}</auth>`);
+  const ch = await c.element();
+  if (ch.name !== 'challenge') throw saslFailure(ch);
+  const serverFirst = saslPayload(ch);
+  const f = Object.fromEntries(serverFirst.split(',').map((kv) => [kv[0], kv.slice(2)]));
+  if (!f.r || !f.r.startsWith(nonce) || !f.s || !f.i) throw new ClientError('scram-bad-challenge', serverFirst);
+  const key = `${user}\0${f.s}\0${f.i}`;
+  let keys = cache?.get(key);
+  if (!keys) {
+    const salted = crypto.pbkdf2Sync(password, Buffer.from(f.s, 'base64'), Number(f.i), 20, 'sha1');
+    const clientKey = crypto.createHmac('sha1', salted).update('Client Key').digest();
+    keys = {
+      clientKey,
+      storedKey: crypto.createHash('sha1').update(clientKey).digest(),
+      serverKey: crypto.createHmac('sha1', salted).update('Server Key').digest(),
+    };
+    cache?.set(key, keys);
+  }
+  const clientFinalNoProof = `c=biws,r=${f.r}`;
+  const authMessage = `${clientFirstBare},${serverFirst},${clientFinalNoProof}`;
+  const sig = crypto.createHmac('sha1', keys.storedKey).update(authMessage).digest();
+  const proof = Buffer.alloc(20);
+  for (let i = 0; i < 20; i++) proof[i] = keys.clientKey[i] ^ sig[i];
+  const clientFinal = `${clientFinalNoProof},p=${proof.toString('base64')}`;
+  c.write(`<response xmlns='${NS_SASL}'>${Buffer.from(clientFinal).toString('base64')}</response>`);
+  const a = await c.element();
+  if (a.name !== 'success') throw saslFailure(a);
+  const v = /(?:^|,)v=([^,]+)/.exec(saslPayload(a));
+  const expected = crypto.createHmac('sha1', keys.serverKey).update(authMessage).digest('base64');
+  if (!v || v[1] !== expected) throw new ClientError('scram-bad-server-signature');
+}
+
 /**
  * Logs a client in the way a typical desktop client does: stream header, STARTTLS, TLS,
- * restart, SASL PLAIN, restart, resource binding and the legacy session iq (Pidgin always
- * sends it). Resolves with the open Conn; `conn.jid` holds the bound full JID.
+ * restart, SASL (`mech`: 'PLAIN' or 'SCRAM-SHA-1'), restart, resource binding and the legacy
+ * session iq (Pidgin always sends it). Resolves with the open Conn; `conn.jid` holds the bound
+ * full JID.
  */
-export async function login({ host, port, domain, user, password, timeoutMs = 15000 }) {
+export async function login({ host, port, domain, user, password, mech = 'PLAIN', scramCache, timeoutMs = 15000 }) {
   const c = new Conn({ host, port, domain, timeoutMs });
   try {
     await c.connect();
@@ -327,14 +392,11 @@ export async function login({ host, port, domain, user, password, timeoutMs = 15
     await c.startTls();
     c.write(streamHeader(domain));
     feats = await c.features();
-    if (!/>\s*PLAIN\s*</.test(feats)) throw new ClientError('no-plain', feats.slice(0, 300));
-    const cred = Buffer.from(`\0${user}\0${password}`, 'utf8').toString('base64');
-    c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${cred}</auth>`);
-    const a = await c.element();
-    if (a.name !== 'success') {
-      const cond = /<([a-z-]+)\s*\/>/.exec(a.xml);
-      throw new ClientError('sasl-failure', cond ? cond[1] : a.name);
+    if (!feats.includes(`>${mech}<`) && !new RegExp(`>\\s*${mech}\\s*<`).test(feats)) {
+      throw new ClientError(`no-${mech.toLowerCase()}`, feats.slice(0, 300));
     }
+    if (mech === 'SCRAM-SHA-1') await authScramSha1(c, user, password, scramCache);
+    else await authPlain(c, user, password);
     c.write(streamHeader(domain));
     feats = await c.features();
     if (!feats.includes('urn:ietf:params:xml:ns:xmpp-bind')) throw new ClientError('no-bind');
