@@ -27,7 +27,7 @@ export interface CredentialSource {
   readonly scramIterations?: number;
 }
 
-export const DEFAULT_ITERATIONS = 4096;
+export const DEFAULT_ITERATIONS = 10000; // Prosody 0.12's default for internal_hashed
 export const SALT_BYTES = 16;
 const HASH_BYTES: Record<ScramHash, number> = { sha1: 20, sha256: 32 };
 

@@ -40,7 +40,7 @@ export class AccountError extends Error {
 export interface AccountsOptions {
   /** bcrypt cost factor, 4..31 (default 10). */
   bcryptCost?: number;
-  /** PBKDF2 iterations for new SCRAM keys (default 4096, as Prosody). */
+  /** PBKDF2 iterations for new SCRAM keys (default 10000, as Prosody 0.12). */
   iterations?: number;
   /** Where bcrypt runs; defaults to the process-wide worker pool. */
   hasher?: PasswordHasher;

@@ -20,10 +20,10 @@ describe('saslPrep', () => {
 });
 
 describe('deriveScram', () => {
-  it('uses 4096 iterations and a 16-byte random salt by default', async () => {
+  it('uses 10000 iterations (Prosody 0.12) and a 16-byte random salt by default', async () => {
     const a = await deriveScram('pencil', 'sha1');
     const b = await deriveScram('pencil', 'sha1');
-    expect(a.iterations).toBe(4096);
+    expect(a.iterations).toBe(10000);
     expect(Buffer.from(a.salt, 'base64')).toHaveLength(16);
     expect(a.salt).not.toBe(b.salt);
     expect(Buffer.from(a.storedKey, 'base64')).toHaveLength(20);

@@ -49,7 +49,7 @@ describe('Accounts', () => {
     expect(JSON.stringify(rec)).not.toContain('correct horse');
     expect(rec.bcrypt).toMatch(/^\$2b\$04\$/);
     expect(await bcrypt.compare('correct horse', rec.bcrypt)).toBe(true);
-    expect(rec.scram.sha1.iterations).toBe(4096);
+    expect(rec.scram.sha1.iterations).toBe(10000);
     expect(Buffer.from(rec.scram.sha256.storedKey, 'base64')).toHaveLength(32);
     expect(rec.created).toBeGreaterThanOrEqual(before);
     expect(await accounts.getScram('alice', 'sha256')).toEqual(rec.scram.sha256);
@@ -121,7 +121,7 @@ describe('Accounts', () => {
   it('validates its options', () => {
     expect(() => new Accounts(storeOf(), { bcryptCost: 3 })).toThrow(RangeError);
     expect(() => new Accounts(storeOf(), { iterations: 0 })).toThrow(RangeError);
-    expect(new Accounts(storeOf(), { hasher: pool }).scramIterations).toBe(4096);
+    expect(new Accounts(storeOf(), { hasher: pool }).scramIterations).toBe(10000);
   });
 
   it('uses the configured iteration count for keys and for the SCRAM decoy', async () => {
