@@ -118,7 +118,7 @@ export class Accounts implements CredentialSource {
     return (await this.store.get(name))?.scram[hash];
   }
 
-  /** Check a password against the stored SCRAM-SHA-256 key (SHA-1 for older records); never bcrypt. */
+  /** Check a password against a stored SCRAM key (async PBKDF2, off the event loop); never bcrypt. */
   async verifyPlain(username: string, password: string): Promise<boolean> {
     const name = tryPrep(username);
     const rec = name === null ? undefined : await this.store.get(name);
@@ -128,7 +128,9 @@ export class Accounts implements CredentialSource {
     } catch {
       prepared = null;
     }
-    const [cred, hash] = rec?.scram.sha256 ? [rec.scram.sha256, 'sha256' as const] : rec?.scram.sha1 ? [rec.scram.sha1, 'sha1' as const] : [this.decoy, 'sha256' as const];
+    // Either stored key proves the password equally well; SHA-1's PBKDF2 is the cheaper of the
+    // two to recompute (the same work Prosody does for PLAIN), so it goes first.
+    const [cred, hash] = rec?.scram.sha1 ? [rec.scram.sha1, 'sha1' as const] : rec?.scram.sha256 ? [rec.scram.sha256, 'sha256' as const] : [this.decoy, 'sha1' as const];
     const match = await verifyScramPassword(cred, prepared ?? '', hash);
     return match && cred !== this.decoy && prepared !== null;
   }

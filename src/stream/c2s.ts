@@ -6,6 +6,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { StreamParser } from '../xml/parser.js';
+import { SocketDuplex } from '../net/socket-duplex.js';
 import { StreamError } from '../core/errors.js';
 import type { C2SSession, C2SState } from '../core/session.js';
 import type { Jid } from '../jid/jid.js';
@@ -44,7 +45,7 @@ export class C2SConnection implements C2SSession {
   readonly data = new Map<string, unknown>();
   hostObj: Host | undefined;
   sasl: SaslState | undefined;
-  readonly log: Logger;
+  private childLog: Logger | undefined;
 
   private socket: Socket;
   private readonly parser: StreamParser;
@@ -61,7 +62,6 @@ export class C2SConnection implements C2SSession {
   constructor(socket: Socket, readonly opts: C2SOptions, onClose?: (s: C2SConnection) => void) {
     this.socket = socket;
     this.onClose = onClose;
-    this.log = opts.log.child({ c2s: this.id });
     this.parser = new StreamParser(
       {
         streamStart: (name, attrs) => this.streamStart(name, attrs),
@@ -76,6 +76,11 @@ export class C2SConnection implements C2SSession {
       if (this.state !== 'bound') this.close(new StreamError('connection-timeout', 'authentication took too long'));
     }, opts.authTimeout * 1000);
     this.authTimer.unref();
+  }
+
+  /** This connection's logger, made on first use: most sessions never log a line. */
+  get log(): Logger {
+    return (this.childLog ??= this.opts.log.child({ c2s: this.id }));
   }
 
   private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
@@ -293,7 +298,7 @@ export class C2SConnection implements C2SSession {
     this.state = 'tls-handshake';
     const raw = this.socket;
     this.detach(raw);
-    const tls = new TLSSocket(raw, { isServer: true, secureContext: ctx });
+    const tls = new TLSSocket(new SocketDuplex(raw), { isServer: true, secureContext: ctx });
     this.socket = tls;
     this.attach(tls);
     tls.once('secure', () => {

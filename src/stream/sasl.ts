@@ -73,7 +73,6 @@ async function step(conn: C2SConnection, state: SaslState, input: Buffer): Promi
   }
   state.session = undefined;
   conn.send(x('success', { xmlns: NS.SASL }, encode(result.data)));
-  conn.log.info({ user: result.username }, 'authenticated');
   conn.authenticated(result.username);
 }
 
