@@ -47,6 +47,16 @@ c2s_stanza_size_limit = 262144 -- 256 KiB
 c2s_timeout = 300
 -- s2s_timeout = 90
 
+-- Federation patience: I2P tunnels are slow, so Clove queues stanzas for a peer, retries with
+-- backoff (5 s, 15 s, 30 s, 1 min, 2 min, then every 5 min) and bounces only after the deadline.
+s2s_connect_timeout = 120 -- seconds to reach a peer through the proxy
+s2s_send_deadline = 600   -- seconds a stanza may wait for its peer before it is bounced
+s2s_idle_timeout = 600    -- seconds before an unused outgoing s2s stream is closed
+
+-- Secret for dialback keys (XEP-0185). Unset: a random secret at every start, which is fine
+-- for a single server process.
+-- dialback_secret = "a long random string"
+
 -- (accepted) Prosody's rate limits:
 -- limits = { c2s = { rate = "10kb/s" }; s2sin = { rate = "30kb/s" } }
 

@@ -18,6 +18,11 @@ import { certPaths, loadOrCreateCert } from './net/certs.js';
 import { listenAll, type Listening } from './net/listener.js';
 import { C2SConnection } from './stream/c2s.js';
 import { resolveModules } from './modules/index.js';
+import { S2SManager } from './stream/s2s-manager.js';
+import { S2SIn } from './stream/s2s-in.js';
+import { DialbackKeys } from './stream/dialback.js';
+import { createConnector } from './net/connect.js';
+import type { Connector } from './net/connector.js';
 
 export interface StartOptions {
   config: Config;
@@ -25,6 +30,8 @@ export interface StartOptions {
   log?: Logger;
   /** Use this storage instead of the config's (tests). */
   storage?: StorageBackend;
+  /** Use this outbound connector instead of the real one (tests). */
+  connector?: Connector;
 }
 
 export interface RunningServer {
@@ -34,8 +41,11 @@ export interface RunningServer {
   readonly sessions: SessionTable;
   readonly storage: StorageBackend;
   readonly c2s: readonly Listening[];
+  readonly s2s: readonly Listening[];
   /** The first c2s port (handy with port 0 in tests). */
   readonly c2sPort: number;
+  /** The first s2s port, 0 when s2s listens nowhere. */
+  readonly s2sPort: number;
   /** SHA-256 fingerprint of each host's certificate. */
   readonly fingerprints: ReadonlyMap<string, string>;
   /** Event-loop delay (ms) since the last reset, memory and session counts. */
@@ -75,10 +85,24 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const tlsContexts = new Map<string, SecureContext>();
   const fingerprints = new Map<string, string>();
+  const keys = new DialbackKeys(config.get<string | undefined>('dialback_secret'));
+  const remote = new S2SManager({
+    hosts, log, storage, keys,
+    connector: opts.connector ?? createConnector(),
+    settings: (h) => ({
+      darknetOnly: config.get<boolean>('darknet_only'),
+      requireEncryption: config.get<boolean>('s2s_require_encryption', h),
+      connectTimeout: config.get<number>('s2s_connect_timeout'),
+      handshakeTimeout: config.get<number>('s2s_timeout'),
+      sendDeadline: config.get<number>('s2s_send_deadline'),
+      idleTimeout: config.get<number>('s2s_idle_timeout'),
+      stanzaSizeLimit: config.get<number>('s2s_stanza_size_limit'),
+    }),
+  });
   const names = config.virtualHosts().filter((h) => config.get<boolean>('enabled', h) !== false);
   for (const name of names) {
     const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: config.get<number>('clove_bcrypt_cost', name) });
-    const host = new Host(name, { config, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d) });
+    const host = new Host(name, { config, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d), remote });
     hosts.set(name, host);
   }
   for (const host of hosts.values()) {
@@ -107,14 +131,31 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   };
   const c2s = await listenAll('c2s', config.get<string[] | undefined>('c2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('c2s_ports'), onClient);
   for (const l of c2s) log.info(`c2s listening on ${l.address}:${l.port}`);
+
+  const inbound = new Set<S2SIn>();
+  const s2sOpts = {
+    hosts, log, keys,
+    tls: (h: string) => tlsContexts.get(h),
+    requireEncryption: (h: string) => config.get<boolean>('s2s_require_encryption', h),
+    stanzaSizeLimit: config.get<number>('s2s_stanza_size_limit'),
+    authTimeout: config.get<number>('s2s_timeout'),
+    verify: (local: string, peer: string, streamId: string, key: string) => remote.verify(local, peer, streamId, key),
+  };
+  const onServer = (socket: Socket): void => {
+    inbound.add(new S2SIn(socket, s2sOpts, (s) => inbound.delete(s)));
+  };
+  const s2s = await listenAll('s2s', config.get<string[] | undefined>('s2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('s2s_ports'), onServer);
+  for (const l of s2s) log.info(`s2s listening on ${l.address}:${l.port}`);
+  await remote.resume();
   for (const host of hosts.values()) void host.events.fire('server-started', { hosts: [...hosts.keys()] });
 
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let stopping: Promise<void> | undefined;
   return {
-    config, log, hosts, sessions, storage, c2s, fingerprints,
+    config, log, hosts, sessions, storage, c2s, s2s, fingerprints,
     c2sPort: c2s[0]?.port ?? 0,
+    s2sPort: s2s[0]?.port ?? 0,
     stats(reset = false) {
       const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
       const mem = process.memoryUsage();
@@ -132,8 +173,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       stopping ??= (async () => {
         loop.disable();
         for (const host of hosts.values()) await host.events.fire('server-stopping', { reason });
-        const closing = c2s.map((l) => l.close());
+        const closing = [...c2s, ...s2s].map((l) => l.close());
         for (const conn of [...open]) conn.close(new StreamError('system-shutdown', reason));
+        for (const conn of [...inbound]) conn.close(new StreamError('system-shutdown', reason));
+        remote.stop();
         await Promise.all(closing);
         for (const host of hosts.values()) await host.unload();
         await storage.close();

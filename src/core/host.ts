@@ -20,6 +20,13 @@ export interface HostDeps {
   router: Router;
   accounts: Accounts;
   isLocal(domain: string): boolean;
+  /** Federation: sends stanzas to other domains (absent when s2s is off). */
+  remote?: RemoteSender;
+}
+
+/** The narrow view of the s2s layer that modules use. */
+export interface RemoteSender {
+  send(stanza: Element, local: string, remote: string): Promise<void>;
 }
 
 export class Host {

@@ -36,5 +36,16 @@ export interface C2SSession {
   close(error?: StreamError): void;
 }
 
-/** Any session a stanza can come from; s2s sessions join this union later. */
-export type Session = C2SSession;
+/** A server-to-server stream, inbound or outbound. Stanzas arrive only on inbound ones. */
+export interface S2SSession {
+  readonly kind: 's2s-in' | 's2s-out';
+  readonly id: string;
+  readonly secure: boolean;
+  /** Remote domains verified on this stream (dialback), each as "remote local". */
+  readonly verified: ReadonlySet<string>;
+  send(stanza: Element | string): void;
+  close(error?: StreamError): void;
+}
+
+/** Any session a stanza can come from. */
+export type Session = C2SSession | S2SSession;

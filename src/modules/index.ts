@@ -8,17 +8,19 @@ import ping from './ping.js';
 import vcard from './vcard.js';
 import presence from './presence.js';
 import roster from './roster.js';
+import darknet from './darknet.js';
+import s2s from './s2s.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
-const ALWAYS = ['session', 'message', 'presence'];
+const ALWAYS = ['session', 'message', 'presence', 's2s'];
 
 /** Prosody names that are part of Clove's stream layer rather than modules. */
-const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'bind', 'auth_internal_hashed', 'auth_internal_plain', 'posix', 'legacyauth']);
+const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'dialback', 'bind', 'auth_internal_hashed', 'auth_internal_plain', 'posix', 'legacyauth']);
 
 /** What a fresh Prosody config enables, for a config that does not say. */
 const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'disco', 'ping', 'vcard'];

@@ -2,11 +2,10 @@
 // References: RFC 6120 §4 (streams), §5 (STARTTLS), §6 (SASL), §7 (bind); RFC 3921 §3 (session).
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
-import { Element, x } from '../xml/element.js';
+import type { SecureContext } from 'node:tls';
+import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
-import { StreamParser } from '../xml/parser.js';
-import { SocketDuplex } from '../net/socket-duplex.js';
+import { XmlStream } from './xml-stream.js';
 import { StreamError } from '../core/errors.js';
 import type { C2SSession, C2SState } from '../core/session.js';
 import type { Jid } from '../jid/jid.js';
@@ -26,17 +25,10 @@ export interface C2SOptions {
   authTimeout: number;
 }
 
-/** Input stanzas queued before the socket is paused (backpressure on flooding clients). */
-const HIGH_WATER = 256;
-/** Seconds to wait for the peer's `</stream:stream>` after ours before dropping the socket. */
-const CLOSE_GRACE_MS = 5000;
-
-export class C2SConnection implements C2SSession {
+export class C2SConnection extends XmlStream implements C2SSession {
   readonly kind = 'c2s' as const;
-  readonly id = randomBytes(9).toString('base64url');
   host = '';
   state: C2SState = 'expect-stream';
-  secure = false;
   username = '';
   jid: Jid | undefined;
   presence: Element | undefined;
@@ -45,103 +37,21 @@ export class C2SConnection implements C2SSession {
   readonly data = new Map<string, unknown>();
   hostObj: Host | undefined;
   sasl: SaslState | undefined;
-  private childLog: Logger | undefined;
-
-  private socket: Socket;
-  private readonly parser: StreamParser;
-  private headerSent = false;
-  private readonly inbox: Element[] = [];
-  private draining = false;
-  private pausedForInput = false;
-  private pausedForOutput = false;
-  private out: string[] = [];
-  private flushScheduled = false;
   private authTimer: NodeJS.Timeout | undefined;
   private onClose: ((s: C2SConnection) => void) | undefined;
 
   constructor(socket: Socket, readonly opts: C2SOptions, onClose?: (s: C2SConnection) => void) {
-    this.socket = socket;
+    super(socket, opts.log, opts.stanzaSizeLimit, 'c2s');
     this.onClose = onClose;
-    this.parser = new StreamParser(
-      {
-        streamStart: (name, attrs) => this.streamStart(name, attrs),
-        stanza: (el) => this.enqueue(el),
-        streamEnd: () => this.enqueueEnd(),
-        error: (condition, text) => this.close(new StreamError(condition, text)),
-      },
-      { maxStanzaBytes: opts.stanzaSizeLimit },
-    );
-    this.attach(socket);
     this.authTimer = setTimeout(() => {
       if (this.state !== 'bound') this.close(new StreamError('connection-timeout', 'authentication took too long'));
     }, opts.authTimeout * 1000);
     this.authTimer.unref();
   }
 
-  /** This connection's logger, made on first use: most sessions never log a line. */
-  get log(): Logger {
-    return (this.childLog ??= this.opts.log.child({ c2s: this.id }));
-  }
-
-  private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
-  private readonly onDrain = (): void => {
-    this.pausedForOutput = false;
-    this.maybeResume();
-  };
-  private readonly onSocketError = (err: Error): void => {
-    this.log.debug({ err: err.message }, 'socket error');
-  };
-  private readonly onSocketClose = (): void => this.closed('closed');
-
-  private attach(sock: Socket): void {
-    sock.on('data', this.onData);
-    sock.on('drain', this.onDrain);
-    sock.on('error', this.onSocketError);
-    sock.on('close', this.onSocketClose);
-  }
-
-  private detach(sock: Socket): void {
-    sock.off('data', this.onData);
-    sock.off('drain', this.onDrain);
-    sock.off('close', this.onSocketClose);
-  }
-
-  // ---- output ----
-
-  /** Queue a stanza; output is written once per tick so bursts become one TLS record. */
-  send(stanza: Element | string): void {
-    if (this.state === 'closed') return;
-    this.out.push(typeof stanza === 'string' ? stanza : stanza.toString());
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
-  }
-
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    if (this.out.length === 0 || this.socket.destroyed) return;
-    const data = this.out.length === 1 ? (this.out[0] as string) : this.out.join('');
-    this.out = [];
-    if (!this.socket.write(data)) {
-      // The client is not reading: stop reading its input until it catches up.
-      this.pausedForOutput = true;
-      this.socket.pause();
-    }
-  };
-
-  /** Write now, bypassing the per-tick batching (needed right before a TLS upgrade or close). */
-  private writeNow(data: string): void {
-    if (this.out.length) {
-      data = this.out.join('') + data;
-      this.out = [];
-    }
-    if (!this.socket.destroyed) this.socket.write(data);
-  }
-
   // ---- stream header ----
 
-  private streamStart(name: string, attrs: Record<string, string>): void {
+  protected onStreamStart(name: string, attrs: Record<string, string>): void {
     const restart = this.host !== '';
     const to = attrs.to?.toLowerCase();
     const host = to !== undefined ? this.opts.hosts.get(to) : undefined;
@@ -165,11 +75,9 @@ export class C2SConnection implements C2SSession {
     this.sendFeatures();
   }
 
-  private sendHeader(): void {
-    if (this.headerSent) return;
-    this.headerSent = true;
+  protected header(): string {
     const from = this.host ? ` from='${this.host}'` : '';
-    this.send(`<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAMS}' id='${randomBytes(12).toString('base64url')}'${from} version='1.0' xml:lang='en'>`);
+    return `<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAMS}' id='${randomBytes(12).toString('base64url')}'${from} version='1.0' xml:lang='en'>`;
   }
 
   private sendFeatures(): void {
@@ -192,56 +100,9 @@ export class C2SConnection implements C2SSession {
     this.send(features);
   }
 
-  // ---- input, one stanza at a time ----
+  // ---- input ----
 
-  private enqueue(el: Element): void {
-    this.inbox.push(el);
-    if (this.inbox.length >= HIGH_WATER && !this.pausedForInput) {
-      this.pausedForInput = true;
-      this.socket.pause();
-    }
-    if (!this.draining) void this.drain();
-  }
-
-  private enqueueEnd(): void {
-    this.inbox.push(END);
-    if (!this.draining) void this.drain();
-  }
-
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.inbox.length && this.state !== 'closed') {
-        const el = this.inbox.shift() as Element;
-        if (el === END) {
-          this.close();
-          break;
-        }
-        try {
-          const r = this.handle(el);
-          if (r) await r;
-        } catch (err) {
-          if (err instanceof StreamError) this.close(err);
-          else {
-            this.log.error({ err }, 'internal error while handling a stanza');
-            this.close(new StreamError('internal-server-error'));
-          }
-        }
-      }
-    } finally {
-      this.draining = false;
-      if (this.pausedForInput && this.inbox.length < HIGH_WATER / 2) {
-        this.pausedForInput = false;
-        this.maybeResume();
-      }
-    }
-  }
-
-  private maybeResume(): void {
-    if (!this.pausedForInput && !this.pausedForOutput && this.state !== 'closed') this.socket.resume();
-  }
-
-  private handle(el: Element): void | Promise<void> {
+  protected handle(el: Element): void | Promise<void> {
     const ns = el.attrs.xmlns;
     switch (this.state) {
       case 'negotiating':
@@ -296,17 +157,9 @@ export class C2SConnection implements C2SSession {
     }
     this.writeNow(`<proceed xmlns='${NS.TLS}'/>`);
     this.state = 'tls-handshake';
-    const raw = this.socket;
-    this.detach(raw);
-    const tls = new TLSSocket(new SocketDuplex(raw), { isServer: true, secureContext: ctx });
-    this.socket = tls;
-    this.attach(tls);
-    tls.once('secure', () => {
-      this.secure = true;
+    this.upgradeTls({ isServer: true, secureContext: ctx }, () => {
       this.state = 'negotiating';
-      this.headerSent = false;
     });
-    this.parser.reset();
   }
 
   // ---- called by SASL and bind ----
@@ -315,8 +168,7 @@ export class C2SConnection implements C2SSession {
   authenticated(username: string): void {
     this.username = username;
     this.state = 'authenticated';
-    this.headerSent = false;
-    this.parser.reset();
+    this.restart();
     void this.hostObj?.events.fire('session-authenticated', { session: this });
   }
 
@@ -329,28 +181,9 @@ export class C2SConnection implements C2SSession {
 
   // ---- closing ----
 
-  /** End the stream: stream error (if any), `</stream:stream>`, then the socket. */
-  close(error?: StreamError): void {
-    if (this.state === 'closed') return;
-    if (error) {
-      if (!this.headerSent) this.sendHeader();
-      this.log.debug({ condition: error.condition }, 'stream error');
-    }
-    const tail = (error ? error.toElement().toString() : '') + '</stream:stream>';
-    const wasHeader = this.headerSent;
-    this.writeNow(wasHeader ? tail : '');
-    this.closed(error?.condition ?? 'closed');
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
-  }
-
-  private closed(reason: string): void {
-    if (this.state === 'closed') {
-      return;
-    }
+  protected onClosed(reason: string): void {
     const wasBound = this.state === 'bound';
     this.state = 'closed';
-    this.inbox.length = 0;
     if (this.authTimer) clearTimeout(this.authTimer);
     this.onClose?.(this);
     this.onClose = undefined;
@@ -360,6 +193,3 @@ export class C2SConnection implements C2SSession {
     }
   }
 }
-
-/** Marker for the end of the client's stream in the input queue. */
-const END = new Element('</stream:stream>');

@@ -13,7 +13,8 @@ let other: RawClient;
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // darknet_only: a clearnet domain is refused at once, with no DNS look-up (design.md §2).
+  server = await startTestServer({ extra: 'darknet_only = true' });
   await server.addUser('alice', 'alice-pass');
   await server.addUser('bob', 'bob-pass');
   await server.addUser('flood', 'flood-pass');
@@ -227,13 +228,14 @@ describe('addressing', () => {
     await bystanderWorks();
   });
 
-  it('a message to a remote domain is <remote-server-not-found/> (no federation yet)', async () => {
+  it('a message to a clearnet domain under darknet_only is <remote-server-not-found/> with the reason', async () => {
     const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'remote' });
     await w.write(`<message to='someone@remote.example' type='chat' id='m1'><body>hello?</body></message>`);
     const err = await w.next((e) => e.name === 'message', 'message error');
     expect(err.attrs).toEqual({ type: 'error', id: 'm1', from: 'someone@remote.example', to: w.jid });
     expect(stanzaErrorCondition(err)).toBe('remote-server-not-found');
     expect(err.getChild('error')!.attrs.type).toBe('cancel');
+    expect(err.getChild('error')!.getChildText('text')).toMatch(/darknet_only/);
     w.destroy();
     await bystanderWorks();
   });

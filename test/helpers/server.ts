@@ -29,6 +29,10 @@ export interface TestServerOptions {
   storage?: 'memory' | 'file';
   /** Reuse this data directory (restart tests). */
   dir?: string;
+  /** Listen for s2s on a free port (federation tests). */
+  s2s?: boolean;
+  /** Outbound connector (federation tests use the real one through a test SOCKS5 proxy). */
+  connector?: import('../../src/net/connector.js').Connector;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -36,6 +40,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const text = [
     'interfaces = { "127.0.0.1" }',
     'c2s_ports = { 0 }',
+    opts.s2s ? 's2s_ports = { 0 }' : 's2s_ports = { }',
     `data_path = ${JSON.stringify(join(dir, 'data'))}`,
     `certificates = ${JSON.stringify(TEST_CERT_DIR)}`,
     'clove_bcrypt_cost = 4',
@@ -44,7 +49,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   ].join('\n');
   const config = parseConfig(text, join(dir, 'test.cfg.lua'));
   const log = process.env.CLOVE_TEST_LOG ? createLogger([{ level: 'debug', to: 'console' }]).log : silentLogger();
-  const server = await startServer({ config, log, storage: opts.storage === 'file' ? undefined : createMemoryBackend() });
+  const server = await startServer({ config, log, storage: opts.storage === 'file' ? undefined : createMemoryBackend(), ...(opts.connector ? { connector: opts.connector } : {}) });
   const domain = config.virtualHosts()[0] as string;
   return {
     server,

@@ -302,10 +302,11 @@ describe('subscriptions (RFC 6121 §3)', () => {
     const a = await login(await account());
     const ghost = 'ghost@remote.example';
     const sent: Element[] = [];
+    // Above the s2s module's handler, so the stanzas are observed instead of federated.
     const unhook = srv.server.hosts.get(srv.domain)!.events.hook('route/remote', (ev) => {
       sent.push(ev.stanza);
       return true;
-    });
+    }, 100);
     const saw = (p: Predicate) => until(() => sent.some(p));
     try {
       await inject(`<presence from='${ghost}' to='${a.bare}' type='subscribe'/>`);

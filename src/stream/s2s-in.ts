@@ -1,0 +1,172 @@
+// An inbound server-to-server stream: STARTTLS, then dialback (receiving and authoritative
+// roles), then stanzas from the domains verified on it.
+// References: RFC 6120 §4, §5, §13.7; XEP-0220 (dialback); XEP-0288 is not implemented.
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import { x, type Element } from '../xml/element.js';
+import { NS } from '../xml/ns.js';
+import { StreamError } from '../core/errors.js';
+import type { S2SSession } from '../core/session.js';
+import type { Host } from '../core/host.js';
+import type { Logger } from '../core/log.js';
+import { tryParseJid } from '../jid/jid.js';
+import { XmlStream } from './xml-stream.js';
+import { DialbackKeys, NS_DB, NS_DB_FEATURE, dbAnswer, isDb } from './dialback.js';
+
+export type VerifyOutcome = 'valid' | 'invalid' | { error: string };
+
+export interface S2SInOptions {
+  hosts: ReadonlyMap<string, Host>;
+  log: Logger;
+  tls(host: string): SecureContext | undefined;
+  requireEncryption(host: string): boolean;
+  stanzaSizeLimit: number;
+  keys: DialbackKeys;
+  /** Receiving role: ask `remote`'s authoritative server whether `key` is its key for this stream. */
+  verify(local: string, remote: string, streamId: string, key: string): Promise<VerifyOutcome>;
+  /** Seconds an inbound stream may take to verify its first domain. */
+  authTimeout: number;
+}
+
+type S2SInState = 'expect-stream' | 'open' | 'tls-handshake' | 'closed';
+
+export class S2SIn extends XmlStream implements S2SSession {
+  readonly kind = 's2s-in' as const;
+  state: S2SInState = 'expect-stream';
+  readonly verified = new Set<string>();
+  /** Our stream id, what dialback keys of this stream are computed over. */
+  readonly streamId = randomBytes(12).toString('base64url');
+  private localHost = '';
+  private peerVersion = false;
+  private authTimer: NodeJS.Timeout | undefined;
+
+  constructor(socket: Socket, private readonly opts: S2SInOptions, private readonly onDone?: (s: S2SIn) => void) {
+    super(socket, opts.log, opts.stanzaSizeLimit, 's2sin');
+    this.authTimer = setTimeout(() => {
+      if (this.verified.size === 0) this.close(new StreamError('connection-timeout', 'no domain was verified in time'));
+    }, opts.authTimeout * 1000);
+    this.authTimer.unref();
+  }
+
+  protected header(): string {
+    const from = this.localHost ? ` from='${this.localHost}'` : '';
+    const version = this.peerVersion ? ` version='1.0'` : '';
+    return `<?xml version='1.0'?><stream:stream xmlns='${NS.SERVER}' xmlns:stream='${NS.STREAMS}' xmlns:db='${NS_DB}' id='${this.streamId}'${from}${version}>`;
+  }
+
+  protected onStreamStart(name: string, attrs: Record<string, string>): void {
+    const to = attrs.to?.toLowerCase();
+    if (to && !this.localHost && this.opts.hosts.has(to)) this.localHost = to;
+    this.peerVersion = attrs.version !== undefined && /^1\.\d+$/.test(attrs.version);
+    this.sendHeader();
+    if (name !== 'stream:stream' || attrs['xmlns:stream'] !== NS.STREAMS) {
+      return this.close(new StreamError('invalid-namespace', 'the root must be <stream:stream> in the streams namespace'));
+    }
+    if (attrs.xmlns !== NS.SERVER) return this.close(new StreamError('invalid-namespace', `expected the ${NS.SERVER} namespace`));
+    if (to !== undefined && !this.opts.hosts.has(to)) return this.close(new StreamError('host-unknown', `this server does not serve ${to}`));
+    if (this.state === 'expect-stream' || this.state === 'tls-handshake') this.state = 'open';
+    if (this.peerVersion) this.sendFeatures();
+  }
+
+  private sendFeatures(): void {
+    const features = x('stream:features');
+    const host = this.localHost;
+    if (!this.secure && host && this.opts.tls(host)) {
+      const st = features.c('starttls', { xmlns: NS.TLS });
+      if (this.opts.requireEncryption(host)) st.c('required');
+    }
+    features.append(x('dialback', { xmlns: NS_DB_FEATURE }, x('errors')));
+    this.send(features);
+  }
+
+  protected handle(el: Element): void | Promise<void> {
+    if (this.state !== 'open') return;
+    if (el.local === 'starttls' && el.xmlns === NS.TLS) return this.startTls();
+    if (isDb(el, 'result')) return this.dialbackResult(el);
+    if (isDb(el, 'verify')) return this.dialbackVerify(el);
+    if (el.name === 'message' || el.name === 'presence' || el.name === 'iq') return this.stanza(el);
+    throw new StreamError('unsupported-stanza-type', `<${el.name}/> is not expected on a server stream`);
+  }
+
+  private startTls(): void {
+    const ctx = this.secure || !this.localHost ? undefined : this.opts.tls(this.localHost);
+    if (!ctx) {
+      this.writeNow(`<failure xmlns='${NS.TLS}'/>`);
+      return this.close();
+    }
+    this.writeNow(`<proceed xmlns='${NS.TLS}'/>`);
+    this.state = 'tls-handshake';
+    this.upgradeTls({ isServer: true, secureContext: ctx }, () => {});
+  }
+
+  /** Receiving role: a peer claims a domain; ask that domain's authoritative server. */
+  private async dialbackResult(el: Element): Promise<void> {
+    const remote = el.attrs.from?.toLowerCase();
+    const local = el.attrs.to?.toLowerCase();
+    const key = el.text();
+    if (!remote || !local || !key) throw new StreamError('bad-format', 'db:result needs from, to and a key');
+    if (!this.opts.hosts.has(local)) {
+      this.send(dbAnswer('result', local, remote, 'error', undefined, 'item-not-found'));
+      return;
+    }
+    if (this.opts.requireEncryption(local) && !this.secure) {
+      throw new StreamError('policy-violation', 'encryption is required before dialback (s2s_require_encryption)');
+    }
+    if (!tryParseJid(remote) || remote.includes('@') || remote.includes('/')) {
+      this.send(dbAnswer('result', local, remote, 'error', undefined, 'bad-request'));
+      return;
+    }
+    const outcome = await this.opts.verify(local, remote, this.streamId, key);
+    if (this.closed) return;
+    if (outcome === 'valid') {
+      this.verified.add(`${remote} ${local}`);
+      if (this.authTimer) clearTimeout(this.authTimer);
+      this.log.info({ remote, local }, 'dialback: peer verified (inbound)');
+      this.send(dbAnswer('result', local, remote, 'valid'));
+    } else if (outcome === 'invalid') {
+      this.log.warn({ remote, local }, 'dialback: peer failed verification (inbound)');
+      this.send(dbAnswer('result', local, remote, 'invalid'));
+    } else {
+      this.log.warn({ remote, local, why: outcome.error }, 'dialback: could not verify peer');
+      this.send(dbAnswer('result', local, remote, 'error', undefined, 'remote-server-not-found'));
+    }
+  }
+
+  /** Authoritative role: a receiving server asks whether a key is ours. */
+  private dialbackVerify(el: Element): void {
+    const receiving = el.attrs.from?.toLowerCase();
+    const originating = el.attrs.to?.toLowerCase();
+    const id = el.attrs.id;
+    if (!receiving || !originating || !id) throw new StreamError('bad-format', 'db:verify needs from, to and id');
+    if (!this.opts.hosts.has(originating)) {
+      this.send(dbAnswer('verify', originating, receiving, 'error', id, 'item-not-found'));
+      return;
+    }
+    const ok = this.opts.keys.check(el.text(), receiving, originating, id);
+    this.send(dbAnswer('verify', originating, receiving, ok ? 'valid' : 'invalid', id));
+  }
+
+  /** A stanza: both addresses present, the pair verified on this stream, `to` hosted here. */
+  private stanza(el: Element): void | Promise<void> {
+    if (el.attrs.xmlns !== undefined && el.attrs.xmlns !== NS.SERVER) {
+      throw new StreamError('invalid-namespace', `stanzas must be in ${NS.SERVER}`);
+    }
+    delete el.attrs.xmlns;
+    const from = el.attrs.from !== undefined ? tryParseJid(el.attrs.from) : null;
+    const to = el.attrs.to !== undefined ? tryParseJid(el.attrs.to) : null;
+    if (!from || !to) throw new StreamError('improper-addressing', 'server stanzas need valid from and to addresses');
+    if (!this.verified.has(`${from.domain} ${to.domain}`)) {
+      throw new StreamError('invalid-from', `${from.domain} is not verified on this stream for ${to.domain}`);
+    }
+    const host = this.opts.hosts.get(to.domain);
+    if (!host) throw new StreamError('host-unknown', `this server does not serve ${to.domain}`);
+    return host.router.route(el, this);
+  }
+
+  protected onClosed(): void {
+    this.state = 'closed';
+    if (this.authTimer) clearTimeout(this.authTimer);
+    this.onDone?.(this);
+  }
+}
