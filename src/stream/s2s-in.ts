@@ -100,8 +100,12 @@ export class S2SIn extends XmlStream implements S2SSession {
     this.upgradeTls({ isServer: true, secureContext: ctx }, () => {});
   }
 
-  /** Receiving role: a peer claims a domain; ask that domain's authoritative server. */
-  private async dialbackResult(el: Element): Promise<void> {
+  /**
+   * Receiving role: a peer claims a domain; ask that domain's authoritative server. The answer
+   * is not awaited here: the peer may itself ask us to verify a key on this very stream while
+   * we wait (both servers dialing back at once), and stanzas are processed in order.
+   */
+  private dialbackResult(el: Element): void {
     const remote = el.attrs.from?.toLowerCase();
     const local = el.attrs.to?.toLowerCase();
     const key = el.text();
@@ -117,7 +121,10 @@ export class S2SIn extends XmlStream implements S2SSession {
       this.send(dbAnswer('result', local, remote, 'error', undefined, 'bad-request'));
       return;
     }
-    const outcome = await this.opts.verify(local, remote, this.streamId, key);
+    void this.opts.verify(local, remote, this.streamId, key).then((outcome) => this.verifiedAnswer(local, remote, outcome));
+  }
+
+  private verifiedAnswer(local: string, remote: string, outcome: VerifyOutcome): void {
     if (this.closed) return;
     if (outcome === 'valid') {
       this.verified.add(`${remote} ${local}`);

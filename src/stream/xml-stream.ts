@@ -4,7 +4,7 @@
 // References: RFC 6120 §4 (streams), §5 (STARTTLS).
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, connect as tlsConnect, type SecureContext } from 'node:tls';
 import { Element } from '../xml/element.js';
 import { StreamParser } from '../xml/parser.js';
 import { SocketDuplex } from '../net/socket-duplex.js';
@@ -180,11 +180,11 @@ export abstract class XmlStream {
   protected upgradeTls(opts: { isServer: true; secureContext: SecureContext } | { isServer: false; servername?: string }, onSecure: () => void): void {
     const raw = this.socket;
     this.detach(raw);
-    const tls = new TLSSocket(new SocketDuplex(raw), opts.isServer
-      ? { isServer: true, secureContext: opts.secureContext }
+    const tls = opts.isServer
+      ? new TLSSocket(new SocketDuplex(raw), { isServer: true, secureContext: opts.secureContext })
       // .i2p peers have self-signed certificates no CA can sign (design.md §2); dialback
-      // authenticates them instead.
-      : { isServer: false, rejectUnauthorized: false, ...(opts.servername ? { servername: opts.servername } : {}) });
+      // authenticates them instead. tls.connect (not the constructor) starts the handshake.
+      : tlsConnect({ socket: new SocketDuplex(raw), rejectUnauthorized: false, ...(opts.servername ? { servername: opts.servername } : {}) });
     this.socket = tls;
     this.attach(tls);
     tls.once('secure', () => {
