@@ -1,0 +1,115 @@
+// Darknet routing: which remote domains go through i2pd's SOCKS5 proxy, and which are refused.
+// What Prosody's mod_darknet did, with its gaps closed: darknet_map entries may carry a port,
+// subdomains of b32 names (which i2pd cannot resolve) get a clear refusal instead of a DNS
+// query, and the decision is pure — no I/O — so a refused domain can never reach DNS code.
+// References: RFC 1928 (SOCKS5); design.md §2 (i2pd facts), §4 (the Connector seam).
+import { defineModule } from '../core/modules.js';
+import { isIP } from 'node:net';
+import { ConfigError } from '../config/errors.js';
+import type { DarknetTarget } from '../config/schema.js';
+import type { Route, RoutePolicy } from '../net/connector.js';
+import { proxyAddress } from '../net/socks5.js';
+
+/** The options routeFor needs, as the config normalises them. */
+export interface DarknetOptions {
+  /** darknet_only: refuse every domain that is neither .i2p nor mapped. */
+  only: boolean;
+  /** darknet_map: lower-cased domain → { host, port } (the config layer fills in port 5269). */
+  map: Readonly<Record<string, DarknetTarget>>;
+  proxyHost: string;
+  proxyPort: number;
+}
+
+const XMPP_SERVER_PORT = 5269;
+/** Bounds the "already logged" set, so a flood of made-up domains cannot grow memory forever. */
+const LOGGED_MAX = 10_000;
+
+/** A domain as routing compares it: lower-case, without the trailing root dot. */
+export function normaliseDomain(domain: string): string {
+  return domain.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/** True for names i2pd cannot resolve: anything below `<b32>.b32.i2p`, like conference.x.b32.i2p. */
+export function isB32Subdomain(domain: string): boolean {
+  return domain.endsWith('.b32.i2p') && domain.split('.').length > 3;
+}
+
+/** The route for `domain` (pure, no I/O): mapped first, then .i2p, then refused under darknet_only; undefined leaves it to the default (direct). */
+export function routeFor(domain: string, opts: DarknetOptions): Route | undefined {
+  const d = normaliseDomain(domain);
+  const proxy = { kind: 'socks5' as const, proxyHost: opts.proxyHost, proxyPort: opts.proxyPort };
+  // Object.hasOwn: a remote domain named "constructor" must not find Object.prototype's.
+  const mapped = Object.hasOwn(opts.map, d) ? opts.map[d] : undefined;
+  if (mapped) return { ...proxy, host: mapped.host, port: mapped.port, reason: 'mapped' };
+  if (isB32Subdomain(d)) {
+    return {
+      kind: 'refused',
+      reason: `${d} is a subdomain of an I2P b32 address, which i2pd cannot resolve; add a darknet_map entry for it, e.g. ["${d}"] = "<its server's b32 address>"`,
+    };
+  }
+  if (d.endsWith('.i2p')) return { ...proxy, host: d, port: XMPP_SERVER_PORT, reason: 'i2p' };
+  if (opts.only) return { kind: 'refused', reason: `darknet_only is set: ${d} is not an I2P destination and has no darknet_map entry` };
+  return undefined;
+}
+
+/** A RoutePolicy over fixed options that reports each domain's first decision to `log` once. */
+export function darknetPolicy(opts: DarknetOptions, log?: (domain: string, route: Route | undefined) => void): RoutePolicy {
+  const logged = new Set<string>();
+  return {
+    route(domain: string): Route | undefined {
+      const route = routeFor(domain, opts);
+      const d = normaliseDomain(domain);
+      if (log && !logged.has(d)) {
+        if (logged.size >= LOGGED_MAX) logged.clear();
+        logged.add(d);
+        log(d, route);
+      }
+      return route;
+    },
+  };
+}
+
+/** One line per remote domain for the operator: how it is reached, never anything about users. */
+function describeRoute(domain: string, route: Route | undefined): { msg: string; fields: Record<string, unknown> } {
+  if (!route || route.kind === 'direct') return { msg: `s2s to ${domain}: not an I2P destination; connecting directly (darknet_only is off)`, fields: { domain, route: 'direct' } };
+  if (route.kind === 'refused') return { msg: `s2s to ${domain}: refused — ${route.reason}`, fields: { domain, route: 'refused' } };
+  const via = `${route.proxyHost}:${route.proxyPort}`;
+  return route.reason === 'mapped'
+    ? { msg: `s2s to ${domain}: mapped to ${route.host}:${route.port} through the SOCKS5 proxy ${via}`, fields: { domain, route: 'mapped', target: `${route.host}:${route.port}`, proxy: via } }
+    : { msg: `s2s to ${domain}: through the SOCKS5 proxy ${via}`, fields: { domain, route: 'proxy', proxy: via } };
+}
+
+export default defineModule({
+  name: 'darknet',
+  setup(ctx) {
+    const config = ctx.host.config;
+    const fail = (name: string, what: string): never => {
+      throw new ConfigError(config.file, config.lineOf(name, ctx.host.name) ?? 0, what, name);
+    };
+    const proxyHost = ctx.option.string('darknet_socks5_host', '127.0.0.1');
+    // Checked now rather than at the first connection: a proxy given by name would need DNS.
+    if (proxyAddress(proxyHost) === undefined) {
+      fail('darknet_socks5_host', `option 'darknet_socks5_host' must be an IP address or "localhost" (Clove never resolves names with DNS), got "${proxyHost}"`);
+    }
+    const map = ctx.option.get<Record<string, DarknetTarget> | undefined>('darknet_map') ?? {};
+    for (const [domain, target] of Object.entries(map)) {
+      // An IP address would be refused by i2pd, or sent to the clearnet by another proxy.
+      if (isIP(target.host.replace(/^\[(.*)\]$/, '$1'))) {
+        fail('darknet_map', `darknet_map entry '${domain}' points at the IP address ${target.host}; give an I2P destination like "x.b32.i2p"`);
+      }
+    }
+    const policy = darknetPolicy(
+      {
+        only: ctx.option.boolean('darknet_only', false),
+        map,
+        proxyHost,
+        proxyPort: ctx.option.number('darknet_socks5_port', 4447, { min: 1, max: 65535 }),
+      },
+      (domain, route) => {
+        const { msg, fields } = describeRoute(domain, route);
+        ctx.log.info(fields, msg);
+      },
+    );
+    ctx.provide('route-policy', policy);
+  },
+});
