@@ -18,7 +18,7 @@ interfaces = { "127.0.0.1" }
 
 -- Client (c2s) and server (s2s) ports; {} turns a listener off.
 c2s_ports = { 5222 }
--- s2s_ports = { 5269 }
+s2s_ports = { 5269 }
 
 -- Per-service addresses; by default both use `interfaces`.
 -- c2s_interfaces = { "127.0.0.1" }
@@ -41,11 +41,11 @@ c2s_ports = { 5222 }
 
 -- Largest stanza, in bytes; bigger ones end the stream with policy-violation.
 c2s_stanza_size_limit = 262144 -- 256 KiB
--- s2s_stanza_size_limit = 524288 -- 512 KiB
+s2s_stanza_size_limit = 524288 -- 512 KiB
 
 -- Seconds a client may take to log in, and an s2s connection to come up (I2P is slow).
 c2s_timeout = 300
--- s2s_timeout = 90
+s2s_timeout = 90
 
 -- Federation patience: I2P tunnels are slow, so Clove queues stanzas for a peer, retries with
 -- backoff (5 s, 15 s, 30 s, 1 min, 2 min, then every 5 min) and bounces only after the deadline.
@@ -98,11 +98,11 @@ clove_bcrypt_cost = 10
 -- admins = { }
 
 -- Modules to load, and modules not to load. A VirtualHost's list adds to the global one.
--- Available today: roster, disco, ping, vcard (saslauth and tls are built into the stream layer).
--- dialback, darknet, register, private and admin_adhoc arrive with federation and the
--- everyday-XEP work; until then naming them gives one warning at start-up.
+-- Available today: roster, disco, ping, vcard, darknet (saslauth, tls and dialback are built
+-- into the stream layer). register, private and admin_adhoc arrive with the everyday-XEP work;
+-- until then naming them gives one warning at start-up.
 modules_enabled = {
-    "roster"; "saslauth"; "tls"; "disco"; "ping"; "vcard";
+    "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "vcard"; "darknet";
 }
 modules_disabled = { }
 
@@ -119,11 +119,9 @@ authentication = "internal_hashed"
 -- allow_unencrypted_plain_auth = false
 
 ---------- Encryption and server-to-server ----------
--- (accepted) The s2s_* and darknet_* options below are read and checked, but take effect only
--- once federation lands; until then Clove makes no outbound connection at all.
 
 c2s_require_encryption = true
--- s2s_require_encryption = true
+s2s_require_encryption = true
 -- Keep false on I2P: peers have self-signed certificates, dialback authenticates them.
 -- s2s_secure_auth = false
 -- (accepted) Per-peer exceptions:
@@ -134,18 +132,18 @@ c2s_require_encryption = true
 ---------- I2P ----------
 
 -- Send s2s only through i2pd's SOCKS proxy; nothing else leaves this machine.
--- darknet_only = true
+darknet_only = true
 
 -- i2pd's SOCKS5 proxy.
--- darknet_socks5_host = "127.0.0.1"
--- darknet_socks5_port = 4447
+darknet_socks5_host = "127.0.0.1"
+darknet_socks5_port = 4447
 
 -- Clearnet domains reached through I2P, and subdomains of b32 servers (i2pd cannot resolve
 -- conference.xxx.b32.i2p by itself):
--- darknet_map = {
+darknet_map = {
     -- ["i2p.rocks"] = "ynkz7ebfkllljitiodcq52pa7fgqziomz4wa7tv4qiqldghpx4uq.b32.i2p";
     -- ["muc.i2p.rocks"] = { host = "ynkz7ebfkllljitiodcq52pa7fgqziomz4wa7tv4qiqldghpx4uq.b32.i2p"; port = 5269 };
--- }
+}
 
 ---------- Informational (accepted) ----------
 

@@ -145,7 +145,7 @@ export class Config {
     const previous = target.get(name);
     if (previous) this.warn(line, `option '${name}' is set again; this replaces the value from line ${previous.line}`);
     target.set(name, { value: converted, line });
-    if (spec?.status === 'accepted' && !acceptedWarned.has(name)) {
+    if (spec?.status === 'accepted' && !acceptedWarned.has(name) && !(spec.honoured !== undefined && converted === spec.honoured)) {
       acceptedWarned.add(name);
       this.warn(line, `option '${name}' is accepted for Prosody compatibility but Clove does not act on it yet`);
     }

@@ -33,6 +33,8 @@ export interface OptionSpec {
   readonly values?: readonly string[];
   /** Accepted spellings of enum values and what Clove takes them to mean. */
   readonly aliases?: Readonly<Record<string, string>>;
+  /** For an 'accepted' option: the value Clove already behaves as, which needs no warning. */
+  readonly honoured?: unknown;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -52,8 +54,8 @@ const ROWS: Row[] = [
   { name: 'interfaces', type: 'string-list', default: ['127.0.0.1'], doc: 'Addresses every listener binds to unless a service sets its own.' },
   { name: 'c2s_ports', type: 'port-list', default: [5222], doc: 'Ports for client connections (STARTTLS); {} disables c2s.' },
   { name: 'c2s_interfaces', type: 'string-list', default: undefined, doc: 'Addresses for client connections; defaults to interfaces.' },
-  { name: 's2s_ports', type: 'port-list', default: [5269], status: 'accepted', doc: 'Ports for server-to-server connections; {} disables inbound s2s.' },
-  { name: 's2s_interfaces', type: 'string-list', default: undefined, status: 'accepted', doc: 'Addresses for server connections; defaults to interfaces.' },
+  { name: 's2s_ports', type: 'port-list', default: [5269], doc: 'Ports for server-to-server connections; {} disables inbound s2s.' },
+  { name: 's2s_interfaces', type: 'string-list', default: undefined, doc: 'Addresses for server connections; defaults to interfaces.' },
   { name: 'c2s_direct_tls_ports', type: 'port-list', default: [], status: 'accepted', doc: 'Ports for direct-TLS client connections (XEP-0368).' },
   { name: 'legacy_ssl_ports', type: 'port-list', default: [], status: 'accepted', doc: 'Old name for direct-TLS client ports.' },
   { name: 'component_ports', type: 'port-list', default: [], status: 'accepted', doc: 'Ports for external components (XEP-0114).' },
@@ -66,9 +68,9 @@ const ROWS: Row[] = [
   { name: 'use_libevent', type: 'boolean', default: undefined, status: 'accepted', doc: "Prosody's libevent switch; meaningless for Clove." },
   // Limits and timeouts
   { name: 'c2s_stanza_size_limit', type: 'integer', default: 256 * 1024, min: 1024, max: 64 * MiB, doc: 'Largest stanza a client may send, in bytes (policy-violation beyond).' },
-  { name: 's2s_stanza_size_limit', type: 'integer', default: 512 * 1024, min: 1024, max: 64 * MiB, status: 'accepted', doc: 'Largest stanza a server may send, in bytes.' },
+  { name: 's2s_stanza_size_limit', type: 'integer', default: 512 * 1024, min: 1024, max: 64 * MiB, doc: 'Largest stanza a server may send, in bytes.' },
   { name: 'c2s_timeout', type: 'number', default: 300, min: 1, max: 86400, doc: 'Seconds a client connection may take to authenticate.' },
-  { name: 's2s_timeout', type: 'number', default: 90, min: 1, max: 86400, status: 'accepted', doc: 'Seconds an s2s connection may take to be established and authenticated.' },
+  { name: 's2s_timeout', type: 'number', default: 90, min: 1, max: 86400, doc: 'Seconds an s2s connection may take to be established and authenticated.' },
   { name: 'limits', type: 'table', default: undefined, status: 'accepted', doc: "Prosody's per-connection-type rate limits." },
   // Files and process
   { name: 'data_path', type: 'path', default: './data', doc: 'Directory for stored data (accounts, rosters, offline messages).' },
@@ -99,8 +101,8 @@ const ROWS: Row[] = [
   { name: 's2s_connect_timeout', type: 'number', default: 120, min: 1, max: 3600, doc: 'Seconds to reach a peer (TCP, or SOCKS5 through i2pd) before the attempt counts as failed.' },
   { name: 's2s_send_deadline', type: 'number', default: 600, min: 1, max: 604800, doc: 'Seconds a stanza may wait for its peer, over retries, before it is bounced.' },
   { name: 's2s_idle_timeout', type: 'number', default: 600, min: 1, max: 86400, doc: 'Seconds an outgoing s2s stream may stay idle before it is closed.' },
-  { name: 's2s_require_encryption', type: 'boolean', default: true, scope: 'both', status: 'accepted', doc: 'Require TLS on server-to-server connections.' },
-  { name: 's2s_secure_auth', type: 'boolean', default: false, scope: 'both', status: 'accepted', doc: 'Require CA-verified certificates from peers; keep false on I2P (dialback authenticates).' },
+  { name: 's2s_require_encryption', type: 'boolean', default: true, scope: 'both', doc: 'Require TLS on server-to-server connections.' },
+  { name: 's2s_secure_auth', type: 'boolean', default: false, scope: 'both', status: 'accepted', honoured: false, doc: 'Require CA-verified certificates from peers; keep false on I2P (dialback authenticates).' },
   { name: 's2s_secure_domains', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Peers that must present valid certificates.' },
   { name: 's2s_insecure_domains', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Peers exempt from s2s_secure_auth.' },
   { name: 'tls_profile', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Mozilla TLS profile name.' },

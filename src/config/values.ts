@@ -188,7 +188,7 @@ class Converter {
   }
 
   darknetMap(v: LuaValue): Record<string, DarknetTarget> {
-    const out: Record<string, DarknetTarget> = {};
+    const out: Record<string, DarknetTarget> = Object.create(null) as Record<string, DarknetTarget>; // a ["__proto__"] key stays a key
     const want = 'a table like { ["example.org"] = "x.b32.i2p" }';
     for (const f of this.fields(v, want)) {
       const domain = f.key.toLowerCase();

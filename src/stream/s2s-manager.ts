@@ -10,6 +10,7 @@ import type { Logger } from '../core/log.js';
 import type { KeyValStore, StorageBackend } from '../storage/store.js';
 import type { Connector, Route, RoutePolicy } from '../net/connector.js';
 import { ConnectError } from '../net/connector.js';
+import { decideRoute } from '../net/connect.js';
 import { DialbackKeys } from './dialback.js';
 import { S2SOut } from './s2s-out.js';
 import type { VerifyOutcome } from './s2s-in.js';
@@ -69,15 +70,8 @@ export class S2SManager {
 
   /** Where a domain goes: the host's route policies (darknet), else direct unless darknet_only. */
   route(local: string, remote: string): Route {
-    const host = this.opts.hosts.get(local);
-    for (const p of host?.items<RoutePolicy>('route-policy') ?? []) {
-      const r = p.route(remote);
-      if (r) return r;
-    }
-    if (this.opts.settings(local).darknetOnly) {
-      return { kind: 'refused', reason: `darknet_only is set and ${remote} has no I2P route` };
-    }
-    return { kind: 'direct', domain: remote };
+    const policies = this.opts.hosts.get(local)?.items<RoutePolicy>('route-policy') ?? [];
+    return decideRoute(policies, remote, this.opts.settings(local).darknetOnly);
   }
 
   /** Send a stanza from a local domain to a remote one (the route/remote path). */
@@ -138,15 +132,13 @@ export class S2SManager {
       link.connecting = false;
       return this.bounceAll(link, 'remote-server-not-found', route.reason);
     }
-    const via = route.kind === 'socks5' ? `SOCKS5 ${route.proxyHost}:${route.proxyPort} → ${route.host}:${route.port} (${route.reason})` : 'direct';
-    if (!link.routeLogged) this.opts.log.info({ remote, local, via }, `s2s: routing ${remote} ${route.kind === 'socks5' ? 'through the proxy' : 'directly'}`);
-    link.routeLogged = true;
     const started = Date.now();
     this.opts.connector.connect(route, { timeoutMs: s.connectTimeout * 1000 }).then(
       (socket) => {
         link.connecting = false;
         if (this.stopped) return void socket.destroy();
-        this.opts.log.info({ remote, ms: Date.now() - started }, 's2s: connected');
+        const via = route.kind === 'socks5' ? `SOCKS5 ${route.proxyHost}:${route.proxyPort} → ${route.host}:${route.port} (${route.reason})` : 'direct';
+        this.opts.log.info({ remote, via, ms: Date.now() - started }, 's2s: connected');
         link.stream = new S2SOut(socket, {
           local, remote,
           log: this.opts.log,
