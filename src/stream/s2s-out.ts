@@ -69,11 +69,6 @@ export class S2SOut extends XmlStream implements S2SSession {
 
   protected handle(el: Element): void {
     this.lastActivity = Date.now();
-    if (el.local === 'error' && el.name.endsWith(':error')) {
-      const condition = el.elements()[0]?.local ?? 'undefined-condition';
-      const text = el.getChildText('text');
-      return this.fail(null, `the peer closed the stream: ${condition}${text ? ` (${text})` : ''}`);
-    }
     if (this.state === 'wait-features' && el.local === 'features') return this.features(el);
     if (this.state === 'tls-handshake' && el.local === 'proceed' && el.xmlns === NS.TLS) {
       this.upgradeTls({ isServer: false, servername: this.opts.remote }, () => {
@@ -86,6 +81,10 @@ export class S2SOut extends XmlStream implements S2SSession {
     if (isDb(el, 'result')) return this.dialbackAnswer(el);
     if (isDb(el, 'verify')) return this.verifyAnswer(el);
     // Peers send stanzas on their own outbound stream, not on ours; anything else is ignored.
+  }
+
+  protected override peerStreamError(condition: string, text: string | undefined): void {
+    this.fail(null, `the peer closed the stream: ${condition}${text ? ` (${text})` : ''}`);
   }
 
   private features(el: Element): void {

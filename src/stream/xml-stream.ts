@@ -58,6 +58,12 @@ export abstract class XmlStream {
   /** Called once when the stream is over, whatever ended it. */
   protected abstract onClosed(reason: string): void;
 
+  /** The peer sent `<stream:error/>`: log it and close our side. */
+  protected peerStreamError(condition: string, text: string | undefined): void {
+    this.log.info({ condition, text }, 'the peer closed its stream with an error');
+    this.close();
+  }
+
   /** This stream's logger, made on first use: most streams never log a line. */
   get log(): Logger {
     return (this.childLog ??= this.baseLog.child({ [this.logKey]: this.id }));
@@ -148,6 +154,11 @@ export abstract class XmlStream {
         const el = this.inbox.shift() as Element;
         if (el === END) {
           this.close();
+          break;
+        }
+        // A stream error ends the stream and is never answered with one (RFC 6120 §4.9.1.1).
+        if (el.local === 'error' && el.name.endsWith(':error')) {
+          this.peerStreamError(el.elements()[0]?.local ?? 'undefined-condition', el.getChildText('text'));
           break;
         }
         try {

@@ -78,6 +78,16 @@ describe('malformed XML', () => {
     await bystanderWorks();
   });
 
+  it('a stream error from the client is not answered with one (RFC 6120 §4.9.1.1): the stream just closes', async () => {
+    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'se' });
+    const before = w.elements.length;
+    await w.write(`<stream:error><undefined-condition xmlns='${NS_STREAM_ERRORS}'/></stream:error>`);
+    await w.streamClosed();
+    expect(w.elements.slice(before).filter((e) => e.name === 'error')).toEqual([]);
+    expect(w.text.trimEnd().endsWith('</stream:stream>')).toBe(true);
+    await bystanderWorks();
+  });
+
   it('a DOCTYPE with entity declarations (billion laughs) is <restricted-xml/>', async () => {
     const w = await Wire.connect(server.port);
     const lol = ['<!ENTITY lol "lol">'];
