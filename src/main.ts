@@ -92,6 +92,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     settings: (h) => ({
       darknetOnly: config.get<boolean>('darknet_only'),
       requireEncryption: config.get<boolean>('s2s_require_encryption', h),
+      secureAuth: config.get<boolean>('s2s_secure_auth', h),
       connectTimeout: config.get<number>('s2s_connect_timeout'),
       handshakeTimeout: config.get<number>('s2s_timeout'),
       sendDeadline: config.get<number>('s2s_send_deadline'),
@@ -137,6 +138,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     hosts, log, keys,
     tls: (h: string) => tlsContexts.get(h),
     requireEncryption: (h: string) => config.get<boolean>('s2s_require_encryption', h),
+    secureAuth: (h: string) => h !== '' && config.get<boolean>('s2s_secure_auth', h),
     stanzaSizeLimit: config.get<number>('s2s_stanza_size_limit'),
     authTimeout: config.get<number>('s2s_timeout'),
     verify: (local: string, peer: string, streamId: string, key: string) => remote.verify(local, peer, streamId, key),

@@ -102,7 +102,7 @@ const ROWS: Row[] = [
   { name: 's2s_send_deadline', type: 'number', default: 600, min: 1, max: 604800, doc: 'Seconds a stanza may wait for its peer, over retries, before it is bounced.' },
   { name: 's2s_idle_timeout', type: 'number', default: 600, min: 1, max: 86400, doc: 'Seconds an outgoing s2s stream may stay idle before it is closed.' },
   { name: 's2s_require_encryption', type: 'boolean', default: true, scope: 'both', doc: 'Require TLS on server-to-server connections.' },
-  { name: 's2s_secure_auth', type: 'boolean', default: false, scope: 'both', status: 'accepted', honoured: false, doc: 'Require CA-verified certificates from peers; keep false on I2P (dialback authenticates).' },
+  { name: 's2s_secure_auth', type: 'boolean', default: false, scope: 'both', doc: 'Require peers (other than .i2p ones) to present a CA-verified certificate valid for their domain; keep false on I2P (dialback authenticates).' },
   { name: 's2s_secure_domains', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Peers that must present valid certificates.' },
   { name: 's2s_insecure_domains', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Peers exempt from s2s_secure_auth.' },
   { name: 'tls_profile', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Mozilla TLS profile name.' },

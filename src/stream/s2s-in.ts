@@ -21,6 +21,8 @@ export interface S2SInOptions {
   log: Logger;
   tls(host: string): SecureContext | undefined;
   requireEncryption(host: string): boolean;
+  /** s2s_secure_auth: peers (other than .i2p ones) must prove their domain with a certificate. */
+  secureAuth(host: string): boolean;
   stanzaSizeLimit: number;
   keys: DialbackKeys;
   /** Receiving role: ask `remote`'s authoritative server whether `key` is its key for this stream. */
@@ -97,7 +99,8 @@ export class S2SIn extends XmlStream implements S2SSession {
     }
     this.writeNow(`<proceed xmlns='${NS.TLS}'/>`);
     this.state = 'tls-handshake';
-    this.upgradeTls({ isServer: true, secureContext: ctx }, () => {});
+    // Ask for a certificate only where s2s_secure_auth may need it; peers without one still connect.
+    this.upgradeTls({ isServer: true, secureContext: ctx, requestCert: this.opts.secureAuth(this.localHost) }, () => {});
   }
 
   /**
@@ -116,6 +119,11 @@ export class S2SIn extends XmlStream implements S2SSession {
     }
     if (this.opts.requireEncryption(local) && !this.secure) {
       throw new StreamError('policy-violation', 'encryption is required before dialback (s2s_require_encryption)');
+    }
+    if (this.opts.secureAuth(local) && !remote.endsWith('.i2p')) {
+      // No CA signs b32 names, so .i2p peers are always left to dialback (design.md §2).
+      const problem = this.certificateProblem(remote);
+      if (problem) throw new StreamError('policy-violation', `s2s_secure_auth is on and ${remote} cannot be authenticated: ${problem}`);
     }
     if (!tryParseJid(remote) || remote.includes('@') || remote.includes('/')) {
       this.send(dbAnswer('result', local, remote, 'error', undefined, 'bad-request'));
@@ -164,7 +172,11 @@ export class S2SIn extends XmlStream implements S2SSession {
     const to = el.attrs.to !== undefined ? tryParseJid(el.attrs.to) : null;
     if (!from || !to) throw new StreamError('improper-addressing', 'server stanzas need valid from and to addresses');
     if (!this.verified.has(`${from.domain} ${to.domain}`)) {
-      throw new StreamError('invalid-from', `${from.domain} is not verified on this stream for ${to.domain}`);
+      // A forged or unverified `from` is what an operator must see; the stream error alone is
+      // logged at debug. Domains only: never a user's address or message.
+      const why = `${from.domain} is not verified on this stream for ${to.domain}`;
+      this.log.warn({ from: from.domain, to: to.domain, verified: [...this.verified].map((p) => p.split(' ')[0]) }, `s2s: refused a stanza (invalid-from): ${why}`);
+      throw new StreamError('invalid-from', why);
     }
     const host = this.opts.hosts.get(to.domain);
     if (!host) throw new StreamError('host-unknown', `this server does not serve ${to.domain}`);

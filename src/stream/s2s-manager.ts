@@ -25,6 +25,7 @@ export interface S2SManagerOptions {
   settings(host: string): {
     darknetOnly: boolean;
     requireEncryption: boolean;
+    secureAuth: boolean;
     connectTimeout: number;
     handshakeTimeout: number;
     sendDeadline: number;
@@ -144,6 +145,7 @@ export class S2SManager {
           log: this.opts.log,
           keys: this.opts.keys,
           requireEncryption: s.requireEncryption,
+          secureAuth: s.secureAuth,
           stanzaSizeLimit: s.stanzaSizeLimit,
           handshakeTimeout: s.handshakeTimeout,
           onReady: (stream) => this.ready(link, stream, started),

@@ -18,6 +18,8 @@ export interface S2SOutOptions {
   log: Logger;
   keys: DialbackKeys;
   requireEncryption: boolean;
+  /** s2s_secure_auth: the peer (unless .i2p) must present a certificate valid for its domain. */
+  secureAuth: boolean;
   stanzaSizeLimit: number;
   /** Seconds from connection to a verified stream. */
   handshakeTimeout: number;
@@ -72,6 +74,9 @@ export class S2SOut extends XmlStream implements S2SSession {
     if (this.state === 'wait-features' && el.local === 'features') return this.features(el);
     if (this.state === 'tls-handshake' && el.local === 'proceed' && el.xmlns === NS.TLS) {
       this.upgradeTls({ isServer: false, servername: this.opts.remote }, () => {
+        const { remote, secureAuth } = this.opts;
+        const problem = secureAuth && !remote.endsWith('.i2p') ? this.certificateProblem(remote) : undefined;
+        if (problem) return this.fail('policy-violation', `s2s_secure_auth is on and ${remote} cannot be authenticated: ${problem}`);
         this.state = 'wait-header';
         this.sendHeader();
       });

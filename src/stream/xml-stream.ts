@@ -4,7 +4,7 @@
 // References: RFC 6120 §4 (streams), §5 (STARTTLS).
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { TLSSocket, connect as tlsConnect, type SecureContext } from 'node:tls';
+import { TLSSocket, checkServerIdentity, connect as tlsConnect, type SecureContext } from 'node:tls';
 import { Element } from '../xml/element.js';
 import { StreamParser } from '../xml/parser.js';
 import { SocketDuplex } from '../net/socket-duplex.js';
@@ -188,11 +188,11 @@ export abstract class XmlStream {
   // ---- TLS ----
 
   /** Replace the socket with a TLS socket over it (server or client side); the parser restarts. */
-  protected upgradeTls(opts: { isServer: true; secureContext: SecureContext } | { isServer: false; servername?: string }, onSecure: () => void): void {
+  protected upgradeTls(opts: { isServer: true; secureContext: SecureContext; requestCert?: boolean } | { isServer: false; servername?: string }, onSecure: () => void): void {
     const raw = this.socket;
     this.detach(raw);
     const tls = opts.isServer
-      ? new TLSSocket(new SocketDuplex(raw), { isServer: true, secureContext: opts.secureContext })
+      ? new TLSSocket(new SocketDuplex(raw), { isServer: true, secureContext: opts.secureContext, requestCert: opts.requestCert ?? false, rejectUnauthorized: false })
       // .i2p peers have self-signed certificates no CA can sign (design.md §2); dialback
       // authenticates them instead. tls.connect (not the constructor) starts the handshake.
       : tlsConnect({ socket: new SocketDuplex(raw), rejectUnauthorized: false, ...(opts.servername ? { servername: opts.servername } : {}) });
@@ -204,6 +204,20 @@ export abstract class XmlStream {
       onSecure();
     });
     this.parser.reset();
+  }
+
+  /**
+   * Why the peer's certificate does not prove `domain` (CA chain and name, RFC 6125), or
+   * undefined when it does. Used for s2s_secure_auth; never for .i2p peers.
+   */
+  protected certificateProblem(domain: string): string | undefined {
+    const tls = this.socket as TLSSocket;
+    if (!(tls instanceof TLSSocket)) return 'the stream is not encrypted';
+    const cert = tls.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) return 'the peer presented no certificate';
+    if (!tls.authorized) return `its certificate is not trusted (${String(tls.authorizationError)})`;
+    const mismatch = checkServerIdentity(domain, cert);
+    return mismatch ? `its certificate is not valid for ${domain}` : undefined;
   }
 
   /** Expect a new stream header from the peer (after SASL or TLS). */

@@ -114,3 +114,44 @@ describe('federation through the SOCKS5 proxy', () => {
     expect(proxy.requested.length).toBe(before);
   });
 });
+
+describe('s2s_secure_auth', () => {
+  const S = 's'.repeat(52) + '.b32.i2p';
+  const C = 'c.example';
+  const CB32 = 'q'.repeat(52) + '.b32.i2p';
+  let proxy2: SocksProxy;
+  let s: TestServer;
+  let c: TestServer;
+
+  beforeAll(async () => {
+    proxy2 = await SocksProxy.start();
+    const common = (extra: string) => `${darknetConfig(proxy2.port)}\ns2s_send_deadline = 2\ns2s_connect_timeout = 2\n${extra}`;
+    s = await startTestServer({ s2s: true, extra: common(`s2s_secure_auth = true\ndarknet_map = { ["${C}"] = "${CB32}" }`), hosts: `VirtualHost "${S}"` });
+    c = await startTestServer({ s2s: true, extra: common(''), hosts: `VirtualHost "${C}"` });
+    proxy2.map(S, s.server.s2sPort).map(CB32, c.server.s2sPort).map(A, a.server.s2sPort);
+    await s.addUser('sam', 'sam-pw');
+    await c.addUser('cid', 'cid-pw');
+  });
+  afterAll(async () => {
+    await s?.stop();
+    await c?.stop();
+    await proxy2?.close();
+  });
+
+  it('refuses a clearnet-named peer whose certificate no CA signed, and bounces with the reason', async () => {
+    const sam = await login(s, 'sam', 'sam-pw');
+    sam.send(`<message to='cid@${C}' type='chat' id='sa1'><body>x</body></message>`);
+    const err = await sam.waitFor(match('message', { id: 'sa1', type: 'error' }), 10_000);
+    expect(err.getChild('error')!.getChild('remote-server-not-found')).toBeDefined();
+    expect(err.getChild('error')!.getChildText('text')).toMatch(/s2s_secure_auth/);
+    await sam.close();
+  });
+
+  it('still federates with .i2p peers over dialback', async () => {
+    proxy.map(S, s.server.s2sPort); // A dials back to S through its own proxy
+    const sam = await login(s, 'sam', 'sam-pw');
+    const v = await sam.iq(`<iq type='get' to='${A}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    expect(v.toString()).toMatch(/type="result"/);
+    await sam.close();
+  });
+});
