@@ -190,7 +190,11 @@ export class S2SManager {
       const condition = timedOut ? 'remote-server-timeout' : 'remote-server-not-found';
       for (const q of expired) this.bounce(q.stanza, new StanzaError(condition, `could not reach ${link.remote}: ${why}`));
       if (expired.some((q) => q.persisted)) void this.persist(link);
-      if (link.queue.length === 0) return;
+      if (link.queue.length === 0) {
+        // Everything waiting was bounced: the next stanza starts a fresh round of attempts.
+        link.attempts = 0;
+        return;
+      }
     }
     const delay = BACKOFF[Math.min(link.attempts, BACKOFF.length - 1)] as number;
     link.attempts++;

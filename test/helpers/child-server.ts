@@ -1,7 +1,8 @@
 // Run Clove as an operator would — `node bin/clove.js start --config <file>` in a child
-// process — for tests that need a real process boundary (SIGKILL, RSS). The child listens on
-// port 0 on 127.0.0.1; its port is read back from the `c2s listening on 127.0.0.1:PORT` log line
-// on stderr (pino JSON). `npm run build` (the pretest step) must have produced dist/.
+// process — for tests that need a real process boundary (SIGKILL, RSS) or its log. The child
+// listens on port 0 on 127.0.0.1; its port is read back from the `c2s listening on
+// 127.0.0.1:PORT` log line on stderr (pino JSON), and with `s2s: true` its s2s port from
+// `s2s listening on 127.0.0.1:PORT`. `npm run build` (the pretest step) must have produced dist/.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,15 +18,28 @@ const CERT_DIR = join(tmpdir(), 'clove-test-certs');
 
 export interface ChildExit { code: number | null; signal: NodeJS.Signals | null }
 
+/** One pino line the child wrote to stderr (level 30 = info, 40 = warn, 50 = error). */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
 export interface ChildServer {
   readonly pid: number;
   readonly port: number;
+  /** The s2s port, when started with `s2s: true`; 0 otherwise. */
+  readonly s2sPort: number;
   /** The temp directory holding the config and `data/`. */
   readonly dir: string;
   readonly dataPath: string;
   readonly configPath: string;
   /** Everything the child wrote to stderr so far. */
   stderr(): string;
+  /** The pino lines on stderr so far, parsed (other lines are skipped). */
+  logs(): LogLine[];
+  /** Resolves with the first log line (already written or to come) that passes `test`. */
+  waitForLog(test: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Resolves when the child has exited. */
   readonly exited: Promise<ChildExit>;
   /** Send a signal to the child's PID and wait for it to exit. */
@@ -39,24 +53,28 @@ export interface ChildOptions {
   dir?: string;
   /** Extra global config lines. */
   extra?: string;
+  /** Host sections; default `VirtualHost "localhost"`. */
+  hosts?: string;
+  /** s2s: a written config listens for s2s on port 0; the s2s port is read back (also on restart). */
+  s2s?: boolean;
   /** Milliseconds to wait for the listening line. */
   timeout?: number;
 }
 
 /** Write the child's config file into `dir` and return its path. */
-export async function writeChildConfig(dir: string, extra = ''): Promise<string> {
+export async function writeChildConfig(dir: string, extra = '', more: { hosts?: string; s2s?: boolean } = {}): Promise<string> {
   const path = join(dir, 'clove.cfg.lua');
   const text = [
     'interfaces = { "127.0.0.1" }',
     'c2s_ports = { 0 }',
-    's2s_ports = { }',
+    more.s2s ? 's2s_ports = { 0 }' : 's2s_ports = { }',
     `data_path = ${JSON.stringify(join(dir, 'data'))}`,
     `certificates = ${JSON.stringify(CERT_DIR)}`,
     'storage = "file"',
     'clove_bcrypt_cost = 4',
     'log = "info"',
     extra,
-    'VirtualHost "localhost"',
+    more.hosts ?? 'VirtualHost "localhost"',
     '',
   ].join('\n');
   await writeFile(path, text);
@@ -86,9 +104,9 @@ export async function addUsers(configPath: string, users: Array<[jid: string, pa
 export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> {
   if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'index.js'))) throw new Error("dist/ is missing: run 'npm run build' first");
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'clove-child-')));
-  const configPath = existsSync(join(dir, 'clove.cfg.lua')) && opts.extra === undefined
+  const configPath = existsSync(join(dir, 'clove.cfg.lua')) && opts.extra === undefined && opts.hosts === undefined
     ? join(dir, 'clove.cfg.lua')
-    : await writeChildConfig(dir, opts.extra);
+    : await writeChildConfig(dir, opts.extra, { ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}), ...(opts.s2s ? { s2s: true } : {}) });
   const child: ChildProcess = spawn(process.execPath, [CLOVE, 'start', '--config', configPath], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -96,12 +114,16 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not spawn the clove child');
   let stderr = '';
+  const lines: LogLine[] = [];
+  const lineWatchers = new Set<(line: LogLine) => void>();
   const exited = new Promise<ChildExit>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  let s2sPort = 0;
   const port = await new Promise<number>((res, rej) => {
     let buf = '';
+    let c2sPort = 0;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      rej(new Error(`clove child did not report its c2s port within ${opts.timeout ?? 20000} ms; stderr:\n${stderr}`));
+      rej(new Error(`clove child did not report its ${c2sPort ? 's2s' : 'c2s'} port within ${opts.timeout ?? 20000} ms; stderr:\n${stderr}`));
     }, opts.timeout ?? 20000);
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString('utf8');
@@ -110,16 +132,22 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        let msg: unknown;
+        let parsed: LogLine;
         try {
-          msg = (JSON.parse(line) as { msg?: unknown }).msg;
+          parsed = JSON.parse(line) as LogLine;
         } catch {
           continue; // not a pino line (e.g. a crash trace); kept in stderr
         }
-        const m = typeof msg === 'string' ? /^c2s listening on 127\.0\.0\.1:(\d+)$/.exec(msg) : null;
-        if (m) {
+        if (typeof parsed !== 'object' || parsed === null) continue;
+        lines.push(parsed);
+        for (const w of [...lineWatchers]) w(parsed);
+        const msg: unknown = parsed.msg;
+        const m = typeof msg === 'string' ? /^(c2s|s2s) listening on 127\.0\.0\.1:(\d+)$/.exec(msg) : null;
+        if (m?.[1] === 'c2s' && !c2sPort) c2sPort = Number(m[2]);
+        if (m?.[1] === 's2s' && !s2sPort) s2sPort = Number(m[2]);
+        if (c2sPort && (s2sPort || !opts.s2s)) {
           clearTimeout(timer);
-          res(Number(m[1]));
+          res(c2sPort);
         }
       }
     });
@@ -131,10 +159,29 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
   return {
     pid,
     port,
+    s2sPort,
     dir,
     configPath,
     dataPath: join(dir, 'data'),
     stderr: () => stderr,
+    logs: () => [...lines],
+    waitForLog(test: (line: LogLine) => boolean, timeoutMs = 10_000) {
+      const found = lines.find(test);
+      if (found) return Promise.resolve(found);
+      return new Promise<LogLine>((res, rej) => {
+        const timer = setTimeout(() => {
+          lineWatchers.delete(watch);
+          rej(new Error(`no matching log line within ${timeoutMs} ms; stderr (tail):\n${stderr.slice(-3000)}`));
+        }, timeoutMs);
+        const watch = (line: LogLine): void => {
+          if (!test(line)) return;
+          clearTimeout(timer);
+          lineWatchers.delete(watch);
+          res(line);
+        };
+        lineWatchers.add(watch);
+      });
+    },
     exited,
     async kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) process.kill(pid, signal);
