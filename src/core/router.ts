@@ -44,7 +44,7 @@ export class Router {
       if (host && to) {
         stanza.attrs.to = to.toString();
         const ev: StanzaEvent = { origin: session, stanza, to, from: jid };
-        return this.settle(host.events.fire('presence/outbound', ev), ev, () => this.route(stanza, session));
+        return this.settle(this.fire(host.events, 'presence/outbound', ev), ev, () => this.route(stanza, session));
       }
     }
     return this.route(stanza, session);
@@ -97,7 +97,7 @@ export class Router {
         if (target !== 'full') {
           const child = children[0] as Element;
           const name = `iq-${type}/${target}/${child.xmlns ?? ''}:${child.local}` as const;
-          if (bus.has(name)) return this.settle(bus.fire(name, ev), ev, () => this.afterEvents(host, kind, target, ev, type));
+          if (bus.has(name)) return this.settle(this.fire(bus, name, ev), ev, () => this.afterEvents(host, kind, target, ev, type));
         }
       }
     }
@@ -108,9 +108,18 @@ export class Router {
     const bus = host.events;
     const pre = `pre-${kind}/${target}` as const;
     const main = `${kind}/${target}` as const;
-    const runMain = () => this.settle(bus.fire(main as `message/full`, ev), ev, () => this.fallback(kind, target, ev, type));
-    if (bus.has(pre)) return this.settle(bus.fire(pre as `pre-message/full`, ev), ev, runMain);
+    const runMain = () => this.settle(this.fire(bus, main, ev), ev, () => this.fallback(kind, target, ev, type));
+    if (bus.has(pre)) return this.settle(this.fire(bus, pre, ev), ev, runMain);
     return runMain();
+  }
+
+  /** Fire an event; a handler's synchronous throw becomes a rejection, handled like an async one. */
+  private fire(bus: Host['events'], name: string, ev: StanzaEvent): unknown {
+    try {
+      return bus.fire(name as 'route/remote', ev);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Continue with `next` when no handler took the stanza; turn a thrown StanzaError into a reply. */
@@ -151,7 +160,7 @@ export class Router {
   private remote(stanza: Element, origin: Session | undefined, to: Jid, from: Jid | undefined): void | Promise<void> {
     const host = from ? this.deps.hosts.get(from.domain) : undefined;
     const ev: StanzaEvent = { origin, stanza, to, from };
-    const r = host?.events.has('route/remote') ? host.events.fire('route/remote', ev) : undefined;
+    const r = host?.events.has('route/remote') ? this.fire(host.events, 'route/remote', ev) : undefined;
     return this.settle(r, ev, () =>
       this.bounce(stanza, new StanzaError('remote-server-not-found', `no route to ${to.domain}`), origin));
   }

@@ -141,3 +141,13 @@ describe('Router', () => {
     expect(a.got[0]?.getChild('error')?.getChild('bad-request')).toBeDefined();
   });
 });
+
+describe('Router with a throwing handler', () => {
+  it('turns a synchronous StanzaError from a stanza handler into an error reply, not a stream error', async () => {
+    const a = bind('alice@localhost/pc');
+    await router.fromClient(a, x('message', { to: 'bob@localhost/nowhere', type: 'groupchat', id: 'g1' }, x('body', null, 'x')));
+    await settle();
+    expect(a.got.at(-1)?.attrs.type).toBe('error');
+    expect(a.got.at(-1)?.getChild('error')?.getChild('service-unavailable')).toBeDefined();
+  });
+});
