@@ -94,21 +94,31 @@ clove_bcrypt_cost = 10
 
 ---------- Accounts and access ----------
 
--- Server administrators (bare JIDs).
+-- Server administrators (bare JIDs): they may run the admin ad-hoc commands (module
+-- "admin_adhoc": add, delete and list users, announcements, shut down, …) from their client.
 -- admins = { }
 
 -- Modules to load, and modules not to load. A VirtualHost's list adds to the global one.
--- Available today: roster, disco, ping, vcard, darknet (saslauth, tls and dialback are built
--- into the stream layer). register, private and admin_adhoc arrive with the everyday-XEP work;
--- until then naming them gives one warning at start-up.
+-- Clove's modules, by Prosody name: roster, disco, ping, vcard, vcard_update (avatar hashes in
+-- presence), register, private, offline (loaded unless disabled), blocklist, carbons, csi,
+-- version, time, uptime (off by default: it tells when the server restarted), adhoc and
+-- admin_adhoc, darknet. saslauth, tls and dialback are part of the stream layer.
 modules_enabled = {
-    "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "vcard"; "darknet";
+    "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "vcard"; "vcard_update";
+    "register"; "private"; "blocklist"; "carbons"; "csi"; "version"; "time"; "admin_adhoc";
+    "darknet";
 }
 modules_disabled = { }
 
--- In-band registration (XEP-0077): anyone who can reach the server can create an account.
+-- In-band registration (XEP-0077, module "register"): anyone who can reach the server can
+-- create an account (over TLS only while c2s_require_encryption is on). Logged-in users can
+-- change their password and remove their account either way.
 -- allow_registration = false
--- (accepted) Registration throttle:
+-- At most this many new accounts per period (seconds) on a host, over all connections: behind
+-- i2pd every client comes from loopback, so a per-address limit would not tell them apart.
+-- registration_throttle_max = 10
+-- registration_throttle_period = 3600
+-- (accepted) Prosody's per-address registration throttle:
 -- min_seconds_between_registrations = 300
 -- registration_whitelist = { "127.0.0.1" }
 
@@ -144,6 +154,12 @@ darknet_map = {
     -- ["i2p.rocks"] = "ynkz7ebfkllljitiodcq52pa7fgqziomz4wa7tv4qiqldghpx4uq.b32.i2p";
     -- ["muc.i2p.rocks"] = { host = "ynkz7ebfkllljitiodcq52pa7fgqziomz4wa7tv4qiqldghpx4uq.b32.i2p"; port = 5269 };
 }
+
+---------- What the server says about itself ----------
+
+-- Software version replies (XEP-0092) name Clove and its version but not the operating
+-- system, which helps tell who runs a server. false shows the OS name (never the kernel release).
+-- hide_os_type = true
 
 ---------- Informational (accepted) ----------
 

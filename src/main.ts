@@ -17,7 +17,7 @@ import { Accounts } from './storage/accounts.js';
 import { certPaths, loadOrCreateCert } from './net/certs.js';
 import { listenAll, type Listening } from './net/listener.js';
 import { C2SConnection } from './stream/c2s.js';
-import { resolveModules } from './modules/index.js';
+import { MODULES, resolveModules } from './modules/index.js';
 import { S2SManager } from './stream/s2s-manager.js';
 import { S2SIn } from './stream/s2s-in.js';
 import { DialbackKeys } from './stream/dialback.js';
@@ -109,7 +109,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   for (const host of hosts.values()) {
     const { load, warnings } = resolveModules(config, host.name);
     for (const w of warnings) log.warn(w);
-    await host.load(load, new Map(load.map((m) => [m.name, m])));
+    await host.load(load, MODULES); // `depends` pulls in what a module needs
     const ssl = config.get<SslOptions | undefined>('ssl', host.name);
     const paths = certPaths(host.name, ssl, config.get<string>('certificates'));
     const cert = await loadOrCreateCert(host.name, paths, { explicit: ssl?.key !== undefined });
@@ -154,7 +154,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let stopping: Promise<void> | undefined;
-  return {
+  // An administrator's shutdown command (XEP-0133) stops the server as SIGTERM does.
+  for (const host of hosts.values()) host.events.hook('server-shutdown-requested', ({ reason }) => { void running.stop(reason); return true; });
+  const running: RunningServer = {
     config, log, hosts, sessions, storage, c2s, s2s, fingerprints,
     c2sPort: c2s[0]?.port ?? 0,
     s2sPort: s2s[0]?.port ?? 0,
@@ -188,4 +190,5 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return stopping;
     },
   };
+  return running;
 }

@@ -101,5 +101,7 @@ async function start(config: Config): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // An administrator's shutdown command (XEP-0133) stops the server from inside: exit once it has.
+    for (const host of server.hosts.values()) host.events.hook('server-shutdown-requested', ({ reason }) => { void server.stop(reason).then(() => resolve(0)); }, 10);
   });
 }

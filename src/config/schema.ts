@@ -84,11 +84,13 @@ const ROWS: Row[] = [
   { name: 'umask', type: 'string', default: undefined, status: 'accepted', doc: 'File creation mask (mod_posix).' },
   { name: 'plugin_paths', type: 'string-list', default: undefined, status: 'accepted', doc: 'Extra Prosody module directories; Clove modules are built in.' },
   // Accounts and access
-  { name: 'admins', type: 'string-list', default: [], scope: 'both', status: 'accepted', doc: 'JIDs of server administrators.' },
+  { name: 'admins', type: 'string-list', default: [], scope: 'both', doc: 'JIDs of server administrators: they may run the admin ad-hoc commands (XEP-0133).' },
   { name: 'modules_enabled', type: 'string-list', default: [], scope: 'both', doc: 'Modules to load; a host list adds to the global one.' },
   { name: 'modules_disabled', type: 'string-list', default: [], scope: 'both', doc: 'Modules not to load, even if enabled or loaded by default.' },
   { name: 'enabled', type: 'boolean', default: true, scope: 'host', doc: 'Set to false to keep a VirtualHost or Component defined but inactive.' },
-  { name: 'allow_registration', type: 'boolean', default: false, scope: 'both', status: 'accepted', doc: 'Allow in-band account registration (XEP-0077).' },
+  { name: 'allow_registration', type: 'boolean', default: false, scope: 'both', doc: 'Allow in-band account registration (XEP-0077) for anyone who can reach the server; over TLS only while c2s_require_encryption is on.' },
+  { name: 'registration_throttle_max', type: 'integer', default: 10, min: 1, max: 1000000, scope: 'both', doc: 'New accounts in-band registration may create per registration_throttle_period on a host, over all connections (behind i2pd every client comes from loopback, so this is not per address).' },
+  { name: 'registration_throttle_period', type: 'number', default: 3600, min: 1, max: 31536000, scope: 'both', doc: 'Seconds of the window registration_throttle_max counts in.' },
   { name: 'min_seconds_between_registrations', type: 'number', default: undefined, scope: 'both', status: 'accepted', min: 0, doc: 'Registration throttle per address.' },
   { name: 'registration_whitelist', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Addresses exempt from the registration throttle.' },
   { name: 'authentication', type: 'enum', default: 'internal_hashed', scope: 'both', values: ['internal_hashed'], aliases: { internal_plain: 'internal_hashed' }, doc: 'Account store; "internal_plain" is accepted and also stores only hashed (SCRAM) keys.' },
@@ -111,6 +113,8 @@ const ROWS: Row[] = [
   { name: 'darknet_map', type: 'darknet-map', default: {}, doc: 'Domains reached through I2P: { ["example.org"] = "x.b32.i2p" } or { host = …; port = … }.' },
   { name: 'darknet_socks5_host', type: 'string', default: '127.0.0.1', doc: "Address of i2pd's SOCKS5 proxy." },
   { name: 'darknet_socks5_port', type: 'integer', default: 4447, min: 1, max: 65535, doc: "Port of i2pd's SOCKS5 proxy." },
+  // What the server says about itself
+  { name: 'hide_os_type', type: 'boolean', default: true, scope: 'both', doc: 'Leave the operating system out of software version replies (XEP-0092); false shows its name, never the kernel release.' },
   // Components and informational options
   { name: 'component_secret', type: 'string', default: undefined, scope: 'host', status: 'accepted', doc: 'Shared secret of an external component.' },
   { name: 'name', type: 'string', default: undefined, scope: 'host', status: 'accepted', doc: 'Display name of a component (e.g. a MUC service).' },

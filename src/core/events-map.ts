@@ -22,6 +22,8 @@ export interface EventMap {
   'session-bound': { session: C2SSession };
   /** A bound session ended; `reason` is the stream error condition or 'closed'. */
   'session-closed': { session: C2SSession; reason: string };
+  /** A session's initial available presence was broadcast and its probes sent (XEP-0160 delivers here). */
+  'session-available': { session: C2SSession };
   /** Stanza for a domain Clove does not host; handlers return true once they took it. */
   'route/remote': StanzaEvent;
   /**
@@ -36,6 +38,14 @@ export interface EventMap {
   'user-deleted': { host: string; username: string };
   'server-started': { hosts: string[] };
   'server-stopping': { reason: string };
+  /** An administrator asked the server to stop (XEP-0133); src/main.ts stops it. */
+  'server-shutdown-requested': { reason: string };
+  /** A user's vCard was stored (`vcard` undefined: removed). */
+  'vcard-updated': { host: string; username: string; vcard: Element | undefined };
+  /** A nonza from a bound client (XEP-0352 <active/>, …); unhandled ones end the stream. */
+  [nonza: `c2s-nonza/${string}`]: { session: C2SSession; element: Element };
+  /** A stanza about to be written to a bound client; a synchronous handler that returns something has taken it (XEP-0352). */
+  'c2s-outgoing': { session: C2SSession; stanza: Element };
 }
 
 export type StanzaKind = 'message' | 'presence' | 'iq';

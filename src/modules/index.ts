@@ -10,20 +10,38 @@ import presence from './presence.js';
 import roster from './roster.js';
 import darknet from './darknet.js';
 import s2s from './s2s.js';
+import register from './register.js';
+import privateStorage from './private.js';
+import offline from './offline.js';
+import blocklist from './blocking.js';
+import carbons from './carbons.js';
+import version from './version.js';
+import time from './time.js';
+import uptime from './uptime.js';
+import csi from './csi.js';
+import vcardUpdate from './avatar.js';
+import adhoc from './adhoc.js';
+import adminAdhoc from './admin-adhoc.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, vcardUpdate, adhoc, adminAdhoc].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
 const ALWAYS = ['session', 'message', 'presence', 's2s'];
 
+/** Loaded by default whatever modules_enabled says, but modules_disabled may turn them off (Prosody's autoload). */
+const AUTOLOAD = ['offline'];
+
 /** Prosody names that are part of Clove's stream layer rather than modules. */
 const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'dialback', 'bind', 'auth_internal_hashed', 'auth_internal_plain', 'posix', 'legacyauth']);
 
 /** What a fresh Prosody config enables, for a config that does not say. */
-const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'disco', 'ping', 'vcard'];
+const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'vcard_update', 'admin_adhoc'];
+
+/** Other names Prosody configs use for the same features. */
+const ALIASES: Readonly<Record<string, string>> = { csi_simple: 'csi', blocking: 'blocklist' };
 
 /** Modules to load for a host, with one warning per enabled module Clove does not have. */
 export function resolveModules(config: Config, host: string): { load: ModuleDefinition[]; warnings: string[] } {
@@ -32,13 +50,14 @@ export function resolveModules(config: Config, host: string): { load: ModuleDefi
   const enabled = new Set<string>(explicit ? [...config.get<string[]>('modules_enabled'), ...(config.setIn('modules_enabled', host) === 'host' ? config.get<string[]>('modules_enabled', host) : [])] : DEFAULT_ENABLED);
   const disabled = new Set<string>([...config.get<string[]>('modules_disabled'), ...config.get<string[]>('modules_disabled', host)]);
   const load: ModuleDefinition[] = [];
-  for (const name of [...ALWAYS, ...enabled]) {
-    if (disabled.has(name) && !ALWAYS.includes(name)) continue;
+  for (const given of [...ALWAYS, ...AUTOLOAD, ...enabled]) {
+    const name = ALIASES[given] ?? given;
+    if ((disabled.has(name) || disabled.has(given)) && !ALWAYS.includes(name)) continue;
     if (BUILT_IN.has(name)) continue;
     const def = MODULES.get(name);
     if (!def) {
       const line = config.lineOf('modules_enabled', host);
-      warnings.push(`${config.file}${line ? `:${line}` : ''}: module '${name}' is not available in Clove yet; ignored (option 'modules_enabled')`);
+      warnings.push(`${config.file}${line ? `:${line}` : ''}: module '${given}' is not available in Clove yet; ignored (option 'modules_enabled')`);
       continue;
     }
     if (!load.includes(def)) load.push(def);

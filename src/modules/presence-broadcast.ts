@@ -69,6 +69,7 @@ export class PresenceBroadcast {
     // Requests nobody answered yet come again (§3.1.3).
     for (const req of Object.values(roster.pending)) session.send(fromJSON(req));
     await Promise.all(probes);
+    await this.host.events.fire('session-available', { session });
   }
 
   /** Unavailable presence from a client with no `to` (§4.5). */

@@ -30,7 +30,9 @@ export default defineModule({
       const vcard = ev.stanza.getChild('vCard', NS.VCARD)!;
       if (vcard.toString().length > MAX_VCARD_BYTES) throw new StanzaError('not-acceptable', 'the vCard is too large');
       const user = ev.from!.local;
-      await store.set(user, vcard.elements().length ? toJSON(vcard) : undefined);
+      const stored = vcard.elements().length ? vcard : undefined;
+      await store.set(user, stored && toJSON(stored));
+      void ctx.fire('vcard-updated', { host: host.name, username: user, vcard: stored });
       return undefined;
     });
     ctx.iq('set', 'bare', NS.VCARD, 'vCard', () => {

@@ -118,10 +118,26 @@ export class C2SConnection extends XmlStream implements C2SSession {
           return (this.hostObj as Host).router.fromClient(this, el);
         }
         if (ns === NS.SM) return this.streamManagement(el);
-        throw new StreamError('unsupported-stanza-type', `<${el.name}/> is not a stanza Clove understands here`);
+        return this.nonza(el);
       default:
         return undefined;
     }
+  }
+
+  /** Other nonzas of a bound client go to the module hooking 'c2s-nonza/<xmlns>:<name>' (XEP-0352). */
+  private nonza(el: Element): void | Promise<void> {
+    const r = (this.hostObj as Host).events.fire(`c2s-nonza/${el.xmlns ?? ''}:${el.local}`, { session: this, element: el });
+    const check = (v: unknown): void => {
+      if (v === undefined) throw new StreamError('unsupported-stanza-type', `<${el.name}/> is not a stanza Clove understands here`);
+    };
+    return r instanceof Promise ? r.then(check) : check(r);
+  }
+
+  /** Stanzas to a bound client pass 'c2s-outgoing' first: a module may hold one back (XEP-0352). */
+  override send(stanza: Element | string): void {
+    const bus = this.hostObj?.events;
+    if (typeof stanza !== 'string' && this.state === 'bound' && bus?.has('c2s-outgoing') && bus.fire('c2s-outgoing', { session: this, stanza }) !== undefined) return;
+    super.send(stanza);
   }
 
   /** Stanzas before authentication: a module may take them (XEP-0077), otherwise refused. */

@@ -7,7 +7,7 @@
 // whose `from` does not match the request's `to` is dropped, and the login stalls).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { El, NS_BIND, NS_SASL, NS_STANZAS, NS_STREAMS, NS_STREAM_ERRORS, NS_TLS, ScramSha1Client, Wire, mechanismsOf, ping, stanzaErrorCondition } from '../helpers/wire.js';
+import { El, NS_BIND, NS_SASL, NS_STANZAS, NS_STREAMS, NS_STREAM_ERRORS, NS_TLS, ScramSha1Client, Wire, mechanismsOf, ping, stanzaErrorCondition, xmlEscape } from '../helpers/wire.js';
 import { RawClient, match } from '../helpers/raw-client.js';
 
 const USER = 'pidgin';
@@ -345,5 +345,133 @@ describe('Pidgin 2.14 login, byte for byte', () => {
     await first.close();
     expect((await ping(w)).attrs.type).toBe('result');
     w.destroy();
+  });
+});
+
+// libpurple jabber.c, "Register New XMPP Account": jabber_register_account connects like a
+// login; jabber_stream_features_parse, after STARTTLS, calls jabber_register_start without
+// looking for the iq-register feature; the result goes to jabber_register_parse (the iq handler
+// for jabber:iq:register, since the get had no callback), which prefers the x:data form and
+// shows it with jabber_x_data_request; jabber_x_data_ok_cb submits every field that has a var
+// (hidden ones too, with no type attribute); jabber_registration_result_cb then schedules
+// the close, whatever the answer.
+describe('Pidgin 2.14 in-band registration, byte for byte', () => {
+  const NS_REGISTER = 'jabber:iq:register';
+  const NS_DATA = 'jabber:x:data';
+  let reg: TestServer;
+
+  beforeAll(async () => {
+    reg = await startTestServer({
+      extra: 'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "vcard"; "register" }\nallow_registration = true',
+    });
+  });
+
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  /** Open a stream as Pidgin does, ask for the form; returns the data form. */
+  async function pidginAskForm(w: Wire, ids: PurpleIds): Promise<El> {
+    const features = await pidginOpen(w);
+    // Pidgin does not look for it, but Clove offers the feature once the stream is encrypted.
+    expect(features.getChild('register', 'http://jabber.org/features/iq-register')).toBeDefined();
+    const getId = ids.next();
+    await w.write(`<iq type='get' id='${getId}'><query xmlns='jabber:iq:register'/></iq>`);
+    const answer = await w.nextAny('registration form');
+    expect(answer.name).toBe('iq');
+    expect(answer.attrs.type).toBe('result');
+    expect(answer.attrs.id).toBe(getId);
+    // jabber_register_parse takes a missing `from` as the server.
+    expect(answer.attrs.from).toBeUndefined();
+    expect(shape(answer)).toEqual([`query ${NS_REGISTER}`]);
+    const query = answer.getChild('query', NS_REGISTER)!;
+    expect(query.getChild('registered')).toBeUndefined(); // Pidgin would say "Already Registered"
+    const form = query.getChild('x', NS_DATA)!;
+    expect(form.attrs.type).toBe('form');
+    return form;
+  }
+
+  /** jabber_x_data_ok_cb: every field with a var, its value as the user left or typed it. */
+  function pidginSubmit(form: El, typed: Record<string, string>): string {
+    const fields = form.getChildren('field').filter((f) => f.attrs.var !== undefined).map((f) => {
+      const v = typed[f.attrs.var!] ?? f.getChildText('value') ?? '';
+      return `<field var='${xmlEscape(f.attrs.var!)}'><value>${xmlEscape(v)}</value></field>`;
+    });
+    return `<x xmlns='jabber:x:data' type='submit'>${fields.join('')}</x>`;
+  }
+
+  it('after STARTTLS and before auth: form, submit, result, close; the new account then logs in with SCRAM-SHA-1', async () => {
+    const NEW_USER = 'newpidgin';
+    const NEW_PASS = 'nëw pürple';
+    const accounts = reg.server.hosts.get(reg.domain)!.accounts;
+    const w = await Wire.connect(reg.port);
+    const ids = new PurpleIds();
+    const form = await pidginAskForm(w, ids);
+    const vars = form.getChildren('field').map((f) => f.attrs.var);
+    expect(vars).toEqual(expect.arrayContaining(['FORM_TYPE', 'username', 'password']));
+
+    const setId = ids.next();
+    await w.write(`<iq type='set' id='${setId}'><query xmlns='jabber:iq:register'>${pidginSubmit(form, { username: NEW_USER, password: NEW_PASS })}</query></iq>`);
+    const done = await w.nextAny('registration result');
+    expect(done.attrs).toMatchObject({ type: 'result', id: setId });
+    // jabber_registration_result_cb → jabber_connection_schedule_close → jabber_close.
+    await w.write('</stream:stream>');
+    await w.streamClosed();
+    expect(w.elements.some((e) => e.name === 'stream:error')).toBe(false);
+    expect(w.parseErrors).toEqual([]);
+    expect(await accounts.exists(NEW_USER)).toBe(true);
+
+    // The account Pidgin just created logs in the way Pidgin logs in.
+    const l = await Wire.connect(reg.port);
+    const features = await pidginOpen(l);
+    expect(mechanismsOf(features)).toContain('SCRAM-SHA-1');
+    const scram = new ScramSha1Client(NEW_USER, NEW_PASS);
+    await l.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>${b64(scram.first())}</auth>`);
+    const challenge = await l.nextAny('SCRAM challenge');
+    expect(challenge.name).toBe('challenge');
+    await l.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge.getText())))}</response>`);
+    const success = await l.nextAny('SASL success');
+    expect(success.name).toBe('success');
+    expect(scram.verify(unb64(success.getText()))).toBe(true);
+    l.destroy();
+  });
+
+  it('Cancel on the form: Pidgin submits type=cancel and gets a stanza error; nothing is stored', async () => {
+    const accounts = reg.server.hosts.get(reg.domain)!.accounts;
+    const before = await accounts.list();
+    const w = await Wire.connect(reg.port);
+    const ids = new PurpleIds();
+    await pidginAskForm(w, ids);
+    // jabber_x_data_cancel_cb hands jabber_register_x_data_cb an empty type='cancel' form.
+    const setId = ids.next();
+    await w.write(`<iq type='set' id='${setId}'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='cancel'/></query></iq>`);
+    const answer = await w.nextAny('answer to the cancelled form');
+    expect(answer.attrs).toMatchObject({ type: 'error', id: setId });
+    // Pidgin shows "Registration Failed" with this text, never "Registration Successful".
+    expect(stanzaErrorCondition(answer)).toBe('not-acceptable');
+    expect(answer.getChild('error')!.getChildText('text', NS_STANZAS)).toMatch(/cancelled/);
+    await w.write('</stream:stream>');
+    await w.streamClosed();
+    expect(await accounts.list()).toEqual(before);
+  });
+
+  it('a name already taken: conflict with a text Pidgin can show, and the stream stays usable', async () => {
+    await reg.addUser('pidgintaken', 'first');
+    const w = await Wire.connect(reg.port);
+    const ids = new PurpleIds();
+    const form = await pidginAskForm(w, ids);
+    const setId = ids.next();
+    await w.write(`<iq type='set' id='${setId}'><query xmlns='jabber:iq:register'>${pidginSubmit(form, { username: 'PidginTaken', password: 'second' })}</query></iq>`);
+    const answer = await w.nextAny('conflict');
+    expect(answer.attrs).toMatchObject({ type: 'error', id: setId });
+    expect(stanzaErrorCondition(answer)).toBe('conflict');
+    expect(answer.getChild('error')!.getChildText('text', NS_STANZAS)).toMatch(/taken/);
+    expect(answer.toString()).not.toContain('second');
+    // Another name on the same stream works (a real Pidgin would reconnect to try again).
+    const retryId = ids.next();
+    await w.write(`<iq type='set' id='${retryId}'><query xmlns='jabber:iq:register'>${pidginSubmit(form, { username: 'pidginother', password: 'second' })}</query></iq>`);
+    expect((await w.nextAny('registration result')).attrs).toMatchObject({ type: 'result', id: retryId });
+    w.destroy();
+    await reg.server.hosts.get(reg.domain)!.accounts.exists('pidginother').then((e) => expect(e).toBe(true));
   });
 });

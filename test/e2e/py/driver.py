@@ -8,7 +8,8 @@ Commands arrive on stdin, one JSON object a line: {"id": 1, "cmd": "connect", ..
 Every command gets exactly one reply line: {"reply": 1, "ok": true, "result": ...} or
 {"reply": 1, "ok": false, "error": {...}}. Everything a client receives after it connects is
 reported as an event line: {"event": "in", "client": NAME, "xml": "<presence .../>"}.
-Protocol work (STARTTLS, SASL, bind, roster, vCard, disco, ping) is done by slixmpp itself;
+Protocol work (STARTTLS, SASL, bind, roster, vCard, disco, ping, in-band registration, private
+XML bookmarks) is done by slixmpp itself;
 this script only translates commands into slixmpp calls.
 """
 import argparse
@@ -60,7 +61,8 @@ class Driver:
 
     # ---- connecting ----
 
-    async def connect(self, name, jid, password, mech=None, resource=None, timeout=15):
+    async def connect(self, name, jid, password, mech=None, resource=None, timeout=15, register=False):
+        """Log a client in; with `register`, create the account in-band first (XEP-0077)."""
         if name in self.clients:
             raise Failure(kind="usage", text=f"client {name} exists")
         full = f"{jid}/{resource}" if resource else jid
@@ -78,6 +80,15 @@ class Driver:
         xmpp.roster.auto_subscribe = False
         for plugin in ("xep_0030", "xep_0054", "xep_0199"):
             xmpp.register_plugin(plugin)
+
+        if register:
+            # slixmpp's own XEP-0077 client: it asks for the form when the server offers the
+            # iq-register stream feature, lets us fill in the legacy fields, then logs in.
+            xmpp.register_plugin("xep_0077")
+            # COMPAT: slixmpp 1.8: before session_start its send() queues every iq but bind and
+            # session, so the plugin's own registration iqs would wait for a session that needs
+            # them first; let them through.
+            xmpp._always_send_everything = True
 
         record = {"xmpp": xmpp, "features": [], "tls": None, "mech": None, "online": False}
         self.clients[name] = record
@@ -119,7 +130,28 @@ class Driver:
                 record["tls"]["version"] = sslobj.version()
                 record["tls"]["cipher"] = sslobj.cipher()[0]
             record["online"] = True
-            settle({"jid": str(xmpp.boundjid), "features": record["features"], "mechanism": record["mech"], "tls": record["tls"]})
+            result = {"jid": str(xmpp.boundjid), "features": record["features"], "mechanism": record["mech"], "tls": record["tls"]}
+            if register:
+                result["registered"] = record.get("registered", False)
+                result["form"] = record.get("form")
+            settle(result)
+
+        async def on_register(form):
+            record["form"] = str(form)
+            iq = xmpp.Iq()
+            iq["type"] = "set"
+            iq["register"]["username"] = xmpp.boundjid.user
+            iq["register"]["password"] = password
+            try:
+                await iq.send(timeout=IQ_TIMEOUT)
+                record["registered"] = True
+            except IqError as err:
+                e = err.iq["error"]
+                settle(error=Failure(kind="register", type=e["type"], condition=e["condition"], text=e["text"], xml=str(err.iq)))
+                xmpp.abort()
+            except IqTimeout:
+                settle(error=Failure(kind="timeout", text="no reply to the registration"))
+                xmpp.abort()
 
         def on_disconnected(reason):
             record["online"] = False
@@ -132,6 +164,8 @@ class Driver:
         xmpp.add_event_handler("failed_auth", on_failed_auth)
         xmpp.add_event_handler("session_start", on_session_start)
         xmpp.add_event_handler("disconnected", on_disconnected)
+        if register:
+            xmpp.add_event_handler("register", on_register)
         xmpp.add_event_handler("connection_failed", lambda e: settle(error=Failure(kind="connection-failed", reason=str(e))))
         xmpp.connect(address=(self.host, self.port))
         try:
@@ -164,6 +198,54 @@ class Driver:
 
     async def cmd_connect(self, a):
         return await self.connect(a["name"], a["jid"], a["password"], a.get("mech"), a.get("resource"))
+
+    async def cmd_register(self, a):
+        """Register the account in-band with the legacy fields, then log in with it."""
+        return await self.connect(a["name"], a["jid"], a["password"], a.get("mech"), a.get("resource"), register=True)
+
+    async def cmd_change_password(self, a):
+        """XEP-0077 password change through slixmpp's plugin."""
+        xmpp = self.client(a["name"])
+        if "xep_0077" not in xmpp.plugin:
+            xmpp.register_plugin("xep_0077")
+        try:
+            iq = await xmpp["xep_0077"].change_password(a["password"], timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"type": iq["type"], "xml": str(iq)}
+
+    def bookmarks_plugin(self, xmpp):
+        if "xep_0048" not in xmpp.plugin:
+            xmpp.register_plugin("xep_0048")
+        return xmpp["xep_0048"]
+
+    async def cmd_bookmarks_set(self, a):
+        """Store XEP-0048 bookmarks in private XML storage (XEP-0049) with slixmpp's plugins."""
+        xmpp = self.client(a["name"])
+        plugin = self.bookmarks_plugin(xmpp)
+        bookmarks = plugin.stanza.Bookmarks()
+        for c in a.get("conferences", []):
+            bookmarks.add_conference(c["jid"], c["nick"], name=c.get("name"), autojoin=c.get("autojoin"))
+        for u in a.get("urls", []):
+            bookmarks.add_url(u["url"], name=u.get("name"))
+        try:
+            iq = await plugin.set_bookmarks(bookmarks, method="xep_0049", timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"type": iq["type"], "xml": str(iq)}
+
+    async def cmd_bookmarks_get(self, a):
+        xmpp = self.client(a["name"])
+        plugin = self.bookmarks_plugin(xmpp)
+        try:
+            iq = await plugin.get_bookmarks(method="xep_0049", timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        bookmarks = iq["private"]["bookmarks"]
+        return {"xml": str(iq),
+                "conferences": [{"jid": str(c["jid"]), "nick": c["nick"], "name": c["name"], "autojoin": c["autojoin"]}
+                                for c in bookmarks["conferences"]],
+                "urls": [{"url": u["url"], "name": u["name"]} for u in bookmarks["urls"]]}
 
     async def cmd_disconnect(self, a):
         xmpp = self.client(a["name"])

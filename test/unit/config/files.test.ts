@@ -30,8 +30,6 @@ describe("the tutorial's prosody.cfg.lua", () => {
     expect(c.lineOf('ssl', 'xxx.b32.i2p')).toBe(23);
     const accepted = (line: number, name: string) => `${tutorial}:${line}: option '${name}' is accepted for Prosody compatibility but Clove does not act on it yet`;
     expect(c.warnings).toEqual([
-      accepted(2, 'admins'),
-      accepted(7, 'allow_registration'),
       `${tutorial}:11: option 'authentication' = "internal_plain" is treated as "internal_hashed" by Clove`,
       `${tutorial}:14: option 'daemonize' is accepted for Prosody compatibility but Clove does not act on it yet`,
       `${tutorial}:15: option 'pidfile' is accepted for Prosody compatibility but Clove does not act on it yet`,

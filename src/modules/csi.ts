@@ -1,0 +1,63 @@
+// Client state indication. References: XEP-0352.
+// A client that says <inactive/> (a phone with its screen off) is sent no presence updates
+// until it says <active/>: they are held, only the latest per sender, and flushed in the order
+// they last changed. Messages, iqs and subscription requests go through at once — those are
+// what the user wants to hear about. On a slow I2P tunnel this saves most of the traffic of an
+// idle client with a busy roster.
+import { x, type Element } from '../xml/element.js';
+import { NS } from '../xml/ns.js';
+import { defineModule } from '../core/modules.js';
+import type { C2SSession } from '../core/session.js';
+
+/** Senders whose presence one inactive session holds; past this everything held is flushed. */
+const MAX_HELD = 1000;
+/** session.data key of the held presence (present only while the client is inactive). */
+const HELD = 'csi.held';
+
+/** Presence a client can wait for: availability changes. Subscriptions and errors are not held. */
+function unimportant(stanza: Element): boolean {
+  if (stanza.name !== 'presence') return false;
+  const type = stanza.attrs.type;
+  return type === undefined || type === 'unavailable';
+}
+
+/** Send what was held, oldest change first. The caller has taken `held` off the session first, so these pass. */
+function release(session: C2SSession, held: Map<string, Element>): void {
+  for (const p of held.values()) session.send(p);
+}
+
+export default defineModule({
+  name: 'csi',
+  setup(ctx) {
+    ctx.hook('stream-features', ({ session, features }) => {
+      if (session.state === 'authenticated') features.append(x('csi', { xmlns: NS.CSI }));
+    });
+
+    ctx.hook(`c2s-nonza/${NS.CSI}:inactive`, ({ session }) => {
+      if (!session.data.has(HELD)) session.data.set(HELD, new Map<string, Element>());
+      return true;
+    });
+
+    ctx.hook(`c2s-nonza/${NS.CSI}:active`, ({ session }) => {
+      const held = session.data.get(HELD) as Map<string, Element> | undefined;
+      session.data.delete(HELD);
+      if (held) release(session, held);
+      return true;
+    });
+
+    ctx.hook('c2s-outgoing', ({ session, stanza }) => {
+      const held = session.data.get(HELD) as Map<string, Element> | undefined;
+      if (!held || !unimportant(stanza)) return undefined;
+      const from = stanza.attrs.from ?? '';
+      // Re-inserted, so the order of flushing is the order of the latest changes.
+      held.delete(from);
+      held.set(from, stanza);
+      if (held.size >= MAX_HELD) {
+        session.data.delete(HELD);
+        release(session, held);
+        session.data.set(HELD, new Map<string, Element>());
+      }
+      return true;
+    });
+  },
+});

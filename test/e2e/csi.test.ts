@@ -1,0 +1,180 @@
+// Client state indication (XEP-0352) end to end: the stream feature, presence held while the
+// client is inactive (only the latest per contact) and flushed on <active/>, while messages,
+// iqs and subscription requests go through at once. Unknown nonzas still end the stream.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { RawClient, match } from '../helpers/raw-client.js';
+import { connectXmppjs, xml, type XmppjsClient } from '../helpers/xmppjs.js';
+
+const NS_CSI = 'urn:xmpp:csi:0';
+const PASS = 'csi-pass';
+let ts: TestServer;
+let open: RawClient[] = [];
+let n = 0;
+
+beforeAll(async () => {
+  ts = await startTestServer();
+});
+afterAll(async () => {
+  await ts?.stop();
+});
+afterEach(async () => {
+  await Promise.all(open.map((c) => c.close()));
+  open = [];
+});
+
+async function user(prefix: string): Promise<RawClient> {
+  const name = `${prefix}${++n}`;
+  await ts.addUser(name, PASS);
+  const c = await RawClient.login({ port: ts.port, username: name, password: PASS, resource: 'r' });
+  open.push(c);
+  return c;
+}
+
+/** Both available, then mutual subscription (RFC 6121 §3); inboxes cleared. */
+async function friends(a: RawClient, b: RawClient): Promise<void> {
+  for (const c of [a, b]) {
+    if (!c.received.some((e) => e.name === 'presence' && e.attrs.from === c.jid)) c.send('<presence/>');
+    await settle(c);
+  }
+  for (const [x, y] of [[a, b], [b, a]] as const) {
+    x.send(`<presence to='${y.bare}' type='subscribe'/>`);
+    await y.waitFor(match('presence', { from: x.bare, type: 'subscribe' }));
+    y.send(`<presence to='${x.bare}' type='subscribed'/>`);
+    await x.waitFor(match('presence', { from: y.bare, type: 'subscribed' }));
+    // Once subscribed, the contact's available presence follows (§3.1.5).
+    await x.waitFor(match('presence', { from: y.jid }));
+  }
+  await settle(a);
+  await settle(b);
+  a.clear();
+  b.clear();
+}
+
+/** Round trip: every stanza the client sent before has been handled by the server. */
+async function settle(c: RawClient): Promise<void> {
+  const r = await c.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  expect(r.attrs.type).toBe('result');
+}
+
+const status = (s: string): string => `<presence><status>${s}</status></presence>`;
+
+describe('client state indication', () => {
+  it('is offered as a stream feature after authentication', async () => {
+    const c = await user('feat');
+    // RawClient keeps the features of the last stream: the one after SASL, with bind.
+    expect(c.features?.getChild('bind', 'urn:ietf:params:xml:ns:xmpp-bind')).toBeDefined();
+    expect(c.features?.getChild('csi', NS_CSI)).toBeDefined();
+  });
+
+  it('holds presence while inactive, keeps the latest per contact, and flushes it on active', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const carol = await user('carol');
+    await friends(alice, bob);
+    await friends(alice, carol);
+
+    alice.send(`<inactive xmlns='${NS_CSI}'/>`);
+    await settle(alice);
+    bob.send(status('one'));
+    await settle(bob);
+    carol.send(status('c-one'));
+    await settle(carol);
+    bob.send(status('two'));
+    bob.send(status('three'));
+    await settle(bob);
+    await alice.expectNothing(match('presence'), 300);
+
+    // Messages and iqs are not held.
+    bob.send(`<message to='${alice.bare}' type='chat'><body>wake up</body></message>`);
+    const m = await alice.waitFor(match('message', { from: bob.jid }), 1000);
+    expect(m.getChildText('body')).toBe('wake up');
+    await settle(alice);
+    await alice.expectNothing(match('presence'), 100);
+
+    alice.send(`<active xmlns='${NS_CSI}'/>`);
+    const flushed = await alice.collect(match('presence'), 400);
+    // One per contact, the latest, in the order of their latest change.
+    expect(flushed.map((p) => [p.attrs.from, p.getChildText('status')])).toEqual([
+      [carol.jid, 'c-one'],
+      [bob.jid, 'three'],
+    ]);
+
+    // Active again: presence flows at once.
+    bob.send(status('four'));
+    const live = await alice.waitFor(match('presence', { from: bob.jid }), 1000);
+    expect(live.getChildText('status')).toBe('four');
+  });
+
+  it('holds unavailable presence too, and lets subscription requests through', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    const dave = await user('dave');
+    await friends(alice, bob);
+    alice.send(`<inactive xmlns='${NS_CSI}'/>`);
+    await settle(alice);
+
+    dave.send(`<presence to='${alice.bare}' type='subscribe'/>`);
+    await alice.waitFor(match('presence', { from: dave.bare, type: 'subscribe' }), 1000);
+    bob.send(status('busy'));
+    bob.send(`<presence type='unavailable'/>`);
+    await settle(bob);
+    await alice.expectNothing(match('presence', { from: bob.jid }), 300);
+
+    alice.send(`<active xmlns='${NS_CSI}'/>`);
+    const flushed = await alice.collect(match('presence', { from: bob.jid }), 400);
+    expect(flushed.map((p) => p.attrs.type ?? 'available')).toEqual(['unavailable']);
+  });
+
+  it('ignores a repeated inactive and an active while active', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    await friends(alice, bob);
+    alice.send(`<active xmlns='${NS_CSI}'/>`);
+    alice.send(`<inactive xmlns='${NS_CSI}'/>`);
+    alice.send(`<inactive xmlns='${NS_CSI}'/>`);
+    await settle(alice);
+    bob.send(status('held'));
+    await settle(bob);
+    await alice.expectNothing(match('presence'), 200);
+    alice.send(`<active xmlns='${NS_CSI}'/>`);
+    const p = await alice.waitFor(match('presence', { from: bob.jid }), 1000);
+    expect(p.getChildText('status')).toBe('held');
+    expect(alice.closed).toBe(false);
+  });
+
+  it('still ends the stream on a nonza nobody handles', async () => {
+    const c = await user('odd');
+    c.send(`<frobnicate xmlns='urn:example:nothing'/>`);
+    await expect(c.waitFor(match('never'), 2000)).rejects.toThrow(/unsupported-stanza-type/);
+  });
+
+  it('works for an xmpp.js client', async () => {
+    const bob = await user('bob');
+    await ts.addUser('xalice', PASS);
+    let alice: XmppjsClient | undefined;
+    try {
+      alice = await connectXmppjs(ts, { username: 'xalice', password: PASS, resource: 'x' });
+      expect(alice.features.at(-1)?.getChild('csi', NS_CSI)).toBeDefined();
+      const raw = await RawClient.login({ port: ts.port, username: 'xalice', password: PASS, resource: 'raw' });
+      open.push(raw);
+      await friends(raw, bob);
+      await alice.send(xml('presence'));
+      // The answer to the initial presence's probe comes first.
+      await alice.waitFor((s) => s.name === 'presence' && s.attrs.from === bob.jid, "bob's presence", 1000);
+      await alice.send(xml('inactive', { xmlns: NS_CSI }));
+      const pong = await alice.iq(xml('iq', { type: 'get' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+      expect(pong.attrs.type).toBe('result');
+      bob.send(status('for xmpp.js'));
+      await settle(bob);
+      bob.send(`<message to='xalice@localhost/x' type='chat'><body>hi</body></message>`);
+      await alice.waitFor((s) => s.name === 'message' && s.getChildText('body') === 'hi', 'message while inactive', 1000);
+      await expect(alice.waitFor((s) => s.name === 'presence' && s.attrs.from === bob.jid, 'held presence', 300)).rejects.toThrow(/no held presence/);
+      await alice.send(xml('active', { xmlns: NS_CSI }));
+      const p = await alice.waitFor((s) => s.name === 'presence' && s.attrs.from === bob.jid, 'flushed presence', 1000);
+      expect(p.getChildText('status')).toBe('for xmpp.js');
+    } finally {
+      await alice?.stop();
+    }
+  });
+});
