@@ -45,6 +45,11 @@ s2s_stanza_size_limit = 524288 -- 512 KiB
 
 -- Seconds a client may take to log in, and an s2s connection to come up (I2P is slow).
 c2s_timeout = 300
+
+-- Stream management (XEP-0198): a client whose tunnel drops can resume within this many seconds
+-- and gets every unacknowledged stanza again; after it, they go to its other resources or offline.
+smacks_hibernation_time = 300
+smacks_max_queue_size = 500
 s2s_timeout = 90
 
 -- Federation patience: I2P tunnels are slow, so Clove queues stanzas for a peer, retries with
@@ -101,12 +106,13 @@ clove_bcrypt_cost = 10
 -- Modules to load, and modules not to load. A VirtualHost's list adds to the global one.
 -- Clove's modules, by Prosody name: roster, disco, ping, vcard, vcard_update (avatar hashes in
 -- presence), register, private, offline (loaded unless disabled), blocklist, carbons, csi,
+-- smacks (stream management),
 -- version, time, uptime (off by default: it tells when the server restarted), adhoc and
 -- admin_adhoc, darknet. saslauth, tls and dialback are part of the stream layer.
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "vcard"; "vcard_update";
-    "register"; "private"; "blocklist"; "carbons"; "csi"; "version"; "time"; "admin_adhoc";
-    "darknet";
+    "register"; "private"; "blocklist"; "carbons"; "csi"; "smacks"; "version"; "time";
+    "admin_adhoc"; "darknet";
 }
 modules_disabled = { }
 

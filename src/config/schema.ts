@@ -69,6 +69,8 @@ const ROWS: Row[] = [
   // Limits and timeouts
   { name: 'c2s_stanza_size_limit', type: 'integer', default: 256 * 1024, min: 1024, max: 64 * MiB, doc: 'Largest stanza a client may send, in bytes (policy-violation beyond).' },
   { name: 's2s_stanza_size_limit', type: 'integer', default: 512 * 1024, min: 1024, max: 64 * MiB, doc: 'Largest stanza a server may send, in bytes.' },
+  { name: 'smacks_hibernation_time', type: 'number', default: 300, min: 1, max: 86400, scope: 'both', doc: 'Seconds a dropped stream-management session (XEP-0198) waits to be resumed before it ends.' },
+  { name: 'smacks_max_queue_size', type: 'integer', default: 500, min: 1, max: 1000000, scope: 'both', doc: 'Unacknowledged stanzas kept per session before it is ended with resource-constraint.' },
   { name: 'c2s_timeout', type: 'number', default: 300, min: 1, max: 86400, doc: 'Seconds a client connection may take to authenticate.' },
   { name: 's2s_timeout', type: 'number', default: 90, min: 1, max: 86400, doc: 'Seconds an s2s connection may take to be established and authenticated.' },
   { name: 'limits', type: 'table', default: undefined, status: 'accepted', doc: "Prosody's per-connection-type rate limits." },

@@ -44,6 +44,20 @@ export interface EventMap {
   'vcard-updated': { host: string; username: string; vcard: Element | undefined };
   /** A nonza from a bound client (XEP-0352 <active/>, …); unhandled ones end the stream. */
   [nonza: `c2s-nonza/${string}`]: { session: C2SSession; element: Element };
+  /** A stanza from a bound client was handled (XEP-0198 counts them); fired only when hooked. */
+  'c2s-stanza-handled': { session: C2SSession };
+  /**
+   * A bound session's connection was lost without `</stream:stream>` (XEP-0198). A synchronous
+   * handler that returns something keeps it bound without a socket ("hibernating"); it must end
+   * it later itself: remove it from the session table and fire 'session-closed'.
+   */
+  'session-interrupted': { session: C2SSession; reason: string };
+  /**
+   * `<resume/>` on an authenticated, unbound stream (XEP-0198 §5). The handler answers it; to take
+   * over a hibernating session it calls `bindAs(jid)`, which makes this connection bound as `jid`
+   * (it does not register it in the session table nor fire 'session-bound').
+   */
+  'c2s-resume': { session: C2SSession; element: Element; bindAs(jid: Jid): void };
   /** A stanza about to be written to a bound client; a synchronous handler that returns something has taken it (XEP-0352). */
   'c2s-outgoing': { session: C2SSession; stanza: Element };
 }

@@ -111,13 +111,20 @@ export class C2SConnection extends XmlStream implements C2SSession {
         return this.unauthenticated(el);
       case 'authenticated':
         if (el.name === 'iq' && (ns === undefined || ns === NS.CLIENT) && el.getChild('bind', NS.BIND)) return bindResource(this, el);
+        if (ns === NS.SM) return this.preBindStreamManagement(el);
         return this.unauthenticated(el);
       case 'bound':
         if (el.name === 'message' || el.name === 'presence' || el.name === 'iq') {
           if (ns !== undefined && ns !== NS.CLIENT) throw new StreamError('invalid-namespace', `stanzas must be in ${NS.CLIENT}`);
-          return (this.hostObj as Host).router.fromClient(this, el);
+          const bus = (this.hostObj as Host).events;
+          const r = (this.hostObj as Host).router.fromClient(this, el);
+          // XEP-0198 counts handled stanzas; stanzas are handled one at a time, so counting here
+          // (before an async route finishes) still answers a later <r/> after this one is done.
+          if (bus.has('c2s-stanza-handled')) bus.fire('c2s-stanza-handled', { session: this });
+          return r;
         }
-        if (ns === NS.SM) return this.streamManagement(el);
+        // Stream management is the smacks module's when it is loaded (src/modules/smacks.ts).
+        if (ns === NS.SM && !this.hostObj?.events.has(`c2s-nonza/${NS.SM}:${el.local}`)) return this.streamManagement(el);
         return this.nonza(el);
       default:
         return undefined;
@@ -155,12 +162,29 @@ export class C2SConnection extends XmlStream implements C2SSession {
     throw new StreamError('unsupported-stanza-type', `<${el.name}/> is not expected before authentication`);
   }
 
-  /** XEP-0198 is not implemented yet: refuse `<enable/>` cleanly so clients carry on without it. */
+  /** Without the smacks module, XEP-0198 is refused cleanly so clients carry on without it. */
   private streamManagement(el: Element): void {
-    if (el.name === 'enable') {
+    if (el.name === 'enable' || el.name === 'resume') {
       this.send(x('failed', { xmlns: NS.SM }, x('feature-not-implemented', { xmlns: NS.STANZA_ERRORS })));
     }
     // <r/> and <a/> without an enabled session are ignored (XEP-0198 §4 makes them meaningless).
+  }
+
+  /**
+   * XEP-0198 before bind: `<resume/>` goes to the smacks module, which may make this connection
+   * take over a hibernating session (through `bindAs`); `<enable/>` must wait for bind (§3).
+   */
+  private preBindStreamManagement(el: Element): void | Promise<void> {
+    const bus = this.hostObj?.events;
+    if (el.name === 'resume' && bus?.has('c2s-resume')) {
+      const r = bus.fire('c2s-resume', { session: this, element: el, bindAs: (jid) => this.bound(jid) });
+      return r instanceof Promise ? r.then(() => undefined) : undefined;
+    }
+    if (el.name === 'enable') {
+      this.send(x('failed', { xmlns: NS.SM }, x('unexpected-request', { xmlns: NS.STANZA_ERRORS })));
+      return;
+    }
+    return this.streamManagement(el);
   }
 
   // ---- STARTTLS ----
@@ -197,14 +221,31 @@ export class C2SConnection extends XmlStream implements C2SSession {
 
   // ---- closing ----
 
+  /** Also ends a hibernating session (XEP-0198: socket gone, still bound): at once, as if it had just closed. */
+  override close(error?: StreamError): void {
+    if (!this.closed || this.state !== 'bound') return super.close(error);
+    this.state = 'closed';
+    const host = this.hostObj;
+    if (host?.sessions.remove(this)) void host.events.fire('session-closed', { session: this, reason: error?.condition ?? 'closed' });
+  }
+
   protected onClosed(reason: string): void {
     const wasBound = this.state === 'bound';
-    this.state = 'closed';
     if (this.authTimer) clearTimeout(this.authTimer);
     this.onClose?.(this);
     this.onClose = undefined;
-    if (wasBound && this.hostObj) {
-      const host = this.hostObj;
+    const host = this.hostObj;
+    // XEP-0198: a bound session whose socket was lost (no </stream:stream>, no stream error) may
+    // hibernate: it stays bound and routable without a socket, its state stays 'bound', and the
+    // smacks module queues what is sent to it until it is resumed or times out (and ends it).
+    const jid = this.jid;
+    if (wasBound && host && jid && this.endedBy === 'lost' && host.sessions.get(jid.domain, jid.local, jid.resource) === this
+      && host.events.has('session-interrupted')) {
+      const kept = host.events.fire('session-interrupted', { session: this, reason });
+      if (kept !== undefined && !(kept instanceof Promise)) return;
+    }
+    this.state = 'closed';
+    if (wasBound && host) {
       if (host.sessions.remove(this)) void host.events.fire('session-closed', { session: this, reason });
     }
   }

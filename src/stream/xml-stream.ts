@@ -27,6 +27,12 @@ export abstract class XmlStream {
   /** Our stream header has been written on the current (restarted) stream. */
   protected headerSent = false;
   private isClosed = false;
+  /**
+   * How the stream ended: 'peer' after the peer's `</stream:stream>`, 'lost' when the socket went
+   * away under us without one (XEP-0198 hibernates resumable c2s sessions only then), 'local'
+   * when we closed it. Undefined while open.
+   */
+  protected endedBy: 'peer' | 'lost' | 'local' | undefined;
   private readonly inbox: Element[] = [];
   private draining = false;
   private pausedForInput = false;
@@ -81,7 +87,10 @@ export abstract class XmlStream {
   private readonly onSocketError = (err: Error): void => {
     this.log.debug({ err: err.message }, 'socket error');
   };
-  private readonly onSocketClose = (): void => this.finish('closed');
+  private readonly onSocketClose = (): void => {
+    this.endedBy ??= 'lost';
+    this.finish('closed');
+  };
 
   private attach(sock: Socket): void {
     sock.on('data', this.onData);
@@ -153,6 +162,7 @@ export abstract class XmlStream {
       while (this.inbox.length && !this.isClosed) {
         const el = this.inbox.shift() as Element;
         if (el === END) {
+          this.endedBy ??= 'peer';
           this.close();
           break;
         }
@@ -231,6 +241,7 @@ export abstract class XmlStream {
   /** End the stream: stream error (if any), `</stream:stream>`, then the socket. */
   close(error?: StreamError): void {
     if (this.isClosed) return;
+    this.endedBy ??= 'local';
     if (error) {
       if (!this.headerSent) this.sendHeader();
       this.log.debug({ condition: error.condition, text: error.text }, 'stream error');
