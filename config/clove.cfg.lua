@@ -87,13 +87,18 @@ storage = "file"
 -- bcrypt work factor for password hashes (4..15); each step doubles the time per login.
 clove_bcrypt_cost = 10
 
+-- File the server writes its process id to; a second start refuses while that process
+-- lives, and `clove stop` / `clove status` find the server through it:
+-- pidfile = "/run/clove/clove.pid"
+-- Detach into the background at `clove start` (as `start -D`; `start -F` overrides). Console
+-- logs are then lost: log to a file or syslog. Keep it false under a service manager.
+-- daemonize = false
+-- File creation mask, set at start ("027" when unset: nothing is world-readable):
+-- umask = "027"
 -- (accepted) Process options from Prosody's mod_posix; run Clove under a service manager
 -- as the user you want instead:
--- daemonize = false
--- pidfile = "/run/clove/clove.pid"
 -- prosody_user = "clove"
 -- prosody_group = "clove"
--- umask = "027"
 -- (accepted) Prosody module directories; Clove's modules are built in:
 -- plugin_paths = { "/usr/local/lib/prosody/modules" }
 

@@ -36,7 +36,7 @@ export async function addUser(config: Config, args: string[]): Promise<void> {
     const { user, host } = splitJid(config, target);
     const accounts = accountsFor(config, storage, host);
     if (await accounts.exists(user)) throw new ServerError('account', `${user}@${host} already exists`);
-    await accounts.create(user, await readPassword(`Password for ${user}@${host}: `));
+    await accounts.create(user, await readPassword(`Password for ${user}@${host}: `, args.includes('--password-stdin')));
     process.stderr.write(`created ${user}@${host}\n`);
   } finally {
     await storage.close();
@@ -91,7 +91,7 @@ export async function passwd(config: Config, args: string[]): Promise<void> {
   try {
     const accounts = accountsFor(config, storage, host);
     if (!(await accounts.exists(user))) throw new ServerError('account', `${user}@${host} does not exist`);
-    await accounts.setPassword(user, await readPassword(`New password for ${user}@${host}: `));
+    await accounts.setPassword(user, await readPassword(`New password for ${user}@${host}: `, args.includes('--password-stdin')));
     process.stderr.write(`changed the password of ${user}@${host}\n`);
   } finally {
     await storage.close();
@@ -112,4 +112,27 @@ export async function delUser(config: Config, args: string[]): Promise<void> {
   } finally {
     await storage.close();
   }
+}
+
+/** register USER HOST PASSWORD (prosodyctl parity, for scripts). */
+export async function register(config: Config, args: string[]): Promise<void> {
+  const [user, host, password] = args;
+  if (!user || !host || password === undefined || args.length !== 3) throw new ServerError('usage', 'usage: clove register USER HOST PASSWORD');
+  const target = splitJid(config, `${user}@${host}`);
+  const storage = openStore(config);
+  try {
+    const accounts = accountsFor(config, storage, target.host);
+    if (await accounts.exists(target.user)) throw new ServerError('account', `${target.user}@${target.host} already exists`);
+    await accounts.create(target.user, password);
+    process.stderr.write(`created ${target.user}@${target.host}\n`);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** unregister USER HOST (prosodyctl parity, for scripts). */
+export async function unregister(config: Config, args: string[]): Promise<void> {
+  const [user, host] = args;
+  if (!user || !host || args.length !== 2) throw new ServerError('usage', 'usage: clove unregister USER HOST');
+  await delUser(config, [`${user}@${host}`]);
 }

@@ -5,19 +5,32 @@ import { ConfigError } from '../config/errors.js';
 import { ServerError } from '../core/errors.js';
 import { writeFile } from 'node:fs/promises';
 import { startServer } from '../main.js';
-import { addUser, passwd, delUser } from './accounts.js';
+import { addUser, passwd, delUser, register, unregister } from './accounts.js';
+import { about } from './about.js';
 import { certGenerate } from './cert.js';
+import { importProsody } from './import-prosody.js';
+import { acquirePidfile, checkPidfile } from './pidfile.js';
+import { status, stop } from './control.js';
+import { daemonize, isDaemonChild, notifyParent } from './daemon.js';
+import { handleReload } from './reload.js';
 import { resolveModules } from '../modules/index.js';
 
 const USAGE = `usage: clove [--config PATH] COMMAND
 commands:
-  start                 run the server in the foreground
-  adduser JID           create an account (password prompted, or read from stdin)
+  start [-D|-F]         run the server: -D detaches (as daemonize = true), -F stays in the foreground
+  adduser JID           create an account (password prompted, or a line of stdin; --password-stdin)
   adduser --batch       create accounts from "JID PASSWORD" lines on stdin
   passwd JID            change an account's password
   deluser JID           delete an account
   cert generate HOST    write a self-signed certificate for HOST to the certificates folder
   check                 load the config and report problems
+  status                print whether the server runs; exit 0 running, 3 not running
+  import-prosody DIR [--dry-run]  import Prosody's internal storage (accounts, rosters, vCards, …)
+  stop                  stop the server named by the pidfile (SIGTERM, waits for it to exit)
+  restart               stop the running server (if any), then start it detached
+  register USER HOST PASSWORD  create an account (for scripts)
+  unregister USER HOST  delete an account (for scripts)
+  about                 print version, Node.js version, config file, hosts and modules
 The config comes from --config PATH or $CLOVE_CONFIG; without either, the embedded default
 (VirtualHost "localhost", ./data, ./certs) is used.`;
 
@@ -32,17 +45,25 @@ export async function main(argv: string[]): Promise<number> {
     }
     const config = await getConfig(argv);
     switch (cmd) {
-      case 'start': return await start(config);
+      case 'start': return await start(config, rest, argv);
       case 'adduser': await addUser(config, rest); return 0;
       case 'passwd': await passwd(config, rest); return 0;
       case 'deluser': await delUser(config, rest); return 0;
       case 'cert': await certGenerate(config, rest); return 0;
       case 'check': return check(config);
+      case 'stop': return await stop(config);
+      case 'restart': return await restart(config, argv);
+      case 'status': return status(config);
+      case 'import-prosody': return await importProsody(config, rest);
+      case 'register': await register(config, rest); return 0;
+      case 'unregister': await unregister(config, rest); return 0;
+      case 'about': return await about(config);
       default:
         process.stderr.write(`clove: unknown command '${cmd}'\n${USAGE}\n`);
         return 1;
     }
   } catch (err) {
+    notifyParent({ error: (err as Error)?.message ?? String(err) });
     return report(err);
   }
 }
@@ -85,23 +106,59 @@ function check(config: Config): number {
   return 0;
 }
 
-async function start(config: Config): Promise<number> {
+async function restart(config: Config, argv: string[]): Promise<number> {
+  if (config.get<string | undefined>('pidfile') === undefined) throw new ServerError('config', `no pidfile is set in ${config.file}; cannot find the running server`);
+  if (status(config, true) === 0) await stop(config);
+  return start(config, ['-D'], argv.map((a) => (a === 'restart' ? 'start' : a)));
+}
+
+async function start(config: Config, rest: string[] = [], argv: string[] = []): Promise<number> {
+  const pidfile = config.get<string | undefined>('pidfile');
+  if (pidfile) checkPidfile(pidfile);
+  process.umask(umaskOf(config));
+  const detach = !rest.includes('-F') && !rest.includes('--foreground') && (rest.includes('-D') || rest.includes('--daemonize') || config.get<boolean>('daemonize'));
+  if (detach && !isDaemonChild()) {
+    const pid = await daemonize(argv.includes('-D') ? argv : [...argv, '-D']);
+    process.stderr.write(`clove started as PID ${pid}${pidfile ? ` (pidfile ${pidfile})` : ''}\n`);
+    return 0;
+  }
   const server = await startServer({ config });
+  let releasePidfile = (): void => {};
+  if (pidfile) {
+    try {
+      releasePidfile = acquirePidfile(pidfile);
+      server.log.info(`pidfile ${pidfile} written (PID ${process.pid})`);
+    } catch (err) {
+      await server.stop('server shutting down (pidfile taken)');
+      throw err;
+    }
+  }
   const statsFile = process.env.CLOVE_STATS_FILE;
   // For benchmarks: the server's own view of event-loop delay and memory, once a second.
   const statsTimer = statsFile
     ? setInterval(() => { void writeFile(statsFile, JSON.stringify(server.stats(process.env.CLOVE_STATS_RESET === '1')) + '\n').catch(() => {}); }, 1000)
     : undefined;
   statsTimer?.unref();
+  const stopReload = handleReload(config, server.log);
+  notifyParent({ ready: process.pid });
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       if (statsTimer) clearInterval(statsTimer);
       server.log.info(`${signal} received, shutting down`);
-      void server.stop(`server shutting down (${signal})`).then(() => resolve(0));
+      stopReload();
+      void server.stop(`server shutting down (${signal})`).then(() => { releasePidfile(); resolve(0); });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
     // An administrator's shutdown command (XEP-0133) stops the server from inside: exit once it has.
-    for (const host of server.hosts.values()) host.events.hook('server-shutdown-requested', ({ reason }) => { void server.stop(reason).then(() => resolve(0)); }, 10);
+    for (const host of server.hosts.values()) host.events.hook('server-shutdown-requested', ({ reason }) => { void server.stop(reason).then(() => { releasePidfile(); resolve(0); }); }, 10);
   });
+}
+
+/** The `umask` option (octal text such as "027"), 027 when unset: no file is world-readable. */
+function umaskOf(config: Config): number {
+  const text = config.get<string | undefined>('umask');
+  if (text === undefined) return 0o027;
+  if (!/^[0-7]{1,4}$/.test(text)) throw new ServerError('config', `${config.file}: umask = "${text}" is not an octal mask such as "027"`);
+  return Number.parseInt(text, 8);
 }

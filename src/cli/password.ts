@@ -1,9 +1,9 @@
 // Reading passwords for the CLI: a prompt without echo on a terminal, else a line of stdin.
 import { createInterface } from 'node:readline';
 
-/** Read one password: prompted twice without echo on a TTY, else the first line of stdin. */
-export async function readPassword(prompt: string): Promise<string> {
-  if (!process.stdin.isTTY) {
+/** Read one password: prompted twice without echo on a TTY, else (or with --password-stdin) the first line of stdin. */
+export async function readPassword(prompt: string, fromStdin = false): Promise<string> {
+  if (fromStdin || !process.stdin.isTTY) {
     const line = await firstLine();
     if (line === undefined) throw new Error('no password on standard input');
     return line;

@@ -132,7 +132,21 @@ export class Accounts implements CredentialSource {
     // two to recompute (the same work Prosody does for PLAIN), so it goes first.
     const [cred, hash] = rec?.scram.sha1 ? [rec.scram.sha1, 'sha1' as const] : rec?.scram.sha256 ? [rec.scram.sha256, 'sha256' as const] : [this.decoy, 'sha1' as const];
     const match = await verifyScramPassword(cred, prepared ?? '', hash);
-    return match && cred !== this.decoy && prepared !== null;
+    const ok = match && cred !== this.decoy && prepared !== null;
+    // Accounts imported from Prosody carry only SCRAM-SHA-1 keys; a PLAIN login is the one
+    // moment the password is in hand, so complete the record (SCRAM-SHA-256 and bcrypt) then.
+    if (ok && name !== null && rec && (!rec.scram.sha256 || !rec.bcrypt)) void this.complete(name, prepared as string);
+    return ok;
+  }
+
+  /** Fill in the keys an imported record lacks, keeping its SCRAM-SHA-1 key and creation time. */
+  private async complete(name: string, prepared: string): Promise<void> {
+    await this.locked(name, async () => {
+      const cur = await this.store.get(name);
+      if (!cur || (cur.scram.sha256 && cur.bcrypt)) return;
+      const full = await this.makeRecord(prepared, cur.created);
+      await this.store.set(name, { ...full, scram: { sha1: cur.scram.sha1 ?? full.scram.sha1, sha256: full.scram.sha256 } });
+    }).catch(() => { /* best effort: the login already succeeded */ });
   }
 
   private async makeRecord(prepared: string, created: number): Promise<AccountRecord> {

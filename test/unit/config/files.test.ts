@@ -32,7 +32,6 @@ describe("the tutorial's prosody.cfg.lua", () => {
     expect(c.warnings).toEqual([
       `${tutorial}:11: option 'authentication' = "internal_plain" is treated as "internal_hashed" by Clove`,
       `${tutorial}:14: option 'daemonize' is accepted for Prosody compatibility but Clove does not act on it yet`,
-      `${tutorial}:15: option 'pidfile' is accepted for Prosody compatibility but Clove does not act on it yet`,
     ]);
   });
 
