@@ -97,6 +97,8 @@ clove_bcrypt_cost = 10
 -- umask = "027"
 -- (accepted) Process options from Prosody's mod_posix; run Clove under a service manager
 -- as the user you want instead:
+-- clove start refuses to run as root unless this is set:
+-- run_as_root = false
 -- prosody_user = "clove"
 -- prosody_group = "clove"
 -- (accepted) Prosody module directories; Clove's modules are built in:

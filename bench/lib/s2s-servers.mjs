@@ -35,6 +35,7 @@ function commonLines({ dir, c2sPort, s2sPort, certDir, logPath }) {
   return [
     '-- Written by bench/s2s.mjs for one benchmark run; deleted afterwards.',
     'interfaces = { "127.0.0.1" }',
+    'run_as_root = true', // the bench machines run as root
     `c2s_ports = { ${c2sPort} }`,
     `s2s_ports = { ${s2sPort} }`,
     `data_path = ${luaStr(path.join(dir, 'data'))}`,

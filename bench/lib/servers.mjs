@@ -12,6 +12,7 @@ function commonConfig({ dir, port, certDir, dataPath, logPath }) {
   return [
     '-- Written by bench/run.mjs for one benchmark run; deleted afterwards.',
     'interfaces = { "127.0.0.1" }',
+    'run_as_root = true', // the bench machines run as root
     `c2s_ports = { ${port} }`,
     's2s_ports = { }',
     `data_path = ${JSON.stringify(dataPath)}`,

@@ -113,6 +113,10 @@ async function restart(config: Config, argv: string[]): Promise<number> {
 }
 
 async function start(config: Config, rest: string[] = [], argv: string[] = []): Promise<number> {
+  // As mod_posix does: a network daemon holding root turns any bug into a root compromise.
+  if (process.getuid?.() === 0 && !config.get<boolean>('run_as_root')) {
+    throw new ServerError('usage', `refusing to run as root; start Clove as an unprivileged user, or set run_as_root = true in ${config.file}`);
+  }
   const pidfile = config.get<string | undefined>('pidfile');
   if (pidfile) checkPidfile(pidfile);
   process.umask(umaskOf(config));

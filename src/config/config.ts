@@ -27,7 +27,9 @@ export interface ParseOptions {
 
 /** The `file` of the configuration built into Clove. */
 export const EMBEDDED_DEFAULT = '<embedded default>';
-const DEFAULT_TEXT = 'data_path = "./data"\ncertificates = "./certs"\nVirtualHost "localhost"\n';
+// The embedded default is for trying Clove out (`npm start` on a fresh machine, often as root);
+// a real deployment uses a config file, where run_as_root keeps its safe default of false.
+const DEFAULT_TEXT = 'data_path = "./data"\ncertificates = "./certs"\nrun_as_root = true\nVirtualHost "localhost"\n';
 
 export class Config {
   readonly file: string;

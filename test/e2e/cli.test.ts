@@ -229,6 +229,17 @@ describe('clove start -D', () => {
   }, 30_000);
 });
 
+describe('clove start as root', () => {
+  it.skipIf(process.getuid?.() !== 0)('refuses without run_as_root = true, with one line saying what to do', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'clove-root-'));
+    dirs.push(dir);
+    const cfgPath = await writeChildConfig(dir, 'run_as_root = false');
+    const r = await clove(['start', '--config', cfgPath]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`clove: refusing to run as root; start Clove as an unprivileged user, or set run_as_root = true in ${cfgPath}\n`);
+  }, 30_000);
+});
+
 describe('clove start -D failures', () => {
   it('a detached server that cannot listen: the parent exits 2 with its one line', async () => {
     const blocker = createServer();

@@ -67,6 +67,7 @@ export async function writeChildConfig(dir: string, extra = '', more: { hosts?: 
   const text = [
     'interfaces = { "127.0.0.1" }',
     'c2s_ports = { 0 }',
+    'run_as_root = true', // CI and these machines run tests as root
     more.s2s ? 's2s_ports = { 0 }' : 's2s_ports = { }',
     `data_path = ${JSON.stringify(join(dir, 'data'))}`,
     `certificates = ${JSON.stringify(CERT_DIR)}`,

@@ -197,10 +197,10 @@ describe('warnings', () => {
   });
 
   it('warns once per accepted option and once per reassignment', () => {
-    const c = parse('daemonize = true\ndaemonize = false\nVirtualHost "a"\ncomponent_secret = "s"\nVirtualHost "b"\ncomponent_secret = "t"');
+    const c = parse('prosody_user = "a"\nprosody_user = "b"\nVirtualHost "a"\ncomponent_secret = "s"\nVirtualHost "b"\ncomponent_secret = "t"');
     expect(c.warnings).toEqual([
-      `${F}:1: option 'daemonize' is accepted for Prosody compatibility but Clove does not act on it yet`,
-      `${F}:2: option 'daemonize' is set again; this replaces the value from line 1`,
+      `${F}:1: option 'prosody_user' is accepted for Prosody compatibility but Clove does not act on it yet`,
+      `${F}:2: option 'prosody_user' is set again; this replaces the value from line 1`,
       `${F}:4: option 'component_secret' is accepted for Prosody compatibility but Clove does not act on it yet`,
     ]);
     expect(c.get('daemonize')).toBe(false);

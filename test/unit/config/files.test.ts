@@ -31,7 +31,6 @@ describe("the tutorial's prosody.cfg.lua", () => {
     const accepted = (line: number, name: string) => `${tutorial}:${line}: option '${name}' is accepted for Prosody compatibility but Clove does not act on it yet`;
     expect(c.warnings).toEqual([
       `${tutorial}:11: option 'authentication' = "internal_plain" is treated as "internal_hashed" by Clove`,
-      `${tutorial}:14: option 'daemonize' is accepted for Prosody compatibility but Clove does not act on it yet`,
     ]);
   });
 
