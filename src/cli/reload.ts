@@ -33,7 +33,7 @@ export function changedOptions(before: Config, after: Config): string[] {
 }
 
 /** Handle SIGHUP for a running server started from `config`; returns the function that stops handling it. */
-export function handleReload(config: Config, log: Logger): () => void {
+export function handleReload(config: Config, log: Logger, hosts: ReadonlyMap<string, { events: { fire(e: 'config-reloaded', p: { config: Config; changed: string[] }): unknown } }> = new Map()): () => void {
   let current = config;
   const onHup = (): void => {
     void (async () => {
@@ -50,9 +50,18 @@ export function handleReload(config: Config, log: Logger): () => void {
       }
       for (const w of next.warnings) log.warn(w);
       const changed = changedOptions(current, next);
+      // Applied live: allow_registration (the register module) and the log level; the rest
+      // (hosts, listeners, certificates, modules) needs a restart.
+      const live = new Set(['allow_registration', 'log']);
+      const later = changed.filter((c) => !live.has(c.split('@')[0] as string));
       if (changed.length === 0) log.info(`SIGHUP: config ${current.file} reloaded; nothing changed`);
-      else log.warn({ changed }, `SIGHUP: config ${current.file} reloaded; changed: ${changed.join(', ')}; these apply after a restart (clove restart)`);
+      else log.warn({ changed }, `SIGHUP: config ${current.file} reloaded; changed: ${changed.join(', ')}${later.length ? `; these apply after a restart (clove restart): ${later.join(', ')}` : '; all applied'}`);
+      const levels = next.get<{ level: string }[]>('log').map((t) => t.level);
+      const order = ['debug', 'info', 'warn', 'error'];
+      const lowest = levels.sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
+      if (lowest && lowest !== log.level) log.level = lowest;
       current = next;
+      for (const host of hosts.values()) await host.events.fire('config-reloaded', { config: next, changed });
     })();
   };
   process.on('SIGHUP', onHup);

@@ -37,6 +37,8 @@ export interface EventMap {
   'user-created': { host: string; username: string };
   'user-deleted': { host: string; username: string };
   'server-started': { hosts: string[] };
+  /** SIGHUP re-read the config; modules re-read the options they can apply live. */
+  'config-reloaded': { config: import('../config/config.js').Config; changed: string[] };
   'server-stopping': { reason: string };
   /** An administrator asked the server to stop (XEP-0133); src/main.ts stops it. */
   'server-shutdown-requested': { reason: string };

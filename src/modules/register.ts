@@ -47,7 +47,14 @@ export default defineModule({
   name: 'register',
   setup(ctx) {
     const host = ctx.host;
-    const open = ctx.option.boolean('allow_registration', false);
+    let open = ctx.option.boolean('allow_registration', false);
+    // allow_registration applies live on SIGHUP: an operator can open or close sign-ups
+    // without dropping anyone's session.
+    ctx.hook('config-reloaded', ({ config }) => {
+      const next = config.get<boolean>('allow_registration', host.name);
+      if (next !== open) ctx.log.info(`allow_registration is now ${next}`);
+      open = next;
+    });
     const requireTls = ctx.option.boolean('c2s_require_encryption', true);
     const budget = new RegistrationWindow(
       ctx.option.number('registration_throttle_max', 10, { min: 1, integer: true }),

@@ -266,10 +266,23 @@ describe('SIGHUP', () => {
     const reg = await clove(['--config', s.configPath, 'register', 'erin', 'localhost', 'erin-pass']);
     expect(reg.code, reg.stderr).toBe(0);
     const c = await RawClient.login({ port: s.port, username: 'erin', password: 'erin-pass', resource: 'r' });
+    const registrationForm = async (): Promise<string | undefined> => {
+      const probe = await RawClient.connect({ port: s.port });
+      try {
+        await probe.startTls();
+        return (await probe.iq(`<iq type='get' id='reg'><query xmlns='jabber:iq:register'/></iq>`)).attrs.type;
+      } finally {
+        probe.destroy();
+      }
+    };
+    expect(await registrationForm()).toBe('error');
     await writeChildConfig(s.dir, 'pidfile = "clove.pid"\nallow_registration = true');
     process.kill(s.pid, 'SIGHUP');
     const line = await s.waitForLog((l) => l.msg.startsWith('SIGHUP: config'));
-    expect(line.msg).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: allow_registration; these apply after a restart (clove restart)`);
+    expect(line.msg).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: allow_registration; all applied`);
+    // Applied live: a new connection now gets the registration form, and nobody was dropped.
+    await s.waitForLog((l) => l.msg.includes('allow_registration is now true'));
+    expect(await registrationForm()).toBe('result');
 
     await writeFile(s.configPath, 'interfaces = { "127.0.0.1"\n');
     process.kill(s.pid, 'SIGHUP');
