@@ -48,6 +48,8 @@ export interface RunningServer {
   readonly s2sPort: number;
   /** SHA-256 fingerprint of each host's certificate. */
   readonly fingerprints: ReadonlyMap<string, string>;
+  /** Reopen log files (SIGHUP, for logrotate). */
+  reopenLogs(): void;
   /** Event-loop delay (ms) since the last reset, memory and session counts. */
   stats(reset?: boolean): ServerStats;
   /** Close every stream with `system-shutdown`, stop listening and flush storage. */
@@ -66,11 +68,13 @@ export interface ServerStats {
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const { config } = opts;
   let flushLog = (): void => {};
+  let reopenLogs = (): void => {};
   let log = opts.log;
   if (!log) {
     const made = createLogger(config.get<LogTarget[]>('log'));
     log = made.log;
     flushLog = made.flush;
+    reopenLogs = made.reopen;
     for (const w of made.warnings) log.warn(w);
   }
   for (const w of config.warnings) log.warn(w);
@@ -159,6 +163,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const running: RunningServer = {
     config, log, hosts, sessions, storage, c2s, s2s, fingerprints,
     c2sPort: c2s[0]?.port ?? 0,
+    reopenLogs: () => reopenLogs(),
     s2sPort: s2s[0]?.port ?? 0,
     stats(reset = false) {
       const ms = (ns: number): number => Math.round(ns / 1e4) / 100;

@@ -143,7 +143,7 @@ async function start(config: Config, rest: string[] = [], argv: string[] = []): 
     ? setInterval(() => { void writeFile(statsFile, JSON.stringify(server.stats(process.env.CLOVE_STATS_RESET === '1')) + '\n').catch(() => {}); }, 1000)
     : undefined;
   statsTimer?.unref();
-  const stopReload = handleReload(config, server.log, server.hosts);
+  const stopReload = handleReload(config, server.log, () => server.reopenLogs(), server.hosts);
   notifyParent({ ready: process.pid });
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {

@@ -33,9 +33,11 @@ export function changedOptions(before: Config, after: Config): string[] {
 }
 
 /** Handle SIGHUP for a running server started from `config`; returns the function that stops handling it. */
-export function handleReload(config: Config, log: Logger, hosts: ReadonlyMap<string, { events: { fire(e: 'config-reloaded', p: { config: Config; changed: string[] }): unknown } }> = new Map()): () => void {
+export function handleReload(config: Config, log: Logger, reopenLogs: () => void, hosts: ReadonlyMap<string, { events: { fire(e: 'config-reloaded', p: { config: Config; changed: string[] }): unknown } }> = new Map()): () => void {
   let current = config;
   const onHup = (): void => {
+    // First, so lines about the reload land in the new file after logrotate moved the old one.
+    reopenLogs();
     void (async () => {
       if (current.file === EMBEDDED_DEFAULT) {
         log.info('SIGHUP: running on the embedded default config; there is no file to reload');

@@ -9,10 +9,11 @@ export type { Logger } from 'pino';
  * Create the root logger for a list of targets. Console output goes to stderr so that
  * stdout stays free for command output; files are appended asynchronously.
  */
-export function createLogger(targets: readonly LogTarget[], opts: { name?: string } = {}): { log: Logger; warnings: string[]; flush(): void } {
+export function createLogger(targets: readonly LogTarget[], opts: { name?: string } = {}): { log: Logger; warnings: string[]; flush(): void; reopen(): void } {
   const warnings: string[] = [];
   const streams: StreamEntry[] = [];
   const dests: { flushSync?: () => void }[] = [];
+  const files: { reopen(): void }[] = [];
   for (const t of targets) {
     let dest;
     if (t.to === 'console') dest = pino.destination({ fd: 2, sync: false });
@@ -20,7 +21,10 @@ export function createLogger(targets: readonly LogTarget[], opts: { name?: strin
       // TODO: syslog through /dev/log arrives with the operations issue; until then say so once.
       warnings.push('log: "*syslog" is not supported yet; logging to the console instead');
       dest = pino.destination({ fd: 2, sync: false });
-    } else dest = pino.destination({ dest: t.to, sync: false, mkdir: true });
+    } else {
+      dest = pino.destination({ dest: t.to, sync: false, mkdir: true });
+      files.push(dest);
+    }
     dests.push(dest);
     streams.push({ level: t.level as Level, stream: dest });
   }
@@ -37,6 +41,12 @@ export function createLogger(targets: readonly LogTarget[], opts: { name?: strin
     flush() {
       for (const d of dests) {
         try { d.flushSync?.(); } catch { /* destination not ready yet: nothing buffered */ }
+      }
+    },
+    /** Reopen log files by path (after logrotate moved them away). */
+    reopen() {
+      for (const f of files) {
+        try { f.reopen(); } catch { /* the next write reports it */ }
       }
     },
   };

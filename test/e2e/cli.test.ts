@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -261,6 +261,24 @@ describe('clove start -D failures', () => {
 });
 
 describe('SIGHUP', () => {
+  it('reopens log files, so logrotate can move them away', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'clove-logrotate-'));
+    dirs.push(dir);
+    const logFile = join(dir, 'clove.log');
+    // A warn-level log file; the console keeps info for the port line.
+    const logLine = `log = { info = "*console"; warn = ${JSON.stringify(logFile)} }`;
+    const s = await child(`pidfile = "clove.pid"\n${logLine}`);
+    // Now the file exists and is open; rotate it the way logrotate does (rename), then reload again.
+    await expect.poll(async () => (await stat(logFile).then(() => true, () => false)), { timeout: 5000 }).toBe(true);
+    await rename(logFile, `${logFile}.1`);
+    await writeChildConfig(s.dir, `pidfile = "clove.pid"\nallow_registration = true\n${logLine}`);
+    process.kill(s.pid, 'SIGHUP');
+    await s.waitForLog((l) => l.msg.includes('changed: allow_registration'));
+    await expect.poll(async () => (await readFile(logFile, 'utf8').catch(() => '')), { timeout: 5000 }).toContain('changed: allow_registration');
+    expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 30_000);
+
+
   it('re-reads the config without dropping a connected client and names what changed', async () => {
     const s = await child();
     const reg = await clove(['--config', s.configPath, 'register', 'erin', 'localhost', 'erin-pass']);
