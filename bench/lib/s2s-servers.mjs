@@ -12,10 +12,11 @@
 // - certificates = <dir> makes it look for <dir>/<host>.crt and .key; mod_s2s_auth_certs finds
 //   the self-signed peer certificate untrusted and, with s2s_secure_auth = false, dialback runs.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeProsodyAccounts } from './accounts.mjs';
+import { runWithInput } from './servers.mjs';
 
 const PLUGIN_DIRS = ['/usr/lib/prosody/modules', '/usr/share/prosody-modules', '/usr/lib/prosody-modules'];
 
@@ -191,29 +192,4 @@ export function resetData(side, prepared) {
   fs.rmSync(data, { recursive: true, force: true });
   fs.cpSync(prepared.template, data, { recursive: true });
   fs.rmSync(path.join(side.dir, 'server.pid'), { force: true });
-}
-
-/** Runs argv with `input` on stdin; rejects with its output on a non-zero exit or timeout. */
-function runWithInput(argv, cwd, input, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`adduser --batch timed out after ${timeoutMs / 1000} s`));
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`adduser --batch failed (code ${code}, signal ${signal}): ${out.trim().slice(-800)}`));
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
 }

@@ -185,7 +185,7 @@ function startStatsSampler(file) {
 }
 
 /** Runs argv with `input` on stdin; rejects with its output on a non-zero exit or timeout. */
-function runWithInput(argv, cwd, input, timeoutMs) {
+export function runWithInput(argv, cwd, input, timeoutMs) {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
