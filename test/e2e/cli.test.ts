@@ -2,17 +2,16 @@
 // login, register/unregister, the pidfile (written at start, a second start refused, a stale one
 // replaced, removed on exit), stop and status, about, and SIGTERM's system-shutdown without data
 // loss, start -D, restart and SIGHUP. Children listen on 127.0.0.1 port 0 and are killed by PID afterwards.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, removeChildDir, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
+import { REPO_ROOT, removeChildDir, runClove, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
 
-const CLOVE = join(REPO_ROOT, 'bin', 'clove.js');
 const children: ChildServer[] = [];
 const dirs: string[] = [];
 /** PIDs of detached servers (not our children): killed by PID if a test left them running. */
@@ -28,21 +27,8 @@ afterAll(async () => {
   for (const d of dirs) await removeChildDir(d);
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
 /** Run `clove ARGS` with `input` on stdin. */
-function clove(args: string[], input = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLOVE, ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const clove = runClove;
 
 /** Resolves once the child has logged that it wrote its pidfile (after its listeners are up). */
 const pidfileWritten = (c: ChildServer): Promise<unknown> => c.waitForLog((l) => /^pidfile .* written \(PID \d+\)$/.test(l.msg));

@@ -82,7 +82,8 @@ export async function writeChildConfig(dir: string, extra = '', more: { hosts?: 
   return path;
 }
 
-function run(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Run `clove ARGS` (from dist/) with `input` on stdin; resolves with its exit code and output. */
+export function runClove(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLOVE, ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -97,7 +98,7 @@ function run(args: string[], input: string): Promise<{ code: number | null; stdo
 
 /** Create accounts with `clove adduser --batch` ("JID PASSWORD" lines), as an operator would. */
 export async function addUsers(configPath: string, users: Array<[jid: string, password: string]>): Promise<void> {
-  const r = await run(['--config', configPath, 'adduser', '--batch'], users.map(([j, p]) => `${j} ${p}\n`).join(''));
+  const r = await runClove(['--config', configPath, 'adduser', '--batch'], users.map(([j, p]) => `${j} ${p}\n`).join(''));
   if (r.code !== 0) throw new Error(`clove adduser --batch exited ${r.code}: ${r.stderr}`);
 }
 
