@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, removeChildDir, runClove, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
+import { removeChildDir, runClove, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
 
 const children: ChildServer[] = [];
