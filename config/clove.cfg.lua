@@ -80,6 +80,10 @@ certificates = "../certs"
 -- Logging: a level ("debug", "info", "warn", "error"), "*console", "*syslog", a file path,
 -- or a table of level = sink pairs, e.g. { error = "/var/log/clove/clove.err"; "*syslog" }.
 log = { info = "*console" }
+-- "*syslog" sends lines to the local syslog (facility daemon, tag "clove") through
+-- util-linux logger(1); if that fails, one warning, then those lines go to the console.
+-- The syslog daemon's unix datagram socket:
+-- syslog_socket = "/dev/log"
 
 -- Backend for stored data: "file" (atomic files under data_path) or "memory" (lost on exit).
 storage = "file"

@@ -79,6 +79,7 @@ const ROWS: Row[] = [
   { name: 'certificates', type: 'path', default: 'certs', doc: 'Directory searched for <host>.crt / <host>.key when ssl is not set.' },
   { name: 'ssl', type: 'ssl', default: undefined, scope: 'both', doc: 'TLS key and certificate files: { key = "…"; certificate = "…" }.' },
   { name: 'log', type: 'log', default: [{ level: 'info', to: 'console' }], doc: 'Where logs go: a level, "*console", "*syslog", a file, or a table { level = sink }.' },
+  { name: 'syslog_socket', type: 'path', default: '/dev/log', doc: 'Unix datagram socket of the local syslog daemon that "*syslog" log lines go to (facility daemon, tag clove, through logger(1)).' },
   { name: 'daemonize', type: 'boolean', default: false, doc: 'Detach into the background at clove start (as start -D; start -F stays in the foreground); console logs are then lost, so log to a file or syslog. Keep it false under a service manager.' },
   { name: 'run_as_root', type: 'boolean', default: false, doc: 'Allow clove start as root (refused otherwise: a network daemon should not hold root; use a dedicated user).' },
   { name: 'pidfile', type: 'path', default: undefined, doc: 'File the server writes its process id to (a second start refuses while that process lives); used by clove stop and clove status.' },

@@ -1,53 +1,109 @@
 // Logging with pino. Level and destinations come from the config's `log` option.
 // Rule 7 of the house: never pass passwords, SASL payloads or message bodies to a logger.
-import { pino, type Logger, type StreamEntry, type Level } from 'pino';
+import { pino, type Logger, type StreamEntry, type Level, type DestinationStream } from 'pino';
 import type { LogTarget } from '../config/schema.js';
+import { SyslogDestination, type LineSink } from './syslog.js';
 
 export type { Logger } from 'pino';
 
+export interface LoggerOptions {
+  /** The `name` field of every line; default "clove". */
+  name?: string;
+  /** Unix socket of the local syslog for "*syslog" targets (option `syslog_socket`); default /dev/log. */
+  syslogSocket?: string;
+  /**
+   * Told about problems found after start-up (syslog unavailable). Default: a warn line on the
+   * console (stderr). Either way the text is also appended to `warnings`.
+   */
+  onWarning?: (msg: string) => void;
+  /** Where console lines go instead of stderr (tests). */
+  console?: LineSink;
+  /** The logger(1) binary syslog goes through (tests); default /usr/bin/logger. */
+  syslogCommand?: string;
+}
+
+export interface CloveLogger {
+  log: Logger;
+  /** Problems with the targets: those known at creation, and later ones as they happen. */
+  warnings: string[];
+  flush(): void;
+  reopen(): void;
+  /** Flush, and end the syslog child; console and files keep working. */
+  close(): void;
+}
+
 /**
  * Create the root logger for a list of targets. Console output goes to stderr so that
- * stdout stays free for command output; files are appended asynchronously.
+ * stdout stays free for command output; files are appended asynchronously; syslog goes through
+ * a `logger` child (see syslog.ts).
  */
-export function createLogger(targets: readonly LogTarget[], opts: { name?: string } = {}): { log: Logger; warnings: string[]; flush(): void; reopen(): void } {
+export function createLogger(targets: readonly LogTarget[], opts: LoggerOptions = {}): CloveLogger {
+  const name = opts.name ?? 'clove';
   const warnings: string[] = [];
   const streams: StreamEntry[] = [];
   const dests: { flushSync?: () => void }[] = [];
   const files: { reopen(): void }[] = [];
-  for (const t of targets) {
-    let dest;
-    if (t.to === 'console') dest = pino.destination({ fd: 2, sync: false });
-    else if (t.to === 'syslog') {
-      // TODO: syslog through /dev/log arrives with the operations issue; until then say so once.
-      warnings.push('log: "*syslog" is not supported yet; logging to the console instead');
-      dest = pino.destination({ fd: 2, sync: false });
-    } else {
-      dest = pino.destination({ dest: t.to, sync: false, mkdir: true });
-      files.push(dest);
+  let consoleDest: DestinationStream | undefined;
+  const toConsole = (): DestinationStream => {
+    if (!consoleDest) {
+      if (opts.console) consoleDest = opts.console as DestinationStream;
+      else {
+        const d = pino.destination({ fd: 2, sync: false });
+        dests.push(d);
+        consoleDest = d;
+      }
     }
-    dests.push(dest);
+    return consoleDest;
+  };
+  const warn = (msg: string): void => {
+    warnings.push(msg);
+    if (opts.onWarning) opts.onWarning(msg);
+    else toConsole().write(JSON.stringify({ level: 40, time: Date.now(), name, msg }) + '\n');
+  };
+  let syslog: SyslogDestination | undefined;
+  for (const t of targets) {
+    let dest: DestinationStream;
+    if (t.to === 'console') dest = toConsole();
+    else if (t.to === 'syslog') {
+      // Lines syslog cannot take go to the console, unless a console target already shows them.
+      const shown = targets.some((c) => c.to === 'console' && rank(c.level as Level) <= rank(t.level as Level));
+      syslog ??= new SyslogDestination({
+        socket: opts.syslogSocket,
+        tag: 'clove',
+        fallback: shown ? null : toConsole(),
+        onWarning: warn,
+        command: opts.syslogCommand,
+      });
+      dest = syslog;
+    } else {
+      const d = pino.destination({ dest: t.to, sync: false, mkdir: true });
+      files.push(d);
+      dests.push(d);
+      dest = d;
+    }
     streams.push({ level: t.level as Level, stream: dest });
   }
-  if (streams.length === 0) {
-    const dest = pino.destination({ fd: 2, sync: false });
-    dests.push(dest);
-    streams.push({ level: 'info', stream: dest });
-  }
+  if (streams.length === 0) streams.push({ level: 'info', stream: toConsole() });
   const lowest = streams.reduce<Level>((lo, s) => (rank(s.level as Level) < rank(lo) ? (s.level as Level) : lo), 'fatal');
-  const log = pino({ name: opts.name ?? 'clove', level: lowest, base: undefined }, pino.multistream(streams));
+  const log = pino({ name, level: lowest, base: undefined }, pino.multistream(streams));
+  const flush = (): void => {
+    for (const d of dests) {
+      try { d.flushSync?.(); } catch { /* destination not ready yet: nothing buffered */ }
+    }
+  };
   return {
     log,
     warnings,
-    flush() {
-      for (const d of dests) {
-        try { d.flushSync?.(); } catch { /* destination not ready yet: nothing buffered */ }
-      }
-    },
+    flush,
     /** Reopen log files by path (after logrotate moved them away). */
     reopen() {
       for (const f of files) {
         try { f.reopen(); } catch { /* the next write reports it */ }
       }
+    },
+    close() {
+      flush();
+      syslog?.close();
     },
   };
 }
