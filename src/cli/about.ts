@@ -1,7 +1,11 @@
 // `clove about`: version, Node version, config file, hosts and modules — all local, no network.
+// It also says, per host, how many accounts lack SCRAM-SHA-256 keys (imported from Prosody):
+// while there are any, the host offers SCRAM-SHA-1 and PLAIN only. It reads, never writes.
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/config.js';
 import { resolveModules } from '../modules/index.js';
+import { createFileBackend } from '../storage/file.js';
+import { sha1OnlyUsers, type AccountRecord } from '../storage/accounts.js';
 
 export async function about(config: Config): Promise<number> {
   let version = 'unknown';
@@ -19,6 +23,22 @@ export async function about(config: Config): Promise<number> {
   for (const host of config.virtualHosts()) {
     const modules = resolveModules(config, host).load.map((m) => m.name).sort();
     lines.push(`host ${host}${config.get<boolean>('enabled', host) === false ? ' (disabled)' : ''}: ${modules.join(', ')}`);
+  }
+  if (config.get<string>('storage') !== 'memory') {
+    const storage = createFileBackend(config.get<string>('data_path'));
+    try {
+      for (const host of config.virtualHosts()) {
+        let n: number | string;
+        try {
+          n = (await sha1OnlyUsers(storage.keyval<AccountRecord>(host, 'accounts'), false)).length;
+        } catch (e) {
+          n = `unknown (${(e as Error).message})`;
+        }
+        if (n !== 0) lines.push(`host ${host}: ${n} imported accounts lack SCRAM-SHA-256 keys; SCRAM-SHA-256 is not offered until they log in with PLAIN or change password`);
+      }
+    } finally {
+      await storage.close();
+    }
   }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;

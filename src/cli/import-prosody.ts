@@ -6,7 +6,8 @@
 // - accounts (mod_auth_internal_hashed): salt (string, used as-is), iteration_count, hex
 //   stored_key/server_key = SCRAM-SHA-1 → kept as Clove's SHA-1 key, so the old password works
 //   with SCRAM-SHA-1 and PLAIN. Clove cannot have SHA-256 keys or bcrypt for such an account
-//   until its password is set again. (mod_auth_internal_plain) password → hashed on import.
+//   until its password is set again or it logs in with PLAIN; until then the host does not offer
+//   SCRAM-SHA-256 (see Accounts.allHaveSha256). (mod_auth_internal_plain) password → hashed on import.
 // - roster: items keyed by JID {subscription, ask, name, groups = {[g]=true}}; [false] holds
 //   {version, pending = {[jid] = the subscribe presence as a stanza table}} → Clove's pending-in
 //   requests (the roster version is not kept: Clove starts a new one, clients refetch).
@@ -133,7 +134,7 @@ async function files(hostDir: string, store: string, ext: '.dat' | '.list', rep:
 async function importHost(config: Config, storage: StorageBackend, hostDir: string, host: string, dryRun: boolean): Promise<HostReport> {
   const rep: HostReport = { imported: zero(), unchanged: zero(), skipped: [] };
   const accountStore = storage.keyval<AccountRecord>(host, 'accounts');
-  const accounts = new Accounts(accountStore, { bcryptCost: config.get<number>('clove_bcrypt_cost', host) });
+  const accounts = new Accounts(accountStore, { bcryptCost: config.get<number>('clove_bcrypt_cost', host), readOnly: dryRun });
   const rel = (file: string): string => file.slice(hostDir.length + 1);
   // What this command imported before, per user and kind (a digest of the Prosody data), so a
   // second run is a no-op even after Clove changed or consumed the data (offline messages).
@@ -181,9 +182,9 @@ async function importHost(config: Config, storage: StorageBackend, hostDir: stri
         if (JSON.stringify(existing.scram.sha1) === JSON.stringify(cred)) return 'unchanged';
         throw new Skip('a Clove account with different credentials exists');
       }
-      // Only SHA-1 keys exist for this password: Clove checks it against them (SCRAM-SHA-1, PLAIN).
-      const record = { scram: { sha1: cred }, bcrypt: '', created: Date.now() } as unknown as AccountRecord;
-      if (!dryRun) await accountStore.set(user, record);
+      // Only SHA-1 keys exist for this password: Clove checks it against them (SCRAM-SHA-1, PLAIN),
+      // and holds SCRAM-SHA-256 back on this host until the record is completed (src/storage/accounts.ts).
+      if (!dryRun) await accounts.importSha1Only(user, cred);
       await mark(user, 'accounts', digest(cred));
       return 'imported';
     });
@@ -270,6 +271,7 @@ async function importHost(config: Config, storage: StorageBackend, hostDir: stri
       return 'imported';
     });
   }
+  await accounts.ready; // its bookkeeping write (if any) lands before the storage closes
   return rep;
 }
 

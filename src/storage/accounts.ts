@@ -2,6 +2,14 @@
 // password. Every expensive step runs off the event loop: PBKDF2 on libuv's thread pool,
 // bcrypt on worker threads.
 // References: RFC 5802 / RFC 7677 (stored keys), RFC 8265 (usernames, passwords).
+//
+// Accounts imported from Prosody carry only SCRAM-SHA-1 keys. SASL mechanisms are offered before
+// the user is known, so while any such account exists on a host, SCRAM-SHA-256 must not be
+// offered there (a client picking it would fail). Which users lack SHA-256 keys is kept in one
+// bookkeeping record of the same store (key SHA1_ONLY_KEY), loaded once and held in memory:
+// import adds to it before writing the record; a completed record (PLAIN login), a new password
+// or a deletion removes from it after writing. A crash in between leaves a stale entry, which is
+// harmless (SCRAM-SHA-256 stays off) and dropped at the next load, which re-checks each entry.
 
 import { randomBytes } from 'node:crypto';
 import { JidError, prepLocal } from '../jid/jid.js';
@@ -24,6 +32,59 @@ export interface AccountRecord {
   created: number; // ms since the epoch
 }
 
+/**
+ * Key of the bookkeeping record (usernames whose records lack SCRAM-SHA-256 keys) in the accounts
+ * store. '@' never occurs in a prepared username, so it cannot clash with an account.
+ */
+export const SHA1_ONLY_KEY = '@sha1-only';
+
+interface Sha1OnlyRecord {
+  users: string[];
+}
+
+/** Reads per batch when checking records (bounded, so a large host does not open every file at once). */
+const CHECK_BATCH = 32;
+
+/**
+ * Usernames whose records lack SCRAM-SHA-256 keys. Each entry of the stored list is checked
+ * against its record; when the list was never written (accounts imported by an older Clove) or
+ * cannot be read, every record is checked once. With `persist`, the checked list is written back
+ * when it differs from what was stored.
+ */
+export async function sha1OnlyUsers(store: KeyValStore<AccountRecord>, persist: boolean): Promise<string[]> {
+  const stored = await readSha1Only(store);
+  const candidates = stored ?? (await store.users()).filter((u) => u !== SHA1_ONLY_KEY);
+  const lacking: string[] = [];
+  for (let i = 0; i < candidates.length; i += CHECK_BATCH) {
+    const batch = candidates.slice(i, i + CHECK_BATCH);
+    const recs = await Promise.all(batch.map((u) => store.get(u).then((r) => r ?? null, () => 'unreadable' as const)));
+    // An unreadable record is kept on the list: SCRAM-SHA-256 stays off rather than fail someone.
+    batch.forEach((u, j) => {
+      const r = recs[j];
+      if (r === 'unreadable' || (r !== null && r !== undefined && !r.scram?.sha256)) lacking.push(u);
+    });
+  }
+  lacking.sort();
+  const changed = stored === undefined ? candidates.length > 0 : lacking.length !== stored.length;
+  if (persist && changed) await writeSha1Only(store, lacking);
+  return lacking;
+}
+
+async function readSha1Only(store: KeyValStore<AccountRecord>): Promise<string[] | undefined> {
+  let rec: unknown;
+  try {
+    rec = await (store as unknown as KeyValStore<Sha1OnlyRecord>).get(SHA1_ONLY_KEY);
+  } catch {
+    return undefined; // derived data: rebuild it from the records
+  }
+  const users = (rec as Partial<Sha1OnlyRecord> | undefined)?.users;
+  return Array.isArray(users) ? users.filter((u): u is string => typeof u === 'string') : undefined;
+}
+
+function writeSha1Only(store: KeyValStore<AccountRecord>, users: string[]): Promise<void> {
+  return (store as unknown as KeyValStore<Sha1OnlyRecord>).set(SHA1_ONLY_KEY, { users: [...users].sort() });
+}
+
 export type AccountErrorCode = 'exists' | 'not-found' | 'invalid-username' | 'invalid-password';
 
 /** A refused account operation; `code` is stable, the message is for people. */
@@ -44,6 +105,8 @@ export interface AccountsOptions {
   iterations?: number;
   /** Where bcrypt runs; defaults to the process-wide worker pool. */
   hasher?: PasswordHasher;
+  /** Never write the bookkeeping record while loading it (`import-prosody --dry-run`); default false. */
+  readOnly?: boolean;
 }
 
 export class Accounts implements CredentialSource {
@@ -53,6 +116,12 @@ export class Accounts implements CredentialSource {
   private readonly locks = new Map<string, Promise<void>>();
   // Unknown users get the same PBKDF2 work as real ones, against a key nothing matches.
   private readonly decoy: ScramCredential;
+  // Usernames lacking SCRAM-SHA-256 keys; undefined until loaded (or when loading failed).
+  private sha1Only: Set<string> | undefined;
+  // Changes to the bookkeeping record, one at a time, after the initial load.
+  private sha1OnlyQueue: Promise<unknown>;
+  /** Resolves once the list of accounts lacking SCRAM-SHA-256 keys is loaded (never rejects). */
+  readonly ready: Promise<void>;
 
   constructor(
     private readonly store: KeyValStore<AccountRecord>,
@@ -69,6 +138,26 @@ export class Accounts implements CredentialSource {
       storedKey: randomBytes(32).toString('base64'),
       serverKey: randomBytes(32).toString('base64'),
     };
+    // Loaded at once (one small read in the usual case), so it is known before listeners open.
+    this.ready = sha1OnlyUsers(store, !opts.readOnly).then(
+      (users) => void (this.sha1Only = new Set(users)),
+      () => undefined, // unknown: allHaveSha256() stays false, which every client can live with
+    );
+    this.sha1OnlyQueue = this.ready;
+  }
+
+  /**
+   * True when every account of this host has SCRAM-SHA-256 keys, so SCRAM-SHA-256 can be offered.
+   * False while the list is loading or could not be loaded (the conservative answer: SCRAM-SHA-1
+   * and PLAIN work for every account). Synchronous: asked on every stream.
+   */
+  allHaveSha256(): boolean {
+    return this.sha1Only !== undefined && this.sha1Only.size === 0;
+  }
+
+  /** How many accounts lack SCRAM-SHA-256 keys; undefined until loaded or when loading failed. */
+  sha1OnlyCount(): number | undefined {
+    return this.sha1Only?.size;
   }
 
   /** True when the account exists (false for names that cannot be usernames). */
@@ -95,6 +184,7 @@ export class Accounts implements CredentialSource {
       const old = await this.store.get(name);
       if (old === undefined) throw new AccountError('not-found', `no account '${name}'`);
       await this.store.set(name, await this.makeRecord(prepared, old.created));
+      await this.clearSha1Only(name);
     });
   }
 
@@ -104,12 +194,26 @@ export class Accounts implements CredentialSource {
     await this.locked(name, async () => {
       if ((await this.store.get(name)) === undefined) throw new AccountError('not-found', `no account '${name}'`);
       await this.store.set(name, undefined);
+      await this.clearSha1Only(name);
+    });
+  }
+
+  /**
+   * Store an account that has only a SCRAM-SHA-1 key (imported from Prosody's internal_hashed),
+   * listing it first as lacking SCRAM-SHA-256 keys. AccountError 'exists' when it already exists.
+   */
+  async importSha1Only(user: string, sha1: ScramCredential, created = Date.now()): Promise<void> {
+    const name = prepUser(user);
+    await this.locked(name, async () => {
+      if ((await this.store.get(name)) !== undefined) throw new AccountError('exists', `account '${name}' already exists`);
+      await this.updateSha1Only(name, true);
+      await this.store.set(name, { scram: { sha1 } as AccountRecord['scram'], bcrypt: '', created });
     });
   }
 
   /** All usernames, sorted. */
   async list(): Promise<string[]> {
-    return (await this.store.users()).sort();
+    return (await this.store.users()).filter((u) => u !== SHA1_ONLY_KEY).sort();
   }
 
   async getScram(username: string, hash: ScramHash): Promise<ScramCredential | undefined> {
@@ -146,7 +250,34 @@ export class Accounts implements CredentialSource {
       if (!cur || (cur.scram.sha256 && cur.bcrypt)) return;
       const full = await this.makeRecord(prepared, cur.created);
       await this.store.set(name, { ...full, scram: { sha1: cur.scram.sha1 ?? full.scram.sha1, sha256: full.scram.sha256 } });
+      await this.clearSha1Only(name);
     }).catch(() => { /* best effort: the login already succeeded */ });
+  }
+
+  /**
+   * The record of `name` now has SCRAM-SHA-256 keys (or is gone): drop it from the list. Failures
+   * are swallowed: the account change itself succeeded, and a stale entry only keeps SCRAM-SHA-256
+   * off until the next load drops it.
+   */
+  private async clearSha1Only(name: string): Promise<void> {
+    // Loaded and not listed (every native account): no I/O at all.
+    if (this.sha1Only !== undefined && !this.sha1Only.has(name)) return;
+    await this.updateSha1Only(name, false).catch(() => undefined);
+  }
+
+  /** Add or remove one name, read-modify-write on the stored list (another process may have changed it). */
+  private updateSha1Only(name: string, lacking: boolean): Promise<void> {
+    const run = async (): Promise<void> => {
+      const list = new Set((await readSha1Only(this.store)) ?? this.sha1Only ?? []);
+      const had = list.has(name);
+      if (lacking) list.add(name);
+      else list.delete(name);
+      if (had !== lacking) await writeSha1Only(this.store, [...list]);
+      if (this.sha1Only !== undefined) this.sha1Only = list;
+    };
+    const p = this.sha1OnlyQueue.then(run);
+    this.sha1OnlyQueue = p.catch(() => undefined);
+    return p;
   }
 
   private async makeRecord(prepared: string, created: number): Promise<AccountRecord> {

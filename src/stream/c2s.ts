@@ -90,7 +90,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
         if (required) st.c('required');
       }
       if (this.secure || !required) {
-        const mechs = offeredMechanisms(this.secure);
+        const mechs = offeredMechanisms(this.secure, this.hostObj);
         if (mechs.length) features.append(x('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => x('mechanism', null, m))));
       }
     } else if (this.state === 'authenticated') {

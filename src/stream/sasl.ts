@@ -7,6 +7,7 @@ import { SaslFailure, type SaslMechanism, type SaslSession, type SaslFailureCond
 import { PLAIN } from '../sasl/plain.js';
 import { SCRAM_SHA_1, SCRAM_SHA_256 } from '../sasl/scram.js';
 import type { C2SConnection } from './c2s.js';
+import type { Logger } from '../core/log.js';
 
 /** Strongest first; PLAIN only inside TLS (a password must never cross in the clear). */
 const MECHANISMS: readonly SaslMechanism[] = [SCRAM_SHA_256, SCRAM_SHA_1, PLAIN];
@@ -18,9 +19,38 @@ export interface SaslState {
   failures: number;
 }
 
-/** Mechanism names to offer on a stream. */
-export function offeredMechanisms(secure: boolean): string[] {
-  return MECHANISMS.filter((m) => secure || m !== PLAIN).map((m) => m.name);
+/** What the mechanism choice needs to know about a host: its accounts and where to log. */
+export interface SaslHost {
+  readonly log: Logger;
+  readonly accounts: { allHaveSha256(): boolean; sha1OnlyCount(): number | undefined; readonly ready: Promise<void> };
+}
+
+/**
+ * Mechanism names to offer on a stream of `host`. SCRAM-SHA-256 only while every account of the
+ * host has SCRAM-SHA-256 keys: accounts imported from Prosody have SCRAM-SHA-1 keys only, and
+ * mechanisms are offered before the user is known, so a client choosing the strongest would fail
+ * for them. Without it, the host offers what Prosody 0.12 offered them: SCRAM-SHA-1 and PLAIN.
+ */
+export function offeredMechanisms(secure: boolean, host?: SaslHost): string[] {
+  if (host) noteSha1OnlyAccounts(host);
+  const sha256 = host === undefined || host.accounts.allHaveSha256();
+  return MECHANISMS.filter((m) => (secure || m !== PLAIN) && (sha256 || m !== SCRAM_SHA_256)).map((m) => m.name);
+}
+
+const noted = new WeakSet<object>();
+
+/**
+ * Log once per host (per Accounts instance) that SCRAM-SHA-256 is held back, and why. Called
+ * on the host's first stream; idempotent, so the server's start-up may call it as well.
+ */
+export function noteSha1OnlyAccounts(host: SaslHost): void {
+  if (noted.has(host.accounts)) return;
+  noted.add(host.accounts);
+  void host.accounts.ready.then(() => {
+    const n = host.accounts.sha1OnlyCount();
+    if (n === undefined) host.log.warn('could not read which accounts lack SCRAM-SHA-256 keys; offering SCRAM-SHA-1 and PLAIN');
+    else if (n > 0) host.log.warn(`${n} imported accounts lack SCRAM-SHA-256 keys; offering SCRAM-SHA-1 and PLAIN until they log in with PLAIN or change password`);
+  });
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -43,7 +73,7 @@ export async function negotiateSasl(conn: C2SConnection, el: Element): Promise<v
         throw new SaslFailure('encryption-required', 'start TLS before authenticating');
       }
       const mech = MECHANISMS.find((m) => m.name === el.attrs.mechanism);
-      if (!mech || !offeredMechanisms(conn.secure).includes(mech.name)) {
+      if (!mech || !offeredMechanisms(conn.secure, conn.hostObj).includes(mech.name)) {
         throw new SaslFailure('invalid-mechanism', `mechanism ${el.attrs.mechanism ?? '(none)'} is not offered`);
       }
       state.session = mech.start(conn.hostObj!.accounts, conn.host);

@@ -3,6 +3,9 @@
 // a vCard and private XML set by a client session — imported with the real CLI
 // (`node bin/clove.js import-prosody`), then the same users log in to Clove with the same
 // passwords (PLAIN and SCRAM-SHA-1) and see the same roster and vCard.
+// Imported accounts have SCRAM-SHA-1 keys only, so the host does not offer SCRAM-SHA-256 until
+// every one of them has logged in with PLAIN or had its password set: a client that picks the
+// strongest mechanism offered (slixmpp does) must still get in with the old password.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -10,17 +13,58 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProsody, prosodyAvailable, type ProsodyServer } from '../helpers/prosody.js';
 import { RawClient } from '../helpers/raw-client.js';
-import { startTestServer, TEST_CERT_DIR } from '../helpers/server.js';
-import { login } from '../helpers/wire.js';
+import { startTestServer, TEST_CERT_DIR, type TestServer } from '../helpers/server.js';
+import { header, login, mechanismsOf, NS_SASL, Wire } from '../helpers/wire.js';
+import { connectXmppjs } from '../helpers/xmppjs.js';
+import { PYTHON, Slixmpp } from '../helpers/slixmpp.js';
 
 const DOMAIN = 'migrate.test';
 const BIN = join(process.cwd(), 'bin', 'clove.js');
 const NS_ROSTER = 'jabber:iq:roster';
 const NS_VCARD = 'vcard-temp';
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** slixmpp (Debian's python3-slixmpp) picks the strongest mechanism offered, SCRAM-SHA-256 included. */
+const slixmppAvailable = spawnSync(PYTHON, ['-c', 'import slixmpp'], { stdio: 'ignore' }).status === 0;
+
+/** A raw stream after STARTTLS, ready for <auth/>, with the SASL mechanisms offered. */
+async function afterTls(port: number): Promise<{ w: Wire; offered: string[] }> {
+  const w = await Wire.connect(port);
+  try {
+    await w.write(header(DOMAIN));
+    await w.next((e) => e.name === 'stream:features', 'features');
+    await w.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`);
+    await w.next((e) => e.name === 'proceed', 'proceed');
+    await w.startTls(DOMAIN);
+    await w.write(header(DOMAIN));
+    return { w, offered: mechanismsOf(await w.next((e) => e.name === 'stream:features', 'features after TLS')) };
+  } catch (err) {
+    w.destroy();
+    throw err;
+  }
+}
+
+/** The SASL mechanisms a server offers after STARTTLS, read off the wire. */
+async function offeredAfterTls(port: number): Promise<string[]> {
+  const { w, offered } = await afterTls(port);
+  w.destroy();
+  return offered;
+}
+
+/** Log in with slixmpp letting it choose the mechanism; returns the mechanism it used. */
+async function slixmppLogin(server: TestServer, user: string, password: string): Promise<string> {
+  const py = await Slixmpp.start(server);
+  try {
+    const s = await py.connect('c', `${user}@${DOMAIN}`, password);
+    return s.mechanism;
+  } finally {
+    await py.stop();
+  }
+}
+
+function runCli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -115,6 +159,30 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
 
     const server = await startTestServer({ storage: 'file', dir: join(work, 'clove'), hosts: `VirtualHost "${DOMAIN}"` });
     try {
+      // Both imported accounts lack SCRAM-SHA-256 keys: the host offers what Prosody offered them.
+      const accounts = server.server.hosts.get(DOMAIN)!.accounts;
+      await accounts.ready;
+      expect(accounts.sha1OnlyCount()).toBe(2);
+      expect(await offeredAfterTls(server.port)).toEqual(['SCRAM-SHA-1', 'PLAIN']);
+      // xmpp.js, choosing for itself, logs in with the old password.
+      const xj = await connectXmppjs(server, { username: 'alice', password: 'alice-pw' });
+      expect(xj.offered).toEqual(['SCRAM-SHA-1', 'PLAIN']);
+      expect(xj.mechanism).toBe('SCRAM-SHA-1');
+      await xj.stop();
+      // slixmpp picks the strongest mechanism offered; had SCRAM-SHA-256 been offered it would
+      // have chosen it and failed with not-authorized.
+      if (slixmppAvailable) expect(await slixmppLogin(server, 'alice', 'alice-pw')).toBe('SCRAM-SHA-1');
+      // SCRAM-SHA-256 asked for anyway is refused: it is not offered.
+      {
+        const { w } = await afterTls(server.port);
+        await w.write(`<auth xmlns='${NS_SASL}' mechanism='SCRAM-SHA-256'>${Buffer.from('n,,n=alice,r=abcdefgh').toString('base64')}</auth>`);
+        const failure = await w.next((e) => e.ns === NS_SASL, 'SASL outcome');
+        expect(failure.name).toBe('failure');
+        expect(failure.getChild('invalid-mechanism')).toBeDefined();
+        w.destroy();
+      }
+      // SCRAM-SHA-1 logins leave the records as they are (the password never reaches the server).
+      expect(accounts.sha1OnlyCount()).toBe(2);
       // SCRAM-SHA-1 with the keys Prosody derived, for both accounts.
       for (const [user, password] of [['alice', 'alice-pw'], ['bob', 'bob pässword']] as const) {
         const w = await login(server.port, { user, password, domain: DOMAIN, mechanism: 'SCRAM-SHA-1' });
@@ -134,7 +202,6 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
       expect(vc.getChildText('FN')).toBe('Alice Liddell');
       // The PLAIN login completed the imported record: SCRAM-SHA-256 keys and a bcrypt hash now
       // exist beside Prosody's SCRAM-SHA-1 key, which still verifies the same password.
-      const accounts = server.server.hosts.get(DOMAIN)!.accounts;
       await expect.poll(async () => Boolean(await accounts.getScram('alice', 'sha256')), { timeout: 5000 }).toBe(true);
       expect(await accounts.verifyPlain('alice', 'alice-pw')).toBe(true);
       expect(vc.getChildText('NICKNAME')).toBe('alice');
@@ -157,10 +224,27 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
       await b.close();
       // A wrong password still fails.
       await expect(RawClient.login({ port: server.port, domain: DOMAIN, username: 'alice', password: 'wrong', timeoutMs: 5000 })).rejects.toThrow(/authentication failed/);
+      // Both have now logged in with PLAIN: every record is complete.
+      await expect.poll(() => accounts.allHaveSha256(), { timeout: 5000 }).toBe(true);
     } finally {
       await server.stop();
     }
-  }, 30_000);
+    // A new start offers SCRAM-SHA-256 again, and logins with it work with the old passwords.
+    const again = await startTestServer({ storage: 'file', dir: join(work, 'clove'), hosts: `VirtualHost "${DOMAIN}"` });
+    try {
+      await again.server.hosts.get(DOMAIN)!.accounts.ready;
+      expect(await offeredAfterTls(again.port)).toEqual(['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
+      if (slixmppAvailable) {
+        expect(await slixmppLogin(again, 'alice', 'alice-pw')).toBe('SCRAM-SHA-256');
+        expect(await slixmppLogin(again, 'bob', 'bob pässword')).toBe('SCRAM-SHA-256');
+      }
+      const xj = await connectXmppjs(again, { username: 'bob', password: 'bob pässword' });
+      expect(xj.offered).toEqual(['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
+      await xj.stop();
+    } finally {
+      await again.stop();
+    }
+  }, 60_000);
 
   it('a second import changes nothing', async () => {
     const before = await snapshot(cloveData());
@@ -205,14 +289,33 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
     expect(stored).not.toContain('dave "pw"');
     const again = await runCli(['import-prosody', plain, '--config', cfg3]);
     expect(again.stdout).toContain(`${DOMAIN}: imported 0 accounts`);
+    // dave's password was hashed on import (all keys); alice and bob have SCRAM-SHA-1 keys only.
+    const about = await runCli(['about', '--config', cfg3]);
+    expect(about.stdout).toContain(`host ${DOMAIN}: 2 imported accounts lack SCRAM-SHA-256 keys`);
     const server = await startTestServer({ storage: 'file', dir: join(work, 'clove3'), hosts: `VirtualHost "${DOMAIN}"` });
     try {
+      expect(await offeredAfterTls(server.port)).toEqual(['SCRAM-SHA-1', 'PLAIN']);
       (await login(server.port, { user: 'dave', password: 'dave "pw" é', domain: DOMAIN, mechanism: 'SCRAM-SHA-1' })).destroy();
       (await login(server.port, { user: 'dave', password: 'dave "pw" é', domain: DOMAIN })).destroy();
     } finally {
       await server.stop();
     }
-  }, 20_000);
+    // `clove passwd` completes a record as well: once both are set, SCRAM-SHA-256 is back.
+    for (const user of ['alice', 'bob']) {
+      const p = await runCli(['passwd', `${user}@${DOMAIN}`, '--password-stdin', '--config', cfg3], `${user}-new\n`);
+      expect(p.code, p.stderr).toBe(0);
+    }
+    const aboutAfter = await runCli(['about', '--config', cfg3]);
+    expect(aboutAfter.stdout).not.toContain('lack SCRAM-SHA-256');
+    const after = await startTestServer({ storage: 'file', dir: join(work, 'clove3'), hosts: `VirtualHost "${DOMAIN}"` });
+    try {
+      await after.server.hosts.get(DOMAIN)!.accounts.ready;
+      expect(await offeredAfterTls(after.port)).toEqual(['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
+      if (slixmppAvailable) expect(await slixmppLogin(after, 'bob', 'bob-new')).toBe('SCRAM-SHA-256');
+    } finally {
+      await after.stop();
+    }
+  }, 40_000);
 
   it('usage errors exit 1 with one line on stderr', async () => {
     const r = await runCli(['import-prosody', '--config', cfg]);
