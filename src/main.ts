@@ -17,11 +17,13 @@ import { Accounts } from './storage/accounts.js';
 import { certPaths, loadOrCreateCert } from './net/certs.js';
 import { listenAll, type Listening } from './net/listener.js';
 import { C2SConnection } from './stream/c2s.js';
+import { noteSha1OnlyAccounts } from './stream/sasl.js';
 import { MODULES, resolveModules } from './modules/index.js';
 import { S2SManager } from './stream/s2s-manager.js';
 import { S2SIn } from './stream/s2s-in.js';
 import { DialbackKeys } from './stream/dialback.js';
 import { createConnector } from './net/connect.js';
+import { reloadFromFile, type ReloadOutcome, type ReloadReport } from './core/reload.js';
 import type { Connector } from './net/connector.js';
 
 export interface StartOptions {
@@ -54,6 +56,16 @@ export interface RunningServer {
   stats(reset?: boolean): ServerStats;
   /** Close every stream with `system-shutdown`, stop listening and flush storage. */
   stop(reason?: string): Promise<void>;
+  /** Resolves once the server has stopped (by stop(), a signal or an administrator's command). */
+  readonly stopped: Promise<void>;
+  /**
+   * Apply a re-read config without dropping sessions: hosts added or removed, every host's
+   * certificate re-read from disk, per-host options; modules hear 'config-reloaded'. A host that
+   * fails to come up is reported and skipped.
+   */
+  apply(next: Config, changed?: string[]): Promise<ReloadReport>;
+  /** Re-read the config file and apply it (SIGHUP, the admin command); one reload at a time. */
+  reloadConfig(via: string): Promise<ReloadOutcome>;
 }
 
 export interface ServerStats {
@@ -66,14 +78,16 @@ export interface ServerStats {
 
 /** Start a Clove server from a loaded config. */
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
-  const { config } = opts;
+  // The config in force: replaced by reload(); per-host lookups below read it at call time.
+  let config = opts.config;
   let flushLog = (): void => {};
   let reopenLogs = (): void => {};
   let log = opts.log;
   if (!log) {
-    const made = createLogger(config.get<LogTarget[]>('log'));
+    // syslog: socket from `syslog_socket`; stop() calls flushLog last, which also ends the logger(1) child.
+    const made = createLogger(config.get<LogTarget[]>('log'), { syslogSocket: config.get<string>('syslog_socket') });
     log = made.log;
-    flushLog = made.flush;
+    flushLog = () => { made.flush(); made.close(); };
     reopenLogs = made.reopen;
     for (const w of made.warnings) log.warn(w);
   }
@@ -104,23 +118,42 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       stanzaSizeLimit: config.get<number>('s2s_stanza_size_limit'),
     }),
   });
-  const names = config.virtualHosts().filter((h) => config.get<boolean>('enabled', h) !== false);
-  for (const name of names) {
-    const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: config.get<number>('clove_bcrypt_cost', name) });
-    const host = new Host(name, { config, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d), remote });
-    hosts.set(name, host);
-  }
-  for (const host of hosts.values()) {
-    const { load, warnings } = resolveModules(config, host.name);
+  /** Certificate and TLS context for a host, from `cfg`; the running maps change only on success. */
+  const loadCert = async (name: string, cfg: Config): Promise<{ changed: boolean }> => {
+    const ssl = cfg.get<SslOptions | undefined>('ssl', name);
+    const paths = certPaths(name, ssl, cfg.get<string>('certificates'));
+    const cert = await loadOrCreateCert(name, paths, { explicit: ssl?.key !== undefined });
+    const context = createSecureContext({ key: cert.key, cert: cert.cert, minVersion: 'TLSv1.2' });
+    const changed = fingerprints.get(name) !== cert.fingerprint;
+    tlsContexts.set(name, context);
+    fingerprints.set(name, cert.fingerprint);
+    if (changed) log.info({ host: name, certificate: paths.certificate, generated: cert.generated }, `certificate SHA-256 fingerprint ${cert.fingerprint}`);
+    return { changed };
+  };
+  /** Build a host from `cfg`, load its modules and certificate; it is routable once this returns. */
+  const addHost = async (name: string, cfg: Config): Promise<Host> => {
+    const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: cfg.get<number>('clove_bcrypt_cost', name) });
+    const host = new Host(name, { config: cfg, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d), remote });
+    noteSha1OnlyAccounts(host); // says at start-up when imported accounts hold SCRAM-SHA-256 back
+    const { load, warnings } = resolveModules(cfg, name);
     for (const w of warnings) log.warn(w);
-    await host.load(load, MODULES); // `depends` pulls in what a module needs
-    const ssl = config.get<SslOptions | undefined>('ssl', host.name);
-    const paths = certPaths(host.name, ssl, config.get<string>('certificates'));
-    const cert = await loadOrCreateCert(host.name, paths, { explicit: ssl?.key !== undefined });
-    tlsContexts.set(host.name, createSecureContext({ key: cert.key, cert: cert.cert, minVersion: 'TLSv1.2' }));
-    fingerprints.set(host.name, cert.fingerprint);
-    log.info({ host: host.name, certificate: paths.certificate, generated: cert.generated }, `certificate SHA-256 fingerprint ${cert.fingerprint}`);
-  }
+    try {
+      await host.load(load, MODULES); // `depends` pulls in what a module needs
+      await loadCert(name, cfg);
+    } catch (err) {
+      await host.unload();
+      tlsContexts.delete(name);
+      fingerprints.delete(name);
+      throw err;
+    }
+    // An administrator's shutdown command (XEP-0133) stops the server as SIGTERM does.
+    host.events.hook('server-shutdown-requested', ({ reason }) => { void running.stop(reason); return true; });
+    host.events.hook('config-reload-requested', ({ via }) => running.reloadConfig(via));
+    hosts.set(name, host);
+    return host;
+  };
+  const enabledHosts = (cfg: Config): string[] => cfg.virtualHosts().filter((h) => cfg.get<boolean>('enabled', h) !== false);
+  for (const name of enabledHosts(config)) await addHost(name, config);
 
   const open = new Set<C2SConnection>();
   const c2sOpts = {
@@ -158,10 +191,28 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let stopping: Promise<void> | undefined;
-  // An administrator's shutdown command (XEP-0133) stops the server as SIGTERM does.
-  for (const host of hosts.values()) host.events.hook('server-shutdown-requested', ({ reason }) => { void running.stop(reason); return true; });
+  let reloading: Promise<unknown> = Promise.resolve();
+  let markStopped = (): void => {};
+  const stopped = new Promise<void>((resolve) => { markStopped = resolve; });
+
+  /** Take a host out of service: its streams end with `host-gone`, its modules unload. */
+  const removeHost = async (name: string, why: string): Promise<void> => {
+    const host = hosts.get(name);
+    if (!host) return;
+    hosts.delete(name); // first: new streams to it now get host-unknown
+    const gone = new StreamError('host-gone', why);
+    for (const conn of [...open]) if (conn.host === name) conn.close(gone);
+    for (const session of sessions.all(name)) session.close(gone); // hibernating (XEP-0198) ones too
+    for (const conn of [...inbound]) conn.forgetLocal(name, gone);
+    remote.dropLocal(name);
+    await host.unload();
+    tlsContexts.delete(name);
+    fingerprints.delete(name);
+  };
+
   const running: RunningServer = {
-    config, log, hosts, sessions, storage, c2s, s2s, fingerprints,
+    get config() { return config; },
+    log, hosts, sessions, storage, c2s, s2s, fingerprints, stopped,
     c2sPort: c2s[0]?.port ?? 0,
     reopenLogs: () => reopenLogs(),
     s2sPort: s2s[0]?.port ?? 0,
@@ -191,8 +242,47 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         await storage.close();
         log.info('stopped');
         flushLog();
+        markStopped();
       })();
       return stopping;
+    },
+    reloadConfig(via) {
+      const next = reloading.then(() => reloadFromFile(running, via));
+      reloading = next.catch(() => undefined);
+      return next;
+    },
+    async apply(next, changed = []) {
+      const report: ReloadReport = { added: [], removed: [], certificates: [], errors: [] };
+      if (stopping) return report;
+      const wanted = enabledHosts(next);
+      for (const name of [...hosts.keys()]) {
+        if (wanted.includes(name)) continue;
+        await removeHost(name, `${name} is no longer served here`);
+        report.removed.push(name);
+        log.info({ host: name }, 'host removed by a config reload');
+      }
+      config = next;
+      for (const name of wanted) {
+        try {
+          if (!hosts.has(name)) {
+            const host = await addHost(name, next);
+            report.added.push(name);
+            log.info({ host: name }, 'host added by a config reload');
+            void host.events.fire('server-started', { hosts: [...hosts.keys()] });
+          } else if ((await loadCert(name, next)).changed) {
+            report.certificates.push(name);
+          }
+        } catch (err) {
+          const line = `${name}: ${(err as Error).message}`;
+          report.errors.push(line);
+          log.error({ host: name }, `config reload: ${line}; ${hosts.has(name) ? 'keeping the running certificate' : 'host not added'}`);
+        }
+      }
+      for (const host of hosts.values()) {
+        host.reconfigure(next);
+        await host.events.fire('config-reloaded', { config: next, changed });
+      }
+      return report;
     },
   };
   return running;

@@ -1,4 +1,4 @@
-// `clove stop`, `clove status`: find the running server through the configured pidfile.
+// `clove stop`, `clove status`, `clove reload`: find the running server through the configured pidfile.
 // status exits 0 when running and 3 when not (as LSB init scripts do); stop exits 2 when
 // nothing runs.
 import type { Config } from '../config/config.js';
@@ -39,5 +39,19 @@ export async function stop(config: Config, timeoutMs = STOP_TIMEOUT_MS): Promise
     await new Promise((r) => setTimeout(r, 50));
   }
   process.stderr.write(`stopped clove (PID ${pid})\n`);
+  return 0;
+}
+
+/**
+ * `clove reload`: SIGHUP the running server (it reopens its logs and reloads the config). The
+ * config was already loaded and checked by this command, so a broken file is reported here and
+ * the server is not disturbed.
+ */
+export function reload(config: Config): number {
+  const path = pidfileOf(config);
+  const pid = runningPid(path);
+  if (pid === undefined) throw new ServerError('config', `not running (no live process in pidfile ${path})`);
+  process.kill(pid, 'SIGHUP');
+  process.stderr.write(`asked clove (PID ${pid}) to reload ${config.file}; its log says what was applied\n`);
   return 0;
 }

@@ -8,9 +8,10 @@ import { startServer } from '../main.js';
 import { addUser, passwd, delUser, register, unregister } from './accounts.js';
 import { about } from './about.js';
 import { certGenerate } from './cert.js';
+import { checkCerts, formatProblem, formatSummary } from './check-certs.js';
 import { importProsody } from './import-prosody.js';
 import { acquirePidfile, checkPidfile } from './pidfile.js';
-import { status, stop } from './control.js';
+import { reload, status, stop } from './control.js';
 import { daemonize, isDaemonChild, notifyParent } from './daemon.js';
 import { handleReload } from './reload.js';
 import { resolveModules } from '../modules/index.js';
@@ -22,12 +23,13 @@ commands:
   adduser --batch       create accounts from "JID PASSWORD" lines on stdin
   passwd JID            change an account's password
   deluser JID           delete an account
-  cert generate HOST    write a self-signed certificate for HOST to the certificates folder
-  check                 load the config and report problems
+  cert generate HOST [--days N]  write a self-signed certificate for HOST (valid N days, default 3650)
+  check                 check the config and each host's certificate files (no network)
   status                print whether the server runs; exit 0 running, 3 not running
   import-prosody DIR [--dry-run]  import Prosody's internal storage (accounts, rosters, vCards, …)
   stop                  stop the server named by the pidfile (SIGTERM, waits for it to exit)
   restart               stop the running server (if any), then start it detached
+  reload                check the config, then make the running server reload it (SIGHUP)
   register USER HOST PASSWORD  create an account (for scripts)
   unregister USER HOST  delete an account (for scripts)
   about                 print version, Node.js version, config file, hosts and modules
@@ -44,14 +46,17 @@ export async function main(argv: string[]): Promise<number> {
       return cmd ? 0 : 1;
     }
     const config = await getConfig(argv);
+    // As prosodyctl does for every command: what `register`, `cert generate`, … write is not world-readable either.
+    process.umask(umaskOf(config));
     switch (cmd) {
       case 'start': return await start(config, rest, argv);
       case 'adduser': await addUser(config, rest); return 0;
       case 'passwd': await passwd(config, rest); return 0;
       case 'deluser': await delUser(config, rest); return 0;
       case 'cert': await certGenerate(config, rest); return 0;
-      case 'check': return check(config);
+      case 'check': return await check(config);
       case 'stop': return await stop(config);
+      case 'reload': return reload(config);
       case 'restart': return await restart(config, argv);
       case 'status': return status(config);
       case 'import-prosody': return await importProsody(config, rest);
@@ -96,13 +101,17 @@ async function getConfig(argv: string[]): Promise<Config> {
   return path ? loadConfig(path) : defaultConfig();
 }
 
-function check(config: Config): number {
+async function check(config: Config): Promise<number> {
   const warnings = [...config.warnings];
   for (const host of config.virtualHosts()) {
     for (const w of resolveModules(config, host).warnings) if (!warnings.includes(w)) warnings.push(w);
   }
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  const certs = await checkCerts(config);
+  for (const p of certs.problems) process.stderr.write(`${formatProblem(p)}\n`);
+  if (certs.problems.some((p) => p.level === 'error')) return 2;
   process.stdout.write(`${config.file}: OK (${config.virtualHosts().length} host(s): ${config.virtualHosts().join(', ')})\n`);
+  for (const h of certs.hosts) process.stdout.write(`${formatSummary(h)}\n`);
   return 0;
 }
 
@@ -119,7 +128,6 @@ async function start(config: Config, rest: string[] = [], argv: string[] = []): 
   }
   const pidfile = config.get<string | undefined>('pidfile');
   if (pidfile) checkPidfile(pidfile);
-  process.umask(umaskOf(config));
   const detach = !rest.includes('-F') && !rest.includes('--foreground') && (rest.includes('-D') || rest.includes('--daemonize') || config.get<boolean>('daemonize'));
   if (detach && !isDaemonChild()) {
     const pid = await daemonize(argv.includes('-D') ? argv : [...argv, '-D']);
@@ -143,19 +151,22 @@ async function start(config: Config, rest: string[] = [], argv: string[] = []): 
     ? setInterval(() => { void writeFile(statsFile, JSON.stringify(server.stats(process.env.CLOVE_STATS_RESET === '1')) + '\n').catch(() => {}); }, 1000)
     : undefined;
   statsTimer?.unref();
-  const stopReload = handleReload(config, server.log, () => server.reopenLogs(), server.hosts);
+  const stopReload = handleReload(server);
   notifyParent({ ready: process.pid });
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
-      if (statsTimer) clearInterval(statsTimer);
       server.log.info(`${signal} received, shutting down`);
-      stopReload();
-      void server.stop(`server shutting down (${signal})`).then(() => { releasePidfile(); resolve(0); });
+      void server.stop(`server shutting down (${signal})`);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    // An administrator's shutdown command (XEP-0133) stops the server from inside: exit once it has.
-    for (const host of server.hosts.values()) host.events.hook('server-shutdown-requested', ({ reason }) => { void server.stop(reason).then(() => { releasePidfile(); resolve(0); }); }, 10);
+    // However it stops (a signal, or an administrator's shutdown command from inside): exit once it has.
+    void server.stopped.then(() => {
+      if (statsTimer) clearInterval(statsTimer);
+      stopReload();
+      releasePidfile();
+      resolve(0);
+    });
   });
 }
 

@@ -37,11 +37,13 @@ export interface EventMap {
   'user-created': { host: string; username: string };
   'user-deleted': { host: string; username: string };
   'server-started': { hosts: string[] };
-  /** SIGHUP re-read the config; modules re-read the options they can apply live. */
+  /** The config was reloaded (SIGHUP, admin command); modules re-read the options they can apply live. */
   'config-reloaded': { config: import('../config/config.js').Config; changed: string[] };
   'server-stopping': { reason: string };
   /** An administrator asked the server to stop (XEP-0133); src/main.ts stops it. */
   'server-shutdown-requested': { reason: string };
+  /** An administrator asked for a config reload (XEP-0133 style); src/main.ts answers with a ReloadOutcome. */
+  'config-reload-requested': { via: string };
   /** A user's vCard was stored (`vcard` undefined: removed). */
   'vcard-updated': { host: string; username: string; vcard: Element | undefined };
   /** A nonza from a bound client (XEP-0352 <active/>, …); unhandled ones end the stream. */

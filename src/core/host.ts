@@ -43,7 +43,13 @@ export class Host {
   get sessions(): SessionTable { return this.deps.sessions; }
   get accounts(): Accounts { return this.deps.accounts; }
   get router(): Router { return this.deps.router; }
+  /** The config in force: replaced by a reload. Module options read at load keep their values. */
   get config(): Config { return this.deps.config; }
+
+  /** A reload made `config` the running config (src/main.ts). */
+  reconfigure(config: Config): void {
+    this.deps.config = config;
+  }
 
   /** Items other modules offered under `kind` (features, identities, …). */
   items<T>(kind: string): T[] {

@@ -235,7 +235,7 @@ export default defineModule({
     offer({
       node: RELOAD_NODE,
       name: 'Reload Configuration',
-      run: async (): Promise<CommandOutcome> => reloadConfig(host.config),
+      run: async (from): Promise<CommandOutcome> => reloadConfig(host, from.bare().toString()),
     });
 
     offer({

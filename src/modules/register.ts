@@ -50,12 +50,13 @@ export default defineModule({
     let open = ctx.option.boolean('allow_registration', false);
     // allow_registration applies live on SIGHUP: an operator can open or close sign-ups
     // without dropping anyone's session.
+    let requireTls = ctx.option.boolean('c2s_require_encryption', true);
     ctx.hook('config-reloaded', ({ config }) => {
       const next = config.get<boolean>('allow_registration', host.name);
       if (next !== open) ctx.log.info(`allow_registration is now ${next}`);
       open = next;
+      requireTls = config.get<boolean>('c2s_require_encryption', host.name);
     });
-    const requireTls = ctx.option.boolean('c2s_require_encryption', true);
     const budget = new RegistrationWindow(
       ctx.option.number('registration_throttle_max', 10, { min: 1, integer: true }),
       ctx.option.number('registration_throttle_period', 3600, { min: 1 }) * 1000,

@@ -183,6 +183,18 @@ export class S2SIn extends XmlStream implements S2SSession {
     return host.router.route(el, this);
   }
 
+  /** A local domain is no longer served (config reload): its pairs end, and the stream with them when none is left. */
+  forgetLocal(domain: string, error: StreamError): void {
+    let had = this.localHost === domain;
+    for (const pair of [...this.verified]) {
+      if (pair.endsWith(` ${domain}`)) {
+        this.verified.delete(pair);
+        had = true;
+      }
+    }
+    if (had && this.verified.size === 0) this.close(error);
+  }
+
   protected onClosed(): void {
     this.state = 'closed';
     if (this.authTimer) clearTimeout(this.authTimer);

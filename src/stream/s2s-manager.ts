@@ -49,6 +49,8 @@ class Link {
   retryTimer: NodeJS.Timeout | undefined;
   idleTimer: NodeJS.Timeout | undefined;
   routeLogged = false;
+  /** Its local domain was removed by a config reload: a connection still under way is dropped. */
+  dropped = false;
   constructor(readonly local: string, readonly remote: string) {}
 }
 
@@ -137,7 +139,7 @@ export class S2SManager {
     this.opts.connector.connect(route, { timeoutMs: s.connectTimeout * 1000 }).then(
       (socket) => {
         link.connecting = false;
-        if (this.stopped) return void socket.destroy();
+        if (this.stopped || link.dropped) return void socket.destroy();
         const via = route.kind === 'socks5' ? `SOCKS5 ${route.proxyHost}:${route.proxyPort} → ${route.host}:${route.port} (${route.reason})` : 'direct';
         this.opts.log.info({ remote, via, ms: Date.now() - started }, 's2s: connected');
         link.stream = new S2SOut(socket, {
@@ -255,6 +257,19 @@ export class S2SManager {
           this.connect(link);
         }
       }
+    }
+  }
+
+  /** A local domain is no longer served (config reload): close its outbound streams; what it had queued stays persisted. */
+  dropLocal(local: string): void {
+    for (const [k, l] of this.links) {
+      if (l.local !== local) continue;
+      this.links.delete(k);
+      l.dropped = true;
+      if (l.retryTimer) clearTimeout(l.retryTimer);
+      if (l.idleTimer) clearTimeout(l.idleTimer);
+      l.queue = [];
+      l.stream?.close();
     }
   }
 

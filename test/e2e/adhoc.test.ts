@@ -353,7 +353,7 @@ describe('configuration', () => {
     `  ${HOST_CONFIG}`,
   ].join('\n');
 
-  it('reload re-reads and checks the file, and says honestly that nothing was applied', async () => {
+  it('reload re-reads the file, applies what it can and names what waits for a restart', async () => {
     await writeFile(file(), base());
     const same = await runDirect(admin, RELOAD);
     expect(same.getChild('note')!.attrs.type).toBe('info');
@@ -363,10 +363,22 @@ describe('configuration', () => {
     const changed = await runDirect(admin, RELOAD);
     const note = changed.getChild('note')!;
     expect(note.attrs.type).toBe('warn');
-    expect(note.text()).toContain('nothing was applied');
-    expect(fieldValues(changed.getChild('x', NS_DATA), 'changed').sort()).toEqual(['allow_registration', 'clove_bcrypt_cost']);
-    // Still the running value.
-    expect(ts.server.config.get('clove_bcrypt_cost')).toBe(4);
+    expect(note.text()).toContain('applied: allow_registration; these apply after a restart (clove restart): clove_bcrypt_cost');
+    const form = changed.getChild('x', NS_DATA);
+    expect(fieldValues(form, 'changed').sort()).toEqual(['allow_registration', 'clove_bcrypt_cost']);
+    expect(fieldValues(form, 'applied')).toEqual(['allow_registration']);
+    expect(fieldValues(form, 'restart')).toEqual(['clove_bcrypt_cost']);
+    // Applied for real: a new connection now gets the registration form.
+    const probe = await RawClient.connect({ port: ts.port });
+    try {
+      await probe.startTls();
+      expect((await probe.iq(`<iq type='get' id='reg'><query xmlns='jabber:iq:register'/></iq>`)).attrs.type).toBe('result');
+    } finally {
+      probe.destroy();
+    }
+    // Putting the file back closes registration again.
+    await writeFile(file(), base());
+    expect(fieldValues((await runDirect(admin, RELOAD)).getChild('x', NS_DATA), 'applied')).toEqual(['allow_registration']);
 
     await writeFile(file(), base() + '\nc2s_timeout = {');
     const broken = await runDirect(admin, RELOAD);

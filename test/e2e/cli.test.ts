@@ -280,9 +280,18 @@ describe('SIGHUP', () => {
       }
     };
     expect(await registrationForm()).toBe('error');
+    // `clove reload` checks the file first: a broken one is reported there and the server is left alone.
+    await writeFile(s.configPath, (await readFile(s.configPath, 'utf8')) + '\nc2s_timeout = {\n');
+    const refused = await clove(['--config', s.configPath, 'reload']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(new RegExp(`^clove: ${s.configPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: .*\n$`));
     await writeChildConfig(s.dir, 'pidfile = "clove.pid"\nallow_registration = true');
-    process.kill(s.pid, 'SIGHUP');
+    const asked = await clove(['--config', s.configPath, 'reload']);
+    expect(asked.code, asked.stderr).toBe(0);
+    expect(asked.stderr).toBe(`asked clove (PID ${s.pid}) to reload ${s.configPath}; its log says what was applied\n`);
     const line = await s.waitForLog((l) => l.msg.startsWith('SIGHUP: config'));
+    // Only the second request reached the server.
+    expect(s.logs().filter((l) => l.msg.startsWith('SIGHUP')).length).toBe(1);
     expect(line.msg).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: allow_registration; all applied`);
     // Applied live: a new connection now gets the registration form, and nobody was dropped.
     await s.waitForLog((l) => l.msg.includes('allow_registration is now true'));

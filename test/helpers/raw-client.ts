@@ -16,7 +16,7 @@
 // match and leaves the rest in place. `received` keeps everything, for debugging.
 // Waits fail with a message listing what did arrive; they fail at once if the stream closes.
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { StreamParser } from '../../src/xml/parser.js';
 import type { Element } from '../../src/xml/element.js';
@@ -178,6 +178,11 @@ export class RawClient {
     this.attach(secure);
     this.parser.reset();
     await this.openStream();
+  }
+
+  /** SHA-256 fingerprint of the certificate the server showed in STARTTLS (undefined before TLS). */
+  peerFingerprint(): string | undefined {
+    return 'getPeerX509Certificate' in this.socket ? (this.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256 : undefined;
   }
 
   /** SASL PLAIN; throws with the server's failure when it refuses. */

@@ -1,0 +1,50 @@
+// What differs between the running config and a re-read one, and which of those differences a
+// reload applies to the running server (SIGHUP and the admin "reload" command share this).
+import { SCHEMA } from './schema.js';
+import type { Config } from './config.js';
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * Options (and VirtualHosts) whose value differs between two configs, never their values:
+ * `name` for a global difference, `name (VirtualHost "h")` for one host, `VirtualHost "h" (added)`.
+ */
+export function changedOptions(running: Config, fresh: Config): string[] {
+  const out: string[] = [];
+  const globalChanged = new Set<string>();
+  for (const spec of SCHEMA) {
+    if (spec.scope === 'host' || same(running.get(spec.name), fresh.get(spec.name))) continue;
+    globalChanged.add(spec.name);
+    out.push(spec.name);
+  }
+  const before = running.virtualHosts();
+  const after = fresh.virtualHosts();
+  for (const h of after) if (!before.includes(h)) out.push(`VirtualHost "${h}" (added)`);
+  for (const h of before) {
+    if (!after.includes(h)) {
+      out.push(`VirtualHost "${h}" (removed)`);
+      continue;
+    }
+    for (const spec of SCHEMA) {
+      if (spec.scope === 'global' || globalChanged.has(spec.name)) continue;
+      if (!same(running.get(spec.name, h), fresh.get(spec.name, h))) out.push(`${spec.name} (VirtualHost "${h}")`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Options a reload applies to the running server. Per-host security and s2s options are read for
+ * every new stream, so they apply from the next connection; the rest (listeners, modules and
+ * their options, storage, limits read at start) waits for `clove restart`.
+ */
+const LIVE = new Set([
+  'allow_registration', 'log', 'enabled', 'ssl', 'certificates',
+  'c2s_require_encryption', 's2s_require_encryption', 's2s_secure_auth', 'darknet_only',
+  's2s_connect_timeout', 's2s_timeout', 's2s_send_deadline', 's2s_idle_timeout',
+]);
+
+/** Whether one entry of changedOptions() is applied by a reload. */
+export function appliedLive(change: string): boolean {
+  return change.startsWith('VirtualHost ') || LIVE.has(change.split(' ')[0] as string);
+}

@@ -1,0 +1,73 @@
+// Reloading the config file under a running server (SIGHUP, or an administrator's "reload"
+// command): re-read and validate it, apply what can change without dropping anyone (log level,
+// hosts added or removed, certificates — re-read even when the config is unchanged, since a
+// renewed certificate at the same path is the usual reason — the registration switch, per-host
+// security options), and say in one log line what changed and what waits for a restart.
+// A config that no longer parses is reported and ignored: the running one stays.
+import { EMBEDDED_DEFAULT, loadConfig, type Config } from '../config/config.js';
+import { appliedLive, changedOptions } from '../config/changes.js';
+import type { Logger } from './log.js';
+
+export interface ReloadReport {
+  added: string[];
+  removed: string[];
+  /** Hosts whose certificate changed (new fingerprint). */
+  certificates: string[];
+  /** One line per thing that could not be applied; the running state is kept for it. */
+  errors: string[];
+}
+
+export interface ReloadOutcome {
+  file: string;
+  /** Set when the file could not be read or parsed; nothing was applied. */
+  error?: string;
+  warnings: string[];
+  /** Every option that differs (changedOptions format). */
+  changed: string[];
+  /** Those of `changed` that wait for a restart. */
+  later: string[];
+  report: ReloadReport;
+}
+
+/** What a reload needs from the running server (src/main.ts). */
+export interface Reloadable {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Make `next` the running config: hosts, certificates, per-host options; modules are told. */
+  apply(next: Config, changed: string[]): Promise<ReloadReport>;
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+/** Re-read the server's config file and apply it; `via` names who asked, for the log. */
+export async function reloadFromFile(server: Reloadable, via: string): Promise<ReloadOutcome> {
+  const { log } = server;
+  const running = server.config;
+  const outcome: ReloadOutcome = { file: running.file, warnings: [], changed: [], later: [], report: { added: [], removed: [], certificates: [], errors: [] } };
+  if (running.file === EMBEDDED_DEFAULT) {
+    outcome.error = 'running on the embedded default config: there is no file to reload';
+    log.info(`${via}: ${outcome.error}`);
+    return outcome;
+  }
+  let next: Config;
+  try {
+    next = await loadConfig(running.file);
+  } catch (err) {
+    outcome.error = (err as Error).message;
+    log.error(`${via}: config reload failed, keeping the running config: ${outcome.error}`);
+    return outcome;
+  }
+  outcome.warnings = [...next.warnings];
+  for (const w of next.warnings) log.warn(w);
+  outcome.changed = changedOptions(running, next);
+  outcome.later = outcome.changed.filter((c) => !appliedLive(c));
+  const lowest = next.get<{ level: string }[]>('log').map((t) => t.level).sort((a, b) => LEVELS.indexOf(a) - LEVELS.indexOf(b))[0];
+  if (lowest && lowest !== log.level) log.level = lowest;
+  outcome.report = await server.apply(next, outcome.changed);
+  const { changed, later, report } = outcome;
+  const certs = report.certificates.length ? `; new certificate for ${report.certificates.join(', ')}` : '';
+  if (changed.length === 0) log.info(`${via}: config ${running.file} reloaded; nothing changed${certs}`);
+  else log.warn({ changed }, `${via}: config ${running.file} reloaded; changed: ${changed.join(', ')}${later.length ? `; these apply after a restart (clove restart): ${later.join(', ')}` : report.errors.length ? '; some could not be applied (below)' : '; all applied'}${certs}`);
+  for (const e of report.errors) log.error(`${via}: not applied: ${e}`);
+  return outcome;
+}

@@ -1,0 +1,128 @@
+// SIGHUP under a running `clove start` child: VirtualHosts added and removed, certificates
+// renewed in place, and a broken certificate refused, all without dropping a connected client.
+// Children listen on 127.0.0.1 port 0 and are stopped by PID.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeChildDir, runClove, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
+import { RawClient, match } from '../helpers/raw-client.js';
+import { generateSelfSigned } from '../../src/net/certs.js';
+
+const children: ChildServer[] = [];
+afterAll(async () => {
+  for (const c of children) {
+    await c.kill('SIGKILL').catch(() => undefined);
+    await removeChildDir(c.dir);
+  }
+});
+
+async function child(extra: string, hosts: string): Promise<ChildServer> {
+  const c = await startChild({ extra: `pidfile = "clove.pid"\n${extra}`, hosts });
+  children.push(c);
+  await c.waitForLog((l) => /^pidfile .* written/.test(l.msg));
+  return c;
+}
+
+/** Rewrite the child's config, send SIGHUP and wait for the reload's summary line. */
+async function reload(c: ChildServer, extra: string, hosts: string): Promise<string> {
+  const seen = c.logs().filter((l) => l.msg.startsWith('SIGHUP: config')).length;
+  await writeChildConfig(c.dir, `pidfile = "clove.pid"\n${extra}`, { hosts });
+  process.kill(c.pid, 'SIGHUP');
+  await c.waitForLog(() => c.logs().filter((l) => l.msg.startsWith('SIGHUP: config')).length > seen, 10_000);
+  return c.logs().filter((l) => l.msg.startsWith('SIGHUP: config')).at(-1)!.msg;
+}
+
+/** The client answers a ping: its session survived. */
+async function alive(c: RawClient): Promise<void> {
+  const id = `p${Math.random().toString(36).slice(2)}`;
+  const pong = c.waitFor(match('iq', { id }));
+  c.send(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+  expect((await pong).attrs.type).toBe('result');
+  expect(c.closed).toBe(false);
+}
+
+describe('SIGHUP and VirtualHosts', () => {
+  it('serves a host added to the config, then ends its sessions with host-gone when it is removed', async () => {
+    const one = 'VirtualHost "localhost"\n  modules_enabled = { "ping" }';
+    const two = `${one}\nVirtualHost "second.test"\n  modules_enabled = { "ping" }`;
+    const s = await child('', one);
+    expect((await runClove(['--config', s.configPath, 'register', 'alice', 'localhost', 'alice-pass'])).code).toBe(0);
+    const alice = await RawClient.login({ port: s.port, username: 'alice', password: 'alice-pass', resource: 'r' });
+    // Not served yet.
+    await expect(RawClient.connect({ port: s.port, domain: 'second.test' })).rejects.toThrow(/host-unknown/);
+
+    const added = await reload(s, '', two);
+    expect(added).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: VirtualHost "second.test" (added); all applied`);
+    expect((await runClove(['--config', s.configPath, 'register', 'bob', 'second.test', 'bob-pass'])).code).toBe(0);
+    const bob = await RawClient.login({ port: s.port, domain: 'second.test', username: 'bob', password: 'bob-pass', resource: 'r' });
+    expect(bob.jid).toBe('bob@second.test/r');
+    // The new host got its own certificate and routes between hosts like any other.
+    expect(s.logs().some((l) => l.host === 'second.test' && /^certificate SHA-256 fingerprint/.test(l.msg))).toBe(true);
+    const got = bob.waitFor(match('message', { from: 'alice@localhost/r' }));
+    alice.send(`<message to='bob@second.test/r' type='chat' id='m1'><body>hello across hosts</body></message>`);
+    expect((await got).getChildText('body')).toBe('hello across hosts');
+    await alive(alice);
+
+    const removed = await reload(s, '', one);
+    expect(removed).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: VirtualHost "second.test" (removed); all applied`);
+    await expect(bob.waitFor(match('never'), 5000)).rejects.toThrow(/host-gone/);
+    await expect(RawClient.connect({ port: s.port, domain: 'second.test' })).rejects.toThrow(/host-unknown/);
+    // The other host's session never noticed; its stored data is untouched.
+    await alive(alice);
+    await alice.close();
+    expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 40_000);
+
+  it('a host whose certificate is missing is not added; the others keep running', async () => {
+    const one = 'VirtualHost "localhost"';
+    const s = await child('', one);
+    const line = await reload(s, '', `${one}\nVirtualHost "broken.test"\n  ssl = { key = "${join(s.dir, 'nowhere.key')}"; certificate = "${join(s.dir, 'nowhere.crt')}" }`);
+    expect(line).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: VirtualHost "broken.test" (added); some could not be applied (below)`);
+    const err = await s.waitForLog((l) => l.msg.startsWith('SIGHUP: not applied: broken.test'));
+    expect(err.msg).toContain(`${join(s.dir, 'nowhere.key')}: file not found`);
+    await expect(RawClient.connect({ port: s.port, domain: 'broken.test' })).rejects.toThrow(/host-unknown/);
+    const probe = await RawClient.connect({ port: s.port });
+    probe.destroy();
+    expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 30_000);
+});
+
+describe('SIGHUP and certificates', () => {
+  it('a certificate renewed at the same path is used for new connections; a broken one is refused', async () => {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const certDir = await mkdtemp(join(tmpdir(), 'clove-reload-certs-'));
+    const key = join(certDir, 'localhost.key');
+    const crt = join(certDir, 'localhost.crt');
+    const first = await generateSelfSigned('localhost', 30);
+    await writeFile(key, first.key, { mode: 0o640 });
+    await writeFile(crt, first.cert);
+    const hosts = `VirtualHost "localhost"\n  ssl = { key = "${key}"; certificate = "${crt}" }`;
+    const s = await child('', hosts);
+    expect((await runClove(['--config', s.configPath, 'register', 'carol', 'localhost', 'carol-pass'])).code).toBe(0);
+    const before = await RawClient.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'before' });
+    expect(before.peerFingerprint()).toBe(new X509Certificate(first.cert).fingerprint256);
+
+    // Renewed in place (what certbot or `clove cert generate` does), config unchanged.
+    const second = await generateSelfSigned('localhost', 90);
+    await writeFile(key, second.key);
+    await writeFile(crt, second.cert);
+    const line = await reload(s, '', hosts);
+    expect(line).toBe(`SIGHUP: config ${s.configPath} reloaded; nothing changed; new certificate for localhost`);
+    const after = await RawClient.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'after' });
+    expect(after.peerFingerprint()).toBe(new X509Certificate(second.cert).fingerprint256);
+    await alive(before);
+
+    // A half-written or wrong file: the reload says so and the running certificate stays.
+    await writeFile(crt, '-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n');
+    await reload(s, '', hosts);
+    const err = await s.waitForLog((l) => l.msg.startsWith('SIGHUP: not applied: localhost'));
+    expect(err.msg).toContain(crt);
+    const third = await RawClient.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'third' });
+    expect(third.peerFingerprint()).toBe(new X509Certificate(second.cert).fingerprint256);
+    for (const c of [before, after, third]) await alive(c);
+    expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    await removeChildDir(certDir);
+  }, 40_000);
+});
