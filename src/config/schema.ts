@@ -85,7 +85,7 @@ const ROWS: Row[] = [
   { name: 'pidfile', type: 'path', default: undefined, doc: 'File the server writes its process id to (a second start refuses while that process lives); used by clove stop and clove status.' },
   { name: 'prosody_user', type: 'string', default: undefined, status: 'accepted', doc: 'User to switch to (mod_posix); start Clove as that user instead.' },
   { name: 'prosody_group', type: 'string', default: undefined, status: 'accepted', doc: 'Group to switch to (mod_posix).' },
-  { name: 'umask', type: 'string', default: undefined, doc: 'File creation mask as octal text, set at start; "027" when unset, so nothing Clove writes is world-readable.' },
+  { name: 'umask', type: 'string', default: undefined, doc: 'File creation mask as octal text, set by every clove command (start, register, cert generate, …); "027" when unset, so nothing Clove writes is world-readable.' },
   { name: 'plugin_paths', type: 'string-list', default: undefined, status: 'accepted', doc: 'Extra Prosody module directories; Clove modules are built in.' },
   // Accounts and access
   { name: 'admins', type: 'string-list', default: [], scope: 'both', doc: 'JIDs of server administrators: they may run the admin ad-hoc commands (XEP-0133).' },
