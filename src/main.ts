@@ -252,7 +252,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       return next;
     },
     async apply(next, changed = []) {
-      const report: ReloadReport = { added: [], removed: [], certificates: [], errors: [] };
+      const report: ReloadReport = { added: [], removed: [], certificates: [], modules: [], errors: [] };
       if (stopping) return report;
       const wanted = enabledHosts(next);
       for (const name of [...hosts.keys()]) {
@@ -269,8 +269,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
             report.added.push(name);
             log.info({ host: name }, 'host added by a config reload');
             void host.events.fire('server-started', { hosts: [...hosts.keys()] });
-          } else if ((await loadCert(name, next)).changed) {
-            report.certificates.push(name);
+          } else {
+            if ((await loadCert(name, next)).changed) report.certificates.push(name);
+            const host = hosts.get(name) as Host;
+            host.reconfigure(next);
+            const { load, warnings } = resolveModules(next, name);
+            for (const w of warnings) log.warn(w);
+            const { loaded, unloaded } = await host.reconcile(load, MODULES);
+            if (loaded.length || unloaded.length) {
+              report.modules.push(`${name}: ${[loaded.length ? `loaded ${loaded.join(', ')}` : '', unloaded.length ? `unloaded ${unloaded.join(', ')}` : ''].filter(Boolean).join('; ')}`);
+              log.info({ host: name, loaded, unloaded }, 'modules changed by a config reload');
+            }
           }
         } catch (err) {
           const line = `${name}: ${(err as Error).message}`;

@@ -35,11 +35,13 @@ export function changedOptions(running: Config, fresh: Config): string[] {
 
 /**
  * Options a reload applies to the running server. Per-host security and s2s options are read for
- * every new stream, so they apply from the next connection; the rest (listeners, modules and
- * their options, storage, limits read at start) waits for `clove restart`.
+ * every new stream, so they apply from the next connection; modules are loaded and unloaded to
+ * match modules_enabled/modules_disabled; the darknet module swaps its routing options; the rest
+ * (listeners, other modules' options, storage, limits read at start) waits for `clove restart`.
  */
 const LIVE = new Set([
-  'allow_registration', 'log', 'enabled', 'ssl', 'certificates',
+  'allow_registration', 'log', 'enabled', 'ssl', 'certificates', 'modules_enabled', 'modules_disabled',
+  'darknet_map', 'darknet_socks5_host', 'darknet_socks5_port',
   'c2s_require_encryption', 's2s_require_encryption', 's2s_secure_auth', 'darknet_only',
   's2s_connect_timeout', 's2s_timeout', 's2s_send_deadline', 's2s_idle_timeout',
 ]);

@@ -33,7 +33,9 @@ export class Host {
   readonly events = new EventBus();
   readonly log: Logger;
   private readonly provided = new Map<string, unknown[]>();
-  private readonly cleanups: Cleanup[] = [];
+  /** Per loaded module: what to undo when it unloads (hooks, its own cleanup, items it provided). */
+  private readonly undo = new Map<string, { cleanups: Cleanup[]; provided: Array<[kind: string, item: unknown]> }>();
+  /** Loaded module names, in load order. */
   readonly loaded = new Set<string>();
 
   constructor(readonly name: string, readonly deps: HostDeps) {
@@ -76,20 +78,76 @@ export class Host {
       await this.loadOne(d, registry, [...chain, def.name]);
     }
     this.loaded.add(def.name);
-    const cleanup = await def.setup(this.context(def.name));
-    if (cleanup) this.cleanups.push(cleanup);
+    const undo = { cleanups: [] as Cleanup[], provided: [] as Array<[string, unknown]> };
+    this.undo.set(def.name, undo);
+    try {
+      const cleanup = await def.setup(this.context(def.name, undo));
+      if (cleanup) undo.cleanups.push(cleanup);
+    } catch (err) {
+      await this.unloadModule(def.name);
+      throw err;
+    }
   }
 
-  /** Unload every module (reverse order). */
+  /** Unload one module: its cleanup, then its hooks, then what it provided to others. */
+  async unloadModule(name: string): Promise<void> {
+    const undo = this.undo.get(name);
+    this.undo.delete(name);
+    this.loaded.delete(name);
+    if (!undo) return;
+    while (undo.cleanups.length) await undo.cleanups.pop()?.();
+    for (const [kind, item] of undo.provided) {
+      const list = this.provided.get(kind);
+      const i = list?.indexOf(item) ?? -1;
+      if (list && i >= 0) list.splice(i, 1);
+    }
+  }
+
+  /** Unload every module (reverse load order). */
   async unload(): Promise<void> {
-    while (this.cleanups.length) await this.cleanups.pop()?.();
+    for (const name of [...this.loaded].reverse()) await this.unloadModule(name);
   }
 
-  private context(moduleName: string): ModuleContext {
+  /**
+   * Make the loaded modules match `defs` (a reload): unload what is no longer wanted, and the
+   * modules in `restart` (their options changed) with everything that depends on them, then load
+   * what is missing. Returns the names unloaded and loaded.
+   */
+  async reconcile(defs: readonly ModuleDefinition[], registry: ReadonlyMap<string, ModuleDefinition>, restart: ReadonlySet<string> = new Set()): Promise<{ unloaded: string[]; loaded: string[] }> {
+    const wanted = new Set<string>();
+    const want = (d: ModuleDefinition): void => {
+      if (wanted.has(d.name)) return;
+      wanted.add(d.name);
+      for (const dep of d.depends ?? []) { const dd = registry.get(dep); if (dd) want(dd); }
+    };
+    defs.forEach(want);
+    const dependsOn = (name: string, target: string, seen = new Set<string>()): boolean => {
+      if (seen.has(name)) return false;
+      seen.add(name);
+      return (registry.get(name)?.depends ?? []).some((d) => d === target || dependsOn(d, target, seen));
+    };
+    const before = new Set(this.loaded);
+    const unloaded: string[] = [];
+    for (const name of [...this.loaded].reverse()) {
+      if (!wanted.has(name) || restart.has(name) || [...restart].some((r) => dependsOn(name, r))) {
+        await this.unloadModule(name);
+        unloaded.push(name);
+      }
+    }
+    await this.load(defs, registry);
+    const loaded = [...this.loaded].filter((n) => !before.has(n) || unloaded.includes(n));
+    return { unloaded, loaded };
+  }
+
+  private context(moduleName: string, undo: { cleanups: Cleanup[]; provided: Array<[string, unknown]> }): ModuleContext {
     const host = this;
     const config = this.deps.config;
     const unhooks: (() => void)[] = [];
-    this.cleanups.push(() => { for (const u of unhooks) u(); });
+    undo.cleanups.push(() => { for (const u of unhooks) u(); });
+    const provide = (kind: string, item: unknown): void => {
+      host.provide(kind, item);
+      undo.provided.push([kind, item]);
+    };
     const log = this.log.child({ mod: moduleName });
     return {
       host,
@@ -101,9 +159,9 @@ export class Host {
           unhooks.push(host.router.hookIq(host, type, t, xmlns, child, handler));
         }
       },
-      feature: (ns) => host.provide('feature', ns),
-      identity: (category, type, name) => host.provide('identity', { category, type, name }),
-      provide: (kind, item) => host.provide(kind, item),
+      feature: (ns) => provide('feature', ns),
+      identity: (category, type, name) => provide('identity', { category, type, name }),
+      provide,
       items: <T>(kind: string) => host.items<T>(kind),
       store: ((name: string, shape: 'keyval' | 'map') =>
         shape === 'keyval' ? host.deps.storage.keyval(host.name, name) : host.deps.storage.map(host.name, name)) as ModuleContext['store'],

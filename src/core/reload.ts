@@ -1,8 +1,9 @@
 // Reloading the config file under a running server (SIGHUP, or an administrator's "reload"
 // command): re-read and validate it, apply what can change without dropping anyone (log level,
 // hosts added or removed, certificates — re-read even when the config is unchanged, since a
-// renewed certificate at the same path is the usual reason — the registration switch, per-host
-// security options), and say in one log line what changed and what waits for a restart.
+// renewed certificate at the same path is the usual reason — modules loaded and unloaded, the
+// registration switch, darknet routing, per-host security options), and say in one log line
+// what changed and what waits for a restart.
 // A config that no longer parses is reported and ignored: the running one stays.
 import { EMBEDDED_DEFAULT, loadConfig, type Config } from '../config/config.js';
 import { appliedLive, changedOptions } from '../config/changes.js';
@@ -13,6 +14,8 @@ export interface ReloadReport {
   removed: string[];
   /** Hosts whose certificate changed (new fingerprint). */
   certificates: string[];
+  /** Per host whose modules changed: `host: loaded a, b; unloaded c`. */
+  modules: string[];
   /** One line per thing that could not be applied; the running state is kept for it. */
   errors: string[];
 }
@@ -43,7 +46,7 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 export async function reloadFromFile(server: Reloadable, via: string): Promise<ReloadOutcome> {
   const { log } = server;
   const running = server.config;
-  const outcome: ReloadOutcome = { file: running.file, warnings: [], changed: [], later: [], report: { added: [], removed: [], certificates: [], errors: [] } };
+  const outcome: ReloadOutcome = { file: running.file, warnings: [], changed: [], later: [], report: { added: [], removed: [], certificates: [], modules: [], errors: [] } };
   if (running.file === EMBEDDED_DEFAULT) {
     outcome.error = 'running on the embedded default config: there is no file to reload';
     log.info(`${via}: ${outcome.error}`);

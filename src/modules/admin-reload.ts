@@ -21,6 +21,7 @@ export async function reloadConfig(host: Host, who: string): Promise<CommandOutc
       { var: 'changed', type: 'text-multi', label: 'Differs from the running configuration', values: changed },
       { var: 'applied', type: 'text-multi', label: 'Applied now', values: applied },
       { var: 'restart', type: 'text-multi', label: 'Applied after a restart', values: later },
+      { var: 'modules', type: 'text-multi', label: 'Modules loaded and unloaded', values: report.modules },
       { var: 'errors', type: 'text-multi', label: 'Could not be applied', values: report.errors },
       { var: 'warnings', type: 'text-multi', label: 'Warnings', values: warnings },
     ],

@@ -6,6 +6,7 @@
 import { defineModule } from '../core/modules.js';
 import { isIP } from 'node:net';
 import { ConfigError } from '../config/errors.js';
+import { option, type Config } from '../config/config.js';
 import type { DarknetTarget } from '../config/schema.js';
 import type { Route, RoutePolicy } from '../net/connector.js';
 import { proxyAddress } from '../net/socks5.js';
@@ -53,9 +54,11 @@ export function routeFor(domain: string, opts: DarknetOptions): Route | undefine
 }
 
 /** A RoutePolicy over fixed options that reports each domain's first decision to `log` once. */
-export function darknetPolicy(opts: DarknetOptions, log?: (domain: string, route: Route | undefined) => void): RoutePolicy {
+export function darknetPolicy(opts: DarknetOptions, log?: (domain: string, route: Route | undefined) => void): RoutePolicy & { forget(): void } {
   const logged = new Set<string>();
   return {
+    /** Log each domain's decision again (the options changed). */
+    forget: () => logged.clear(),
     route(domain: string): Route | undefined {
       const route = routeFor(domain, opts);
       const d = normaliseDomain(domain);
@@ -79,37 +82,63 @@ function describeRoute(domain: string, route: Route | undefined): { msg: string;
     : { msg: `s2s to ${domain}: through the SOCKS5 proxy ${via}`, fields: { domain, route: 'proxy', proxy: via } };
 }
 
+/** Read and check the darknet options of `host` in `config`; throws ConfigError with file:line. */
+export function darknetOptions(config: Config, host: string): DarknetOptions {
+  const fail = (name: string, what: string): never => {
+    throw new ConfigError(config.file, config.lineOf(name, host) ?? 0, what, name);
+  };
+  const proxyHost = option(config, host, 'darknet_socks5_host', '127.0.0.1');
+  // Checked now rather than at the first connection: a proxy given by name would need DNS.
+  if (proxyAddress(proxyHost) === undefined) {
+    fail('darknet_socks5_host', `option 'darknet_socks5_host' must be an IP address or "localhost" (Clove never resolves names with DNS), got "${proxyHost}"`);
+  }
+  const map = config.get<Record<string, DarknetTarget> | undefined>('darknet_map', host) ?? {};
+  for (const [domain, target] of Object.entries(map)) {
+    // An IP address would be refused by i2pd, or sent to the clearnet by another proxy.
+    if (isIP(target.host.replace(/^\[(.*)\]$/, '$1'))) {
+      fail('darknet_map', `darknet_map entry '${domain}' points at the IP address ${target.host}; give an I2P destination like "x.b32.i2p"`);
+    }
+  }
+  return {
+    only: option(config, host, 'darknet_only', false),
+    map,
+    proxyHost,
+    proxyPort: option(config, host, 'darknet_socks5_port', 4447, { min: 1, max: 65535 }),
+  };
+}
+
 export default defineModule({
   name: 'darknet',
   setup(ctx) {
-    const config = ctx.host.config;
-    const fail = (name: string, what: string): never => {
-      throw new ConfigError(config.file, config.lineOf(name, ctx.host.name) ?? 0, what, name);
+    const host = ctx.host.name;
+    let current = darknetOptions(ctx.host.config, host);
+    // The policy reads `current` at every decision, so a reload swaps the options in one step:
+    // there is never a moment without darknet routing (which could send a mapped name to DNS).
+    const options: DarknetOptions = {
+      get only() { return current.only; },
+      get map() { return current.map; },
+      get proxyHost() { return current.proxyHost; },
+      get proxyPort() { return current.proxyPort; },
     };
-    const proxyHost = ctx.option.string('darknet_socks5_host', '127.0.0.1');
-    // Checked now rather than at the first connection: a proxy given by name would need DNS.
-    if (proxyAddress(proxyHost) === undefined) {
-      fail('darknet_socks5_host', `option 'darknet_socks5_host' must be an IP address or "localhost" (Clove never resolves names with DNS), got "${proxyHost}"`);
-    }
-    const map = ctx.option.get<Record<string, DarknetTarget> | undefined>('darknet_map') ?? {};
-    for (const [domain, target] of Object.entries(map)) {
-      // An IP address would be refused by i2pd, or sent to the clearnet by another proxy.
-      if (isIP(target.host.replace(/^\[(.*)\]$/, '$1'))) {
-        fail('darknet_map', `darknet_map entry '${domain}' points at the IP address ${target.host}; give an I2P destination like "x.b32.i2p"`);
-      }
-    }
-    const policy = darknetPolicy(
-      {
-        only: ctx.option.boolean('darknet_only', false),
-        map,
-        proxyHost,
-        proxyPort: ctx.option.number('darknet_socks5_port', 4447, { min: 1, max: 65535 }),
-      },
-      (domain, route) => {
-        const { msg, fields } = describeRoute(domain, route);
-        ctx.log.info(fields, msg);
-      },
-    );
+    const policy = darknetPolicy(options, (domain, route) => {
+      const { msg, fields } = describeRoute(domain, route);
+      ctx.log.info(fields, msg);
+    });
     ctx.provide('route-policy', policy);
+    // darknet_map, the proxy address and darknet_only apply live on a reload; a bad new value
+    // is refused with its file:line and the running routing stays.
+    ctx.hook('config-reloaded', ({ config }) => {
+      try {
+        const next = darknetOptions(config, host);
+        if (JSON.stringify(next) !== JSON.stringify(current)) {
+          current = next;
+          policy.forget();
+          ctx.log.info({ mapped: Object.keys(next.map).length, proxy: `${next.proxyHost}:${next.proxyPort}`, only: next.only }, 'darknet routing reloaded');
+        }
+      } catch (err) {
+        ctx.log.error(`darknet options not reloaded, the running routing stays: ${(err as Error).message}`);
+      }
+      return undefined;
+    });
   },
 });

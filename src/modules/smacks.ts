@@ -77,6 +77,8 @@ export default defineModule({
     // Prosody's option names. I2P tunnels are slow to come back: five minutes by default.
     const maxSeconds = ctx.option.number('smacks_hibernation_time', 300, { min: 1, max: 86400 });
     const maxQueue = ctx.option.number('smacks_max_queue_size', 500, { min: 1, integer: true });
+    /** Unacknowledged stanzas being routed again (awaited when the module unloads). */
+    const rerouting = new Set<Promise<void>>();
     /** Resumable sessions by resumption id (live or hibernating). */
     const resumable = new Map<string, C2SSession>();
 
@@ -119,7 +121,7 @@ export default defineModule({
       st.queue = [];
       if (pending.length === 0) return;
       ctx.log.debug({ count: pending.length }, 'routing unacknowledged stanzas again');
-      void (async () => {
+      const done = (async () => {
         for (const stanza of pending) {
           try {
             if (stanza.name === 'message') {
@@ -135,6 +137,8 @@ export default defineModule({
           }
         }
       })();
+      rerouting.add(done);
+      void done.finally(() => rerouting.delete(done));
     };
 
     ctx.hook('stream-features', ({ session, features }) => {
@@ -275,12 +279,21 @@ export default defineModule({
       finish(session);
     }, -10);
 
-    return () => {
-      for (const s of resumable.values()) {
+    // Unloaded (server stop, or smacks removed by a config reload): a hibernating session cannot
+    // outlive the module that keeps it, so it ends now as if its time had run out — what it was
+    // never sent goes to the user's other resources or offline storage.
+    return async () => {
+      for (const s of [...resumable.values()]) {
         const st = stateOf(s);
-        if (st?.hibernation) clearTimeout(st.hibernation);
-        if (st) clearRequest(st);
+        if (!st) continue;
+        clearRequest(st);
+        if (!st.hibernation) continue;
+        clearTimeout(st.hibernation);
+        st.hibernation = undefined;
+        s.close(); // out of the session table first ('session-closed' runs finish())
+        finish(s);
       }
+      await Promise.all([...rerouting]);
     };
   },
 });

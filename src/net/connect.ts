@@ -40,5 +40,7 @@ export function decideRoute(policies: readonly RoutePolicy[], domain: string, da
     if (route) return route;
   }
   if (darknetOnly) return { kind: 'refused', reason: `darknet_only is set: ${domain} is not an I2P destination and has no darknet_map entry` };
+  // Never look up an I2P name in DNS, even with the darknet module off: the query would leak it.
+  if (/\.i2p\.?$/i.test(domain)) return { kind: 'refused', reason: `${domain} is an I2P name and the darknet module is not loaded; add "darknet" to modules_enabled` };
   return { kind: 'direct', domain };
 }

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { removeChildDir, runClove, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
 import { generateSelfSigned } from '../../src/net/certs.js';
+import { SocksProxy } from '../helpers/socks-proxy.js';
 
 const children: ChildServer[] = [];
 afterAll(async () => {
@@ -124,5 +125,77 @@ describe('SIGHUP and certificates', () => {
     for (const c of [before, after, third]) await alive(c);
     expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
     await removeChildDir(certDir);
+  }, 40_000);
+});
+
+describe('SIGHUP and modules', () => {
+  const features = async (c: RawClient): Promise<string[]> =>
+    (await c.iq(`<iq type='get' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`))
+      .getChild('query')!.getChildren('feature').map((f) => f.attrs.var as string);
+
+  it('loads modules added to modules_enabled and unloads removed ones, keeping sessions', async () => {
+    const mods = (list: string): string => `modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; ${list} }`;
+    const s = await child(mods('"ping"'), 'VirtualHost "localhost"');
+    expect((await runClove(['--config', s.configPath, 'register', 'dave', 'localhost', 'dave-pass'])).code).toBe(0);
+    const c = await RawClient.login({ port: s.port, username: 'dave', password: 'dave-pass', resource: 'r' });
+    expect(await features(c)).not.toContain('jabber:iq:version');
+    const before = await c.iq(`<iq type='get' to='localhost'><query xmlns='jabber:iq:version'/></iq>`);
+    expect(before.attrs.type).toBe('error');
+
+    const line = await reload(s, mods('"ping"; "version"'), 'VirtualHost "localhost"');
+    expect(line).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: modules_enabled; all applied`);
+    await s.waitForLog((l) => l.msg === 'modules changed by a config reload' && (l.loaded as string[]).includes('version'));
+    // The same session now sees the new module, in disco and in answers.
+    expect(await features(c)).toContain('jabber:iq:version');
+    const v = await c.iq(`<iq type='get' to='localhost'><query xmlns='jabber:iq:version'/></iq>`);
+    expect(v.getChild('query')!.getChildText('name')).toBe('Clove');
+
+    // Ping removed: its feature and its answers go; the session stays.
+    await reload(s, mods('"version"'), 'VirtualHost "localhost"');
+    await s.waitForLog((l) => l.msg === 'modules changed by a config reload' && (l.unloaded as string[]).includes('ping'));
+    expect(await features(c)).not.toContain('urn:xmpp:ping');
+    const ping = await c.iq(`<iq type='get' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    expect(ping.attrs.type).toBe('error');
+    expect(c.closed).toBe(false);
+    await c.close();
+    expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 40_000);
+
+  it('darknet_map applies live: a domain refused before is sent to the proxy after the reload', async () => {
+    const proxy = await SocksProxy.start();
+    try {
+      const b32 = 'q'.repeat(52) + '.b32.i2p';
+      const base = [
+        'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "darknet" }',
+        'darknet_only = true',
+        `darknet_socks5_port = ${proxy.port}`,
+        's2s_connect_timeout = 5',
+      ].join('\n');
+      const s = await startChild({ extra: `pidfile = "clove.pid"\n${base}`, hosts: 'VirtualHost "localhost"', s2s: true });
+      children.push(s);
+      await s.waitForLog((l) => /^pidfile .* written/.test(l.msg));
+      expect((await runClove(['--config', s.configPath, 'register', 'erin', 'localhost', 'erin-pass'])).code).toBe(0);
+      const c = await RawClient.login({ port: s.port, username: 'erin', password: 'erin-pass', resource: 'r' });
+      const bounced = c.waitFor(match('message', { type: 'error', id: 'm1' }));
+      c.send(`<message to='friend@clearnet.example' type='chat' id='m1'><body>hi</body></message>`);
+      expect((await bounced).getChild('error')!.toString()).toMatch(/remote-server-not-found/);
+      expect(proxy.requested).toEqual([]);
+
+      const seen = s.logs().filter((l) => l.msg.startsWith('SIGHUP: config')).length;
+      await writeChildConfig(s.dir, `pidfile = "clove.pid"\n${base}\ndarknet_map = { ["clearnet.example"] = "${b32}" }`, { hosts: 'VirtualHost "localhost"', s2s: true });
+      process.kill(s.pid, 'SIGHUP');
+      const line = await s.waitForLog(() => s.logs().filter((l) => l.msg.startsWith('SIGHUP: config')).length > seen);
+      expect(s.logs().filter((l) => l.msg.startsWith('SIGHUP: config')).at(-1)!.msg).toContain('changed: darknet_map; all applied');
+      expect(line).toBeDefined();
+      await s.waitForLog((l) => l.msg === 'darknet routing reloaded');
+      c.send(`<message to='friend@clearnet.example' type='chat' id='m2'><body>hi again</body></message>`);
+      // The proxy is asked for the mapped b32 name (it has no server behind it); never the clearnet name.
+      await expect.poll(() => proxy.requested, { timeout: 10_000 }).toContain(b32);
+      expect(proxy.requested).not.toContain('clearnet.example');
+      await c.close();
+      expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    } finally {
+      await proxy.close();
+    }
   }, 40_000);
 });

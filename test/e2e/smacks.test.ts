@@ -255,3 +255,44 @@ describe('XEP-0198 stream management', () => {
     await bob.waitFor(match('presence', { from: jid, type: 'unavailable' }), 1000);
   });
 });
+
+describe('XEP-0198 at shutdown', () => {
+  it('a hibernating session ends when the server stops: its unacknowledged messages wait in offline storage for the restart', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'clove-smacks-stop-'));
+    const extra = 'smacks_hibernation_time = 300';
+    let first: TestServer | undefined = await startTestServer({ dir, storage: 'file', extra });
+    try {
+      await first.addUser('hana', PASS);
+      await first.addUser('ivan', PASS);
+      const hana = await RawClient.login({ port: first.port, username: 'hana', password: PASS, resource: 'r' });
+      const ivan = await RawClient.login({ port: first.port, username: 'ivan', password: PASS, resource: 'r' });
+      hana.send(`<enable xmlns='${NS_SM}' resume='true'/>`);
+      await hana.waitFor(sm('enabled'));
+      const jid = hana.jid;
+      hana.destroy(); // lost, not closed: it hibernates for five minutes
+      await delay(100);
+      ivan.send(chat(jid, 's1'));
+      await ivan.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`);
+      await first.stop();
+      first = undefined;
+      ivan.destroy();
+
+      const second = await startTestServer({ dir, storage: 'file', extra });
+      try {
+        const back = await RawClient.login({ port: second.port, username: 'hana', password: PASS, resource: 'again' });
+        back.send('<presence/>');
+        const got = await back.collect(match('message', { id: 's1' }), 1000);
+        expect(bodies(got)).toEqual(['s1']);
+        await back.close();
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first?.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

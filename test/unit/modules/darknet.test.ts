@@ -129,6 +129,23 @@ describe('no leaks under darknet_only', () => {
     expect(guard.violations).toEqual([]);
   });
 
+  it('without the darknet module, an .i2p name is refused rather than looked up in DNS', async () => {
+    guard.start([]);
+    let err: unknown;
+    try {
+      const route = decideRoute([], 'x.b32.i2p', false);
+      expect(route).toMatchObject({ kind: 'refused' });
+      expect(decideRoute([], 'Forum.I2P.', false).kind).toBe('refused');
+      // Clearnet names still go direct when darknet_only is off (that is what the operator chose).
+      expect(decideRoute([], 'jabber.org', false).kind).toBe('direct');
+      err = await createConnector().connect(route, { timeoutMs: 1000 }).catch((e) => e);
+    } finally {
+      guard.stop();
+    }
+    expect((err as Error).message).toMatch(/darknet module is not loaded/);
+    expect(guard.violations).toEqual([]);
+  });
+
   it('never resolves a mapped clearnet domain: the proxy gets the b32 name', async () => {
     const { policies } = await load(`darknet_only = true\ndarknet_map = { ["i2p.rocks"] = "${A}" }`);
     guard.start([]);
