@@ -83,33 +83,32 @@ export class Router {
   }
 
   private dispatch(host: Host, kind: string, target: Target, ev: StanzaEvent): void | Promise<void> {
-    const bus = host.events;
     const type = ev.stanza.attrs.type ?? (kind === 'iq' ? '' : 'normal');
     if (kind === 'iq') {
       if (!['get', 'set', 'result', 'error'].includes(type)) {
         return this.bounce(ev.stanza, new StanzaError('bad-request', 'iq type must be get, set, result or error'), ev.origin);
       }
-      if (type === 'get' || type === 'set') {
-        const children = ev.stanza.elements();
-        if (children.length !== 1) {
-          return this.bounce(ev.stanza, new StanzaError('bad-request', 'an iq get or set carries exactly one payload'), ev.origin);
-        }
-        if (target !== 'full') {
-          const child = children[0] as Element;
-          const name = `iq-${type}/${target}/${child.xmlns ?? ''}:${child.local}` as const;
-          if (bus.has(name)) return this.settle(this.fire(bus, name, ev), ev, () => this.afterEvents(host, kind, target, ev, type));
-        }
+      if ((type === 'get' || type === 'set') && ev.stanza.elements().length !== 1) {
+        return this.bounce(ev.stanza, new StanzaError('bad-request', 'an iq get or set carries exactly one payload'), ev.origin);
       }
     }
-    return this.afterEvents(host, kind, target, ev, type);
+    // pre-<kind>/<target> first (policy: blocking), so it also covers iqs the server answers
+    // itself for the recipient (vCard, disco); then the iq-specific event; then <kind>/<target>.
+    const pre = `pre-${kind}/${target}` as const;
+    const handle = (): void | Promise<void> => this.handle(host, kind, target, ev, type);
+    if (host.events.has(pre)) return this.settle(this.fire(host.events, pre, ev), ev, handle);
+    return handle();
   }
 
-  private afterEvents(host: Host, kind: string, target: Target, ev: StanzaEvent, type: string): void | Promise<void> {
+  private handle(host: Host, kind: string, target: Target, ev: StanzaEvent, type: string): void | Promise<void> {
     const bus = host.events;
-    const pre = `pre-${kind}/${target}` as const;
     const main = `${kind}/${target}` as const;
-    const runMain = () => this.settle(this.fire(bus, main, ev), ev, () => this.fallback(kind, target, ev, type));
-    if (bus.has(pre)) return this.settle(this.fire(bus, pre, ev), ev, runMain);
+    const runMain = (): void | Promise<void> => this.settle(this.fire(bus, main, ev), ev, () => this.fallback(kind, target, ev, type));
+    if (kind === 'iq' && (type === 'get' || type === 'set') && target !== 'full') {
+      const child = ev.stanza.elements()[0] as Element;
+      const name = `iq-${type}/${target}/${child.xmlns ?? ''}:${child.local}` as const;
+      if (bus.has(name)) return this.settle(this.fire(bus, name, ev), ev, runMain);
+    }
     return runMain();
   }
 

@@ -17,9 +17,9 @@
 // A refused stanza from a client is answered with not-acceptable + <blocked/>; one the server
 // made on the user's behalf (presence broadcast, probes, probe answers) is dropped.
 // Errors leaving the user are never refused: they are the bounces the rules above produce.
-// Known limits: between two VirtualHosts of one server only the recipient's list is checked;
-// iqs to the user's bare JID that the server answers itself (vCard, disco) are answered before
-// the 'pre-iq' events run.
+// The 'pre-iq' events run before the iq-specific ones, so iqs the server answers for the user
+// (vCard, disco of the account) are refused to a blocked contact as well.
+// Known limit: between two VirtualHosts of one server only the recipient's list is checked.
 import { randomBytes } from 'node:crypto';
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';

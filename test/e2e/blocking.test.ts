@@ -123,6 +123,13 @@ describe('blocking a contact', () => {
     const ping = await b1.iq(`<iq type='get' to='alice@localhost/a1'><ping xmlns='urn:xmpp:ping'/></iq>`);
     expect(ping.attrs.type).toBe('error');
     expect(condition(ping)).toBe('service-unavailable');
+    // Iqs the server answers for alice (her vCard, disco of her account) are refused too:
+    // someone she blocked learns nothing about her.
+    for (const payload of [`<vCard xmlns='vcard-temp'/>`, `<query xmlns='http://jabber.org/protocol/disco#info'/>`]) {
+      const answer = await b1.iq(`<iq type='get' to='alice@localhost'>${payload}</iq>`);
+      expect(answer.attrs.type, answer.toString()).toBe('error');
+      expect(condition(answer)).toBe('service-unavailable');
+    }
     b1.send(`<presence><show>dnd</show></presence>`);
     // A new resource of bob probes alice on its initial presence: nobody answers.
     const b2 = await online('bob', 'b2');
