@@ -2,7 +2,8 @@
 // A client that says <inactive/> (a phone with its screen off) is sent no presence updates
 // until it says <active/>: they are held, only the latest per sender, and flushed in the order
 // they last changed. Messages, iqs and subscription requests go through at once — those are
-// what the user wants to hear about. On a slow I2P tunnel this saves most of the traffic of an
+// what the user wants to hear about; a message with a body first flushes what was held, so
+// presence and messages arrive in the order they happened. On a slow I2P tunnel this saves most of the traffic of an
 // idle client with a busy roster.
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
@@ -19,6 +20,11 @@ function unimportant(stanza: Element): boolean {
   if (stanza.name !== 'presence') return false;
   const type = stanza.attrs.type;
   return type === undefined || type === 'unavailable';
+}
+
+/** A message with something to read (a body or a subject), not a chat state or a receipt alone. */
+function wakes(stanza: Element): boolean {
+  return stanza.name === 'message' && stanza.attrs.type !== 'error' && (stanza.getChild('body') !== undefined || stanza.getChild('subject') !== undefined);
 }
 
 /** Send what was held, oldest change first. The caller has taken `held` off the session first, so these pass. */
@@ -47,7 +53,17 @@ export default defineModule({
 
     ctx.hook('c2s-outgoing', ({ session, stanza }) => {
       const held = session.data.get(HELD) as Map<string, Element> | undefined;
-      if (!held || !unimportant(stanza)) return undefined;
+      if (!held) return undefined;
+      if (!unimportant(stanza)) {
+        // A message the user will read wakes the client anyway: send the held presence first,
+        // so it arrives in order and the roster is current when the user looks (as Prosody does).
+        if (held.size > 0 && wakes(stanza)) {
+          session.data.delete(HELD);
+          release(session, held);
+          session.data.set(HELD, new Map<string, Element>());
+        }
+        return undefined;
+      }
       const from = stanza.attrs.from ?? '';
       // Re-inserted, so the order of flushing is the order of the latest changes.
       held.delete(from);

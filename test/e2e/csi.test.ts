@@ -67,7 +67,7 @@ describe('client state indication', () => {
     expect(c.features?.getChild('csi', NS_CSI)).toBeDefined();
   });
 
-  it('holds presence while inactive, keeps the latest per contact, and flushes it on active', async () => {
+  it('holds presence while inactive, keeps the latest per contact, and flushes it before a message and on active', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
     const carol = await user('carol');
@@ -85,20 +85,32 @@ describe('client state indication', () => {
     await settle(bob);
     await alice.expectNothing(match('presence'), 300);
 
-    // Messages and iqs are not held.
-    bob.send(`<message to='${alice.bare}' type='chat'><body>wake up</body></message>`);
-    const m = await alice.waitFor(match('message', { from: bob.jid }), 1000);
-    expect(m.getChildText('body')).toBe('wake up');
+    // A chat state alone is passed on and wakes nothing: the presence stays held.
+    bob.send(`<message to='${alice.bare}' type='chat' id='cs'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`);
+    await alice.waitFor(match('message', { id: 'cs' }), 1000);
     await settle(alice);
     await alice.expectNothing(match('presence'), 100);
 
-    alice.send(`<active xmlns='${NS_CSI}'/>`);
-    const flushed = await alice.collect(match('presence'), 400);
-    // One per contact, the latest, in the order of their latest change.
-    expect(flushed.map((p) => [p.attrs.from, p.getChildText('status')])).toEqual([
+    // A message to read: what was held comes first — one per contact, the latest, in the order
+    // of their latest change — then the message.
+    const start = alice.received.length;
+    bob.send(`<message to='${alice.bare}' type='chat' id='wake'><body>wake up</body></message>`);
+    const m = await alice.waitFor(match('message', { id: 'wake' }), 1000);
+    expect(m.getChildText('body')).toBe('wake up');
+    const before = alice.received.slice(start, alice.received.indexOf(m)).filter((e) => e.name === 'presence');
+    expect(before.map((p) => [p.attrs.from, p.getChildText('status')])).toEqual([
       [carol.jid, 'c-one'],
       [bob.jid, 'three'],
     ]);
+    alice.clear();
+
+    // Still inactive: presence is held again until <active/>.
+    carol.send(status('c-two'));
+    await settle(carol);
+    await alice.expectNothing(match('presence', { from: carol.jid }, (p) => p.getChildText('status') === 'c-two'), 300);
+    alice.send(`<active xmlns='${NS_CSI}'/>`);
+    const flushed = await alice.collect(match('presence', {}, (p) => p.getChildText('status') === 'c-two'), 400);
+    expect(flushed.map((p) => p.attrs.from)).toEqual([carol.jid]);
 
     // Active again: presence flows at once.
     bob.send(status('four'));
@@ -167,12 +179,13 @@ describe('client state indication', () => {
       expect(pong.attrs.type).toBe('result');
       bob.send(status('for xmpp.js'));
       await settle(bob);
-      bob.send(`<message to='xalice@localhost/x' type='chat'><body>hi</body></message>`);
-      await alice.waitFor((s) => s.name === 'message' && s.getChildText('body') === 'hi', 'message while inactive', 1000);
       await expect(alice.waitFor((s) => s.name === 'presence' && s.attrs.from === bob.jid, 'held presence', 300)).rejects.toThrow(/no held presence/);
-      await alice.send(xml('active', { xmlns: NS_CSI }));
+      // A message to read flushes what was held, before it.
+      bob.send(`<message to='xalice@localhost/x' type='chat'><body>hi</body></message>`);
       const p = await alice.waitFor((s) => s.name === 'presence' && s.attrs.from === bob.jid, 'flushed presence', 1000);
       expect(p.getChildText('status')).toBe('for xmpp.js');
+      await alice.waitFor((s) => s.name === 'message' && s.getChildText('body') === 'hi', 'message while inactive', 1000);
+      await alice.send(xml('active', { xmlns: NS_CSI }));
     } finally {
       await alice?.stop();
     }
