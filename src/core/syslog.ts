@@ -3,8 +3,9 @@
 // /dev/log is a unix *datagram* socket and Node cannot open those, so the lines go through one
 // long-lived util-linux `logger` child (Debian's Essential package bsdutils ships it) started
 // with --prio-prefix: each line we write to its stdin is `<PRI>message`, with facility daemon.
-// Nothing here blocks: writes go to a pipe, and when the child is behind (write() returned
-// false) lines are dropped and counted until it drains. When logger is missing or exits (no
+// Nothing here blocks: writes go to a pipe; while the child is behind (write() returned false)
+// lines wait in a bounded queue (BACKLOG_MAX_BYTES) written out on 'drain', and only past that
+// bound are they dropped and counted. When logger is missing or exits (no
 // syslog daemon, socket gone) one warning says so and the lines go to the console instead.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Writable } from 'node:stream';
@@ -78,6 +79,8 @@ export function formatSyslogLine(line: string): string {
 }
 
 const PENDING_MAX = 1000;
+/** Bytes of formatted lines kept while logger is behind; past this, lines are dropped and counted. */
+export const BACKLOG_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
  * A pino destination that hands lines to a `logger` child. States: 'starting' (the child runs
@@ -98,6 +101,9 @@ export class SyslogDestination {
   private stdin: Writable | undefined;
   private pending: string[] = [];
   private busy = false;
+  /** Formatted lines waiting for 'drain' while busy, and their size. */
+  private backlog: string[] = [];
+  private backlogBytes = 0;
   private dropped = 0;
   private retried = false;
   private timer: NodeJS.Timeout | undefined;
@@ -136,11 +142,17 @@ export class SyslogDestination {
       this.fallback?.write(line);
       return;
     }
+    if (this.state === 'starting' && this.pending.length < PENDING_MAX) this.pending.push(line);
     if (this.busy) {
-      this.dropped++;
+      if (this.backlogBytes >= BACKLOG_MAX_BYTES) {
+        this.dropped++;
+        return;
+      }
+      const formatted = formatSyslogLine(line);
+      this.backlog.push(formatted);
+      this.backlogBytes += formatted.length;
       return;
     }
-    if (this.state === 'starting' && this.pending.length < PENDING_MAX) this.pending.push(line);
     if (!stdin.write(formatSyslogLine(line))) this.busy = true;
   }
 
@@ -152,7 +164,14 @@ export class SyslogDestination {
     const stdin = this.stdin;
     this.stdin = undefined;
     this.pending = [];
-    try { stdin?.end(); } catch { /* already gone */ }
+    const backlog = this.backlog;
+    this.backlog = [];
+    this.backlogBytes = 0;
+    try {
+      // Node's stream buffers what the pipe cannot take yet; logger reads it before it exits.
+      for (const l of backlog) stdin?.write(l);
+      stdin?.end();
+    } catch { /* already gone */ }
   }
 
   /** pino.multistream calls end() when its logger ends. */
@@ -177,6 +196,8 @@ export class SyslogDestination {
     this.state = 'starting';
     this.pending = [];
     this.busy = false;
+    this.backlog = [];
+    this.backlogBytes = 0;
     let errText = '';
     let done = false;
     const confirm = setTimeout(() => {
@@ -200,6 +221,15 @@ export class SyslogDestination {
     stdin.on('drain', () => {
       if (this.stdin !== stdin) return;
       this.busy = false;
+      // What waited goes first, in order, until the pipe is full again.
+      let i = 0;
+      while (i < this.backlog.length && !this.busy) {
+        const l = this.backlog[i++] as string;
+        this.backlogBytes -= l.length;
+        if (!stdin.write(l)) this.busy = true;
+      }
+      this.backlog.splice(0, i);
+      if (this.busy) return;
       if (this.dropped > 0) {
         const n = this.dropped;
         this.dropped = 0;
@@ -224,8 +254,10 @@ export class SyslogDestination {
     this.pending = [];
     this.state = 'down';
     this.busy = false;
-    const dropped = this.dropped;
+    const dropped = this.dropped + this.backlog.length;
     this.dropped = 0;
+    this.backlog = [];
+    this.backlogBytes = 0;
     const retry = wasUp && !this.retried;
     const where = `syslog socket ${this.socket}`;
     let msg = this.retried

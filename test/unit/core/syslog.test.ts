@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger, type CloveLogger } from '../../../src/core/log.js';
-import { SyslogDestination, formatSyslogLine, severityOf } from '../../../src/core/syslog.js';
+import { BACKLOG_MAX_BYTES, SyslogDestination, formatSyslogLine, severityOf } from '../../../src/core/syslog.js';
 
 const RECEIVER = `
 import os, socket, sys
@@ -206,24 +206,47 @@ describe('SyslogDestination', () => {
     dest.close();
   });
 
-  it('drops lines while logger is behind, then reports how many', async () => {
-    // A stand-in for logger that reads nothing for a while, then copies its input to a file.
-    const out = join(dir, 'got.txt');
+  /** A stand-in for logger that reads nothing for a while, then copies its input to a file. */
+  const slowLogger = (out: string, warned: string[]): SyslogDestination => {
     const script = 'import sys, time\ntime.sleep(1.5)\ndata = sys.stdin.buffer.read()\nopen(sys.argv[1], "wb").write(data)\n';
-    const warned: string[] = [];
-    const dest = new SyslogDestination({ command: '/usr/bin/python3', args: ['-c', script, out], onWarning: (w) => warned.push(w), confirmMs: 200 });
-    const line = JSON.stringify({ level: 30, msg: 'x'.repeat(200) }) + '\n';
-    const total = 5000;
+    return new SyslogDestination({ command: '/usr/bin/python3', args: ['-c', script, out], onWarning: (w) => warned.push(w), confirmMs: 200 });
+  };
+  const burst = (dest: SyslogDestination, total: number): void => {
     const t0 = Date.now();
-    for (let i = 0; i < total; i++) dest.write(line);
-    expect(Date.now() - t0).toBeLessThan(1000); // never waits for the child
+    for (let i = 0; i < total; i++) dest.write(JSON.stringify({ level: 30, msg: `${i} ${'x'.repeat(200)}` }) + '\n');
+    expect(Date.now() - t0).toBeLessThan(2000); // never waits for the child
+  };
+  const received = async (out: string): Promise<string[]> => {
+    await until('the copy', () => existsSync(out), 10_000);
+    await sleep(100);
+    return (await readFile(out, 'utf8')).split('\n').filter(Boolean);
+  };
+
+  it('keeps a burst in a bounded backlog while logger is behind: every line arrives, in order', async () => {
+    const out = join(dir, 'got-all.txt');
+    const warned: string[] = [];
+    const dest = slowLogger(out, warned);
+    burst(dest, 5000);
+    expect(dest.droppedLines).toBe(0);
+    await sleep(2000); // logger catches up through 'drain'
+    dest.close();
+    const got = await received(out);
+    expect(got.length).toBe(5000);
+    expect(got.map((l) => Number(/^<30>(\d+) /.exec(l)?.[1]))).toEqual([...Array(5000).keys()]);
+    expect(warned).toEqual([]);
+  });
+
+  it('past the backlog bound drops lines, then reports how many', async () => {
+    const out = join(dir, 'got.txt');
+    const warned: string[] = [];
+    const dest = slowLogger(out, warned);
+    const total = Math.ceil((BACKLOG_MAX_BYTES * 1.5) / 215);
+    burst(dest, total);
     const dropped = dest.droppedLines;
     expect(dropped).toBeGreaterThan(0);
     await until('logger to catch up', () => dest.droppedLines === 0, 10_000);
     dest.close();
-    await until('the copy', () => existsSync(out), 10_000);
-    await sleep(100);
-    const got = (await readFile(out, 'utf8')).split('\n').filter(Boolean);
+    const got = await received(out);
     expect(got.at(-1)).toBe(`<28>${dropped} syslog lines dropped`);
     expect(got.length - 1 + dropped).toBe(total);
     expect(warned).toEqual([]);
