@@ -109,34 +109,25 @@ export class Host {
   }
 
   /**
-   * Make the loaded modules match `defs` (a reload): unload what is no longer wanted, and the
-   * modules in `restart` (their options changed) with everything that depends on them, then load
-   * what is missing. Returns the names unloaded and loaded.
+   * Make the loaded modules match `defs` (a reload): unload what is no longer wanted (neither
+   * listed nor needed by a listed module), then load what is missing. Returns the names.
    */
-  async reconcile(defs: readonly ModuleDefinition[], registry: ReadonlyMap<string, ModuleDefinition>, restart: ReadonlySet<string> = new Set()): Promise<{ unloaded: string[]; loaded: string[] }> {
+  async reconcile(defs: readonly ModuleDefinition[], registry: ReadonlyMap<string, ModuleDefinition>): Promise<{ unloaded: string[]; loaded: string[] }> {
     const wanted = new Set<string>();
     const want = (d: ModuleDefinition): void => {
       if (wanted.has(d.name)) return;
       wanted.add(d.name);
-      for (const dep of d.depends ?? []) { const dd = registry.get(dep); if (dd) want(dd); }
+      for (const dep of d.depends ?? []) {
+        const dd = registry.get(dep);
+        if (dd) want(dd);
+      }
     };
     defs.forEach(want);
-    const dependsOn = (name: string, target: string, seen = new Set<string>()): boolean => {
-      if (seen.has(name)) return false;
-      seen.add(name);
-      return (registry.get(name)?.depends ?? []).some((d) => d === target || dependsOn(d, target, seen));
-    };
+    const unloaded = [...this.loaded].reverse().filter((name) => !wanted.has(name));
+    for (const name of unloaded) await this.unloadModule(name);
     const before = new Set(this.loaded);
-    const unloaded: string[] = [];
-    for (const name of [...this.loaded].reverse()) {
-      if (!wanted.has(name) || restart.has(name) || [...restart].some((r) => dependsOn(name, r))) {
-        await this.unloadModule(name);
-        unloaded.push(name);
-      }
-    }
     await this.load(defs, registry);
-    const loaded = [...this.loaded].filter((n) => !before.has(n) || unloaded.includes(n));
-    return { unloaded, loaded };
+    return { unloaded, loaded: [...this.loaded].filter((n) => !before.has(n)) };
   }
 
   private context(moduleName: string, undo: { cleanups: Cleanup[]; provided: Array<[string, unknown]> }): ModuleContext {
