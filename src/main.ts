@@ -52,6 +52,8 @@ export interface RunningServer {
   readonly fingerprints: ReadonlyMap<string, string>;
   /** Reopen log files (SIGHUP, for logrotate). */
   reopenLogs(): void;
+  /** A reload's `log`: new levels for the same destinations; false when destinations changed. */
+  setLogLevels(targets: readonly LogTarget[]): boolean;
   /** Event-loop delay (ms) since the last reset, memory and session counts. */
   stats(reset?: boolean): ServerStats;
   /** Close every stream with `system-shutdown`, stop listening and flush storage. */
@@ -82,6 +84,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   let config = opts.config;
   let flushLog = (): void => {};
   let reopenLogs = (): void => {};
+  // A logger given by the caller (tests) has one level and no destinations of ours.
+  let setLogLevels = (targets: readonly LogTarget[]): boolean => {
+    const order = ['debug', 'info', 'warn', 'error'];
+    const lowest = targets.map((t) => t.level).sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
+    if (lowest && log) log.level = lowest;
+    return true;
+  };
   let log = opts.log;
   if (!log) {
     // syslog: socket from `syslog_socket`; stop() calls flushLog last, which also ends the logger(1) child.
@@ -89,6 +98,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     log = made.log;
     flushLog = () => { made.flush(); made.close(); };
     reopenLogs = made.reopen;
+    setLogLevels = made.setLevels;
     for (const w of made.warnings) log.warn(w);
   }
   for (const w of config.warnings) log.warn(w);
@@ -215,6 +225,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     log, hosts, sessions, storage, c2s, s2s, fingerprints, stopped,
     c2sPort: c2s[0]?.port ?? 0,
     reopenLogs: () => reopenLogs(),
+    setLogLevels: (targets) => setLogLevels(targets),
     s2sPort: s2s[0]?.port ?? 0,
     stats(reset = false) {
       const ms = (ns: number): number => Math.round(ns / 1e4) / 100;

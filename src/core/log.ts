@@ -30,6 +30,11 @@ export interface CloveLogger {
   reopen(): void;
   /** Flush, and end the syslog child; console and files keep working. */
   close(): void;
+  /**
+   * A reload: apply new levels to the same destinations (by `to`, in any order). False, and
+   * nothing changed, when the destinations differ: those need a restart.
+   */
+  setLevels(targets: readonly LogTarget[]): boolean;
 }
 
 /**
@@ -84,8 +89,10 @@ export function createLogger(targets: readonly LogTarget[], opts: LoggerOptions 
     streams.push({ level: t.level as Level, stream: dest });
   }
   if (streams.length === 0) streams.push({ level: 'info', stream: toConsole() });
-  const lowest = streams.reduce<Level>((lo, s) => (rank(s.level as Level) < rank(lo) ? (s.level as Level) : lo), 'fatal');
-  const log = pino({ name, level: lowest, base: undefined }, pino.multistream(streams));
+  /** Each target's destination, by its `to`, for a reload that changes only levels. */
+  const destOf = targets.map((t, i) => ({ to: t.to, stream: streams[i]?.stream as DestinationStream }));
+  const multi = pino.multistream(streams);
+  const log = pino({ name, level: lowestOf(streams), base: undefined }, multi);
   const flush = (): void => {
     for (const d of dests) {
       try { d.flushSync?.(); } catch { /* destination not ready yet: nothing buffered */ }
@@ -105,7 +112,28 @@ export function createLogger(targets: readonly LogTarget[], opts: LoggerOptions 
       flush();
       syslog?.close();
     },
+    setLevels(next) {
+      // Same destinations, new levels: match each new target to an unused old one by `to`.
+      const unused = [...destOf];
+      const entries: StreamEntry[] = [];
+      for (const t of next) {
+        const i = unused.findIndex((d) => d.to === t.to);
+        if (i < 0) return false;
+        entries.push({ level: t.level as Level, stream: (unused.splice(i, 1)[0] as { stream: DestinationStream }).stream });
+      }
+      if (unused.length > 0 || entries.length === 0) return false;
+      // pino's multistream keeps its entries sorted by level; rebuild them through its add().
+      (multi as unknown as { streams: unknown[] }).streams.length = 0;
+      for (const e of entries) multi.add(e);
+      log.level = lowestOf(entries);
+      return true;
+    },
   };
+}
+
+/** The lowest level of a set of stream entries: the root logger's level. */
+function lowestOf(entries: readonly StreamEntry[]): Level {
+  return entries.reduce<Level>((lo, s) => (rank(s.level as Level) < rank(lo) ? (s.level as Level) : lo), 'fatal');
 }
 
 const RANKS: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };

@@ -8,6 +8,7 @@
 import { EMBEDDED_DEFAULT, loadConfig, type Config } from '../config/config.js';
 import { appliedLive, changedOptions } from '../config/changes.js';
 import type { Logger } from './log.js';
+import type { LogTarget } from '../config/schema.js';
 
 export interface ReloadReport {
   added: string[];
@@ -36,11 +37,11 @@ export interface ReloadOutcome {
 export interface Reloadable {
   readonly config: Config;
   readonly log: Logger;
+  /** New levels for the same log destinations; false when the destinations differ. */
+  setLogLevels(targets: readonly LogTarget[]): boolean;
   /** Make `next` the running config: hosts, certificates, per-host options; modules are told. */
   apply(next: Config, changed: string[]): Promise<ReloadReport>;
 }
-
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
 /** Re-read the server's config file and apply it; `via` names who asked, for the log. */
 export async function reloadFromFile(server: Reloadable, via: string): Promise<ReloadOutcome> {
@@ -64,8 +65,8 @@ export async function reloadFromFile(server: Reloadable, via: string): Promise<R
   for (const w of next.warnings) log.warn(w);
   outcome.changed = changedOptions(running, next);
   outcome.later = outcome.changed.filter((c) => !appliedLive(c));
-  const lowest = next.get<{ level: string }[]>('log').map((t) => t.level).sort((a, b) => LEVELS.indexOf(a) - LEVELS.indexOf(b))[0];
-  if (lowest && lowest !== log.level) log.level = lowest;
+  // Levels apply at once; new destinations (another file, syslog) wait for a restart.
+  if (outcome.changed.includes('log') && !server.setLogLevels(next.get<LogTarget[]>('log'))) outcome.later.push('log');
   outcome.report = await server.apply(next, outcome.changed);
   const { changed, later, report } = outcome;
   const certs = report.certificates.length ? `; new certificate for ${report.certificates.join(', ')}` : '';

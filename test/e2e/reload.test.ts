@@ -199,3 +199,24 @@ describe('SIGHUP and modules', () => {
     }
   }, 40_000);
 });
+
+describe('SIGHUP and the log option', () => {
+  it('a new level applies at once; new destinations wait for a restart and say so', async () => {
+    const s = await child('', 'VirtualHost "localhost"');
+    // A stream error is logged at debug level: invisible at "info".
+    const streamErrorLogged = (): boolean => s.logs().some((l) => l.level === 20 && l.msg === 'stream error');
+    await expect(RawClient.connect({ port: s.port, domain: 'nowhere.example' })).rejects.toThrow(/host-unknown/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(streamErrorLogged()).toBe(false);
+
+    const line = await reload(s, 'log = "debug"', 'VirtualHost "localhost"');
+    expect(line).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: log; all applied`);
+    await expect(RawClient.connect({ port: s.port, domain: 'nowhere.example' })).rejects.toThrow(/host-unknown/);
+    await s.waitForLog((l) => l.level === 20 && l.msg === 'stream error');
+
+    const file = join(s.dir, 'clove.err');
+    const later = await reload(s, `log = { debug = "*console"; error = ${JSON.stringify(file)} }`, 'VirtualHost "localhost"');
+    expect(later).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: log; these apply after a restart (clove restart): log`);
+    expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 30_000);
+});
