@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient, escapeXml, match } from '../helpers/raw-client.js';
+import { testUsers } from '../helpers/contacts.js';
 import { PythonProcess } from '../helpers/slixmpp.js';
 import { addUsers, removeChildDir, startChild } from '../helpers/child-server.js';
 import type { Element } from '../../src/xml/element.js';
@@ -29,7 +30,7 @@ const PASS = 'adhoc-pass';
 let ts: TestServer;
 let admin: RawClient;
 let mallory: RawClient;
-const open: RawClient[] = [];
+const { login, closeAll } = testUsers(() => ts, PASS);
 
 const HOST_CONFIG = 'admins = { "boss@localhost" }';
 
@@ -40,15 +41,9 @@ beforeAll(async () => {
   mallory = await login('mallory');
 });
 afterAll(async () => {
-  await Promise.all(open.map((c) => c.close()));
+  await closeAll();
   await ts?.stop();
 });
-
-async function login(username: string, resource = 'r', password = PASS): Promise<RawClient> {
-  const c = await RawClient.login({ port: ts.port, username, password, resource });
-  open.push(c);
-  return c;
-}
 
 const condition = (iq: Element): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS)?.name;
 const commandCondition = (iq: Element): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === NS_CMD)?.name;

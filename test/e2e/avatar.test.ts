@@ -5,15 +5,15 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { match } from '../helpers/raw-client.js';
+import { friends, settle, testUsers } from '../helpers/contacts.js';
 import { connectXmppjs, xml, type XmppjsClient, type XmlElement } from '../helpers/xmppjs.js';
 import type { Element } from '../../src/xml/element.js';
 
 const NS_UPDATE = 'vcard-temp:x:update';
 const PASS = 'avatar-pass';
 let ts: TestServer;
-let open: RawClient[] = [];
-let n = 0;
+const { login, user, closeAll } = testUsers(() => ts, PASS);
 
 beforeAll(async () => {
   ts = await startTestServer();
@@ -21,44 +21,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ts?.stop();
 });
-afterEach(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  open = [];
-});
-
-async function login(name: string, resource = 'r'): Promise<RawClient> {
-  const c = await RawClient.login({ port: ts.port, username: name, password: PASS, resource });
-  open.push(c);
-  return c;
-}
-
-async function user(prefix: string): Promise<RawClient> {
-  const name = `${prefix}${++n}`;
-  await ts.addUser(name, PASS);
-  return login(name);
-}
-
-async function settle(c: RawClient): Promise<void> {
-  expect((await c.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`)).attrs.type).toBe('result');
-}
-
-/** Both available, then mutual subscription; inboxes cleared. */
-async function friends(a: RawClient, b: RawClient): Promise<void> {
-  for (const c of [a, b]) {
-    c.send('<presence/>');
-    await settle(c);
-  }
-  for (const [x, y] of [[a, b], [b, a]] as const) {
-    x.send(`<presence to='${y.bare}' type='subscribe'/>`);
-    await y.waitFor(match('presence', { from: x.bare, type: 'subscribe' }));
-    y.send(`<presence to='${x.bare}' type='subscribed'/>`);
-    await x.waitFor(match('presence', { from: y.jid }));
-  }
-  await settle(a);
-  await settle(b);
-  a.clear();
-  b.clear();
-}
+afterEach(closeAll);
 
 const image = (seed: string): Buffer => Buffer.from(`\x89PNG fake image ${seed} `.repeat(20), 'latin1');
 const sha1 = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
@@ -71,7 +34,7 @@ describe('vCard avatar hash in presence', () => {
   it('appears after a vCard with a photo is stored, and changes with the photo', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
-    await friends(alice, bob);
+    await friends(alice, bob, { awaitSubscribed: false });
 
     const one = image('one');
     expect((await alice.iq(vcardWith(one))).attrs.type).toBe('result');
@@ -100,7 +63,7 @@ describe('vCard avatar hash in presence', () => {
   it('replaces a hash the client got wrong, and marks presence of users without a photo', async () => {
     const alice = await user('alice');
     const bob = await user('bob');
-    await friends(alice, bob);
+    await friends(alice, bob, { awaitSubscribed: false });
     alice.send(`<presence><x xmlns='${NS_UPDATE}'><photo>0000000000000000000000000000000000000000</photo></x></presence>`);
     const p = await bob.waitFor(match('presence', { from: alice.jid }));
     expect(p.getChildren('x', NS_UPDATE)).toHaveLength(1);
@@ -118,7 +81,7 @@ describe('vCard avatar hash in presence', () => {
     const alice = await user('alice');
     const bob = await user('bob');
     const carol = await user('carol');
-    await friends(alice, bob);
+    await friends(alice, bob, { awaitSubscribed: false });
     const img = image('stored');
     await alice.iq(vcardWith(img));
     await bob.waitFor(match('presence', { from: alice.jid }, (p) => photoOf(p) === sha1(img)), 2000);
@@ -153,7 +116,7 @@ describe('vCard avatar hash in presence', () => {
       bob = await connectXmppjs(ts, { username: 'xbob', password: PASS, resource: 'x' });
       await bob.send(xml('presence'));
       const bobRaw = await login('xbob', 'raw');
-      await friends(alice, bobRaw);
+      await friends(alice, bobRaw, { awaitSubscribed: false });
       const img = image('xmppjs');
       await alice.iq(vcardWith(img));
       const photo = (p: XmlElement): string | null | undefined => p.getChild('x', NS_UPDATE)?.getChildText('photo');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
+import { testUsers } from '../helpers/contacts.js';
 import { connectXmppjs, xml, type XmppjsClient, type XmlElement } from '../helpers/xmppjs.js';
 import type { Element } from '../../src/xml/element.js';
 
@@ -18,7 +19,7 @@ const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
 let dir: string;
 let ts: TestServer;
-const open: RawClient[] = [];
+const { open, login } = testUsers(() => ts, PASS);
 const openJs: XmppjsClient[] = [];
 
 // darknet_only: a stanza for a clearnet domain is refused at once (no DNS, no connection), so the
@@ -40,12 +41,6 @@ afterAll(async () => {
   await ts?.stop();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function login(username: string, resource: string): Promise<RawClient> {
-  const c = await RawClient.login({ port: ts.port, username, password: PASS, resource });
-  open.push(c);
-  return c;
-}
 
 /** Logged in, roster fetched, available. */
 async function online(username: string, resource: string, presence = '<presence/>'): Promise<RawClient> {

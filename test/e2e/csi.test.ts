@@ -3,14 +3,14 @@
 // iqs and subscription requests go through at once. Unknown nonzas still end the stream.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { match } from '../helpers/raw-client.js';
+import { friends, settle, testUsers } from '../helpers/contacts.js';
 import { connectXmppjs, xml, type XmppjsClient } from '../helpers/xmppjs.js';
 
 const NS_CSI = 'urn:xmpp:csi:0';
 const PASS = 'csi-pass';
 let ts: TestServer;
-let open: RawClient[] = [];
-let n = 0;
+const { login, user, closeAll } = testUsers(() => ts, PASS);
 
 beforeAll(async () => {
   ts = await startTestServer();
@@ -18,44 +18,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ts?.stop();
 });
-afterEach(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  open = [];
-});
-
-async function user(prefix: string): Promise<RawClient> {
-  const name = `${prefix}${++n}`;
-  await ts.addUser(name, PASS);
-  const c = await RawClient.login({ port: ts.port, username: name, password: PASS, resource: 'r' });
-  open.push(c);
-  return c;
-}
-
-/** Both available, then mutual subscription (RFC 6121 §3); inboxes cleared. */
-async function friends(a: RawClient, b: RawClient): Promise<void> {
-  for (const c of [a, b]) {
-    if (!c.received.some((e) => e.name === 'presence' && e.attrs.from === c.jid)) c.send('<presence/>');
-    await settle(c);
-  }
-  for (const [x, y] of [[a, b], [b, a]] as const) {
-    x.send(`<presence to='${y.bare}' type='subscribe'/>`);
-    await y.waitFor(match('presence', { from: x.bare, type: 'subscribe' }));
-    y.send(`<presence to='${x.bare}' type='subscribed'/>`);
-    await x.waitFor(match('presence', { from: y.bare, type: 'subscribed' }));
-    // Once subscribed, the contact's available presence follows (§3.1.5).
-    await x.waitFor(match('presence', { from: y.jid }));
-  }
-  await settle(a);
-  await settle(b);
-  a.clear();
-  b.clear();
-}
-
-/** Round trip: every stanza the client sent before has been handled by the server. */
-async function settle(c: RawClient): Promise<void> {
-  const r = await c.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  expect(r.attrs.type).toBe('result');
-}
+afterEach(closeAll);
 
 const status = (s: string): string => `<presence><status>${s}</status></presence>`;
 
@@ -168,8 +131,7 @@ describe('client state indication', () => {
     try {
       alice = await connectXmppjs(ts, { username: 'xalice', password: PASS, resource: 'x' });
       expect(alice.features.at(-1)?.getChild('csi', NS_CSI)).toBeDefined();
-      const raw = await RawClient.login({ port: ts.port, username: 'xalice', password: PASS, resource: 'raw' });
-      open.push(raw);
+      const raw = await login('xalice', 'raw');
       await friends(raw, bob);
       await alice.send(xml('presence'));
       // The answer to the initial presence's probe comes first.

@@ -16,8 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, TEST_CERT_DIR, type TestServer } from '../helpers/server.js';
 import { addUsers, removeChildDir, startChild, type ChildExit, type ChildServer, type LogLine } from '../helpers/child-server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
-import { SocksProxy } from '../helpers/socks-proxy.js';
-import { Wire, NS_STREAMS, NS_TLS } from '../helpers/wire.js';
+import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
+import { Wire, NS_STREAMS, NS_TLS, type El } from '../helpers/wire.js';
 import { StreamParser } from '../../src/xml/parser.js';
 import type { Element } from '../../src/xml/element.js';
 import { certPaths, loadOrCreateCert } from '../../src/net/certs.js';
@@ -41,16 +41,6 @@ const F3 = b32('fakethree');  // fake peer: verified, then forges `from`
 const DB = 'jabber:server:dialback';
 const TIMEOUTS = ['s2s_connect_timeout = 1', 's2s_send_deadline = 3', 's2s_timeout = 3'].join('\n');
 const DEADLINE_MS = 3000;
-
-function darknetConfig(proxyPort: number): string {
-  return [
-    'darknet_only = true',
-    'darknet_socks5_host = "127.0.0.1"',
-    `darknet_socks5_port = ${proxyPort}`,
-    'modules_enabled = { "roster"; "disco"; "ping"; "vcard"; "darknet" }',
-  ].join('\n');
-}
-
 
 /** A port nothing listens on (taken from port 0, then released). */
 async function deadPort(): Promise<number> {
@@ -254,6 +244,37 @@ afterAll(async () => {
   await proxy?.close();
 });
 
+/**
+ * On an inbound s2s stream to A, claim to be `from`: stream, STARTTLS, the stream again, then the
+ * dialback `key`. Returns A's <db:result/> answer.
+ */
+async function dialbackTo(w: Wire, from: string, key: string): Promise<El> {
+  const head = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS_STREAMS}' xmlns:db='${DB}' from='${from}' to='${A}' version='1.0'>`;
+  await w.write(head);
+  await w.next((e) => e.name === 'stream:features', 'features');
+  await w.write(`<starttls xmlns='${NS_TLS}'/>`);
+  await w.next((e) => e.name === 'proceed', 'proceed');
+  await w.startTls(A);
+  await w.write(head);
+  await w.next((e) => e.name === 'stream:features', 'features after TLS');
+  await w.write(`<db:result from='${from}' to='${A}'>${key}</db:result>`);
+  return w.next((e) => e.name === 'db:result', 'the dialback answer', 10_000);
+}
+
+/**
+ * A stanza `id` claiming to be from `from` (not verified on the stream `w`) was refused: the stream
+ * ends with invalid-from, alice gets nothing, and A logs why. Returns the error and the log line.
+ */
+async function refusedAsInvalidFrom(w: Wire, from: string, id: string): Promise<{ err: { condition: string; el: El }; line: LogLine }> {
+  const err = await w.streamError(5000);
+  expect(err.condition).toBe('invalid-from');
+  await w.streamClosed(5000);
+  await alice.expectNothing(match('message', { id }), 500);
+  const line = await a.waitForLog((l) => l.level === 40 && l.from === from && /^s2s: refused a stanza \(invalid-from\)/.test(l.msg), 5000);
+  expect(line.msg).toContain(`${from} is not verified on this stream for ${A}`);
+  return { err, line };
+}
+
 let otherSeq = 0;
 /** A ↔ C still federates: a message each way. */
 async function otherFederationWorks(): Promise<void> {
@@ -415,16 +436,7 @@ describe('federation faults (sender A, peers B and C, fake peers F1–F3)', () =
   it('5b. inbound peer whose authoritative server says its key is invalid: db:result invalid, then invalid-from', async () => {
     const w = await Wire.connect(a.s2sPort);
     try {
-      const head = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS_STREAMS}' xmlns:db='${DB}' from='${F2}' to='${A}' version='1.0'>`;
-      await w.write(head);
-      await w.next((e) => e.name === 'stream:features', 'features');
-      await w.write(`<starttls xmlns='${NS_TLS}'/>`);
-      await w.next((e) => e.name === 'proceed', 'proceed');
-      await w.startTls(A);
-      await w.write(head);
-      await w.next((e) => e.name === 'stream:features', 'features after TLS');
-      await w.write(`<db:result from='${F2}' to='${A}'>${'ab'.repeat(32)}</db:result>`);
-      const answer = await w.next((e) => e.name === 'db:result', 'the dialback answer', 10_000);
+      const answer = await dialbackTo(w, F2, 'ab'.repeat(32));
       expect(answer.attrs).toMatchObject({ from: A, to: F2, type: 'invalid' });
       // A asked F2's authoritative server (through the proxy) about exactly this key and stream.
       expect(f2.verifies.length).toBe(1);
@@ -433,12 +445,7 @@ describe('federation faults (sender A, peers B and C, fake peers F1–F3)', () =
       await a.waitForLog((l) => l.level === 40 && l.remote === F2 && l.msg === 'dialback: peer failed verification (inbound)');
 
       await w.write(`<message from='mallory@${F2}/x' to='alice@${A}/r' type='chat' id='k2'><body>${body('k2')}</body></message>`);
-      const err = await w.streamError(5000);
-      expect(err.condition).toBe('invalid-from');
-      await w.streamClosed(5000);
-      await alice.expectNothing(match('message', { id: 'k2' }), 500);
-      const line = await a.waitForLog((l) => l.level === 40 && l.from === F2 && /^s2s: refused a stanza \(invalid-from\)/.test(l.msg), 5000);
-      expect(line.msg).toContain(`${F2} is not verified on this stream for ${A}`);
+      await refusedAsInvalidFrom(w, F2, 'k2');
     } finally {
       w.destroy();
     }
@@ -449,16 +456,7 @@ describe('federation faults (sender A, peers B and C, fake peers F1–F3)', () =
   it('6. a verified peer forges `from` for another domain: invalid-from, nothing delivered', async () => {
     const w = await Wire.connect(a.s2sPort);
     try {
-      const head = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS_STREAMS}' xmlns:db='${DB}' from='${F3}' to='${A}' version='1.0'>`;
-      await w.write(head);
-      await w.next((e) => e.name === 'stream:features', 'features');
-      await w.write(`<starttls xmlns='${NS_TLS}'/>`);
-      await w.next((e) => e.name === 'proceed', 'proceed');
-      await w.startTls(A);
-      await w.write(head);
-      await w.next((e) => e.name === 'stream:features', 'features after TLS');
-      await w.write(`<db:result from='${F3}' to='${A}'>${'cd'.repeat(32)}</db:result>`);
-      const answer = await w.next((e) => e.name === 'db:result', 'the dialback answer', 10_000);
+      const answer = await dialbackTo(w, F3, 'cd'.repeat(32));
       expect(answer.attrs).toMatchObject({ from: A, to: F3, type: 'valid' });
 
       // Verified for F3: its own stanzas are delivered...
@@ -467,14 +465,8 @@ describe('federation faults (sender A, peers B and C, fake peers F1–F3)', () =
       expect(ok.attrs.from).toBe(`mallory@${F3}/x`);
       // ...but not one claiming to come from C, which this stream never proved.
       await w.write(`<message from='carol@${C}/r' to='alice@${A}/r' type='chat' id='f2'><body>${body('f2')}</body></message>`);
-      const err = await w.streamError(5000);
-      expect(err.condition).toBe('invalid-from');
-      const text = err.el.getChildText('text') ?? '';
-      expect(text).toContain(C);
-      await w.streamClosed(5000);
-      await alice.expectNothing(match('message', { id: 'f2' }), 500);
-      const line = await a.waitForLog((l) => l.level === 40 && l.from === C && /^s2s: refused a stanza \(invalid-from\)/.test(l.msg), 5000);
-      expect(line.msg).toContain(`${C} is not verified on this stream for ${A}`);
+      const { err, line } = await refusedAsInvalidFrom(w, C, 'f2');
+      expect(err.el.getChildText('text') ?? '').toContain(C);
       expect(line.verified).toEqual([F3]);
     } finally {
       w.destroy();

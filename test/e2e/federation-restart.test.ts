@@ -16,22 +16,12 @@ import { afterAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
-import { SocksProxy } from '../helpers/socks-proxy.js';
+import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
 import { encodeName } from '../../src/storage/file.js';
 
 const A = 'restartaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b32.i2p';
 const B = 'waitingbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.b32.i2p';
 const BODY = `queued across a crash ${Math.random().toString(36).slice(2)}`;
-
-function darknetConfig(proxyPort: number): string {
-  return [
-    'darknet_only = true',
-    'darknet_socks5_host = "127.0.0.1"',
-    `darknet_socks5_port = ${proxyPort}`,
-    'modules_enabled = { "roster"; "disco"; "ping"; "vcard"; "darknet" }',
-    's2s_connect_timeout = 2',
-  ].join('\n');
-}
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -120,13 +110,13 @@ const login = (port: number, domain: string, username: string): Promise<RawClien
 it('a message queued for an unreachable peer survives SIGKILL and is delivered once after restart', async () => {
   proxy = await SocksProxy.start();
   relay = await new Relay().start();
-  b = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port), hosts: `VirtualHost "${B}"` });
+  b = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port, 's2s_connect_timeout = 2'), hosts: `VirtualHost "${B}"` });
   await b.addUser('bob', 'bob-pw');
   // B exists but cannot be reached: i2pd's "no LeaseSet" answer.
   proxy.map(B, b.server.s2sPort).behave('refuse', B);
   proxy.map(A, relay.port);
 
-  const a1 = await startChild({ s2s: true, hosts: `VirtualHost "${A}"`, extra: darknetConfig(proxy.port) });
+  const a1 = await startChild({ s2s: true, hosts: `VirtualHost "${A}"`, extra: darknetConfig(proxy.port, 's2s_connect_timeout = 2') });
   children.push(a1);
   relay.setTarget(a1.s2sPort);
   await addUsers(a1.configPath, [[`alice@${A}`, 'alice-pw']]);

@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
-import { SocksProxy } from '../helpers/socks-proxy.js';
+import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
 import * as guard from '../helpers/leak-guard.js';
 
 const A = 'a'.repeat(52) + '.b32.i2p';
@@ -13,15 +13,6 @@ const B = 'b'.repeat(52) + '.b32.i2p';
 let proxy: SocksProxy;
 let a: TestServer;
 let b: TestServer;
-
-function darknetConfig(port: number): string {
-  return [
-    'darknet_only = true',
-    'darknet_socks5_host = "127.0.0.1"',
-    `darknet_socks5_port = ${port}`,
-    'modules_enabled = { "roster"; "disco"; "ping"; "vcard"; "darknet" }',
-  ].join('\n');
-}
 
 beforeAll(async () => {
   proxy = await SocksProxy.start();

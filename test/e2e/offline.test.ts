@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
+import { settle, testUsers } from '../helpers/contacts.js';
 import { Slixmpp, parseXml } from '../helpers/slixmpp.js';
 import type { Element } from '../../src/xml/element.js';
 import { MAX_OFFLINE_MESSAGES } from '../../src/modules/offline.js';
@@ -17,12 +18,6 @@ const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
 const condition = (el: Element): string | undefined =>
   el.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS && e.local !== 'text')?.local;
-
-/** Every stanza sent before a ping was handled (and stored) when its answer arrives. */
-async function settled(c: RawClient): Promise<void> {
-  const pong = await c.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  expect(pong.attrs.type).toBe('result');
-}
 
 describe('offline messages across a restart (file storage, slixmpp receives)', () => {
   let dir: string;
@@ -51,7 +46,7 @@ describe('offline messages across a restart (file storage, slixmpp receives)', (
     alice.send(`<message to='bob@localhost' type='chat' id='cs'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`);
     alice.send(`<message to='bob@localhost' type='headline' id='hl'><body>news</body></message>`);
     alice.send(`<message to='bob@localhost' type='chat' id='ns'><body>ephemeral</body><no-store xmlns='urn:xmpp:hints'/></message>`);
-    await settled(alice);
+    await settle(alice);
     const errors = alice.inbox.filter((e) => e.name === 'message' && e.attrs.type === 'error');
     expect(errors.map((e) => e.attrs.id)).toEqual(['ns']);
     expect(condition(errors[0] as Element)).toBe('service-unavailable');
@@ -97,12 +92,7 @@ describe('offline messages across a restart (file storage, slixmpp receives)', (
 
 describe('offline storage limits and rules (memory storage)', () => {
   let ts: TestServer;
-  const open: RawClient[] = [];
-  const login = async (username: string, resource: string): Promise<RawClient> => {
-    const c = await RawClient.login({ port: ts.port, username, password: PASS, resource });
-    open.push(c);
-    return c;
-  };
+  const { open, login } = testUsers(() => ts, PASS);
 
   beforeAll(async () => {
     ts = await startTestServer();
@@ -124,7 +114,7 @@ describe('offline storage limits and rules (memory storage)', () => {
   it(`keeps ${MAX_OFFLINE_MESSAGES} messages per account, then answers service-unavailable with a reason`, async () => {
     const s = await login('sender', 'flood');
     for (let i = 1; i <= MAX_OFFLINE_MESSAGES + 2; i++) s.send(`<message to='carol@localhost' type='chat' id='f${i}'><body>n${i}</body></message>`);
-    await settled(s);
+    await settle(s);
     const errors = s.inbox.filter((e) => e.name === 'message' && e.attrs.type === 'error');
     expect(errors.map((e) => e.attrs.id)).toEqual([`f${MAX_OFFLINE_MESSAGES + 1}`, `f${MAX_OFFLINE_MESSAGES + 2}`]);
     const err = errors[0] as Element;
@@ -142,7 +132,7 @@ describe('offline storage limits and rules (memory storage)', () => {
     await carol.close();
     s.clear();
     s.send(`<message to='carol@localhost' type='chat' id='again'><body>room again</body></message>`);
-    await settled(s);
+    await settle(s);
     expect(s.inbox.filter((e) => e.name === 'message')).toEqual([]);
   });
 
@@ -150,7 +140,7 @@ describe('offline storage limits and rules (memory storage)', () => {
     const s = await login('sender', 'live');
     s.send(`<message to='dave@localhost' type='chat'><body>stored 1</body></message>`);
     s.send(`<message to='dave@localhost' type='chat'><body>stored 2</body></message>`);
-    await settled(s);
+    await settle(s);
     const shy = await login('dave', 'shy');
     shy.send('<presence><priority>-1</priority></presence>');
     await shy.expectNothing(match('message'), 300);
@@ -166,7 +156,7 @@ describe('offline storage limits and rules (memory storage)', () => {
   it("'user-deleted' removes what was kept", async () => {
     const s = await login('sender', 'del');
     s.send(`<message to='erin@localhost' type='chat'><body>for erin</body></message>`);
-    await settled(s);
+    await settle(s);
     const store = ts.server.storage.keyval('localhost', 'offline');
     expect(await store.get('erin')).toHaveLength(1);
     await ts.server.hosts.get('localhost')!.events.fire('user-deleted', { host: 'localhost', username: 'erin' });

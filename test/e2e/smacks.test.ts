@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
+import { friends, settle, testUsers } from '../helpers/contacts.js';
 import type { Element } from '../../src/xml/element.js';
 
 const NS_SM = 'urn:xmpp:sm:3';
@@ -13,8 +14,7 @@ const PASS = 'sm-pass';
 /** Hibernation in these tests: short, so the timeout test stays fast. */
 const MAX = 2;
 let ts: TestServer;
-let open: RawClient[] = [];
-let n = 0;
+const { open, account, login, closeAll } = testUsers(() => ts, PASS);
 
 beforeAll(async () => {
   ts = await startTestServer({ extra: `smacks_hibernation_time = ${MAX}` });
@@ -22,25 +22,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await ts?.stop();
 });
-afterEach(async () => {
-  await Promise.all(open.map((c) => c.close()));
-  open = [];
-});
+afterEach(closeAll);
 
 const sm = (name: string, attrs: Record<string, string | null> = {}) => match(name, attrs, (el) => el.xmlns === NS_SM);
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function account(prefix: string): Promise<string> {
-  const name = `${prefix}${++n}`;
-  await ts.addUser(name, PASS);
-  return name;
-}
-
-async function login(name: string, resource = 'r'): Promise<RawClient> {
-  const c = await RawClient.login({ port: ts.port, username: name, password: PASS, resource });
-  open.push(c);
-  return c;
-}
 
 /** Authenticated, not bound: where <resume/> is sent. */
 async function authenticated(name: string): Promise<RawClient> {
@@ -49,30 +34,6 @@ async function authenticated(name: string): Promise<RawClient> {
   await c.startTls();
   await c.authenticate(name, PASS);
   return c;
-}
-
-async function settle(c: RawClient): Promise<void> {
-  const r = await c.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`);
-  expect(r.attrs.type).toBe('result');
-}
-
-/** Both available and subscribed to each other; inboxes cleared. */
-async function friends(a: RawClient, b: RawClient): Promise<void> {
-  for (const c of [a, b]) {
-    c.send('<presence/>');
-    await settle(c);
-  }
-  for (const [x, y] of [[a, b], [b, a]] as const) {
-    x.send(`<presence to='${y.bare}' type='subscribe'/>`);
-    await y.waitFor(match('presence', { from: x.bare, type: 'subscribe' }));
-    y.send(`<presence to='${x.bare}' type='subscribed'/>`);
-    await x.waitFor(match('presence', { from: y.bare, type: 'subscribed' }));
-    await x.waitFor(match('presence', { from: y.jid }));
-  }
-  await settle(a);
-  await settle(b);
-  a.clear();
-  b.clear();
 }
 
 /** Enable with resumption; returns the id. */

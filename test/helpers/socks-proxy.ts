@@ -155,3 +155,17 @@ export class SocksProxy {
     client.end(Buffer.from([0x05, rep, 0x00, 0x01, 0, 0, 0, 0, 0, 0]));
   }
 }
+
+/**
+ * Config lines for a Clove server that reaches other servers only through the test proxy on
+ * `proxyPort` (darknet_only, the federation tests' modules), followed by any `extra` lines.
+ */
+export function darknetConfig(proxyPort: number, ...extra: string[]): string {
+  return [
+    'darknet_only = true',
+    'darknet_socks5_host = "127.0.0.1"',
+    `darknet_socks5_port = ${proxyPort}`,
+    'modules_enabled = { "roster"; "disco"; "ping"; "vcard"; "darknet" }',
+    ...extra,
+  ].join('\n');
+}

@@ -1,19 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PLAIN } from '../../../src/sasl/plain.js';
-import { SaslFailure } from '../../../src/sasl/mechanism.js';
 import { FakeCreds } from './fake-creds.js';
+import { failure } from './failure.js';
 
 const msg = (authzid: string, authcid: string, password: string): Buffer => Buffer.from(`${authzid}\0${authcid}\0${password}`);
-
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SaslFailure) return e.condition;
-    throw e;
-  }
-  throw new Error('expected a SaslFailure');
-}
 
 describe('PLAIN', () => {
   let creds: FakeCreds;

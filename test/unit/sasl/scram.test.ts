@@ -3,17 +3,8 @@ import { deriveScram, type ScramCredential } from '../../../src/sasl/credentials
 import { SaslFailure, type SaslSession } from '../../../src/sasl/mechanism.js';
 import { createScram, SCRAM_SHA_1, SCRAM_SHA_256 } from '../../../src/sasl/scram.js';
 import { FakeCreds } from './fake-creds.js';
+import { failure } from './failure.js';
 import { ScramClient, type Hash } from './scram-client.js';
-
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof SaslFailure) return e.condition;
-    throw e;
-  }
-  throw new Error('expected a SaslFailure');
-}
 
 async function challenge(s: SaslSession, msg: string): Promise<string> {
   const r = await s.step(Buffer.from(msg));
