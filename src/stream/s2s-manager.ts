@@ -111,6 +111,8 @@ export class S2SManager {
       const stream = await this.waitForStream(link);
       if (!stream) return { error: link.lastError || 'could not connect' };
     }
+    // A key check is traffic: the idle timer must not close the stream while the answer is due.
+    this.touch(link);
     return (link.stream as S2SOut).verify(streamId, key);
   }
 
@@ -212,9 +214,18 @@ export class S2SManager {
   private touch(link: Link): void {
     if (link.idleTimer) clearTimeout(link.idleTimer);
     const idle = this.opts.settings(link.local).idleTimeout * 1000;
-    link.idleTimer = setTimeout(() => {
-      if (link.stream && Date.now() - link.stream.lastActivity >= idle) link.stream.close();
-    }, idle);
+    // lastActivity also moves without touch() (dialback answers on this stream), and a timer may
+    // fire a millisecond early: when the stream is not idle yet, wait for the rest, never give up.
+    const check = (): void => {
+      const left = link.stream ? link.stream.lastActivity + idle - Date.now() : 0;
+      if (left <= 0) {
+        if (link.stream && !link.stream.closed) this.opts.log.info({ remote: link.remote, local: link.local, seconds: idle / 1000 }, 's2s: closing idle stream');
+        return void link.stream?.close();
+      }
+      link.idleTimer = setTimeout(check, left);
+      link.idleTimer.unref();
+    };
+    link.idleTimer = setTimeout(check, idle);
     link.idleTimer.unref();
   }
 
