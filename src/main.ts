@@ -37,7 +37,10 @@ export interface StartOptions {
 }
 
 export interface RunningServer {
+  /** The config in force (replaced by a reload). */
   readonly config: Config;
+  /** The config the server started with. */
+  readonly startConfig: Config;
   readonly log: Logger;
   readonly hosts: ReadonlyMap<string, Host>;
   readonly sessions: SessionTable;
@@ -222,6 +225,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const running: RunningServer = {
     get config() { return config; },
+    startConfig: opts.config,
     log, hosts, sessions, storage, c2s, s2s, fingerprints, stopped,
     c2sPort: c2s[0]?.port ?? 0,
     reopenLogs: () => reopenLogs(),

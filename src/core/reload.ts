@@ -37,6 +37,8 @@ export interface ReloadOutcome {
 export interface Reloadable {
   readonly config: Config;
   readonly log: Logger;
+  /** The config the server started with: what a restart-only option is compared against. */
+  readonly startConfig: Config;
   /** New levels for the same log destinations; false when the destinations differ. */
   setLogLevels(targets: readonly LogTarget[]): boolean;
   /** Make `next` the running config: hosts, certificates, per-host options; modules are told. */
@@ -64,14 +66,16 @@ export async function reloadFromFile(server: Reloadable, via: string): Promise<R
   outcome.warnings = [...next.warnings];
   for (const w of next.warnings) log.warn(w);
   outcome.changed = changedOptions(running, next);
-  outcome.later = outcome.changed.filter((c) => !appliedLive(c));
+  // Against the start config, so an option that needs a restart is named by every reload until then.
+  outcome.later = changedOptions(server.startConfig, next).filter((c) => !appliedLive(c));
   // Levels apply at once; new destinations (another file, syslog) wait for a restart.
-  if (outcome.changed.includes('log') && !server.setLogLevels(next.get<LogTarget[]>('log'))) outcome.later.push('log');
+  if (!server.setLogLevels(next.get<LogTarget[]>('log')) && !outcome.later.includes('log')) outcome.later.push('log');
   outcome.report = await server.apply(next, outcome.changed);
   const { changed, later, report } = outcome;
   const certs = report.certificates.length ? `; new certificate for ${report.certificates.join(', ')}` : '';
-  if (changed.length === 0) log.info(`${via}: config ${running.file} reloaded; nothing changed${certs}`);
-  else log.warn({ changed }, `${via}: config ${running.file} reloaded; changed: ${changed.join(', ')}${later.length ? `; these apply after a restart (clove restart): ${later.join(', ')}` : report.errors.length ? '; some could not be applied (below)' : '; all applied'}${certs}`);
+  const waiting = later.length ? `; these apply after a restart (clove restart): ${later.join(', ')}` : report.errors.length ? '; some could not be applied (below)' : '; all applied';
+  if (changed.length === 0 && later.length === 0) log.info(`${via}: config ${running.file} reloaded; nothing changed${certs}`);
+  else log.warn({ changed, later }, `${via}: config ${running.file} reloaded; ${changed.length ? `changed: ${changed.join(', ')}` : 'nothing changed'}${waiting}${certs}`);
   for (const e of report.errors) log.error(`${via}: not applied: ${e}`);
   return outcome;
 }

@@ -29,7 +29,7 @@ export async function reloadConfig(host: Host, who: string): Promise<CommandOutc
   const valid = `${file} is valid${warnings.length ? ` (${warnings.length} warning(s))` : ''}`;
   const certs = report.certificates.length ? ` New certificate for ${report.certificates.join(', ')}.` : '';
   if (report.errors.length) return { payload, noteType: 'error', note: `${valid}, but not everything could be applied: ${report.errors.join('; ')}.${certs}` };
-  if (changed.length === 0) return { payload, note: `${valid} and matches the running configuration: nothing to apply.${certs}` };
+  if (changed.length === 0 && later.length === 0) return { payload, note: `${valid} and matches the running configuration: nothing to apply.${certs}` };
   if (later.length === 0) return { payload, note: `${valid}; applied: ${applied.join(', ')}.${certs}` };
   return {
     payload,

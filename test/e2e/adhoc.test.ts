@@ -371,9 +371,12 @@ describe('configuration', () => {
     } finally {
       probe.destroy();
     }
-    // Putting the file back closes registration again.
+    // Putting the file back closes registration again, and the bcrypt cost matches the running
+    // one again: nothing waits for a restart any more.
     await writeFile(file(), base());
-    expect(fieldValues((await runDirect(admin, RELOAD)).getChild('x', NS_DATA), 'applied')).toEqual(['allow_registration']);
+    const back = (await runDirect(admin, RELOAD)).getChild('x', NS_DATA);
+    expect(fieldValues(back, 'applied').sort()).toEqual(['allow_registration', 'clove_bcrypt_cost']);
+    expect(fieldValues(back, 'restart')).toEqual([]);
 
     await writeFile(file(), base() + '\nc2s_timeout = {');
     const broken = await runDirect(admin, RELOAD);

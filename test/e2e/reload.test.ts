@@ -217,6 +217,9 @@ describe('SIGHUP and the log option', () => {
     const file = join(s.dir, 'clove.err');
     const later = await reload(s, `log = { debug = "*console"; error = ${JSON.stringify(file)} }`, 'VirtualHost "localhost"');
     expect(later).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: log; these apply after a restart (clove restart): log`);
+    // Until the restart, every reload still says so.
+    const again = await reload(s, `log = { debug = "*console"; error = ${JSON.stringify(file)} }`, 'VirtualHost "localhost"');
+    expect(again).toBe(`SIGHUP: config ${s.configPath} reloaded; nothing changed; these apply after a restart (clove restart): log`);
     expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
   }, 30_000);
 });
