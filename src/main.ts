@@ -109,7 +109,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const storage = opts.storage ?? (config.get<string>('storage') === 'memory' ? createMemoryBackend() : createFileBackend(config.get<string>('data_path')));
   const sessions = new SessionTable();
   const hosts = new Map<string, Host>();
-  const router = new Router({ hosts, sessions, log });
+  /** Hosts a reload removed: their domain stays ours for routing (never remote) until re-added. */
+  const retired = new Set<string>();
+  const router = new Router({ hosts, sessions, log, retired });
   if (config.get<string>('authentication') === 'internal_hashed' && config.lookup('authentication')?.value === 'internal_plain') {
     log.info('authentication = "internal_plain": Clove stores passwords hashed (SCRAM keys and bcrypt), never in plain text');
   }
@@ -163,6 +165,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     host.events.hook('server-shutdown-requested', ({ reason }) => { void running.stop(reason); return true; });
     host.events.hook('config-reload-requested', ({ via }) => running.reloadConfig(via));
     hosts.set(name, host);
+    retired.delete(name);
     return host;
   };
   const enabledHosts = (cfg: Config): string[] => cfg.virtualHosts().filter((h) => cfg.get<boolean>('enabled', h) !== false);
@@ -213,6 +216,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const host = hosts.get(name);
     if (!host) return;
     hosts.delete(name); // first: new streams to it now get host-unknown
+    retired.add(name);
     const gone = new StreamError('host-gone', why);
     for (const conn of [...open]) if (conn.host === name) conn.close(gone);
     for (const session of sessions.all(name)) session.close(gone); // hibernating (XEP-0198) ones too

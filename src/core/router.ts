@@ -15,6 +15,8 @@ export interface RouterDeps {
   hosts: ReadonlyMap<string, Host>;
   sessions: SessionTable;
   log: Logger;
+  /** Domains this server stopped serving (a reload removed them): never routed as remote. */
+  retired?: ReadonlySet<string>;
 }
 
 const KINDS = new Set(['message', 'presence', 'iq']);
@@ -72,7 +74,12 @@ export class Router {
       if (kind === 'message') to = from.bare();
     } else {
       host = this.deps.hosts.get(to.domain);
-      if (!host) return this.remote(stanza, origin, to, from);
+      if (!host) {
+        // A host just removed is still "here" for what its own sessions leave behind (unacked
+        // messages re-routed at session end): never send that out to s2s, or to DNS.
+        if (this.deps.retired?.has(to.domain)) return this.bounce(stanza, new StanzaError('gone', `${to.domain} is no longer served here`), origin);
+        return this.remote(stanza, origin, to, from);
+      }
       if (!to.local) target = 'host';
       else if (to.resource) target = 'full';
       else if (kind === 'iq' && from && from.local === to.local && from.domain === to.domain) target = 'self';

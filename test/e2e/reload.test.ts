@@ -75,6 +75,29 @@ describe('SIGHUP and VirtualHosts', () => {
     expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
   }, 40_000);
 
+  it('removing a host ends its hibernating sessions; what they held is bounced with gone, never sent out', async () => {
+    const both = 'VirtualHost "localhost"\nVirtualHost "third.test"';
+    const s = await child('', both);
+    expect((await runClove(['--config', s.configPath, 'register', 'fay', 'localhost', 'fay-pass'])).code).toBe(0);
+    expect((await runClove(['--config', s.configPath, 'register', 'gus', 'third.test', 'gus-pass'])).code).toBe(0);
+    const fay = await RawClient.login({ port: s.port, username: 'fay', password: 'fay-pass', resource: 'r' });
+    const gus = await RawClient.login({ port: s.port, domain: 'third.test', username: 'gus', password: 'gus-pass', resource: 'r' });
+    gus.send(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`);
+    await gus.waitFor(match('enabled'));
+    gus.destroy(); // lost: the session hibernates with XEP-0198
+    await new Promise((r) => setTimeout(r, 200));
+    fay.send(`<message to='gus@third.test/r' type='chat' id='held'><body>are you there?</body></message>`);
+    await alive(fay);
+
+    await reload(s, '', 'VirtualHost "localhost"');
+    const bounced = await fay.waitFor(match('message', { type: 'error', id: 'held' }), 5000);
+    expect(bounced.getChild('error')!.toString()).toMatch(/<gone /);
+    // Nothing for the removed domain went to federation.
+    expect(s.logs().some((l) => /^s2s/.test(l.msg))).toBe(false);
+    await alive(fay);
+    expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 30_000);
+
   it('a host whose certificate is missing is not added; the others keep running', async () => {
     const one = 'VirtualHost "localhost"';
     const s = await child('', one);
