@@ -8,73 +8,29 @@
 //                      [--prosody-extra 'LUA LINE']
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { makeUsers, prosodyCredentials, prosodyDefaultIterations } from './lib/accounts.mjs';
 import { makeSelfSigned } from './lib/certs.mjs';
+import * as cli from './lib/cli.mjs';
+import { GENERATOR_CPU, REPO, SERVER_CPU } from './lib/cli.mjs';
 import { loginPhase, memoryPhase, messagePhase, warmup } from './lib/phases.mjs';
-import {
-  busyProcesses,
-  freePort,
-  haveTaskset,
-  killAllStartedSync,
-  pinSelf,
-  rssKiB,
-  startServer,
-  stopServer,
-  tail,
-  waitQuiet,
-  waitReady,
-} from './lib/proc.mjs';
+import { freePort, rssKiB, startServer, stopServer, tail, waitReady } from './lib/proc.mjs';
 import { buildTable, textTable } from './lib/report.mjs';
 import { writeResults } from './lib/results-md.mjs';
 import { makeClove, prosody } from './lib/servers.mjs';
 import { fmt } from './lib/stats.mjs';
 import { login } from './lib/xmpp.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..');
 const DOMAIN = 'localhost';
-const SERVER_CPU = 0;
-const GENERATOR_CPU = 1;
 
-const { values: opt } = parseArgs({
-  options: {
-    server: { type: 'string', default: 'both' },
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    'no-pin': { type: 'boolean', default: false },
-    'keep-tmp': { type: 'boolean', default: false },
-    'wait-quiet': { type: 'string' },
-    repeat: { type: 'string' },
-    'prosody-extra': { type: 'string', multiple: true },
-    logins: { type: 'string' },
-    'login-concurrency': { type: 'string' },
-    'msg-clients': { type: 'string' },
-    window: { type: 'string' },
-    duration: { type: 'string' },
-    idle: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opt = cli.parseBenchArgs(import.meta.url, 8, {
+  logins: { type: 'string' },
+  'login-concurrency': { type: 'string' },
+  'msg-clients': { type: 'string' },
+  idle: { type: 'string' },
 });
 
-if (opt.help) {
-  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 8).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-  process.exit(0);
-}
-
-const int = (v, d) => {
-  if (v === undefined) return d;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) {
-    console.error(`bench: bad number ${JSON.stringify(v)}`);
-    process.exit(2);
-  }
-  return n;
-};
+const int = (v, d) => cli.numberOption('bench', v, d, (n) => n > 0);
 
 const Q = opt.quick;
 const cfg = {
@@ -94,28 +50,17 @@ const cfg = {
   settleMs: Q ? 1000 : 2000,
   idleMaxSeconds: Q ? 60 : 180,
 };
-const quietSeconds = opt['wait-quiet'] === undefined ? (Q ? 2 : 60) : Number(opt['wait-quiet']);
+const quietSeconds = cli.quietSecondsOption(opt);
 // Logins cycle over the accounts, so --logins may exceed this; idle sessions get one account each.
 const nAccounts = Math.max(cfg.idleSessions, cfg.msgClients, cfg.warmupLogins, cfg.scramUsers);
 
-const wanted = opt.server === 'both' ? ['prosody', 'clove'] : [opt.server];
-if (!wanted.every((s) => s === 'prosody' || s === 'clove')) {
-  console.error('bench: --server must be prosody, clove or both');
-  process.exit(2);
-}
+const wanted = cli.wantedServers('bench', opt.server);
 
 const say = (s) => console.log(`[bench] ${s}`);
 const disturbances = [];
 
 /** Before a timed phase: give other processes on a shared machine a chance to finish. */
-async function quietBefore(label, phase) {
-  if (!(quietSeconds > 0)) return;
-  const t0 = Date.now();
-  const busy = await waitQuiet(quietSeconds);
-  const waited = (Date.now() - t0) / 1000;
-  if (busy >= 10) say(`${label} ${phase}: machine still ${fmt(busy)}% busy after waiting ${fmt(waited)} s; going ahead`);
-  else if (waited > 1.5) say(`${label} ${phase}: waited ${fmt(waited)} s for other processes to go quiet`);
-}
+const quietBefore = cli.quietWaiter(quietSeconds, say);
 
 /** Warns (and remembers for RESULTS.md) when other processes ate CPU during a phase. */
 function checkQuiet(label, phase, m) {
@@ -126,45 +71,7 @@ function checkQuiet(label, phase, m) {
   }
 }
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'clove-bench-'));
-let cleanedUp = false;
-function removeTmp() {
-  if (cleanedUp) return;
-  cleanedUp = true;
-  if (opt['keep-tmp']) console.log(`[bench] kept ${tmpRoot}`);
-  else fs.rmSync(tmpRoot, { recursive: true, force: true });
-}
-process.on('exit', () => {
-  killAllStartedSync();
-  removeTmp();
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    console.error(`\n[bench] ${sig}: stopping servers`);
-    killAllStartedSync();
-    removeTmp();
-    process.exit(130);
-  });
-}
-
-function commandLine() {
-  const q = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  const args = process.argv.slice(2).map(q).join(' ');
-  const direct = `node ${path.relative(process.cwd(), process.argv[1]) || process.argv[1]}${args ? ' ' + args : ''}`;
-  return process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ' -- ' + args : ''}` : direct;
-}
-
-function machine() {
-  const dpkg = spawnSync('dpkg-query', ['-W', 'prosody'], { encoding: 'utf8' });
-  return {
-    nproc: os.availableParallelism?.() ?? os.cpus().length,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    memGiB: os.totalmem() / 2 ** 30,
-    kernel: os.release(),
-    node: process.version,
-    prosody: dpkg.status === 0 ? dpkg.stdout.trim() : 'not installed',
-  };
-}
+const { tmpRoot, removeTmp } = cli.benchTmpDir('bench', 'clove-bench-', opt['keep-tmp']);
 
 async function benchServer(server, shared) {
   const r = { server: server.name, label: server.label, ok: false };
@@ -268,7 +175,7 @@ async function benchServer(server, shared) {
     );
 
     r.logins = await repeated(() => withServer('logins', async (target) => {
-      await quietBefore(server.label, 'logins');
+      await quietBefore(`${server.label} logins`);
       say(`${server.label}: logins — ${cfg.logins} total, ${cfg.loginConcurrency} at a time…`);
       const stats = server.startStats?.(prepared);
       const res = await loginPhase(target, shared.users, {
@@ -295,7 +202,7 @@ async function benchServer(server, shared) {
     const scramCache = new Map();
     r.loginsScram = await repeated(() => withServer('logins-scram', async (target) => {
       await warmup(target, scramUsers, { count: scramUsers.length, concurrency: cfg.warmupConcurrency, mech: 'SCRAM-SHA-1', scramCache });
-      await quietBefore(server.label, 'SCRAM logins');
+      await quietBefore(`${server.label} SCRAM logins`);
       say(`${server.label}: SCRAM-SHA-1 logins — ${cfg.logins} total over ${scramUsers.length} accounts, ${cfg.loginConcurrency} at a time…`);
       const stats = server.startStats?.(prepared);
       const res = await loginPhase(target, scramUsers, {
@@ -315,7 +222,7 @@ async function benchServer(server, shared) {
     checkQuiet(server.label, 'SCRAM logins', r.loginsScram);
 
     r.messages = await repeated(() => withServer('messages', async (target) => {
-      await quietBefore(server.label, 'messages');
+      await quietBefore(`${server.label} messages`);
       say(`${server.label}: messages — ${cfg.msgClients} clients in pairs, window ${cfg.window}, ${cfg.msgSeconds} s…`);
       const stats = server.startStats?.(prepared);
       const res = await messagePhase(target, shared.users, {
@@ -350,15 +257,11 @@ async function benchServer(server, shared) {
 
 async function main() {
   const started = new Date();
-  const mach = machine();
-  const pin = !opt['no-pin'] && haveTaskset() && mach.nproc >= 2;
-  say(`${commandLine()} — ${mach.nproc} CPUs, Node ${mach.node}, prosody ${mach.prosody}`);
+  const mach = cli.machine(['prosody']);
+  const pin = cli.shouldPin(opt, mach);
+  say(`${cli.commandLine('bench')} — ${mach.nproc} CPUs, Node ${mach.node}, prosody ${mach.prosody}`);
 
-  const busyAtStart = busyProcesses([process.pid]);
-  if (busyAtStart.length > 0) {
-    say(`WARNING: other processes are busy on this machine; results will be noisy:`);
-    for (const b of busyAtStart) say(`  ${b}`);
-  }
+  const busyAtStart = cli.warnBusyAtStart(say);
 
   const certDir = path.join(tmpRoot, 'certs');
   makeSelfSigned(certDir, DOMAIN);
@@ -371,51 +274,32 @@ async function main() {
     prosodyCreds = await prosodyCredentials(users, iterations.iterations);
     say(`hashed ${users.length} Prosody credentials (${iterations.iterations} iterations) in ${Date.now() - t0} ms`);
   }
-  if (pin) {
-    if (pinSelf(GENERATOR_CPU)) say(`generator pinned to CPU ${GENERATOR_CPU}; servers go on CPU ${SERVER_CPU}`);
-    else say('warning: could not pin the generator with taskset');
-  } else {
-    say('not pinning CPUs');
-  }
+  cli.pinGenerator(pin, say, `generator pinned to CPU ${GENERATOR_CPU}; servers go on CPU ${SERVER_CPU}`);
   const shared = { certDir, users, prosodyCreds, iterations, pin, busyAtStart };
 
   const servers = { prosody, clove: makeClove(REPO) };
   const results = [];
   for (const name of wanted) results.push(await benchServer(servers[name], shared));
 
-  const rows = buildTable(results);
-  console.log('\n' + textTable(rows) + '\n');
-  for (const r of results) {
-    if (r.skipped) console.log(`${r.label}: not measured — ${r.skipped}`);
-    else if (r.error) console.log(`${r.label}: failed — ${r.error}`);
-  }
-  const out = opt.out ?? (Q ? null : path.join(HERE, 'RESULTS.md'));
-  if (out) {
-    writeResults(out, {
-      results,
-      mach,
-      shared,
-      started,
-      cfg,
-      quick: Q,
-      command: commandLine(),
-      prosodyExtra: opt['prosody-extra'] ?? [],
-      disturbances,
-      cpus: { server: SERVER_CPU, generator: GENERATOR_CPU },
-    });
-    console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
-  }
+  cli.printAndWriteResults(opt, {
+    table: textTable(buildTable(results)),
+    results,
+    file: 'RESULTS.md',
+    write: (out) =>
+      writeResults(out, {
+        results,
+        mach,
+        shared,
+        started,
+        cfg,
+        quick: Q,
+        command: cli.commandLine('bench'),
+        prosodyExtra: opt['prosody-extra'] ?? [],
+        disturbances,
+        cpus: { server: SERVER_CPU, generator: GENERATOR_CPU },
+      }),
+  });
   return results.some((r) => r.ok) ? 0 : 1;
 }
 
-main()
-  .then((code) => {
-    removeTmp();
-    process.exit(code);
-  })
-  .catch((err) => {
-    console.error(`[bench] fatal: ${err.stack || err}`);
-    killAllStartedSync();
-    removeTmp();
-    process.exit(1);
-  });
+cli.runMain('bench', main, removeTmp);

@@ -10,70 +10,26 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { makeUsers, prosodyCredentials, prosodyDefaultIterations } from './lib/accounts.mjs';
 import { makeSelfSigned } from './lib/certs.mjs';
-import {
-  busyProcesses,
-  freePort,
-  haveTaskset,
-  killAllStartedSync,
-  pinSelf,
-  startServer,
-  stopServer,
-  tail,
-  waitQuiet,
-  waitReady,
-} from './lib/proc.mjs';
+import * as cli from './lib/cli.mjs';
+import { BENCH_DIR, GENERATOR_CPU, REPO, SERVER_CPU } from './lib/cli.mjs';
+import { freePort, killAllStartedSync, startServer, stopServer, tail, waitReady } from './lib/proc.mjs';
 import { s2sMessagePhase } from './lib/s2s-phase.mjs';
 import { buildRows, textTable, writeS2SResults } from './lib/s2s-report.mjs';
 import { kinds, resetData } from './lib/s2s-servers.mjs';
 import { fmt } from './lib/stats.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..');
-const SERVER_CPU = 0;
-const GENERATOR_CPU = 1;
-
-const { values: opt } = parseArgs({
-  options: {
-    server: { type: 'string', default: 'both' },
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string' },
-    'no-pin': { type: 'boolean', default: false },
-    'keep-tmp': { type: 'boolean', default: false },
-    pairs: { type: 'string' },
-    window: { type: 'string' },
-    warmup: { type: 'string' },
-    duration: { type: 'string' },
-    drain: { type: 'string' },
-    repeat: { type: 'string' },
-    'wait-quiet': { type: 'string' },
-    'retry-disturbed': { type: 'string' },
-    'prosody-extra': { type: 'string', multiple: true },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const opt = cli.parseBenchArgs(import.meta.url, 10, {
+  pairs: { type: 'string' },
+  warmup: { type: 'string' },
+  drain: { type: 'string' },
+  'retry-disturbed': { type: 'string' },
 });
 
-if (opt.help) {
-  console.log(fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1, 10).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
-  process.exit(0);
-}
-
-const num = (v, d, { min = 1 } = {}) => {
-  if (v === undefined) return d;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min) {
-    console.error(`s2s bench: bad number ${JSON.stringify(v)}`);
-    process.exit(2);
-  }
-  return n;
-};
+const num = (v, d, { min = 1 } = {}) => cli.numberOption('s2s bench', v, d, (n) => n >= min);
 
 const Q = opt.quick;
 const cfg = {
@@ -88,40 +44,17 @@ const cfg = {
   retryDisturbed: num(opt['retry-disturbed'], Q ? 0 : 3, { min: 0 }),
 };
 const prosodyExtra = opt['prosody-extra'] ?? [];
-const quietSeconds = opt['wait-quiet'] === undefined ? (Q ? 2 : 60) : Number(opt['wait-quiet']);
+const quietSeconds = cli.quietSecondsOption(opt);
 // Everything is bounded; this is the last resort if something hangs anyway.
 const WATCHDOG_S = Q ? 120 : 300 + cfg.repeat * (1 + cfg.retryDisturbed) * 2 * (cfg.warmupSeconds + cfg.seconds + cfg.drainSeconds + quietSeconds + 90);
 
-const wanted = opt.server === 'both' ? ['prosody', 'clove'] : [opt.server];
-if (!wanted.every((s) => s === 'prosody' || s === 'clove')) {
-  console.error('s2s bench: --server must be prosody, clove or both');
-  process.exit(2);
-}
+const wanted = cli.wantedServers('s2s bench', opt.server);
 kinds.clove.repoRoot = REPO;
 
 const say = (s) => console.log(`[s2s] ${s}`);
 const disturbances = [];
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'clove-s2s-bench-'));
-let cleanedUp = false;
-function removeTmp() {
-  if (cleanedUp) return;
-  cleanedUp = true;
-  if (opt['keep-tmp']) console.log(`[s2s] kept ${tmpRoot}`);
-  else fs.rmSync(tmpRoot, { recursive: true, force: true });
-}
-process.on('exit', () => {
-  killAllStartedSync();
-  removeTmp();
-});
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    console.error(`\n[s2s] ${sig}: stopping servers`);
-    killAllStartedSync();
-    removeTmp();
-    process.exit(130);
-  });
-}
+const { tmpRoot, removeTmp } = cli.benchTmpDir('s2s', 'clove-s2s-bench-', opt['keep-tmp']);
 const watchdog = setTimeout(() => {
   console.error(`[s2s] watchdog: still running after ${WATCHDOG_S} s; stopping everything`);
   killAllStartedSync();
@@ -129,24 +62,6 @@ const watchdog = setTimeout(() => {
   process.exit(1);
 }, WATCHDOG_S * 1000);
 watchdog.unref();
-
-function commandLine() {
-  const q = (a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  const args = process.argv.slice(2).map(q).join(' ');
-  return `node ${path.relative(process.cwd(), process.argv[1]) || process.argv[1]}${args ? ' ' + args : ''}`;
-}
-
-function machine() {
-  const dpkg = spawnSync('dpkg-query', ['-W', 'prosody', 'prosody-modules'], { encoding: 'utf8' });
-  return {
-    nproc: os.availableParallelism?.() ?? os.cpus().length,
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    memGiB: os.totalmem() / 2 ** 30,
-    kernel: os.release(),
-    node: process.version,
-    prosody: dpkg.stdout.trim().replace(/\n/g, ', ') || 'not installed',
-  };
-}
 
 /** A made-up I2P b32 address: 52 base32 characters + .b32.i2p. */
 function b32Name() {
@@ -175,14 +90,7 @@ async function waitListening(proc, port, ms) {
   throw new Error(`nothing listening on 127.0.0.1:${port} after ${ms / 1000} s`);
 }
 
-async function quietBefore(label) {
-  if (!(quietSeconds > 0)) return;
-  const t0 = Date.now();
-  const busy = await waitQuiet(quietSeconds);
-  const waited = (Date.now() - t0) / 1000;
-  if (busy >= 10) say(`${label}: machine still ${fmt(busy)}% busy after waiting ${fmt(waited)} s; going ahead`);
-  else if (waited > 1.5) say(`${label}: waited ${fmt(waited)} s for other processes to go quiet`);
-}
+const quietBefore = cli.quietWaiter(quietSeconds, say);
 
 /** Writes configs and accounts for one kind's pair of servers. */
 async function prepareKind(kind, shared) {
@@ -221,7 +129,7 @@ async function runOnce(setup, shared, runNo) {
     const proxy = startServer({
       argv: [
         process.execPath,
-        path.join(HERE, 'lib', 's2s-proxy.mjs'),
+        path.join(BENCH_DIR, 'lib', 's2s-proxy.mjs'),
         '--port',
         String(proxyPort),
         ...sides.flatMap((s) => ['--map', `${s.domain}=${s.s2sPort}`]),
@@ -345,14 +253,10 @@ function describeProxy(conns) {
 
 async function main() {
   const started = new Date();
-  const mach = machine();
-  const pin = !opt['no-pin'] && haveTaskset() && mach.nproc >= 2;
-  say(`${commandLine()} — ${mach.nproc} CPUs, Node ${mach.node}, ${mach.prosody}`);
-  const busyAtStart = busyProcesses([process.pid]);
-  if (busyAtStart.length > 0) {
-    say('WARNING: other processes are busy on this machine; results will be noisy:');
-    for (const b of busyAtStart) say(`  ${b}`);
-  }
+  const mach = cli.machine(['prosody', 'prosody-modules']);
+  const pin = cli.shouldPin(opt, mach);
+  say(`${cli.commandLine()} — ${mach.nproc} CPUs, Node ${mach.node}, ${mach.prosody}`);
+  const busyAtStart = cli.warnBusyAtStart(say);
 
   const domains = [b32Name(), b32Name()];
   const certDir = path.join(tmpRoot, 'certs');
@@ -388,10 +292,7 @@ async function main() {
     }
   }
 
-  if (pin) {
-    if (pinSelf(GENERATOR_CPU)) say(`generator pinned to CPU ${GENERATOR_CPU}; servers on CPU ${SERVER_CPU}, proxy on CPU ${GENERATOR_CPU}`);
-    else say('warning: could not pin the generator with taskset');
-  } else say('not pinning CPUs');
+  cli.pinGenerator(pin, say, `generator pinned to CPU ${GENERATOR_CPU}; servers on CPU ${SERVER_CPU}, proxy on CPU ${GENERATOR_CPU}`);
 
   // Runs interleave the kinds (P, C, P, C, …) so slow drift on a shared machine hits both.
   for (let i = 1; i <= cfg.repeat; i++) {
@@ -439,43 +340,30 @@ async function main() {
     }
   }
 
-  const rows = buildRows(byKind);
-  console.log('\n' + textTable(rows) + '\n');
-  for (const r of Object.values(byKind)) {
-    if (r.runs.length > 1) say(`${r.label}: messages/s per run ${r.runs.map((m) => fmt(m.perSecond)).join(' / ')} (median reported)`);
-    if (r.skipped) console.log(`${r.label}: not measured — ${r.skipped}`);
-    else if (r.error) console.log(`${r.label}: failed — ${r.error}`);
-  }
-  const out = opt.out ?? (Q ? null : path.join(HERE, 'RESULTS-s2s.md'));
-  if (out) {
-    writeS2SResults(out, {
-      byKind,
-      mach,
-      started,
-      cfg,
-      quick: Q,
-      command: commandLine(),
-      pin,
-      cpus: { server: SERVER_CPU, generator: GENERATOR_CPU },
-      domains,
-      disturbances,
-      prosodyExtra,
-      busyAtStart,
-    });
-    console.log(`results written to ${path.relative(process.cwd(), out) || out}`);
-  }
+  cli.printAndWriteResults(opt, {
+    table: textTable(buildRows(byKind)),
+    results: Object.values(byKind),
+    note: (r) => {
+      if (r.runs.length > 1) say(`${r.label}: messages/s per run ${r.runs.map((m) => fmt(m.perSecond)).join(' / ')} (median reported)`);
+    },
+    file: 'RESULTS-s2s.md',
+    write: (out) =>
+      writeS2SResults(out, {
+        byKind,
+        mach,
+        started,
+        cfg,
+        quick: Q,
+        command: cli.commandLine(),
+        pin,
+        cpus: { server: SERVER_CPU, generator: GENERATOR_CPU },
+        domains,
+        disturbances,
+        prosodyExtra,
+        busyAtStart,
+      }),
+  });
   return Object.values(byKind).some((r) => r.runs.length > 0 && !r.error) ? 0 : 1;
 }
 
-main()
-  .then((code) => {
-    killAllStartedSync();
-    removeTmp();
-    process.exit(code);
-  })
-  .catch((err) => {
-    console.error(`[s2s] fatal: ${err.stack || err}`);
-    killAllStartedSync();
-    removeTmp();
-    process.exit(1);
-  });
+cli.runMain('s2s', main, removeTmp);

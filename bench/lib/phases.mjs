@@ -3,6 +3,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds, machineBusySeconds, rssKiB } from './proc.mjs';
+import { messageLoad } from './msg-load.mjs';
 import { bump, latencySummary } from './stats.mjs';
 import { attr, becomeAvailable, login } from './xmpp.mjs';
 
@@ -138,8 +139,6 @@ export async function memoryPhase(target, users, { sessions, concurrency, settle
   }
 }
 
-const BODY = 'Hello! This is a benchmark message of a fairly typical chat length.';
-
 /**
  * Phase 2: clients in pairs send each other chat messages to the partner's full JID, at most
  * `window` unacknowledged (not yet received) per sender. Counts deliveries and send→receive
@@ -160,44 +159,22 @@ export async function messagePhase(target, users, { clients, concurrency, window
     return { clients: n, loggedIn: conns.length, failures: r.failures, lastError: r.lastError, perSecond: NaN };
   }
   const pairs = Math.floor(conns.length / 2);
-  let running = true;
-  let measuring = false;
-  let delivered = 0;
-  let deliveredTotal = 0;
-  let sentTotal = 0;
   let streamErrors = 0;
   let dropped = 0;
   let bounced = 0;
-  const latencies = [];
-  const peers = [];
+  // Client i sends to its partner i ^ 1 (0↔1, 2↔3, …) over link i, and receives over link i ^ 1.
+  const links = [];
   for (let i = 0; i < pairs * 2; i++) {
-    peers.push({ conn: conns[i], partner: null, to: '', outstanding: 0, seq: 0 });
+    links.push({ sender: conns[i], receiver: conns[i ^ 1], to: conns[i ^ 1].jid, outstanding: 0, seq: 0 });
   }
-  for (let i = 0; i < peers.length; i += 2) {
-    peers[i].partner = peers[i + 1];
-    peers[i + 1].partner = peers[i];
-  }
-  for (const p of peers) p.to = p.partner.conn.jid;
+  const load = messageLoad(links, { window, idPrefix: 't', idSep: '-' });
 
-  const pump = (p) => {
-    const k = window - p.outstanding;
-    if (!running || k <= 0 || p.conn.closed) return;
-    const ts = performance.now().toFixed(3);
-    let s = '';
-    for (let j = 0; j < k; j++) {
-      s += `<message to='${p.to}' type='chat' id='t${ts}-${p.seq++}'><body>${BODY}</body></message>`;
-    }
-    p.outstanding += k;
-    sentTotal += k;
-    p.conn.write(s);
-  };
-
-  for (const p of peers) {
-    const me = p;
-    p.conn.onClose = () => {
+  for (const [k, l] of links.entries()) {
+    const incoming = links[k ^ 1];
+    l.sender.onClose = () => {
       dropped++;
     };
-    p.conn.onItems = (items) => {
+    l.sender.onItems = (items) => {
       const now = performance.now();
       let got = 0;
       for (let i = 0; i < items.length; i++) {
@@ -211,35 +188,22 @@ export async function messagePhase(target, users, { clients, concurrency, window
             continue;
           }
           got++;
-          if (measuring) {
-            latencies.push(now - Number(id.slice(1, id.indexOf('-'))));
-          }
+          load.arrived(id, now);
         } else if (it.name === 'stream:error' || it.kind === 'close') {
           streamErrors++;
         }
       }
-      if (got > 0) {
-        deliveredTotal += got;
-        if (measuring) delivered += got;
-        me.partner.outstanding -= got;
-        pump(me.partner);
-      }
+      load.received(incoming, got);
     };
   }
 
-  for (const p of peers) pump(p);
-  await sleep(warmupSeconds * 1000);
-  const meter = cpuMeter(target.pid);
-  const t0 = performance.now();
-  measuring = true;
-  await sleep(seconds * 1000);
-  measuring = false;
-  const wall = (performance.now() - t0) / 1000;
-  const cpu = meter();
-  running = false;
-  const drainUntil = performance.now() + drainSeconds * 1000;
-  while (performance.now() < drainUntil && peers.some((p) => p.outstanding > 0 && !p.conn.closed)) await sleep(50);
-  const undelivered = peers.reduce((a, p) => a + p.outstanding, 0);
+  const { wall, cpu, counts } = await load.run({
+    warmupSeconds,
+    seconds,
+    drainSeconds,
+    startMeter: () => cpuMeter(target.pid),
+    open: (l) => !l.sender.closed,
+  });
   closeAll(conns);
   return {
     clients: n,
@@ -248,12 +212,7 @@ export async function messagePhase(target, users, { clients, concurrency, window
     lastError: r.lastError,
     window,
     seconds: wall,
-    delivered,
-    perSecond: delivered / wall,
-    latencyMs: latencySummary(latencies),
-    sentTotal,
-    deliveredTotal,
-    undelivered,
+    ...counts,
     streamErrors,
     bounced,
     connectionsDropped: dropped,

@@ -6,10 +6,9 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds, machineBusySeconds } from './proc.mjs';
-import { bump, latencySummary } from './stats.mjs';
+import { BODY, messageLoad } from './msg-load.mjs';
+import { bump } from './stats.mjs';
 import { attr, becomeAvailable, login } from './xmpp.mjs';
-
-const BODY = 'Hello! This is a benchmark message of a fairly typical chat length.';
 
 /**
  * CPU use over a stretch of wall time, in percent of one core, per named PID, for this
@@ -87,33 +86,15 @@ export async function s2sMessagePhase(a, b, users, pids, o) {
     for (const c of all) c.close();
   };
 
-  let running = false;
-  let measuring = false;
-  let delivered = 0;
-  let deliveredTotal = 0;
-  let sentTotal = 0;
   let bounced = 0;
   let streamErrors = 0;
   let dropped = 0;
-  let duplicates = 0;
   let firstArrived = null;
   const bounceConditions = {};
-  const latencies = [];
   const idPrefix = `${tag}.`;
 
   const links = senders.map((s, i) => ({ sender: s, receiver: receivers[i], to: receivers[i].jid, outstanding: 0, seq: 0 }));
-  const pump = (l) => {
-    const k = window - l.outstanding;
-    if (!running || k <= 0 || l.sender.closed) return;
-    const ts = performance.now().toFixed(3);
-    let s = '';
-    for (let j = 0; j < k; j++) {
-      s += `<message to='${l.to}' type='chat' id='${idPrefix}${ts}.${l.seq++}'><body>${BODY}</body></message>`;
-    }
-    l.outstanding += k;
-    sentTotal += k;
-    l.sender.write(s);
-  };
+  const load = messageLoad(links, { window, idPrefix, idSep: '.', clampDuplicates: true });
 
   for (const l of links) {
     const onClose = () => {
@@ -147,24 +128,12 @@ export async function s2sMessagePhase(a, b, users, pids, o) {
           }
           if (!id.startsWith(idPrefix)) continue;
           got++;
-          if (measuring) {
-            const t = id.slice(idPrefix.length, id.lastIndexOf('.'));
-            latencies.push(now - Number(t));
-          }
+          load.arrived(id, now);
         } else if (it.name === 'stream:error' || it.kind === 'close') {
           streamErrors++;
         }
       }
-      if (got > 0) {
-        deliveredTotal += got;
-        if (measuring) delivered += got;
-        l.outstanding -= got;
-        if (l.outstanding < 0) {
-          duplicates -= l.outstanding;
-          l.outstanding = 0;
-        }
-        pump(l);
-      }
+      load.received(l, got);
     };
   }
 
@@ -182,34 +151,22 @@ export async function s2sMessagePhase(a, b, users, pids, o) {
     }
     const firstMs = firstArrived - tFirst;
 
-    running = true;
-    for (const l of links) pump(l);
-    await sleep(warmupSeconds * 1000);
-    const meter = cpuMeter(pids);
-    const t0 = performance.now();
-    measuring = true;
-    await sleep(seconds * 1000);
-    measuring = false;
-    const wall = (performance.now() - t0) / 1000;
-    const cpu = meter();
-    running = false;
-    const drainUntil = performance.now() + drainSeconds * 1000;
-    while (performance.now() < drainUntil && links.some((l) => l.outstanding > 0 && !l.receiver.closed)) await sleep(50);
-    const undelivered = links.reduce((s, l) => s + l.outstanding, 0);
+    const { wall, cpu, counts } = await load.run({
+      warmupSeconds,
+      seconds,
+      drainSeconds,
+      startMeter: () => cpuMeter(pids),
+      open: (l) => !l.receiver.closed,
+    });
     return {
       pairs,
       window,
       seconds: wall,
       firstMessageMs: firstMs,
-      delivered,
-      perSecond: delivered / wall,
-      latencyMs: latencySummary(latencies),
-      sentTotal,
-      deliveredTotal,
-      undelivered,
+      ...counts,
       bounced,
       bounceConditions,
-      duplicates,
+      duplicates: load.duplicates,
       streamErrors,
       connectionsDropped: dropped,
       cpu,

@@ -1,7 +1,7 @@
 // Presence and subscriptions. The state tables are checked as pure functions; everything else
 // over real streams, XML in and XML out. References: RFC 6121 §3, §4, Appendix A.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { serverSuite } from '../../helpers/server-suite.js';
 import { RawClient, match, parseXml, type Predicate } from '../../helpers/raw-client.js';
 import type { Element } from '../../../src/xml/element.js';
 import { inbound, outbound, stateName, type SubState, type SubscriptionType } from '../../../src/modules/subscription.js';
@@ -107,30 +107,13 @@ describe('subscription state tables (RFC 6121 Appendix A)', () => {
 
 // ---- over the wire ----
 
-let srv: TestServer;
-const open: RawClient[] = [];
-let seq = 0;
+const t = serverSuite('secret');
 
-beforeAll(async () => {
-  srv = await startTestServer();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
-afterAll(async () => {
-  await srv?.stop();
-});
-
-async function account(prefix = 'p'): Promise<string> {
-  const name = `${prefix}${++seq}`;
-  await srv.addUser(name, 'secret');
-  return name;
-}
+const account = (prefix = 'p'): Promise<string> => t.account(prefix);
 
 /** Log in; by default fetch the roster (interested) and send initial presence (available). */
 async function login(user: string, resource = 'r1', opts: { roster?: boolean; available?: boolean } = {}): Promise<RawClient> {
-  const c = await RawClient.login({ port: srv.port, username: user, password: 'secret', resource });
-  open.push(c);
+  const c = await t.login(user, resource);
   if (opts.roster !== false) await c.iq(`<iq type='get'><query xmlns='${ROSTER}'/></iq>`);
   if (opts.available !== false) {
     c.send(`<presence/>`);
@@ -178,12 +161,12 @@ async function befriend(a: RawClient, b: RawClient): Promise<void> {
 
 /** Route a stanza into the server as if it came from elsewhere (a remote server, later). */
 function inject(xml: string): void | Promise<void> {
-  return srv.server.hosts.get(srv.domain)!.router.route(parseXml(xml), undefined);
+  return t.srv.server.hosts.get(t.srv.domain)!.router.route(parseXml(xml), undefined);
 }
 
 const session = (c: RawClient) => {
   const [local, rest] = c.jid.split('@') as [string, string];
-  return srv.server.sessions.get(srv.domain, local, rest.slice(rest.indexOf('/') + 1))!;
+  return t.srv.server.sessions.get(t.srv.domain, local, rest.slice(rest.indexOf('/') + 1))!;
 };
 
 describe('subscriptions (RFC 6121 §3)', () => {
@@ -211,7 +194,7 @@ describe('subscriptions (RFC 6121 §3)', () => {
   it('keeps a request for an offline contact and redelivers it at each available presence until answered', async () => {
     const a = await login(await account());
     const bName = await account();
-    const bBare = `${bName}@${srv.domain}`;
+    const bBare = `${bName}@${t.srv.domain}`;
     a.send(`<presence to='${bBare}' type='subscribe'/>`);
     await a.waitFor(pushOf(bBare, sub('none', 'subscribe')));
 
@@ -303,7 +286,7 @@ describe('subscriptions (RFC 6121 §3)', () => {
     const ghost = 'ghost@remote.example';
     const sent: Element[] = [];
     // Above the s2s module's handler, so the stanzas are observed instead of federated.
-    const unhook = srv.server.hosts.get(srv.domain)!.events.hook('route/remote', (ev) => {
+    const unhook = t.srv.server.hosts.get(t.srv.domain)!.events.hook('route/remote', (ev) => {
       sent.push(ev.stanza);
       return true;
     }, 100);
@@ -349,8 +332,9 @@ describe('subscriptions (RFC 6121 §3)', () => {
   });
 
   it('a request for an account that does not exist is refused with unsubscribed', async () => {
-    const a = await login(await account());
-    const nobody = `nobody${seq}@${srv.domain}`;
+    const me = await account();
+    const a = await login(me);
+    const nobody = `nobody-${me}@${t.srv.domain}`;
     a.send(`<presence to='${nobody}' type='subscribe'/>`);
     await a.waitFor(pushOf(nobody, sub('none', 'subscribe')));
     await a.waitFor(presence({ type: 'unsubscribed', from: nobody }));
@@ -363,11 +347,11 @@ describe('subscriptions (RFC 6121 §3)', () => {
     const name = a.bare.split('@')[0]!;
     await a.close();
     await b.waitFor(presence({ type: 'unavailable', from: a.jid }));
-    await srv.server.hosts.get(srv.domain)!.events.fire('user-deleted', { host: srv.domain, username: name });
+    await t.srv.server.hosts.get(t.srv.domain)!.events.fire('user-deleted', { host: t.srv.domain, username: name });
     await b.waitFor(presence({ type: 'unsubscribe', from: a.bare }));
     await b.waitFor(presence({ type: 'unsubscribed', from: a.bare }));
     await b.waitFor(pushOf(a.bare, sub('none')));
-    expect(await srv.server.storage.keyval(srv.domain, 'roster').get(name)).toBeUndefined();
+    expect(await t.srv.server.storage.keyval(t.srv.domain, 'roster').get(name)).toBeUndefined();
   });
 });
 

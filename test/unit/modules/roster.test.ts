@@ -2,8 +2,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
+import { serverSuite } from '../../helpers/server-suite.js';
+import { testUsers } from '../../helpers/contacts.js';
 import { RawClient, match } from '../../helpers/raw-client.js';
 import type { Element } from '../../../src/xml/element.js';
 import { MAX_ROSTER_ITEMS, type RosterStore } from '../../../src/modules/roster-store.js';
@@ -11,32 +13,12 @@ import { MAX_ROSTER_ITEMS, type RosterStore } from '../../../src/modules/roster-
 const ROSTER = 'jabber:iq:roster';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
-let srv: TestServer;
-const open: RawClient[] = [];
-let seq = 0;
-
-beforeAll(async () => {
-  srv = await startTestServer();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
-afterAll(async () => {
-  await srv?.stop();
-});
+const t = serverSuite('secret');
 
 /** A fresh account (unique per test). */
-async function account(prefix = 'user'): Promise<string> {
-  const name = `${prefix}${++seq}`;
-  await srv.addUser(name, 'secret');
-  return name;
-}
+const account = (prefix = 'user'): Promise<string> => t.account(prefix);
 
-async function login(user: string, resource = 'r1', server: TestServer = srv): Promise<RawClient> {
-  const c = await RawClient.login({ port: server.port, username: user, password: 'secret', resource });
-  open.push(c);
-  return c;
-}
+const login = (user: string, resource = 'r1'): Promise<RawClient> => t.login(user, resource);
 
 const rosterGet = (ver?: string): string => `<iq type='get'><query xmlns='${ROSTER}'${ver !== undefined ? ` ver='${ver}'` : ''}/></iq>`;
 const rosterSet = (item: string): string => `<iq type='set'><query xmlns='${ROSTER}'>${item}</query></iq>`;
@@ -59,7 +41,7 @@ describe('roster get (RFC 6121 §2.2)', () => {
     expect(c.features?.getChild('ver', 'urn:xmpp:features:rosterver')).toBeDefined();
     expect(c.features?.getChild('sub', 'urn:xmpp:features:pre-approval')).toBeDefined();
     // …and not before: the first features (pre-TLS) are about TLS and SASL only.
-    const pre = await RawClient.connect({ port: srv.port });
+    const pre = await RawClient.connect({ port: t.srv.port });
     try {
       expect(pre.features?.getChild('ver', 'urn:xmpp:features:rosterver')).toBeUndefined();
     } finally {
@@ -70,7 +52,7 @@ describe('roster get (RFC 6121 §2.2)', () => {
   it('refuses a roster get for someone else', async () => {
     const other = await account();
     const c = await login(await account());
-    const r = await c.iq(`<iq type='get' to='${other}@${srv.domain}'><query xmlns='${ROSTER}'/></iq>`);
+    const r = await c.iq(`<iq type='get' to='${other}@${t.srv.domain}'><query xmlns='${ROSTER}'/></iq>`);
     expect(r.attrs.type).toBe('error');
   });
 });
@@ -174,8 +156,8 @@ describe('roster remove (RFC 6121 §2.5)', () => {
     const [u1, u2] = [await account('juliet'), await account('romeo')];
     const j = await login(u1);
     const r = await login(u2);
-    const jb = `${u1}@${srv.domain}`;
-    const rb = `${u2}@${srv.domain}`;
+    const jb = `${u1}@${t.srv.domain}`;
+    const rb = `${u2}@${t.srv.domain}`;
     for (const c of [j, r]) {
       await c.iq(rosterGet());
       c.send(`<presence/>`);
@@ -245,19 +227,23 @@ describe('roster versioning (RFC 6121 §2.6)', () => {
 });
 
 describe('roster storage', () => {
+  let server: TestServer | undefined;
+  // Clients of `server`, a second one started (twice) by the test itself.
+  const other = testUsers(() => server!, 'secret');
+  afterEach(other.closeAll);
+
   it('keeps rosters across a restart (file storage)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'clove-roster-'));
-    let server: TestServer | undefined;
     try {
       server = await startTestServer({ storage: 'file', dir });
       await server.addUser('keeper', 'secret');
-      const c = await login('keeper', 'r1', server);
+      const c = await other.login('keeper', 'r1');
       const r = await c.iq(rosterSet(`<item jid='kept@example.com' name='Kept'><group>G</group></item>`));
       expect(r.attrs.type).toBe('result');
       await c.close();
       await server.stop();
       server = await startTestServer({ storage: 'file', dir });
-      const d = await login('keeper', 'r1', server);
+      const d = await other.login('keeper', 'r1');
       const [item] = items(await d.iq(rosterGet()));
       expect(item!.attrs).toMatchObject({ jid: 'kept@example.com', name: 'Kept', subscription: 'none' });
       expect(item!.getChildText('group')).toBe('G');
@@ -270,7 +256,7 @@ describe('roster storage', () => {
 
   it('caches the roster of online users only', async () => {
     const u = await account();
-    const rosters = srv.server.hosts.get(srv.domain)!.items<RosterStore>('roster-store')[0]!;
+    const rosters = t.srv.server.hosts.get(t.srv.domain)!.items<RosterStore>('roster-store')[0]!;
     const a = await login(u, 'a');
     const b = await login(u, 'b');
     await a.iq(rosterGet());
@@ -285,7 +271,7 @@ describe('roster storage', () => {
     const u = await account();
     const full: Record<string, { subscription: string; groups: string[] }> = {};
     for (let i = 0; i < MAX_ROSTER_ITEMS; i++) full[`c${i}@example.com`] = { subscription: 'none', groups: [] };
-    await srv.server.storage.keyval(srv.domain, 'roster').set(u, { version: 7, items: full, pending: {} });
+    await t.srv.server.storage.keyval(t.srv.domain, 'roster').set(u, { version: 7, items: full, pending: {} });
     const c = await login(u);
     expect(errorOf(await c.iq(rosterSet(`<item jid='one-more@example.com'/>`)))).toBe('not-allowed');
     // Existing items can still be changed.
@@ -297,9 +283,9 @@ describe('roster storage', () => {
     const c = await login(u);
     await c.iq(rosterSet(`<item jid='gone@example.com'/>`));
     await c.close();
-    const store = srv.server.storage.keyval(srv.domain, 'roster');
+    const store = t.srv.server.storage.keyval(t.srv.domain, 'roster');
     expect(await store.get(u)).toBeDefined();
-    await srv.server.hosts.get(srv.domain)!.events.fire('user-deleted', { host: srv.domain, username: u });
+    await t.srv.server.hosts.get(t.srv.domain)!.events.fire('user-deleted', { host: t.srv.domain, username: u });
     expect(await store.get(u)).toBeUndefined();
   });
 });
