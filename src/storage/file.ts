@@ -16,6 +16,9 @@ const TMP_EXT = '.tmp';
 /** Temp files older than this are debris from a crash; younger ones may be another process's write in flight. */
 export const STALE_TMP_MS = 60_000;
 const CLEANUP_INTERVAL_MS = 60_000;
+/** Text kept by the read cache in all (characters), and the largest file it keeps. */
+const READ_CACHE_BYTES = 8 * 1024 * 1024;
+const READ_CACHE_ENTRY_MAX = 64 * 1024;
 
 /** Percent-encode every byte that is not [a-z0-9] (so `.` → `%2e`), as Prosody names files. */
 export function encodeName(s: string): string {
@@ -63,6 +66,14 @@ interface FileState {
 
 class FileBackend implements StorageBackend {
   private readonly files = new Map<string, FileState>();
+  /**
+   * Recently read files as text, keyed by path and checked against the file's identity (inode,
+   * mtime, size) at every read: one stat instead of open/fstat/read/close. Every write replaces
+   * the file by rename (a new inode), ours and other processes' (`clove passwd`), so a changed
+   * file never matches. Bounded by READ_CACHE_BYTES, least recently used first out.
+   */
+  private readonly readCache = new Map<string, { ino: number; mtimeMs: number; size: number; text: string }>();
+  private readCacheBytes = 0;
   private readonly drains = new Set<Promise<void>>();
   private readonly dirs = new Map<string, Promise<void>>();
   private readonly lastCleanup = new Map<string, number>();
@@ -139,16 +150,55 @@ class FileBackend implements StorageBackend {
   private async read(file: string): Promise<string | null> {
     const st = this.files.get(file);
     if (st) return st.latest;
+    let info;
     try {
-      return await readFile(file, 'utf8');
+      info = await stat(file);
     } catch (e) {
+      if (isCode(e, 'ENOENT', 'ENOTDIR')) {
+        this.forget(file);
+        return null;
+      }
+      throw e;
+    }
+    const cached = this.readCache.get(file);
+    if (cached && cached.ino === info.ino && cached.mtimeMs === info.mtimeMs && cached.size === info.size) {
+      this.readCache.delete(file); // most recently used goes last
+      this.readCache.set(file, cached);
+      return cached.text;
+    }
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      this.forget(file);
       if (isCode(e, 'ENOENT', 'ENOTDIR')) return null;
       throw e;
     }
+    // Replaced between the stat and the read? Then the text is newer than `info`, and the next
+    // read's stat (a new inode) misses and reads again: never an old text for a new file.
+    this.forget(file);
+    if (text.length <= READ_CACHE_ENTRY_MAX) {
+      this.readCache.set(file, { ino: info.ino, mtimeMs: info.mtimeMs, size: info.size, text });
+      this.readCacheBytes += text.length;
+      for (const [k, v] of this.readCache) {
+        if (this.readCacheBytes <= READ_CACHE_BYTES) break;
+        this.readCache.delete(k);
+        this.readCacheBytes -= v.text.length;
+      }
+    }
+    return text;
+  }
+
+  private forget(file: string): void {
+    const c = this.readCache.get(file);
+    if (!c) return;
+    this.readCache.delete(file);
+    this.readCacheBytes -= c.text.length;
   }
 
   private write(file: string, data: string | null): Promise<void> {
     if (this.closed) return Promise.reject(new StorageClosedError());
+    this.forget(file);
     let st = this.files.get(file);
     const fresh = st === undefined;
     if (!st) {

@@ -103,3 +103,32 @@ describe('file backend', () => {
     expect(mode & 0o077).toBe(0);
   });
 });
+
+describe('read cache', () => {
+  it('sees a file another process replaced (rename), also with the same size, at once', async () => {
+    const { mkdtemp, rename, writeFile: write, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'clove-readcache-'));
+    try {
+      const backend = createFileBackend(dir);
+      const store = backend.keyval<{ v: string }>('h', 's');
+      await store.set('u', { v: 'aaaa' });
+      expect(await store.get('u')).toEqual({ v: 'aaaa' });
+      expect(await store.get('u')).toEqual({ v: 'aaaa' }); // now from the cache
+      // What `clove passwd` in another process does: write a temp file, rename it over.
+      const file = join(dir, 'h', 's', 'u.json');
+      for (const v of ['bbbb', 'cccc', 'dddd']) {
+        await write(`${file}.x.tmp`, JSON.stringify({ v }));
+        await rename(`${file}.x.tmp`, file);
+        expect(await store.get('u')).toEqual({ v });
+      }
+      // Removed by someone else: gone.
+      await rm(file);
+      expect(await store.get('u')).toBeUndefined();
+      await backend.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
