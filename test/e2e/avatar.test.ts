@@ -3,25 +3,17 @@
 // soon as the photo changes (the client need not resend presence), and a vCard without a photo
 // gives an empty <photo/>. Observed with the raw client and with xmpp.js.
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { serverSuite } from '../helpers/server-suite.js';
 import { match } from '../helpers/raw-client.js';
-import { friends, settle, testUsers } from '../helpers/contacts.js';
+import { friends, settle } from '../helpers/contacts.js';
 import { connectXmppjs, xml, type XmppjsClient, type XmlElement } from '../helpers/xmppjs.js';
 import type { Element } from '../../src/xml/element.js';
 
 const NS_UPDATE = 'vcard-temp:x:update';
 const PASS = 'avatar-pass';
-let ts: TestServer;
-const { login, user, closeAll } = testUsers(() => ts, PASS);
-
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.stop();
-});
-afterEach(closeAll);
+const suite = serverSuite(PASS);
+const { login, user } = suite;
 
 const image = (seed: string): Buffer => Buffer.from(`\x89PNG fake image ${seed} `.repeat(20), 'latin1');
 const sha1 = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
@@ -110,10 +102,10 @@ describe('vCard avatar hash in presence', () => {
     const other = await login(alice.bare.split('@')[0]!, 'other');
     other.send('<presence/>');
     await settle(other);
-    await ts.addUser('xbob', PASS);
+    await suite.srv.addUser('xbob', PASS);
     let bob: XmppjsClient | undefined;
     try {
-      bob = await connectXmppjs(ts, { username: 'xbob', password: PASS, resource: 'x' });
+      bob = await connectXmppjs(suite.srv, { username: 'xbob', password: PASS, resource: 'x' });
       await bob.send(xml('presence'));
       const bobRaw = await login('xbob', 'raw');
       await friends(alice, bobRaw, { awaitSubscribed: false });

@@ -1,24 +1,16 @@
 // Client state indication (XEP-0352) end to end: the stream feature, presence held while the
 // client is inactive (only the latest per contact) and flushed on <active/>, while messages,
 // iqs and subscription requests go through at once. Unknown nonzas still end the stream.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { serverSuite } from '../helpers/server-suite.js';
 import { match } from '../helpers/raw-client.js';
-import { friends, settle, testUsers } from '../helpers/contacts.js';
+import { friends, settle } from '../helpers/contacts.js';
 import { connectXmppjs, xml, type XmppjsClient } from '../helpers/xmppjs.js';
 
 const NS_CSI = 'urn:xmpp:csi:0';
 const PASS = 'csi-pass';
-let ts: TestServer;
-const { login, user, closeAll } = testUsers(() => ts, PASS);
-
-beforeAll(async () => {
-  ts = await startTestServer();
-});
-afterAll(async () => {
-  await ts?.stop();
-});
-afterEach(closeAll);
+const suite = serverSuite(PASS);
+const { login, user } = suite;
 
 const status = (s: string): string => `<presence><status>${s}</status></presence>`;
 
@@ -126,10 +118,10 @@ describe('client state indication', () => {
 
   it('works for an xmpp.js client', async () => {
     const bob = await user('bob');
-    await ts.addUser('xalice', PASS);
+    await suite.srv.addUser('xalice', PASS);
     let alice: XmppjsClient | undefined;
     try {
-      alice = await connectXmppjs(ts, { username: 'xalice', password: PASS, resource: 'x' });
+      alice = await connectXmppjs(suite.srv, { username: 'xalice', password: PASS, resource: 'x' });
       expect(alice.features.at(-1)?.getChild('csi', NS_CSI)).toBeDefined();
       const raw = await login('xalice', 'raw');
       await friends(raw, bob);
