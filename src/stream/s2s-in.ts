@@ -13,8 +13,10 @@ import type { Logger } from '../core/log.js';
 import { tryParseJid } from '../jid/jid.js';
 import { XmlStream } from './xml-stream.js';
 import { DialbackKeys, NS_DB, NS_DB_FEATURE, dbAnswer, isDb } from './dialback.js';
+import { INBOUND_DIALBACK_ATTEMPTS } from './s2s-limits.js';
 
-export type VerifyOutcome = 'valid' | 'invalid' | { error: string };
+/** An authoritative server's answer, or why there is none (condition: the db:result error to send). */
+export type VerifyOutcome = 'valid' | 'invalid' | { error: string; condition?: 'resource-constraint' };
 
 export interface S2SInOptions {
   hosts: ReadonlyMap<string, Host>;
@@ -42,6 +44,10 @@ export class S2SIn extends XmlStream implements S2SSession {
   private localHost = '';
   private peerVersion = false;
   private authTimer: NodeJS.Timeout | undefined;
+  /** Pairs (`remote local`) whose db:result is being verified. */
+  private readonly pending = new Set<string>();
+  /** db:result requests on this stream that are pending or did not verify. */
+  private unverified = 0;
 
   constructor(socket: Socket, private readonly opts: S2SInOptions, private readonly onDone?: (s: S2SIn) => void) {
     super(socket, opts.log, opts.stanzaSizeLimit, 's2sin');
@@ -125,16 +131,28 @@ export class S2SIn extends XmlStream implements S2SSession {
       const problem = this.certificateProblem(remote);
       if (problem) throw new StreamError('policy-violation', `s2s_secure_auth is on and ${remote} cannot be authenticated: ${problem}`);
     }
+    // Each request may make us connect out: a few per stream (amplification, issue 9), and
+    // never to a domain of our own, which only a forger would claim.
+    if (this.opts.hosts.has(remote)) throw new StreamError('invalid-from', `${remote} is a domain of this server`);
+    const pair = `${remote} ${local}`;
+    if (this.pending.has(pair)) return; // a repeat: the answer to the first one is on its way
+    if (this.unverified >= INBOUND_DIALBACK_ATTEMPTS) {
+      throw new StreamError('policy-violation', `at most ${INBOUND_DIALBACK_ATTEMPTS} dialback requests may be pending or fail on one stream`);
+    }
+    this.unverified++;
     if (!tryParseJid(remote) || remote.includes('@') || remote.includes('/')) {
       this.send(dbAnswer('result', local, remote, 'error', undefined, 'bad-request'));
       return;
     }
+    this.pending.add(pair);
     void this.opts.verify(local, remote, this.streamId, key).then((outcome) => this.verifiedAnswer(local, remote, outcome));
   }
 
   private verifiedAnswer(local: string, remote: string, outcome: VerifyOutcome): void {
+    this.pending.delete(`${remote} ${local}`);
     if (this.closed) return;
     if (outcome === 'valid') {
+      this.unverified--;
       this.verified.add(`${remote} ${local}`);
       if (this.authTimer) clearTimeout(this.authTimer);
       this.log.info({ remote, local }, 'dialback: peer verified (inbound)');
@@ -144,7 +162,7 @@ export class S2SIn extends XmlStream implements S2SSession {
       this.send(dbAnswer('result', local, remote, 'invalid'));
     } else {
       this.log.warn({ remote, local, why: outcome.error }, 'dialback: could not verify peer');
-      this.send(dbAnswer('result', local, remote, 'error', undefined, 'remote-server-not-found'));
+      this.send(dbAnswer('result', local, remote, 'error', undefined, outcome.condition ?? 'remote-server-not-found'));
     }
   }
 

@@ -1,10 +1,13 @@
 // Outbound federation: one outgoing stream per (local domain, remote domain), stanzas queued
 // while it is being built, retries with backoff, and a bounce only after s2s_send_deadline.
-// Messages waiting in a queue are persisted, so a restart loses none of them.
+// Messages waiting in a queue are persisted, so a restart loses none of them; writes are
+// batched (group commit), and queues are capped per link, per sender and in total, links in
+// number (idle ones are forgotten), and the connections inbound dialback can make us open
+// (s2s-limits.ts; issue 9).
 // Tunnels are slow: first contact with an I2P destination can take minutes (design.md §2).
 import type { Element } from '../xml/element.js';
 import { parseElement } from '../xml/parse.js';
-import { StanzaError, errorReply } from '../core/errors.js';
+import { StanzaError, errorReply, type StanzaErrorCondition } from '../core/errors.js';
 import type { Host } from '../core/host.js';
 import type { Logger } from '../core/log.js';
 import type { KeyValStore, StorageBackend } from '../storage/store.js';
@@ -14,6 +17,8 @@ import { decideRoute } from '../net/connect.js';
 import { DialbackKeys } from './dialback.js';
 import { S2SOut } from './s2s-out.js';
 import type { VerifyOutcome } from './s2s-in.js';
+import { BatchWriter } from './batch-writer.js';
+import { DIALBACK_DIAL_BURST, DIALBACK_DIAL_INTERVAL_MS, MAX_LINKS, MAX_REMOTE_DOMAIN_BYTES, TokenBucket, queueRefusal, type Usage } from './s2s-limits.js';
 
 export interface S2SManagerOptions {
   hosts: ReadonlyMap<string, Host>;
@@ -37,13 +42,17 @@ export interface S2SManagerOptions {
 /** Seconds between connection attempts: 5 s, 15 s, 30 s, 1 min, 2 min, then every 5 min. */
 const BACKOFF = [5, 15, 30, 60, 120, 300];
 
-interface Queued { stanza: Element; at: number; persisted: boolean }
+interface Queued { stanza: Element; at: number; persisted: boolean; sender: string; bytes: number }
 
 /** The link from one local domain to one remote domain. */
 class Link {
   stream: S2SOut | undefined;
   connecting = false;
   queue: Queued[] = [];
+  /** Bytes of the stanzas in `queue`. */
+  bytes = 0;
+  /** Persists the queued messages, batching writes that overlap. */
+  writer: BatchWriter | undefined;
   attempts = 0;
   lastError = '';
   retryTimer: NodeJS.Timeout | undefined;
@@ -54,17 +63,74 @@ class Link {
   constructor(readonly local: string, readonly remote: string) {}
 }
 
+/** The bare JID (or domain) a stanza is from: whose queue allowance it uses. */
+function senderOf(stanza: Element): string {
+  return (stanza.attrs.from ?? '').split('/')[0] as string;
+}
+
 export class S2SManager {
   private readonly links = new Map<string, Link>();
   private stopped = false;
+  /** Queued stanzas and bytes per sender, over all links. */
+  private readonly senders = new Map<string, Usage>();
+  private queuedBytes = 0;
+  /** New connections that inbound dialback may make us open (amplification, issue 9). */
+  private readonly dialbackDials = new TokenBucket(DIALBACK_DIAL_BURST, DIALBACK_DIAL_INTERVAL_MS);
 
   constructor(private readonly opts: S2SManagerOptions) {}
 
-  private link(local: string, remote: string): Link {
+  /** The link for a pair, made on demand; undefined when MAX_LINKS are in use and none is idle. */
+  private link(local: string, remote: string): Link | undefined {
     const k = `${local} ${remote}`;
     let l = this.links.get(k);
-    if (!l) this.links.set(k, (l = new Link(local, remote)));
+    if (l) return l;
+    if (this.links.size >= MAX_LINKS) {
+      for (const other of this.links.values()) if (this.forget(other)) break;
+      if (this.links.size >= MAX_LINKS) return undefined;
+    }
+    this.links.set(k, (l = new Link(local, remote)));
     return l;
+  }
+
+  /** Drop a link from memory when nothing is under way on it; true when it was dropped. */
+  private forget(link: Link): boolean {
+    if (link.queue.length || link.connecting || link.retryTimer || (link.stream && !link.stream.closed)) return false;
+    if (link.idleTimer) clearTimeout(link.idleTimer);
+    return this.links.delete(`${link.local} ${link.remote}`);
+  }
+
+  /** Why federation with `remote` is refused before any routing, or undefined. */
+  private refusal(remote: string): string | undefined {
+    if (this.opts.hosts.has(remote)) return `${remote} is a domain of this server`;
+    if (Buffer.byteLength(remote) > MAX_REMOTE_DOMAIN_BYTES) return `a domain longer than ${MAX_REMOTE_DOMAIN_BYTES} bytes cannot be reached`;
+    return undefined;
+  }
+
+  /** Add a stanza to a link's queue, counting it for the link, its sender and the total. */
+  private enqueue(link: Link, q: Queued): void {
+    link.queue.push(q);
+    link.bytes += q.bytes;
+    this.queuedBytes += q.bytes;
+    const u = this.senders.get(q.sender) ?? { stanzas: 0, bytes: 0 };
+    u.stanzas++;
+    u.bytes += q.bytes;
+    this.senders.set(q.sender, u);
+  }
+
+  /** Take stanzas out of a link's queue (sent, bounced or dropped), releasing what they counted. */
+  private dequeue(link: Link, which: (q: Queued) => boolean): Queued[] {
+    const out: Queued[] = [];
+    const keep: Queued[] = [];
+    for (const q of link.queue) (which(q) ? out : keep).push(q);
+    link.queue = keep;
+    for (const q of out) {
+      link.bytes -= q.bytes;
+      this.queuedBytes -= q.bytes;
+      const u = this.senders.get(q.sender);
+      if (u && --u.stanzas <= 0) this.senders.delete(q.sender);
+      else if (u) u.bytes -= q.bytes;
+    }
+    return out;
   }
 
   private queueStore(local: string): KeyValStore<string[]> {
@@ -79,12 +145,11 @@ export class S2SManager {
 
   /** Send a stanza from a local domain to a remote one (the route/remote path). */
   async send(stanza: Element, local: string, remote: string): Promise<void> {
+    const refused = this.refusal(remote);
+    if (refused) return this.bounce(stanza, new StanzaError('remote-server-not-found', refused));
     const link = this.link(local, remote);
-    if (link.stream?.state === 'ready') {
-      link.stream.sendStanza(stanza);
-      this.touch(link);
-      return;
-    }
+    if (!link) return this.bounce(stanza, new StanzaError('resource-constraint', 'this server is connected to too many remote servers; try again later'));
+    if (link.stream?.sendStanza(stanza)) return this.touch(link);
     const route = this.route(local, remote);
     if (route.kind === 'refused') {
       if (!link.routeLogged) this.opts.log.warn({ remote, local }, `s2s: refused: ${route.reason}`);
@@ -92,21 +157,48 @@ export class S2SManager {
       this.bounce(stanza, new StanzaError('remote-server-not-found', route.reason));
       return;
     }
-    const q: Queued = { stanza, at: Date.now(), persisted: false };
-    link.queue.push(q);
-    if (stanza.name === 'message') {
-      q.persisted = true;
-      await this.persist(link);
+    const text = stanza.toString();
+    const q: Queued = { stanza, at: Date.now(), persisted: stanza.name === 'message', sender: senderOf(stanza), bytes: Buffer.byteLength(text) };
+    const full = queueRefusal({ stanzas: link.queue.length, bytes: link.bytes }, this.senders.get(q.sender) ?? { stanzas: 0, bytes: 0 }, this.queuedBytes, q.bytes);
+    if (full) {
+      this.opts.log.warn({ remote, local, queued: link.queue.length }, 's2s: queue full, stanza refused');
+      this.bounce(stanza, new StanzaError('resource-constraint', full));
+      this.forget(link);
+      return;
+    }
+    this.enqueue(link, q);
+    if (q.persisted) {
+      try {
+        await this.persist(link);
+      } catch (err) {
+        // Never keep in memory what could not be made durable: the sender learns it now.
+        this.opts.log.error({ remote, local, err: (err as Error).message }, 's2s: could not store a queued message');
+        if (this.dequeue(link, (x) => x === q).length) this.bounce(stanza, new StanzaError('internal-server-error', 'the message could not be queued for the remote server'));
+        this.forget(link);
+        return;
+      }
     }
     this.connect(link);
   }
 
   /** Receiving role: ask `remote`'s authoritative server about a key, over our outbound link. */
   async verify(local: string, remote: string, streamId: string, key: string): Promise<VerifyOutcome> {
+    const refused = this.refusal(remote);
+    if (refused) return { error: refused };
     const link = this.link(local, remote);
+    if (!link) return { error: 'this server is connected to too many remote servers', condition: 'resource-constraint' };
     if (!link.stream || link.stream.closed) {
       const route = this.route(local, remote);
-      if (route.kind === 'refused') return { error: route.reason };
+      if (route.kind === 'refused') {
+        this.forget(link);
+        return { error: route.reason };
+      }
+      // A new connection on a stranger's word: within a global budget (dialback amplification).
+      if (!link.connecting && !link.retryTimer && !this.dialbackDials.take()) {
+        this.forget(link);
+        this.opts.log.warn({ remote, local }, 's2s: too many dialback verifications need new connections; refused one');
+        return { error: 'too many dialback verifications at once; try again later', condition: 'resource-constraint' };
+      }
       this.connect(link);
       const stream = await this.waitForStream(link);
       if (!stream) return { error: link.lastError || 'could not connect' };
@@ -168,36 +260,33 @@ export class S2SManager {
     link.attempts = 0;
     link.lastError = '';
     this.opts.log.info({ remote: link.remote, ms: Date.now() - started, queued: link.queue.length }, 's2s: stream ready');
-    const queue = link.queue;
-    link.queue = [];
-    for (const q of queue) stream.sendStanza(q.stanza);
-    if (queue.some((q) => q.persisted)) void this.persist(link);
+    const sent = this.dequeue(link, (q) => stream.sendStanza(q.stanza));
+    if (sent.some((q) => q.persisted)) this.persistLater(link);
     this.touch(link);
   }
 
   private done(link: Link, stream: S2SOut, reason: string, wasReady: boolean): void {
     if (link.stream === stream) link.stream = undefined;
     if (link.idleTimer) clearTimeout(link.idleTimer);
-    if (wasReady && link.queue.length === 0) return;
+    if (wasReady && link.queue.length === 0) return void this.forget(link);
     this.failed(link, reason, false);
   }
 
   private failed(link: Link, why: string, timedOut: boolean): void {
     link.lastError = why;
     this.opts.log.warn({ remote: link.remote, local: link.local, attempt: link.attempts + 1 }, `s2s: connection failed: ${why}`);
-    if (link.queue.length === 0 || this.stopped) return;
+    if (link.queue.length === 0 || this.stopped) return void this.forget(link);
     const deadline = this.opts.settings(link.local).sendDeadline * 1000;
     const now = Date.now();
-    const expired = link.queue.filter((q) => now - q.at >= deadline);
+    const expired = this.dequeue(link, (q) => now - q.at >= deadline);
     if (expired.length) {
-      link.queue = link.queue.filter((q) => now - q.at < deadline);
       const condition = timedOut ? 'remote-server-timeout' : 'remote-server-not-found';
       for (const q of expired) this.bounce(q.stanza, new StanzaError(condition, `could not reach ${link.remote}: ${why}`));
-      if (expired.some((q) => q.persisted)) void this.persist(link);
+      if (expired.some((q) => q.persisted)) this.persistLater(link);
       if (link.queue.length === 0) {
         // Everything waiting was bounced: the next stanza starts a fresh round of attempts.
         link.attempts = 0;
-        return;
+        return void this.forget(link);
       }
     }
     const delay = BACKOFF[Math.min(link.attempts, BACKOFF.length - 1)] as number;
@@ -207,6 +296,7 @@ export class S2SManager {
     link.retryTimer = setTimeout(() => {
       link.retryTimer = undefined;
       if (link.queue.length) this.connect(link);
+      else this.forget(link);
     }, wait);
     link.retryTimer.unref();
   }
@@ -229,11 +319,11 @@ export class S2SManager {
     link.idleTimer.unref();
   }
 
-  private bounceAll(link: Link, condition: 'remote-server-not-found', text: string): void {
-    const queue = link.queue;
-    link.queue = [];
+  private bounceAll(link: Link, condition: StanzaErrorCondition, text: string): void {
+    const queue = this.dequeue(link, () => true);
     for (const q of queue) this.bounce(q.stanza, new StanzaError(condition, text));
-    if (queue.some((q) => q.persisted)) void this.persist(link);
+    if (queue.some((q) => q.persisted)) this.persistLater(link);
+    this.forget(link);
   }
 
   private bounce(stanza: Element, err: StanzaError): void {
@@ -243,10 +333,18 @@ export class S2SManager {
     if (host) void host.router.route(reply, undefined);
   }
 
-  /** Write the link's queued messages (or delete the record when none are left). */
-  private async persist(link: Link): Promise<void> {
-    const msgs = link.queue.filter((q) => q.persisted).map((q) => q.stanza.toString());
-    await this.queueStore(link.local).set(link.remote, msgs.length ? msgs : undefined);
+  /** Make the link's queued messages durable (or delete the record when none are left); overlapping calls share writes. */
+  private persist(link: Link): Promise<void> {
+    link.writer ??= new BatchWriter(() => {
+      const msgs = link.queue.filter((q) => q.persisted).map((q) => q.stanza.toString());
+      return this.queueStore(link.local).set(link.remote, msgs.length ? msgs : undefined);
+    });
+    return link.writer.request();
+  }
+
+  /** persist() for removals: nobody waits; on failure the record keeps sent messages, sent again after a restart. */
+  private persistLater(link: Link): void {
+    this.persist(link).catch((err: unknown) => this.opts.log.error({ remote: link.remote, err: (err as Error).message }, 's2s: could not update the stored queue'));
   }
 
   /** Reload messages queued before a restart and start delivering them. */
@@ -256,9 +354,14 @@ export class S2SManager {
       for (const remote of await store.users()) {
         const saved = (await store.get(remote)) ?? [];
         const link = this.link(local, remote);
+        if (!link) {
+          this.opts.log.warn({ remote, queued: saved.length }, 's2s: too many links; these queued messages stay stored until a restart');
+          continue;
+        }
         for (const text of saved) {
           try {
-            link.queue.push({ stanza: parseElement(text), at: Date.now(), persisted: true });
+            const stanza = parseElement(text);
+            this.enqueue(link, { stanza, at: Date.now(), persisted: true, sender: senderOf(stanza), bytes: Buffer.byteLength(text) });
           } catch (err) {
             this.opts.log.warn({ remote, err: (err as Error).message }, 's2s: dropped an unreadable queued message');
           }
@@ -279,7 +382,7 @@ export class S2SManager {
       l.dropped = true;
       if (l.retryTimer) clearTimeout(l.retryTimer);
       if (l.idleTimer) clearTimeout(l.idleTimer);
-      l.queue = [];
+      this.dequeue(l, () => true);
       l.stream?.close();
     }
   }
