@@ -89,8 +89,12 @@ export class S2SIn extends XmlStream implements S2SSession {
   }
 
   protected handle(el: Element): void | Promise<void> {
-    if (this.state !== 'open') return;
+    if (this.state === 'closed') return;
+    // Nothing may follow <starttls/> in clear (RFC 6120 §5.4.3.3): it would be injected data.
+    if (this.state !== 'open') throw new StreamError('policy-violation', `<${el.name}/> is not expected before the stream is open`);
     if (el.local === 'starttls' && el.xmlns === NS.TLS) return this.startTls();
+    // Answers (with a type) belong on the stream that carried our request, our outbound one.
+    if ((isDb(el, 'result') || isDb(el, 'verify')) && el.attrs.type) throw new StreamError('not-authorized', `a dialback answer on an inbound stream`);
     if (isDb(el, 'result')) return this.dialbackResult(el);
     if (isDb(el, 'verify')) return this.dialbackVerify(el);
     if (el.name === 'message' || el.name === 'presence' || el.name === 'iq') return this.stanza(el);

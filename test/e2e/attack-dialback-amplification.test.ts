@@ -12,24 +12,17 @@ import { removeChildDir, startChild, type ChildServer } from '../helpers/child-s
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
 import * as guard from '../helpers/leak-guard.js';
-import { Wire, NS_STREAMS, NS_TLS } from '../helpers/wire.js';
+import { Wire } from '../helpers/wire.js';
+import { openS2S } from '../helpers/s2s-peer.js';
 
 const b32 = (tag: string): string => `${tag}${'a'.repeat(52 - tag.length)}.b32.i2p`;
 const A = b32('amplified');
-const DB = 'jabber:server:dialback';
 const ATTEMPTS_MAX = 5;
 
 /** An inbound s2s stream to `to` on `port` claiming `from`, through STARTTLS to the features. */
 async function inbound(port: number, from: string, to: string): Promise<Wire> {
   const w = await Wire.connect(port);
-  const head = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS_STREAMS}' xmlns:db='${DB}' from='${from}' to='${to}' version='1.0'>`;
-  await w.write(head);
-  await w.next((e) => e.name === 'stream:features', 'features');
-  await w.write(`<starttls xmlns='${NS_TLS}'/>`);
-  await w.next((e) => e.name === 'proceed', 'proceed');
-  await w.startTls(to);
-  await w.write(head);
-  await w.next((e) => e.name === 'stream:features', 'features after TLS');
+  await openS2S(w, from, to);
   return w;
 }
 

@@ -6,61 +6,51 @@
 //  - mid-TLS: answers our `<starttls/>` with `<db:result type='valid'/>` instead of `<proceed/>`;
 //  - wrong pair: required STARTTLS done, then "valid" for a from/to pair we never asked about.
 // Each must end with a stream error, and no byte of the message body may reach the peer.
-import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_CERT_DIR } from '../helpers/server.js';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { RawClient, escapeXml, match } from '../helpers/raw-client.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
-import { certPaths, loadOrCreateCert } from '../../src/net/certs.js';
+import { PeerListener, NS_DB as DB } from '../helpers/s2s-peer.js';
 
 const b32 = (tag: string): string => `${tag}${'a'.repeat(52 - tag.length)}.b32.i2p`;
 const A = b32('plainsender');
 const NS_STREAMS = 'http://etherx.jabber.org/streams';
 const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
-const DB = 'jabber:server:dialback';
 
 type Script = 'pre-1.0' | 'early' | 'mid-tls' | 'wrong-pair';
 
-/** A hostile s2s peer: records every byte it receives (in clear or decrypted) per connection. */
+/** A hostile s2s peer: records every byte it receives (in clear or decrypted), all connections. */
 class HostilePeer {
-  port = 0;
-  /** Everything received, all connections, as text. */
   received = '';
-  closed = 0;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
+  private listener!: PeerListener;
 
-  private constructor(readonly domain: string, private readonly script: Script, private readonly tls: { key: string; cert: string }) {
-    this.server = net.createServer((s) => this.accept(s));
-  }
+  private constructor(private readonly script: Script) {}
 
   static async start(domain: string, script: Script): Promise<HostilePeer> {
-    const cert = await loadOrCreateCert(domain, certPaths(domain, undefined, TEST_CERT_DIR), { explicit: false });
-    const p = new HostilePeer(domain, script, cert);
-    await new Promise<void>((r) => p.server.listen(0, '127.0.0.1', r));
-    p.port = (p.server.address() as AddressInfo).port;
+    const p = new HostilePeer(script);
+    p.listener = await PeerListener.start(domain, (s) => p.accept(s));
     return p;
   }
 
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
+  get domain(): string {
+    return this.listener.domain;
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  close(): Promise<void> {
+    return this.listener.close();
   }
 
   private accept(raw: Socket): void {
-    const d = this.domain;
+    const d = this.listener.domain;
     let sock: Socket = raw;
     let secure = false;
     let seen = '';
-    const track = (s: Socket): void => {
-      this.sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => this.sockets.delete(s));
-    };
-    track(raw);
-    raw.on('close', () => this.closed++);
     const write = (data: string): void => { if (!sock.destroyed) sock.write(data); };
     const head = (version: boolean): string => `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS_STREAMS}' xmlns:db='${DB}' id='h${Math.random().toString(36).slice(2)}' from='${d}'${version ? " version='1.0'" : ''}>`;
     const valid = (from = d, to = A): string => `<db:result xmlns:db='${DB}' from='${from}' to='${to}' type='valid'/>`;
@@ -85,8 +75,8 @@ class HostilePeer {
         if (this.script === 'mid-tls') return write(valid());
         write(`<proceed xmlns='${NS_TLS}'/>`);
         raw.removeListener('data', onData);
-        const t = new TLSSocket(raw, { isServer: true, key: this.tls.key, cert: this.tls.cert });
-        track(t);
+        const t = new TLSSocket(raw, { isServer: true, key: this.listener.tls.key, cert: this.listener.tls.cert });
+        this.listener.track(t);
         t.on('data', onData);
         sock = t;
         secure = true;
@@ -145,12 +135,13 @@ describe('attack 4: no plaintext to a peer that cheats on the s2s state machine'
       alice.send(`<message to='bob@${peers.get(script)!.domain}' id='m-${script}' type='chat'><body>${escapeXml(body)}</body></message>`);
     }
     // The senders hear about it (the streams failed: a bounce within the send deadline).
-    await Promise.all(SCRIPTS.map((s) => alice.waitFor(match('message', { type: 'error', id: `m-${s}` }), 15_000)));
+    const bounces = await Promise.allSettled(SCRIPTS.map((s) => alice.waitFor(match('message', { type: 'error', id: `m-${s}` }), 15_000)));
     for (const script of SCRIPTS) {
       const peer = peers.get(script)!;
-      expect(peer.received, script).toContain('<stream:error>');
-      for (const body of bodies.values()) expect(peer.received, script).not.toContain(body);
+      for (const body of bodies.values()) expect(peer.received, `${script}: a message body reached the peer`).not.toContain(body);
       expect(peer.received, script).not.toContain('bob@');
+      expect(peer.received, script).toContain('<stream:error>');
     }
+    expect(bounces.map((b) => b.status)).toEqual(SCRIPTS.map(() => 'fulfilled'));
   }, 20_000);
 });

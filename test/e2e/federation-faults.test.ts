@@ -10,17 +10,17 @@
 // here. Timings: s2s_connect_timeout = 1, s2s_send_deadline = 3, s2s_timeout = 3. The first
 // backoff (5 s) is longer than the deadline, so after a failed first attempt the manager retries
 // exactly at the deadline and bounces if that retry fails too: every bounce lands at ~3 s.
-import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, TEST_CERT_DIR, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { addUsers, removeChildDir, startChild, type ChildExit, type ChildServer, type LogLine } from '../helpers/child-server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
 import { Wire, NS_STREAMS, NS_TLS, type El } from '../helpers/wire.js';
 import { StreamParser } from '../../src/xml/parser.js';
 import type { Element } from '../../src/xml/element.js';
-import { certPaths, loadOrCreateCert } from '../../src/net/certs.js';
+import { PeerListener, openS2S } from '../helpers/s2s-peer.js';
 
 /** A b32-looking name (52 base32 characters) starting with `tag`. */
 const b32 = (tag: string): string => `${tag}${'a'.repeat(52 - tag.length)}.b32.i2p`;
@@ -90,43 +90,36 @@ interface FakePeerOptions {
  * dialback answers as told. It records what it was asked.
  */
 class FakePeer {
-  port = 0;
-  connections = 0;
   readonly results: Element[] = [];
   readonly verifies: Element[] = [];
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
+  private listener!: PeerListener;
 
-  private constructor(private readonly opts: FakePeerOptions, private readonly tls: { key: string; cert: string }) {
-    this.server = net.createServer((s) => this.accept(s));
-  }
+  private constructor(private readonly opts: FakePeerOptions) {}
 
   static async start(opts: FakePeerOptions): Promise<FakePeer> {
-    const cert = await loadOrCreateCert(opts.domain, certPaths(opts.domain, undefined, TEST_CERT_DIR), { explicit: false });
-    const p = new FakePeer(opts, cert);
-    await new Promise<void>((r) => p.server.listen(0, '127.0.0.1', r));
-    p.port = (p.server.address() as AddressInfo).port;
+    const p = new FakePeer(opts);
+    p.listener = await PeerListener.start(opts.domain, (s) => p.accept(s));
     return p;
   }
 
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
+  get port(): number {
+    return this.listener.port;
+  }
+
+  get connections(): number {
+    return this.listener.connections;
+  }
+
+  close(): Promise<void> {
+    return this.listener.close();
   }
 
   private accept(raw: Socket): void {
-    this.connections++;
     const { domain } = this.opts;
     let sock: Socket = raw;
     let secure = false;
     let resetBeforeNext = false;
     let n = 0;
-    const track = (s: Socket): void => {
-      this.sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => this.sockets.delete(s));
-    };
-    track(raw);
     const write = (data: string): void => {
       if (!sock.destroyed) sock.write(data);
     };
@@ -140,8 +133,8 @@ class FakePeer {
         if (el.local === 'starttls' && !secure) {
           write(`<proceed xmlns='${NS_TLS}'/>`);
           raw.removeListener('data', onData);
-          const t = new TLSSocket(raw, { isServer: true, key: this.tls.key, cert: this.tls.cert });
-          track(t);
+          const t = new TLSSocket(raw, { isServer: true, key: this.listener.tls.key, cert: this.listener.tls.cert });
+          this.listener.track(t);
           t.on('data', onData);
           sock = t;
           secure = true;
@@ -249,14 +242,7 @@ afterAll(async () => {
  * dialback `key`. Returns A's <db:result/> answer.
  */
 async function dialbackTo(w: Wire, from: string, key: string): Promise<El> {
-  const head = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS_STREAMS}' xmlns:db='${DB}' from='${from}' to='${A}' version='1.0'>`;
-  await w.write(head);
-  await w.next((e) => e.name === 'stream:features', 'features');
-  await w.write(`<starttls xmlns='${NS_TLS}'/>`);
-  await w.next((e) => e.name === 'proceed', 'proceed');
-  await w.startTls(A);
-  await w.write(head);
-  await w.next((e) => e.name === 'stream:features', 'features after TLS');
+  await openS2S(w, from, A);
   await w.write(`<db:result from='${from}' to='${A}'>${key}</db:result>`);
   return w.next((e) => e.name === 'db:result', 'the dialback answer', 10_000);
 }

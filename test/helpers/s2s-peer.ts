@@ -1,0 +1,60 @@
+// Pieces for scripted s2s peers in e2e tests: a listener standing in for a remote server (its
+// certificate made once, every socket tracked and closed with it), and the opening of an
+// inbound s2s stream (header, STARTTLS, header again) up to the features after TLS.
+import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import { TEST_CERT_DIR } from './server.js';
+import { Wire, NS_STREAMS, NS_TLS } from './wire.js';
+import { certPaths, loadOrCreateCert } from '../../src/net/certs.js';
+
+export const NS_DB = 'jabber:server:dialback';
+
+/** A TCP server on 127.0.0.1 port 0 for a fake remote domain; `onSocket` scripts each connection. */
+export class PeerListener {
+  port = 0;
+  /** Connections accepted so far. */
+  connections = 0;
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(readonly domain: string, readonly tls: { key: string; cert: string }, onSocket: (raw: Socket) => void) {
+    this.server = net.createServer((s) => {
+      this.connections++;
+      this.track(s);
+      onSocket(s);
+    });
+  }
+
+  /** Listen for `domain` (its self-signed certificate in the shared test directory). */
+  static async start(domain: string, onSocket: (raw: Socket, peer: PeerListener) => void): Promise<PeerListener> {
+    const cert = await loadOrCreateCert(domain, certPaths(domain, undefined, TEST_CERT_DIR), { explicit: false });
+    const p: PeerListener = new PeerListener(domain, cert, (s) => onSocket(s, p));
+    await new Promise<void>((r) => p.server.listen(0, '127.0.0.1', r));
+    p.port = (p.server.address() as AddressInfo).port;
+    return p;
+  }
+
+  /** Close this socket (a TLS layer over an accepted one, say) together with the listener. */
+  track(s: Socket): void {
+    this.sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => this.sockets.delete(s));
+  }
+
+  /** Stop listening and destroy every socket. */
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+/** Open an inbound s2s stream on `w` claiming `from`, through STARTTLS, up to the features after TLS. */
+export async function openS2S(w: Wire, from: string, to: string): Promise<void> {
+  const head = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS_STREAMS}' xmlns:db='${NS_DB}' from='${from}' to='${to}' version='1.0'>`;
+  await w.write(head);
+  await w.next((e) => e.name === 'stream:features', 'features');
+  await w.write(`<starttls xmlns='${NS_TLS}'/>`);
+  await w.next((e) => e.name === 'proceed', 'proceed');
+  await w.startTls(to);
+  await w.write(head);
+  await w.next((e) => e.name === 'stream:features', 'features after TLS');
+}
