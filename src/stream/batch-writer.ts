@@ -9,6 +9,11 @@ export class BatchWriter {
 
   constructor(private readonly write: () => Promise<void>) {}
 
+  /** No write is running or waiting. */
+  get idle(): boolean {
+    return !this.running && !this.next;
+  }
+
   /** Resolves after a write that began after this call (rejects if that write failed). */
   request(): Promise<void> {
     if (this.next) return this.next;

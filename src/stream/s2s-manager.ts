@@ -95,6 +95,8 @@ export class S2SManager {
   /** Drop a link from memory when nothing is under way on it; true when it was dropped. */
   private forget(link: Link): boolean {
     if (link.queue.length || link.connecting || link.retryTimer || (link.stream && !link.stream.closed)) return false;
+    // A write still under way must finish before a new link for the pair may write the same record.
+    if (link.writer && !link.writer.idle) return false;
     if (link.idleTimer) clearTimeout(link.idleTimer);
     return this.links.delete(`${link.local} ${link.remote}`);
   }
