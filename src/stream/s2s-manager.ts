@@ -15,7 +15,7 @@ import type { Connector, Route, RoutePolicy } from '../net/connector.js';
 import { ConnectError } from '../net/connector.js';
 import { decideRoute } from '../net/connect.js';
 import { DialbackKeys } from './dialback.js';
-import { S2SOut } from './s2s-out.js';
+import { S2SOut, serverStanzaText } from './s2s-out.js';
 import type { VerifyOutcome } from './s2s-in.js';
 import { BatchWriter } from './batch-writer.js';
 import { DIALBACK_DIAL_BURST, DIALBACK_DIAL_INTERVAL_MS, MAX_LINKS, MAX_REMOTE_DOMAIN_BYTES, TokenBucket, queueRefusal, type Usage } from './s2s-limits.js';
@@ -42,7 +42,8 @@ export interface S2SManagerOptions {
 /** Seconds between connection attempts: 5 s, 15 s, 30 s, 1 min, 2 min, then every 5 min. */
 const BACKOFF = [5, 15, 30, 60, 120, 300];
 
-interface Queued { stanza: Element; at: number; persisted: boolean; sender: string; bytes: number }
+/** A waiting stanza, kept as text: a parsed tree can cost many times its size (issue 9). */
+interface Queued { text: string; at: number; persisted: boolean; sender: string; bytes: number }
 
 /** The link from one local domain to one remote domain. */
 class Link {
@@ -159,8 +160,8 @@ export class S2SManager {
       this.bounce(stanza, new StanzaError('remote-server-not-found', route.reason));
       return;
     }
-    const text = stanza.toString();
-    const q: Queued = { stanza, at: Date.now(), persisted: stanza.name === 'message', sender: senderOf(stanza), bytes: Buffer.byteLength(text) };
+    const text = serverStanzaText(stanza);
+    const q: Queued = { text, at: Date.now(), persisted: stanza.name === 'message', sender: senderOf(stanza), bytes: Buffer.byteLength(text) };
     const full = queueRefusal({ stanzas: link.queue.length, bytes: link.bytes }, this.senders.get(q.sender) ?? { stanzas: 0, bytes: 0 }, this.queuedBytes, q.bytes);
     if (full) {
       this.opts.log.warn({ remote, local, queued: link.queue.length }, 's2s: queue full, stanza refused');
@@ -262,7 +263,7 @@ export class S2SManager {
     link.attempts = 0;
     link.lastError = '';
     this.opts.log.info({ remote: link.remote, ms: Date.now() - started, queued: link.queue.length }, 's2s: stream ready');
-    const sent = this.dequeue(link, (q) => stream.sendStanza(q.stanza));
+    const sent = this.dequeue(link, (q) => stream.sendStanza(q.text));
     if (sent.some((q) => q.persisted)) this.persistLater(link);
     this.touch(link);
   }
@@ -283,7 +284,7 @@ export class S2SManager {
     const expired = this.dequeue(link, (q) => now - q.at >= deadline);
     if (expired.length) {
       const condition = timedOut ? 'remote-server-timeout' : 'remote-server-not-found';
-      for (const q of expired) this.bounce(q.stanza, new StanzaError(condition, `could not reach ${link.remote}: ${why}`));
+      for (const q of expired) this.bounceText(q.text, new StanzaError(condition, `could not reach ${link.remote}: ${why}`));
       if (expired.some((q) => q.persisted)) this.persistLater(link);
       if (link.queue.length === 0) {
         // Everything waiting was bounced: the next stanza starts a fresh round of attempts.
@@ -323,9 +324,13 @@ export class S2SManager {
 
   private bounceAll(link: Link, condition: StanzaErrorCondition, text: string): void {
     const queue = this.dequeue(link, () => true);
-    for (const q of queue) this.bounce(q.stanza, new StanzaError(condition, text));
+    for (const q of queue) this.bounceText(q.text, new StanzaError(condition, text));
     if (queue.some((q) => q.persisted)) this.persistLater(link);
     this.forget(link);
+  }
+
+  private bounceText(text: string, err: StanzaError): void {
+    this.bounce(parseElement(text), err);
   }
 
   private bounce(stanza: Element, err: StanzaError): void {
@@ -338,7 +343,7 @@ export class S2SManager {
   /** Make the link's queued messages durable (or delete the record when none are left); overlapping calls share writes. */
   private persist(link: Link): Promise<void> {
     link.writer ??= new BatchWriter(() => {
-      const msgs = link.queue.filter((q) => q.persisted).map((q) => q.stanza.toString());
+      const msgs = link.queue.filter((q) => q.persisted).map((q) => q.text);
       return this.queueStore(link.local).set(link.remote, msgs.length ? msgs : undefined);
     });
     return link.writer.request();
@@ -363,7 +368,8 @@ export class S2SManager {
         for (const text of saved) {
           try {
             const stanza = parseElement(text);
-            this.enqueue(link, { stanza, at: Date.now(), persisted: true, sender: senderOf(stanza), bytes: Buffer.byteLength(text) });
+            const wire = serverStanzaText(stanza);
+            this.enqueue(link, { text: wire, at: Date.now(), persisted: true, sender: senderOf(stanza), bytes: Buffer.byteLength(wire) });
           } catch (err) {
             this.opts.log.warn({ remote, err: (err as Error).message }, 's2s: dropped an unreadable queued message');
           }

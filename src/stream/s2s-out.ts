@@ -38,6 +38,12 @@ type S2SOutState = 'wait-header' | 'wait-features' | 'starttls-sent' | 'tls-hand
 /** One db:verify we sent, and everyone waiting for its answer (a repeat joins, never overwrites). */
 interface PendingVerify { waiters: Array<(o: VerifyOutcome) => void>; verify: Element }
 
+/** A stanza as it goes on a server stream: serialized, without the client namespace. */
+export function serverStanzaText(stanza: Element): string {
+  if (stanza.attrs.xmlns === NS.CLIENT) delete stanza.attrs.xmlns;
+  return stanza.toString();
+}
+
 export class S2SOut extends XmlStream implements S2SSession {
   readonly kind = 's2s-out' as const;
   state: S2SOutState = 'wait-header';
@@ -197,12 +203,11 @@ export class S2SOut extends XmlStream implements S2SSession {
     for (const resolve of p.waiters) resolve(outcome);
   }
 
-  /** Send a stanza; false (nothing sent) unless the stream is authenticated, and encrypted when required. */
-  sendStanza(stanza: Element): boolean {
+  /** Send a stanza (or one serverStanzaText made); false (nothing sent) unless the stream is authenticated, and encrypted when required. */
+  sendStanza(stanza: Element | string): boolean {
     if (this.state !== 'ready' || (!this.secure && this.mustEncrypt)) return false;
     this.lastActivity = Date.now();
-    if (stanza.attrs.xmlns === NS.CLIENT) delete stanza.attrs.xmlns;
-    this.send(stanza);
+    this.send(typeof stanza === 'string' ? stanza : serverStanzaText(stanza));
     return true;
   }
 
