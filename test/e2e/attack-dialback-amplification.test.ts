@@ -6,7 +6,8 @@
 //    records and blocks every DNS query and outside TCP connection): half the domains are
 //    .b32.i2p (counted at the proxy), half `.invalid` names that would resolve nowhere (any
 //    DNS query or direct connection for them is an attempt).
-// And a stream claiming one of A's own domains is refused without any connection.
+// And a stream claiming one of A's own domains is refused without any connection; with
+// darknet_only on, dialback for clearnet names is answered with errors and no DNS at all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -87,6 +88,29 @@ describe('attack 5: dialback amplification', () => {
       expect(condition).toBe('invalid-from');
       await settle(500);
       expect(proxy.requested.slice(before)).not.toContain(A);
+      w.destroy();
+    }, 20_000);
+  });
+
+  describe('darknet_only on, clearnet names (in-process, DNS and direct TCP recorded by the leak guard)', () => {
+    let a: TestServer;
+    beforeAll(async () => {
+      a = await startTestServer({ s2s: true, extra: `${darknetConfig(proxy.port)}\ns2s_connect_timeout = 2`, hosts: `VirtualHost "${A}"` });
+    }, 30_000);
+    afterAll(async () => {
+      guard.stop();
+      await a?.stop();
+    });
+
+    it('dialback for names routing refuses: no DNS query, no connection, each answered with an error', async () => {
+      const domains = Array.from({ length: 5 }, (_, i) => `refused${i}.amplify.invalid`);
+      guard.start([{ port: proxy.port }, { port: a.server.s2sPort }, { port: a.port }]);
+      const w = await inbound(a.server.s2sPort, b32('attacker'), A);
+      const before = proxy.requested.length;
+      await w.write(flood(domains));
+      await w.waitFor(() => w.elements.filter((e) => e.name === 'db:result' && e.attrs.type === 'error').length === domains.length || undefined, 'five dialback errors');
+      expect(guard.stop()).toEqual([]);
+      expect(proxy.requested.slice(before)).toEqual([]);
       w.destroy();
     }, 20_000);
   });
