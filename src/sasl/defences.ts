@@ -35,6 +35,10 @@ export async function setUpAuthDefences(config: Config, log: Logger): Promise<Au
     },
   });
   const hashing = new Semaphore(config.get<number>('auth_hashing_concurrency'), config.get<number>('auth_hashing_queue'));
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4; // Node's default
+  if (hashing.limit >= pool) {
+    log.warn(`auth_hashing_concurrency = ${hashing.limit} can take all ${pool} threads of libuv's pool, which file I/O shares; lower it or set UV_THREADPOOL_SIZE above it in the service's environment`);
+  }
   const dataPath = config.get<string>('data_path');
   let secret: Buffer;
   try {
