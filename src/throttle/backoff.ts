@@ -92,8 +92,16 @@ export class Backoff {
    */
   async attempt(key: string, check: () => Promise<boolean>, alive: () => boolean = () => true): Promise<boolean> {
     const e = this.entry(key);
-    if (e.busy || e.waiters.length > 0 || this.now() < e.blockedUntil) await this.wait(e, alive);
-    else e.busy = true;
+    if (e.busy || e.waiters.length > 0 || this.now() < e.blockedUntil) {
+      try {
+        await this.wait(e, alive);
+      } catch (err) {
+        this.dropIfIdle(key, e);
+        throw err;
+      }
+    } else {
+      e.busy = true;
+    }
     let ok: boolean;
     try {
       ok = await check();
@@ -167,8 +175,13 @@ export class Backoff {
   /** The check is over: let the next one in (now or once the delay has passed), or drop the entry. */
   private finish(key: string, e: Entry): void {
     e.busy = false;
-    if (e.waiters.length === 0 && e.failures === 0 && this.entries.get(key) === e) this.entries.delete(key);
+    this.dropIfIdle(key, e);
     this.pump(e);
+  }
+
+  /** An entry without failures, waiters or a check in flight holds nothing worth keeping. */
+  private dropIfIdle(key: string, e: Entry): void {
+    if (!e.busy && e.waiters.length === 0 && e.failures === 0 && this.entries.get(key) === e) this.entries.delete(key);
   }
 
   private pump(e: Entry): void {

@@ -74,6 +74,14 @@ describe('Backoff', () => {
     expect(b.failures('k')).toBe(1);
   });
 
+  it('keeps no entry behind for a key whose attempts all ended without a failure', async () => {
+    const b = fast({ maxWaitMs: 20 });
+    const slow = b.attempt('k', async () => { await sleep(60); return true; });
+    await expect(b.attempt('k', right)).rejects.toBeInstanceOf(ThrottledError);
+    expect(await slow).toBe(true);
+    expect(b.size).toBe(0);
+  });
+
   it('refuses the oldest waiter when too many wait for one key', async () => {
     const b = fast({ firstDelayMs: 200, maxDelayMs: 200, maxWaiters: 2 });
     await b.attempt('k', wrong);
