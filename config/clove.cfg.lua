@@ -142,6 +142,22 @@ modules_disabled = { }
 -- Account store. "internal_plain" is accepted too, but Clove always stores hashed keys only.
 authentication = "internal_hashed"
 
+-- Password guessing (every client arrives from loopback behind i2pd, so nothing is per
+-- address; see docs/limits.md). Every SASL failure waits auth_failure_delay seconds. Checks of
+-- one account (existing or not) run one at a time, over all connections: after a failed one
+-- the next waits auth_throttle_delay seconds, doubling up to auth_throttle_max_delay; a
+-- success, or 10 minutes without failures, forgets them. The real user gets in at most
+-- auth_throttle_max_delay seconds after a guessing flood stops.
+-- auth_failure_delay = 1
+-- auth_throttle_delay = 1
+-- auth_throttle_max_delay = 5
+-- Accounts with recent failures tracked at most (about 300 bytes each):
+-- auth_throttle_max_entries = 10000
+-- PBKDF2/bcrypt computations at once (keep below UV_THREADPOOL_SIZE, 4 by default, so file
+-- I/O keeps threads), and logins that may wait for them (more fail with temporary-auth-failure):
+-- auth_hashing_concurrency = 2
+-- auth_hashing_queue = 64
+
 -- (accepted) Offer SASL PLAIN before TLS:
 -- allow_unencrypted_plain_auth = false
 

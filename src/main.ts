@@ -18,6 +18,7 @@ import { certPaths, loadOrCreateCert } from './net/certs.js';
 import { listenAll, type Listening } from './net/listener.js';
 import { C2SConnection } from './stream/c2s.js';
 import { noteSha1OnlyAccounts } from './stream/sasl.js';
+import { setUpAuthDefences } from './sasl/defences.js';
 import { MODULES, resolveModules } from './modules/index.js';
 import { S2SManager } from './stream/s2s-manager.js';
 import { S2SIn } from './stream/s2s-in.js';
@@ -116,6 +117,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     log.info('authentication = "internal_plain": Clove stores passwords hashed (SCRAM keys and bcrypt), never in plain text');
   }
 
+  const auth = await setUpAuthDefences(config, log);
   const tlsContexts = new Map<string, SecureContext>();
   const fingerprints = new Map<string, string>();
   const keys = new DialbackKeys(config.get<string | undefined>('dialback_secret'));
@@ -147,7 +149,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   };
   /** Build a host from `cfg`, load its modules and certificate; it is routable once this returns. */
   const addHost = async (name: string, cfg: Config): Promise<Host> => {
-    const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: cfg.get<number>('clove_bcrypt_cost', name) });
+    const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: cfg.get<number>('clove_bcrypt_cost', name), hashing: auth.hashing, fakeSaltKey: auth.fakeSaltKey });
     const host = new Host(name, { config: cfg, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d), remote });
     noteSha1OnlyAccounts(host); // says at start-up when imported accounts hold SCRAM-SHA-256 back
     const { load, warnings } = resolveModules(cfg, name);
@@ -179,6 +181,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     requireEncryption: (h: string) => config.get<boolean>('c2s_require_encryption', h),
     stanzaSizeLimit: config.get<number>('c2s_stanza_size_limit'),
     authTimeout: config.get<number>('c2s_timeout'),
+    auth: auth.guard,
   };
   const onClient = (socket: Socket): void => {
     open.add(new C2SConnection(socket, c2sOpts, (c) => open.delete(c)));

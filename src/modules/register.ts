@@ -31,6 +31,7 @@ import { AccountError } from '../storage/accounts.js';
 import { JidError, prepLocal, tryParseJid } from '../jid/jid.js';
 import type { C2SSession } from '../core/session.js';
 import type { StanzaEvent } from '../core/events-map.js';
+import { SlidingWindow } from '../throttle/window.js';
 
 /** Registration attempts (iq set) one connection may make before it has to reconnect. */
 const MAX_ATTEMPTS_PER_CONNECTION = 5;
@@ -57,7 +58,7 @@ export default defineModule({
       open = next;
       requireTls = config.get<boolean>('c2s_require_encryption', host.name);
     });
-    const budget = new RegistrationWindow(
+    const budget = new SlidingWindow(
       ctx.option.number('registration_throttle_max', 10, { min: 1, integer: true }),
       ctx.option.number('registration_throttle_period', 3600, { min: 1 }) * 1000,
     );
@@ -311,24 +312,4 @@ function withoutEcho(handler: IqHandler): IqHandler {
       throw err;
     }
   };
-}
-
-/** At most `max` registrations in any `periodMs` window (monotonic clock). */
-class RegistrationWindow {
-  private readonly stamps: number[] = [];
-  constructor(private readonly max: number, private readonly periodMs: number) {}
-
-  /** A slot (release it if the registration fails), or the whole seconds to wait for one. */
-  take(): number | { release(): void } {
-    const now = performance.now();
-    while (this.stamps.length && (this.stamps[0] as number) <= now - this.periodMs) this.stamps.shift();
-    if (this.stamps.length >= this.max) return Math.max(1, Math.ceil(((this.stamps[0] as number) + this.periodMs - now) / 1000));
-    this.stamps.push(now);
-    return {
-      release: () => {
-        const i = this.stamps.indexOf(now);
-        if (i >= 0) this.stamps.splice(i, 1);
-      },
-    };
-  }
 }

@@ -5,6 +5,10 @@
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
+import { saslPrep } from './saslprep.js';
+
+export { PasswordError, saslPrep } from './saslprep.js';
+
 const pbkdf2Async = promisify(pbkdf2);
 
 export type ScramHash = 'sha1' | 'sha256';
@@ -25,30 +29,13 @@ export interface CredentialSource {
   verifyPlain(username: string, password: string): Promise<boolean>;
   /** Iteration count of new credentials; SCRAM uses it for the fake challenge of unknown users. */
   readonly scramIterations?: number;
+  /** Key for the stable fake salts of unknown users (fake-salt.ts); persistent across restarts. */
+  readonly fakeSaltKey?: Buffer;
 }
 
 export const DEFAULT_ITERATIONS = 10000; // Prosody 0.12's default for internal_hashed
 export const SALT_BYTES = 16;
 const HASH_BYTES: Record<ScramHash, number> = { sha1: 20, sha256: 32 };
-
-// RFC 4013 §2.1 "commonly mapped to nothing" (RFC 3454 table B.1).
-const MAP_TO_NOTHING = /[\u00AD\u034F\u1806\u180B-\u180D\u200B-\u200D\u2060\uFE00-\uFE0F\uFEFF]/g;
-// RFC 4013 §2.1 non-ASCII space characters (RFC 3454 table C.1.2).
-const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g;
-// Prohibited output we enforce: control characters and unpaired surrogates.
-const PROHIBITED = /[\p{Cc}\p{Cs}]/u;
-
-/** Thrown by saslPrep for passwords that contain prohibited characters. */
-export class PasswordError extends Error {
-  override name = 'PasswordError';
-}
-
-/** SASLprep a password (mapping, NFKC, control characters rejected). Throws PasswordError. */
-export function saslPrep(password: string): string {
-  const s = password.replace(NON_ASCII_SPACE, ' ').replace(MAP_TO_NOTHING, '').normalize('NFKC');
-  if (PROHIBITED.test(s)) throw new PasswordError('password contains a control character');
-  return s;
-}
 
 /** H(): the SCRAM hash function. */
 export function scramHash(hash: ScramHash, data: Buffer): Buffer {

@@ -42,10 +42,22 @@ export interface SaslSession {
   step(input: Buffer): Promise<SaslStep>;
 }
 
+/**
+ * Paces password checks: a mechanism hands each verdict (a wrong or right guess for a prepared
+ * username) to check(), which runs `verify` when the account's turn comes. Throws
+ * SaslFailure('temporary-auth-failure') when the account is backing off for too long.
+ */
+export interface Attempts {
+  check(username: string, verify: () => Promise<boolean>): Promise<boolean>;
+}
+
+/** No pacing: every check runs at once (unit tests, and sources that pace themselves). */
+export const UNPACED: Attempts = { check: (_username, verify) => verify() };
+
 /** A server-side mechanism; `username` in a success is a prepared localpart of `domain`. */
 export interface SaslMechanism {
   readonly name: string;
-  start(creds: CredentialSource, domain: string): SaslSession;
+  start(creds: CredentialSource, domain: string, attempts?: Attempts): SaslSession;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -2,7 +2,7 @@
 // The stream layer must offer it only on encrypted streams.
 // References: RFC 4616, RFC 6120 §6.4.
 
-import { askStore, checkAuthzid, decodeUtf8, prepUsername, SaslFailure, type SaslMechanism, type SaslSession, type SaslStep } from './mechanism.js';
+import { askStore, checkAuthzid, decodeUtf8, prepUsername, SaslFailure, UNPACED, type Attempts, type SaslMechanism, type SaslSession, type SaslStep } from './mechanism.js';
 import { saslPrep, type CredentialSource } from './credentials.js';
 
 class PlainSession implements SaslSession {
@@ -11,6 +11,7 @@ class PlainSession implements SaslSession {
   constructor(
     private readonly creds: CredentialSource,
     private readonly domain: string,
+    private readonly attempts: Attempts,
   ) {}
 
   async step(input: Buffer): Promise<SaslStep> {
@@ -33,7 +34,7 @@ class PlainSession implements SaslSession {
     } catch {
       throw new SaslFailure('not-authorized');
     }
-    const ok = await askStore(() => this.creds.verifyPlain(username, prepared));
+    const ok = await this.attempts.check(username, () => askStore(() => this.creds.verifyPlain(username, prepared)));
     if (!ok) throw new SaslFailure('not-authorized');
     return { kind: 'success', username };
   }
@@ -41,5 +42,5 @@ class PlainSession implements SaslSession {
 
 export const PLAIN: SaslMechanism = {
   name: 'PLAIN',
-  start: (creds, domain) => new PlainSession(creds, domain),
+  start: (creds, domain, attempts = UNPACED) => new PlainSession(creds, domain, attempts),
 };

@@ -1,10 +1,9 @@
 // SCRAM-SHA-1 and SCRAM-SHA-256 without channel binding (no -PLUS variants are offered).
 // References: RFC 5802 (SCRAM), RFC 7677 (SCRAM-SHA-256), RFC 6120 §6.5 (failure conditions).
 
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_ITERATIONS,
-  SALT_BYTES,
   safeEqual,
   scramHash,
   scramHmac,
@@ -13,16 +12,17 @@ import {
   type ScramCredential,
   type ScramHash,
 } from './credentials.js';
-import { askStore, checkAuthzid, decodeUtf8, prepUsername, SaslFailure, type SaslMechanism, type SaslSession, type SaslStep } from './mechanism.js';
+import { askStore, checkAuthzid, decodeUtf8, prepUsername, SaslFailure, UNPACED, type Attempts, type SaslMechanism, type SaslSession, type SaslStep } from './mechanism.js';
+import { fakeScram } from './fake-salt.js';
 
 export interface ScramOptions {
   /** Server nonce generator; tests pin it to reproduce the RFC examples. */
   nonce?: () => string;
 }
 
-// Salts for unknown users come from a key that lives as long as the process, so repeated
-// probes for one name see one stable salt, as they would for a real account.
-const FAKE_SALT_KEY = randomBytes(32);
+// Salts for unknown users come from the credential source's persistent key (see fake-salt.ts);
+// a source without one (unit tests, `clove` commands) gets a key that lives as long as the process.
+const PROCESS_KEY = randomBytes(32);
 
 const NONCE = /^[\x21-\x2B\x2D-\x7E]+$/; // printable ASCII except ','
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -65,6 +65,7 @@ class ScramSession implements SaslSession {
     private readonly creds: CredentialSource,
     private readonly domain: string,
     private readonly makeNonce: () => string,
+    private readonly attempts: Attempts,
   ) {}
 
   async step(input: Buffer): Promise<SaslStep> {
@@ -81,7 +82,7 @@ class ScramSession implements SaslSession {
       case 'waiting':
         return this.clientFirst(decodeUtf8(input));
       case 'first-sent':
-        return this.clientFinal(st, decodeUtf8(input));
+        return await this.clientFinal(st, decodeUtf8(input));
       case 'done':
         throw new SaslFailure('malformed-request', 'exchange already finished');
     }
@@ -125,17 +126,10 @@ class ScramSession implements SaslSession {
   }
 
   private fakeCredential(username: string): ScramCredential {
-    const salt = createHmac('sha256', FAKE_SALT_KEY).update(`${this.hash}\0${username}`).digest().subarray(0, SALT_BYTES);
-    const keyLen = this.hash === 'sha1' ? 20 : 32;
-    return {
-      salt: salt.toString('base64'),
-      iterations: this.creds.scramIterations ?? DEFAULT_ITERATIONS,
-      storedKey: randomBytes(keyLen).toString('base64'),
-      serverKey: randomBytes(keyLen).toString('base64'),
-    };
+    return fakeScram(this.creds.fakeSaltKey ?? PROCESS_KEY, username, this.hash, this.creds.scramIterations ?? DEFAULT_ITERATIONS);
   }
 
-  private clientFinal(st: Extract<State, { kind: 'first-sent' }>, msg: string): SaslStep {
+  private async clientFinal(st: Extract<State, { kind: 'first-sent' }>, msg: string): Promise<SaslStep> {
     // client-final-message = channel-binding "," nonce ["," extensions] "," proof
     const attrs = msg.split(',');
     const proofAttr = attrs[attrs.length - 1]!;
@@ -154,8 +148,9 @@ class ScramSession implements SaslSession {
     const authMessage = `${st.firstBare},${st.serverFirst},${withoutProof}`;
     const clientSignature = scramHmac(this.hash, storedKey, authMessage);
     const clientKey = xorBuffers(proof, clientSignature);
-    const valid = safeEqual(scramHash(this.hash, clientKey), storedKey);
-    if (!valid || !st.known) throw new SaslFailure('not-authorized');
+    const valid = safeEqual(scramHash(this.hash, clientKey), storedKey) && st.known;
+    // The proof is the guess: its verdict waits for the account's turn (no hashing is left to do).
+    if (!(await this.attempts.check(st.username, async () => valid))) throw new SaslFailure('not-authorized');
     const serverSignature = scramHmac(this.hash, Buffer.from(st.cred.serverKey, 'base64'), authMessage);
     return { kind: 'success', username: st.username, data: Buffer.from(`v=${serverSignature.toString('base64')}`, 'utf8') };
   }
@@ -165,7 +160,7 @@ class ScramSession implements SaslSession {
 export function createScram(hash: ScramHash, opts: ScramOptions = {}): SaslMechanism {
   const name = hash === 'sha1' ? 'SCRAM-SHA-1' : 'SCRAM-SHA-256';
   const makeNonce = opts.nonce ?? defaultNonce;
-  return { name, start: (creds, domain) => new ScramSession(hash, creds, domain, makeNonce) };
+  return { name, start: (creds, domain, attempts = UNPACED) => new ScramSession(hash, creds, domain, makeNonce, attempts) };
 }
 
 export const SCRAM_SHA_1: SaslMechanism = createScram('sha1');

@@ -24,6 +24,7 @@ import {
   type ScramHash,
 } from '../sasl/credentials.js';
 import { sharedBcryptPool, type PasswordHasher } from './bcrypt-pool.js';
+import { Semaphore } from '../throttle/semaphore.js';
 import type { KeyValStore } from './store.js';
 
 export interface AccountRecord {
@@ -107,11 +108,20 @@ export interface AccountsOptions {
   hasher?: PasswordHasher;
   /** Never write the bookkeeping record while loading it (`import-prosody --dry-run`); default false. */
   readOnly?: boolean;
+  /**
+   * Caps PBKDF2 and bcrypt work running at once; the server shares one over all hosts. A login
+   * refused by its full queue fails (temporary-auth-failure); account changes wait their turn.
+   */
+  hashing?: Semaphore;
+  /** Key of the stable fake SCRAM salts for unknown users (derived from the server secret). */
+  fakeSaltKey?: Buffer;
 }
 
 export class Accounts implements CredentialSource {
   readonly scramIterations: number;
+  readonly fakeSaltKey: Buffer | undefined;
   private readonly bcryptCost: number;
+  private readonly hashing: Semaphore;
   private readonly hasher: PasswordHasher;
   private readonly locks = new Map<string, Promise<void>>();
   // Unknown users get the same PBKDF2 work as real ones, against a key nothing matches.
@@ -132,6 +142,8 @@ export class Accounts implements CredentialSource {
     if (!Number.isInteger(this.bcryptCost) || this.bcryptCost < 4 || this.bcryptCost > 31) throw new RangeError('bcryptCost must be an integer in 4..31');
     if (!Number.isInteger(this.scramIterations) || this.scramIterations < 1) throw new RangeError('iterations must be a positive integer');
     this.hasher = opts.hasher ?? sharedBcryptPool();
+    this.hashing = opts.hashing ?? new Semaphore(2);
+    this.fakeSaltKey = opts.fakeSaltKey;
     this.decoy = {
       salt: randomBytes(16).toString('base64'),
       iterations: this.scramIterations,
@@ -235,7 +247,7 @@ export class Accounts implements CredentialSource {
     // Either stored key proves the password equally well; SHA-1's PBKDF2 is the cheaper of the
     // two to recompute (the same work Prosody does for PLAIN), so it goes first.
     const [cred, hash] = rec?.scram.sha1 ? [rec.scram.sha1, 'sha1' as const] : rec?.scram.sha256 ? [rec.scram.sha256, 'sha256' as const] : [this.decoy, 'sha1' as const];
-    const match = await verifyScramPassword(cred, prepared ?? '', hash);
+    const match = await this.hashing.run(() => verifyScramPassword(cred, prepared ?? '', hash), true);
     const ok = match && cred !== this.decoy && prepared !== null;
     // Accounts imported from Prosody carry only SCRAM-SHA-1 keys; a PLAIN login is the one
     // moment the password is in hand, so complete the record (SCRAM-SHA-256 and bcrypt) then.
@@ -282,9 +294,9 @@ export class Accounts implements CredentialSource {
 
   private async makeRecord(prepared: string, created: number): Promise<AccountRecord> {
     const [sha1, sha256, bcrypt] = await Promise.all([
-      deriveScram(prepared, 'sha1', this.scramIterations),
-      deriveScram(prepared, 'sha256', this.scramIterations),
-      this.hasher.hash(prepared, this.bcryptCost),
+      this.hashing.run(() => deriveScram(prepared, 'sha1', this.scramIterations)),
+      this.hashing.run(() => deriveScram(prepared, 'sha256', this.scramIterations)),
+      this.hashing.run(() => this.hasher.hash(prepared, this.bcryptCost)),
     ]);
     return { scram: { sha1, sha256 }, bcrypt, created };
   }
@@ -327,7 +339,7 @@ function prepUser(user: string): string {
 function prepPassword(password: string): string {
   let p: string;
   try {
-    p = saslPrep(password);
+    p = saslPrep(password, { stored: true });
   } catch (e) {
     if (e instanceof PasswordError) throw new AccountError('invalid-password', e.message);
     throw e;

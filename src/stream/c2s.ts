@@ -13,6 +13,7 @@ import type { Host } from '../core/host.js';
 import type { Logger } from '../core/log.js';
 import { negotiateSasl, offeredMechanisms, type SaslState } from './sasl.js';
 import { bindResource } from './bind.js';
+import type { AuthGuard } from '../sasl/guard.js';
 
 export interface C2SOptions {
   hosts: ReadonlyMap<string, Host>;
@@ -23,6 +24,8 @@ export interface C2SOptions {
   stanzaSizeLimit: number;
   /** Seconds a connection may take to bind a resource. */
   authTimeout: number;
+  /** Paces password guesses and delays failures; none in tests that build connections by hand. */
+  auth?: AuthGuard;
 }
 
 export class C2SConnection extends XmlStream implements C2SSession {

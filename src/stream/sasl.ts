@@ -11,7 +11,7 @@ import type { Logger } from '../core/log.js';
 
 /** Strongest first; PLAIN only inside TLS (a password must never cross in the clear). */
 const MECHANISMS: readonly SaslMechanism[] = [SCRAM_SHA_256, SCRAM_SHA_1, PLAIN];
-/** Failed attempts allowed on one connection before it is closed. */
+/** Failed (or throttled) attempts allowed on one connection before it is closed. */
 const MAX_FAILURES = 5;
 
 export interface SaslState {
@@ -76,7 +76,7 @@ export async function negotiateSasl(conn: C2SConnection, el: Element): Promise<v
       if (!mech || !offeredMechanisms(conn.secure, conn.hostObj).includes(mech.name)) {
         throw new SaslFailure('invalid-mechanism', `mechanism ${el.attrs.mechanism ?? '(none)'} is not offered`);
       }
-      state.session = mech.start(conn.hostObj!.accounts, conn.host);
+      state.session = mech.start(conn.hostObj!.accounts, conn.host, conn.opts.auth?.forConnection(conn));
       return await step(conn, state, decode(el));
     }
     if (el.name === 'response') {
@@ -90,7 +90,7 @@ export async function negotiateSasl(conn: C2SConnection, el: Element): Promise<v
     throw new StreamError('unsupported-stanza-type', `<${el.name}/> is not a SASL element`);
   } catch (err) {
     if (!(err instanceof SaslFailure)) throw err;
-    fail(conn, state, err.condition, err.text);
+    await fail(conn, state, err.condition, err.text);
   }
 }
 
@@ -106,14 +106,20 @@ async function step(conn: C2SConnection, state: SaslState, input: Buffer): Promi
   conn.authenticated(result.username);
 }
 
-function fail(conn: C2SConnection, state: SaslState, condition: SaslFailureCondition, text?: string): void {
+/**
+ * Answer with <failure/> after the guard's fixed delay (every failure gets it, so a guesser's
+ * connection learns nothing faster than one answer per delay); the connection is closed after
+ * MAX_FAILURES wrong or throttled attempts.
+ */
+async function fail(conn: C2SConnection, state: SaslState, condition: SaslFailureCondition, text?: string): Promise<void> {
   state.session = undefined;
+  await conn.opts.auth?.delayFailure();
+  if (conn.state === 'closed') return;
   const failure = x('failure', { xmlns: NS.SASL }, x(condition));
   if (text) failure.append(x('text', { 'xml:lang': 'en' }, text));
   conn.send(failure);
-  if (condition === 'not-authorized') {
+  if (condition === 'not-authorized' || condition === 'temporary-auth-failure') {
     state.failures++;
-    conn.log.info({ failures: state.failures }, 'authentication failed');
     if (state.failures >= MAX_FAILURES) conn.close(new StreamError('policy-violation', 'too many failed authentication attempts'));
   }
 }
