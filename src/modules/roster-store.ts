@@ -81,7 +81,7 @@ function normalise(v: Roster | undefined): Roster {
   const pending = table<ElementJSON>();
   // Older versions stored requests whole: what is kept of them now is cut the same way.
   for (const [k, req] of Object.entries(table(v.pending))) {
-    const el = fromJSON(req);
+    const el = typeof req === 'object' && req !== null && typeof req.n === 'string' ? fromJSON(req) : x('presence');
     pending[k] = toJSON(storedRequest(el, el.attrs.from ?? k, el.attrs.to ?? ''));
   }
   return { version: typeof v.version === 'number' ? v.version : 0, items: table(v.items), pending };
