@@ -3,7 +3,7 @@
 //   ids and the address asked) for an existing account (alice, no vCard, offline) and a missing
 //   one (ghost): disco#info, disco#items, vCard, a chat message, a no-store message, and a chat
 //   message once alice's offline storage is full — while a contact (carol) still gets answers;
-// - software version replies to another domain carry no version;
+// - software version replies to another domain carry no version (or nothing, if configured);
 // - a generated self-signed certificate names the host and nothing else.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -117,7 +117,8 @@ describe('software version to another domain', () => {
       const modules = 'modules_enabled = { "roster"; "disco"; "ping"; "vcard"; "darknet"; "version" }';
       const a = await startChild({ s2s: true, extra: `${darknetConfig(proxy.port)}\n${modules}`, hosts: `VirtualHost "${A}"` });
       children.push(a);
-      const b = await startChild({ s2s: true, extra: `${darknetConfig(proxy.port)}\n${modules}`, hosts: `VirtualHost "${B}"` });
+      // B says nothing at all to other domains.
+      const b = await startChild({ s2s: true, extra: `${darknetConfig(proxy.port)}\n${modules}\nversion_to_remote = "none"`, hosts: `VirtualHost "${B}"` });
       children.push(b);
       proxy.map(A, a.s2sPort).map(B, b.s2sPort);
       await addUsers(a.configPath, [[`alice@${A}`, PASS]]);
@@ -134,6 +135,10 @@ describe('software version to another domain', () => {
       const alice = await login(a, 'alice', A);
       const local = await alice.iq(`<iq type='get' to='${A}'><query xmlns='jabber:iq:version'/></iq>`);
       expect(local.getChild('query')?.getChildText('version')).toBe(pkg.version);
+      const none = await alice.iq(`<iq type='get' to='${B}'><query xmlns='jabber:iq:version'/></iq>`, 30_000);
+      expect(none.attrs.type, none.toString()).toBe('error');
+      expect(condition(none)).toBe('service-unavailable');
+      expect(none.toString()).not.toMatch(/clove/i);
     } finally {
       await proxy.close();
     }
