@@ -182,7 +182,7 @@ darknet_map = {
 ---------- What the server says about itself ----------
 
 -- Software version replies (XEP-0092) leave out the operating system, which helps tell who
--- runs a server. false shows the OS name (never the kernel release).
+-- runs a server. false shows the OS name (never the kernel release) to users of this server.
 -- hide_os_type = true
 
 -- What version replies tell other domains: "none", "name" (Clove, no version) or "version".
