@@ -88,6 +88,13 @@ log = { info = "*console" }
 -- Backend for stored data: "file" (atomic files under data_path) or "memory" (lost on exit).
 storage = "file"
 
+-- Rosters are bounded, since anyone can send subscription requests (docs/limits.md):
+-- items per roster (past it: not-allowed), bytes of items per roster (past it:
+-- resource-constraint), and unanswered requests kept per account (past it: dropped).
+max_roster_items = 5000
+max_roster_bytes = 1048576
+max_pending_subscriptions = 500
+
 -- bcrypt work factor for password hashes (4..15); each step doubles the time per login.
 clove_bcrypt_cost = 10
 
@@ -190,9 +197,13 @@ darknet_map = {
 
 ---------- What the server says about itself ----------
 
--- Software version replies (XEP-0092) name Clove and its version but not the operating
--- system, which helps tell who runs a server. false shows the OS name (never the kernel release).
+-- Software version replies (XEP-0092) leave out the operating system, which helps tell who
+-- runs a server. false shows the OS name (never the kernel release) to users of this server.
 -- hide_os_type = true
+
+-- What version replies tell other domains: "none", "name" (Clove, no version) or "version".
+-- Users of this server always get the version.
+-- version_to_remote = "name"
 
 ---------- Informational (accepted) ----------
 

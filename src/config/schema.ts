@@ -107,6 +107,10 @@ const ROWS: Row[] = [
   { name: 'auth_hashing_queue', type: 'integer', default: 64, min: 1, max: 100000, doc: 'Password checks that may wait for auth_hashing_concurrency; one arriving past it fails at once with temporary-auth-failure.' },
   { name: 'clove_bcrypt_cost', type: 'integer', default: 10, min: 4, max: 15, doc: 'bcrypt work factor for stored password hashes.' },
   { name: 'storage', type: 'enum', default: 'file', values: ['file', 'memory'], aliases: { internal: 'file' }, doc: 'Storage backend: "file" (atomic files under data_path) or "memory" (lost on exit).' },
+  // Storage driven from outside (docs/limits.md)
+  { name: 'max_roster_items', type: 'integer', default: 5000, min: 1, max: 1000000, scope: 'both', doc: 'Most items in one roster; a roster set past it gets not-allowed.' },
+  { name: 'max_roster_bytes', type: 'integer', default: MiB, min: 4096, max: 64 * MiB, scope: 'both', doc: 'Most bytes of roster items (stored JSON) per account; a roster set past it gets resource-constraint.' },
+  { name: 'max_pending_subscriptions', type: 'integer', default: 500, min: 1, max: 100000, scope: 'both', doc: 'Most unanswered subscription requests kept per account; further requests are dropped.' },
   // Encryption and server-to-server
   { name: 'c2s_require_encryption', type: 'boolean', default: true, scope: 'both', doc: 'Refuse to authenticate clients before TLS.' },
   { name: 'dialback_secret', type: 'string', default: undefined, doc: 'Secret for server dialback keys (XEP-0185); random at every start when unset.' },
@@ -125,6 +129,7 @@ const ROWS: Row[] = [
   { name: 'darknet_socks5_port', type: 'integer', default: 4447, min: 1, max: 65535, doc: "Port of i2pd's SOCKS5 proxy." },
   // What the server says about itself
   { name: 'hide_os_type', type: 'boolean', default: true, scope: 'both', doc: 'Leave the operating system out of software version replies (XEP-0092); false shows its name, never the kernel release.' },
+  { name: 'version_to_remote', type: 'enum', default: 'name', values: ['none', 'name', 'version'], scope: 'both', doc: 'What software version replies (XEP-0092) tell other domains: "none" (service-unavailable), "name" (Clove, no version) or "version"; local users always get the version.' },
   // Components and informational options
   { name: 'component_secret', type: 'string', default: undefined, scope: 'host', status: 'accepted', doc: 'Shared secret of an external component.' },
   { name: 'name', type: 'string', default: undefined, scope: 'host', status: 'accepted', doc: 'Display name of a component (e.g. a MUC service).' },

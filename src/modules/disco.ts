@@ -4,6 +4,8 @@ import { defineModule } from '../core/modules.js';
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { StanzaError } from '../core/errors.js';
+import type { StanzaEvent } from '../core/events-map.js';
+import { knowsAccount } from './strangers.js';
 
 export interface Identity { category: string; type: string; name?: string }
 /** A disco#items entry other modules offer with ctx.provide('disco-item', …). */
@@ -35,19 +37,22 @@ export default defineModule({
       return q;
     });
 
-    // An account answers for itself (XEP-0030 §3.2): the owner sees its account features,
-    // others only that it exists, once subscribed (the roster module decides via 'may-see').
-    ctx.iq('get', ['self', 'bare'], NS.DISCO_INFO, 'query', async (ev) => {
+    // An account answers for itself (XEP-0030 §3.2), but only to itself and to the contacts it
+    // shares presence with, as Prosody's mod_disco does. Strangers get service-unavailable
+    // whether or not the account exists, so disco cannot tell them which accounts do.
+    const answers = async (ev: StanzaEvent): Promise<boolean> => {
       const to = ev.to ?? ev.from?.bare();
-      if (!to || !(await host.accounts.exists(to.local))) throw new StanzaError('service-unavailable');
+      return to !== undefined && (await knowsAccount(host, to.local, ev.from)) && (await host.accounts.exists(to.local));
+    };
+    ctx.iq('get', ['self', 'bare'], NS.DISCO_INFO, 'query', async (ev) => {
+      if (!(await answers(ev))) throw new StanzaError('service-unavailable');
       const q = x('query', { xmlns: NS.DISCO_INFO });
       q.c('identity', { category: 'account', type: 'registered' });
       for (const f of [...new Set(host.items<string>('account-feature'))].sort()) q.c('feature', { var: f });
       return q;
     });
     ctx.iq('get', ['self', 'bare'], NS.DISCO_ITEMS, 'query', async (ev) => {
-      const to = ev.to ?? ev.from?.bare();
-      if (!to || !(await host.accounts.exists(to.local))) throw new StanzaError('service-unavailable');
+      if (!(await answers(ev))) throw new StanzaError('service-unavailable');
       return x('query', { xmlns: NS.DISCO_ITEMS });
     });
   },

@@ -1,8 +1,17 @@
-// Message delivery to local accounts. References: RFC 6121 §8.5.2 (bare), §8.5.3 (full).
+// Message delivery to local accounts. References: RFC 6121 §8.5.1 (no such account), §8.5.2
+// (bare), §8.5.3 (full).
+//
+// What a sender learns from a message that was not delivered live must not tell a stranger
+// whether the account exists or is offline: a message for a missing account is dropped without
+// an answer (§8.5.1 allows that), just as one for an existing, offline account is stored without
+// one. A message offline storage does not take (no-store, or no room) is refused with
+// service-unavailable only to the account itself and its presence contacts; a stranger's is
+// dropped silently, as it would be for a missing account.
 import { defineModule } from '../core/modules.js';
 import { StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import type { C2SSession } from '../core/session.js';
+import { knowsAccount } from './strangers.js';
 
 export default defineModule({
   name: 'message',
@@ -21,9 +30,10 @@ export default defineModule({
         return true;
       }
       if (type === 'error' || type === 'headline') return true;
-      if (!(await host.accounts.exists(user))) throw new StanzaError('service-unavailable');
-      // Offline storage (XEP-0160) takes it when loaded; otherwise the sender learns it was not delivered.
+      if (!(await host.accounts.exists(user))) return true;
+      // Offline storage (XEP-0160) takes it when loaded; otherwise a contact learns it was not delivered.
       if ((await ctx.fire('message/offline', ev)) !== undefined) return true;
+      if (!(await knowsAccount(host, user, ev.from))) return true;
       throw new StanzaError('service-unavailable', 'the recipient is offline');
     };
 

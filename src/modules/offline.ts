@@ -7,8 +7,10 @@
 // One record per account in the 'offline' keyval store: the list of messages in arrival order.
 // Each account's list is changed by one operation at a time; a message is acknowledged (no error
 // to its sender) only once it is durable, and the list is deleted only after every message in it
-// was handed to the session. A list is bounded in count and in bytes: past either, the sender
-// gets service-unavailable saying why, and nothing already stored is touched.
+// was handed to the session. A list is bounded in count and in bytes: past either, nothing already
+// stored is touched and the new message is refused: with service-unavailable to the account itself
+// and its presence contacts, and silently to strangers, who must not learn that the account
+// exists, is offline, or how full its storage is (./strangers.ts).
 import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { fromJSON, toJSON, type ElementJSON } from '../xml/json.js';
@@ -18,6 +20,7 @@ import type { StanzaEvent } from '../core/events-map.js';
 import type { C2SSession } from '../core/session.js';
 import { tryParseJid } from '../jid/jid.js';
 import type { BlockCheck } from './blocking.js';
+import { knowsAccount } from './strangers.js';
 
 /** Most messages kept for one account. */
 export const MAX_OFFLINE_MESSAGES = 500;
@@ -94,24 +97,26 @@ export default defineModule({
       if (policy === 'drop') return true;
       if (policy === 'refuse') return undefined; // the message module tells the sender it was not delivered
       const record: OfflineMessage = { stamp: new Date().toISOString(), stanza: toJSON(ev.stanza) };
-      await serial(user, async () => {
+      const kept = await serial(user, async () => {
         // A resource may have come online while this message waited its turn: it goes there.
         const online = receivers(host.sessions.ofUser(host.name, user));
         if (online.length) {
           for (const s of online) s.send(ev.stanza);
-          return;
+          return true;
         }
         const list = await load(user);
-        if (list.length >= MAX_OFFLINE_MESSAGES) {
-          throw new StanzaError('service-unavailable', `the recipient is offline and already has ${MAX_OFFLINE_MESSAGES} messages waiting`);
-        }
+        if (list.length >= MAX_OFFLINE_MESSAGES) return false;
         list.push(record);
-        if (JSON.stringify(list).length > MAX_OFFLINE_BYTES) {
-          throw new StanzaError('service-unavailable', 'the recipient is offline and has no room for more messages');
-        }
+        if (JSON.stringify(list).length > MAX_OFFLINE_BYTES) return false;
         await store.set(user, list);
+        return true;
       });
-      return true;
+      if (kept) return true;
+      if (!(await knowsAccount(host, user, ev.from))) {
+        ctx.log.debug({ user }, 'offline storage full: a message from a stranger was dropped');
+        return true;
+      }
+      throw new StanzaError('service-unavailable', 'the recipient is offline and has no room for more messages');
     });
 
     // The first available presence with a non-negative priority gets everything stored (XEP-0160 §4).

@@ -3,13 +3,13 @@
 // in ./subscription.ts; this file applies it to stored rosters and does the talking.
 // References: RFC 6121 §3.1–§3.4, Appendix A.
 import { x, type Element } from '../xml/element.js';
-import { toJSON } from '../xml/json.js';
+import { toJSON, type ElementJSON } from '../xml/json.js';
 import type { Jid } from '../jid/jid.js';
 import type { Host } from '../core/host.js';
 import { availableSessions } from '../core/sessions.js';
 import { inbound, outbound, type Outcome, type SubState, type SubscriptionType } from './subscription.js';
-import { StanzaError } from '../core/errors.js';
-import { MAX_PENDING, MAX_ROSTER_ITEMS, pushItem, type Roster, type RosterItem, type RosterStore, type RosterTx } from './roster-store.js';
+import { PendingFullError, pushItem, type Roster, type RosterItem, type RosterStore, type RosterTx } from './roster-store.js';
+import { storedRequest } from './subscription-request.js';
 import { readdress, type PresenceBroadcast } from './presence-broadcast.js';
 
 interface Applied { outcome: Outcome; ver: string | undefined; item: RosterItem | undefined }
@@ -46,7 +46,7 @@ export class Subscriptions {
     // Subscribing to oneself means nothing: a user always sees their own resources.
     if (u.equals(c)) return;
     const key = c.toString();
-    const a = await this.rosters.modify(u.local, (r, tx) => apply(r, tx, key, outbound(type, stateOf(r, key)), undefined));
+    const a = await this.rosters.modify(u.local, key, (r, tx) => apply(r, tx, key, outbound(type, stateOf(r, key)), undefined));
     this.push(u.local, key, a);
     if (a.outcome.pass) await this.route(readdress(stanza, u.toString(), key));
     if (a.outcome.sendPresence) await this.presence.sendPresenceTo(u.local, key);
@@ -66,7 +66,18 @@ export class Subscriptions {
       return;
     }
     const request = readdress(stanza, key, u.toString());
-    const a = await this.rosters.modify(u.local, (r, tx) => apply(r, tx, key, inbound(type, stateOf(r, key)), request));
+    // What is stored is cut to who asked and a short status and nick; online resources get it whole.
+    const kept = type === 'subscribe' ? toJSON(storedRequest(stanza, key, u.toString())) : undefined;
+    let a: Applied;
+    try {
+      a = await this.rosters.modify(u.local, key, (r, tx) => apply(r, tx, key, inbound(type, stateOf(r, key)), kept));
+    } catch (err) {
+      // Too many requests already wait: this one is dropped, unanswered, like any presence the
+      // server cannot take (an error would tell a stranger about the user's pending list).
+      if (!(err instanceof PendingFullError)) throw err;
+      this.host.log.debug({ user: u.local }, 'subscription request dropped: the pending list is full');
+      return;
+    }
     this.push(u.local, key, a);
     if (a.outcome.pass) {
       for (const s of availableSessions(this.host.sessions.ofUser(this.host.name, u.local))) s.send(request);
@@ -82,12 +93,11 @@ export class Subscriptions {
  * bare pending-in request, §3.1.3), keep or drop the stored request, and bump the version when
  * the item as the client sees it changed.
  */
-function apply(r: Roster, tx: RosterTx, key: string, outcome: Outcome, request: Element | undefined): Applied {
+function apply(r: Roster, tx: RosterTx, key: string, outcome: Outcome, request: ElementJSON | undefined): Applied {
   const next = outcome.next;
   const before = r.items[key];
   let item = before;
   if (!item && (next.subscription !== 'none' || next.out || next.approved)) {
-    if (Object.keys(r.items).length >= MAX_ROSTER_ITEMS) throw new StanzaError('not-allowed', 'the roster is full');
     item = r.items[key] = { subscription: 'none', groups: [] };
   }
   let ver: string | undefined;
@@ -102,8 +112,7 @@ function apply(r: Roster, tx: RosterTx, key: string, outcome: Outcome, request: 
   }
   const pending = Object.hasOwn(r.pending, key);
   if (next.in && !pending && request) {
-    if (Object.keys(r.pending).length >= MAX_PENDING) throw new StanzaError('resource-constraint', 'too many unanswered subscription requests');
-    r.pending[key] = toJSON(request);
+    r.pending[key] = request;
     tx.touch();
   } else if (!next.in && pending) {
     delete r.pending[key];

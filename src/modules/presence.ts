@@ -14,7 +14,7 @@ import { defineModule } from '../core/modules.js';
 import { StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import type { C2SSession } from '../core/session.js';
-import { RosterStore, seesContact, seesUser, type Roster } from './roster-store.js';
+import { DEFAULT_ROSTER_LIMITS, RosterStore, seesContact, seesUser, type Roster, type RosterLimits } from './roster-store.js';
 import { PresenceBroadcast } from './presence-broadcast.js';
 import { Subscriptions } from './presence-subscriptions.js';
 import { SUBSCRIPTION_TYPES, type SubscriptionType } from './subscription.js';
@@ -50,7 +50,13 @@ export default defineModule({
   name: 'presence',
   setup(ctx) {
     const host = ctx.host;
-    const rosters = new RosterStore(ctx.store<Roster>('roster', 'keyval'), (user) => host.sessions.ofUser(host.name, user).length > 0);
+    const limits: RosterLimits = {
+      items: ctx.option.number('max_roster_items', DEFAULT_ROSTER_LIMITS.items, { min: 1, integer: true }),
+      itemBytes: ctx.option.number('max_roster_bytes', DEFAULT_ROSTER_LIMITS.itemBytes, { min: 4096, integer: true }),
+      pending: ctx.option.number('max_pending_subscriptions', DEFAULT_ROSTER_LIMITS.pending, { min: 1, integer: true }),
+      pendingBytes: DEFAULT_ROSTER_LIMITS.pendingBytes,
+    };
+    const rosters = new RosterStore(ctx.store<Roster>('roster', 'keyval'), (user) => host.sessions.ofUser(host.name, user).length > 0, limits);
     ctx.provide('roster-store', rosters);
     const presence = new PresenceBroadcast(host, rosters);
     const subscriptions = new Subscriptions(host, rosters, presence);

@@ -8,15 +8,39 @@
 import { randomBytes } from 'node:crypto';
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
-import type { ElementJSON } from '../xml/json.js';
+import { fromJSON, toJSON, type ElementJSON } from '../xml/json.js';
 import type { KeyValStore } from '../storage/store.js';
 import type { C2SSession } from '../core/session.js';
+import { StanzaError } from '../core/errors.js';
 import type { Subscription } from './subscription.js';
+import { storedRequest } from './subscription-request.js';
+import { RosterSizes } from './roster-sizes.js';
 
-/** Most items one roster may hold: every change rewrites the whole roster, so it stays bounded. */
-export const MAX_ROSTER_ITEMS = 5000;
-/** Most unanswered subscription requests kept for one user (a flood of requests stays bounded). */
-export const MAX_PENDING = 500;
+/**
+ * How large one stored roster may grow. Every change rewrites the whole record, so it stays
+ * bounded in bytes: the items (which the user controls) and the pending requests (which anyone
+ * can send) each have their own budget, so a flood of requests never stops the user adding contacts.
+ */
+export interface RosterLimits {
+  /** Most items (max_roster_items). */
+  items: number;
+  /** Most bytes of items as stored JSON (max_roster_bytes). */
+  itemBytes: number;
+  /** Most unanswered subscription requests (max_pending_subscriptions). */
+  pending: number;
+  /** Most bytes of unanswered requests as stored JSON. */
+  pendingBytes: number;
+}
+
+/** Defaults of the roster limits; each request is stored in at most a few KiB (./subscription-request.ts). */
+export const DEFAULT_ROSTER_LIMITS: Readonly<RosterLimits> = { items: 5000, itemBytes: 1024 * 1024, pending: 500, pendingBytes: 512 * 1024 };
+
+/** A subscription request that did not fit the pending budget (the caller drops it, unanswered). */
+export class PendingFullError extends StanzaError {
+  constructor() {
+    super('resource-constraint', 'too many unanswered subscription requests');
+  }
+}
 
 export interface RosterItem {
   subscription: Subscription;
@@ -54,7 +78,13 @@ export function emptyRoster(): Roster {
 
 function normalise(v: Roster | undefined): Roster {
   if (!v || typeof v !== 'object') return emptyRoster();
-  return { version: typeof v.version === 'number' ? v.version : 0, items: table(v.items), pending: table(v.pending) };
+  const pending = table<ElementJSON>();
+  // Older versions stored requests whole: what is kept of them now is cut the same way.
+  for (const [k, req] of Object.entries(table(v.pending))) {
+    const el = typeof req === 'object' && req !== null && typeof req.n === 'string' ? fromJSON(req) : x('presence');
+    pending[k] = toJSON(storedRequest(el, el.attrs.from ?? k, el.attrs.to ?? ''));
+  }
+  return { version: typeof v.version === 'number' ? v.version : 0, items: table(v.items), pending };
 }
 
 /**
@@ -80,9 +110,15 @@ export class RosterStore {
   private readonly loading = new Map<string, Promise<Roster>>();
   /** Operations in flight per user: their roster stays cached until they finish. */
   private readonly pins = new Map<string, number>();
+  /** Sizes of the rosters in memory, counted once at load and kept up to date by modify(). */
+  private readonly sizes = new WeakMap<Roster, RosterSizes>();
 
   /** `online(user)` tells whether the user has a bound session (its roster stays cached). */
-  constructor(private readonly store: KeyValStore<Roster>, private readonly online: (user: string) => boolean) {}
+  constructor(
+    private readonly store: KeyValStore<Roster>,
+    private readonly online: (user: string) => boolean,
+    private readonly limits: Readonly<RosterLimits> = DEFAULT_ROSTER_LIMITS,
+  ) {}
 
   /** The cached roster of a user, if loaded. */
   cached(user: string): Roster | undefined {
@@ -109,17 +145,27 @@ export class RosterStore {
   }
 
   /**
-   * Change a user's roster. `fn` mutates the roster synchronously and tells what it did through
-   * `tx`: `bump()` when an item changed (returns the new version for the push), `touch()` when
-   * only unversioned state (pending requests) changed. The change is durable when the returned
-   * promise resolves.
+   * Change what a user's roster holds for one contact (its item and its pending request). `fn`
+   * mutates the roster synchronously and tells what it did through `tx`: `bump()` when an item
+   * changed (returns the new version for the push), `touch()` when only unversioned state
+   * (pending requests) changed. A change that would take the roster past its limits is undone
+   * and throws: not-allowed past the item count (RFC 6121 §2.3.3), resource-constraint past the
+   * item bytes, PendingFullError past the pending budget. The change is durable when the
+   * returned promise resolves.
    */
-  async modify<T>(user: string, fn: (r: Roster, tx: RosterTx) => T): Promise<T> {
+  async modify<T>(user: string, contact: string, fn: (r: Roster, tx: RosterTx) => T): Promise<T> {
     this.pins.set(user, (this.pins.get(user) ?? 0) + 1);
     try {
       const r = await this.load(user);
       this.cache.set(user, r);
-      const snapshot = JSON.stringify(r);
+      const sizes = this.sizesOf(r);
+      // Only this contact's entries change: keeping them (not the whole roster) is enough to undo.
+      const before = { version: r.version, item: copy(r.items[contact]), pending: copy(r.pending[contact]) };
+      const undo = (): void => {
+        r.version = before.version;
+        restore(r.items, contact, before.item);
+        restore(r.pending, contact, before.pending);
+      };
       let dirty = false;
       const out = fn(r, {
         bump: () => {
@@ -129,14 +175,23 @@ export class RosterStore {
         },
         touch: () => { dirty = true; },
       });
-      if (dirty) {
-        try {
-          await this.store.set(user, r);
-        } catch (err) {
-          // Nobody was told about the change: memory goes back to what storage has.
-          Object.assign(r, normalise(JSON.parse(snapshot) as Roster));
-          throw err;
-        }
+      if (!dirty) return out;
+      const next = sizes.after(contact, before.item, before.pending, r.items[contact], r.pending[contact]);
+      const over = next.over(sizes, this.limits);
+      if (over) {
+        undo();
+        throw over === 'pending' ? new PendingFullError()
+          : over === 'items' ? new StanzaError('not-allowed', `the roster is full (${this.limits.items} items)`)
+          : new StanzaError('resource-constraint', `the roster is full (${this.limits.itemBytes} bytes)`);
+      }
+      this.sizes.set(r, next);
+      try {
+        await this.store.set(user, r);
+      } catch (err) {
+        // Nobody was told about the change: memory goes back to what storage has.
+        undo();
+        this.sizes.set(r, sizes);
+        throw err;
       }
       return out;
     } finally {
@@ -145,6 +200,12 @@ export class RosterStore {
       else this.pins.delete(user);
       this.release(user);
     }
+  }
+
+  private sizesOf(r: Roster): RosterSizes {
+    let s = this.sizes.get(r);
+    if (!s) this.sizes.set(r, (s = RosterSizes.of(r.items, r.pending)));
+    return s;
   }
 
   /** Forget a cached roster once its user is offline and nothing is working on it. */
@@ -161,6 +222,17 @@ export class RosterStore {
   private keep(user: string): boolean {
     return this.pins.has(user) || this.online(user);
   }
+}
+
+/** A deep copy of a stored entry as JSON text (undefined stays undefined). */
+function copy(v: unknown): string | undefined {
+  return v === undefined ? undefined : JSON.stringify(v);
+}
+
+/** Put a copied entry back, or remove the key when there was none. */
+function restore<T>(t: Record<string, T>, key: string, saved: string | undefined): void {
+  if (saved === undefined) delete t[key];
+  else t[key] = JSON.parse(saved) as T;
 }
 
 /** True when the contact receives the user's presence (subscription from or both). */

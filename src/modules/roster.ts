@@ -8,7 +8,7 @@ import { NS } from '../xml/ns.js';
 import { Jid, tryParseJid } from '../jid/jid.js';
 import { defineModule } from '../core/modules.js';
 import { StanzaError } from '../core/errors.js';
-import { MAX_ROSTER_ITEMS, pushItem, rosterQuery, seesContact, seesUser, type RosterItem, type RosterStore } from './roster-store.js';
+import { pushItem, rosterQuery, seesContact, seesUser, type RosterItem, type RosterStore } from './roster-store.js';
 
 /** Longest item name and group name accepted, in characters (RFC 6121 §2.3.3: a server limit). */
 export const MAX_NAME_CHARS = 1024;
@@ -72,9 +72,8 @@ export default defineModule({
       const req = parseSet(ev.stanza.getChild('query', NS.ROSTER) as Element);
       const sessions = () => host.sessions.ofUser(host.name, user.local);
       if (!req.remove) {
-        const { item, ver } = await rosters.modify(user.local, (r, tx) => {
+        const { item, ver } = await rosters.modify(user.local, req.jid, (r, tx) => {
           const existing = r.items[req.jid];
-          if (!existing && Object.keys(r.items).length >= MAX_ROSTER_ITEMS) throw new StanzaError('not-allowed', 'the roster is full');
           const item: RosterItem = existing ?? { subscription: 'none', groups: [] };
           if (req.name === undefined) delete item.name;
           else item.name = req.name;
@@ -85,7 +84,7 @@ export default defineModule({
         pushItem(sessions(), req.jid, item, ver);
         return undefined;
       }
-      const removed = await rosters.modify(user.local, (r, tx) => {
+      const removed = await rosters.modify(user.local, req.jid, (r, tx) => {
         const item = r.items[req.jid];
         const pendingIn = Object.hasOwn(r.pending, req.jid);
         if (!item && !pendingIn) throw new StanzaError('item-not-found', 'no such item in the roster');

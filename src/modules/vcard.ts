@@ -1,6 +1,7 @@
 // vCards. References: XEP-0054 (vcard-temp).
-// Anyone may read an account's vCard; only the owner may set it. An empty store answers
-// item-not-found, as Prosody does and Pidgin expects.
+// Anyone may read an account's vCard; only the owner may set it. No vCard answers
+// item-not-found, as Prosody does and Pidgin expects, whether or not the account exists: a
+// stranger cannot tell a missing account from one without a vCard.
 import { defineModule } from '../core/modules.js';
 import { NS } from '../xml/ns.js';
 import { StanzaError } from '../core/errors.js';
@@ -19,10 +20,7 @@ export default defineModule({
     ctx.iq('get', ['self', 'bare'], NS.VCARD, 'vCard', async (ev) => {
       const user = (ev.to ?? ev.from!.bare()).local;
       const stored = await store.get(user);
-      if (!stored) {
-        if (ev.to && !(await host.accounts.exists(user))) throw new StanzaError('service-unavailable');
-        throw new StanzaError('item-not-found', 'no vCard stored');
-      }
+      if (!stored) throw new StanzaError('item-not-found');
       return fromJSON(stored);
     });
 

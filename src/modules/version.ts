@@ -1,13 +1,16 @@
 // Software version of the server. References: XEP-0092.
-// The reply names Clove and its version. The operating system is left out unless
-// `hide_os_type = false`: a server on I2P should not help anyone tell who runs it, and the OS
-// (let alone its kernel release, which Prosody sends) narrows that down. Even when shown, only
-// the OS name goes out.
+// A server on I2P should not help anyone tell who runs it or set it apart from other servers.
+// Users of this server's hosts get Clove's name and version. Entities of other domains get what
+// `version_to_remote` says: by default the name alone (no version, which would tell one Clove
+// from another), or nothing at all ("none": service-unavailable). The operating system is left
+// out unless `hide_os_type = false` (the OS, let alone its kernel release, which Prosody sends,
+// narrows things down); even then only the OS name goes out, and only to local users.
 import { readFile } from 'node:fs/promises';
 import { type as osType } from 'node:os';
 import { x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { defineModule } from '../core/modules.js';
+import { StanzaError } from '../core/errors.js';
 
 /** Clove's version from package.json (src/modules and dist/modules are both two levels down). */
 async function cloveVersion(): Promise<string | undefined> {
@@ -23,10 +26,17 @@ export default defineModule({
   name: 'version',
   async setup(ctx) {
     const showOs = !ctx.option.boolean('hide_os_type', true);
+    const toRemote = ctx.option.string('version_to_remote', 'name');
     const version = await cloveVersion();
     if (version === undefined) ctx.log.warn('package.json has no readable version; software version replies say "unknown"');
+    const host = ctx.host;
     ctx.feature(NS.VERSION);
-    ctx.iq('get', 'host', NS.VERSION, 'query', () =>
-      x('query', { xmlns: NS.VERSION }, x('name', null, 'Clove'), x('version', null, version ?? 'unknown'), showOs && x('os', null, osType())));
+    ctx.iq('get', 'host', NS.VERSION, 'query', (ev) => {
+      const local = ev.from !== undefined && host.deps.isLocal(ev.from.domain);
+      if (!local && toRemote === 'none') throw new StanzaError('service-unavailable');
+      // XEP-0092 requires <version/>; an empty one says nothing.
+      const shown = local || toRemote === 'version' ? version ?? 'unknown' : '';
+      return x('query', { xmlns: NS.VERSION }, x('name', null, 'Clove'), x('version', null, shown), local && showOs && x('os', null, osType()));
+    });
   },
 });

@@ -60,7 +60,9 @@ export async function generateSelfSigned(host: string, days: number): Promise<{ 
   const now = new Date();
   c.validity.notBefore = new Date(now.getTime() - 60_000);
   c.validity.notAfter = new Date(now.getTime() + days * 86_400_000);
-  const attrs = [{ name: 'commonName', value: host }, { name: 'organizationName', value: 'Clove self-signed' }];
+  // The host name and nothing else: a product or organisation name would set this server apart
+  // from others on I2P (and tell which software runs it) to anyone who opens a TLS connection.
+  const attrs = [{ name: 'commonName', value: host }];
   c.setSubject(attrs);
   c.setIssuer(attrs);
   c.setExtensions([

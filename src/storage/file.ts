@@ -1,5 +1,6 @@
 // File storage backend: one JSON file per host, store and user, written atomically.
-// Layout (names encoded like Prosody's datamanager): <data>/<host>/<store>/<user>.json
+// Layout (names encoded like Prosody's datamanager): <data>/<host>/<store>/<user>.json; a name
+// too long for a file name is stored under a hash (./file-names.ts).
 //
 // Every write goes to <file>.<random>.tmp, is fsynced, renamed over the target, and the
 // directory is fsynced, so a crash at any instant leaves either the old or the new file and
@@ -10,33 +11,20 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { checkStoreName, StorageClosedError, type KeyValStore, type MapStore, type StorageBackend } from './store.js';
+import { decodeName, isHashedName, longNameOf, storedName, unwrapValue, wrapValue } from './file-names.js';
+
+export { decodeName, encodeName } from './file-names.js';
 
 const EXT = '.json';
 const TMP_EXT = '.tmp';
+/** Bytes a user's file name gets beyond its stored name: EXT, then `.<16 hex>.tmp` while written. */
+const RESERVED = EXT.length + 1 + 16 + TMP_EXT.length;
 /** Temp files older than this are debris from a crash; younger ones may be another process's write in flight. */
 export const STALE_TMP_MS = 60_000;
 const CLEANUP_INTERVAL_MS = 60_000;
 /** Text kept by the read cache in all (characters), and the largest file it keeps. */
 const READ_CACHE_BYTES = 8 * 1024 * 1024;
 const READ_CACHE_ENTRY_MAX = 64 * 1024;
-
-/** Percent-encode every byte that is not [a-z0-9] (so `.` → `%2e`), as Prosody names files. */
-export function encodeName(s: string): string {
-  return s.replace(/[^a-z0-9]/gu, (c) => {
-    let out = '';
-    for (const b of Buffer.from(c, 'utf8')) out += `%${b.toString(16).padStart(2, '0')}`;
-    return out;
-  });
-}
-
-/** Inverse of encodeName(); also reads Prosody's names, which keep A–Z unencoded. */
-export function decodeName(s: string): string {
-  try {
-    return s.includes('%') ? decodeURIComponent(s) : s;
-  } catch {
-    return s; // not a name we wrote; show it as it is
-  }
-}
 
 function isCode(e: unknown, ...codes: string[]): boolean {
   return typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
@@ -87,10 +75,13 @@ class FileBackend implements StorageBackend {
     const dir = this.storeDir(host, store);
     return {
       get: async (user) => {
-        const file = this.file(dir, user);
-        return parse<T>(await this.read(file), file);
+        const f = this.file(dir, user);
+        return parse<T>(await this.read(f.path), f);
       },
-      set: async (user, value) => this.write(this.file(dir, user), value === undefined ? null : serialise(value)),
+      set: async (user, value) => {
+        const f = this.file(dir, user);
+        return this.write(f.path, value === undefined ? null : wrapValue(value, f.long));
+      },
       users: () => this.users(dir),
     };
   }
@@ -98,8 +89,8 @@ class FileBackend implements StorageBackend {
   map<T>(host: string, store: string): MapStore<T> {
     const dir = this.storeDir(host, store);
     const getAll = async (user: string): Promise<Record<string, T>> => {
-      const file = this.file(dir, user);
-      return parse<Record<string, T>>(await this.read(file), file) ?? {};
+      const f = this.file(dir, user);
+      return parse<Record<string, T>>(await this.read(f.path), f) ?? {};
     };
     return {
       get: async (user, key) => {
@@ -108,21 +99,21 @@ class FileBackend implements StorageBackend {
       },
       getAll,
       set: async (user, key, value) => {
-        const file = this.file(dir, user);
+        const f = this.file(dir, user);
         // Read-modify-write under a per-file lock; the lock covers queueing, not the disk write,
         // so concurrent updates to one map still coalesce.
-        const queued = await this.withLock(file, async () => {
-          const all = parse<Record<string, T>>(await this.read(file), file) ?? {};
+        const queued = await this.withLock(f.path, async () => {
+          const all = parse<Record<string, T>>(await this.read(f.path), f) ?? {};
           if (value === undefined) delete all[key];
           else Object.defineProperty(all, key, { value, enumerable: true, writable: true, configurable: true });
-          return { done: this.write(file, Object.keys(all).length === 0 ? null : serialise(all)) };
+          return { done: this.write(f.path, Object.keys(all).length === 0 ? null : wrapValue(all, f.long)) };
         });
         await queued.done;
       },
       setAll: async (user, all) => {
-        const file = this.file(dir, user);
+        const f = this.file(dir, user);
         const empty = all === undefined || Object.keys(all).length === 0;
-        const queued = await this.withLock(file, async () => ({ done: this.write(file, empty ? null : serialise(all)) }));
+        const queued = await this.withLock(f.path, async () => ({ done: this.write(f.path, empty ? null : wrapValue(all, f.long)) }));
         await queued.done;
       },
     };
@@ -138,12 +129,13 @@ class FileBackend implements StorageBackend {
   private storeDir(host: string, store: string): string {
     checkStoreName(store);
     if (host === '') throw new Error('empty host name');
-    return path.join(this.dataPath, encodeName(host), store);
+    return path.join(this.dataPath, storedName(host, 0).base, store);
   }
 
-  private file(dir: string, user: string): string {
+  private file(dir: string, user: string): StoredFile {
     if (user === '') throw new Error('empty user name');
-    return path.join(dir, encodeName(user) + EXT);
+    const name = storedName(user, RESERVED);
+    return { path: path.join(dir, name.base + EXT), ...(name.long !== undefined ? { long: name.long } : {}) };
   }
 
   /** The newest value written or queued, as JSON text; null when there is none. */
@@ -305,7 +297,16 @@ class FileBackend implements StorageBackend {
       if (st.latest === null) names.delete(st.name);
       else names.add(st.name);
     }
-    return [...names].map(decodeName).sort();
+    const out: string[] = [];
+    for (const n of names) {
+      if (!isHashedName(n)) out.push(decodeName(n));
+      else {
+        // A hashed file carries its real name; read() sees queued writes too.
+        const long = await this.read(path.join(dir, n + EXT)).then((t) => (t === null ? undefined : longNameOf(JSON.parse(t))), () => undefined);
+        if (long !== undefined) out.push(long);
+      }
+    }
+    return out.sort();
   }
 
   private async withLock<R>(key: string, f: () => Promise<R>): Promise<R> {
@@ -336,19 +337,21 @@ async function removeStaleTmp(dir: string, now: number): Promise<void> {
   }
 }
 
-function serialise(value: unknown): string {
-  const s = JSON.stringify(value);
-  if (s === undefined) throw new TypeError('value cannot be stored as JSON');
-  return s;
+/** A user's file: its path, and the real name when the file name is a hash of it. */
+interface StoredFile {
+  path: string;
+  long?: string;
 }
 
-function parse<T>(data: string | null, file: string): T | undefined {
+function parse<T>(data: string | null, file: StoredFile): T | undefined {
   if (data === null) return undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(data) as T;
+    parsed = JSON.parse(data);
   } catch (e) {
-    throw new Error(`${file}: not valid JSON`, { cause: e });
+    throw new Error(`${file.path}: not valid JSON`, { cause: e });
   }
+  return unwrapValue<T>(parsed, file.long);
 }
 
 /** A backend storing one JSON file per host, store and user under dataPath. */

@@ -42,14 +42,14 @@ describe('offline messages across a restart (file storage, slixmpp receives)', (
     const before = Date.now();
     for (let i = 1; i <= 5; i++) alice.send(`<message to='bob@localhost' type='chat' id='m${i}'><body>offline ${i}</body></message>`);
     alice.send(`<message to='bob@localhost' id='m6'><subject>hi</subject><body>offline 6 (normal)</body></message>`);
-    // Not worth keeping, or not to be kept: no copy later, and only the last one is refused.
+    // Not worth keeping, or not to be kept: no copy later. The no-store one is refused, silently
+    // since alice is a stranger to bob (docs/limits.md, "What strangers are told").
     alice.send(`<message to='bob@localhost' type='chat' id='cs'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>`);
     alice.send(`<message to='bob@localhost' type='headline' id='hl'><body>news</body></message>`);
     alice.send(`<message to='bob@localhost' type='chat' id='ns'><body>ephemeral</body><no-store xmlns='urn:xmpp:hints'/></message>`);
     await settle(alice);
     const errors = alice.inbox.filter((e) => e.name === 'message' && e.attrs.type === 'error');
-    expect(errors.map((e) => e.attrs.id)).toEqual(['ns']);
-    expect(condition(errors[0] as Element)).toBe('service-unavailable');
+    expect(errors.map((e) => e.attrs.id)).toEqual([]);
     await alice.close();
     const storedBy = Date.now();
     await ts.stop();
@@ -97,6 +97,9 @@ describe('offline storage limits and rules (memory storage)', () => {
   beforeAll(async () => {
     ts = await startTestServer();
     for (const u of ['sender', 'carol', 'dave', 'erin']) await ts.addUser(u, PASS);
+    // carol shares her presence with sender: a contact is told when her storage is full (a
+    // stranger's message would be dropped silently, see attack-enumeration.test.ts).
+    await ts.server.storage.keyval('localhost', 'roster').set('carol', { version: 1, items: { 'sender@localhost': { subscription: 'from', groups: [] } }, pending: {} });
   });
 
   afterAll(async () => {
@@ -114,7 +117,8 @@ describe('offline storage limits and rules (memory storage)', () => {
   it(`keeps ${MAX_OFFLINE_MESSAGES} messages per account, then answers service-unavailable with a reason`, async () => {
     const s = await login('sender', 'flood');
     for (let i = 1; i <= MAX_OFFLINE_MESSAGES + 2; i++) s.send(`<message to='carol@localhost' type='chat' id='f${i}'><body>n${i}</body></message>`);
-    await settle(s);
+    // 502 stored one by one (each rewrites the list): a loaded machine needs more than settle()'s 3 s.
+    await s.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`, 20_000);
     const errors = s.inbox.filter((e) => e.name === 'message' && e.attrs.type === 'error');
     expect(errors.map((e) => e.attrs.id)).toEqual([`f${MAX_OFFLINE_MESSAGES + 1}`, `f${MAX_OFFLINE_MESSAGES + 2}`]);
     const err = errors[0] as Element;

@@ -17,7 +17,7 @@
 // Waits fail with a message listing what did arrive; they fail at once if the stream closes.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type X509Certificate } from 'node:crypto';
 import { StreamParser } from '../../src/xml/parser.js';
 import type { Element } from '../../src/xml/element.js';
 
@@ -182,7 +182,12 @@ export class RawClient {
 
   /** SHA-256 fingerprint of the certificate the server showed in STARTTLS (undefined before TLS). */
   peerFingerprint(): string | undefined {
-    return 'getPeerX509Certificate' in this.socket ? (this.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256 : undefined;
+    return this.peerCertificate()?.fingerprint256;
+  }
+
+  /** The certificate the server showed in STARTTLS (undefined before TLS). */
+  peerCertificate(): X509Certificate | undefined {
+    return 'getPeerX509Certificate' in this.socket ? (this.socket as TLSSocket).getPeerX509Certificate() : undefined;
   }
 
   /** SASL PLAIN; throws with the server's failure when it refuses. */

@@ -8,7 +8,7 @@ import { serverSuite } from '../../helpers/server-suite.js';
 import { testUsers } from '../../helpers/contacts.js';
 import { RawClient, match } from '../../helpers/raw-client.js';
 import type { Element } from '../../../src/xml/element.js';
-import { MAX_ROSTER_ITEMS, type RosterStore } from '../../../src/modules/roster-store.js';
+import { DEFAULT_ROSTER_LIMITS, type RosterStore } from '../../../src/modules/roster-store.js';
 
 const ROSTER = 'jabber:iq:roster';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
@@ -270,12 +270,26 @@ describe('roster storage', () => {
   it('refuses new items once the roster is full', async () => {
     const u = await account();
     const full: Record<string, { subscription: string; groups: string[] }> = {};
-    for (let i = 0; i < MAX_ROSTER_ITEMS; i++) full[`c${i}@example.com`] = { subscription: 'none', groups: [] };
+    for (let i = 0; i < DEFAULT_ROSTER_LIMITS.items; i++) full[`c${i}@example.com`] = { subscription: 'none', groups: [] };
     await t.srv.server.storage.keyval(t.srv.domain, 'roster').set(u, { version: 7, items: full, pending: {} });
     const c = await login(u);
     expect(errorOf(await c.iq(rosterSet(`<item jid='one-more@example.com'/>`)))).toBe('not-allowed');
     // Existing items can still be changed.
     expect((await c.iq(rosterSet(`<item jid='c1@example.com' name='ok'/>`))).attrs.type).toBe('result');
+  });
+
+  it('refuses an item that takes the roster past its bytes, with resource-constraint', async () => {
+    const u = await account();
+    const big: Record<string, { subscription: string; name: string; groups: string[] }> = {};
+    const name = 'n'.repeat(1000);
+    for (let i = 0; JSON.stringify(big).length < DEFAULT_ROSTER_LIMITS.itemBytes - 1500; i++) big[`c${i}@example.com`] = { subscription: 'none', name, groups: [] };
+    await t.srv.server.storage.keyval(t.srv.domain, 'roster').set(u, { version: 7, items: big, pending: {} });
+    const c = await login(u);
+    expect(errorOf(await c.iq(rosterSet(`<item jid='one-more@example.com' name='${name}'/>`)))).toBe('resource-constraint');
+    // Nothing changed: the roster is as stored, and a smaller change still fits.
+    const cached = t.srv.server.hosts.get(t.srv.domain)!.items<RosterStore>('roster-store')[0]!.cached(u);
+    expect(Object.keys(cached?.items ?? {})).toHaveLength(Object.keys(big).length);
+    expect((await c.iq(rosterSet(`<item jid='c1@example.com' name='short'/>`))).attrs.type).toBe('result');
   });
 
   it('deletes the roster of a deleted user', async () => {

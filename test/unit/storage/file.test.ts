@@ -132,3 +132,38 @@ describe('read cache', () => {
     }
   });
 });
+
+describe('long names (longer than a file name may be)', () => {
+  const longUser = 'é'.repeat(200); // 400 bytes, 1200 encoded
+  const longHost = `${'a'.repeat(63)}.`.repeat(15) + 'b'.repeat(63); // 1023 bytes, a valid domain
+
+  it('stores, reads, lists and deletes a 200 × "é" user and a 1023-byte host', async () => {
+    const b = createFileBackend(dir);
+    const kv = b.keyval<{ v: number }>(longHost, 'accounts');
+    await kv.set(longUser, { v: 1 });
+    await kv.set('alice', { v: 2 });
+    const map = b.map<string>(longHost, 'roster');
+    await map.set(longUser, 'k', 'x');
+    expect(await map.get(longUser, 'k')).toBe('x');
+    expect(await kv.users()).toEqual(['alice', longUser].sort());
+    // Another instance (no in-memory state) finds it too.
+    const again = createFileBackend(dir).keyval<{ v: number }>(longHost, 'accounts');
+    expect(await again.get(longUser)).toEqual({ v: 1 });
+    expect(await again.users()).toEqual(['alice', longUser].sort());
+    for (const e of await readdir(dir)) expect(Buffer.byteLength(e)).toBeLessThanOrEqual(255);
+    await kv.set(longUser, undefined);
+    expect(await again.users()).toEqual(['alice']);
+    expect(await again.get(longUser)).toBeUndefined();
+  });
+
+  it('keeps names that fit readable, where they always were', async () => {
+    const fits = 'x'.repeat(229); // 229 + '.json' + a temp suffix of 21 bytes = 255
+    const b = createFileBackend(dir);
+    await b.keyval('localhost', 'kv').set(fits, 1);
+    await b.keyval('localhost', 'kv').set(`${fits}y`, 2);
+    const files = (await readdir(path.join(dir, 'localhost', 'kv'))).sort();
+    expect(files[1]).toBe(`${fits}.json`);
+    expect(files[0]).toMatch(/^_h-[0-9a-f]{64}\.json$/);
+    expect(await b.keyval('localhost', 'kv').users()).toEqual([fits, `${fits}y`]);
+  });
+});
