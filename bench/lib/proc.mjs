@@ -92,15 +92,20 @@ export function killAllStartedSync() {
   running.clear();
 }
 
-/** Resident set size of `pid` in KiB (VmRSS), or NaN. */
-export function rssKiB(pid) {
+/** A `Vm…` field of /proc/<pid>/status in KiB (VmRSS: resident now, VmHWM: its peak), or NaN. */
+export function statusKiB(pid, field) {
   try {
     const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(s);
+    const m = new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(s);
     return m ? Number(m[1]) : NaN;
   } catch {
     return NaN;
   }
+}
+
+/** Resident set size of `pid` in KiB (VmRSS), or NaN. */
+export function rssKiB(pid) {
+  return statusKiB(pid, 'VmRSS');
 }
 
 const TICKS = 100; // USER_HZ on Linux
