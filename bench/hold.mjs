@@ -18,7 +18,7 @@ import { BENCH_DIR, GENERATOR_CPU, REPO, SERVER_CPU } from './lib/cli.mjs';
 import { writeHoldResults } from './lib/hold-report.mjs';
 import { startTalk } from './lib/hold-talk.mjs';
 import { cpuMeter, loginMany } from './lib/phases.mjs';
-import { rssKiB, startServer, statusKiB, stopServer, tail, waitReady } from './lib/proc.mjs';
+import { mainThreadSched, rssKiB, startServer, statusKiB, stopServer, tail, waitReady } from './lib/proc.mjs';
 import { makeClove, prosody } from './lib/servers.mjs';
 import { fmt, latencySummary } from './lib/stats.mjs';
 
@@ -141,10 +141,21 @@ async function holdServer(server, shared) {
     const target = { host: '127.0.0.1', port, domain: DOMAIN, pid };
     const stats = server.startStats?.(prepared);
     const t0 = performance.now();
+    let sched0 = { ...mainThreadSched(pid), at: t0 };
+    // Of the time since the last row, the share the server's main thread ran, and the share it
+    // was ready to run but waited for a CPU taken by other processes.
+    const schedRow = () => {
+      const now = { ...mainThreadSched(pid), at: performance.now() };
+      const wall = (now.at - sched0.at) / 1000;
+      const x = { runPct: ((now.run - sched0.run) / wall) * 100, waitPct: ((now.wait - sched0.wait) / wall) * 100 };
+      sched0 = now;
+      return x;
+    };
     const row = (phase, extra) => {
       const x = {
         t: (performance.now() - t0) / 1000,
         phase,
+        sched: schedRow(),
         rssKiB: rssKiB(pid),
         hwmKiB: statusKiB(pid, 'VmHWM'),
         open: conns.filter((c) => !c.closed).length,
@@ -154,6 +165,7 @@ async function holdServer(server, shared) {
       r.rows.push(x);
       say(
         `${server.label} ${phase} t=${fmt(x.t)} s: ${x.open} open, RSS ${fmt(x.rssKiB / 1024, 1)} MiB (HWM ${fmt(x.hwmKiB / 1024, 1)})` +
+          `, main thread ran ${fmt(x.sched.runPct)}% waited ${fmt(x.sched.waitPct)}%` +
           (x.loop ? `, loop p99 ${fmt(x.loop.p99Ms, 1)} ms max ${fmt(x.loop.maxMs, 1)} ms, server sessions ${x.loop.sessions}` : '') +
           (x.msgs ? `, ${fmt(x.msgs.perSecond)} msg/s p50 ${fmt(x.msgs.latencyMs.p50, 1)} p99 ${fmt(x.msgs.latencyMs.p99, 1)} ms` : '') +
           (x.ping ? `, ping p50 ${fmt(x.ping.rttMs.p50, 1)} max ${fmt(x.ping.rttMs.max, 1)} ms (${x.ping.failed} failed)` : ''),
@@ -174,7 +186,8 @@ async function holdServer(server, shared) {
       keep: true,
       available: true,
       ratePerSecond: cfg.loginRate,
-      deadline: performance.now() + Math.max(300, (4 * cfg.sessions) / cfg.loginRate) * 1000,
+      // Generous: on a busy machine Prosody managed ~15 logins/s, a tenth of the asked rate.
+      deadline: performance.now() + Math.max(1800, (20 * cfg.sessions) / cfg.loginRate) * 1000,
     });
     clearInterval(loginTimer);
     conns = li.conns;

@@ -32,12 +32,13 @@ function lat(l) {
 
 function sampleTable(r) {
   const lines = [
-    '| t (s) | phase | open (generator) | server sessions | RSS MiB | HWM MiB | loop p50 / p99 / max ms | msg/s | msg p50 / p99 ms | ping p50 / max ms |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| t (s) | phase | open (generator) | server sessions | RSS MiB | HWM MiB | main thread ran / waited % | loop p50 / p99 / max ms | msg/s | msg p50 / p99 ms | ping p50 / max ms |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const x of r.rows) {
     lines.push(
       `| ${fmt(x.t)} | ${x.phase} | ${fmt(x.open)} | ${x.loop ? fmt(x.loop.sessions) : ''} | ${MiB(x.rssKiB)} | ${MiB(x.hwmKiB)} | ` +
+        `${x.sched ? `${fmt(x.sched.runPct)} / ${fmt(x.sched.waitPct)}` : ''} | ` +
         `${x.loop ? `${fmt(x.loop.p50Ms, 1)} / ${fmt(x.loop.p99Ms, 1)} / ${fmt(x.loop.maxMs, 1)}` : ''} | ` +
         `${x.msgs ? fmt(x.msgs.perSecond) : ''} | ${x.msgs ? `${fmt(x.msgs.latencyMs.p50, 1)} / ${fmt(x.msgs.latencyMs.p99, 1)}` : ''} | ` +
         `${x.ping ? `${fmt(x.ping.rttMs.p50, 1)} / ${fmt(x.ping.rttMs.max, 1)}${x.ping.failed ? ` (${x.ping.failed} failed)` : ''}` : ''} |`,
@@ -82,7 +83,9 @@ export function writeHoldResults(file, { results, mach, started, cfg, busyAtStar
     'shows the median per-second p50, the worst per-second p99 and the maximum since the previous row. The histogram samples ',
     'every 10 ms and records the time between samples, so an idle loop reads about 10 ms: the delay is the excess. Prosody has no such ',
     'figure; the ping round trip (XEP-0199 iq to the server on idle sessions, measured by the generator) is the view from ',
-    'outside for both. How it is measured: bench/README.md, "Holding sessions".',
+    'outside for both. "Main thread ran / waited": the share of the time since the previous row the server\'s main thread ',
+    '(the event loop) was on a CPU, and was ready but waiting for one (/proc/<pid>/schedstat; waiting means other processes ',
+    'had the CPU, which shows up as event-loop delay that is not the server\'s own). How it is measured: bench/README.md, "Holding sessions".',
     '',
   );
   fs.writeFileSync(file, lines.join('\n'));

@@ -42,12 +42,17 @@ export function startTalk(conns, ratePerTalker) {
     };
   }
 
-  const perTick = (ratePerTalker * TICK_MS) / 1000;
+  // Credit grows with the time elapsed, not per tick, so a late timer (a busy generator) sends
+  // what it owes and the offered rate stays `ratePerTalker`.
+  let lastTick = performance.now();
   const timer = setInterval(() => {
-    const ts = performance.now().toFixed(3);
+    const now = performance.now();
+    const owed = (ratePerTalker * (now - lastTick)) / 1000;
+    lastTick = now;
+    const ts = now.toFixed(3);
     for (const l of links) {
       if (l.sender.closed) continue;
-      l.credit += perTick;
+      l.credit += owed;
       let s = '';
       for (; l.credit >= 1; l.credit--) {
         s += `<message to='${l.to}' type='chat' id='${ID_PREFIX}${ts}-${l.seq++}'><body>${BODY}</body></message>`;

@@ -108,6 +108,20 @@ export function rssKiB(pid) {
   return statusKiB(pid, 'VmRSS');
 }
 
+/**
+ * Scheduler times of `pid`'s main thread (for Node: the event loop) from /proc/<pid>/schedstat,
+ * in seconds: { run: on a CPU, wait: runnable but waiting for a CPU (other processes had it) },
+ * or undefined.
+ */
+export function mainThreadSched(pid) {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return { run: run / 1e9, wait: wait / 1e9 };
+  } catch {
+    return undefined;
+  }
+}
+
 const TICKS = 100; // USER_HZ on Linux
 
 /** CPU seconds (user + system, all threads) used so far by `pid`, or NaN. */
