@@ -120,7 +120,7 @@ async function holdServer(server, shared) {
   if (r.skipped) return r;
   let prepared = null;
   let proc = null;
-  let conns = [];
+  const conns = [];
   try {
     say(`${server.label}: config and ${shared.users.length} accounts…`);
     prepared = await server.prepare({
@@ -181,6 +181,7 @@ async function holdServer(server, shared) {
     const loginTimer = setInterval(() => row('login'), cfg.intervalSeconds * 1000);
     const lt0 = performance.now();
     const li = await loginMany(target, shared.users, {
+      conns, // rows taken meanwhile count the sessions open so far
       total: cfg.sessions,
       concurrency: cfg.loginConcurrency,
       keep: true,
@@ -190,7 +191,6 @@ async function holdServer(server, shared) {
       deadline: performance.now() + Math.max(1800, (20 * cfg.sessions) / cfg.loginRate) * 1000,
     });
     clearInterval(loginTimer);
-    conns = li.conns;
     r.logins = {
       completed: li.completed,
       failures: li.failures,

@@ -35,15 +35,15 @@ export function cpuMeter(pid) {
  * Runs `total` logins, `concurrency` at a time, cycling through `users`. With `keep`, sessions
  * stay open (after `available`: initial presence + ping round trip) and are returned.
  * `ratePerSecond`: start at most that many logins per second (paced evenly); none by default.
+ * `conns`: the array kept sessions are pushed to as they log in (a caller may watch it grow).
  */
 export async function loginMany(
   target,
   users,
-  { total, concurrency, keep = false, available = false, deadline, offset = 0, mech = 'PLAIN', scramCache, ratePerSecond },
+  { total, concurrency, keep = false, available = false, deadline, offset = 0, mech = 'PLAIN', scramCache, ratePerSecond, conns = [] },
 ) {
   const failures = {};
   const latencies = [];
-  const conns = [];
   let next = 0;
   let completed = 0;
   let tlsInfo = null;
