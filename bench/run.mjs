@@ -14,7 +14,7 @@ import { makeSelfSigned } from './lib/certs.mjs';
 import * as cli from './lib/cli.mjs';
 import { GENERATOR_CPU, REPO, SERVER_CPU } from './lib/cli.mjs';
 import { loginPhase, memoryPhase, messagePhase, warmup } from './lib/phases.mjs';
-import { freePort, rssKiB, startServer, stopServer, tail, waitReady } from './lib/proc.mjs';
+import { rssKiB, startServer, stopServer, tail, waitReady } from './lib/proc.mjs';
 import { buildTable, textTable } from './lib/report.mjs';
 import { writeResults } from './lib/results-md.mjs';
 import { makeClove, prosody } from './lib/servers.mjs';
@@ -74,17 +74,8 @@ function checkQuiet(label, phase, m) {
 const { tmpRoot, removeTmp } = cli.benchTmpDir('bench', 'clove-bench-', opt['keep-tmp']);
 
 async function benchServer(server, shared) {
-  const r = { server: server.name, label: server.label, ok: false };
-  const avail = server.available();
-  if (!avail.ok) {
-    r.skipped = avail.reason;
-    say(`${server.label}: not available — ${avail.reason}. Skipping it.`);
-    return r;
-  }
-  r.version = server.version();
-  const dir = path.join(tmpRoot, server.name);
-  fs.mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const { r, dir, port } = await cli.serverSlot(server, tmpRoot, say);
+  if (r.skipped) return r;
   let prepared = null;
   let proc = null;
 

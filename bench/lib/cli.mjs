@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { busyProcesses, haveTaskset, killAllStartedSync, pinSelf, waitQuiet } from './proc.mjs';
+import { busyProcesses, freePort, haveTaskset, killAllStartedSync, pinSelf, waitQuiet } from './proc.mjs';
 import { fmt } from './stats.mjs';
 
 /** The bench/ folder and the repository root. */
@@ -102,6 +102,25 @@ export function benchTmpDir(tag, prefix, keep) {
     });
   }
   return { tmpRoot, removeTmp };
+}
+
+/**
+ * A result record for `server` ({ server, label, ok: false, version, …extra }) with its own
+ * folder under `tmpRoot` and a free port. When it cannot run here, `r.skipped` says why (said
+ * once) and there is no folder or port.
+ */
+export async function serverSlot(server, tmpRoot, say, extra = {}) {
+  const r = { server: server.name, label: server.label, ok: false, ...extra };
+  const avail = server.available();
+  if (!avail.ok) {
+    r.skipped = avail.reason;
+    say(`${server.label}: not available — ${avail.reason}. Skipping it.`);
+    return { r };
+  }
+  r.version = server.version();
+  const dir = path.join(tmpRoot, server.name);
+  fs.mkdirSync(dir, { recursive: true });
+  return { r, dir, port: await freePort() };
 }
 
 /**

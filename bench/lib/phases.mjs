@@ -12,7 +12,7 @@ import { attr, becomeAvailable, login } from './xmpp.mjs';
  * everything else on the machine (`otherCpuPct`: other processes and kernel work not charged to
  * either; more than a few percent means the numbers are disturbed).
  */
-function cpuMeter(pid) {
+export function cpuMeter(pid) {
   const wall0 = performance.now();
   const srv0 = cpuSeconds(pid);
   const gen0 = process.cpuUsage();
@@ -34,22 +34,31 @@ function cpuMeter(pid) {
 /**
  * Runs `total` logins, `concurrency` at a time, cycling through `users`. With `keep`, sessions
  * stay open (after `available`: initial presence + ping round trip) and are returned.
+ * `ratePerSecond`: start at most that many logins per second (paced evenly); none by default.
+ * `conns`: the array kept sessions are pushed to as they log in (a caller may watch it grow).
  */
-async function loginMany(
+export async function loginMany(
   target,
   users,
-  { total, concurrency, keep = false, available = false, deadline, offset = 0, mech = 'PLAIN', scramCache },
+  { total, concurrency, keep = false, available = false, deadline, offset = 0, mech = 'PLAIN', scramCache, ratePerSecond, conns = [] },
 ) {
   const failures = {};
   const latencies = [];
-  const conns = [];
   let next = 0;
   let completed = 0;
   let tlsInfo = null;
   let lastError = null;
+  let nextStart = performance.now();
+  const gap = ratePerSecond > 0 ? 1000 / ratePerSecond : 0;
   const worker = async () => {
     while (next < total && performance.now() < deadline) {
       const i = next++;
+      if (gap > 0) {
+        const at = Math.max(performance.now(), nextStart);
+        nextStart = at + gap;
+        const wait = at - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
       const u = users[(offset + i) % users.length];
       const t0 = performance.now();
       try {

@@ -92,14 +92,33 @@ export function killAllStartedSync() {
   running.clear();
 }
 
-/** Resident set size of `pid` in KiB (VmRSS), or NaN. */
-export function rssKiB(pid) {
+/** A `Vm…` field of /proc/<pid>/status in KiB (VmRSS: resident now, VmHWM: its peak), or NaN. */
+export function statusKiB(pid, field) {
   try {
     const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(s);
+    const m = new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(s);
     return m ? Number(m[1]) : NaN;
   } catch {
     return NaN;
+  }
+}
+
+/** Resident set size of `pid` in KiB (VmRSS), or NaN. */
+export function rssKiB(pid) {
+  return statusKiB(pid, 'VmRSS');
+}
+
+/**
+ * Scheduler times of `pid`'s main thread (for Node: the event loop) from /proc/<pid>/schedstat,
+ * in seconds: { run: on a CPU, wait: runnable but waiting for a CPU (other processes had it) },
+ * or undefined.
+ */
+export function mainThreadSched(pid) {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return { run: run / 1e9, wait: wait / 1e9 };
+  } catch {
+    return undefined;
   }
 }
 

@@ -107,11 +107,12 @@ export function makeClove(repoRoot) {
       return `Clove ${pkg.version ?? '?'}${sha} on Node ${process.version}`;
     },
 
-    async prepare({ dir, port, certDir, domain, users, cpus }) {
+    /** `cloveExtra`: more global config lines (e.g. a cheaper bcrypt cost for many accounts). */
+    async prepare({ dir, port, certDir, domain, users, cpus, cloveExtra = [] }) {
       const dataPath = path.join(dir, 'data');
       const logPath = path.join(dir, 'clove.log');
       fs.mkdirSync(dataPath, { recursive: true });
-      const cfg = [...commonConfig({ dir, port, certDir, dataPath, logPath }), '', `VirtualHost ${JSON.stringify(domain)}`, ''];
+      const cfg = [...commonConfig({ dir, port, certDir, dataPath, logPath }), ...cloveExtra, '', `VirtualHost ${JSON.stringify(domain)}`, ''];
       const configPath = path.join(dir, 'clove.cfg.lua');
       fs.writeFileSync(configPath, cfg.join('\n'));
       // Accounts through Clove's own batch command: "user@host password" per line on stdin.
@@ -148,8 +149,11 @@ export function makeClove(repoRoot) {
   };
 }
 
-/** Polls a stats file the server rewrites every second; see makeClove().startStats. */
-function startStatsSampler(file) {
+/**
+ * Polls a stats file the server rewrites every second; see makeClove().startStats. Besides
+ * stop(), drain() hands over (and forgets) the samples read since the last drain().
+ */
+export function startStatsSampler(file) {
   const samples = [];
   let lastMtime = 0;
   const read = () => {
@@ -166,7 +170,14 @@ function startStatsSampler(file) {
   read();
   samples.length = 0; // what was there before the phase does not count
   const timer = setInterval(read, 250);
+  let drained = 0;
   return {
+    drain() {
+      read();
+      const fresh = samples.slice(drained);
+      drained = samples.length;
+      return fresh;
+    },
     stop() {
       clearInterval(timer);
       read();
