@@ -25,7 +25,7 @@ import type { Logger } from '../core/log.js';
  * Unsent output (bytes in the socket, plus characters of this tick's batch) past which the peer
  * is taken as not reading: a few MiB, so a slow I2P tunnel still absorbs a burst of presence.
  */
-export const OUTPUT_LIMIT = 4 * 1024 * 1024;
+export const OUTPUT_LIMIT = 2 * 1024 * 1024;
 /** Stanzas read ahead of the handler, in bytes, as a multiple of the stanza size limit. */
 const INBOX_STANZAS = 2;
 /** Milliseconds to wait for the peer's `</stream:stream>` after ours before dropping the socket. */
