@@ -291,7 +291,7 @@ export default defineModule({
       st.costs = [];
       st.bytes = 0;
       st.sent = h;
-      for (const stanza of pending) fresh.send(stanza);
+      fresh.replay(pending);
       request(fresh, st);
       ctx.log.info({ jid: jid.toString(), resent: pending.length }, 'session resumed');
       return true;

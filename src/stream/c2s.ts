@@ -167,6 +167,13 @@ export class C2SConnection extends XmlStream implements C2SSession {
     super.send(stanza);
   }
 
+  replay(stanzas: readonly Element[]): void {
+    let chars = 0;
+    for (const s of stanzas) chars += s.toString().length;
+    this.allowOutput(chars);
+    for (const s of stanzas) this.send(s);
+  }
+
   /** Stanzas before authentication: a module may take them (XEP-0077), otherwise refused. */
   private unauthenticated(el: Element): void | Promise<void> {
     const host = this.hostObj;

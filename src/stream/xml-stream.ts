@@ -67,6 +67,8 @@ export abstract class XmlStream {
   private out: string[] = [];
   /** Characters in `out`. */
   private outLength = 0;
+  /** Output allowed past OUTPUT_LIMIT until the socket drains (replayed stanzas, see allowOutput()). */
+  private outputAllowance = 0;
   private flushScheduled = false;
   private childLog: Logger | undefined;
 
@@ -160,6 +162,7 @@ export abstract class XmlStream {
   };
   private readonly onDrain = (): void => {
     this.pausedForOutput = false;
+    this.outputAllowance = 0;
     this.maybeResume();
   };
   private readonly onSocketError = (err: Error): void => {
@@ -191,7 +194,7 @@ export abstract class XmlStream {
     const text = typeof stanza === 'string' ? stanza : stanza.toString();
     this.out.push(text);
     this.outLength += text.length;
-    if (this.outLength + this.socket.writableLength > OUTPUT_LIMIT) {
+    if (this.outLength + this.socket.writableLength > OUTPUT_LIMIT + this.outputAllowance) {
       this.out = [];
       this.outLength = 0;
       this.outputOverflow();
@@ -233,6 +236,11 @@ export abstract class XmlStream {
   protected outputOverflow(): void {
     this.log.info({ unsent: this.socket.writableLength }, 'the peer does not read its stream; closing it');
     this.close(new StreamError('resource-constraint', 'you are not reading what is sent to you'));
+  }
+
+  /** Let `chars` more of output past OUTPUT_LIMIT until the socket next drains. */
+  protected allowOutput(chars: number): void {
+    this.outputAllowance += chars;
   }
 
   /** Drop the connection as if the network had lost it (no stream error, no `</stream:stream>`). */

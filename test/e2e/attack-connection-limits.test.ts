@@ -10,7 +10,7 @@
 //   - a connection that never logs in gets `connection-timeout` after c2s_timeout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { NS_BIND, NS_SASL, NS_STANZAS, NS_STREAM_ERRORS, NS_TLS, Wire, header, login, ping, stanzaErrorCondition } from '../helpers/wire.js';
+import { NS_BIND, NS_STANZAS, NS_STREAM_ERRORS, Wire, header, login, loginUnbound, ping, stanzaErrorCondition } from '../helpers/wire.js';
 
 const MAX_CONNECTIONS = 6;
 const MAX_UNAUTHENTICATED = 3;
@@ -22,22 +22,6 @@ async function opened(port: number): Promise<Wire> {
   const w = await Wire.connect(port);
   await w.write(header());
   await w.waitFor(() => w.elements.find((e) => e.name === 'stream:features' || e.name === 'stream:error'), 'features or a stream error');
-  return w;
-}
-
-/** STARTTLS, SASL PLAIN and the restart, without binding: a stream ready for <bind/>. */
-async function authenticated(port: number, user: string, password: string): Promise<Wire> {
-  const w = await opened(port);
-  await w.write(`<starttls xmlns='${NS_TLS}'/>`);
-  await w.next((e) => e.ns === NS_TLS, 'proceed');
-  await w.startTls();
-  await w.write(header());
-  await w.next((e) => e.name === 'stream:features' && e.getChild('mechanisms', NS_SASL) !== undefined, 'features after TLS');
-  await w.write(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`);
-  const outcome = await w.next((e) => e.ns === NS_SASL, 'SASL outcome');
-  if (outcome.name !== 'success') throw new Error(`authentication failed: ${w.text}`);
-  await w.write(header());
-  await w.next((e) => e.name === 'stream:features' && e.getChild('bind', NS_BIND) !== undefined, 'features after SASL');
   return w;
 }
 
@@ -88,7 +72,7 @@ describe('connection limits (issue 9, attack 7)', () => {
     await new Promise((r) => setTimeout(r, 200)); // the previous case's sockets are closed by now
     const sessions = [];
     for (let i = 0; i < MAX_RESOURCES; i++) sessions.push(await login(child.port, { user: 'alice', password: 'alice-pass', resource: `r${i}` }));
-    const w = await authenticated(child.port, 'alice', 'alice-pass');
+    const w = await loginUnbound(child.port, { user: 'alice', password: 'alice-pass' });
     const refused = await w.iq(`<iq type='set' id='b1'><bind xmlns='${NS_BIND}'><resource>r-over</resource></bind></iq>`, 'b1');
     expect(refused.attrs.type).toBe('error');
     expect(stanzaErrorCondition(refused)).toBe('resource-constraint');

@@ -5,10 +5,12 @@
 //   - another client sends it 100 MiB of headline messages (headlines to a gone resource are
 //     dropped, so nothing piles up in offline storage after the cut);
 //   - the server's RSS grows by less than 128 MiB (issue 9's threshold), it logs that the reader
-//     does not read, and the reader, once it reads again, finds `resource-constraint`.
+//     does not read, and the reader, once it reads again, finds `resource-constraint`;
+//   - with XEP-0198 resumption enabled, the reader's session hibernates instead, and a new
+//     connection resumes it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { NS_STREAM_ERRORS, login, ping } from '../helpers/wire.js';
+import { NS_STREAM_ERRORS, login, loginUnbound, ping } from '../helpers/wire.js';
 
 const MiB = 1024 * 1024;
 const TOTAL = 100 * MiB;
@@ -59,5 +61,40 @@ describe('a client that stops reading (issue 9, attack 2)', () => {
     expect(reader.elements.find((e) => e.name === 'stream:error')?.getChild('resource-constraint', NS_STREAM_ERRORS)).toBeDefined();
     sender.destroy();
     reader.destroy();
+  }, 60_000);
+
+  it('with XEP-0198 resumption, the non-reading session hibernates instead and can be resumed', async () => {
+    const NS_SM = 'urn:xmpp:sm:3';
+    const reader = await login(child.port, { user: 'reader', password: 'reader-pass', resource: 'sm' });
+    await reader.write(`<enable xmlns='${NS_SM}' resume='true'/>`);
+    const enabled = await reader.next((e) => e.name === 'enabled', '<enabled/>');
+    await reader.write('<presence/>');
+    expect((await ping(reader)).attrs.type).toBe('result');
+    const sender = await login(child.port, { user: 'sender', password: 'sender-pass', resource: 'sm-flood' });
+    const baseline = await child.rss();
+    reader.pause();
+    const hibernated = child.waitForLog((l) => l.msg === 'the client does not read its stream; dropping the connection, the session hibernates', 30_000);
+    let cut = false;
+    void hibernated.then(() => { cut = true; }, () => undefined);
+    let peak = baseline;
+    // 16 KiB messages until the server cuts the reader off (at most 100 MiB).
+    const body = BODY.slice(0, 16 * 1024);
+    for (let sent = 0, n = 0; !cut && sent < TOTAL; n++) {
+      const stanza = `<message to='${reader.jid}' type='headline' id='s${n}'><body>${body}</body></message>`;
+      await sender.write(stanza);
+      sent += stanza.length;
+      if (n % 64 === 0) peak = Math.max(peak, await child.rss());
+    }
+    await hibernated;
+    await child.waitForLog((l) => l.msg === 'connection lost; session hibernating', 5000);
+    peak = Math.max(peak, await child.rss());
+    expect(peak - baseline, `RSS grew from ${(baseline / MiB).toFixed(1)} to ${(peak / MiB).toFixed(1)} MiB`).toBeLessThan(128 * MiB);
+    reader.destroy();
+    const again = await loginUnbound(child.port, { user: 'reader', password: 'reader-pass' });
+    await again.write(`<resume xmlns='${NS_SM}' previd='${enabled.attrs.id}' h='0'/>`);
+    const resumed = await again.next((e) => e.name === 'resumed' || e.name === 'failed', '<resumed/>', 10_000);
+    expect(resumed.name, again.text.slice(0, 500)).toBe('resumed');
+    sender.destroy();
+    again.destroy();
   }, 60_000);
 });
