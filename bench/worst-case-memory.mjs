@@ -1,17 +1,22 @@
-// Worst case memory per hostile connection (docs/limits.md): N connections to a real Clove
-// process each hold the costliest thing a peer can make the server keep before logging in, an
-// unfinished stanza just under the size and element caps, built as a tree while it arrives and
-// kept until c2s_timeout. Prints the server's RSS growth (from /proc) per connection.
+// Worst case memory per hostile connection (docs/limits.md), against a real Clove process; prints
+// the server's RSS growth (from /proc) per connection.
 //
 //   npm run build && node bench/worst-case-memory.mjs [connections=100] [shape=attrs|elements|text]
+//   npm run build && node bench/worst-case-memory.mjs [sessions=10] hibernating
 //
-// Shapes: attrs = elements carrying 64 one-letter attributes each (the most heap per byte),
-// elements = 4,000 empty <a> then text, text = one body of text.
+// Before login: N connections each hold the costliest thing a peer can make the server keep, an
+// unfinished stanza just under the size and element caps, built as a tree while it arrives and
+// kept until c2s_timeout. Shapes: attrs = elements carrying 63 attributes each, elements = 4,000
+// empty <a> then text, text = one body of text.
+// hibernating: N sessions of one account enable XEP-0198 resumption and drop their sockets; another
+// client then sends each ~7.5 MiB of messages, which wait in its queue (bound: 8 MiB estimated).
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { login } from './lib/xmpp.mjs';
 
 const N = Number(process.argv[2] ?? 100);
 const SHAPE = process.argv[3] ?? 'attrs';
@@ -32,6 +37,33 @@ function partialStanza(shape) {
     s += '<body>' + 'x'.repeat(LIMIT - 64 - s.length - 6);
   }
   return s; // never closed
+}
+
+/** N sessions of one account hibernate; another client fills each one's queue. Returns a summary. */
+async function hibernating(port, pid) {
+  const users = ['victim p1', 'sender p2'];
+  const r = spawnSync(process.execPath, [join(root, 'bin/clove.js'), '--config', config, 'adduser', '--batch'], { input: users.map((u) => `${u.split(' ')[0]}@localhost ${u.split(' ')[1]}\n`).join('') });
+  if (r.status !== 0) throw new Error(String(r.stderr));
+  const sessions = [];
+  for (let i = 0; i < N; i++) {
+    const c = await login({ host: '127.0.0.1', port, domain: 'localhost', user: 'victim', password: 'p1' });
+    c.write("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+    for (;;) if ((await c.element()).name === 'enabled') break;
+    c.write('<presence/>');
+    sessions.push(c);
+  }
+  const sender = await login({ host: '127.0.0.1', port, domain: 'localhost', user: 'sender', password: 'p2' });
+  await sleep(500);
+  const before = await rss(pid);
+  for (const c of sessions) c.sock.destroy();
+  await sleep(500);
+  const body = 'y'.repeat(64 * 1024);
+  for (let k = 0; k < 115; k++) for (const c of sessions) sender.write(`<message to='${c.jid}' type='chat'><body>${body}</body></message>`);
+  await sender.iq("<iq type='get' id='done'><ping xmlns='urn:xmpp:ping'/></iq>", 'done');
+  await sleep(2000);
+  const after = await rss(pid);
+  sender.close();
+  return { sessions: N, mode: 'hibernating', queuedPerSessionMiB: +((115 * 64 * 1024) / 2 ** 20).toFixed(1), rssBeforeMiB: +(before / 2 ** 20).toFixed(1), rssAfterMiB: +(after / 2 ** 20).toFixed(1), perSessionKiB: Math.round((after - before) / N / 1024) };
 }
 
 const rss = async (pid) => Number(/^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
@@ -55,6 +87,10 @@ const port = await new Promise((resolve, reject) => {
   child.once('exit', () => reject(new Error(buf)));
 });
 try {
+  if (SHAPE === 'hibernating') {
+    console.log(JSON.stringify(await hibernating(port, child.pid)));
+    process.exitCode = 0;
+  } else {
   await sleep(500);
   const before = await rss(child.pid);
   const data = partialStanza(SHAPE);
@@ -73,6 +109,7 @@ try {
   const per = (after - before) / N;
   console.log(JSON.stringify({ connections: N, shape: SHAPE, stanzaBytes: Buffer.byteLength(data), rssBeforeMiB: +(before / 2 ** 20).toFixed(1), rssAfterMiB: +(after / 2 ** 20).toFixed(1), perConnectionKiB: Math.round(per / 1024), closedEarly }));
   for (const s of sockets) s.destroy();
+  }
 } finally {
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
