@@ -43,8 +43,15 @@ s2s_ports = { 5269 }
 c2s_stanza_size_limit = 262144 -- 256 KiB
 s2s_stanza_size_limit = 524288 -- 512 KiB
 
--- Seconds a client may take to log in, and an s2s connection to come up (I2P is slow).
-c2s_timeout = 300
+-- Seconds a client may take to log in and bind, and an s2s connection to come up. A login is
+-- about 8 round trips; 60 s leaves a slow I2P tunnel several times that.
+c2s_timeout = 60
+
+-- Connection caps (docs/limits.md). Behind i2pd every client comes from 127.0.0.1, so these are
+-- global: connections open at once, those still logging in, and sessions per account.
+c2s_max_connections = 20000
+c2s_max_unauthenticated = 256
+max_resources = 10
 
 -- Stream management (XEP-0198): a client whose tunnel drops can resume within this many seconds
 -- and gets every unacknowledged stanza again; after it, they go to its other resources or offline.
@@ -56,14 +63,15 @@ s2s_timeout = 90
 -- backoff (5 s, 15 s, 30 s, 1 min, 2 min, then every 5 min) and bounces only after the deadline.
 s2s_connect_timeout = 120 -- seconds to reach a peer through the proxy
 s2s_send_deadline = 600   -- seconds a stanza may wait for its peer before it is bounced
-s2s_idle_timeout = 600    -- seconds before an unused outgoing s2s stream is closed
+s2s_idle_timeout = 600    -- seconds before an unused s2s stream (outgoing, or verified incoming) is closed
 
 -- Secret for dialback keys (XEP-0185). Unset: a random secret at every start, which is fine
 -- for a single server process.
 -- dialback_secret = "a long random string"
 
--- (accepted) Prosody's rate limits:
--- limits = { c2s = { rate = "10kb/s" }; s2sin = { rate = "30kb/s" } }
+-- Read rate per connection (Prosody's mod_limits); a faster peer is not read from until it is
+-- back under the rate. Unset: these defaults. A type left out of the table is not limited.
+-- limits = { c2s = { rate = "100kb/s"; burst = "2s" }; s2sin = { rate = "300kb/s" }; s2sout = { rate = "300kb/s" } }
 
 ---------- Files and process ----------
 

@@ -17,6 +17,8 @@ import { Accounts } from './storage/accounts.js';
 import { certPaths, loadOrCreateCert } from './net/certs.js';
 import { listenAll, type Listening } from './net/listener.js';
 import { C2SConnection } from './stream/c2s.js';
+import { C2SAdmission, refuseConnection } from './stream/c2s-admission.js';
+import { rateLimits } from './net/rate-limit.js';
 import { noteSha1OnlyAccounts } from './stream/sasl.js';
 import { setUpAuthDefences } from './sasl/defences.js';
 import { MODULES, resolveModules } from './modules/index.js';
@@ -120,6 +122,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const auth = await setUpAuthDefences(config, log);
   const tlsContexts = new Map<string, SecureContext>();
   const fingerprints = new Map<string, string>();
+  // `limits`, read at start (a reload does not change them): a bad value stops the start with file:line.
+  const rates = rateLimits(config);
   const keys = new DialbackKeys(config.get<string | undefined>('dialback_secret'));
   const remote = new S2SManager({
     hosts, log, storage, keys,
@@ -133,6 +137,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       sendDeadline: config.get<number>('s2s_send_deadline'),
       idleTimeout: config.get<number>('s2s_idle_timeout'),
       stanzaSizeLimit: config.get<number>('s2s_stanza_size_limit'),
+      rateLimit: rates.s2sout,
     }),
   });
   /** Certificate and TLS context for a host, from `cfg`; the running maps change only on success. */
@@ -173,7 +178,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const enabledHosts = (cfg: Config): string[] => cfg.virtualHosts().filter((h) => cfg.get<boolean>('enabled', h) !== false);
   for (const name of enabledHosts(config)) await addHost(name, config);
 
-  const open = new Set<C2SConnection>();
+  const open = new C2SAdmission<C2SConnection>(() => ({
+    maxConnections: config.get<number>('c2s_max_connections'),
+    maxUnauthenticated: config.get<number>('c2s_max_unauthenticated'),
+  }));
   const c2sOpts = {
     hosts,
     log,
@@ -182,9 +190,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     stanzaSizeLimit: config.get<number>('c2s_stanza_size_limit'),
     authTimeout: config.get<number>('c2s_timeout'),
     auth: auth.guard,
+    onAuthenticated: (c: C2SConnection) => open.authenticated(c),
   };
   const onClient = (socket: Socket): void => {
-    open.add(new C2SConnection(socket, c2sOpts, (c) => open.delete(c)));
+    const refused = open.refusal();
+    if (refused) {
+      log.warn({ connections: open.size }, `c2s connection refused: ${refused}`);
+      return refuseConnection(socket, refused);
+    }
+    const conn = new C2SConnection(socket, c2sOpts, (c) => open.removed(c));
+    conn.limitRate(rates.c2s);
+    open.added(conn);
   };
   const c2s = await listenAll('c2s', config.get<string[] | undefined>('c2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('c2s_ports'), onClient);
   for (const l of c2s) log.info(`c2s listening on ${l.address}:${l.port}`);
@@ -197,10 +213,15 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     secureAuth: (h: string) => h !== '' && config.get<boolean>('s2s_secure_auth', h),
     stanzaSizeLimit: config.get<number>('s2s_stanza_size_limit'),
     authTimeout: config.get<number>('s2s_timeout'),
+    // Twice s2s_idle_timeout: the sending side closes an idle stream first; this is the backstop
+    // for peers that never do.
+    idleTimeout: () => 2 * config.get<number>('s2s_idle_timeout'),
     verify: (local: string, peer: string, streamId: string, key: string) => remote.verify(local, peer, streamId, key),
   };
   const onServer = (socket: Socket): void => {
-    inbound.add(new S2SIn(socket, s2sOpts, (s) => inbound.delete(s)));
+    const stream = new S2SIn(socket, s2sOpts, (s) => inbound.delete(s));
+    stream.limitRate(rates.s2sin);
+    inbound.add(stream);
   };
   const s2s = await listenAll('s2s', config.get<string[] | undefined>('s2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('s2s_ports'), onServer);
   for (const l of s2s) log.info(`s2s listening on ${l.address}:${l.port}`);
@@ -221,7 +242,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     hosts.delete(name); // first: new streams to it now get host-unknown
     retired.add(name);
     const gone = new StreamError('host-gone', why);
-    for (const conn of [...open]) if (conn.host === name) conn.close(gone);
+    for (const conn of open.connections()) if (conn.host === name) conn.close(gone);
     for (const session of sessions.all(name)) session.close(gone); // hibernating (XEP-0198) ones too
     for (const conn of [...inbound]) conn.forgetLocal(name, gone);
     remote.dropLocal(name);
@@ -256,7 +277,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         loop.disable();
         for (const host of hosts.values()) await host.events.fire('server-stopping', { reason });
         const closing = [...c2s, ...s2s].map((l) => l.close());
-        for (const conn of [...open]) conn.close(new StreamError('system-shutdown', reason));
+        for (const conn of open.connections()) conn.close(new StreamError('system-shutdown', reason));
         for (const conn of [...inbound]) conn.close(new StreamError('system-shutdown', reason));
         remote.stop();
         await Promise.all(closing);

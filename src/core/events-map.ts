@@ -50,6 +50,8 @@ export interface EventMap {
   [nonza: `c2s-nonza/${string}`]: { session: C2SSession; element: Element };
   /** A stanza from a bound client was handled (XEP-0198 counts them); fired only when hooked. */
   'c2s-stanza-handled': { session: C2SSession };
+  /** Whether a lost connection of this bound session would hibernate (XEP-0198); a handler returns true if so. */
+  'session-resumable': { session: C2SSession };
   /**
    * A bound session's connection was lost without `</stream:stream>` (XEP-0198). A synchronous
    * handler that returns something keeps it bound without a socket ("hibernating"); it must end

@@ -32,6 +32,11 @@ export interface C2SSession {
   readonly data: Map<string, unknown>;
   /** Queue a stanza (or raw XML) to the client. */
   send(stanza: Element | string): void;
+  /**
+   * Send stanzas the client is owed (a XEP-0198 resumption) even past the output limit: they
+   * are held in memory already, so sending them moves them rather than adding more.
+   */
+  replay(stanzas: readonly Element[]): void;
   /** End the stream, with a stream error if given. */
   close(error?: StreamError): void;
 }

@@ -9,9 +9,17 @@ import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { defineModule } from '../core/modules.js';
 import type { C2SSession } from '../core/session.js';
+import { heapCost } from '../xml/heap-cost.js';
 
 /** Senders whose presence one inactive session holds; past this everything held is flushed. */
 const MAX_HELD = 1000;
+/** … or past this much estimated heap (src/xml/heap-cost.ts): 1,000 senders × 256 KiB would be 250 MiB. */
+const MAX_HELD_BYTES = 1024 * 1024;
+
+/** Held presence by sender, with the estimated heap it takes. */
+class Held extends Map<string, Element> {
+  bytes = 0;
+}
 /** session.data key of the held presence (present only while the client is inactive). */
 const HELD = 'csi.held';
 
@@ -28,7 +36,7 @@ function wakes(stanza: Element): boolean {
 }
 
 /** Send what was held, oldest change first. The caller has taken `held` off the session first, so these pass. */
-function release(session: C2SSession, held: Map<string, Element>): void {
+function release(session: C2SSession, held: Held): void {
   for (const p of held.values()) session.send(p);
 }
 
@@ -40,19 +48,19 @@ export default defineModule({
     });
 
     ctx.hook(`c2s-nonza/${NS.CSI}:inactive`, ({ session }) => {
-      if (!session.data.has(HELD)) session.data.set(HELD, new Map<string, Element>());
+      if (!session.data.has(HELD)) session.data.set(HELD, new Held());
       return true;
     });
 
     ctx.hook(`c2s-nonza/${NS.CSI}:active`, ({ session }) => {
-      const held = session.data.get(HELD) as Map<string, Element> | undefined;
+      const held = session.data.get(HELD) as Held | undefined;
       session.data.delete(HELD);
       if (held) release(session, held);
       return true;
     });
 
     ctx.hook('c2s-outgoing', ({ session, stanza }) => {
-      const held = session.data.get(HELD) as Map<string, Element> | undefined;
+      const held = session.data.get(HELD) as Held | undefined;
       if (!held) return undefined;
       if (!unimportant(stanza)) {
         // A message the user will read wakes the client anyway: send the held presence first,
@@ -60,18 +68,21 @@ export default defineModule({
         if (held.size > 0 && wakes(stanza)) {
           session.data.delete(HELD);
           release(session, held);
-          session.data.set(HELD, new Map<string, Element>());
+          session.data.set(HELD, new Held());
         }
         return undefined;
       }
       const from = stanza.attrs.from ?? '';
       // Re-inserted, so the order of flushing is the order of the latest changes.
+      const previous = held.get(from);
+      if (previous) held.bytes -= heapCost(previous);
       held.delete(from);
       held.set(from, stanza);
-      if (held.size >= MAX_HELD) {
+      held.bytes += heapCost(stanza);
+      if (held.size >= MAX_HELD || held.bytes > MAX_HELD_BYTES) {
         session.data.delete(HELD);
         release(session, held);
-        session.data.set(HELD, new Map<string, Element>());
+        session.data.set(HELD, new Held());
       }
       return true;
     });

@@ -30,6 +30,7 @@ import { NS } from '../xml/ns.js';
 import { defineModule } from '../core/modules.js';
 import { StanzaError, StreamError, errorReply } from '../core/errors.js';
 import type { C2SSession } from '../core/session.js';
+import { heapCost } from '../xml/heap-cost.js';
 
 /** session.data key of the stream management state. */
 const KEY = 'smacks';
@@ -40,6 +41,11 @@ const REQUEST_AFTER_MS = 30_000;
 /** XEP-0198 counters wrap at 2^32. */
 const WRAP = 2 ** 32;
 const R = `<r xmlns='${NS.SM}'/>`;
+/**
+ * Estimated heap of the unacknowledged queue (src/xml/heap-cost.ts) past which the session ends
+ * like one over smacks_max_queue_size: a count alone allows 500 stanzas of 256 KiB.
+ */
+export const MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 
 interface SmState {
   /** Resumption id, only when the client asked for resumption. */
@@ -50,6 +56,9 @@ interface SmState {
   sent: number;
   /** Unacknowledged outbound stanzas, oldest first: the last one is number `sent`. */
   queue: Element[];
+  /** heapCost() of each stanza in `queue`, and their sum. */
+  costs: number[];
+  bytes: number;
   /** An <r/> of ours is outstanding. */
   requested: boolean;
   requestTimer: NodeJS.Timeout | undefined;
@@ -103,6 +112,7 @@ export default defineModule({
         throw new StreamError('undefined-condition', `you acknowledged ${h} stanzas, but only ${st.sent} were sent`);
       }
       st.queue.splice(0, acked);
+      for (const c of st.costs.splice(0, acked)) st.bytes -= c;
       st.requested = false;
       if (st.queue.length === 0) clearRequest(st);
     };
@@ -119,6 +129,8 @@ export default defineModule({
       session.data.delete(KEY);
       const pending = st.queue;
       st.queue = [];
+      st.costs = [];
+      st.bytes = 0;
       if (pending.length === 0) return;
       ctx.log.debug({ count: pending.length }, 'routing unacknowledged stanzas again');
       const done = (async () => {
@@ -151,7 +163,7 @@ export default defineModule({
         return true;
       }
       const resume = element.attrs.resume === 'true' || element.attrs.resume === '1';
-      const st: SmState = { id: undefined, handled: 0, sent: 0, queue: [], requested: false, requestTimer: undefined, hibernation: undefined, ended: false };
+      const st: SmState = { id: undefined, handled: 0, sent: 0, queue: [], costs: [], bytes: 0, requested: false, requestTimer: undefined, hibernation: undefined, ended: false };
       session.data.set(KEY, st);
       if (resume) {
         st.id = randomBytes(18).toString('base64url');
@@ -190,10 +202,14 @@ export default defineModule({
       if (!st || st.ended || (stanza.name !== 'message' && stanza.name !== 'presence' && stanza.name !== 'iq')) return undefined;
       st.sent = (st.sent + 1) % WRAP;
       st.queue.push(stanza);
-      if (st.queue.length > maxQueue) {
+      const cost = heapCost(stanza);
+      st.costs.push(cost);
+      st.bytes += cost;
+      if (st.queue.length > maxQueue || st.bytes > MAX_QUEUE_BYTES) {
         // Nothing can keep that much for a client that does not acknowledge: end the session;
         // finish() routes the queue again (messages reach offline storage).
-        queueMicrotask(() => session.close(new StreamError('resource-constraint', `more than ${maxQueue} stanzas are unacknowledged`)));
+        const why = st.queue.length > maxQueue ? `more than ${maxQueue} stanzas are unacknowledged` : `more than ${MAX_QUEUE_BYTES >> 20} MiB of stanzas are unacknowledged`;
+        queueMicrotask(() => session.close(new StreamError('resource-constraint', why)));
         return st.hibernation ? true : undefined;
       }
       if (st.hibernation) return true; // kept for the resumption
@@ -206,6 +222,11 @@ export default defineModule({
       }
       return undefined;
     }, -1000);
+
+    ctx.hook('session-resumable', ({ session }) => {
+      const st = stateOf(session);
+      return st && !st.ended && st.id !== undefined ? true : undefined;
+    });
 
     ctx.hook('session-interrupted', ({ session }) => {
       const st = stateOf(session);
@@ -267,8 +288,10 @@ export default defineModule({
       // What the client did not get is sent again, in order, and counted from its h.
       const pending = st.queue;
       st.queue = [];
+      st.costs = [];
+      st.bytes = 0;
       st.sent = h;
-      for (const stanza of pending) fresh.send(stanza);
+      fresh.replay(pending);
       request(fresh, st);
       ctx.log.info({ jid: jid.toString(), resent: pending.length }, 'session resumed');
       return true;

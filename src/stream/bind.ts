@@ -1,5 +1,7 @@
 // Resource binding (RFC 6120 §7): the server picks a resource when the client sends none; a new
-// session with a full JID already in use replaces the old one, which gets a `conflict` error.
+// session with a full JID already in use replaces the old one, which gets a `conflict` error; an
+// account may hold at most `max_resources` sessions (hibernating ones included), beyond which bind
+// fails with `resource-constraint` (RFC 6120 §7.6.2.1).
 import { randomBytes } from 'node:crypto';
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
@@ -29,6 +31,14 @@ export function bindResource(conn: C2SConnection, iq: Element): void {
   if (resource === '') {
     do resource = `clove-${randomBytes(6).toString('base64url')}`;
     while (host.sessions.hasResource(host.name, conn.username, resource));
+  }
+  const max = host.config.get<number>('max_resources', host.name);
+  const others = host.sessions.ofUser(host.name, conn.username).filter((s) => s.jid?.resource !== resource).length;
+  if (others >= max) {
+    conn.log.info({ sessions: others, max }, 'bind refused: the account has too many sessions');
+    const reply = errorReply(iq, new StanzaError('resource-constraint', `this account already has ${others} sessions (at most ${max})`, 'wait'));
+    if (reply) conn.send(reply);
+    return;
   }
   const jid = new Jid(conn.username, host.name, resource);
   conn.bound(jid);

@@ -26,6 +26,8 @@ export interface C2SOptions {
   authTimeout: number;
   /** Paces password guesses and delays failures; none in tests that build connections by hand. */
   auth?: AuthGuard;
+  /** Told when a connection authenticates (connection caps count unauthenticated ones). */
+  onAuthenticated?(conn: C2SConnection): void;
 }
 
 export class C2SConnection extends XmlStream implements C2SSession {
@@ -50,6 +52,24 @@ export class C2SConnection extends XmlStream implements C2SSession {
       if (this.state !== 'bound') this.close(new StreamError('connection-timeout', 'authentication took too long'));
     }, opts.authTimeout * 1000);
     this.authTimer.unref();
+  }
+
+  /** Before SASL succeeds a client gets one element handled at a time, none read ahead. */
+  protected override get inputTrusted(): boolean {
+    return this.state === 'authenticated' || this.state === 'bound';
+  }
+
+  /**
+   * The client stopped reading: a session that can resume (XEP-0198) loses its socket as if the
+   * network had dropped it and hibernates, its unacknowledged stanzas kept for the resumption
+   * (bounded by the smacks module); any other gets `resource-constraint`.
+   */
+  protected override outputOverflow(): void {
+    if (this.state === 'bound' && this.hostObj?.events.has('session-resumable') && this.hostObj.events.fire('session-resumable', { session: this }) === true) {
+      this.log.info('the client does not read its stream; dropping the connection, the session hibernates');
+      return this.dropSocket();
+    }
+    super.outputOverflow();
   }
 
   // ---- stream header ----
@@ -150,6 +170,13 @@ export class C2SConnection extends XmlStream implements C2SSession {
     super.send(stanza);
   }
 
+  replay(stanzas: readonly Element[]): void {
+    let chars = 0;
+    for (const s of stanzas) chars += s.toString().length;
+    this.allowOutput(chars);
+    for (const s of stanzas) this.send(s);
+  }
+
   /** Stanzas before authentication: a module may take them (XEP-0077), otherwise refused. */
   private unauthenticated(el: Element): void | Promise<void> {
     const host = this.hostObj;
@@ -211,6 +238,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
   authenticated(username: string): void {
     this.username = username;
     this.state = 'authenticated';
+    this.opts.onAuthenticated?.(this);
     this.restart();
     void this.hostObj?.events.fire('session-authenticated', { session: this });
   }

@@ -31,6 +31,8 @@ export interface S2SInOptions {
   verify(local: string, remote: string, streamId: string, key: string): Promise<VerifyOutcome>;
   /** Seconds an inbound stream may take to verify its first domain. */
   authTimeout: number;
+  /** Seconds a verified inbound stream may stay idle before it is closed. */
+  idleTimeout?(): number;
 }
 
 type S2SInState = 'expect-stream' | 'open' | 'tls-handshake' | 'closed';
@@ -159,6 +161,7 @@ export class S2SIn extends XmlStream implements S2SSession {
       this.unverified--;
       this.verified.add(`${remote} ${local}`);
       if (this.authTimer) clearTimeout(this.authTimer);
+      if (this.verified.size === 1 && this.opts.idleTimeout) this.closeWhenIdle(this.opts.idleTimeout());
       this.log.info({ remote, local }, 'dialback: peer verified (inbound)');
       this.send(dbAnswer('result', local, remote, 'valid'));
     } else if (outcome === 'invalid') {

@@ -13,6 +13,7 @@ import type { Logger } from '../core/log.js';
 import type { KeyValStore, StorageBackend } from '../storage/store.js';
 import type { Connector, Route, RoutePolicy } from '../net/connector.js';
 import { ConnectError } from '../net/connector.js';
+import type { RateLimit } from '../net/rate-limit.js';
 import { decideRoute } from '../net/connect.js';
 import { DialbackKeys } from './dialback.js';
 import { S2SOut, serverStanzaText } from './s2s-out.js';
@@ -36,6 +37,8 @@ export interface S2SManagerOptions {
     sendDeadline: number;
     idleTimeout: number;
     stanzaSizeLimit: number;
+    /** The `limits` option's s2sout rate (undefined: not limited). */
+    rateLimit?: RateLimit | undefined;
   };
 }
 
@@ -250,6 +253,7 @@ export class S2SManager {
           onReady: (stream) => this.ready(link, stream, started),
           onDone: (stream, reason, wasReady) => this.done(link, stream, reason, wasReady),
         });
+        link.stream.limitRate(s.rateLimit);
       },
       (err: unknown) => {
         link.connecting = false;

@@ -2,17 +2,32 @@
 // stanzas handled one at a time in order, output batched per tick, backpressure both ways,
 // and closing with an optional stream error. Subclasses add their state machine.
 // References: RFC 6120 §4 (streams), §5 (STARTTLS).
+//
+// Memory per stream is bounded in bytes (docs/limits.md, "Worst case memory per connection"):
+// - input: the parser holds at a stanza boundary and the socket is paused while the stanzas read
+//   ahead of the handler reach twice the stanza size limit, or, before the peer is trusted
+//   (authenticated), while one element waits or is being handled (e.g. <auth/> during PBKDF2);
+// - output: the socket's unsent bytes plus this tick's batch may not pass OUTPUT_LIMIT; past it
+//   the peer is not reading and the stream ends with `resource-constraint` (c2s sessions with
+//   XEP-0198 resumption hibernate instead: see outputOverflow());
+// - rate: a token bucket (the `limits` option) pauses reading from a peer sending too fast.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, checkServerIdentity, connect as tlsConnect, type SecureContext } from 'node:tls';
 import { Element } from '../xml/element.js';
 import { StreamParser } from '../xml/parser.js';
 import { SocketDuplex } from '../net/socket-duplex.js';
+import { TokenBucket, type RateLimit } from '../net/rate-limit.js';
 import { StreamError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 
-/** Input stanzas queued before the socket is paused (backpressure on flooding peers). */
-const HIGH_WATER = 256;
+/**
+ * Unsent output (bytes in the socket, plus characters of this tick's batch) past which the peer
+ * is taken as not reading: a few MiB, so a slow I2P tunnel still absorbs a burst of presence.
+ */
+export const OUTPUT_LIMIT = 2 * 1024 * 1024;
+/** Stanzas read ahead of the handler, in bytes, as a multiple of the stanza size limit. */
+const INBOX_STANZAS = 2;
 /** Milliseconds to wait for the peer's `</stream:stream>` after ours before dropping the socket. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -33,26 +48,77 @@ export abstract class XmlStream {
    * when we closed it. Undefined while open.
    */
   protected endedBy: 'peer' | 'lost' | 'local' | undefined;
+  /** When input last arrived (ms since the epoch): idle timeouts. */
+  lastInput = Date.now();
   private readonly inbox: Element[] = [];
+  /** Bytes of each element in `inbox`, same order. */
+  private readonly inboxSizes: number[] = [];
+  private inboxBytes = 0;
+  private readonly inboxLimit: number;
   private draining = false;
+  /** An element taken from the inbox is still being handled. */
+  private handling = false;
   private pausedForInput = false;
   private pausedForOutput = false;
+  private pausedForRate = false;
+  private rateTimer: NodeJS.Timeout | undefined;
+  private bucket: TokenBucket | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private out: string[] = [];
+  /** Characters in `out`. */
+  private outLength = 0;
+  /** Output allowed past OUTPUT_LIMIT until the socket drains (replayed stanzas, see allowOutput()). */
+  private outputAllowance = 0;
   private flushScheduled = false;
   private childLog: Logger | undefined;
 
   constructor(socket: Socket, private readonly baseLog: Logger, stanzaSizeLimit: number, private readonly logKey: string) {
     this.socket = socket;
+    this.inboxLimit = INBOX_STANZAS * stanzaSizeLimit;
     this.parser = new StreamParser(
       {
         streamStart: (name, attrs) => this.onStreamStart(name, attrs),
-        stanza: (el) => this.enqueue(el),
-        streamEnd: () => this.enqueue(END),
+        stanza: (el, bytes) => this.enqueue(el, bytes),
+        streamEnd: () => this.enqueue(END, 0),
         error: (condition, text) => this.close(new StreamError(condition, text)),
       },
-      { maxStanzaBytes: stanzaSizeLimit },
+      // One element per 64 bytes of the size limit: 4096 for Prosody's 256 KiB.
+      { maxStanzaBytes: stanzaSizeLimit, maxElements: Math.max(64, Math.floor(stanzaSizeLimit / 64)) },
     );
     this.attach(socket);
+  }
+
+  /**
+   * Whether the peer has authenticated: until then at most one element is read ahead of the
+   * handler. Streams we opened ourselves (s2s-out) are trusted from the start.
+   */
+  protected get inputTrusted(): boolean {
+    return true;
+  }
+
+  /** Read from this peer at most `limit` bytes per second, with its burst (the `limits` option). */
+  limitRate(limit: RateLimit | undefined): void {
+    this.bucket = limit ? new TokenBucket(limit) : undefined;
+  }
+
+  /** Close the stream (without an error) once no input has arrived for `seconds`. */
+  protected closeWhenIdle(seconds: number): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const ms = seconds * 1000;
+    const check = (): void => {
+      const left = this.lastInput + ms - Date.now();
+      if (left > 0) {
+        this.idleTimer = setTimeout(check, left);
+        this.idleTimer.unref();
+        return;
+      }
+      this.idleTimer = undefined;
+      if (this.isClosed) return;
+      this.log.info({ seconds }, 'closing idle stream');
+      this.close();
+    };
+    this.idleTimer = setTimeout(check, ms);
+    this.idleTimer.unref();
   }
 
   /** The peer's stream header (after every restart). */
@@ -79,9 +145,24 @@ export abstract class XmlStream {
     return this.isClosed;
   }
 
-  private readonly onData = (chunk: Buffer): void => this.parser.write(chunk);
+  private readonly onData = (chunk: Buffer): void => {
+    this.lastInput = Date.now();
+    const wait = this.bucket?.take(chunk.length) ?? 0;
+    if (wait > 0 && !this.pausedForRate) {
+      // Over the rate: this chunk is parsed, then nothing more is read until the bucket is even.
+      this.pausedForRate = true;
+      this.socket.pause();
+      this.rateTimer = setTimeout(() => {
+        this.rateTimer = undefined;
+        this.pausedForRate = false;
+        this.maybeResume();
+      }, wait);
+    }
+    this.parser.write(chunk);
+  };
   private readonly onDrain = (): void => {
     this.pausedForOutput = false;
+    this.outputAllowance = 0;
     this.maybeResume();
   };
   private readonly onSocketError = (err: Error): void => {
@@ -110,7 +191,15 @@ export abstract class XmlStream {
   /** Queue a stanza; output is written once per tick so bursts become one TLS record. */
   send(stanza: Element | string): void {
     if (this.isClosed) return;
-    this.out.push(typeof stanza === 'string' ? stanza : stanza.toString());
+    const text = typeof stanza === 'string' ? stanza : stanza.toString();
+    this.out.push(text);
+    this.outLength += text.length;
+    if (this.outLength + this.socket.writableLength > OUTPUT_LIMIT + this.outputAllowance) {
+      this.out = [];
+      this.outLength = 0;
+      this.outputOverflow();
+      return;
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -122,6 +211,7 @@ export abstract class XmlStream {
     if (this.out.length === 0 || this.socket.destroyed) return;
     const data = this.out.length === 1 ? (this.out[0] as string) : this.out.join('');
     this.out = [];
+    this.outLength = 0;
     if (!this.socket.write(data)) {
       // The peer is not reading: stop reading its input until it catches up.
       this.pausedForOutput = true;
@@ -134,8 +224,29 @@ export abstract class XmlStream {
     if (this.out.length) {
       data = this.out.join('') + data;
       this.out = [];
+      this.outLength = 0;
     }
     if (!this.socket.destroyed) this.socket.write(data);
+  }
+
+  /**
+   * The peer does not read what is sent to it (OUTPUT_LIMIT passed); what was not yet handed to
+   * the socket is already dropped. The stream ends with `resource-constraint`.
+   */
+  protected outputOverflow(): void {
+    this.log.info({ unsent: this.socket.writableLength }, 'the peer does not read its stream; closing it');
+    this.close(new StreamError('resource-constraint', 'you are not reading what is sent to you'));
+  }
+
+  /** Let `chars` more of output past OUTPUT_LIMIT until the socket next drains. */
+  protected allowOutput(chars: number): void {
+    this.outputAllowance += chars;
+  }
+
+  /** Drop the connection as if the network had lost it (no stream error, no `</stream:stream>`). */
+  protected dropSocket(): void {
+    this.endedBy ??= 'lost';
+    this.socket.destroy();
   }
 
   /** Write our header once per stream (and restart). */
@@ -147,13 +258,27 @@ export abstract class XmlStream {
 
   // ---- input, one element at a time ----
 
-  private enqueue(el: Element): void {
+  private enqueue(el: Element, bytes: number): void {
     this.inbox.push(el);
-    if (this.inbox.length >= HIGH_WATER && !this.pausedForInput) {
+    this.inboxSizes.push(bytes);
+    this.inboxBytes += bytes;
+    if (!this.pausedForInput && (this.inputTrusted ? this.inboxBytes >= this.inboxLimit : true)) {
+      // Stop at this stanza's end; a handler that finishes at once lifts the hold before it bites.
       this.pausedForInput = true;
+      this.parser.hold();
       this.socket.pause();
     }
     if (!this.draining) void this.drain();
+  }
+
+  /** Lift the input hold once the inbox has room again (before auth: once it is empty and idle). */
+  private inputRoom(): void {
+    if (!this.pausedForInput) return;
+    const room = this.inputTrusted ? this.inboxBytes <= this.inboxLimit / 2 : this.inbox.length === 0 && !this.handling;
+    if (!room) return;
+    this.pausedForInput = false;
+    this.parser.resume();
+    this.maybeResume();
   }
 
   private async drain(): Promise<void> {
@@ -161,6 +286,7 @@ export abstract class XmlStream {
     try {
       while (this.inbox.length && !this.isClosed) {
         const el = this.inbox.shift() as Element;
+        this.inboxBytes -= this.inboxSizes.shift() as number;
         if (el === END) {
           this.endedBy ??= 'peer';
           this.close();
@@ -171,6 +297,7 @@ export abstract class XmlStream {
           this.peerStreamError(el.elements()[0]?.local ?? 'undefined-condition', el.getChildText('text'));
           break;
         }
+        this.handling = true;
         try {
           const r = this.handle(el);
           if (r) await r;
@@ -181,18 +308,18 @@ export abstract class XmlStream {
             this.close(new StreamError('internal-server-error'));
           }
         }
+        this.handling = false;
+        this.inputRoom();
       }
     } finally {
       this.draining = false;
-      if (this.pausedForInput && this.inbox.length < HIGH_WATER / 2) {
-        this.pausedForInput = false;
-        this.maybeResume();
-      }
+      this.handling = false;
+      this.inputRoom();
     }
   }
 
   private maybeResume(): void {
-    if (!this.pausedForInput && !this.pausedForOutput && !this.isClosed) this.socket.resume();
+    if (!this.pausedForInput && !this.pausedForOutput && !this.pausedForRate && !this.isClosed) this.socket.resume();
   }
 
   // ---- TLS ----
@@ -257,6 +384,12 @@ export abstract class XmlStream {
     if (this.isClosed) return;
     this.isClosed = true;
     this.inbox.length = 0;
+    this.inboxSizes.length = 0;
+    this.inboxBytes = 0;
+    this.out = [];
+    this.outLength = 0;
+    if (this.rateTimer) clearTimeout(this.rateTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.onClosed(reason);
   }
 }

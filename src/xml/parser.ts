@@ -23,16 +23,21 @@ export interface ParserLimits {
   maxDepth: number;
   /** Attributes (namespace declarations included) on one element. */
   maxAttrs: number;
+  /**
+   * Elements in one stanza, itself included. Bytes alone do not bound memory: a stanza of empty
+   * `<a/>` costs ~35 bytes of heap per byte of input as a tree.
+   */
+  maxElements: number;
 }
 
 /** Prosody's c2s stanza limit, and generous bounds for nesting and attributes. */
-export const DEFAULT_LIMITS: ParserLimits = Object.freeze({ maxStanzaBytes: 262144, maxDepth: 64, maxAttrs: 64 });
+export const DEFAULT_LIMITS: ParserLimits = Object.freeze({ maxStanzaBytes: 262144, maxDepth: 64, maxAttrs: 64, maxElements: 4096 });
 
 export interface ParserHandlers {
   /** The root's open tag: raw qualified name and raw attributes (xmlns declarations included). */
   streamStart(name: string, attrs: Record<string, string>): void;
-  /** Each complete child of the root, in order. */
-  stanza(el: Element): void;
+  /** Each complete child of the root, in order, with its size in bytes as received. */
+  stanza(el: Element, bytes: number): void;
   /** The root's close tag. */
   streamEnd(): void;
   /** Called once; afterwards the parser ignores all input until reset(). */
@@ -68,6 +73,7 @@ export class StreamParser {
   private maxBytes: number;
   private maxDepth: number;
   private maxAttrs: number;
+  private maxElements: number;
 
   private input = new StreamInput();
   private state = START;
@@ -80,6 +86,11 @@ export class StreamParser {
   private pendBytes = 0;
   private pendAscii = true;
   private stanzaBytes = 0;
+  private stanzaElements = 0;
+  /** hold() was called: stop at the next stanza boundary. */
+  private holdRequested = false;
+  /** Stopped at a stanza boundary; input waits in `carry` until resume(). */
+  private halted = false;
   private rootUsed: string[] = [];
   private failed = false;
   private gen = 0; // bumped by reset() and by errors: stops work on the current data
@@ -90,6 +101,7 @@ export class StreamParser {
     this.maxBytes = DEFAULT_LIMITS.maxStanzaBytes;
     this.maxDepth = DEFAULT_LIMITS.maxDepth;
     this.maxAttrs = DEFAULT_LIMITS.maxAttrs;
+    this.maxElements = DEFAULT_LIMITS.maxElements;
     if (limits) this.setLimits(limits);
   }
 
@@ -102,6 +114,40 @@ export class StreamParser {
     this.maxBytes = check(limits.maxStanzaBytes, 'maxStanzaBytes') ?? this.maxBytes;
     this.maxDepth = check(limits.maxDepth, 'maxDepth') ?? this.maxDepth;
     this.maxAttrs = check(limits.maxAttrs, 'maxAttrs') ?? this.maxAttrs;
+    this.maxElements = check(limits.maxElements, 'maxElements') ?? this.maxElements;
+  }
+
+  /**
+   * Stop handing out stanzas after the current one (flow control: the consumer is full). Input
+   * written meanwhile is kept undecoded-into-trees in the carry-over text until resume().
+   */
+  hold(): void {
+    this.holdRequested = true;
+  }
+
+  /** Carry on after hold(): parse what was kept (unless called from a handler, which just continues). */
+  resume(): void {
+    this.holdRequested = false;
+    if (!this.halted) return;
+    this.halted = false;
+    if (this.failed || this.writing || this.carry === '') return;
+    this.writing = true;
+    try {
+      const s = this.carry;
+      this.carry = '';
+      this.parse(s, 0, this.carryAscii);
+    } catch (e) {
+      this.failed = true;
+      this.gen++;
+      throw e;
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** True while hold() has stopped the parser at a stanza boundary. */
+  get held(): boolean {
+    return this.halted;
   }
 
   /**
@@ -119,6 +165,7 @@ export class StreamParser {
     this.stanzaBytes = 0;
     this.rootUsed = [];
     this.failed = false;
+    this.halted = false;
   }
 
   /** Feed bytes (UTF-8) or text, cut anywhere. */
@@ -135,6 +182,12 @@ export class StreamParser {
       if (bad !== null) {
         const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
         return this.fail('not-well-formed', `character U+${code} is not allowed in XML`);
+      }
+      if (this.halted) {
+        // Held at a stanza boundary: keep the text for resume(), parse nothing.
+        this.carry += s;
+        this.carryAscii &&= input.ascii;
+        return;
       }
       this.feed(s, input.ascii);
     } catch (e) {
@@ -166,6 +219,11 @@ export class StreamParser {
       const gen = this.gen;
       this.parse(pend.join(''), 0, ascii && this.pendAscii);
       if (gen !== this.gen || end + 1 === s.length) return;
+      if (this.halted) {
+        this.carry = s.slice(end + 1);
+        this.carryAscii = ascii;
+        return;
+      }
       // The quote-aware scan and the tag parser agree on where a tag ends; be safe if not.
       if (this.pend !== null || this.carry !== '') return this.nwf('malformed tag');
       this.parse(s, end + 1, ascii);
@@ -266,9 +324,15 @@ export class StreamParser {
           this.h.streamEnd();
           if (gen !== this.gen) return;
         } else if (depth === 2) {
-          if (this.stanzaBytes + byteLength(s, acc, r, ascii) > this.maxBytes) return this.tooBig();
-          this.emit(el);
+          const bytes = this.stanzaBytes + byteLength(s, acc, r, ascii);
+          if (bytes > this.maxBytes) return this.tooBig();
+          this.emit(el, bytes);
           if (gen !== this.gen) return;
+          if (this.holdRequested) {
+            this.halted = true;
+            keep = r;
+            break;
+          }
         }
         i = r;
       } else if (c === 33) {
@@ -312,17 +376,25 @@ export class StreamParser {
           if (depth > this.maxDepth) return this.policy(`elements nested deeper than ${this.maxDepth}`);
           if (depth === 1) {
             this.stanzaBytes = 0;
+            this.stanzaElements = 0;
             if (this.rootUsed.length !== 0) this.rootUsed = [];
             acc = i;
           }
+          if (++this.stanzaElements > this.maxElements) return this.policy(`more than ${this.maxElements} elements in one stanza`);
           if (this.stanzaBytes + (r - acc) > this.maxBytes) return this.tooBig();
           if (ns && !this.namespaces(el)) return;
           if (depth >= 2) stack[depth - 1]!.children.push(el);
           if (!self) stack.push(el);
           else if (depth === 1) {
-            if (byteLength(s, acc, r, ascii) > this.maxBytes) return this.tooBig();
-            this.emit(el);
+            const bytes = byteLength(s, acc, r, ascii);
+            if (bytes > this.maxBytes) return this.tooBig();
+            this.emit(el, bytes);
             if (gen !== this.gen) return;
+            if (this.holdRequested) {
+              this.halted = true;
+              keep = r;
+              break;
+            }
           }
         }
         i = r;
@@ -356,14 +428,14 @@ export class StreamParser {
   }
 
   /** Hand a complete stanza over, made self-contained with the root's prefix declarations. */
-  private emit(el: Element): void {
+  private emit(el: Element, bytes: number): void {
     const used = this.rootUsed;
     if (used.length > 0) {
       const root = this.stack[0]!.attrs;
       for (const prefix of used) el.attrs['xmlns:' + prefix] = root['xmlns:' + prefix]!;
       this.rootUsed = [];
     }
-    this.h.stanza(el);
+    this.h.stanza(el, bytes);
   }
 
   private checkPending(): void {

@@ -424,6 +424,17 @@ const unb64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
  * Asserts nothing beyond what it needs; throws with the server's output when a step fails.
  */
 export async function login(port: number, opts: LoginOptions): Promise<Wire & { jid: string }> {
+  const w = await loginUnbound(port, opts);
+  const id = `bind-${randomBytes(4).toString('hex')}`;
+  const res = opts.resource ? `<resource>${xmlEscape(opts.resource)}</resource>` : '';
+  const bound = await w.iq(`<iq type='set' id='${id}'><bind xmlns='${NS_BIND}'>${res}</bind></iq>`, id);
+  const jid = bound.getChild('bind', NS_BIND)?.getChildText('jid');
+  if (bound.attrs.type !== 'result' || !jid) throw new Error(`bind failed: ${bound.toString()}`);
+  return Object.assign(w, { jid });
+}
+
+/** Connect, STARTTLS, authenticate and restart, without binding (for <bind/> or <resume/> tests). */
+export async function loginUnbound(port: number, opts: LoginOptions): Promise<Wire> {
   const domain = opts.domain ?? 'localhost';
   const w = await Wire.connect(port);
   await w.write(header(domain));
@@ -447,12 +458,7 @@ export async function login(port: number, opts: LoginOptions): Promise<Wire & { 
   if (outcome.name !== 'success') throw new Error(`authentication failed: ${outcome.toString()}`);
   await w.write(header(domain));
   await w.next((e) => e.name === 'stream:features', 'features after SASL');
-  const id = `bind-${randomBytes(4).toString('hex')}`;
-  const res = opts.resource ? `<resource>${xmlEscape(opts.resource)}</resource>` : '';
-  const bound = await w.iq(`<iq type='set' id='${id}'><bind xmlns='${NS_BIND}'>${res}</bind></iq>`, id);
-  const jid = bound.getChild('bind', NS_BIND)?.getChildText('jid');
-  if (bound.attrs.type !== 'result' || !jid) throw new Error(`bind failed: ${bound.toString()}`);
-  return Object.assign(w, { jid });
+  return w;
 }
 
 let pingSeq = 0;

@@ -91,7 +91,7 @@ describe('StreamParser: stream structure', () => {
   });
 
   it('exports the default limits', () => {
-    expect(DEFAULT_LIMITS).toEqual({ maxStanzaBytes: 262144, maxDepth: 64, maxAttrs: 64 });
+    expect(DEFAULT_LIMITS).toEqual({ maxStanzaBytes: 262144, maxDepth: 64, maxAttrs: 64, maxElements: 4096 });
   });
 
   it('drops whitespace between stanzas and before the root, keeps it inside stanzas', () => {
