@@ -13,9 +13,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { isUtf8 } from 'node:buffer';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { rng } from './fuzz/rng.mjs';
-import { document } from './fuzz/gen-doc.mjs';
-import { mutate, splits } from './fuzz/mutate.mjs';
+import { makeInput } from './fuzz/inputs.mjs';
 import { StreamParser, runClove, cutBytes, cutString, fingerprint } from './fuzz/clove-run.mjs';
 import { ENDLESS, piece } from './fuzz/endless.mjs';
 
@@ -35,22 +33,6 @@ function args(argv) {
     else throw new Error(`unknown option ${a}`);
   }
   return o;
-}
-
-/** Input i of seed s: { kind, buf, limits, cuts, cuts2 }. */
-export function makeInput(seed, i) {
-  const r = rng(seed, i);
-  const roll = r.next();
-  const kind = roll < 0.35 ? 'valid' : roll < 0.9 ? 'mutated' : 'limits';
-  let buf = Buffer.from(document(r));
-  if (kind !== 'valid' && (kind === 'mutated' || r.chance(0.5))) {
-    const other = r.chance(0.15) ? Buffer.from(document(r, { stanzas: 2 })) : null;
-    buf = mutate(r, buf, other);
-  }
-  const limits = kind === 'limits'
-    ? { maxStanzaBytes: r.range(16, 2048), maxDepth: r.range(1, 6), maxAttrs: r.range(1, 6) }
-    : undefined;
-  return { kind, buf, limits, cuts: splits(r, buf.length), cuts2: splits(r, buf.length) };
 }
 
 /** Checks one input; returns the failures found (strings) and the whole-input result. */

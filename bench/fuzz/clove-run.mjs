@@ -110,7 +110,7 @@ function canonEl(el, parentScope) {
   return node;
 }
 
-const BASE_SCOPE = Object.freeze({ xml: 'http://www.w3.org/XML/1998/namespace' });
+const BASE_SCOPE = { xml: 'http://www.w3.org/XML/1998/namespace' }; // not frozen: scopes inherit from it and may set 'xml'
 
 /** Canonical tree of an accepted run: [name, sorted attrs, ...children] with `{uri}local` names. */
 export function canonical(res) {

@@ -2,7 +2,7 @@
 // namespaces, prefixes, attributes, JIDs, text (references, CR/LF, non-ASCII, astral
 // characters), CDATA and nesting, and usually the closing tag. Everything it makes is within
 // RFC 6120 §11's restricted XML (no DTD, comments, PIs or other entities), so a strict parser
-// must accept it and an XMPP parser must too.
+// must accept it and an XMPP parser must too, unless edge cases were asked for.
 
 export const NS_STREAM = 'http://etherx.jabber.org/streams';
 
@@ -20,6 +20,28 @@ const UNI_MORE = [...UNI_START, '·', '\u0301', '‿'];
 const TEXT_UNI = ['é', '€', '中文', '😀', '\u{10FFFD}', '\u00A0', '\u2028', '\uFFFD', 'ﬀ', '\u200B'];
 const PREFIXES = ['p', 'q', 'x', 'db', 'stream', 'ns1', 'a-b', 'é', 'n.s'];
 const REFS = ['&amp;', '&lt;', '&gt;', '&quot;', '&apos;', '&#65;', '&#x41;', '&#x1F600;', '&#128512;', '&#xD;', '&#9;', '&#10;', '&#x20AC;', '&#0065;'];
+
+// Edge cases of XML and its namespaces, some well-formed, some not (the differential check
+// settles which): put into a start tag after its name, or into content.
+export const EDGE_ATTRS = [
+  'xmlns=""', "xmlns:p=''", "xmlns:p='urn:a' xmlns:q='urn:a' p:x='1' q:x='2'", "xmlns:p='urn:a' xmlns:q='urn:b' p:x='1' q:x='2'",
+  "xmlns:p='urn:a' p:x='1' x='2'", "xml:space='preserve'", "xmlns:xml='http://www.w3.org/XML/1998/namespace'",
+  "xmlns:xml='urn:x'", "xmlns:xmlns='urn:x'", "xmlns='http://www.w3.org/XML/1998/namespace'", "xmlns='http://www.w3.org/2000/xmlns/'",
+  "xmlns:p='http://www.w3.org/2000/xmlns/'", "u:x='1'", "xmlns:p='urn:a' xmlns:p='urn:b'", "a='&#x10FFFF;&#xE000;&#xD7FF;&#x0000041;'",
+  "a='&#X41;'", "a='&#xD800;'", "a='&#65'", "a='<'", "a='x&y'", "a='&amp;#38;&#38;#38;'", 'a="\'&quot;"', "a='\t\n\r\n'",
+  "a=''", "xmlns:p='u r i'", "xmlns:p='&#1;'", "xmlns:p='urn:a' p:xmlns='1'", "a:b:c='1'", ":a='1'", "a:='1'", "xmlns:p='urn:a' xmlns:p2='urn:a'",
+  "a='1' A='2'", "a='1' a ='2'", "xmlns:é='urn:a' é:x='1'", "a=\"&#34;&#39;'\"", "a='&#x20;&#32; '", "a='&#13;&#10;&#9;'",
+  "b='1'c='2'", 'a=1', "a='1'/", "xmlns:p='urn:a' xmlns:p=\"urn:a\"", "xmlns='urn:a' xmlns='urn:a'",
+];
+export const EDGE_CONTENT = [
+  '<xml:a/>', '<xmlns:a/>', "<p:a xmlns:p='urn:a'><p:b xmlns:p='urn:b'/></p:a>", "<a xmlns='urn:a'><b xmlns=''/></a>",
+  "<p:a xmlns:p='urn:a'></p:a >", "<p:a xmlns:p='urn:a'></q:a>", '<a></a b>', '&#x10FFFF;', '&#x110000;', '&#0;', '&#xFFFE;',
+  '&#xFFFD;', '&#x9;&#xA;&#xD;', ']]&gt;', ']]>', ']]]>', '<![CDATA[]]>', '<![CDATA[<![CDATA[]]>', '<![CDATA[]]]]><![CDATA[>]]>',
+  '\r\r\n\n', '<a/ >', '< a/>', "<a\nb\n=\n'1'\n/>", '&lt;&#60;&#x3C;', '&unknown;', '<?pi?>', '<!-- -->', '<!DOCTYPE x>',
+  '&#x1F600;&#55357;&#56832;', '&#xDFFF;', '&#1114111;', '&#1114112;', '&amp', '&;', '&#;', '&#x;', '&a b;', '<a:b/>', '<_.-a/>',
+  '<a-/>', '<.a/>', '<-a/>', '<1/>', "<a xmlns:p='urn:a'><p:b/></a>", "<a xmlns:p='urn:a'/><p:b/>", '<![cdata[x]]>', '<![CDATA[x]]]>',
+  '\u0085\u2028', '\uFEFF', '<a>\r</a>', '<a>\r\n</a>', "<a b='\r'/>", '<a b="\r\n"/>',
+];
 
 /** A random XML Name (no colon): mostly ASCII, sometimes non-ASCII and astral name characters. */
 export function randName(r, max = 8) {
@@ -129,6 +151,7 @@ function element(r, scope, depth, budget, forcedName) {
     attrs.push([a, a === 'to' || a === 'from' || a === 'jid' ? randJid(r) : null]);
   }
   let s = '<' + name;
+  if (budget.edge && r.chance(0.15)) s += ' ' + r.pick(EDGE_ATTRS);
   for (const [k, v] of attrs) {
     const q = r.chance(0.5) ? "'" : '"';
     s += sp(r) + k + ows(r) + '=' + ows(r) + q + (v ?? randAttrValue(r, q)) + q;
@@ -142,6 +165,7 @@ function element(r, scope, depth, budget, forcedName) {
     if (c < 5 && budget.nodes > 0 && k < nkids) s += element(r, local, depth - 1, budget);
     else if (c < 8) s += randText(r);
     else if (c === 8) s += `<![CDATA[${randText(r).replace(/&/g, '<&>')}]]>`;
+    else if (budget.edge && r.chance(0.5)) s += r.pick(EDGE_CONTENT);
     else s += r.pick(['\n', ' ', '\r\n  ']);
   }
   return s + '</' + name + ows(r) + '>';
@@ -150,16 +174,17 @@ function element(r, scope, depth, budget, forcedName) {
 const STANZA_NAMES = ['message', 'presence', 'iq', 'iq', 'message', null];
 
 /** One stanza: message/presence/iq (or a random element) at stream level. */
-export function stanza(r, rootScope) {
+export function stanza(r, rootScope, edge = false) {
   const name = r.pick(STANZA_NAMES) ?? undefined;
-  return element(r, rootScope, r.int(6), { nodes: r.range(1, 30) }, name);
+  return element(r, rootScope, r.int(6), { nodes: r.range(1, 30), edge }, name);
 }
 
 /**
- * A whole stream document. Options: `stanzas` (max count). Returns a string; callers encode it.
+ * A whole stream document. Options: `stanzas` (max count), `edge` (put in edge cases, which
+ * may make it malformed). Returns a string; callers encode it.
  * The root is usually `<stream:stream>` with the usual declarations, sometimes another name.
  */
-export function document(r, { stanzas = 8 } = {}) {
+export function document(r, { stanzas = 8, edge = false } = {}) {
   let s = '';
   if (r.chance(0.02)) s += '\uFEFF';
   if (r.chance(0.5)) {
@@ -199,7 +224,7 @@ export function document(r, { stanzas = 8 } = {}) {
   const n = r.int(stanzas + 1);
   for (let k = 0; k < n; k++) {
     if (r.chance(0.3)) s += r.pick(['\n', ' ', '\r\n', '\t', '\n\n  ']);
-    s += stanza(r, rootScope);
+    s += stanza(r, rootScope, edge);
   }
   if (r.chance(0.9)) s += '</' + rootName + ows(r) + '>' + (r.chance(0.1) ? '\n' : '');
   return s;
