@@ -42,7 +42,7 @@ export function runClove(pieces, limits) {
   // Bytes held back at the end, unparsed: a tag whose '>' has not arrived (parsed only once it
   // has, so an error inside it is reported then), other look-ahead, an unfinished UTF-8 sequence.
   // These are private fields of the parser, read here for the fuzzer's accounting only.
-  if (res.verdict === 'incomplete') {
+  if (res.verdict !== 'reject') {
     res.tailBytes = (p.pend !== null ? p.pendBytes : Buffer.byteLength(p.carry)) + (p.input.tail?.length ?? 0);
   }
   return res;

@@ -68,7 +68,7 @@ def parse(data):
 
     def xml_decl(version, encoding, standalone):
         if encoding is not None and encoding.lower() != 'utf-8':
-            restricted.add('encoding ' + encoding)
+            restricted.add('an encoding other than UTF-8')
         if version is not None and not re.fullmatch(r'1\.[0-9]+', version):
             restricted.add('XML declaration version not 1.x (expat is lenient)')
 
