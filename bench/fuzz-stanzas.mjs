@@ -56,6 +56,7 @@ async function main() {
     let maxPing = 0;
     let exempt = 0;
     let lastToPartner = [];
+    let lostWithPartner = 0;
     const counts = { iq: 0, message: 0, presence: 0, other: 0, 'iq get/set': 0 };
     const t0 = Date.now();
     for (let batch = 0; sent < o.stanzas; batch++) {
@@ -111,11 +112,20 @@ async function main() {
         for (const s of [a, b]) {
           if (s.closed) continue;
           const peer = s === a ? b : a;
+          let lostHere = 0;
           for (const [id, xml] of s.pending) {
-            const seen = peer.requests.has(id) ? `${peer.user} received it from ${peer.requests.get(id)}` : `${peer.user} (now ${peer.jid}, ${peer.closed || 'open'}) did not receive it`;
+            const got = peer.requests.get(id);
+            // The partner answered, but on a stream the server then ended (its answer was
+            // queued behind its own next batch, which held a stanza that ends the stream).
+            if (got && (got.stream !== peer.stats.logins || peer.closed)) {
+              lostHere++;
+              continue;
+            }
+            const seen = got ? `${peer.user} received it from ${got.from}` : `${peer.user} (now ${peer.jid}, ${peer.closed || 'open'}) did not receive it`;
             fail(`iq ${id} (${s.user}) got no answer within 10 s (${seen}): ${xml.slice(0, 600)}`);
           }
-          s.stats.unanswered = (s.stats.unanswered ?? 0) + s.pending.size;
+          lostWithPartner += lostHere;
+          s.stats.unanswered = (s.stats.unanswered ?? 0) + s.pending.size - lostHere;
           s.pending.clear();
         }
         rss.push(rssKiB(server.proc.pid));
@@ -135,7 +145,7 @@ async function main() {
     if (last - early > 64 * 1024) fail(`RSS grew ${mib(last - early)} MiB after the first 10% of the run`);
     console.log(`node ${process.version}, Clove from dist/, seed ${o.seed}, modules: ${MODULES.join(' ')}`);
     console.log(`stanzas sent: ${sent.toLocaleString('en-US')} (${Object.entries(counts).map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')}) in ${secs.toFixed(1)} s, ${Math.round(sent / secs).toLocaleString('en-US')}/s, batches of ${o.batch}, each followed by a ping`);
-    console.log(`iq get/set answered exactly once: ${st('answers').toLocaleString('en-US')}; lost with a stream the server closed: ${st('lost')}; unanswered: ${(a.stats.unanswered ?? 0) + (b.stats.unanswered ?? 0)}; answered twice: ${st('duplicateAnswers')}; iq result/error answered: ${st('answeredResults')}; not checked (to the partner around a <block/>): ${exempt}`);
+    console.log(`iq get/set answered exactly once: ${st('answers').toLocaleString('en-US')}; lost with a stream the server closed: ${st('lost')} (sender's), ${lostWithPartner} (the answering partner's); unanswered: ${(a.stats.unanswered ?? 0) + (b.stats.unanswered ?? 0)}; answered twice: ${st('duplicateAnswers')}; iq result/error answered: ${st('answeredResults')}; not checked (to the partner around a <block/>): ${exempt}`);
     console.log(`stanzas received by the two sessions: ${st('received').toLocaleString('en-US')}; logins: ${st('logins')} (the first two + after streams the server ended: ${Object.entries(streamErrors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`);
     console.log(`slowest ping after a batch: ${maxPing} ms`);
     console.log(`server RSS: ${mib(rssStart)} MiB after login, ${mib(early)} MiB after 10% of the run, max ${mib(Math.max(...rss))}, last ${mib(last)} MiB`);

@@ -18,7 +18,7 @@ export class FuzzSession {
     this.stats = { received: 0, answers: 0, duplicateAnswers: 0, answeredResults: 0, duplicates: [], streamErrors: {}, badOutput: [], logins: 0, lost: 0 };
     this.waiters = new Map(); // id → resolve, for pings
     this.answered = new Set(); // ids answered once
-    this.requests = new Map(); // id → from of the latest iq get/set received (for reports)
+    this.requests = new Map(); // id → { from, stream: login count } of iq get/set received
     this.quiet = new Set(); // ids of iq result/error sent: answering them is a protocol error
     this.conn = null;
   }
@@ -75,7 +75,7 @@ export class FuzzSession {
     if (el.name !== 'iq') return;
     const { type, id, from } = el.attrs;
     if (type === 'get' || type === 'set') {
-      if (id) this.requests.set(id, from);
+      if (id) this.requests.set(id, { from, stream: this.stats.logins });
       if (this.requests.size > 10000) this.requests.delete(this.requests.keys().next().value);
       if (!id) return; // nothing to correlate an answer with
       // A polite client: roster pushes get a result, anything else service-unavailable.
