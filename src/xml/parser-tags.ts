@@ -19,6 +19,8 @@ export const out = {
   ns: false,
   /** Quote state of tagEnd() (0, or the char code of the open quote). */
   quote: 0,
+  /** Where tagEnd() found the '<' it failed on. */
+  at: 0,
   condition: 'not-well-formed' as 'not-well-formed' | 'restricted-xml' | 'policy-violation' | 'unsupported-encoding',
   error: '',
 };
@@ -203,7 +205,10 @@ export function tagEnd(s: string, from: number): number {
   let q = out.quote;
   for (let k = from, n = s.length; k < n; k++) {
     const c = s.charCodeAt(k);
-    if (c === 60) return nwf("'<' inside a tag");
+    if (c === 60) {
+      out.at = k;
+      return nwf("'<' inside a tag");
+    }
     if (q !== 0) {
       if (c === q) q = 0;
     } else if (c === 62) {

@@ -205,7 +205,7 @@ export class StreamParser {
       out.quote = this.pendQuote;
       const end = tagEnd(s, 0);
       this.pendQuote = out.quote;
-      if (end === FAIL) return this.failOut();
+      if (end === FAIL) return this.failCutTag(pend.join('') + s.slice(0, out.at));
       if (end === MORE) {
         pend.push(s);
         this.pendBytes += byteLength(s, 0, s.length, ascii);
@@ -407,7 +407,7 @@ export class StreamParser {
     }
     if (pendAt >= 0) {
       out.quote = 0;
-      if (tagEnd(s, pendAt + 1) === FAIL) return this.failOut();
+      if (tagEnd(s, pendAt + 1) === FAIL) return this.failCutTag(s.slice(pendAt, out.at));
       this.pendQuote = out.quote;
       this.pend = [s.slice(pendAt)];
       this.pendBytes = byteLength(s, pendAt, n, ascii);
@@ -436,6 +436,22 @@ export class StreamParser {
       this.rootUsed = [];
     }
     this.h.stanza(el, bytes);
+  }
+
+  /**
+   * A tag cut by the end of the data holds '<' (just after `tag`). Report the first error in
+   * document order, as when the tag arrives whole: a bad reference or one attribute too many
+   * before the '<' comes first, so the condition does not depend on where the data was cut.
+   */
+  private failCutTag(tag: string): void {
+    const { condition, error } = out;
+    if (tag.charCodeAt(1) !== 47) {
+      out.quote = 0;
+      tagEnd(tag, 1); // only for the quote state at the '<': there is no '<' before it
+      const closed = tag + (out.quote !== 0 ? String.fromCharCode(out.quote) : '') + '>';
+      if (startTag(closed, 0, closed.length, this.maxAttrs) === FAIL) return this.failOut();
+    }
+    this.fail(condition, error);
   }
 
   private checkPending(): void {

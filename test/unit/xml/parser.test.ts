@@ -604,6 +604,26 @@ describe('StreamParser: chunking', () => {
     }
   });
 
+  it("reports the first error of a cut tag holding '<' in document order, as whole", () => {
+    // Found by bench/fuzz-parser.mjs: a cut tag was scanned for '<' before its attributes were
+    // parsed, so a bad reference or one attribute too many before the '<' gave not-well-formed.
+    const cases: [string, Partial<ParserLimits> | undefined][] = [
+      [HEAD + `<message a='&${'x'.repeat(40)}<'/>`, undefined],
+      [HEAD + "<message a='&bogus;' b='<'/>", undefined],
+      [HEAD + "<message a='1' b='2' c='3' <", { maxAttrs: 2 }],
+      [HEAD + "<message a='1' b='2' c='3<'/>", { maxAttrs: 2 }],
+      [HEAD + "<message a='&lt;' <", undefined],
+    ];
+    for (const [doc, limits] of cases) {
+      const want = errors(feed(doc, limits))[0]![1];
+      const bytes = Buffer.from(doc);
+      for (let k = HEAD.length + 2; k < bytes.length; k++) {
+        const got = errors(feed([bytes.subarray(0, k), bytes.subarray(k)], limits))[0]?.[1];
+        expect(got, `${doc} cut at ${k}`).toBe(want);
+      }
+    }
+  });
+
   it('takes linear time for a large tag fed one byte at a time', () => {
     const tag = Buffer.from(HEAD + `<message a='${'x>'.repeat(50000)}'/>`);
     const r = recorder();
