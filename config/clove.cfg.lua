@@ -70,7 +70,8 @@ s2s_idle_timeout = 600    -- seconds before an unused s2s stream (outgoing, or v
 -- dialback_secret = "a long random string"
 
 -- Read rate per connection (Prosody's mod_limits); a faster peer is not read from until it is
--- back under the rate. Unset: these defaults. A type left out of the table is not limited.
+-- back under the rate. Unset: these defaults. A type left out of the table is not limited;
+-- `limits = { }` lifts every limit.
 -- limits = { c2s = { rate = "100kb/s"; burst = "2s" }; s2sin = { rate = "300kb/s" }; s2sout = { rate = "300kb/s" } }
 
 ---------- Files and process ----------

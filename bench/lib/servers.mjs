@@ -112,7 +112,9 @@ export function makeClove(repoRoot) {
       const dataPath = path.join(dir, 'data');
       const logPath = path.join(dir, 'clove.log');
       fs.mkdirSync(dataPath, { recursive: true });
-      const cfg = [...commonConfig({ dir, port, certDir, dataPath, logPath }), ...cloveExtra, '', `VirtualHost ${JSON.stringify(domain)}`, ''];
+      // Clove reads at most 100 kB/s per client by default (`limits`); Prosody has no rate limit
+      // without mod_limits, so both run unlimited: the bench measures the servers, not the limit.
+      const cfg = [...commonConfig({ dir, port, certDir, dataPath, logPath }), 'limits = { }', ...cloveExtra, '', `VirtualHost ${JSON.stringify(domain)}`, ''];
       const configPath = path.join(dir, 'clove.cfg.lua');
       fs.writeFileSync(configPath, cfg.join('\n'));
       // Accounts through Clove's own batch command: "user@host password" per line on stdin.

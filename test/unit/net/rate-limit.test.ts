@@ -40,6 +40,10 @@ describe('rateLimits(config)', () => {
     });
   });
 
+  it('lifts every limit with an empty table', () => {
+    expect(rateLimits(load('limits = { }'))).toEqual({ c2s: undefined, s2sin: undefined, s2sout: undefined });
+  });
+
   it('names file, line and option for a bad value', () => {
     expect(() => rateLimits(load('\nlimits = { c2s = { rate = "fast" } }'))).toThrow(/^\/etc\/clove\/clove\.cfg\.lua:2: limits\.c2s\.rate must be a rate such as "10kb\/s".*\(option 'limits'\)$/);
     expect(() => rateLimits(load('limits = { c2 = { rate = "1kb/s" } }'))).toThrow(/clove\.cfg\.lua:1: limits: unknown connection type 'c2'/);
