@@ -172,7 +172,7 @@ authentication = "internal_hashed"
 -- PBKDF2/bcrypt computations at once (keep below UV_THREADPOOL_SIZE, 4 by default, so file
 -- I/O keeps threads), and logins that may wait for them (more fail with temporary-auth-failure):
 -- auth_hashing_concurrency = 2
--- auth_hashing_queue = 64
+-- auth_hashing_queue = 256
 
 -- (accepted) Offer SASL PLAIN before TLS:
 -- allow_unencrypted_plain_auth = false

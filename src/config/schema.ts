@@ -107,7 +107,7 @@ const ROWS: Row[] = [
   { name: 'auth_throttle_max_delay', type: 'number', default: 5, min: 0.01, max: 3600, doc: 'Longest wait between two password checks of one account. The real user gets in at most this long after a guessing flood stops; higher values slow guessing more.' },
   { name: 'auth_throttle_max_entries', type: 'integer', default: 10000, min: 100, max: 10000000, doc: 'Accounts with recent failures tracked at most (about 300 bytes each); past it the least recently used idle ones are forgotten.' },
   { name: 'auth_hashing_concurrency', type: 'integer', default: 2, min: 1, max: 64, doc: "PBKDF2 and bcrypt computations run at once over the whole server; keep it below libuv's thread pool size (UV_THREADPOOL_SIZE, 4 by default) so file I/O always has threads." },
-  { name: 'auth_hashing_queue', type: 'integer', default: 64, min: 1, max: 100000, doc: 'Password checks that may wait for auth_hashing_concurrency; one arriving past it fails at once with temporary-auth-failure.' },
+  { name: 'auth_hashing_queue', type: 'integer', default: 256, min: 1, max: 100000, doc: 'Password checks that may wait for auth_hashing_concurrency; one arriving past it fails at once with temporary-auth-failure.' },
   { name: 'clove_bcrypt_cost', type: 'integer', default: 10, min: 4, max: 15, doc: 'bcrypt work factor for stored password hashes.' },
   { name: 'storage', type: 'enum', default: 'file', values: ['file', 'memory'], aliases: { internal: 'file' }, doc: 'Storage backend: "file" (atomic files under data_path) or "memory" (lost on exit).' },
   // Storage driven from outside (docs/limits.md)
