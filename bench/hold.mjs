@@ -123,16 +123,7 @@ async function holdServer(server, shared) {
   const conns = [];
   try {
     say(`${server.label}: config and ${shared.users.length} accounts…`);
-    prepared = await server.prepare({
-      dir,
-      port,
-      certDir: shared.certDir,
-      domain: DOMAIN,
-      users: shared.users,
-      prosodyCreds: shared.prosodyCreds,
-      cloveExtra: cfg.cloveExtra,
-      cpus: `${SERVER_CPU},${GENERATOR_CPU}`,
-    });
+    prepared = await cli.prepareServer(server, { dir, port, domain: DOMAIN, shared, cloveExtra: cfg.cloveExtra });
     r.accounts = prepared.accountsNote;
     say(`${server.label}: ${prepared.accountsNote}`);
     proc = startServer({ argv: prepared.argv, cwd: prepared.cwd, cpu: shared.pin ? SERVER_CPU : null, logPath: prepared.stdoutPath, env: prepared.env });

@@ -138,16 +138,7 @@ async function benchServer(server, shared) {
 
   try {
     say(`${server.label}: preparing config and ${shared.users.length} accounts…`);
-    prepared = await server.prepare({
-      dir,
-      port,
-      certDir: shared.certDir,
-      domain: DOMAIN,
-      users: shared.users,
-      prosodyCreds: shared.prosodyCreds,
-      prosodyExtra: opt['prosody-extra'] ?? [],
-      cpus: `${SERVER_CPU},${GENERATOR_CPU}`,
-    });
+    prepared = await cli.prepareServer(server, { dir, port, domain: DOMAIN, shared, prosodyExtra: opt['prosody-extra'] ?? [] });
     r.accounts = prepared.accountsNote;
     say(`${server.label}: ${prepared.accountsNote}`);
 

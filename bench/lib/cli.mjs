@@ -124,6 +124,24 @@ export async function serverSlot(server, tmpRoot, say, extra = {}) {
 }
 
 /**
+ * Writes `server`'s config and accounts into `dir` from what every bench shares (certificates,
+ * users, Prosody's credentials), the server on CPU 0 and 1 while it prepares; `extra` adds the
+ * server-specific fields (cloveExtra, prosodyExtra).
+ */
+export function prepareServer(server, { dir, port, domain, shared, ...extra }) {
+  return server.prepare({
+    dir,
+    port,
+    certDir: shared.certDir,
+    domain,
+    users: shared.users,
+    prosodyCreds: shared.prosodyCreds,
+    cpus: `${SERVER_CPU},${GENERATOR_CPU}`,
+    ...extra,
+  });
+}
+
+/**
  * Before a timed phase: waits up to `quietSeconds` for other processes on a shared machine to
  * go quiet, and says so when it waited or gave up.
  */
