@@ -7,12 +7,11 @@
 //  - wrong pair: required STARTTLS done, then "valid" for a from/to pair we never asked about.
 // Each must end with a stream error, and no byte of the message body may reach the peer.
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { RawClient, escapeXml, match } from '../helpers/raw-client.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
-import { PeerListener, NS_DB as DB } from '../helpers/s2s-peer.js';
+import { ScriptedPeer, NS_DB as DB } from '../helpers/s2s-peer.js';
 
 const b32 = (tag: string): string => `${tag}${'a'.repeat(52 - tag.length)}.b32.i2p`;
 const A = b32('plainsender');
@@ -22,31 +21,18 @@ const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
 type Script = 'pre-1.0' | 'early' | 'mid-tls' | 'wrong-pair';
 
 /** A hostile s2s peer: records every byte it receives (in clear or decrypted), all connections. */
-class HostilePeer {
+class HostilePeer extends ScriptedPeer {
   received = '';
-  private listener!: PeerListener;
 
-  private constructor(private readonly script: Script) {}
-
-  static async start(domain: string, script: Script): Promise<HostilePeer> {
-    const p = new HostilePeer(script);
-    p.listener = await PeerListener.start(domain, (s) => p.accept(s));
-    return p;
+  private constructor(private readonly script: Script) {
+    super();
   }
 
-  get domain(): string {
-    return this.listener.domain;
+  static start(domain: string, script: Script): Promise<HostilePeer> {
+    return new HostilePeer(script).listen(domain);
   }
 
-  get port(): number {
-    return this.listener.port;
-  }
-
-  close(): Promise<void> {
-    return this.listener.close();
-  }
-
-  private accept(raw: Socket): void {
+  protected accept(raw: Socket): void {
     const d = this.listener.domain;
     let sock: Socket = raw;
     let secure = false;
@@ -74,11 +60,7 @@ class HostilePeer {
         step = 2;
         if (this.script === 'mid-tls') return write(valid());
         write(`<proceed xmlns='${NS_TLS}'/>`);
-        raw.removeListener('data', onData);
-        const t = new TLSSocket(raw, { isServer: true, key: this.listener.tls.key, cert: this.listener.tls.cert });
-        this.listener.track(t);
-        t.on('data', onData);
-        sock = t;
+        sock = this.listener.upgrade(raw, onData);
         secure = true;
         seen = '';
         return;

@@ -11,7 +11,6 @@
 // backoff (5 s) is longer than the deadline, so after a failed first attempt the manager retries
 // exactly at the deadline and bounces if that retry fails too: every bounce lands at ~3 s.
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { addUsers, removeChildDir, startChild, type ChildExit, type ChildServer, type LogLine } from '../helpers/child-server.js';
@@ -20,7 +19,7 @@ import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
 import { Wire, NS_STREAMS, NS_TLS, type El } from '../helpers/wire.js';
 import { StreamParser } from '../../src/xml/parser.js';
 import type { Element } from '../../src/xml/element.js';
-import { PeerListener, openS2S } from '../helpers/s2s-peer.js';
+import { ScriptedPeer, openS2S } from '../helpers/s2s-peer.js';
 
 /** A b32-looking name (52 base32 characters) starting with `tag`. */
 const b32 = (tag: string): string => `${tag}${'a'.repeat(52 - tag.length)}.b32.i2p`;
@@ -89,32 +88,18 @@ interface FakePeerOptions {
  * A scripted s2s server: stream header, STARTTLS (required), features with dialback, then
  * dialback answers as told. It records what it was asked.
  */
-class FakePeer {
+class FakePeer extends ScriptedPeer {
   readonly results: Element[] = [];
   readonly verifies: Element[] = [];
-  private listener!: PeerListener;
-
-  private constructor(private readonly opts: FakePeerOptions) {}
-
-  static async start(opts: FakePeerOptions): Promise<FakePeer> {
-    const p = new FakePeer(opts);
-    p.listener = await PeerListener.start(opts.domain, (s) => p.accept(s));
-    return p;
+  private constructor(private readonly opts: FakePeerOptions) {
+    super();
   }
 
-  get port(): number {
-    return this.listener.port;
+  static start(opts: FakePeerOptions): Promise<FakePeer> {
+    return new FakePeer(opts).listen(opts.domain);
   }
 
-  get connections(): number {
-    return this.listener.connections;
-  }
-
-  close(): Promise<void> {
-    return this.listener.close();
-  }
-
-  private accept(raw: Socket): void {
+  protected accept(raw: Socket): void {
     const { domain } = this.opts;
     let sock: Socket = raw;
     let secure = false;
@@ -132,11 +117,7 @@ class FakePeer {
       stanza: (el) => {
         if (el.local === 'starttls' && !secure) {
           write(`<proceed xmlns='${NS_TLS}'/>`);
-          raw.removeListener('data', onData);
-          const t = new TLSSocket(raw, { isServer: true, key: this.listener.tls.key, cert: this.listener.tls.cert });
-          this.listener.track(t);
-          t.on('data', onData);
-          sock = t;
+          sock = this.listener.upgrade(raw, onData);
           secure = true;
           resetBeforeNext = true; // the next bytes (over TLS) start a new stream
           return;

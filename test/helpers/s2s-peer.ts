@@ -2,6 +2,7 @@
 // certificate made once, every socket tracked and closed with it), and the opening of an
 // inbound s2s stream (header, STARTTLS, header again) up to the features after TLS.
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { TEST_CERT_DIR } from './server.js';
 import { Wire, NS_STREAMS, NS_TLS } from './wire.js';
 import { certPaths, loadOrCreateCert } from '../../src/net/certs.js';
@@ -45,6 +46,45 @@ export class PeerListener {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+
+  /** After our `<proceed/>`: TLS (server side, this domain's certificate) over `raw`, `onData` moved onto it. */
+  upgrade(raw: Socket, onData: (d: Buffer) => void): TLSSocket {
+    raw.removeListener('data', onData);
+    const t = new TLSSocket(raw, { isServer: true, key: this.tls.key, cert: this.tls.cert });
+    this.track(t);
+    t.on('data', onData);
+    return t;
+  }
+}
+
+/** A fake remote server on a PeerListener; a subclass scripts what it does with each connection. */
+export abstract class ScriptedPeer {
+  protected listener!: PeerListener;
+
+  /** Listen as `domain`; the subclass's static `start` calls it once. */
+  protected async listen(domain: string): Promise<this> {
+    this.listener = await PeerListener.start(domain, (s) => this.accept(s));
+    return this;
+  }
+
+  get domain(): string {
+    return this.listener.domain;
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** Connections accepted so far. */
+  get connections(): number {
+    return this.listener.connections;
+  }
+
+  close(): Promise<void> {
+    return this.listener.close();
+  }
+
+  protected abstract accept(raw: Socket): void;
 }
 
 /** Open an inbound s2s stream on `w` claiming `from`, through STARTTLS, up to the features after TLS. */
