@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import darknet, { isB32Subdomain, routeFor, type DarknetOptions } from '../../../src/modules/darknet.js';
 import { parseConfig } from '../../../src/config/config.js';
 import { Host, type HostDeps } from '../../../src/core/host.js';
-import { MODULES } from '../../../src/modules/index.js';
+import { MODULES, resolveModules } from '../../../src/modules/index.js';
 import type { Route, RoutePolicy } from '../../../src/net/connector.js';
 import { createConnector, decideRoute } from '../../../src/net/connect.js';
 import * as guard from '../../helpers/leak-guard.js';
@@ -79,6 +79,15 @@ async function load(cfg: string): Promise<{ policies: RoutePolicy[]; lines: Reco
 describe('the darknet module', () => {
   it('is registered under its Prosody name', () => {
     expect(MODULES.get('darknet')).toBe(darknet);
+  });
+
+  it('is loaded whether modules_enabled names it or not, and only modules_disabled turns it off', () => {
+    const loads = (cfg: string) => resolveModules(parseConfig(`${cfg}\nVirtualHost "${B}"`, '/c.lua'), B).load.includes(darknet);
+    expect(loads('')).toBe(true);
+    expect(loads('modules_enabled = { "roster"; "disco" }')).toBe(true);
+    expect(loads('modules_enabled = { "roster"; "darknet" }')).toBe(true);
+    expect(loads('darknet_only = false\nmodules_disabled = { "darknet" }')).toBe(false);
+    expect(() => loads('modules_enabled = { "roster" }\nmodules_disabled = { "darknet" }')).toThrow(/^\/c\.lua:2: darknet_only is on \(the default\) but darknet routing is disabled/);
   });
 
   it('provides a route policy from the config, and logs each domain once', async () => {
