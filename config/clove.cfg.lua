@@ -135,7 +135,8 @@ clove_bcrypt_cost = 10
 -- presence), register, private, offline (loaded unless disabled), blocklist, carbons, csi,
 -- smacks (stream management),
 -- version, time, uptime (off by default: it tells when the server restarted), adhoc and
--- admin_adhoc, darknet. saslauth, tls and dialback are part of the stream layer.
+-- admin_adhoc, darknet (built in: loaded even when not listed; disabling it is allowed only
+-- with darknet_only = false). saslauth, tls and dialback are part of the stream layer.
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "vcard"; "vcard_update";
     "register"; "private"; "blocklist"; "carbons"; "csi"; "smacks"; "version"; "time";
@@ -190,7 +191,9 @@ s2s_require_encryption = true
 
 ---------- I2P ----------
 
--- Send s2s only through i2pd's SOCKS proxy; nothing else leaves this machine.
+-- Send s2s only through i2pd's SOCKS proxy; nothing else leaves this machine. This is the
+-- default; false allows clearnet federation (DNS + direct TCP to hosts a peer can name, which
+-- reveals this server's address), and `clove check` warns about it.
 darknet_only = true
 
 -- i2pd's SOCKS5 proxy.

@@ -129,7 +129,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     hosts, log, storage, keys,
     connector: opts.connector ?? createConnector(),
     settings: (h) => ({
-      darknetOnly: config.get<boolean>('darknet_only'),
+      // darknet_only defaults to true; the proxy is used for .i2p names even with the darknet module off.
+      darknet: { only: config.get<boolean>('darknet_only', h), proxyHost: config.get<string>('darknet_socks5_host', h), proxyPort: config.get<number>('darknet_socks5_port', h) },
       requireEncryption: config.get<boolean>('s2s_require_encryption', h),
       secureAuth: config.get<boolean>('s2s_secure_auth', h),
       connectTimeout: config.get<number>('s2s_connect_timeout'),

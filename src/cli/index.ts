@@ -9,6 +9,7 @@ import { addUser, passwd, delUser, register, unregister } from './accounts.js';
 import { about } from './about.js';
 import { certGenerate } from './cert.js';
 import { checkCerts, formatProblem, formatSummary } from './check-certs.js';
+import { checkRouting } from './check-darknet.js';
 import { importProsody } from './import-prosody.js';
 import { acquirePidfile, checkPidfile } from './pidfile.js';
 import { reload, status, stop } from './control.js';
@@ -24,7 +25,7 @@ commands:
   passwd JID            change an account's password
   deluser JID           delete an account
   cert generate HOST [--days N]  write a self-signed certificate for HOST (valid N days, default 3650)
-  check                 check the config and each host's certificate files (no network)
+  check                 check the config, each host's certificate files and s2s routing (no network)
   status                print whether the server runs; exit 0 running, 3 not running
   import-prosody DIR [--dry-run]  import Prosody's internal storage (accounts, rosters, vCards, …)
   stop                  stop the server named by the pidfile (SIGTERM, waits for it to exit)
@@ -106,12 +107,15 @@ async function check(config: Config): Promise<number> {
   for (const host of config.virtualHosts()) {
     for (const w of resolveModules(config, host).warnings) if (!warnings.includes(w)) warnings.push(w);
   }
+  const routing = checkRouting(config);
+  warnings.push(...routing.warnings);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   const certs = await checkCerts(config);
   for (const p of certs.problems) process.stderr.write(`${formatProblem(p)}\n`);
   if (certs.problems.some((p) => p.level === 'error')) return 2;
   process.stdout.write(`${config.file}: OK (${config.virtualHosts().length} host(s): ${config.virtualHosts().join(', ')})\n`);
   for (const h of certs.hosts) process.stdout.write(`${formatSummary(h)}\n`);
+  for (const l of routing.lines) process.stdout.write(`${l}\n`);
   return 0;
 }
 

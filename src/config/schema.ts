@@ -126,7 +126,7 @@ const ROWS: Row[] = [
   { name: 's2s_insecure_domains', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Peers exempt from s2s_secure_auth.' },
   { name: 'tls_profile', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Mozilla TLS profile name.' },
   // I2P (mod_darknet compatible)
-  { name: 'darknet_only', type: 'boolean', default: false, doc: 'Send s2s only through the I2P SOCKS proxy; refuse every other destination.' },
+  { name: 'darknet_only', type: 'boolean', default: true, doc: 'Send s2s only through the I2P SOCKS proxy and refuse every clearnet destination (default); false allows clearnet federation, which reveals the server address.' },
   { name: 'darknet_map', type: 'darknet-map', default: {}, doc: 'Domains reached through I2P: { ["example.org"] = "x.b32.i2p" } or { host = …; port = … }.' },
   { name: 'darknet_socks5_host', type: 'string', default: '127.0.0.1', doc: "Address of i2pd's SOCKS5 proxy." },
   { name: 'darknet_socks5_port', type: 'integer', default: 4447, min: 1, max: 65535, doc: "Port of i2pd's SOCKS5 proxy." },

@@ -1,7 +1,9 @@
 // Darknet routing: which remote domains go through i2pd's SOCKS5 proxy, and which are refused.
 // What Prosody's mod_darknet did, with its gaps closed: darknet_map entries may carry a port,
 // subdomains of b32 names (which i2pd cannot resolve) get a clear refusal instead of a DNS
-// query, and the decision is pure — no I/O — so a refused domain can never reach DNS code.
+// query, and the decision (net/darknet-route.ts) is pure — no I/O — so a refused domain can
+// never reach DNS code. Loaded by default (modules/index.ts AUTOLOAD); this module adds
+// darknet_map, live reloads and the per-domain log line to the built-in decision.
 // References: RFC 1928 (SOCKS5); design.md §2 (i2pd facts), §4 (the Connector seam).
 import { defineModule } from '../core/modules.js';
 import { isIP } from 'node:net';
@@ -9,49 +11,11 @@ import { ConfigError } from '../config/errors.js';
 import { option, type Config } from '../config/config.js';
 import type { DarknetTarget } from '../config/schema.js';
 import type { Route, RoutePolicy } from '../net/connector.js';
+import { normaliseDomain, routeFor, type DarknetOptions } from '../net/darknet-route.js';
 import { proxyAddress } from '../net/socks5.js';
 
-/** The options routeFor needs, as the config normalises them. */
-export interface DarknetOptions {
-  /** darknet_only: refuse every domain that is neither .i2p nor mapped. */
-  only: boolean;
-  /** darknet_map: lower-cased domain → { host, port } (the config layer fills in port 5269). */
-  map: Readonly<Record<string, DarknetTarget>>;
-  proxyHost: string;
-  proxyPort: number;
-}
-
-const XMPP_SERVER_PORT = 5269;
 /** Bounds the "already logged" set, so a flood of made-up domains cannot grow memory forever. */
 const LOGGED_MAX = 10_000;
-
-/** A domain as routing compares it: lower-case, without the trailing root dot. */
-export function normaliseDomain(domain: string): string {
-  return domain.trim().toLowerCase().replace(/\.$/, '');
-}
-
-/** True for names i2pd cannot resolve: anything below `<b32>.b32.i2p`, like conference.x.b32.i2p. */
-export function isB32Subdomain(domain: string): boolean {
-  return domain.endsWith('.b32.i2p') && domain.split('.').length > 3;
-}
-
-/** The route for `domain` (pure, no I/O): mapped first, then .i2p, then refused under darknet_only; undefined leaves it to the default (direct). */
-export function routeFor(domain: string, opts: DarknetOptions): Route | undefined {
-  const d = normaliseDomain(domain);
-  const proxy = { kind: 'socks5' as const, proxyHost: opts.proxyHost, proxyPort: opts.proxyPort };
-  // Object.hasOwn: a remote domain named "constructor" must not find Object.prototype's.
-  const mapped = Object.hasOwn(opts.map, d) ? opts.map[d] : undefined;
-  if (mapped) return { ...proxy, host: mapped.host, port: mapped.port, reason: 'mapped' };
-  if (isB32Subdomain(d)) {
-    return {
-      kind: 'refused',
-      reason: `${d} is a subdomain of an I2P b32 address, which i2pd cannot resolve; add a darknet_map entry for it, e.g. ["${d}"] = "<its server's b32 address>"`,
-    };
-  }
-  if (d.endsWith('.i2p')) return { ...proxy, host: d, port: XMPP_SERVER_PORT, reason: 'i2p' };
-  if (opts.only) return { kind: 'refused', reason: `darknet_only is set: ${d} is not an I2P destination and has no darknet_map entry` };
-  return undefined;
-}
 
 /** A RoutePolicy over fixed options that reports each domain's first decision to `log` once. */
 export function darknetPolicy(opts: DarknetOptions, log?: (domain: string, route: Route | undefined) => void): RoutePolicy & { forget(): void } {
@@ -71,6 +35,8 @@ export function darknetPolicy(opts: DarknetOptions, log?: (domain: string, route
     },
   };
 }
+
+export { normaliseDomain, isB32Subdomain, routeFor, type DarknetOptions } from '../net/darknet-route.js';
 
 /** One line per remote domain for the operator: how it is reached, never anything about users. */
 function describeRoute(domain: string, route: Route | undefined): { msg: string; fields: Record<string, unknown> } {
@@ -100,7 +66,7 @@ export function darknetOptions(config: Config, host: string): DarknetOptions {
     }
   }
   return {
-    only: option(config, host, 'darknet_only', false),
+    only: option(config, host, 'darknet_only', true),
     map,
     proxyHost,
     proxyPort: option(config, host, 'darknet_socks5_port', 4447, { min: 1, max: 65535 }),

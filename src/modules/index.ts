@@ -1,6 +1,7 @@
 // The module registry: Prosody's module names mapped to Clove's modules, and which to load.
 import type { Config } from '../config/config.js';
 import type { ModuleDefinition } from '../core/modules.js';
+import { ConfigError } from '../config/errors.js';
 import session from './session.js';
 import message from './message.js';
 import disco from './disco.js';
@@ -32,8 +33,12 @@ export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
 const ALWAYS = ['session', 'message', 'presence', 's2s'];
 
-/** Loaded by default whatever modules_enabled says, but modules_disabled may turn them off (Prosody's autoload). */
-const AUTOLOAD = ['offline'];
+/**
+ * Loaded by default whatever modules_enabled says, but modules_disabled may turn them off
+ * (Prosody's autoload). darknet is here because darknet routing is what Clove exists for: a
+ * config that names only the darknet options must route .i2p peers through the proxy.
+ */
+const AUTOLOAD = ['offline', 'darknet'];
 
 /** Prosody names that are part of Clove's stream layer rather than modules. */
 const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'dialback', 'bind', 'auth_internal_hashed', 'auth_internal_plain', 'posix', 'legacyauth']);
@@ -63,5 +68,19 @@ export function resolveModules(config: Config, host: string): { load: ModuleDefi
     }
     if (!load.includes(def)) load.push(def);
   }
+  if (!load.includes(darknet)) refuseDarknetOnlyWithoutRouting(config, host);
   return { load, warnings };
+}
+
+/** darknet_only (on by default) with darknet routing disabled is a start-up error naming file and line. */
+function refuseDarknetOnlyWithoutRouting(config: Config, host: string): void {
+  if (!config.get<boolean>('darknet_only', host)) return;
+  const onlyLine = config.lineOf('darknet_only', host);
+  const disabledLine = config.lineOf('modules_disabled', host);
+  const only = onlyLine ? 'darknet_only = true' : 'darknet_only is on (the default)';
+  throw new ConfigError(
+    config.file, onlyLine ?? disabledLine ?? 0,
+    `${only} but darknet routing is disabled by modules_disabled${disabledLine ? ` (line ${disabledLine})` : ''} for host ${host}; remove "darknet" from modules_disabled, or set darknet_only = false to allow clearnet federation`,
+    'darknet_only',
+  );
 }

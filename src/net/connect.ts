@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { ConnectError, type ConnectOptions, type Connector, type Route, type RoutePolicy } from './connector.js';
 import { socks5Connect, type Socks5Target } from './socks5.js';
 import { directConnect } from './direct.js';
+import { routeFor, type DarknetOptions } from './darknet-route.js';
 
 /** The two ways out, replaceable in tests. */
 export interface ConnectorDeps {
@@ -30,17 +31,18 @@ export function createConnector(deps: Partial<ConnectorDeps> = {}): Connector {
   };
 }
 
+/** What decideRoute needs when no policy decides: darknet_only and the proxy address. */
+export type BuiltInRouting = Omit<DarknetOptions, 'map'>;
+
 /**
- * The route for a remote domain: the first policy that decides wins; otherwise `darknet_only`
- * refuses (so a missing darknet module never leaks) and anything else goes direct.
+ * The route for a remote domain: the first policy that decides wins (the darknet module, with
+ * darknet_map); otherwise the built-in darknet routing, so that with the module disabled an .i2p
+ * name still goes through the proxy and darknet_only still refuses, and anything else goes direct.
  */
-export function decideRoute(policies: readonly RoutePolicy[], domain: string, darknetOnly: boolean): Route {
+export function decideRoute(policies: readonly RoutePolicy[], domain: string, builtIn: BuiltInRouting): Route {
   for (const p of policies) {
     const route = p.route(domain);
     if (route) return route;
   }
-  if (darknetOnly) return { kind: 'refused', reason: `darknet_only is set: ${domain} is not an I2P destination and has no darknet_map entry` };
-  // Never look up an I2P name in DNS, even with the darknet module off: the query would leak it.
-  if (/\.i2p\.?$/i.test(domain)) return { kind: 'refused', reason: `${domain} is an I2P name and the darknet module is not loaded; add "darknet" to modules_enabled` };
-  return { kind: 'direct', domain };
+  return routeFor(domain, { ...builtIn, map: {} }) ?? { kind: 'direct', domain };
 }

@@ -14,7 +14,7 @@ import type { KeyValStore, StorageBackend } from '../storage/store.js';
 import type { Connector, Route, RoutePolicy } from '../net/connector.js';
 import { ConnectError } from '../net/connector.js';
 import type { RateLimit } from '../net/rate-limit.js';
-import { decideRoute } from '../net/connect.js';
+import { decideRoute, type BuiltInRouting } from '../net/connect.js';
 import { DialbackKeys } from './dialback.js';
 import { S2SOut, serverStanzaText } from './s2s-out.js';
 import type { VerifyOutcome } from './s2s-in.js';
@@ -29,7 +29,8 @@ export interface S2SManagerOptions {
   keys: DialbackKeys;
   /** Per-local-host settings. */
   settings(host: string): {
-    darknetOnly: boolean;
+    /** darknet_only and the SOCKS5 proxy, for domains no route policy decides. */
+    darknet: BuiltInRouting;
     requireEncryption: boolean;
     secureAuth: boolean;
     connectTimeout: number;
@@ -143,10 +144,10 @@ export class S2SManager {
     return this.opts.storage.keyval<string[]>(local, 's2s_queue');
   }
 
-  /** Where a domain goes: the host's route policies (darknet), else direct unless darknet_only. */
+  /** Where a domain goes: the host's route policies (darknet), else the built-in darknet routing. */
   route(local: string, remote: string): Route {
     const policies = this.opts.hosts.get(local)?.items<RoutePolicy>('route-policy') ?? [];
-    return decideRoute(policies, remote, this.opts.settings(local).darknetOnly);
+    return decideRoute(policies, remote, this.opts.settings(local).darknet);
   }
 
   /** Send a stanza from a local domain to a remote one (the route/remote path). */

@@ -105,7 +105,7 @@ describe('clove check: certificates', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(/^warning: new\.example: .*new\.example\.crt: .*will be generated at first start/);
-    expect(r.stdout).toMatch(/: OK \(1 host\(s\): new\.example\)\n$/);
+    expect(r.stdout).toMatch(/: OK \(1 host\(s\): new\.example\)\nnew\.example: darknet only \(darknet_only = true, the default\)/);
     await expect(stat(certs)).rejects.toThrow(/ENOENT/); // check writes nothing
   }, 30_000);
 

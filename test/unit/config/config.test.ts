@@ -33,7 +33,7 @@ describe('typed values and defaults', () => {
     expect(c.get('s2s_require_encryption')).toBe(true);
     expect(c.get('s2s_secure_auth')).toBe(false);
     expect(c.get('authentication')).toBe('internal_hashed');
-    expect(c.get('darknet_only')).toBe(false);
+    expect(c.get('darknet_only')).toBe(true);
     expect(c.get('darknet_map')).toEqual({});
     expect(c.get('darknet_socks5_host')).toBe('127.0.0.1');
     expect(c.get('darknet_socks5_port')).toBe(4447);

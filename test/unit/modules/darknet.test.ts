@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import darknet, { isB32Subdomain, routeFor, type DarknetOptions } from '../../../src/modules/darknet.js';
 import { parseConfig } from '../../../src/config/config.js';
 import { Host, type HostDeps } from '../../../src/core/host.js';
-import { MODULES } from '../../../src/modules/index.js';
+import { MODULES, resolveModules } from '../../../src/modules/index.js';
 import type { Route, RoutePolicy } from '../../../src/net/connector.js';
 import { createConnector, decideRoute } from '../../../src/net/connect.js';
 import * as guard from '../../helpers/leak-guard.js';
@@ -41,7 +41,7 @@ describe('routeFor', () => {
   it('refuses clearnet under darknet_only, saying why', () => {
     expect(routeFor('Example.org', { ...base, only: true })).toEqual({
       kind: 'refused',
-      reason: 'darknet_only is set: example.org is not an I2P destination and has no darknet_map entry',
+      reason: 'darknet_only is on: example.org is a clearnet domain (not .i2p) with no darknet_map entry, and Clove never dials clearnet hosts unless darknet_only = false',
     });
   });
 
@@ -81,6 +81,15 @@ describe('the darknet module', () => {
     expect(MODULES.get('darknet')).toBe(darknet);
   });
 
+  it('is loaded whether modules_enabled names it or not, and only modules_disabled turns it off', () => {
+    const loads = (cfg: string) => resolveModules(parseConfig(`${cfg}\nVirtualHost "${B}"`, '/c.lua'), B).load.includes(darknet);
+    expect(loads('')).toBe(true);
+    expect(loads('modules_enabled = { "roster"; "disco" }')).toBe(true);
+    expect(loads('modules_enabled = { "roster"; "darknet" }')).toBe(true);
+    expect(loads('darknet_only = false\nmodules_disabled = { "darknet" }')).toBe(false);
+    expect(() => loads('modules_enabled = { "roster" }\nmodules_disabled = { "darknet" }')).toThrow(/^\/c\.lua:2: darknet_only is on \(the default\) but darknet routing is disabled/);
+  });
+
   it('provides a route policy from the config, and logs each domain once', async () => {
     const { policies, lines } = await load('darknet_only = true\ndarknet_socks5_host = "localhost"\ndarknet_socks5_port = 14447\ndarknet_map = { ["i2p.rocks"] = { host = "' + A + '"; port = 5270 } }');
     expect(policies).toHaveLength(1);
@@ -94,15 +103,20 @@ describe('the darknet module', () => {
     expect(lines.map((l) => [l.mod, l.domain, l.route, l.msg])).toEqual([
       ['darknet', 'i2p.rocks', 'mapped', `s2s to i2p.rocks: mapped to ${A}:5270 through the SOCKS5 proxy localhost:14447`],
       ['darknet', A, 'proxy', `s2s to ${A}: through the SOCKS5 proxy localhost:14447`],
-      ['darknet', 'example.org', 'refused', 's2s to example.org: refused — darknet_only is set: example.org is not an I2P destination and has no darknet_map entry'],
+      ['darknet', 'example.org', 'refused', 's2s to example.org: refused — darknet_only is on: example.org is a clearnet domain (not .i2p) with no darknet_map entry, and Clove never dials clearnet hosts unless darknet_only = false'],
     ]);
   });
 
-  it('uses the defaults 127.0.0.1:4447 and leaves clearnet alone without darknet_only', async () => {
+  it('uses the defaults 127.0.0.1:4447 and darknet_only = true', async () => {
     const { policies } = await load('');
     const p = policies[0] as RoutePolicy;
     expect(p.route(A)).toEqual(via(A, 5269, 'i2p'));
-    expect(p.route('example.org')).toBeUndefined();
+    expect(p.route('example.org')).toMatchObject({ kind: 'refused', reason: expect.stringMatching(/^darknet_only is on: example\.org is a clearnet domain/) });
+  });
+
+  it('leaves clearnet alone with darknet_only = false', async () => {
+    const { policies } = await load('darknet_only = false');
+    expect((policies[0] as RoutePolicy).route('example.org')).toBeUndefined();
   });
 
   it('fails start-up for a proxy given by name, or a map entry pointing at an IP address', async () => {
@@ -112,37 +126,36 @@ describe('the darknet module', () => {
 });
 
 describe('no leaks under darknet_only', () => {
+  const builtIn = (only: boolean) => ({ only, proxyHost: '127.0.0.1', proxyPort: 4447 });
   it('decides and refuses a clearnet domain without any DNS call or TCP connection', async () => {
     const { policies } = await load('darknet_only = true');
     guard.start([]);
     let err: unknown;
     try {
-      const route = decideRoute(policies, 'jabber.org', true);
+      const route = decideRoute(policies, 'jabber.org', builtIn(true));
       expect(route.kind).toBe('refused');
       err = await createConnector().connect(route, { timeoutMs: 1000 }).catch((e) => e);
       // Without the module, darknet_only alone must also refuse.
-      expect(decideRoute([], 'jabber.org', true).kind).toBe('refused');
+      expect(decideRoute([], 'jabber.org', builtIn(true)).kind).toBe('refused');
     } finally {
       guard.stop();
     }
-    expect((err as Error).message).toMatch(/darknet_only is set: jabber\.org/);
+    expect((err as Error).message).toMatch(/darknet_only is on: jabber\.org is a clearnet domain/);
     expect(guard.violations).toEqual([]);
   });
 
-  it('without the darknet module, an .i2p name is refused rather than looked up in DNS', async () => {
+  it('without the darknet module, an .i2p name still goes through the proxy, never to DNS', () => {
     guard.start([]);
-    let err: unknown;
     try {
-      const route = decideRoute([], 'x.b32.i2p', false);
-      expect(route).toMatchObject({ kind: 'refused' });
-      expect(decideRoute([], 'Forum.I2P.', false).kind).toBe('refused');
-      // Clearnet names still go direct when darknet_only is off (that is what the operator chose).
-      expect(decideRoute([], 'jabber.org', false).kind).toBe('direct');
-      err = await createConnector().connect(route, { timeoutMs: 1000 }).catch((e) => e);
+      for (const only of [false, true]) {
+        expect(decideRoute([], 'x.b32.i2p', builtIn(only))).toEqual(via('x.b32.i2p', 5269, 'i2p'));
+        expect(decideRoute([], 'Forum.I2P.', builtIn(only))).toEqual(via('forum.i2p', 5269, 'i2p'));
+      }
+      // Clearnet names go direct only when darknet_only is off (that is what the operator chose).
+      expect(decideRoute([], 'jabber.org', builtIn(false)).kind).toBe('direct');
     } finally {
       guard.stop();
     }
-    expect((err as Error).message).toMatch(/darknet module is not loaded/);
     expect(guard.violations).toEqual([]);
   });
 
@@ -150,7 +163,7 @@ describe('no leaks under darknet_only', () => {
     const { policies } = await load(`darknet_only = true\ndarknet_map = { ["i2p.rocks"] = "${A}" }`);
     guard.start([]);
     try {
-      expect(decideRoute(policies, 'i2p.rocks', true)).toMatchObject({ kind: 'socks5', host: A });
+      expect(decideRoute(policies, 'i2p.rocks', builtIn(true))).toMatchObject({ kind: 'socks5', host: A });
     } finally {
       guard.stop();
     }

@@ -39,18 +39,23 @@ describe('createConnector', () => {
 describe('decideRoute', () => {
   const socks: Route = { kind: 'socks5', proxyHost: '127.0.0.1', proxyPort: 4447, host: 'x.b32.i2p', port: 5269, reason: 'mapped' };
   const only = (domain: string, route: Route): RoutePolicy => ({ route: (d) => (d === domain ? route : undefined) });
+  const builtIn = (on: boolean) => ({ only: on, proxyHost: '127.0.0.1', proxyPort: 4447 });
 
   it('takes the first policy that decides', () => {
     const refuse: Route = { kind: 'refused', reason: 'no' };
-    expect(decideRoute([only('a.org', socks), only('a.org', refuse)], 'a.org', false)).toBe(socks);
-    expect(decideRoute([only('b.org', socks), only('a.org', refuse)], 'a.org', false)).toBe(refuse);
+    expect(decideRoute([only('a.org', socks), only('a.org', refuse)], 'a.org', builtIn(false))).toBe(socks);
+    expect(decideRoute([only('b.org', socks), only('a.org', refuse)], 'a.org', builtIn(false))).toBe(refuse);
   });
 
   it('refuses undecided domains under darknet_only, even with no policy at all', () => {
-    expect(decideRoute([], 'example.org', true)).toEqual({ kind: 'refused', reason: 'darknet_only is set: example.org is not an I2P destination and has no darknet_map entry' });
+    expect(decideRoute([], 'example.org', builtIn(true))).toEqual({ kind: 'refused', reason: 'darknet_only is on: example.org is a clearnet domain (not .i2p) with no darknet_map entry, and Clove never dials clearnet hosts unless darknet_only = false' });
+  });
+
+  it('sends .i2p names through the proxy with no policy at all (the module disabled)', () => {
+    expect(decideRoute([], 'x.b32.i2p', builtIn(false))).toEqual({ kind: 'socks5', proxyHost: '127.0.0.1', proxyPort: 4447, host: 'x.b32.i2p', port: 5269, reason: 'i2p' });
   });
 
   it('goes direct otherwise', () => {
-    expect(decideRoute([only('a.org', socks)], 'example.org', false)).toEqual({ kind: 'direct', domain: 'example.org' });
+    expect(decideRoute([only('a.org', socks)], 'example.org', builtIn(false))).toEqual({ kind: 'direct', domain: 'example.org' });
   });
 });

@@ -1,0 +1,52 @@
+// The darknet route decision, pure (no I/O): which remote domains go through i2pd's SOCKS5 proxy
+// and which are refused. It lives in the net layer because it is built in: the darknet module
+// only feeds it darknet_map and logs, and with that module disabled decideRoute still applies
+// it, so an .i2p name never reaches DNS and darknet_only never falls back to the clearnet.
+// References: RFC 1928 (SOCKS5); design.md §2 (i2pd facts), §4 (the Connector seam).
+import type { DarknetTarget } from '../config/schema.js';
+import type { Route } from './connector.js';
+
+/** The options routeFor needs, as the config normalises them. */
+export interface DarknetOptions {
+  /** darknet_only: refuse every domain that is neither .i2p nor mapped. */
+  only: boolean;
+  /** darknet_map: lower-cased domain → { host, port } (the config layer fills in port 5269). */
+  map: Readonly<Record<string, DarknetTarget>>;
+  proxyHost: string;
+  proxyPort: number;
+}
+
+const XMPP_SERVER_PORT = 5269;
+
+/** A domain as routing compares it: lower-case, without the trailing root dot. */
+export function normaliseDomain(domain: string): string {
+  return domain.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/** True for names i2pd cannot resolve: anything below `<b32>.b32.i2p`, like conference.x.b32.i2p. */
+export function isB32Subdomain(domain: string): boolean {
+  return domain.endsWith('.b32.i2p') && domain.split('.').length > 3;
+}
+
+/** Why darknet_only refuses a clearnet domain, in words an operator can act on. */
+export function clearnetRefusal(domain: string): string {
+  return `darknet_only is on: ${domain} is a clearnet domain (not .i2p) with no darknet_map entry, and Clove never dials clearnet hosts unless darknet_only = false`;
+}
+
+/** The route for `domain` (pure, no I/O): mapped first, then .i2p, then refused under darknet_only; undefined leaves it to the default (direct). */
+export function routeFor(domain: string, opts: DarknetOptions): Route | undefined {
+  const d = normaliseDomain(domain);
+  const proxy = { kind: 'socks5' as const, proxyHost: opts.proxyHost, proxyPort: opts.proxyPort };
+  // Object.hasOwn: a remote domain named "constructor" must not find Object.prototype's.
+  const mapped = Object.hasOwn(opts.map, d) ? opts.map[d] : undefined;
+  if (mapped) return { ...proxy, host: mapped.host, port: mapped.port, reason: 'mapped' };
+  if (isB32Subdomain(d)) {
+    return {
+      kind: 'refused',
+      reason: `${d} is a subdomain of an I2P b32 address, which i2pd cannot resolve; add a darknet_map entry for it, e.g. ["${d}"] = "<its server's b32 address>"`,
+    };
+  }
+  if (d.endsWith('.i2p')) return { ...proxy, host: d, port: XMPP_SERVER_PORT, reason: 'i2p' };
+  if (opts.only) return { kind: 'refused', reason: clearnetRefusal(d) };
+  return undefined;
+}
