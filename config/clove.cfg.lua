@@ -48,9 +48,12 @@ s2s_stanza_size_limit = 524288 -- 512 KiB
 c2s_timeout = 60
 
 -- Connection caps (docs/limits.md). Behind i2pd every client comes from 127.0.0.1, so these are
--- global: connections open at once, those still logging in, and sessions per account.
+-- global: connections open at once, those still logging in, and sessions per account; for
+-- incoming servers, connections open at once and those with no domain verified yet.
 c2s_max_connections = 20000
 c2s_max_unauthenticated = 256
+s2s_max_connections = 1000
+s2s_max_unauthenticated = 128
 max_resources = 10
 
 -- Stream management (XEP-0198): a client whose tunnel drops can resume within this many seconds

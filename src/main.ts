@@ -17,7 +17,8 @@ import { Accounts } from './storage/accounts.js';
 import { certPaths, loadOrCreateCert } from './net/certs.js';
 import { listenAll, type Listening } from './net/listener.js';
 import { C2SConnection } from './stream/c2s.js';
-import { C2SAdmission, refuseConnection } from './stream/c2s-admission.js';
+import { ConnectionAdmission, refuseConnection } from './stream/admission.js';
+import { NS } from './xml/ns.js';
 import { rateLimits } from './net/rate-limit.js';
 import { noteSha1OnlyAccounts } from './stream/sasl.js';
 import { setUpAuthDefences } from './sasl/defences.js';
@@ -179,7 +180,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const enabledHosts = (cfg: Config): string[] => cfg.virtualHosts().filter((h) => cfg.get<boolean>('enabled', h) !== false);
   for (const name of enabledHosts(config)) await addHost(name, config);
 
-  const open = new C2SAdmission<C2SConnection>(() => ({
+  const open = new ConnectionAdmission<C2SConnection>('client', () => ({
     maxConnections: config.get<number>('c2s_max_connections'),
     maxUnauthenticated: config.get<number>('c2s_max_unauthenticated'),
   }));
@@ -196,7 +197,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const onClient = (socket: Socket): void => {
     const refused = open.refusal();
     if (refused) {
-      log.warn({ connections: open.size }, `c2s connection refused: ${refused}`);
+      const n = open.countRefusal();
+      if (n) log.warn({ connections: open.size, refused: n }, `c2s connections refused: ${refused}`);
       return refuseConnection(socket, refused);
     }
     const conn = new C2SConnection(socket, c2sOpts, (c) => open.removed(c));
@@ -206,7 +208,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const c2s = await listenAll('c2s', config.get<string[] | undefined>('c2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('c2s_ports'), onClient);
   for (const l of c2s) log.info(`c2s listening on ${l.address}:${l.port}`);
 
-  const inbound = new Set<S2SIn>();
+  const inbound = new ConnectionAdmission<S2SIn>('server', () => ({
+    maxConnections: config.get<number>('s2s_max_connections'),
+    maxUnauthenticated: config.get<number>('s2s_max_unauthenticated'),
+  }));
   const s2sOpts = {
     hosts, log, keys,
     tls: (h: string) => tlsContexts.get(h),
@@ -218,11 +223,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     // for peers that never do.
     idleTimeout: () => 2 * config.get<number>('s2s_idle_timeout'),
     verify: (local: string, peer: string, streamId: string, key: string) => remote.verify(local, peer, streamId, key),
+    onVerified: (s: S2SIn) => inbound.authenticated(s),
   };
   const onServer = (socket: Socket): void => {
-    const stream = new S2SIn(socket, s2sOpts, (s) => inbound.delete(s));
+    const refused = inbound.refusal();
+    if (refused) {
+      const n = inbound.countRefusal();
+      if (n) log.warn({ connections: inbound.size, refused: n }, `s2s connections refused: ${refused}`);
+      return refuseConnection(socket, refused, NS.SERVER);
+    }
+    const stream = new S2SIn(socket, s2sOpts, (s) => inbound.removed(s));
     stream.limitRate(rates.s2sin);
-    inbound.add(stream);
+    inbound.added(stream);
   };
   const s2s = await listenAll('s2s', config.get<string[] | undefined>('s2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('s2s_ports'), onServer);
   for (const l of s2s) log.info(`s2s listening on ${l.address}:${l.port}`);
@@ -245,7 +257,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const gone = new StreamError('host-gone', why);
     for (const conn of open.connections()) if (conn.host === name) conn.close(gone);
     for (const session of sessions.all(name)) session.close(gone); // hibernating (XEP-0198) ones too
-    for (const conn of [...inbound]) conn.forgetLocal(name, gone);
+    for (const conn of inbound.connections()) conn.forgetLocal(name, gone);
     remote.dropLocal(name);
     await host.unload();
     tlsContexts.delete(name);
@@ -279,7 +291,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         for (const host of hosts.values()) await host.events.fire('server-stopping', { reason });
         const closing = [...c2s, ...s2s].map((l) => l.close());
         for (const conn of open.connections()) conn.close(new StreamError('system-shutdown', reason));
-        for (const conn of [...inbound]) conn.close(new StreamError('system-shutdown', reason));
+        for (const conn of inbound.connections()) conn.close(new StreamError('system-shutdown', reason));
         remote.stop();
         await Promise.all(closing);
         for (const host of hosts.values()) await host.unload();

@@ -44,7 +44,7 @@ const LIVE = new Set([
   'darknet_map', 'darknet_socks5_host', 'darknet_socks5_port',
   'c2s_require_encryption', 's2s_require_encryption', 's2s_secure_auth', 'darknet_only',
   's2s_connect_timeout', 's2s_timeout', 's2s_send_deadline', 's2s_idle_timeout',
-  'c2s_max_connections', 'c2s_max_unauthenticated', 'max_resources',
+  'c2s_max_connections', 'c2s_max_unauthenticated', 's2s_max_connections', 's2s_max_unauthenticated', 'max_resources',
 ]);
 
 /** Whether one entry of changedOptions() is applied by a reload. */

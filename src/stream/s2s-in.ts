@@ -33,6 +33,8 @@ export interface S2SInOptions {
   authTimeout: number;
   /** Seconds a verified inbound stream may stay idle before it is closed. */
   idleTimeout?(): number;
+  /** Told when the stream's first domain is verified (connection caps count unverified ones). */
+  onVerified?(stream: S2SIn): void;
 }
 
 type S2SInState = 'expect-stream' | 'open' | 'tls-handshake' | 'closed';
@@ -161,7 +163,10 @@ export class S2SIn extends XmlStream implements S2SSession {
       this.unverified--;
       this.verified.add(`${remote} ${local}`);
       if (this.authTimer) clearTimeout(this.authTimer);
-      if (this.verified.size === 1 && this.opts.idleTimeout) this.closeWhenIdle(this.opts.idleTimeout());
+      if (this.verified.size === 1) {
+        if (this.opts.idleTimeout) this.closeWhenIdle(this.opts.idleTimeout());
+        this.opts.onVerified?.(this);
+      }
       this.log.info({ remote, local }, 'dialback: peer verified (inbound)');
       this.send(dbAnswer('result', local, remote, 'valid'));
     } else if (outcome === 'invalid') {

@@ -7,10 +7,11 @@
 //   - a bind over max_resources gets the bind error `resource-constraint` (RFC 6120 §7.6.2.1),
 //     the stream stays usable, and rebinding a resource already held is still allowed;
 //   - the connection over c2s_max_connections gets `resource-constraint`;
+//   - the incoming server connection over s2s_max_unauthenticated gets `resource-constraint`;
 //   - a connection that never logs in gets `connection-timeout` after c2s_timeout.
 import { afterEach, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { NS_BIND, NS_STANZAS, NS_STREAM_ERRORS, Wire, header, login, loginUnbound, ping, stanzaErrorCondition } from '../helpers/wire.js';
+import { NS_BIND, NS_STANZAS, NS_STREAMS, NS_STREAM_ERRORS, Wire, header, login, loginUnbound, ping, stanzaErrorCondition } from '../helpers/wire.js';
 
 const MAX_CONNECTIONS = 6;
 const MAX_UNAUTHENTICATED = 3;
@@ -45,8 +46,8 @@ describe('connection limits (issue 9, attack 7)', () => {
   // A fresh server per case, so no case sees another's connections still closing.
   let child: ChildServer | undefined;
 
-  async function limitedServer(extra: string[]): Promise<ChildServer> {
-    child = await startChild({ extra: extra.join('\n') });
+  async function limitedServer(extra: string[], s2s = false): Promise<ChildServer> {
+    child = await startChild({ extra: extra.join('\n'), s2s });
     await addUsers(child.configPath, [['alice@localhost', 'alice-pass'], ['bob@localhost', 'bob-pass']]);
     return child;
   }
@@ -122,6 +123,32 @@ describe('connection limits (issue 9, attack 7)', () => {
     expect(over.elements.find((e) => e.name === 'stream:error')?.getChildText('text')).toMatch(/maximum of 6 client connections/);
     for (const h of held) expect((await ping(h)).attrs.type).toBe('result');
     for (const h of [...held, over]) h.destroy();
+  });
+
+  it('the incoming server connection over s2s_max_unauthenticated gets resource-constraint, in jabber:server', async () => {
+    const child = await limitedServer(['s2s_max_unauthenticated = 2', 's2s_max_connections = 5'], true);
+    const s2sHeader = `<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='${NS_STREAMS}' xmlns:db='jabber:server:dialback' to='localhost' version='1.0'>`;
+    const waiting = [];
+    for (let i = 0; i < 2; i++) {
+      const w = await Wire.connect(child.s2sPort);
+      await w.write(s2sHeader);
+      await w.waitFor(() => w.elements.find((e) => e.name === 'stream:features' || e.name === 'stream:error'), 'features');
+      expect(errorOf(w), w.text).toBeUndefined();
+      waiting.push(w);
+    }
+    const over = await Wire.connect(child.s2sPort);
+    await over.waitFor(() => over.isClosed || over.gotEnd, 'the server to close the connection over the cap');
+    expect(over.text).toContain("xmlns='jabber:server'");
+    expect(errorOf(over)).toBe(`<resource-constraint xmlns="${NS_STREAM_ERRORS}"/>`);
+    // A flood of refusals is one log line, not one per connection.
+    for (let i = 0; i < 5; i++) {
+      const more = await Wire.connect(child.s2sPort);
+      await more.waitFor(() => more.isClosed || more.gotEnd, 'refusal');
+      more.destroy();
+    }
+    const lines = child.logs().filter((l) => l.msg.startsWith('s2s connections refused'));
+    expect(lines).toHaveLength(1);
+    for (const w of [...waiting, over]) w.destroy();
   });
 
   it(`a connection that does not log in gets connection-timeout after c2s_timeout (${TIMEOUT_S} s)`, async () => {
