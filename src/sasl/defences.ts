@@ -4,9 +4,9 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.js';
-import type { Logger } from '../core/log.js';
+import type { Logger } from 'pino';
 import { Semaphore } from '../throttle/semaphore.js';
-import { derivedKey, loadServerSecret } from '../storage/server-secret.js';
+import { derivedKey, loadServerSecret } from './server-secret.js';
 import { AuthGuard } from './guard.js';
 
 export interface AuthDefences {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, ThrottledError, type BackoffOptions } from '../throttle/backoff.js';
 import { SlidingWindow } from '../throttle/window.js';
 import { SaslFailure, type Attempts } from './mechanism.js';
-import type { Logger } from '../core/log.js';
+import type { Logger } from 'pino';
 
 export interface AuthGuardOptions {
   /** Delay before every SASL <failure/>, in ms. */

@@ -54,7 +54,7 @@ async function checkFiles(root: string): Promise<{ json: number; tmp: string[]; 
         expect(() => JSON.parse(text), `${p} is not whole JSON: ${JSON.stringify(text.slice(0, 200))}`).not.toThrow();
         out.json++;
       } else if (e.name.endsWith('.tmp')) out.tmp.push(p);
-      // Written once at the first start (src/storage/server-secret.ts), whole or not at all.
+      // Written once at the first start (src/sasl/server-secret.ts), whole or not at all.
       else if (e.name === 'server-secret' && d === root) expect(await readFile(p, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
       else out.other.push(p);
     }

@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { derivedKey, loadServerSecret, SECRET_FILE } from '../../../src/storage/server-secret.js';
+import { derivedKey, loadServerSecret, SECRET_FILE } from '../../../src/sasl/server-secret.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
