@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { REPO_ROOT } from '../helpers/child-server.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { Wire } from '../helpers/wire.js';
 
 const run = promisify(execFile);
 const DOCKER = join(REPO_ROOT, 'docker');
@@ -514,7 +514,7 @@ describe("the image's runtime, emulated with real processes", () => {
     // `docker compose exec clove node bin/clove.js … register` while it runs, then a login.
     const reg = await node(['bin/clove.js', '--config', configPath, 'register', 'admin', HOST, 'admin-pw']);
     expect(reg.code, reg.stderr).toBe(0);
-    const c = await RawClient.login({ port, domain: HOST, username: 'admin', password: 'admin-pw', resource: 'docker' });
+    const c = await Wire.login({ port, domain: HOST, username: 'admin', password: 'admin-pw', resource: 'docker' });
     expect(c.jid).toBe(`admin@${HOST}/docker`);
     await c.close();
 

@@ -8,7 +8,7 @@
 // checked instead for the mod_onions route.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 import { SocksProxy } from '../helpers/socks-proxy.js';
 import { startProsody, prosodyAvailable, onionsModuleDir, type ProsodyServer } from '../helpers/prosody.js';
 import * as guard from '../helpers/leak-guard.js';
@@ -55,9 +55,9 @@ afterAll(async () => {
 });
 
 const loginClove = () =>
-  RawClient.login({ port: clove.port, domain: CLOVE, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
+  Wire.login({ port: clove.port, domain: CLOVE, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
 const loginProsody = (p: ProsodyServer) =>
-  RawClient.login({ port: p.c2sPort, domain: PROSODY, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 10_000 });
+  Wire.login({ port: p.c2sPort, domain: PROSODY, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 10_000 });
 
 describe.skipIf(!ready)('federation with Prosody (mod_onions) through the SOCKS5 proxy', () => {
   it('subscribes, sees presence and chats both ways with dialback, leaking nothing', async () => {
