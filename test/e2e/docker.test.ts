@@ -134,10 +134,28 @@ async function filesUnder(rel: string): Promise<string[]> {
 
 // ---- compose.yaml and i2pd's INI files ----
 
-/** compose.yaml as JSON, parsed by python3-yaml (no YAML parser among the npm dependencies). */
-async function readYaml(path: string): Promise<any> {
+/** A YAML file as JSON, parsed by python3-yaml (no YAML parser among the npm dependencies). */
+async function readYaml(path: string): Promise<unknown> {
   const { stdout } = await run('/usr/bin/python3', ['-c', 'import yaml,json,sys; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', path]);
-  return JSON.parse(stdout);
+  return JSON.parse(stdout) as unknown;
+}
+
+/** A compose service, as far as these tests read it. */
+interface ComposeService {
+  networks: Record<string, { ipv4_address: string }>;
+  ports?: (string | { target: number; host_ip?: string })[];
+  network_mode?: string;
+  volumes: string[];
+}
+
+/** compose.yaml, as far as these tests read it (the assertions say what must be there). */
+interface Compose {
+  services: Record<string, ComposeService> & {
+    clove: ComposeService & { build: { context: string; dockerfile: string }; stop_signal?: string };
+    i2pd: ComposeService & { environment: Record<string, unknown> };
+  };
+  networks: Record<string, { ipam: { config: { subnet: string }[] } }>;
+  volumes: Record<string, unknown>;
 }
 
 /** An i2pd INI file: section name ('' before the first) → key → value. */
@@ -174,7 +192,7 @@ let dockerfile: Instruction[];
 let runtime: Instruction[];
 let build: { name: string | undefined; body: Instruction[] };
 let cfg: Config;
-let compose: any;
+let compose: Compose;
 let HOST: string;
 let cmd: string[];
 let configCopy: Copy;
@@ -186,7 +204,7 @@ beforeAll(async () => {
   runtime = stages.at(-1)!.body;
   build = stages[0]!;
   cfg = await loadConfig(join(DOCKER, 'clove.cfg.lua'));
-  compose = await readYaml(join(DOCKER, 'compose.yaml'));
+  compose = (await readYaml(join(DOCKER, 'compose.yaml'))) as Compose;
   HOST = cfg.virtualHosts()[0]!;
   cmd = execForm(lastOf(runtime, 'CMD')!);
   configCopy = argsOf(runtime, 'COPY').map(parseCopy).find((c) => c.sources.includes('docker/clove.cfg.lua'))!;

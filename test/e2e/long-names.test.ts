@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startChild, runClove, type ChildServer } from '../helpers/child-server.js';
-import { Wire, xmlEscape, match } from '../helpers/wire.js';
+import { Wire, xmlEscape } from '../helpers/wire.js';
 
 const LONG = 'é'.repeat(200);
 const PASS = 'long-name-pass';
