@@ -329,13 +329,13 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
 
 describe("Prosody's Lua data syntax (the strict reader)", () => {
   it('reads what util/serialization writes: escapes, numbers, booleans, nested and positional entries', async () => {
-    const { parseDat, parseList, LuaTable } = await import('../../src/cli/prosody-lua.js');
+    const { parseDat, parseList, DataTable } = await import('../../src/config/lua/data-file.js');
     const v = parseDat('return {\n\t["a\\"b"] = "x\\n\\t\\\\\\195\\169\\0";\n\t[false] = { ["n"] = -1.5e3; ["i"] = 42; };\n\tplain = true;\n\t{ "one"; };\n\t"two";\n\t["inf"] = (1/0);\n};\n');
-    expect(v).toBeInstanceOf(LuaTable);
-    const t = v as InstanceType<typeof LuaTable>;
+    expect(v).toBeInstanceOf(DataTable);
+    const t = v as InstanceType<typeof DataTable>;
     expect(t.get('a"b')).toBe('x\n\t\\é\0');
-    expect((t.get(false) as InstanceType<typeof LuaTable>).get('n')).toBe(-1500);
-    expect((t.get(false) as InstanceType<typeof LuaTable>).get('i')).toBe(42);
+    expect((t.get(false) as InstanceType<typeof DataTable>).get('n')).toBe(-1500);
+    expect((t.get(false) as InstanceType<typeof DataTable>).get('i')).toBe(42);
     expect(t.get('plain')).toBe(true);
     expect(t.array()).toHaveLength(2);
     expect(t.get(2)).toBe('two');
@@ -344,7 +344,7 @@ describe("Prosody's Lua data syntax (the strict reader)", () => {
   });
 
   it('refuses anything that is not literal data', async () => {
-    const { parseDat, parseList } = await import('../../src/cli/prosody-lua.js');
+    const { parseDat, parseList } = await import('../../src/config/lua/data-file.js');
     for (const bad of ['return os.execute("x");', 'return { ["a"] = f() };', 'return { "unterminated };', 'return { [1] = 1 } junk', 'return "\\300";', 'return "\\255";', 'return {']) {
       expect(() => parseDat(bad), bad).toThrow();
     }
