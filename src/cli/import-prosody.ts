@@ -33,7 +33,7 @@ import type { ElementJSON } from '../xml/json.js';
 import type { Roster, RosterItem } from '../modules/roster-store.js';
 import type { OfflineMessage } from '../modules/offline.js';
 import type { Subscription } from '../modules/subscription.js';
-import { LuaTable, parseDat, parseList, type LuaValue } from './prosody-lua.js';
+import { DataTable, parseDat, parseList, type DataValue } from '../config/lua/data-file.js';
 
 const USAGE = 'usage: clove import-prosody DATA_DIR [--dry-run]';
 const KINDS = ['accounts', 'roster', 'vcard', 'private', 'offline'] as const;
@@ -285,12 +285,12 @@ function canon(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-function table(v: LuaValue, what: string): LuaTable {
-  if (!(v instanceof LuaTable)) throw new Error(`expected a table (${what})`);
+function table(v: DataValue, what: string): DataTable {
+  if (!(v instanceof DataTable)) throw new Error(`expected a table (${what})`);
   return v;
 }
 
-function str(t: LuaTable, key: string): string | undefined {
+function str(t: DataTable, key: string): string | undefined {
   const v = t.get(key);
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw new Error(`'${key}' is not a string`);
@@ -298,7 +298,7 @@ function str(t: LuaTable, key: string): string | undefined {
 }
 
 /** internal_hashed → Clove's SCRAM-SHA-1 credential (base64 salt and keys). */
-function scramSha1(t: LuaTable): ScramCredential {
+function scramSha1(t: DataTable): ScramCredential {
   const salt = str(t, 'salt');
   const stored = str(t, 'stored_key');
   const server = str(t, 'server_key');
@@ -324,7 +324,7 @@ function bareJid(s: unknown): string {
   return j.toString();
 }
 
-function toRoster(t: LuaTable, owner: string): Roster {
+function toRoster(t: DataTable, owner: string): Roster {
   const items: Record<string, RosterItem> = {};
   const pending: Record<string, ElementJSON> = {};
   for (const [key, value] of t.hash) {
@@ -332,10 +332,10 @@ function toRoster(t: LuaTable, owner: string): Roster {
       const meta = table(value, 'roster metadata');
       const p = meta.get('pending');
       // Prosody 0.12 keeps the request stanza itself; older versions kept `true`.
-      if (p instanceof LuaTable) {
+      if (p instanceof DataTable) {
         for (const [k, req] of p.hash) {
           const jid = bareJid(k);
-          pending[jid] = req instanceof LuaTable ? toElement(req) : { n: 'presence', a: { from: jid, to: owner, type: 'subscribe' } };
+          pending[jid] = req instanceof DataTable ? toElement(req) : { n: 'presence', a: { from: jid, to: owner, type: 'subscribe' } };
         }
       }
       continue;
@@ -350,7 +350,7 @@ function toRoster(t: LuaTable, owner: string): Roster {
     const name = str(it, 'name');
     if (name) item.name = name;
     const groups = it.get('groups');
-    if (groups instanceof LuaTable) for (const [g, on] of groups.hash) if (typeof g === 'string' && on) item.groups.push(g);
+    if (groups instanceof DataTable) for (const [g, on] of groups.hash) if (typeof g === 'string' && on) item.groups.push(g);
     item.groups.sort();
     items[jid] = item;
   }
@@ -358,7 +358,7 @@ function toRoster(t: LuaTable, owner: string): Roster {
 }
 
 /** A preserialised stanza (util/stanza: {name, attr, [i] = child or text}) → ElementJSON. */
-function toElement(v: LuaValue, depth = 0): ElementJSON {
+function toElement(v: DataValue, depth = 0): ElementJSON {
   if (depth > 90) throw new Error('element nested too deeply');
   const t = table(v, 'stanza');
   const name = t.get('name');
@@ -379,9 +379,9 @@ function toElement(v: LuaValue, depth = 0): ElementJSON {
 }
 
 /** An offline archive item → Clove's stored message (stamp in XEP-0082 UTC). */
-function toOffline(v: LuaValue): OfflineMessage {
+function toOffline(v: DataValue): OfflineMessage {
   const el = toElement(v);
-  const t = v as LuaTable;
+  const t = v as DataTable;
   let stamp = el.a?.stamp;
   const when = t.get('when');
   if (!stamp && typeof when === 'number') stamp = new Date(when * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');

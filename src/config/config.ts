@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
-import { parseLua } from './lua.js';
-import type { LuaStatement, LuaValue } from './lua.js';
+import { parseLua, type LuaStatement } from './lua/config-chunk.js';
+import type { LuaValue } from './lua/values.js';
 import { findOption, suggestOption } from './schema.js';
 import { convertOption, deepFreeze, resolvePaths, toPlain } from './values.js';
 

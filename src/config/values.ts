@@ -3,7 +3,7 @@
 
 import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
-import type { LuaTable, LuaValue } from './lua.js';
+import type { LuaTable, LuaValue } from './lua/values.js';
 import { LOG_LEVELS } from './schema.js';
 import type { DarknetTarget, LogLevel, LogTarget, OptionSpec } from './schema.js';
 

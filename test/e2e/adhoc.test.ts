@@ -7,11 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, escapeXml, match } from '../helpers/raw-client.js';
+import { type El, match, Wire, xmlEscape } from '../helpers/wire.js';
 import { testUsers } from '../helpers/contacts.js';
 import { PythonProcess } from '../helpers/slixmpp.js';
 import { addUsers, removeChildDir, startChild } from '../helpers/child-server.js';
-import type { Element } from '../../src/xml/element.js';
 
 const NS_CMD = 'http://jabber.org/protocol/commands';
 const NS_ADMIN = 'http://jabber.org/protocol/admin';
@@ -28,8 +27,8 @@ const ALL = [
 const PASS = 'adhoc-pass';
 
 let ts: TestServer;
-let admin: RawClient;
-let mallory: RawClient;
+let admin: Wire;
+let mallory: Wire;
 const { login, closeAll } = testUsers(() => ts, PASS);
 
 const HOST_CONFIG = 'admins = { "boss@localhost" }';
@@ -45,27 +44,27 @@ afterAll(async () => {
   await ts?.stop();
 });
 
-const condition = (iq: Element): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS)?.name;
-const commandCondition = (iq: Element): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === NS_CMD)?.name;
-const commandOf = (iq: Element): Element => {
+const condition = (iq: El): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS)?.name;
+const commandCondition = (iq: El): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === NS_CMD)?.name;
+const commandOf = (iq: El): El => {
   expect(iq.attrs.type, iq.toString()).toBe('result');
   return iq.getChild('command', NS_CMD)!;
 };
-const fieldValues = (form: Element | undefined, name: string): string[] =>
+const fieldValues = (form: El | undefined, name: string): string[] =>
   form?.getChildren('field').find((f) => f.attrs.var === name)?.getChildren('value').map((v) => v.text()) ?? [];
 
-function execute(c: RawClient, n: string, body = '', attrs = ''): Promise<Element> {
+function execute(c: Wire, n: string, body = '', attrs = ''): Promise<El> {
   return c.iq(`<iq type='set' to='localhost'><command xmlns='${NS_CMD}' node='${n}' ${attrs}>${body}</command></iq>`);
 }
 
 /** A submitted form with FORM_TYPE and these fields. */
 function submitted(fields: Record<string, string | string[]>, type = 'submit'): string {
-  const f = Object.entries(fields).map(([k, v]) => `<field var='${k}'>${(Array.isArray(v) ? v : [v]).map((x) => `<value>${escapeXml(x)}</value>`).join('')}</field>`);
+  const f = Object.entries(fields).map(([k, v]) => `<field var='${k}'>${(Array.isArray(v) ? v : [v]).map((x) => `<value>${xmlEscape(x)}</value>`).join('')}</field>`);
   return `<x xmlns='${NS_DATA}' type='${type}'><field var='FORM_TYPE' type='hidden'><value>${NS_ADMIN}</value></field>${f.join('')}</x>`;
 }
 
 /** Execute → form → submit; returns the reply to the submission. */
-async function run(c: RawClient, n: string, fields: Record<string, string | string[]>): Promise<Element> {
+async function run(c: Wire, n: string, fields: Record<string, string | string[]>): Promise<El> {
   const first = commandOf(await execute(c, n, '', "action='execute'"));
   expect(first.attrs.status).toBe('executing');
   const sessionid = first.attrs.sessionid!;
@@ -74,7 +73,7 @@ async function run(c: RawClient, n: string, fields: Record<string, string | stri
 }
 
 /** Run a command that has no form. */
-async function runDirect(c: RawClient, n: string): Promise<Element> {
+async function runDirect(c: Wire, n: string): Promise<El> {
   const cmd = commandOf(await execute(c, n));
   expect(cmd.attrs.status).toBe('completed');
   return cmd;
@@ -364,7 +363,7 @@ describe('configuration', () => {
     expect(fieldValues(form, 'applied')).toEqual(['allow_registration']);
     expect(fieldValues(form, 'restart')).toEqual(['clove_bcrypt_cost']);
     // Applied for real: a new connection now gets the registration form.
-    const probe = await RawClient.connect({ port: ts.port });
+    const probe = await Wire.open({ port: ts.port });
     try {
       await probe.startTls();
       expect((await probe.iq(`<iq type='get' id='reg'><query xmlns='jabber:iq:register'/></iq>`)).attrs.type).toBe('result');
@@ -396,8 +395,8 @@ describe('shut down', () => {
     other = await startTestServer({ extra: 'admins = { "boss@localhost" }' });
     await other.addUser('boss', PASS);
     await other.addUser('user', PASS);
-    const boss = await RawClient.login({ port: other.port, username: 'boss', password: PASS, resource: 'r' });
-    const user = await RawClient.login({ port: other.port, username: 'user', password: PASS, resource: 'r' });
+    const boss = await Wire.login({ port: other.port, username: 'boss', password: PASS, resource: 'r' });
+    const user = await Wire.login({ port: other.port, username: 'user', password: PASS, resource: 'r' });
     const first = commandOf(await boss.iq(`<iq type='set' to='localhost'><command xmlns='${NS_CMD}' node='${node('shutdown')}' action='execute'/></iq>`));
     const form = first.getChild('x', NS_DATA)!;
     expect(form.getChildren('field').map((f) => f.attrs.var)).toEqual(['FORM_TYPE', 'delay', 'announcement']);
@@ -409,7 +408,7 @@ describe('shut down', () => {
     await expect(user.waitFor(match('never'), 3000)).rejects.toThrow(/system-shutdown/);
     await expect(boss.waitFor(match('never'), 3000)).rejects.toThrow(/system-shutdown/);
     // Nothing listens any more.
-    await expect(RawClient.connect({ port: other.port, timeoutMs: 1000 })).rejects.toThrow();
+    await expect(Wire.open({ port: other.port, timeoutMs: 1000 })).rejects.toThrow();
   });
 });
 
@@ -418,7 +417,7 @@ describe('as `clove start` in a child process', () => {
     const child = await startChild({ extra: 'admins = { "boss@localhost" }' });
     try {
       await addUsers(child.configPath, [['boss@localhost', PASS]]);
-      const boss = await RawClient.login({ port: child.port, username: 'boss', password: PASS, resource: 'r' });
+      const boss = await Wire.login({ port: child.port, username: 'boss', password: PASS, resource: 'r' });
       const reload = commandOf(await execute(boss, RELOAD));
       expect(reload.getChild('note')!.attrs.type, reload.toString()).toBe('info');
       expect(reload.getChild('note')!.text()).toContain(`${child.configPath} is valid`);

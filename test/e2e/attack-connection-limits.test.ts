@@ -11,7 +11,7 @@
 //   - a connection that never logs in gets `connection-timeout` after c2s_timeout.
 import { afterEach, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { NS_BIND, NS_STANZAS, NS_STREAMS, NS_STREAM_ERRORS, Wire, header, login, loginUnbound, ping, stanzaErrorCondition } from '../helpers/wire.js';
+import { NS_BIND, NS_STANZAS, NS_STREAMS, NS_STREAM_ERRORS, Wire, header, ping, stanzaErrorCondition } from '../helpers/wire.js';
 
 const MAX_CONNECTIONS = 6;
 const MAX_UNAUTHENTICATED = 3;
@@ -22,11 +22,11 @@ const TIMEOUT_S = 2;
 async function opened(port: number): Promise<Wire> {
   const w = await Wire.connect(port);
   await w.write(header());
-  await w.waitFor(() => w.elements.find((e) => e.name === 'stream:features' || e.name === 'stream:error'), 'features or a stream error');
+  await w.until(() => w.received.find((e) => e.name === 'stream:features' || e.name === 'stream:error'), 'features or a stream error');
   return w;
 }
 
-const errorOf = (w: Wire): string | undefined => w.elements.find((e) => e.name === 'stream:error')?.children.find((c) => typeof c !== 'string' && c.ns === NS_STREAM_ERRORS && c.name !== 'text')?.toString();
+const errorOf = (w: Wire): string | undefined => w.received.find((e) => e.name === 'stream:error')?.children.find((c) => typeof c !== 'string' && c.xmlns === NS_STREAM_ERRORS && c.name !== 'text')?.toString();
 
 /**
  * `attempt` until it returns something, for at most 5 s: the server frees a slot when a closed
@@ -66,43 +66,43 @@ describe('connection limits (issue 9, attack 7)', () => {
     const waiting = await Promise.all(Array.from({ length: MAX_UNAUTHENTICATED }, () => opened(child.port)));
     for (const w of waiting) expect(errorOf(w), w.text).toBeUndefined();
     const over = await Wire.connect(child.port);
-    await over.waitFor(() => over.isClosed || over.gotEnd, 'the server to close the connection over the cap');
+    await over.until(() => over.isClosed || over.gotEnd, 'the server to close the connection over the cap');
     expect(over.headers).toHaveLength(1); // our header, then the error: RFC 6120 §4.9.1.1
     expect(errorOf(over)).toBe(`<resource-constraint xmlns="${NS_STREAM_ERRORS}"/>`);
-    expect(over.elements.find((e) => e.name === 'stream:error')?.getChildText('text')).toMatch(/already logging in/);
+    expect(over.received.find((e) => e.name === 'stream:error')?.getChildText('text')).toMatch(/already logging in/);
     expect(over.streamEnded).toBe(true);
     waiting[0]!.destroy();
-    await waiting[0]!.closed;
+    await waiting[0]!.whenClosed;
     const again = await eventually(async () => {
       const w = await opened(child.port);
       if (errorOf(w) === undefined) return w;
       w.destroy();
       return undefined;
     }, 'a connection after a freed slot');
-    expect(again.elements.some((e) => e.name === 'stream:features'), again.text).toBe(true);
+    expect(again.received.some((e) => e.name === 'stream:features'), again.text).toBe(true);
     for (const w of [...waiting, again, over]) w.destroy();
   });
 
   it(`a bind over max_resources (${MAX_RESOURCES}) gets resource-constraint; the stream stays usable`, async () => {
     const child = await limitedServer(CAPS);
     const sessions = [];
-    for (let i = 0; i < MAX_RESOURCES; i++) sessions.push(await login(child.port, { user: 'alice', password: 'alice-pass', resource: `r${i}` }));
-    const w = await loginUnbound(child.port, { user: 'alice', password: 'alice-pass' });
-    const refused = await w.iq(`<iq type='set' id='b1'><bind xmlns='${NS_BIND}'><resource>r-over</resource></bind></iq>`, 'b1');
+    for (let i = 0; i < MAX_RESOURCES; i++) sessions.push(await Wire.login({ port: child.port, username: 'alice', password: 'alice-pass', resource: `r${i}` }));
+    const w = await Wire.login({ port: child.port, bind: false, username: 'alice', password: 'alice-pass' });
+    const refused = await w.iq(`<iq type='set' id='b1'><bind xmlns='${NS_BIND}'><resource>r-over</resource></bind></iq>`);
     expect(refused.attrs.type).toBe('error');
     expect(stanzaErrorCondition(refused)).toBe('resource-constraint');
     expect(refused.getChild('error')?.attrs.type).toBe('wait');
     expect(refused.getChild('error')?.getChild('resource-constraint', NS_STANZAS)).toBeDefined();
     // Taking over a resource the account already holds is not a new session: allowed.
-    const rebound = await w.iq(`<iq type='set' id='b2'><bind xmlns='${NS_BIND}'><resource>r0</resource></bind></iq>`, 'b2');
+    const rebound = await w.iq(`<iq type='set' id='b2'><bind xmlns='${NS_BIND}'><resource>r0</resource></bind></iq>`);
     expect(rebound.attrs.type, rebound.toString()).toBe('result');
     expect((await ping(w)).attrs.type).toBe('result');
     // Once a session ends, a new bind succeeds.
     sessions[1]!.destroy();
-    await sessions[1]!.closed;
+    await sessions[1]!.whenClosed;
     const later = await eventually(async () => {
-      const u = await loginUnbound(child.port, { user: 'alice', password: 'alice-pass' });
-      const bound = await u.iq(`<iq type='set' id='b3'><bind xmlns='${NS_BIND}'><resource>r-later</resource></bind></iq>`, 'b3');
+      const u = await Wire.login({ port: child.port, bind: false, username: 'alice', password: 'alice-pass' });
+      const bound = await u.iq(`<iq type='set' id='b3'><bind xmlns='${NS_BIND}'><resource>r-later</resource></bind></iq>`);
       if (bound.attrs.type === 'result') return { w: u, jid: bound.getChild('bind', NS_BIND)?.getChildText('jid') };
       u.destroy();
       return undefined;
@@ -115,12 +115,12 @@ describe('connection limits (issue 9, attack 7)', () => {
   it(`the connection over c2s_max_connections (${MAX_CONNECTIONS}) gets resource-constraint`, async () => {
     const child = await limitedServer(CAPS);
     const held = [];
-    for (let i = 0; i < MAX_RESOURCES; i++) held.push(await login(child.port, { user: 'alice', password: 'alice-pass', resource: `a${i}` }));
-    for (let i = 0; i < MAX_CONNECTIONS - MAX_RESOURCES; i++) held.push(await login(child.port, { user: 'bob', password: 'bob-pass', resource: `b${i}` }));
+    for (let i = 0; i < MAX_RESOURCES; i++) held.push(await Wire.login({ port: child.port, username: 'alice', password: 'alice-pass', resource: `a${i}` }));
+    for (let i = 0; i < MAX_CONNECTIONS - MAX_RESOURCES; i++) held.push(await Wire.login({ port: child.port, username: 'bob', password: 'bob-pass', resource: `b${i}` }));
     const over = await Wire.connect(child.port);
-    await over.waitFor(() => over.isClosed || over.gotEnd, 'the server to close the connection over the cap');
+    await over.until(() => over.isClosed || over.gotEnd, 'the server to close the connection over the cap');
     expect(errorOf(over)).toBe(`<resource-constraint xmlns="${NS_STREAM_ERRORS}"/>`);
-    expect(over.elements.find((e) => e.name === 'stream:error')?.getChildText('text')).toMatch(/maximum of 6 client connections/);
+    expect(over.received.find((e) => e.name === 'stream:error')?.getChildText('text')).toMatch(/maximum of 6 client connections/);
     for (const h of held) expect((await ping(h)).attrs.type).toBe('result');
     for (const h of [...held, over]) h.destroy();
   });
@@ -132,18 +132,18 @@ describe('connection limits (issue 9, attack 7)', () => {
     for (let i = 0; i < 2; i++) {
       const w = await Wire.connect(child.s2sPort);
       await w.write(s2sHeader);
-      await w.waitFor(() => w.elements.find((e) => e.name === 'stream:features' || e.name === 'stream:error'), 'features');
+      await w.until(() => w.received.find((e) => e.name === 'stream:features' || e.name === 'stream:error'), 'features');
       expect(errorOf(w), w.text).toBeUndefined();
       waiting.push(w);
     }
     const over = await Wire.connect(child.s2sPort);
-    await over.waitFor(() => over.isClosed || over.gotEnd, 'the server to close the connection over the cap');
+    await over.until(() => over.isClosed || over.gotEnd, 'the server to close the connection over the cap');
     expect(over.text).toContain("xmlns='jabber:server'");
     expect(errorOf(over)).toBe(`<resource-constraint xmlns="${NS_STREAM_ERRORS}"/>`);
     // A flood of refusals is one log line, not one per connection.
     for (let i = 0; i < 5; i++) {
       const more = await Wire.connect(child.s2sPort);
-      await more.waitFor(() => more.isClosed || more.gotEnd, 'refusal');
+      await more.until(() => more.isClosed || more.gotEnd, 'refusal');
       more.destroy();
     }
     const lines = child.logs().filter((l) => l.msg.startsWith('s2s connections refused'));
@@ -155,7 +155,7 @@ describe('connection limits (issue 9, attack 7)', () => {
     const child = await limitedServer([`c2s_timeout = ${TIMEOUT_S}`]);
     const t0 = Date.now();
     const w = await opened(child.port);
-    await w.waitFor(() => w.elements.find((e) => e.name === 'stream:error'), 'the timeout', 10_000);
+    await w.until(() => w.received.find((e) => e.name === 'stream:error'), 'the timeout', 10_000);
     expect(errorOf(w)).toBe(`<connection-timeout xmlns="${NS_STREAM_ERRORS}"/>`);
     const took = Date.now() - t0;
     expect(took).toBeGreaterThanOrEqual(TIMEOUT_S * 1000 - 100);

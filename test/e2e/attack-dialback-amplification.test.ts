@@ -108,7 +108,7 @@ describe('attack 5: dialback amplification', () => {
       const w = await inbound(a.server.s2sPort, b32('attacker'), A);
       const before = proxy.requested.length;
       await w.write(flood(domains));
-      await w.waitFor(() => w.elements.filter((e) => e.name === 'db:result' && e.attrs.type === 'error').length === domains.length || undefined, 'five dialback errors');
+      await w.until(() => w.received.filter((e) => e.name === 'db:result' && e.attrs.type === 'error').length === domains.length || undefined, 'five dialback errors');
       expect(guard.stop()).toEqual([]);
       expect(proxy.requested.slice(before)).toEqual([]);
       w.destroy();

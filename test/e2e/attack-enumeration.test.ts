@@ -10,17 +10,16 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addUsers, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { type El, match, Wire } from '../helpers/wire.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
-import type { Element } from '../../src/xml/element.js';
 
 const PASS = 'enum-pass';
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const PING = `<iq type='get' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`;
-const condition = (el: Element): string | undefined => el.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS && e.local !== 'text')?.local;
+const condition = (el: El): string | undefined => el.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS && e.local !== 'text')?.local;
 
 const children: ChildServer[] = [];
-const clients: RawClient[] = [];
+const clients: Wire[] = [];
 const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
@@ -28,16 +27,16 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-async function login(srv: ChildServer, username: string, domain = 'localhost'): Promise<RawClient> {
-  const c = await RawClient.login({ port: srv.port, domain, username, password: PASS, resource: 'r', timeoutMs: 15_000 });
+async function login(srv: ChildServer, username: string, domain = 'localhost'): Promise<Wire> {
+  const c = await Wire.login({ port: srv.port, domain, username, password: PASS, resource: 'r', timeoutMs: 15_000 });
   clients.push(c);
   return c;
 }
 
 describe('a stranger cannot tell an existing account from a missing one', () => {
   let srv: ChildServer;
-  let mallory: RawClient;
-  let carol: RawClient;
+  let mallory: Wire;
+  let carol: Wire;
 
   beforeAll(async () => {
     srv = await startChild();
@@ -98,7 +97,7 @@ describe('a stranger cannot tell an existing account from a missing one', () => 
     await carol.iq(PING, 30_000);
     const refused = carol.inbox.filter((e) => e.name === 'message' && e.attrs.type === 'error');
     expect(refused.length, 'the storage filled up').toBeGreaterThan(0);
-    expect(condition(refused[0] as Element)).toBe('service-unavailable');
+    expect(condition(refused[0] as El)).toBe('service-unavailable');
 
     const existing = await probe('alice@localhost', probes['chat message'] as string);
     const missing = await probe('ghost@localhost', probes['chat message'] as string);
@@ -155,7 +154,7 @@ describe('a generated self-signed certificate', () => {
     await writeFile(path, text);
     const srv = await startChild({ dir });
     children.push(srv);
-    const c = await RawClient.connect({ port: srv.port });
+    const c = await Wire.open({ port: srv.port });
     clients.push(c);
     await c.startTls();
     const cert = c.peerCertificate();

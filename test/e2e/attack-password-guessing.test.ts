@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { Wire } from '../helpers/wire.js';
 
 const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const PASSWORD = 'correct horse battery staple';
@@ -34,14 +34,14 @@ afterAll(async () => {
 type Answer = 'success' | string;
 
 /** Connect and STARTTLS: a stream ready for <auth/>. */
-async function secureStream(port: number): Promise<RawClient> {
-  const c = await RawClient.connect({ port, timeoutMs: 30_000 });
+async function secureStream(port: number): Promise<Wire> {
+  const c = await Wire.open({ port, timeoutMs: 30_000 });
   await c.startTls();
   return c;
 }
 
 /** One PLAIN attempt on `c`: 'success' or the failure condition. */
-async function plain(c: RawClient, user: string, password: string): Promise<Answer> {
+async function plain(c: Wire, user: string, password: string): Promise<Answer> {
   c.send(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${Buffer.from(`\0${user}\0${password}`).toString('base64')}</auth>`);
   const el = await c.waitFor((e) => e.xmlns === NS_SASL && (e.name === 'success' || e.name === 'failure'));
   if (el.name === 'success') return 'success';
@@ -56,11 +56,11 @@ interface Tally { answers: Map<string, number>; connections: number }
  */
 function flood(port: number, n: number, until: number, userOf: () => string): Promise<Tally> {
   const tally: Tally = { answers: new Map(), connections: 0 };
-  const open = new Set<RawClient>();
+  const open = new Set<Wire>();
   const stop = setTimeout(() => { for (const c of open) c.destroy(); }, until - Date.now());
   const worker = async (): Promise<void> => {
     while (Date.now() < until) {
-      let c: RawClient;
+      let c: Wire;
       try {
         c = await secureStream(port);
       } catch {

@@ -9,7 +9,7 @@
 // client logged in beforehand still gets its ping answered.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { NS_SASL, NS_TLS, Wire, header, login, ping } from '../helpers/wire.js';
+import { NS_SASL, NS_TLS, Wire, header, ping } from '../helpers/wire.js';
 
 const MiB = 1024 * 1024;
 const PER_CONNECTION = 7.5 * MiB;
@@ -26,8 +26,8 @@ async function secured(port: number): Promise<Wire> {
   await w.write(header());
   await w.next((e) => e.name === 'stream:features', 'features');
   await w.write(`<starttls xmlns='${NS_TLS}'/>`);
-  await w.next((e) => e.ns === NS_TLS, 'proceed');
-  await w.startTls();
+  await w.next((e) => e.xmlns === NS_TLS, 'proceed');
+  await w.upgradeTls();
   await w.write(header());
   await w.next((e) => e.name === 'stream:features', 'features after TLS');
   return w;
@@ -59,7 +59,7 @@ describe('pre-authentication flood (issue 9, attack 1)', () => {
 
   /** Run the flood from 4 connections with `stanza`; returns the RSS growth in bytes. */
   async function floodGrowth(stanza: string): Promise<number> {
-    const bystander = await login(child.port, { user: 'bystander', password: 'bystander-pass', resource: 'b' });
+    const bystander = await Wire.login({ port: child.port, username: 'bystander', password: 'bystander-pass', resource: 'b' });
     const baseline = await child.rss();
     let peak = baseline;
     let sampling = true;
@@ -73,13 +73,13 @@ describe('pre-authentication flood (issue 9, attack 1)', () => {
     for (const w of wires) flood(w, stanza);
     // Each flood ends with the stream closed by the server (an error before authentication).
     // Sampling goes on for a second after the close: what a server still parses then counts too.
-    await Promise.all(wires.map((w) => w.waitFor(() => w.isClosed || w.gotEnd, 'the server to close the flood', 30_000)));
+    await Promise.all(wires.map((w) => w.until(() => w.isClosed || w.gotEnd, 'the server to close the flood', 30_000)));
     await new Promise((r) => setTimeout(r, 1000));
     sampling = false;
     await sampler;
     peak = Math.max(peak, await child.rss());
     for (const w of wires) {
-      expect(w.elements.some((e) => e.name === 'stream:error'), w.text.slice(-500)).toBe(true);
+      expect(w.received.some((e) => e.name === 'stream:error'), w.text.slice(-500)).toBe(true);
       w.destroy();
     }
     expect((await ping(bystander, 5000)).attrs.type).toBe('result');

@@ -5,7 +5,7 @@
 // pong may only come after (120 kB − 20 kB of burst) / 20 kB/s ≈ 5 s, and not much later.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { login, ping } from '../helpers/wire.js';
+import { Wire, ping } from '../helpers/wire.js';
 
 const RATE = 20_000;
 const BURST_S = 1;
@@ -28,7 +28,7 @@ describe('read rate limit (limits option)', () => {
   });
 
   it('a client writing faster than the rate is read at about the rate', async () => {
-    const w = await login(child.port, { user: 'fast', password: 'fast-pass' });
+    const w = await Wire.login({ port: child.port, username: 'fast', password: 'fast-pass' });
     // Let the bucket refill after the login's own bytes.
     await new Promise((r) => setTimeout(r, BURST_S * 1000));
     let data = '';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addUsers, startChild, type ChildServer } from '../helpers/child-server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 
 const SENDERS = 60;
 const CAP = 40;
@@ -27,7 +27,7 @@ afterAll(async () => {
 
 /** One sender: log in, send a fat subscribe, wait until the server handled it, leave. */
 async function fatSubscribe(i: number): Promise<string[]> {
-  const c = await RawClient.login({ port: srv.port, username: `s${i}`, password: PASS, resource: 'r', timeoutMs: 20_000 });
+  const c = await Wire.login({ port: srv.port, username: `s${i}`, password: PASS, resource: 'r', timeoutMs: 20_000 });
   const status = 's'.repeat(100 * KiB);
   const junk = `<junk xmlns='urn:example:junk'>${'j'.repeat(100 * KiB)}</junk>`;
   c.send(`<presence to='victim@localhost' type='subscribe' id='sub${i}'><status>${status}</status><nick xmlns='http://jabber.org/protocol/nick'>${'n'.repeat(2000)}</nick>${junk}</presence>`);
@@ -57,7 +57,7 @@ describe('subscription requests from outside', () => {
     expect(answers).toEqual([]);
 
     // The victim gets the first CAP requests, each cut to sender, id, status and nick.
-    const v = await RawClient.login({ port: srv.port, username: 'victim', password: PASS, resource: 'r', timeoutMs: 20_000 });
+    const v = await Wire.login({ port: srv.port, username: 'victim', password: PASS, resource: 'r', timeoutMs: 20_000 });
     v.send('<presence/>');
     await v.iq(`<iq type='get' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`, 20_000);
     const requests = await v.collect(match('presence', { type: 'subscribe' }), 1000);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Socket } from 'node:net';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 import { SocksProxy } from '../helpers/socks-proxy.js';
 import { createConnector } from '../../src/net/connect.js';
 import type { Connector } from '../../src/net/connector.js';
@@ -21,8 +21,8 @@ let a: TestServer;
 let b: TestServer;
 /** A's sockets through the proxy that are still open. */
 const aOpen = new Set<Socket>();
-let alice: RawClient;
-let bob: RawClient;
+let alice: Wire;
+let bob: Wire;
 
 beforeAll(async () => {
   proxy = await SocksProxy.start();
@@ -41,8 +41,8 @@ beforeAll(async () => {
   proxy.map(A, a.server.s2sPort).map(B, b.server.s2sPort);
   await a.addUser('alice', 'alice-pw');
   await b.addUser('bob', 'bob-pw');
-  alice = await RawClient.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
-  bob = await RawClient.login({ port: b.port, domain: B, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 10_000 });
+  alice = await Wire.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
+  bob = await Wire.login({ port: b.port, domain: B, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 10_000 });
   bob.send('<presence/>');
 });
 

@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { RawClient, escapeXml, match } from '../helpers/raw-client.js';
+import { Wire, xmlEscape, match } from '../helpers/wire.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
 import { ScriptedPeer, NS_DB as DB } from '../helpers/s2s-peer.js';
 
@@ -81,7 +81,7 @@ class HostilePeer extends ScriptedPeer {
 
 let proxy: SocksProxy;
 let a: ChildServer;
-let alice: RawClient;
+let alice: Wire;
 const peers = new Map<Script, HostilePeer>();
 const SCRIPTS: Script[] = ['pre-1.0', 'early', 'mid-tls', 'wrong-pair'];
 
@@ -95,7 +95,7 @@ beforeAll(async () => {
   });
   for (const p of peers.values()) proxy.map(p.domain, p.port);
   await addUsers(a.configPath, [[`alice@${A}`, 'alice-pw']]);
-  alice = await RawClient.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
+  alice = await Wire.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
 }, 30_000);
 
 afterAll(async () => {
@@ -114,7 +114,7 @@ describe('attack 4: no plaintext to a peer that cheats on the s2s state machine'
     for (const script of SCRIPTS) {
       const body = `secret-${script}-${Math.random().toString(36).slice(2, 10)}`;
       bodies.set(script, body);
-      alice.send(`<message to='bob@${peers.get(script)!.domain}' id='m-${script}' type='chat'><body>${escapeXml(body)}</body></message>`);
+      alice.send(`<message to='bob@${peers.get(script)!.domain}' id='m-${script}' type='chat'><body>${xmlEscape(body)}</body></message>`);
     }
     // The senders hear about it (the streams failed: a bounce within the send deadline).
     const bounces = await Promise.allSettled(SCRIPTS.map((s) => alice.waitFor(match('message', { type: 'error', id: `m-${s}` }), 15_000)));

@@ -6,9 +6,8 @@
 // test SOCKS5 proxy, which is told to stall (never answer), so everything stays queued.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { type El, match, Wire } from '../helpers/wire.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
-import type { Element } from '../../src/xml/element.js';
 
 const b32 = (tag: string): string => `${tag}${'a'.repeat(52 - tag.length)}.b32.i2p`;
 const A = b32('queuesender');
@@ -21,21 +20,21 @@ const USERS = ['alice', 'carol', 'u1', 'u2', 'u3', 'u4', 'u5', 'eve'];
 
 let proxy: SocksProxy;
 let a: ChildServer;
-const clients = new Map<string, RawClient>();
+const clients = new Map<string, Wire>();
 
 const config = (): string => `${darknetConfig(proxy.port)}\ns2s_connect_timeout = 120\ns2s_send_deadline = 600`;
-const login = (user: string): Promise<RawClient> =>
-  RawClient.login({ port: a.port, domain: A, username: user, password: `${user}-pw`, resource: 'r', timeoutMs: 10_000 });
+const login = (user: string): Promise<Wire> =>
+  Wire.login({ port: a.port, domain: A, username: user, password: `${user}-pw`, resource: 'r', timeoutMs: 10_000 });
 
 /** Send `n` messages to `to` (ids `tag-0`…), then wait until A has handled them all (a ping after them). */
-async function sendMany(c: RawClient, to: string, tag: string, n: number, body = 'hello'): Promise<Element[]> {
+async function sendMany(c: Wire, to: string, tag: string, n: number, body = 'hello'): Promise<El[]> {
   c.send(Array.from({ length: n }, (_, i) => `<message to='${to}' id='${tag}-${i}' type='chat'><body>${body}</body></message>`).join(''));
   await c.iq(`<iq type='get' to='${A}' id='ping-${tag}'><ping xmlns='urn:xmpp:ping'/></iq>`, 30_000);
   return c.collect(match('message', { type: 'error' }), 300);
 }
 
-const condition = (e: Element): string | undefined => e.getChild('error')?.elements().find((c) => c.attrs.xmlns === NS_STANZAS && c.local !== 'text')?.local;
-const text = (e: Element): string => e.getChild('error')?.getChildText('text') ?? '';
+const condition = (e: El): string | undefined => e.getChild('error')?.elements().find((c) => c.attrs.xmlns === NS_STANZAS && c.local !== 'text')?.local;
+const text = (e: El): string => e.getChild('error')?.getChildText('text') ?? '';
 
 beforeAll(async () => {
   proxy = await SocksProxy.start();

@@ -10,7 +10,7 @@
 //     connection resumes it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { NS_STREAM_ERRORS, login, loginUnbound, ping } from '../helpers/wire.js';
+import { NS_STREAM_ERRORS, Wire, ping } from '../helpers/wire.js';
 
 const MiB = 1024 * 1024;
 const TOTAL = 100 * MiB;
@@ -33,10 +33,10 @@ describe('a client that stops reading (issue 9, attack 2)', () => {
   });
 
   it('100 MiB sent to a non-reading session grows RSS < 128 MiB; the reader gets resource-constraint', async () => {
-    const reader = await login(child.port, { user: 'reader', password: 'reader-pass', resource: 'slow' });
+    const reader = await Wire.login({ port: child.port, username: 'reader', password: 'reader-pass', resource: 'slow' });
     await reader.write('<presence/>');
     expect((await ping(reader)).attrs.type).toBe('result');
-    const sender = await login(child.port, { user: 'sender', password: 'sender-pass', resource: 'flood' });
+    const sender = await Wire.login({ port: child.port, username: 'sender', password: 'sender-pass', resource: 'flood' });
     const baseline = await child.rss();
     reader.pause();
 
@@ -58,19 +58,19 @@ describe('a client that stops reading (issue 9, attack 2)', () => {
     reader.resume();
     const { condition } = await reader.streamError(10_000);
     expect(condition).toBe('resource-constraint');
-    expect(reader.elements.find((e) => e.name === 'stream:error')?.getChild('resource-constraint', NS_STREAM_ERRORS)).toBeDefined();
+    expect(reader.received.find((e) => e.name === 'stream:error')?.getChild('resource-constraint', NS_STREAM_ERRORS)).toBeDefined();
     sender.destroy();
     reader.destroy();
   }, 60_000);
 
   it('with XEP-0198 resumption, the non-reading session hibernates instead and can be resumed', async () => {
     const NS_SM = 'urn:xmpp:sm:3';
-    const reader = await login(child.port, { user: 'reader', password: 'reader-pass', resource: 'sm' });
+    const reader = await Wire.login({ port: child.port, username: 'reader', password: 'reader-pass', resource: 'sm' });
     await reader.write(`<enable xmlns='${NS_SM}' resume='true'/>`);
     const enabled = await reader.next((e) => e.name === 'enabled', '<enabled/>');
     await reader.write('<presence/>');
     expect((await ping(reader)).attrs.type).toBe('result');
-    const sender = await login(child.port, { user: 'sender', password: 'sender-pass', resource: 'sm-flood' });
+    const sender = await Wire.login({ port: child.port, username: 'sender', password: 'sender-pass', resource: 'sm-flood' });
     const baseline = await child.rss();
     reader.pause();
     const hibernated = child.waitForLog((l) => l.msg === 'the client does not read its stream; dropping the connection, the session hibernates', 30_000);
@@ -93,7 +93,7 @@ describe('a client that stops reading (issue 9, attack 2)', () => {
     peak = Math.max(peak, await child.rss());
     expect(peak - baseline, `RSS grew from ${(baseline / MiB).toFixed(1)} to ${(peak / MiB).toFixed(1)} MiB`).toBeLessThan(128 * MiB);
     reader.destroy();
-    const again = await loginUnbound(child.port, { user: 'reader', password: 'reader-pass' });
+    const again = await Wire.login({ port: child.port, bind: false, username: 'reader', password: 'reader-pass' });
     await again.write(`<resume xmlns='${NS_SM}' previd='${enabled.attrs.id}' h='0'/>`);
     const resumed = await again.next((e) => e.name === 'resumed' || e.name === 'failed', '<resumed/>', 10_000);
     expect(resumed.name, `${again.text.slice(0, 300)} … ${child.logs().filter((l) => /smacks|hibernat|resum|unacknowledged/.test(String(l.msg))).map((l) => l.msg).join(' | ')}`).toBe('resumed');

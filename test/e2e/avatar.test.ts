@@ -5,10 +5,9 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { serverSuite } from '../helpers/server-suite.js';
-import { match } from '../helpers/raw-client.js';
+import { type El, match } from '../helpers/wire.js';
 import { friends, settle } from '../helpers/contacts.js';
 import { connectXmppjs, xml, type XmppjsClient, type XmlElement } from '../helpers/xmppjs.js';
-import type { Element } from '../../src/xml/element.js';
 
 const NS_UPDATE = 'vcard-temp:x:update';
 const PASS = 'avatar-pass';
@@ -20,7 +19,7 @@ const sha1 = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
 /** A vCard with a photo, its base64 folded over lines as clients send it. */
 const vcardWith = (img: Buffer | undefined): string =>
   `<iq type='set'><vCard xmlns='vcard-temp'><FN>Alice</FN>${img ? `<PHOTO><TYPE>image/png</TYPE><BINVAL>${img.toString('base64').replace(/(.{76})/g, '$1\n')}</BINVAL></PHOTO>` : ''}</vCard></iq>`;
-const photoOf = (p: Element): string | undefined => p.getChild('x', NS_UPDATE)?.getChild('photo')?.text();
+const photoOf = (p: El): string | undefined => p.getChild('x', NS_UPDATE)?.getChild('photo')?.text();
 
 describe('vCard avatar hash in presence', () => {
   it('appears after a vCard with a photo is stored, and changes with the photo', async () => {

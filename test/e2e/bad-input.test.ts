@@ -1,15 +1,14 @@
 // Hostile and broken input on client streams: each case gets the RFC 6120 answer, and a second
 // client logged in on the same server keeps working afterwards (its ping is answered in < 1 s).
 // The hostile side uses test/helpers/wire.ts (raw bytes, independent sax parsing); the
-// well-behaved bystander is an ordinary RawClient.
+// well-behaved bystander is an ordinary Wire.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { NS_SASL, NS_STREAM_ERRORS, NS_TLS, Wire, header, login, mechanismsOf, ping, stanzaErrorCondition, type El } from '../helpers/wire.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { NS_SASL, NS_STREAM_ERRORS, NS_TLS, Wire, header, match, mechanismsOf, ping, stanzaErrorCondition, type El } from '../helpers/wire.js';
 
 let server: TestServer;
-let other: RawClient;
+let other: Wire;
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 beforeAll(async () => {
@@ -18,7 +17,7 @@ beforeAll(async () => {
   await server.addUser('alice', 'alice-pass');
   await server.addUser('bob', 'bob-pass');
   await server.addUser('flood', 'flood-pass');
-  other = await RawClient.login({ port: server.port, username: 'bob', password: 'bob-pass', resource: 'bystander' });
+  other = await Wire.login({ port: server.port, username: 'bob', password: 'bob-pass', resource: 'bystander' });
 });
 
 afterAll(async () => {
@@ -30,7 +29,7 @@ afterAll(async () => {
  * The bystander still works: a ping with no `to` is answered within a second. It received no
  * message meanwhile (replies come in order, so anything routed to it came before the pong).
  */
-async function bystanderWorks(c: RawClient = other, opts: { messages?: boolean } = {}): Promise<void> {
+async function bystanderWorks(c: Wire = other, opts: { messages?: boolean } = {}): Promise<void> {
   const t0 = performance.now();
   const pong = await c.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`, 1000);
   expect(pong.attrs.type, pong.toString()).toBe('result');
@@ -42,12 +41,12 @@ async function bystanderWorks(c: RawClient = other, opts: { messages?: boolean }
 async function expectStreamError(w: Wire, condition: string): Promise<El> {
   const { condition: got, el } = await w.streamError();
   expect(got, `stream error: ${el.toString()}`).toBe(condition);
-  const conds = el.getChildren().filter((c) => c.ns === NS_STREAM_ERRORS);
+  const conds = el.getChildren().filter((c) => c.xmlns === NS_STREAM_ERRORS);
   // One defined condition, optionally a <text/> (RFC 6120 §4.9.2).
   expect(conds.filter((c) => c.name !== 'text').map((c) => c.name)).toEqual([condition]);
   await w.streamClosed();
   // Nothing after the stream error: it is the last element of the stream.
-  expect(w.elements[w.elements.length - 1]).toBe(el);
+  expect(w.received[w.received.length - 1]).toBe(el);
   expect(w.text.trimEnd().endsWith('</stream:stream>')).toBe(true);
   return el;
 }
@@ -65,25 +64,25 @@ async function upgrade(w: Wire): Promise<El> {
   await w.write(`<starttls xmlns='${NS_TLS}'/>`);
   const proceed = await w.nextAny('proceed');
   expect(proceed.name).toBe('proceed');
-  await w.startTls();
+  await w.upgradeTls();
   await w.write(header());
   return w.next((e) => e.name === 'stream:features', 'post-TLS features');
 }
 
 describe('malformed XML', () => {
   it('not-well-formed XML is a <not-well-formed/> stream error and the socket closes', async () => {
-    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'nwf' });
+    const w = await Wire.login({ port: server.port, username: 'alice', password: 'alice-pass', resource: 'nwf' });
     await w.write('<message><body>x</message>');
     await expectStreamError(w, 'not-well-formed');
     await bystanderWorks();
   });
 
   it('a stream error from the client is not answered with one (RFC 6120 §4.9.1.1): the stream just closes', async () => {
-    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'se' });
-    const before = w.elements.length;
+    const w = await Wire.login({ port: server.port, username: 'alice', password: 'alice-pass', resource: 'se' });
+    const before = w.received.length;
     await w.write(`<stream:error><undefined-condition xmlns='${NS_STREAM_ERRORS}'/></stream:error>`);
     await w.streamClosed();
-    expect(w.elements.slice(before).filter((e) => e.name === 'error')).toEqual([]);
+    expect(w.received.slice(before).filter((e) => e.name === 'error')).toEqual([]);
     expect(w.text.trimEnd().endsWith('</stream:stream>')).toBe(true);
     await bystanderWorks();
   });
@@ -104,14 +103,14 @@ describe('malformed XML', () => {
     ['a processing instruction', `<?foo bar?><message to='bob@localhost/bystander' type='chat'><body>x</body></message>`],
     ['an undeclared entity reference', `<message to='bob@localhost/bystander' type='chat'><body>&lol;</body></message>`],
   ])('%s in a stanza is <restricted-xml/>', async (_what, xml) => {
-    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'restricted' });
+    const w = await Wire.login({ port: server.port, username: 'alice', password: 'alice-pass', resource: 'restricted' });
     await w.write(xml);
     await expectStreamError(w, 'restricted-xml');
     await bystanderWorks();
   });
 
   it('a DOCTYPE inside an authenticated stream is refused too', async () => {
-    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'dtd' });
+    const w = await Wire.login({ port: server.port, username: 'alice', password: 'alice-pass', resource: 'dtd' });
     await w.write(`<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">]><message to='${other.jid}'><body>&a;</body></message>`);
     const { condition } = await w.streamError();
     expect(['restricted-xml', 'not-well-formed']).toContain(condition);
@@ -163,7 +162,7 @@ describe('authentication', () => {
     await w.write(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${b64('\0alice\0alice-pass')}</auth>`);
     const failure = await w.nextAny('SASL failure');
     expect(failure.name).toBe('failure');
-    expect(failure.ns).toBe(NS_SASL);
+    expect(failure.xmlns).toBe(NS_SASL);
     expect(failure.getChildren().filter((c) => c.name !== 'text').map((c) => c.name)).toEqual(['encryption-required']);
     // The stream stays usable: STARTTLS still works, then PLAIN is offered.
     const after = await upgrade(w);
@@ -178,7 +177,7 @@ describe('authentication', () => {
     await w.write(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${b64('\0alice\0not-the-password')}</auth>`);
     const failure = await w.nextAny('SASL failure');
     expect(failure.name).toBe('failure');
-    expect(failure.ns).toBe(NS_SASL);
+    expect(failure.xmlns).toBe(NS_SASL);
     expect(failure.getChildren().filter((c) => c.name !== 'text').map((c) => c.name)).toEqual(['not-authorized']);
     // An unknown user looks exactly the same (no account enumeration).
     await w.write(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${b64('\0nosuchuser\0whatever')}</auth>`);
@@ -193,45 +192,45 @@ describe('authentication', () => {
 
 describe('addressing', () => {
   it('a spoofed from (another user) is <invalid-from/> and the victim receives nothing', async () => {
-    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'spoof' });
+    const w = await Wire.login({ port: server.port, username: 'alice', password: 'alice-pass', resource: 'spoof' });
     await w.write(`<message from='${other.jid}' to='${other.jid}' type='chat' id='spoof1'><body>I am bob</body></message>`);
     await expectStreamError(w, 'invalid-from');
     await bystanderWorks();
   });
 
   it("a from naming another resource of one's own account is <invalid-from/> too", async () => {
-    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'spoof2' });
+    const w = await Wire.login({ port: server.port, username: 'alice', password: 'alice-pass', resource: 'spoof2' });
     await w.write(`<message from='alice@localhost/some-other-resource' to='${other.jid}' type='chat'><body>x</body></message>`);
     await expectStreamError(w, 'invalid-from');
     await bystanderWorks();
   });
 
   it('an iq nobody handles is <service-unavailable/> with the payload returned', async () => {
-    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'unknown-iq' });
-    const reply = await w.iq(`<iq type='get' id='u1' to='localhost'><foo xmlns='urn:example:unknown'/></iq>`, 'u1');
+    const w = await Wire.login({ port: server.port, username: 'alice', password: 'alice-pass', resource: 'unknown-iq' });
+    const reply = await w.iq(`<iq type='get' id='u1' to='localhost'><foo xmlns='urn:example:unknown'/></iq>`);
     expect(reply.attrs).toEqual({ type: 'error', id: 'u1', from: 'localhost', to: w.jid });
     expect(stanzaErrorCondition(reply)).toBe('service-unavailable');
     expect(reply.getChild('error')!.attrs.type).toBe('cancel');
     expect(reply.getChild('foo', 'urn:example:unknown')).toBeDefined();
     // The same with no `to` (the account itself answers, RFC 6120 §10.3.3).
-    const r2 = await w.iq(`<iq type='get' id='u2'><foo xmlns='urn:example:unknown'/></iq>`, 'u2');
+    const r2 = await w.iq(`<iq type='get' id='u2'><foo xmlns='urn:example:unknown'/></iq>`);
     expect(r2.attrs.type).toBe('error');
     expect(stanzaErrorCondition(r2)).toBe('service-unavailable');
     // A set, too.
-    const r3 = await w.iq(`<iq type='set' id='u3' to='localhost'><foo xmlns='urn:example:unknown'/></iq>`, 'u3');
+    const r3 = await w.iq(`<iq type='set' id='u3' to='localhost'><foo xmlns='urn:example:unknown'/></iq>`);
     expect(stanzaErrorCondition(r3)).toBe('service-unavailable');
     w.destroy();
     await bystanderWorks();
   });
 
   it('an iq to an unknown full JID is <service-unavailable/> from that JID', async () => {
-    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'unknown-full' });
+    const w = await Wire.login({ port: server.port, username: 'alice', password: 'alice-pass', resource: 'unknown-full' });
     // An existing account, a resource that is not online (RFC 6121 §8.5.3.2.1).
-    const r1 = await w.iq(`<iq type='get' id='f1' to='bob@localhost/not-online'><ping xmlns='urn:xmpp:ping'/></iq>`, 'f1');
+    const r1 = await w.iq(`<iq type='get' id='f1' to='bob@localhost/not-online'><ping xmlns='urn:xmpp:ping'/></iq>`);
     expect(r1.attrs).toEqual({ type: 'error', id: 'f1', from: 'bob@localhost/not-online', to: w.jid });
     expect(stanzaErrorCondition(r1)).toBe('service-unavailable');
     // No such account at all (RFC 6121 §8.5.2.2.3 / §8.5.3.2.3).
-    const r2 = await w.iq(`<iq type='get' id='f2' to='nobody@localhost/x'><ping xmlns='urn:xmpp:ping'/></iq>`, 'f2');
+    const r2 = await w.iq(`<iq type='get' id='f2' to='nobody@localhost/x'><ping xmlns='urn:xmpp:ping'/></iq>`);
     expect(r2.attrs).toEqual({ type: 'error', id: 'f2', from: 'nobody@localhost/x', to: w.jid });
     expect(stanzaErrorCondition(r2)).toBe('service-unavailable');
     w.destroy();
@@ -239,7 +238,7 @@ describe('addressing', () => {
   });
 
   it('a message to a clearnet domain under darknet_only is <remote-server-not-found/> with the reason', async () => {
-    const w = await login(server.port, { user: 'alice', password: 'alice-pass', resource: 'remote' });
+    const w = await Wire.login({ port: server.port, username: 'alice', password: 'alice-pass', resource: 'remote' });
     await w.write(`<message to='someone@remote.example' type='chat' id='m1'><body>hello?</body></message>`);
     const err = await w.next((e) => e.name === 'message', 'message error');
     expect(err.attrs).toEqual({ type: 'error', id: 'm1', from: 'someone@remote.example', to: w.jid });
@@ -254,8 +253,8 @@ describe('addressing', () => {
 describe('flooding', () => {
   it('10,000 pings sent without reading: all answered in order, and the server stays responsive', async () => {
     const N = 10_000;
-    const w = await login(server.port, { user: 'flood', password: 'flood-pass', resource: 'flood' });
-    const start = w.elements.length;
+    const w = await Wire.login({ port: server.port, username: 'flood', password: 'flood-pass', resource: 'flood' });
+    const start = w.received.length;
     w.pause(); // read nothing while flooding
     let batch = '';
     for (let i = 0; i < N; i++) batch += `<iq type='get' id='p${i}'><ping xmlns='urn:xmpp:ping'/></iq>`;
@@ -263,8 +262,8 @@ describe('flooding', () => {
     // Meanwhile the bystander is answered within a second, repeatedly.
     for (let k = 0; k < 5; k++) await bystanderWorks();
     w.resume();
-    await w.waitFor(() => w.elements.length - start >= N || undefined, `${N} ping results`, 20_000);
-    const got = w.elements.slice(start, start + N);
+    await w.until(() => w.received.length - start >= N || undefined, `${N} ping results`, 20_000);
+    const got = w.received.slice(start, start + N);
     expect(got.length).toBe(N);
     const bad = got.findIndex((e, i) => e.name !== 'iq' || e.attrs.id !== `p${i}` || e.attrs.type !== 'result');
     expect(bad, bad >= 0 ? `element ${bad}: ${got[bad]!.toString()}` : '').toBe(-1);
@@ -276,14 +275,14 @@ describe('flooding', () => {
 
 describe('size limits (child server, so its RSS can be measured)', () => {
   let child: ChildServer;
-  let bob: RawClient;
+  let bob: Wire;
 
   beforeAll(async () => {
     // These tests are about the stanza size limit, not the read rate (`limits`, see
     // attack-rate-limit.test.ts): the server reads as fast as the client writes.
     child = await startChild({ extra: 'limits = { c2s = { rate = "1gb/s" } }' });
     await addUsers(child.configPath, [['big@localhost', 'big-pass'], ['bob@localhost', 'bob-pass']]);
-    bob = await RawClient.login({ port: child.port, username: 'bob', password: 'bob-pass', resource: 'bystander' });
+    bob = await Wire.login({ port: child.port, username: 'bob', password: 'bob-pass', resource: 'bystander' });
   });
 
   afterAll(async () => {
@@ -299,14 +298,14 @@ describe('size limits (child server, so its RSS can be measured)', () => {
     // 8 MiB, while allocator noise on a loaded machine (2.5 MB was seen) stays well below 4 MiB.
     const TOTAL = 8 * 1024 * 1024;
     const CHUNK = Buffer.alloc(64 * 1024, 'a');
-    const w = await login(child.port, { user: 'big', password: 'big-pass', resource: 'big' });
+    const w = await Wire.login({ port: child.port, username: 'big', password: 'big-pass', resource: 'big' });
     const baseline = await child.rss();
     let peak = baseline;
     await w.write(`<message to='${bob.jid}' type='chat'><body>`);
     let sent = 0;
     let sentAtError = -1;
     while (sent < TOTAL) {
-      if (w.elements.some((e) => e.name === 'stream:error') || w.gotEnd || w.isClosed) {
+      if (w.received.some((e) => e.name === 'stream:error') || w.gotEnd || w.isClosed) {
         sentAtError = sent;
         break;
       }
@@ -331,7 +330,7 @@ describe('size limits (child server, so its RSS can be measured)', () => {
   });
 
   it('a stanza just under the limit (250 KiB) is delivered', async () => {
-    const w = await login(child.port, { user: 'big', password: 'big-pass', resource: 'big2' });
+    const w = await Wire.login({ port: child.port, username: 'big', password: 'big-pass', resource: 'big2' });
     const body = 'b'.repeat(250 * 1024);
     await w.write(`<message to='${bob.jid}' type='chat' id='big-ok'><body>${body}</body></message>`);
     const got = await bob.waitFor(match('message', { id: 'big-ok' }));

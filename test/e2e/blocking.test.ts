@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { type El, match, Wire } from '../helpers/wire.js';
 import { testUsers } from '../helpers/contacts.js';
 import { connectXmppjs, xml, type XmppjsClient, type XmlElement } from '../helpers/xmppjs.js';
-import type { Element } from '../../src/xml/element.js';
 
 const PASS = 'blocking-pass';
 const NS_BLOCKING = 'urn:xmpp:blocking';
@@ -43,7 +42,7 @@ afterAll(async () => {
 });
 
 /** Logged in, roster fetched, available. */
-async function online(username: string, resource: string, presence = '<presence/>'): Promise<RawClient> {
+async function online(username: string, resource: string, presence = '<presence/>'): Promise<Wire> {
   const c = await login(username, resource);
   await c.iq(`<iq type='get'><query xmlns='jabber:iq:roster'/></iq>`);
   c.send(presence);
@@ -52,7 +51,7 @@ async function online(username: string, resource: string, presence = '<presence/
 }
 
 /** Mutual subscription (RFC 6121 §3), both sides online; inboxes are cleared afterwards. */
-async function befriend(a: RawClient, b: RawClient): Promise<void> {
+async function befriend(a: Wire, b: Wire): Promise<void> {
   for (const [x, y] of [[a, b], [b, a]] as const) {
     x.send(`<presence to='${y.bare}' type='subscribe'/>`);
     await y.waitFor(match('presence', { from: x.bare, type: 'subscribe' }));
@@ -65,7 +64,7 @@ async function befriend(a: RawClient, b: RawClient): Promise<void> {
   b.clear();
 }
 
-const condition = (el: Element): string | undefined =>
+const condition = (el: El): string | undefined =>
   el.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS && e.local !== 'text')?.local;
 
 const blockIq = (...jids: string[]): string =>
@@ -73,13 +72,13 @@ const blockIq = (...jids: string[]): string =>
 const unblockIq = (...jids: string[]): string =>
   `<iq type='set'><unblock xmlns='${NS_BLOCKING}'>${jids.map((j) => `<item jid='${j}'/>`).join('')}</unblock></iq>`;
 
-async function blocklist(c: RawClient): Promise<string[]> {
+async function blocklist(c: Wire): Promise<string[]> {
   const r = await c.iq(`<iq type='get'><blocklist xmlns='${NS_BLOCKING}'/></iq>`);
   expect(r.attrs.type, r.toString()).toBe('result');
   return r.getChild('blocklist', NS_BLOCKING)?.getChildren('item').map((i) => i.attrs.jid ?? '') ?? [];
 }
 
-const body = (text: string) => (m: Element) => m.getChildText('body') === text;
+const body = (text: string) => (m: El) => m.getChildText('body') === text;
 
 describe('blocking a contact', () => {
   it('stops messages, presence and iqs both ways, tells the blocker, and unblocking restores them', async () => {

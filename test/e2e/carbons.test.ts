@@ -4,34 +4,33 @@
 // resources of one account, or for messages that are not instant messaging.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { type El, match, Wire } from '../helpers/wire.js';
 import { connectXmppjs, xml, type XmppjsClient, type XmlElement } from '../helpers/xmppjs.js';
-import type { Element } from '../../src/xml/element.js';
 
 const PASS = 'carbons-pass';
 const NS_CARBONS = 'urn:xmpp:carbons:2';
 const NS_FORWARD = 'urn:xmpp:forward:0';
 
 let ts: TestServer;
-let one: RawClient; // alice/one, carbons on
+let one: Wire; // alice/one, carbons on
 let two: XmppjsClient; // alice/two (xmpp.js), carbons on
-let three: RawClient; // alice/three, carbons never enabled
-let bob: RawClient;
+let three: Wire; // alice/three, carbons never enabled
+let bob: Wire;
 
 /** A carbon of `kind` whose forwarded message has this body. */
-const isCarbon = (kind: 'received' | 'sent', text: string) => (m: Element): boolean =>
+const isCarbon = (kind: 'received' | 'sent', text: string) => (m: El): boolean =>
   m.getChild(kind, NS_CARBONS)?.getChild('forwarded', NS_FORWARD)?.getChild('message')?.getChildText('body') === text;
 const isCarbonJs = (kind: 'received' | 'sent', text: string) => (m: XmlElement): boolean =>
   m.name === 'message' && m.getChild(kind, NS_CARBONS)?.getChild('forwarded', NS_FORWARD)?.getChild('message')?.getChildText('body') === text;
-const anyCarbon = (m: Element): boolean => m.getChild('received', NS_CARBONS) !== undefined || m.getChild('sent', NS_CARBONS) !== undefined;
-const body = (text: string) => (m: Element): boolean => m.getChildText('body') === text;
+const anyCarbon = (m: El): boolean => m.getChild('received', NS_CARBONS) !== undefined || m.getChild('sent', NS_CARBONS) !== undefined;
+const body = (text: string) => (m: El): boolean => m.getChildText('body') === text;
 
 /** The xmpp.js client gets no carbon of this kind and body within `ms`. */
 async function jsGetsNo(kind: 'received' | 'sent', text: string, ms = 300): Promise<void> {
   await expect(two.waitFor(isCarbonJs(kind, text), `no ${kind} carbon`, ms)).rejects.toThrow(/within/);
 }
 
-async function available(c: RawClient): Promise<void> {
+async function available(c: Wire): Promise<void> {
   c.send('<presence/>');
   await c.waitFor(match('presence', { from: c.jid }));
 }
@@ -40,9 +39,9 @@ beforeAll(async () => {
   ts = await startTestServer({ extra: 'darknet_only = true' });
   await ts.addUser('alice', PASS);
   await ts.addUser('bob', PASS);
-  one = await RawClient.login({ port: ts.port, username: 'alice', password: PASS, resource: 'one' });
-  three = await RawClient.login({ port: ts.port, username: 'alice', password: PASS, resource: 'three' });
-  bob = await RawClient.login({ port: ts.port, username: 'bob', password: PASS, resource: 'b' });
+  one = await Wire.login({ port: ts.port, username: 'alice', password: PASS, resource: 'one' });
+  three = await Wire.login({ port: ts.port, username: 'alice', password: PASS, resource: 'three' });
+  bob = await Wire.login({ port: ts.port, username: 'bob', password: PASS, resource: 'b' });
   two = await connectXmppjs(ts, { username: 'alice', password: PASS, resource: 'two' });
   for (const c of [one, three, bob]) await available(c);
   await two.send(xml('presence'));

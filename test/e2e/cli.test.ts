@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeChildDir, runClove, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 
 const children: ChildServer[] = [];
 const dirs: string[] = [];
@@ -42,7 +42,7 @@ async function child(extra = 'pidfile = "clove.pid"'): Promise<ChildServer> {
 }
 
 const canLogin = (port: number, username: string, password: string): Promise<boolean> =>
-  RawClient.login({ port, username, password, resource: 'r' }).then(async (c) => { await c.close(); return true; }, () => false);
+  Wire.login({ port, username, password, resource: 'r' }).then(async (c) => { await c.close(); return true; }, () => false);
 
 describe('clove account commands', () => {
   it('adduser / passwd / deluser with --password-stdin, then a login', async () => {
@@ -150,7 +150,7 @@ describe('SIGTERM', () => {
     const s = await child();
     const reg = await clove(['--config', s.configPath, 'register', 'carol', 'localhost', 'carol-pass']);
     expect(reg.code, reg.stderr).toBe(0);
-    const c = await RawClient.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'r' });
+    const c = await Wire.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'r' });
     const reply = c.waitFor(match('iq', { id: 'r1' }));
     c.send(`<iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='dave@example.net' name='Dave'/></query></iq>`);
     expect((await reply).attrs.type).toBe('result');
@@ -162,7 +162,7 @@ describe('SIGTERM', () => {
     const again = await startChild({ dir: s.dir });
     children.push(again);
     await pidfileWritten(again);
-    const c2 = await RawClient.login({ port: again.port, username: 'carol', password: 'carol-pass', resource: 'r' });
+    const c2 = await Wire.login({ port: again.port, username: 'carol', password: 'carol-pass', resource: 'r' });
     const roster = c2.waitFor(match('iq', { id: 'g1' }));
     c2.send(`<iq type='get' id='g1'><query xmlns='jabber:iq:roster'/></iq>`);
     expect(JSON.stringify(await roster)).toContain('dave@example.net');
@@ -269,9 +269,9 @@ describe('SIGHUP', () => {
     const s = await child();
     const reg = await clove(['--config', s.configPath, 'register', 'erin', 'localhost', 'erin-pass']);
     expect(reg.code, reg.stderr).toBe(0);
-    const c = await RawClient.login({ port: s.port, username: 'erin', password: 'erin-pass', resource: 'r' });
+    const c = await Wire.login({ port: s.port, username: 'erin', password: 'erin-pass', resource: 'r' });
     const registrationForm = async (): Promise<string | undefined> => {
-      const probe = await RawClient.connect({ port: s.port });
+      const probe = await Wire.open({ port: s.port });
       try {
         await probe.startTls();
         return (await probe.iq(`<iq type='get' id='reg'><query xmlns='jabber:iq:register'/></iq>`)).attrs.type;

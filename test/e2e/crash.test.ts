@@ -7,8 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
-import type { Element } from '../../src/xml/element.js';
+import { type El, match, Wire } from '../helpers/wire.js';
 
 const NS_ROSTER = 'jabber:iq:roster';
 const USER = 'crash';
@@ -69,7 +68,7 @@ interface Burst { acked: number[]; unacked: number[]; vcardAcked: boolean; exit:
  * Roster sets from..to, each awaited; after `killAfter` acks a vCard set (awaited), then one more
  * roster set is written and the child is SIGKILLed while it is in flight.
  */
-async function burstAndKill(child: ChildServer, c: RawClient, from: number, to: number, killAfter: number): Promise<Burst> {
+async function burstAndKill(child: ChildServer, c: Wire, from: number, to: number, killAfter: number): Promise<Burst> {
   const acked: number[] = [];
   const unacked: number[] = [];
   let vcardAcked = false;
@@ -80,7 +79,7 @@ async function burstAndKill(child: ChildServer, c: RawClient, from: number, to: 
     c.send(`<iq type='set' id='${id}'><query xmlns='jabber:iq:roster'>${itemXml(i)}</query></iq>`);
     // Item i is in flight right now.
     if (killed === undefined && vcardAcked) killed = child.kill('SIGKILL');
-    let r: Element;
+    let r: El;
     try {
       r = await reply;
     } catch {
@@ -104,7 +103,7 @@ async function burstAndKill(child: ChildServer, c: RawClient, from: number, to: 
  * Roster sets from..to written all at once (many in flight, so the server is in the middle of
  * writing files), SIGKILL as soon as `killAfter` of them are acknowledged.
  */
-async function pipelinedBurstAndKill(child: ChildServer, c: RawClient, from: number, to: number, killAfter: number): Promise<Burst> {
+async function pipelinedBurstAndKill(child: ChildServer, c: Wire, from: number, to: number, killAfter: number): Promise<Burst> {
   const acked: number[] = [];
   const unacked: number[] = [];
   let killed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
@@ -131,14 +130,14 @@ async function pipelinedBurstAndKill(child: ChildServer, c: RawClient, from: num
   return { acked, unacked, vcardAcked: false, exit };
 }
 
-async function fetchRoster(c: RawClient): Promise<Map<string, Element>> {
+async function fetchRoster(c: Wire): Promise<Map<string, El>> {
   const reply = await c.iq(`<iq type='get'><query xmlns='jabber:iq:roster'/></iq>`);
   expect(reply.attrs.type, `roster get: ${reply.toString()}`).toBe('result');
   const items = reply.getChild('query', NS_ROSTER)?.getChildren('item') ?? [];
   return new Map(items.map((it) => [it.attrs.jid!, it]));
 }
 
-function expectItems(roster: Map<string, Element>, acked: number[]): void {
+function expectItems(roster: Map<string, El>, acked: number[]): void {
   const missing = acked.filter((i) => !roster.has(`contact${i}@example.net`));
   expect(missing, `acknowledged roster items lost after kill -9`).toEqual([]);
   for (const i of acked) {
@@ -151,7 +150,7 @@ function expectItems(roster: Map<string, Element>, acked: number[]): void {
 it('acknowledged roster items and vCard survive SIGKILL mid-burst; only whole JSON files remain', async () => {
   // Round 1: items 1..300, kill after 100 acks.
   const c1 = await freshChild();
-  const w1 = await RawClient.login({ port: c1.port, username: USER, password: PASSWORD, resource: 'burst' });
+  const w1 = await Wire.login({ port: c1.port, username: USER, password: PASSWORD, resource: 'burst' });
   const r1 = await burstAndKill(c1, w1, 1, 300, 100);
   w1.destroy();
   expect(r1.exit.signal).toBe('SIGKILL');
@@ -165,7 +164,7 @@ it('acknowledged roster items and vCard survive SIGKILL mid-burst; only whole JS
 
   // Restart on the same data dir; leftover .tmp files must not disturb it.
   const c2 = await restart(c1.dir);
-  const w2 = await RawClient.login({ port: c2.port, username: USER, password: PASSWORD, resource: 'after' });
+  const w2 = await Wire.login({ port: c2.port, username: USER, password: PASSWORD, resource: 'after' });
   const roster = await fetchRoster(w2);
   expectItems(roster, r1.acked);
   // Nothing that was never sent shows up; the in-flight item may or may not have made it.
@@ -188,7 +187,7 @@ it('acknowledged roster items and vCard survive SIGKILL mid-burst; only whole JS
   expect(files2.other).toEqual([]);
 
   const c3 = await restart(c1.dir);
-  const w3 = await RawClient.login({ port: c3.port, username: USER, password: PASSWORD, resource: 'final' });
+  const w3 = await Wire.login({ port: c3.port, username: USER, password: PASSWORD, resource: 'final' });
   const roster3 = await fetchRoster(w3);
   expectItems(roster3, [...r1.acked, ...r2.acked]);
   w3.destroy();
@@ -198,14 +197,14 @@ it('acknowledged roster items and vCard survive SIGKILL mid-burst; only whole JS
 
 it('a burst of vCard sets killed mid-way keeps the last acknowledged vCard (or the one in flight)', async () => {
   const c1 = await freshChild();
-  const w = await RawClient.login({ port: c1.port, username: USER, password: PASSWORD, resource: 'vcards' });
+  const w = await Wire.login({ port: c1.port, username: USER, password: PASSWORD, resource: 'vcards' });
   let lastAcked = 0;
   let killed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
   for (let i = 1; i <= 300; i++) {
     const pending = w.waitFor(match('iq', { id: `v${i}` }));
     w.send(`<iq type='set' id='v${i}'><vCard xmlns='vcard-temp'><FN>Version ${i}</FN><NOTE>${'n'.repeat(i * 10)}</NOTE></vCard></iq>`);
     if (i === 101) killed = c1.kill('SIGKILL'); // 100 acknowledged, number 101 in flight
-    let reply: Element;
+    let reply: El;
     try {
       reply = await pending;
     } catch {
@@ -221,7 +220,7 @@ it('a burst of vCard sets killed mid-way keeps the last acknowledged vCard (or t
   expect(files.other).toEqual([]);
 
   const c2 = await restart(c1.dir);
-  const w2 = await RawClient.login({ port: c2.port, username: USER, password: PASSWORD, resource: 'check' });
+  const w2 = await Wire.login({ port: c2.port, username: USER, password: PASSWORD, resource: 'check' });
   const got = await w2.iq(`<iq type='get'><vCard xmlns='vcard-temp'/></iq>`);
   expect(got.attrs.type, got.toString()).toBe('result');
   const fn = got.getChild('vCard', 'vcard-temp')?.getChildText('FN');

@@ -3,7 +3,7 @@
 // iqs and subscription requests go through at once. Unknown nonzas still end the stream.
 import { describe, expect, it } from 'vitest';
 import { serverSuite } from '../helpers/server-suite.js';
-import { match } from '../helpers/raw-client.js';
+import { match } from '../helpers/wire.js';
 import { friends, settle } from '../helpers/contacts.js';
 import { connectXmppjs, xml, type XmppjsClient } from '../helpers/xmppjs.js';
 
@@ -17,7 +17,7 @@ const status = (s: string): string => `<presence><status>${s}</status></presence
 describe('client state indication', () => {
   it('is offered as a stream feature after authentication', async () => {
     const c = await user('feat');
-    // RawClient keeps the features of the last stream: the one after SASL, with bind.
+    // Wire keeps the features of the last stream: the one after SASL, with bind.
     expect(c.features?.getChild('bind', 'urn:ietf:params:xml:ns:xmpp-bind')).toBeDefined();
     expect(c.features?.getChild('csi', NS_CSI)).toBeDefined();
   });

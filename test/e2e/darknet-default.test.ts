@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 import { SocksProxy } from '../helpers/socks-proxy.js';
 import { runClove } from '../helpers/child-server.js';
 import * as guard from '../helpers/leak-guard.js';
@@ -53,7 +53,7 @@ async function leakFree(allowed: guard.Allowed[], fn: () => Promise<void>): Prom
 }
 
 const login = (srv: TestServer, username: string) =>
-  RawClient.login({ port: srv.port, domain: srv.domain, username, password: `${username}-pw`, resource: 'r', timeoutMs: 10_000 });
+  Wire.login({ port: srv.port, domain: srv.domain, username, password: `${username}-pw`, resource: 'r', timeoutMs: 10_000 });
 
 describe('darknet routing with no module named', () => {
   it('routes .b32.i2p peers both ways through the SOCKS5 proxy, with zero DNS', async () => {

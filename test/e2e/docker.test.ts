@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { REPO_ROOT } from '../helpers/child-server.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { Wire } from '../helpers/wire.js';
 
 const run = promisify(execFile);
 const DOCKER = join(REPO_ROOT, 'docker');
@@ -134,10 +134,28 @@ async function filesUnder(rel: string): Promise<string[]> {
 
 // ---- compose.yaml and i2pd's INI files ----
 
-/** compose.yaml as JSON, parsed by python3-yaml (no YAML parser among the npm dependencies). */
-async function readYaml(path: string): Promise<any> {
+/** A YAML file as JSON, parsed by python3-yaml (no YAML parser among the npm dependencies). */
+async function readYaml(path: string): Promise<unknown> {
   const { stdout } = await run('/usr/bin/python3', ['-c', 'import yaml,json,sys; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', path]);
-  return JSON.parse(stdout);
+  return JSON.parse(stdout) as unknown;
+}
+
+/** A compose service, as far as these tests read it. */
+interface ComposeService {
+  networks: Record<string, { ipv4_address: string }>;
+  ports?: (string | { target: number; host_ip?: string })[];
+  network_mode?: string;
+  volumes: string[];
+}
+
+/** compose.yaml, as far as these tests read it (the assertions say what must be there). */
+interface Compose {
+  services: Record<string, ComposeService> & {
+    clove: ComposeService & { build: { context: string; dockerfile: string }; stop_signal?: string };
+    i2pd: ComposeService & { environment: Record<string, unknown> };
+  };
+  networks: Record<string, { ipam: { config: { subnet: string }[] } }>;
+  volumes: Record<string, unknown>;
 }
 
 /** An i2pd INI file: section name ('' before the first) → key → value. */
@@ -174,7 +192,7 @@ let dockerfile: Instruction[];
 let runtime: Instruction[];
 let build: { name: string | undefined; body: Instruction[] };
 let cfg: Config;
-let compose: any;
+let compose: Compose;
 let HOST: string;
 let cmd: string[];
 let configCopy: Copy;
@@ -186,7 +204,7 @@ beforeAll(async () => {
   runtime = stages.at(-1)!.body;
   build = stages[0]!;
   cfg = await loadConfig(join(DOCKER, 'clove.cfg.lua'));
-  compose = await readYaml(join(DOCKER, 'compose.yaml'));
+  compose = (await readYaml(join(DOCKER, 'compose.yaml'))) as Compose;
   HOST = cfg.virtualHosts()[0]!;
   cmd = execForm(lastOf(runtime, 'CMD')!);
   configCopy = argsOf(runtime, 'COPY').map(parseCopy).find((c) => c.sources.includes('docker/clove.cfg.lua'))!;
@@ -514,7 +532,7 @@ describe("the image's runtime, emulated with real processes", () => {
     // `docker compose exec clove node bin/clove.js … register` while it runs, then a login.
     const reg = await node(['bin/clove.js', '--config', configPath, 'register', 'admin', HOST, 'admin-pw']);
     expect(reg.code, reg.stderr).toBe(0);
-    const c = await RawClient.login({ port, domain: HOST, username: 'admin', password: 'admin-pw', resource: 'docker' });
+    const c = await Wire.login({ port, domain: HOST, username: 'admin', password: 'admin-pw', resource: 'docker' });
     expect(c.jid).toBe(`admin@${HOST}/docker`);
     await c.close();
 

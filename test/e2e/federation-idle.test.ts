@@ -13,7 +13,7 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 import { SocksProxy } from '../helpers/socks-proxy.js';
 import * as guard from '../helpers/leak-guard.js';
 import { createConnector } from '../../src/net/connect.js';
@@ -66,12 +66,12 @@ let a: TestServer;
 let b: TestServer;
 const aOut = trackedConnector();
 const bOut = trackedConnector();
-let alice: RawClient;
-let bob: RawClient;
+let alice: Wire;
+let bob: Wire;
 
 const requests = (name: string): number => proxy.requested.filter((n) => n === name).length;
 const login = (srv: TestServer, username: string) =>
-  RawClient.login({ port: srv.port, domain: srv.domain, username, password: `${username}-pw`, resource: 'r', timeoutMs: 10_000 });
+  Wire.login({ port: srv.port, domain: srv.domain, username, password: `${username}-pw`, resource: 'r', timeoutMs: 10_000 });
 const waitUntil = (cond: () => boolean, ms: number) => vi.waitFor(() => { if (!cond()) throw new Error(`still false: ${String(cond)}`); }, { timeout: ms, interval: 25 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

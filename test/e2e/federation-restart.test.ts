@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
 import { encodeName } from '../../src/storage/file.js';
 
@@ -90,7 +90,7 @@ let proxy: SocksProxy | undefined;
 let relay: Relay | undefined;
 let b: TestServer | undefined;
 const children: ChildServer[] = [];
-const clients: RawClient[] = [];
+const clients: Wire[] = [];
 
 afterAll(async () => {
   for (const c of clients) await c.close().catch(() => {});
@@ -101,8 +101,8 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-const login = (port: number, domain: string, username: string): Promise<RawClient> =>
-  RawClient.login({ port, domain, username, password: `${username}-pw`, resource: 'r', timeoutMs: 10_000 }).then((c) => {
+const login = (port: number, domain: string, username: string): Promise<Wire> =>
+  Wire.login({ port, domain, username, password: `${username}-pw`, resource: 'r', timeoutMs: 10_000 }).then((c) => {
     clients.push(c);
     return c;
   });

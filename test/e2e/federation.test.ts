@@ -3,7 +3,7 @@
 // darknet_only on, and Node's dns and net instrumented so any leak fails the test.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
 import * as guard from '../helpers/leak-guard.js';
 
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 const login = (srv: TestServer, username: string, password: string) =>
-  RawClient.login({ port: srv.port, domain: srv.domain, username, password, resource: 'r', timeoutMs: 10_000 });
+  Wire.login({ port: srv.port, domain: srv.domain, username, password, resource: 'r', timeoutMs: 10_000 });
 
 describe('federation through the SOCKS5 proxy', () => {
   it('subscribes, sees presence, chats both ways and reads a remote vCard, leaking nothing', async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startChild, runClove, type ChildServer } from '../helpers/child-server.js';
-import { RawClient, escapeXml, match } from '../helpers/raw-client.js';
+import { Wire, xmlEscape } from '../helpers/wire.js';
 
 const LONG = 'é'.repeat(200);
 const PASS = 'long-name-pass';
@@ -21,13 +21,13 @@ afterAll(async () => {
 
 describe('a 200 × "é" localpart', () => {
   it('registers in band, logs in, and its data survives a restart', async () => {
-    const c = await RawClient.connect({ port: srv.port, timeoutMs: 10_000 });
+    const c = await Wire.open({ port: srv.port, timeoutMs: 10_000 });
     await c.startTls();
-    const r = await c.iq(`<iq type='set'><query xmlns='jabber:iq:register'><username>${escapeXml(LONG)}</username><password>${PASS}</password></query></iq>`);
+    const r = await c.iq(`<iq type='set'><query xmlns='jabber:iq:register'><username>${xmlEscape(LONG)}</username><password>${PASS}</password></query></iq>`);
     expect(r.attrs.type, r.toString()).toBe('result');
     await c.close();
 
-    const a = await RawClient.login({ port: srv.port, username: LONG, password: PASS, resource: 'r', timeoutMs: 10_000 });
+    const a = await Wire.login({ port: srv.port, username: LONG, password: PASS, resource: 'r', timeoutMs: 10_000 });
     expect(a.jid).toBe(`${LONG}@localhost/r`);
     const set = await a.iq(`<iq type='set'><query xmlns='jabber:iq:roster'><item jid='bob@localhost' name='Bob'/></query></iq>`);
     expect(set.attrs.type, set.toString()).toBe('result');
@@ -39,7 +39,7 @@ describe('a 200 × "é" localpart', () => {
     }
     await srv.kill();
     srv = await startChild({ dir: srv.dir });
-    const b = await RawClient.login({ port: srv.port, username: LONG, password: PASS, resource: 'r', timeoutMs: 10_000 });
+    const b = await Wire.login({ port: srv.port, username: LONG, password: PASS, resource: 'r', timeoutMs: 10_000 });
     const roster = await b.iq(`<iq type='get'><query xmlns='jabber:iq:roster'/></iq>`);
     expect(roster.getChild('query')?.getChildren('item').map((i) => i.attrs.name)).toEqual(['Bob']);
     await b.close();

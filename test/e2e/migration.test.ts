@@ -12,9 +12,8 @@ import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProsody, prosodyAvailable, type ProsodyServer } from '../helpers/prosody.js';
-import { RawClient } from '../helpers/raw-client.js';
 import { startTestServer, TEST_CERT_DIR, type TestServer } from '../helpers/server.js';
-import { header, login, mechanismsOf, NS_SASL, Wire } from '../helpers/wire.js';
+import { header, mechanismsOf, NS_SASL, Wire } from '../helpers/wire.js';
 import { connectXmppjs } from '../helpers/xmppjs.js';
 import { PYTHON, Slixmpp } from '../helpers/slixmpp.js';
 
@@ -34,7 +33,7 @@ async function afterTls(port: number): Promise<{ w: Wire; offered: string[] }> {
     await w.next((e) => e.name === 'stream:features', 'features');
     await w.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`);
     await w.next((e) => e.name === 'proceed', 'proceed');
-    await w.startTls(DOMAIN);
+    await w.upgradeTls(DOMAIN);
     await w.write(header(DOMAIN));
     return { w, offered: mechanismsOf(await w.next((e) => e.name === 'stream:features', 'features after TLS')) };
   } catch (err) {
@@ -63,8 +62,9 @@ async function slixmppLogin(server: TestServer, user: string, password: string):
 
 function runCli(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    if (input !== undefined) child.stdin!.end(input);
+    // stdin is a pipe closed at once when there is no input: the same end of file as /dev/null.
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -115,7 +115,7 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
       const reg = spawnSync('prosodyctl', ['--config', prosody.configPath, 'register', 'bob', DOMAIN, 'bob pässword'], { encoding: 'utf8', cwd: prosody.dir });
       if (reg.status !== 0) throw new Error(`prosodyctl register failed: ${reg.stdout}${reg.stderr}`);
 
-      const c = await RawClient.login({ port: prosody.c2sPort, domain: DOMAIN, username: 'alice', password: 'alice-pw', timeoutMs: 5000 });
+      const c = await Wire.login({ port: prosody.c2sPort, domain: DOMAIN, username: 'alice', password: 'alice-pw', timeoutMs: 5000 });
       const set1 = await c.iq(`<iq type='set'><query xmlns='${NS_ROSTER}'><item jid='bob@${DOMAIN}' name='Bob B'><group>Friends</group><group>Work</group></item></query></iq>`);
       const set2 = await c.iq(`<iq type='set'><query xmlns='${NS_ROSTER}'><item jid='carol@elsewhere.test' name='Carol'/></query></iq>`);
       expect([set1.attrs.type, set2.attrs.type]).toEqual(['result', 'result']);
@@ -176,7 +176,7 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
       {
         const { w } = await afterTls(server.port);
         await w.write(`<auth xmlns='${NS_SASL}' mechanism='SCRAM-SHA-256'>${Buffer.from('n,,n=alice,r=abcdefgh').toString('base64')}</auth>`);
-        const failure = await w.next((e) => e.ns === NS_SASL, 'SASL outcome');
+        const failure = await w.next((e) => e.xmlns === NS_SASL, 'SASL outcome');
         expect(failure.name).toBe('failure');
         expect(failure.getChild('invalid-mechanism')).toBeDefined();
         w.destroy();
@@ -185,11 +185,11 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
       expect(accounts.sha1OnlyCount()).toBe(2);
       // SCRAM-SHA-1 with the keys Prosody derived, for both accounts.
       for (const [user, password] of [['alice', 'alice-pw'], ['bob', 'bob pässword']] as const) {
-        const w = await login(server.port, { user, password, domain: DOMAIN, mechanism: 'SCRAM-SHA-1' });
+        const w = await Wire.login({ port: server.port, username: user, password, domain: DOMAIN, mechanism: 'SCRAM-SHA-1' });
         w.destroy();
       }
       // PLAIN, then the roster and vCard.
-      const c = await RawClient.login({ port: server.port, domain: DOMAIN, username: 'alice', password: 'alice-pw', timeoutMs: 5000 });
+      const c = await Wire.login({ port: server.port, domain: DOMAIN, username: 'alice', password: 'alice-pw', timeoutMs: 5000 });
       const roster = await c.iq(`<iq type='get'><query xmlns='${NS_ROSTER}'/></iq>`);
       const items = roster.getChild('query', NS_ROSTER)!.getChildren('item').map((i) => ({
         jid: i.attrs.jid, name: i.attrs.name, subscription: i.attrs.subscription, ask: i.attrs.ask, groups: i.getChildren('group').map((g) => g.text()).sort(),
@@ -212,7 +212,7 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
       expect(pv.getChild('query', 'jabber:iq:private')!.getChild('notes', 'storage:rosternotes')!.getChildText('note')).toBe('met at work');
       await c.close();
       // bob's offline message, kept by Prosody while he was away, arrives on his first presence.
-      const b = await RawClient.login({ port: server.port, domain: DOMAIN, username: 'bob', password: 'bob pässword', timeoutMs: 5000 });
+      const b = await Wire.login({ port: server.port, domain: DOMAIN, username: 'bob', password: 'bob pässword', timeoutMs: 5000 });
       b.send('<presence/>');
       const m = await b.waitFor((el) => el.name === 'message');
       expect(m.attrs.from).toMatch(new RegExp(`^alice@${DOMAIN}`));
@@ -223,7 +223,7 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
       expect(sub.attrs.from).toBe(`alice@${DOMAIN}`);
       await b.close();
       // A wrong password still fails.
-      await expect(RawClient.login({ port: server.port, domain: DOMAIN, username: 'alice', password: 'wrong', timeoutMs: 5000 })).rejects.toThrow(/authentication failed/);
+      await expect(Wire.login({ port: server.port, domain: DOMAIN, username: 'alice', password: 'wrong', timeoutMs: 5000 })).rejects.toThrow(/authentication failed/);
       // Both have now logged in with PLAIN: every record is complete.
       await expect.poll(() => accounts.allHaveSha256(), { timeout: 5000 }).toBe(true);
     } finally {
@@ -295,8 +295,8 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
     const server = await startTestServer({ storage: 'file', dir: join(work, 'clove3'), hosts: `VirtualHost "${DOMAIN}"` });
     try {
       expect(await offeredAfterTls(server.port)).toEqual(['SCRAM-SHA-1', 'PLAIN']);
-      (await login(server.port, { user: 'dave', password: 'dave "pw" é', domain: DOMAIN, mechanism: 'SCRAM-SHA-1' })).destroy();
-      (await login(server.port, { user: 'dave', password: 'dave "pw" é', domain: DOMAIN })).destroy();
+      (await Wire.login({ port: server.port, username: 'dave', password: 'dave "pw" é', domain: DOMAIN, mechanism: 'SCRAM-SHA-1' })).destroy();
+      (await Wire.login({ port: server.port, username: 'dave', password: 'dave "pw" é', domain: DOMAIN })).destroy();
     } finally {
       await server.stop();
     }
@@ -329,13 +329,13 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
 
 describe("Prosody's Lua data syntax (the strict reader)", () => {
   it('reads what util/serialization writes: escapes, numbers, booleans, nested and positional entries', async () => {
-    const { parseDat, parseList, LuaTable } = await import('../../src/cli/prosody-lua.js');
+    const { parseDat, parseList, DataTable } = await import('../../src/config/lua/data-file.js');
     const v = parseDat('return {\n\t["a\\"b"] = "x\\n\\t\\\\\\195\\169\\0";\n\t[false] = { ["n"] = -1.5e3; ["i"] = 42; };\n\tplain = true;\n\t{ "one"; };\n\t"two";\n\t["inf"] = (1/0);\n};\n');
-    expect(v).toBeInstanceOf(LuaTable);
-    const t = v as InstanceType<typeof LuaTable>;
+    expect(v).toBeInstanceOf(DataTable);
+    const t = v as InstanceType<typeof DataTable>;
     expect(t.get('a"b')).toBe('x\n\t\\é\0');
-    expect((t.get(false) as InstanceType<typeof LuaTable>).get('n')).toBe(-1500);
-    expect((t.get(false) as InstanceType<typeof LuaTable>).get('i')).toBe(42);
+    expect((t.get(false) as InstanceType<typeof DataTable>).get('n')).toBe(-1500);
+    expect((t.get(false) as InstanceType<typeof DataTable>).get('i')).toBe(42);
     expect(t.get('plain')).toBe(true);
     expect(t.array()).toHaveLength(2);
     expect(t.get(2)).toBe('two');
@@ -344,7 +344,7 @@ describe("Prosody's Lua data syntax (the strict reader)", () => {
   });
 
   it('refuses anything that is not literal data', async () => {
-    const { parseDat, parseList } = await import('../../src/cli/prosody-lua.js');
+    const { parseDat, parseList } = await import('../../src/config/lua/data-file.js');
     for (const bad of ['return os.execute("x");', 'return { ["a"] = f() };', 'return { "unterminated };', 'return { [1] = 1 } junk', 'return "\\300";', 'return "\\255";', 'return {']) {
       expect(() => parseDat(bad), bad).toThrow();
     }

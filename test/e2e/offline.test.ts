@@ -6,17 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { type El, match, Wire } from '../helpers/wire.js';
 import { settle, testUsers } from '../helpers/contacts.js';
 import { Slixmpp, parseXml } from '../helpers/slixmpp.js';
-import type { Element } from '../../src/xml/element.js';
 import { MAX_OFFLINE_MESSAGES } from '../../src/modules/offline.js';
 
 const PASS = 'offline-pass';
 const NS_DELAY = 'urn:xmpp:delay';
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
-const condition = (el: Element): string | undefined =>
+const condition = (el: El): string | undefined =>
   el.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS && e.local !== 'text')?.local;
 
 describe('offline messages across a restart (file storage, slixmpp receives)', () => {
@@ -38,7 +37,7 @@ describe('offline messages across a restart (file storage, slixmpp receives)', (
     ts = await startTestServer({ storage: 'file', dir });
     await ts.addUser('alice', PASS);
     await ts.addUser('bob', PASS);
-    const alice = await RawClient.login({ port: ts.port, username: 'alice', password: PASS, resource: 'desk' });
+    const alice = await Wire.login({ port: ts.port, username: 'alice', password: PASS, resource: 'desk' });
     const before = Date.now();
     for (let i = 1; i <= 5; i++) alice.send(`<message to='bob@localhost' type='chat' id='m${i}'><body>offline ${i}</body></message>`);
     alice.send(`<message to='bob@localhost' id='m6'><subject>hi</subject><body>offline 6 (normal)</body></message>`);
@@ -82,7 +81,7 @@ describe('offline messages across a restart (file storage, slixmpp receives)', (
     expect(got[5]?.attrs.type).toBeUndefined();
 
     // Delivered once: the store is empty now, also for the next login.
-    const again = await RawClient.login({ port: ts.port, username: 'bob', password: PASS, resource: 'laptop' });
+    const again = await Wire.login({ port: ts.port, username: 'bob', password: PASS, resource: 'laptop' });
     again.send('<presence/>');
     await again.expectNothing(match('message'), 400);
     await again.close();
@@ -121,7 +120,7 @@ describe('offline storage limits and rules (memory storage)', () => {
     await s.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`, 20_000);
     const errors = s.inbox.filter((e) => e.name === 'message' && e.attrs.type === 'error');
     expect(errors.map((e) => e.attrs.id)).toEqual([`f${MAX_OFFLINE_MESSAGES + 1}`, `f${MAX_OFFLINE_MESSAGES + 2}`]);
-    const err = errors[0] as Element;
+    const err = errors[0] as El;
     expect(condition(err)).toBe('service-unavailable');
     expect(err.getChild('error')?.getChildText('text', NS_STANZAS)).toMatch(/offline/);
     expect(err.attrs.from).toBe('carol@localhost');

@@ -7,8 +7,7 @@
 // whose `from` does not match the request's `to` is dropped, and the login stalls).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { El, NS_BIND, NS_SASL, NS_STANZAS, NS_STREAMS, NS_STREAM_ERRORS, NS_TLS, ScramSha1Client, Wire, mechanismsOf, ping, stanzaErrorCondition, xmlEscape } from '../helpers/wire.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { El, NS_BIND, NS_SASL, NS_STANZAS, NS_STREAMS, NS_STREAM_ERRORS, NS_TLS, ScramSha1Client, Wire, match, mechanismsOf, ping, stanzaErrorCondition, xmlEscape } from '../helpers/wire.js';
 
 const USER = 'pidgin';
 const PASSWORD = 'pürple pass'; // non-ASCII on purpose: SCRAM must use the UTF-8 bytes
@@ -70,7 +69,7 @@ const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string): string => Buffer.from(s, 'base64').toString('utf8');
 
 /** Exact element children of an element, as "name ns" strings, for shape assertions. */
-const shape = (el: El): string[] => el.getChildren().map((c) => `${c.name} ${c.ns ?? ''}`);
+const shape = (el: El): string[] => el.getChildren().map((c) => `${c.name} ${c.xmlns ?? ''}`);
 
 /** Connect and run Pidgin's opening up to the post-TLS features; returns them. */
 async function pidginOpen(w: Wire): Promise<El> {
@@ -83,7 +82,7 @@ async function pidginOpen(w: Wire): Promise<El> {
   expect(h1.id).toMatch(/^\S{8,}$/);
   const f1 = await w.nextAny('pre-TLS features');
   expect(f1.name).toBe('stream:features');
-  expect(f1.ns).toBe(NS_STREAMS);
+  expect(f1.xmlns).toBe(NS_STREAMS);
   // STARTTLS offered and required; no SASL before TLS (c2s_require_encryption defaults on).
   expect(shape(f1)).toEqual([`starttls ${NS_TLS}`]);
   expect(shape(f1.getChild('starttls', NS_TLS)!)).toEqual([`required ${NS_TLS}`]);
@@ -92,7 +91,7 @@ async function pidginOpen(w: Wire): Promise<El> {
   await w.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`);
   const proceed = await w.nextAny('<proceed/>');
   expect(proceed.toString()).toBe(`<proceed xmlns="${NS_TLS}"/>`);
-  await w.startTls(domain);
+  await w.upgradeTls(domain);
   // After TLS, jabber_stream_init again: the header without the XML declaration.
   await w.write(`<stream:stream to='${domain}' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`);
   const h2 = await w.streamHeader(2);
@@ -113,15 +112,15 @@ async function pidginScram(w: Wire, features: El, password = PASSWORD): Promise<
   await w.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>${b64(scram.first())}</auth>`);
   const challenge = await w.nextAny('SCRAM challenge');
   expect(challenge.name).toBe('challenge');
-  expect(challenge.ns).toBe(NS_SASL);
-  const serverFirst = unb64(challenge.getText());
+  expect(challenge.xmlns).toBe(NS_SASL);
+  const serverFirst = unb64(challenge.text());
   expect(serverFirst).toMatch(/^r=[^,]+,s=[A-Za-z0-9+/]+=*,i=\d+$/);
   await w.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(serverFirst))}</response>`);
   const success = await w.nextAny('SASL success');
   expect(success.name).toBe('success');
-  expect(success.ns).toBe(NS_SASL);
+  expect(success.xmlns).toBe(NS_SASL);
   // libpurple checks the server signature carried in <success/> and fails the login without it.
-  expect(scram.verify(unb64(success.getText()))).toBe(true);
+  expect(scram.verify(unb64(success.text()))).toBe(true);
   // js->reinit: a new stream right after <success/>.
   await w.write(`<stream:stream to='${domain}' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`);
   const h3 = await w.streamHeader(3);
@@ -162,7 +161,7 @@ async function pidginSession(w: Wire, ids: PurpleIds, opts: { sm?: boolean } = {
   const next = async (what: string): Promise<El> => {
     for (;;) {
       const el = await w.nextAny(what);
-      if (el.ns === NS_SM) {
+      if (el.xmlns === NS_SM) {
         if (el.name === 'r') await w.write(`<a xmlns='urn:xmpp:sm:3' h='${handled}'/>`);
         continue;
       }
@@ -176,7 +175,7 @@ async function pidginSession(w: Wire, ids: PurpleIds, opts: { sm?: boolean } = {
     await w.write(`<enable xmlns='urn:xmpp:sm:3'/>`);
     const enabled = await w.nextAny('sm <enabled/>');
     expect(enabled.name).toBe('enabled');
-    expect(enabled.ns).toBe(NS_SM);
+    expect(enabled.xmlns).toBe(NS_SM);
     expect(enabled.attrs.id).toBeUndefined();
     smEnabled = true;
   }
@@ -194,7 +193,7 @@ async function pidginSession(w: Wire, ids: PurpleIds, opts: { sm?: boolean } = {
     // The <r/> after the session iq: one stanza (that iq) handled since <enable/>.
     const a = await w.nextAny('sm <a/>');
     expect(a.name).toBe('a');
-    expect(a.ns).toBe(NS_SM);
+    expect(a.xmlns).toBe(NS_SM);
     expect(a.attrs.h).toBe('1');
   }
 
@@ -272,9 +271,9 @@ async function pidginSession(w: Wire, ids: PurpleIds, opts: { sm?: boolean } = {
   expect(pidginAcceptsReply(undefined, pong.attrs.from, me)).toBe(true);
   expect(pong.getChildren()).toEqual([]);
   // Between the roster reply and the pong only our own presence may come back (RFC 6121 §4.2.2).
-  const between = w.elements
-    .slice(w.elements.indexOf(roster) + 1, w.elements.indexOf(pong))
-    .filter((e) => e.ns !== NS_SM && !(e.name === 'iq' && (e.attrs.id === adhocId || e.attrs.id === blockId)));
+  const between = w.received
+    .slice(w.received.indexOf(roster) + 1, w.received.indexOf(pong))
+    .filter((e) => e.xmlns !== NS_SM && !(e.name === 'iq' && (e.attrs.id === adhocId || e.attrs.id === blockId)));
   for (const el of between) {
     expect(el.name, el.toString()).toBe('presence');
     expect(el.attrs.type).toBeUndefined();
@@ -300,7 +299,7 @@ describe('Pidgin 2.14 login, byte for byte', () => {
     // jabber_close: "</stream:stream>", and the server answers in kind and closes.
     await w.write('</stream:stream>');
     await w.streamClosed();
-    expect(w.elements.some((e) => e.name === 'stream:error')).toBe(false);
+    expect(w.received.some((e) => e.name === 'stream:error')).toBe(false);
     expect(w.parseErrors).toEqual([]);
   });
 
@@ -311,8 +310,8 @@ describe('Pidgin 2.14 login, byte for byte', () => {
     await pidginScram(w, features);
     const trace = await pidginSession(w, ids, { sm: true });
     expect(trace.connected).toBe(true);
-    expect(w.elements.some((e) => e.ns === NS_SM && e.name === 'failed')).toBe(false);
-    expect(w.elements.some((e) => e.name === 'stream:error')).toBe(false);
+    expect(w.received.some((e) => e.xmlns === NS_SM && e.name === 'failed')).toBe(false);
+    expect(w.received.some((e) => e.name === 'stream:error')).toBe(false);
     w.destroy();
   });
 
@@ -323,10 +322,10 @@ describe('Pidgin 2.14 login, byte for byte', () => {
     await w.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>${b64(scram.first())}</auth>`);
     const ch = await w.nextAny('challenge');
     expect(ch.name).toBe('challenge');
-    await w.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(ch.getText())))}</response>`);
+    await w.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(ch.text())))}</response>`);
     const failure = await w.nextAny('failure');
     expect(failure.name).toBe('failure');
-    expect(failure.ns).toBe(NS_SASL);
+    expect(failure.xmlns).toBe(NS_SASL);
     expect(failure.getChildren().filter((c) => c.name !== 'text').map((c) => c.name)).toEqual(['not-authorized']);
     // Pidgin reconnects, but RFC 6120 §6.4.5 lets a client retry on the same stream.
     await pidginScram(w, features);
@@ -352,7 +351,7 @@ describe('Pidgin 2.14 login, byte for byte', () => {
     } else {
       // Without one (today), RFC 6120 §4.9.3.12: a stanza before authentication is not-authorized.
       expect(answer.name).toBe('stream:error');
-      const conds = answer.getChildren().filter((c) => c.ns === NS_STREAM_ERRORS && c.name !== 'text').map((c) => c.name);
+      const conds = answer.getChildren().filter((c) => c.xmlns === NS_STREAM_ERRORS && c.name !== 'text').map((c) => c.name);
       expect(conds).toEqual(['not-authorized']);
       await w.streamClosed();
     }
@@ -360,7 +359,7 @@ describe('Pidgin 2.14 login, byte for byte', () => {
   });
 
   it('a second Pidgin on the same account with the same resource replaces the first (conflict)', async () => {
-    const first = await RawClient.login({ port: server.port, username: USER, password: PASSWORD, resource: RESOURCE });
+    const first = await Wire.login({ port: server.port, username: USER, password: PASSWORD, resource: RESOURCE });
     const w = await Wire.connect(server.port);
     const features = await pidginOpen(w);
     await pidginScram(w, features);
@@ -445,7 +444,7 @@ describe('Pidgin 2.14 in-band registration, byte for byte', () => {
     // jabber_registration_result_cb → jabber_connection_schedule_close → jabber_close.
     await w.write('</stream:stream>');
     await w.streamClosed();
-    expect(w.elements.some((e) => e.name === 'stream:error')).toBe(false);
+    expect(w.received.some((e) => e.name === 'stream:error')).toBe(false);
     expect(w.parseErrors).toEqual([]);
     expect(await accounts.exists(NEW_USER)).toBe(true);
 
@@ -457,10 +456,10 @@ describe('Pidgin 2.14 in-band registration, byte for byte', () => {
     await l.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>${b64(scram.first())}</auth>`);
     const challenge = await l.nextAny('SCRAM challenge');
     expect(challenge.name).toBe('challenge');
-    await l.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge.getText())))}</response>`);
+    await l.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>${b64(scram.final(unb64(challenge.text())))}</response>`);
     const success = await l.nextAny('SASL success');
     expect(success.name).toBe('success');
-    expect(scram.verify(unb64(success.getText()))).toBe(true);
+    expect(scram.verify(unb64(success.text()))).toBe(true);
     l.destroy();
   });
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { connectXmppjs, xml, type XmppjsClient, type XmlElement } from '../helpers/xmppjs.js';
 import { Slixmpp } from '../helpers/slixmpp.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { Wire } from '../helpers/wire.js';
 
 const NS_PRIVATE = 'jabber:iq:private';
 const NS_BOOKMARKS = 'storage:bookmarks';
@@ -185,7 +185,7 @@ describe('lifetime of private data', () => {
     expect(storedBookmarks(await again.iq(getIq(xml('storage', { xmlns: NS_BOOKMARKS })))).getChild('conference')!.getChildText('nick')).toBe('Puck');
 
     // In-band removal fires 'user-deleted'; the same name registered again starts empty.
-    const raw = await RawClient.login({ port: ts.port, username: user, password: PASS });
+    const raw = await Wire.login({ port: ts.port, username: user, password: PASS });
     const removed = await raw.iq(`<iq type='set'><query xmlns='jabber:iq:register'><remove/></query></iq>`);
     expect(removed.attrs.type).toBe('result');
     await raw.close();

@@ -4,11 +4,13 @@
 //   darknet_map entry, so the proxy is asked for the mapped b32 name, never for the domain;
 // - Prosody reaches Clove through mod_onions (onions_map + onions_socks5_port = the proxy),
 //   both for its own outbound stream and for its db:verify requests as a receiving server.
+// Clove's config names no modules and leaves darknet_only at its default (what a new operator
+// writes: the proxy port and the peer's darknet_map entry): darknet routing is built in.
 // Node's dns and net are guarded on the Clove side; Prosody is another process, so its log is
 // checked instead for the mod_onions route.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 import { SocksProxy } from '../helpers/socks-proxy.js';
 import { startProsody, prosodyAvailable, onionsModuleDir, type ProsodyServer } from '../helpers/prosody.js';
 import * as guard from '../helpers/leak-guard.js';
@@ -20,6 +22,12 @@ const PROSODY_B32 = 'p'.repeat(52) + '.b32.i2p';
 
 const ready = prosodyAvailable() && onionsModuleDir() !== undefined;
 
+/** Clove's options: the proxy's port and the route to Prosody, nothing else (no module named). */
+const cloveConfig = (proxyPort: number): string => [
+  `darknet_socks5_port = ${proxyPort}`,
+  `darknet_map = { ["${PROSODY}"] = "${PROSODY_B32}" }`,
+].join('\n');
+
 let proxy: SocksProxy;
 let clove: TestServer;
 let prosody: ProsodyServer | undefined;
@@ -27,18 +35,7 @@ let prosody: ProsodyServer | undefined;
 beforeAll(async () => {
   if (!ready) return;
   proxy = await SocksProxy.start();
-  clove = await startTestServer({
-    s2s: true,
-    hosts: `VirtualHost "${CLOVE}"`,
-    extra: [
-      'darknet_only = true',
-      'darknet_socks5_host = "127.0.0.1"',
-      `darknet_socks5_port = ${proxy.port}`,
-      `darknet_map = { ["${PROSODY}"] = "${PROSODY_B32}" }`,
-      's2s_secure_auth = false',
-      'modules_enabled = { "roster"; "disco"; "ping"; "vcard"; "darknet" }',
-    ].join('\n'),
-  });
+  clove = await startTestServer({ s2s: true, hosts: `VirtualHost "${CLOVE}"`, extra: cloveConfig(proxy.port) });
   await clove.addUser('alice', 'alice-pw');
   prosody = await startProsody({
     domain: PROSODY,
@@ -55,11 +52,19 @@ afterAll(async () => {
 });
 
 const loginClove = () =>
-  RawClient.login({ port: clove.port, domain: CLOVE, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
+  Wire.login({ port: clove.port, domain: CLOVE, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
 const loginProsody = (p: ProsodyServer) =>
-  RawClient.login({ port: p.c2sPort, domain: PROSODY, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 10_000 });
+  Wire.login({ port: p.c2sPort, domain: PROSODY, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 10_000 });
 
 describe.skipIf(!ready)('federation with Prosody (mod_onions) through the SOCKS5 proxy', () => {
+  it('runs Clove with a config that names no modules and leaves darknet_only at its default', () => {
+    expect(cloveConfig(1)).not.toMatch(/modules_enabled|modules_disabled|darknet_only|"darknet"/);
+    const config = clove.server.config;
+    expect(config.setIn('modules_enabled', CLOVE)).toBeUndefined();
+    expect(config.setIn('modules_disabled', CLOVE)).toBeUndefined();
+    expect(config.get<boolean>('darknet_only', CLOVE)).toBe(true);
+  });
+
   it('subscribes, sees presence and chats both ways with dialback, leaking nothing', async () => {
     const p = prosody as ProsodyServer;
     const explain = (err: unknown): never => {

@@ -5,10 +5,9 @@
 // registration_throttle_max = 3, and closed.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, escapeXml, match } from '../helpers/raw-client.js';
+import { type El, match, Wire, xmlEscape } from '../helpers/wire.js';
 import { connectXmppjs, xml, type XmppjsClient } from '../helpers/xmppjs.js';
 import { parseXml, Slixmpp, SlixError } from '../helpers/slixmpp.js';
-import type { Element } from '../../src/xml/element.js';
 
 const NS_REGISTER = 'jabber:iq:register';
 const NS_FEATURE = 'http://jabber.org/features/iq-register';
@@ -20,7 +19,7 @@ const MODULES = 'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping
 let open: TestServer;
 let throttled: TestServer;
 let closed: TestServer;
-const raws: RawClient[] = [];
+const raws: Wire[] = [];
 const xmppjs: XmppjsClient[] = [];
 
 beforeAll(async () => {
@@ -42,35 +41,35 @@ afterAll(async () => {
 const accounts = (ts: TestServer) => ts.server.hosts.get(ts.domain)!.accounts;
 
 /** A connection before authentication, after STARTTLS unless `tls` is false. */
-async function unauthenticated(ts: TestServer, tls = true): Promise<RawClient> {
-  const c = await RawClient.connect({ port: ts.port });
+async function unauthenticated(ts: TestServer, tls = true): Promise<Wire> {
+  const c = await Wire.open({ port: ts.port });
   raws.push(c);
   if (tls) await c.startTls();
   return c;
 }
 
-async function login(ts: TestServer, username: string, password: string): Promise<RawClient> {
-  const c = await RawClient.login({ port: ts.port, username, password });
+async function login(ts: TestServer, username: string, password: string): Promise<Wire> {
+  const c = await Wire.login({ port: ts.port, username, password });
   raws.push(c);
   return c;
 }
 
 async function loginFails(ts: TestServer, username: string, password: string): Promise<void> {
-  await expect(RawClient.login({ port: ts.port, username, password })).rejects.toThrow(/authentication failed/);
+  await expect(Wire.login({ port: ts.port, username, password })).rejects.toThrow(/authentication failed/);
 }
 
 /** A submitted XEP-0004 form; `fields` maps var → value(s). */
 function formSet(fields: Record<string, string | string[]>, type = 'submit'): string {
   const f = Object.entries(fields).map(([k, v]) =>
-    `<field var='${escapeXml(k)}'>${(Array.isArray(v) ? v : [v]).map((x) => `<value>${escapeXml(x)}</value>`).join('')}</field>`).join('');
+    `<field var='${xmlEscape(k)}'>${(Array.isArray(v) ? v : [v]).map((x) => `<value>${xmlEscape(x)}</value>`).join('')}</field>`).join('');
   return `<iq type='set'><query xmlns='${NS_REGISTER}'><x xmlns='${NS_DATA}' type='${type}'>${f}</x></query></iq>`;
 }
 const registrationForm = (username: string, password: string) => formSet({ FORM_TYPE: NS_REGISTER, username, password });
 const legacySet = (username: string, password: string) =>
-  `<iq type='set'><query xmlns='${NS_REGISTER}'><username>${escapeXml(username)}</username><password>${escapeXml(password)}</password></query></iq>`;
+  `<iq type='set'><query xmlns='${NS_REGISTER}'><username>${xmlEscape(username)}</username><password>${xmlEscape(password)}</password></query></iq>`;
 
 interface StanzaErr { type?: string; condition?: string; text?: string }
-function errorOf(reply: Element): StanzaErr {
+function errorOf(reply: El): StanzaErr {
   const e = reply.getChild('error');
   return {
     type: e?.attrs.type,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeChildDir, runClove, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { Wire, match } from '../helpers/wire.js';
 import { generateSelfSigned } from '../../src/net/certs.js';
 import { SocksProxy } from '../helpers/socks-proxy.js';
 
@@ -35,7 +35,7 @@ async function reload(c: ChildServer, extra: string, hosts: string): Promise<str
 }
 
 /** The client answers a ping: its session survived. */
-async function alive(c: RawClient): Promise<void> {
+async function alive(c: Wire): Promise<void> {
   const id = `p${Math.random().toString(36).slice(2)}`;
   const pong = c.waitFor(match('iq', { id }));
   c.send(`<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`);
@@ -49,14 +49,14 @@ describe('SIGHUP and VirtualHosts', () => {
     const two = `${one}\nVirtualHost "second.test"\n  modules_enabled = { "ping" }`;
     const s = await child('', one);
     expect((await runClove(['--config', s.configPath, 'register', 'alice', 'localhost', 'alice-pass'])).code).toBe(0);
-    const alice = await RawClient.login({ port: s.port, username: 'alice', password: 'alice-pass', resource: 'r' });
+    const alice = await Wire.login({ port: s.port, username: 'alice', password: 'alice-pass', resource: 'r' });
     // Not served yet.
-    await expect(RawClient.connect({ port: s.port, domain: 'second.test' })).rejects.toThrow(/host-unknown/);
+    await expect(Wire.open({ port: s.port, domain: 'second.test' })).rejects.toThrow(/host-unknown/);
 
     const added = await reload(s, '', two);
     expect(added).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: VirtualHost "second.test" (added); all applied`);
     expect((await runClove(['--config', s.configPath, 'register', 'bob', 'second.test', 'bob-pass'])).code).toBe(0);
-    const bob = await RawClient.login({ port: s.port, domain: 'second.test', username: 'bob', password: 'bob-pass', resource: 'r' });
+    const bob = await Wire.login({ port: s.port, domain: 'second.test', username: 'bob', password: 'bob-pass', resource: 'r' });
     expect(bob.jid).toBe('bob@second.test/r');
     // The new host got its own certificate and routes between hosts like any other.
     expect(s.logs().some((l) => l.host === 'second.test' && /^certificate SHA-256 fingerprint/.test(l.msg))).toBe(true);
@@ -68,7 +68,7 @@ describe('SIGHUP and VirtualHosts', () => {
     const removed = await reload(s, '', one);
     expect(removed).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: VirtualHost "second.test" (removed); all applied`);
     await expect(bob.waitFor(match('never'), 5000)).rejects.toThrow(/host-gone/);
-    await expect(RawClient.connect({ port: s.port, domain: 'second.test' })).rejects.toThrow(/host-unknown/);
+    await expect(Wire.open({ port: s.port, domain: 'second.test' })).rejects.toThrow(/host-unknown/);
     // The other host's session never noticed; its stored data is untouched.
     await alive(alice);
     await alice.close();
@@ -80,8 +80,8 @@ describe('SIGHUP and VirtualHosts', () => {
     const s = await child('', both);
     expect((await runClove(['--config', s.configPath, 'register', 'fay', 'localhost', 'fay-pass'])).code).toBe(0);
     expect((await runClove(['--config', s.configPath, 'register', 'gus', 'third.test', 'gus-pass'])).code).toBe(0);
-    const fay = await RawClient.login({ port: s.port, username: 'fay', password: 'fay-pass', resource: 'r' });
-    const gus = await RawClient.login({ port: s.port, domain: 'third.test', username: 'gus', password: 'gus-pass', resource: 'r' });
+    const fay = await Wire.login({ port: s.port, username: 'fay', password: 'fay-pass', resource: 'r' });
+    const gus = await Wire.login({ port: s.port, domain: 'third.test', username: 'gus', password: 'gus-pass', resource: 'r' });
     gus.send(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`);
     await gus.waitFor(match('enabled'));
     gus.destroy(); // lost: the session hibernates with XEP-0198
@@ -105,8 +105,8 @@ describe('SIGHUP and VirtualHosts', () => {
     expect(line).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: VirtualHost "broken.test" (added); some could not be applied (below)`);
     const err = await s.waitForLog((l) => l.msg.startsWith('SIGHUP: not applied: broken.test'));
     expect(err.msg).toContain(`${join(s.dir, 'nowhere.key')}: file not found`);
-    await expect(RawClient.connect({ port: s.port, domain: 'broken.test' })).rejects.toThrow(/host-unknown/);
-    const probe = await RawClient.connect({ port: s.port });
+    await expect(Wire.open({ port: s.port, domain: 'broken.test' })).rejects.toThrow(/host-unknown/);
+    const probe = await Wire.open({ port: s.port });
     probe.destroy();
     expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
   }, 30_000);
@@ -125,7 +125,7 @@ describe('SIGHUP and certificates', () => {
     const hosts = `VirtualHost "localhost"\n  ssl = { key = "${key}"; certificate = "${crt}" }`;
     const s = await child('', hosts);
     expect((await runClove(['--config', s.configPath, 'register', 'carol', 'localhost', 'carol-pass'])).code).toBe(0);
-    const before = await RawClient.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'before' });
+    const before = await Wire.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'before' });
     expect(before.peerFingerprint()).toBe(new X509Certificate(first.cert).fingerprint256);
 
     // Renewed in place (what certbot or `clove cert generate` does), config unchanged.
@@ -134,7 +134,7 @@ describe('SIGHUP and certificates', () => {
     await writeFile(crt, second.cert);
     const line = await reload(s, '', hosts);
     expect(line).toBe(`SIGHUP: config ${s.configPath} reloaded; nothing changed; new certificate for localhost`);
-    const after = await RawClient.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'after' });
+    const after = await Wire.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'after' });
     expect(after.peerFingerprint()).toBe(new X509Certificate(second.cert).fingerprint256);
     await alive(before);
 
@@ -143,7 +143,7 @@ describe('SIGHUP and certificates', () => {
     await reload(s, '', hosts);
     const err = await s.waitForLog((l) => l.msg.startsWith('SIGHUP: not applied: localhost'));
     expect(err.msg).toContain(crt);
-    const third = await RawClient.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'third' });
+    const third = await Wire.login({ port: s.port, username: 'carol', password: 'carol-pass', resource: 'third' });
     expect(third.peerFingerprint()).toBe(new X509Certificate(second.cert).fingerprint256);
     for (const c of [before, after, third]) await alive(c);
     expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
@@ -152,7 +152,7 @@ describe('SIGHUP and certificates', () => {
 });
 
 describe('SIGHUP and modules', () => {
-  const features = async (c: RawClient): Promise<string[]> =>
+  const features = async (c: Wire): Promise<string[]> =>
     (await c.iq(`<iq type='get' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`))
       .getChild('query')!.getChildren('feature').map((f) => f.attrs.var as string);
 
@@ -160,7 +160,7 @@ describe('SIGHUP and modules', () => {
     const mods = (list: string): string => `modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; ${list} }`;
     const s = await child(mods('"ping"'), 'VirtualHost "localhost"');
     expect((await runClove(['--config', s.configPath, 'register', 'dave', 'localhost', 'dave-pass'])).code).toBe(0);
-    const c = await RawClient.login({ port: s.port, username: 'dave', password: 'dave-pass', resource: 'r' });
+    const c = await Wire.login({ port: s.port, username: 'dave', password: 'dave-pass', resource: 'r' });
     expect(await features(c)).not.toContain('jabber:iq:version');
     const before = await c.iq(`<iq type='get' to='localhost'><query xmlns='jabber:iq:version'/></iq>`);
     expect(before.attrs.type).toBe('error');
@@ -198,7 +198,7 @@ describe('SIGHUP and modules', () => {
       children.push(s);
       await s.waitForLog((l) => /^pidfile .* written/.test(l.msg));
       expect((await runClove(['--config', s.configPath, 'register', 'erin', 'localhost', 'erin-pass'])).code).toBe(0);
-      const c = await RawClient.login({ port: s.port, username: 'erin', password: 'erin-pass', resource: 'r' });
+      const c = await Wire.login({ port: s.port, username: 'erin', password: 'erin-pass', resource: 'r' });
       const bounced = c.waitFor(match('message', { type: 'error', id: 'm1' }));
       c.send(`<message to='friend@clearnet.example' type='chat' id='m1'><body>hi</body></message>`);
       expect((await bounced).getChild('error')!.toString()).toMatch(/remote-server-not-found/);
@@ -228,13 +228,13 @@ describe('SIGHUP and the log option', () => {
     const s = await child('', 'VirtualHost "localhost"');
     // A stream error is logged at debug level: invisible at "info".
     const streamErrorLogged = (): boolean => s.logs().some((l) => l.level === 20 && l.msg === 'stream error');
-    await expect(RawClient.connect({ port: s.port, domain: 'nowhere.example' })).rejects.toThrow(/host-unknown/);
+    await expect(Wire.open({ port: s.port, domain: 'nowhere.example' })).rejects.toThrow(/host-unknown/);
     await new Promise((r) => setTimeout(r, 200));
     expect(streamErrorLogged()).toBe(false);
 
     const line = await reload(s, 'log = "debug"', 'VirtualHost "localhost"');
     expect(line).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: log; all applied`);
-    await expect(RawClient.connect({ port: s.port, domain: 'nowhere.example' })).rejects.toThrow(/host-unknown/);
+    await expect(Wire.open({ port: s.port, domain: 'nowhere.example' })).rejects.toThrow(/host-unknown/);
     await s.waitForLog((l) => l.level === 20 && l.msg === 'stream error');
 
     const file = join(s.dir, 'clove.err');

@@ -5,9 +5,8 @@
 // sequence (<enable/> after the bind result, the session iq, then <r/>).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient, match } from '../helpers/raw-client.js';
+import { type El, match, Wire } from '../helpers/wire.js';
 import { friends, settle, testUsers } from '../helpers/contacts.js';
-import type { Element } from '../../src/xml/element.js';
 
 const NS_SM = 'urn:xmpp:sm:3';
 const PASS = 'sm-pass';
@@ -28,8 +27,8 @@ const sm = (name: string, attrs: Record<string, string | null> = {}) => match(na
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Authenticated, not bound: where <resume/> is sent. */
-async function authenticated(name: string): Promise<RawClient> {
-  const c = await RawClient.connect({ port: ts.port });
+async function authenticated(name: string): Promise<Wire> {
+  const c = await Wire.open({ port: ts.port });
   open.push(c);
   await c.startTls();
   await c.authenticate(name, PASS);
@@ -37,7 +36,7 @@ async function authenticated(name: string): Promise<RawClient> {
 }
 
 /** Enable with resumption; returns the id. */
-async function enable(c: RawClient): Promise<string> {
+async function enable(c: Wire): Promise<string> {
   c.send(`<enable xmlns='${NS_SM}' resume='true'/>`);
   const enabled = await c.waitFor(sm('enabled'));
   expect(enabled.attrs).toMatchObject({ resume: 'true', max: String(MAX) });
@@ -46,13 +45,13 @@ async function enable(c: RawClient): Promise<string> {
 }
 
 /** Stanzas the client received after <enabled/> (what its h counts). */
-function stanzasSinceEnabled(c: RawClient): Element[] {
+function stanzasSinceEnabled(c: Wire): El[] {
   const i = c.received.findIndex((e) => e.name === 'enabled');
   return c.received.slice(i + 1).filter((e) => ['message', 'presence', 'iq'].includes(e.name));
 }
 
 const chat = (to: string, body: string) => `<message to='${to}' type='chat' id='${body}'><body>${body}</body></message>`;
-const bodies = (els: Element[]) => els.map((e) => e.getChildText('body'));
+const bodies = (els: El[]) => els.map((e) => e.getChildText('body'));
 
 describe('XEP-0198 stream management', () => {
   it('is offered after auth; <enable/> gets <enabled/>; <r/> gets the count of handled stanzas; the server asks for acks', async () => {
@@ -76,7 +75,7 @@ describe('XEP-0198 stream management', () => {
     c.send(`<a xmlns='${NS_SM}' h='1000'/>`);
     await c.waitFor(match('nothing'), 2000).catch(() => undefined);
     expect(c.closed).toBe(true);
-    expect(c.streamError?.getChild('undefined-condition')).toBeDefined();
+    expect((await c.streamError()).el.getChild('undefined-condition')).toBeDefined();
   });
 
   it('a dropped connection hibernates; resuming redelivers every unacknowledged message once, in order', async () => {
@@ -127,7 +126,7 @@ describe('XEP-0198 stream management', () => {
     await again.waitFor(sm('resumed'));
     expect(bodies(await again.collect(match('message', { from: bob.jid }), 200))).toEqual(['k1']);
     await alice.waitFor(match('nothing'), 1000).catch(() => undefined);
-    expect(alice.streamError?.getChild('conflict')).toBeDefined();
+    expect((await alice.streamError()).el.getChild('conflict')).toBeDefined();
     await bob.expectNothing(match('presence', { from: alice.jid, type: 'unavailable' }), 200);
     await settle(again);
   });
@@ -138,7 +137,7 @@ describe('XEP-0198 stream management', () => {
     const id = await enable(alice);
     const other = await login(aliceName, 'same');
     await alice.waitFor(match('nothing'), 1000).catch(() => undefined);
-    expect(alice.streamError?.getChild('conflict')).toBeDefined();
+    expect((await alice.streamError()).el.getChild('conflict')).toBeDefined();
     const again = await authenticated(aliceName);
     again.send(`<resume xmlns='${NS_SM}' previd='${id}' h='0'/>`);
     expect((await again.waitFor(sm('failed'))).getChild('item-not-found')).toBeDefined();
@@ -228,8 +227,8 @@ describe('XEP-0198 at shutdown', () => {
     try {
       await first.addUser('hana', PASS);
       await first.addUser('ivan', PASS);
-      const hana = await RawClient.login({ port: first.port, username: 'hana', password: PASS, resource: 'r' });
-      const ivan = await RawClient.login({ port: first.port, username: 'ivan', password: PASS, resource: 'r' });
+      const hana = await Wire.login({ port: first.port, username: 'hana', password: PASS, resource: 'r' });
+      const ivan = await Wire.login({ port: first.port, username: 'ivan', password: PASS, resource: 'r' });
       hana.send(`<enable xmlns='${NS_SM}' resume='true'/>`);
       await hana.waitFor(sm('enabled'));
       const jid = hana.jid;
@@ -243,7 +242,7 @@ describe('XEP-0198 at shutdown', () => {
 
       const second = await startTestServer({ dir, storage: 'file', extra });
       try {
-        const back = await RawClient.login({ port: second.port, username: 'hana', password: PASS, resource: 'again' });
+        const back = await Wire.login({ port: second.port, username: 'hana', password: PASS, resource: 'again' });
         back.send('<presence/>');
         const got = await back.collect(match('message', { id: 's1' }), 1000);
         expect(bodies(got)).toEqual(['s1']);

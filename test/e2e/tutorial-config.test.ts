@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../helpers/child-server.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { Wire } from '../helpers/wire.js';
 
 const run = promisify(execFile);
 const CLOVE = join(REPO_ROOT, 'bin', 'clove.js');
@@ -78,7 +78,7 @@ async function startForeground(dir: string, cfg: string, user?: RunAs): Promise<
 
 /** admin logs in, and what Pidgin asks at login is answered by the modules the tutorial enables. */
 async function loginAsAdmin(port: number): Promise<void> {
-  const c = await RawClient.login({ port, domain: HOST, username: 'admin', password: 'admin-pw', resource: 'pidgin' });
+  const c = await Wire.login({ port, domain: HOST, username: 'admin', password: 'admin-pw', resource: 'pidgin' });
   expect(c.jid).toBe(`admin@${HOST}/pidgin`);
   // The tutorial enables roster and vcard (not ping).
   const roster = await c.iq(`<iq type='get'><query xmlns='jabber:iq:roster'/></iq>`);

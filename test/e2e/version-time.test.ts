@@ -6,10 +6,9 @@ import { type as osType } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { type El, Wire } from '../helpers/wire.js';
 import { connectXmppjs, xml, type XmppjsClient } from '../helpers/xmppjs.js';
 import { PythonProcess } from '../helpers/slixmpp.js';
-import type { Element } from '../../src/xml/element.js';
 
 const NS_VERSION = 'jabber:iq:version';
 const NS_TIME = 'urn:xmpp:time';
@@ -19,10 +18,10 @@ const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const PASS = 'version-time-pass';
 
 const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-const condition = (iq: Element): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS)?.name;
+const condition = (iq: El): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS)?.name;
 
 const servers: TestServer[] = [];
-const clients: RawClient[] = [];
+const clients: Wire[] = [];
 
 async function server(extra = ''): Promise<TestServer> {
   const ts = await startTestServer({ extra });
@@ -31,8 +30,8 @@ async function server(extra = ''): Promise<TestServer> {
   return ts;
 }
 
-async function login(ts: TestServer): Promise<RawClient> {
-  const c = await RawClient.login({ port: ts.port, username: 'alice', password: PASS, resource: 'r' });
+async function login(ts: TestServer): Promise<Wire> {
+  const c = await Wire.login({ port: ts.port, username: 'alice', password: PASS, resource: 'r' });
   clients.push(c);
   return c;
 }

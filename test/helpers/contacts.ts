@@ -9,19 +9,19 @@
 //   const bob = await user('bob');
 //   await friends(alice, bob);
 import { expect } from 'vitest';
-import { RawClient, match } from './raw-client.js';
+import { Wire, match } from './wire.js';
 import type { TestServer } from './server.js';
 
 /** Accounts on one test server, all with the same password, and the raw clients logged in to them. */
 export interface TestUsers {
   /** Every client logged in through login() or user() (push others to close them too). */
-  readonly open: RawClient[];
+  readonly open: Wire[];
   /** Create the account `${prefix}${n}` (n counts up per testUsers()); returns its username. */
   account(prefix: string): Promise<string>;
   /** Log `username` in (STARTTLS, SASL, bind `resource`, default 'r'), with the shared password unless `pass` is given. */
-  login(username: string, resource?: string, pass?: string): Promise<RawClient>;
+  login(username: string, resource?: string, pass?: string): Promise<Wire>;
   /** A new account logged in as resource 'r'. */
-  user(prefix: string): Promise<RawClient>;
+  user(prefix: string): Promise<Wire>;
   /** Close every open client and forget them (an afterEach). */
   closeAll(): Promise<void>;
 }
@@ -31,15 +31,15 @@ export interface TestUsers {
  * beforeAll, after this is called.
  */
 export function testUsers(server: () => TestServer, password: string): TestUsers {
-  const open: RawClient[] = [];
+  const open: Wire[] = [];
   let n = 0;
   const account = async (prefix: string): Promise<string> => {
     const name = `${prefix}${++n}`;
     await server().addUser(name, password);
     return name;
   };
-  const login = async (username: string, resource = 'r', pass = password): Promise<RawClient> => {
-    const c = await RawClient.login({ port: server().port, username, password: pass, resource });
+  const login = async (username: string, resource = 'r', pass = password): Promise<Wire> => {
+    const c = await Wire.login({ port: server().port, username, password: pass, resource });
     open.push(c);
     return c;
   };
@@ -56,7 +56,7 @@ export function testUsers(server: () => TestServer, password: string): TestUsers
 }
 
 /** Round trip: every stanza the client sent before has been handled by the server. */
-export async function settle(c: RawClient): Promise<void> {
+export async function settle(c: Wire): Promise<void> {
   const r = await c.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`);
   expect(r.attrs.type).toBe('result');
 }
@@ -73,7 +73,7 @@ export interface FriendsOptions {
  * Both available, then mutual subscription (RFC 6121 §3); inboxes cleared. A client that has
  * already had its own presence back is not sent initial presence again.
  */
-export async function friends(a: RawClient, b: RawClient, opts: FriendsOptions = {}): Promise<void> {
+export async function friends(a: Wire, b: Wire, opts: FriendsOptions = {}): Promise<void> {
   const { awaitSubscribed = true } = opts;
   for (const c of [a, b]) {
     if (!c.received.some((e) => e.name === 'presence' && e.attrs.from === c.jid)) c.send('<presence/>');

@@ -94,7 +94,7 @@ export async function openS2S(w: Wire, from: string, to: string): Promise<void> 
   await w.next((e) => e.name === 'stream:features', 'features');
   await w.write(`<starttls xmlns='${NS_TLS}'/>`);
   await w.next((e) => e.name === 'proceed', 'proceed');
-  await w.startTls(to);
+  await w.upgradeTls(to);
   await w.write(head);
   await w.next((e) => e.name === 'stream:features', 'features after TLS');
 }

@@ -28,7 +28,6 @@ describe("the tutorial's prosody.cfg.lua", () => {
     expect(c.get('certificates')).toBe(join(root, 'config/certs'));
     expect(c.get('ssl', 'xxx.b32.i2p')).toEqual({ key: '/etc/prosody/certs/xxx.b32.i2p.key', certificate: '/etc/prosody/certs/xxx.b32.i2p.crt' });
     expect(c.lineOf('ssl', 'xxx.b32.i2p')).toBe(23);
-    const accepted = (line: number, name: string) => `${tutorial}:${line}: option '${name}' is accepted for Prosody compatibility but Clove does not act on it yet`;
     expect(c.warnings).toEqual([
       `${tutorial}:11: option 'authentication' = "internal_plain" is treated as "internal_hashed" by Clove`,
     ]);

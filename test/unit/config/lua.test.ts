@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
-import { parseLua } from '../../../src/config/lua.js';
-import type { LuaStatement, LuaValue } from '../../../src/config/lua.js';
+import { parseLua, type LuaStatement } from '../../../src/config/lua/config-chunk.js';
+import type { LuaValue } from '../../../src/config/lua/values.js';
 
 const F = '/etc/clove/clove.cfg.lua';
 

@@ -28,6 +28,7 @@ class FakeSession implements C2SSession {
   get host(): string { return this.jid.domain; }
   get username(): string { return this.jid.local; }
   send(s: Element | string): void { if (typeof s !== 'string') this.got.push(s); }
+  replay(stanzas: readonly Element[]): void { this.got.push(...stanzas); }
   close(): void {}
 }
 

@@ -2,7 +2,8 @@
 // over real streams, XML in and XML out. References: RFC 6121 §3, §4, Appendix A.
 import { describe, expect, it } from 'vitest';
 import { serverSuite } from '../../helpers/server-suite.js';
-import { RawClient, match, parseXml, type Predicate } from '../../helpers/raw-client.js';
+import { type El, match, type Named, type Predicate, Wire } from '../../helpers/wire.js';
+import { stanza } from '../../helpers/stanza.js';
 import type { Element } from '../../../src/xml/element.js';
 import { inbound, outbound, stateName, type SubState, type SubscriptionType } from '../../../src/modules/subscription.js';
 
@@ -112,7 +113,7 @@ const t = serverSuite('secret');
 const account = (prefix = 'p'): Promise<string> => t.account(prefix);
 
 /** Log in; by default fetch the roster (interested) and send initial presence (available). */
-async function login(user: string, resource = 'r1', opts: { roster?: boolean; available?: boolean } = {}): Promise<RawClient> {
+async function login(user: string, resource = 'r1', opts: { roster?: boolean; available?: boolean } = {}): Promise<Wire> {
   const c = await t.login(user, resource);
   if (opts.roster !== false) await c.iq(`<iq type='get'><query xmlns='${ROSTER}'/></iq>`);
   if (opts.available !== false) {
@@ -123,16 +124,16 @@ async function login(user: string, resource = 'r1', opts: { roster?: boolean; av
 }
 
 /** Two fresh, interested and available accounts. */
-async function pair(): Promise<[RawClient, RawClient]> {
+async function pair(): Promise<[Wire, Wire]> {
   return [await login(await account('alice')), await login(await account('bob'))];
 }
 
-const presence = (attrs: Record<string, string | null>): Predicate => match('presence', attrs);
+const presence = (attrs: Record<string, string | null>): Predicate<Named> => match<Named>('presence', attrs);
 const available = (from: string): Predicate => match('presence', { from, type: null });
-const pushOf = (jid: string, test: (item: Element) => boolean = () => true): Predicate =>
+const pushOf = (jid: string, test: (item: El) => boolean = () => true): Predicate =>
   match('iq', { type: 'set' }, (el) => (el.getChild('query', ROSTER)?.getChildren('item') ?? []).some((i) => i.attrs.jid === jid && test(i)));
 const anyPush = match('iq', { type: 'set' }, (el) => el.getChild('query', ROSTER) !== undefined);
-const sub = (s: string, ask?: string, approved?: string) => (i: Element) =>
+const sub = (s: string, ask?: string, approved?: string) => (i: El) =>
   i.attrs.subscription === s && i.attrs.ask === ask && i.attrs.approved === approved;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -145,7 +146,7 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
 }
 
 /** Mutual subscription between two available, interested clients; leaves both inboxes empty. */
-async function befriend(a: RawClient, b: RawClient): Promise<void> {
+async function befriend(a: Wire, b: Wire): Promise<void> {
   a.send(`<presence to='${b.bare}' type='subscribe'/>`);
   await b.waitFor(presence({ type: 'subscribe', from: a.bare }));
   b.send(`<presence to='${a.bare}' type='subscribed'/>`);
@@ -161,10 +162,10 @@ async function befriend(a: RawClient, b: RawClient): Promise<void> {
 
 /** Route a stanza into the server as if it came from elsewhere (a remote server, later). */
 function inject(xml: string): void | Promise<void> {
-  return t.srv.server.hosts.get(t.srv.domain)!.router.route(parseXml(xml), undefined);
+  return t.srv.server.hosts.get(t.srv.domain)!.router.route(stanza(xml), undefined);
 }
 
-const session = (c: RawClient) => {
+const session = (c: Wire) => {
   const [local, rest] = c.jid.split('@') as [string, string];
   return t.srv.server.sessions.get(t.srv.domain, local, rest.slice(rest.indexOf('/') + 1))!;
 };
@@ -290,7 +291,7 @@ describe('subscriptions (RFC 6121 §3)', () => {
       sent.push(ev.stanza);
       return true;
     }, 100);
-    const saw = (p: Predicate) => until(() => sent.some(p));
+    const saw = (p: Predicate<Element>) => until(() => sent.some(p));
     try {
       await inject(`<presence from='${ghost}' to='${a.bare}' type='subscribe'/>`);
       await a.waitFor(presence({ type: 'subscribe', from: ghost }));

@@ -6,8 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { serverSuite } from '../../helpers/server-suite.js';
 import { testUsers } from '../../helpers/contacts.js';
-import { RawClient, match } from '../../helpers/raw-client.js';
-import type { Element } from '../../../src/xml/element.js';
+import { type El, match, Wire } from '../../helpers/wire.js';
 import { DEFAULT_ROSTER_LIMITS, type RosterStore } from '../../../src/modules/roster-store.js';
 
 const ROSTER = 'jabber:iq:roster';
@@ -18,13 +17,13 @@ const t = serverSuite('secret');
 /** A fresh account (unique per test). */
 const account = (prefix = 'user'): Promise<string> => t.account(prefix);
 
-const login = (user: string, resource = 'r1'): Promise<RawClient> => t.login(user, resource);
+const login = (user: string, resource = 'r1'): Promise<Wire> => t.login(user, resource);
 
 const rosterGet = (ver?: string): string => `<iq type='get'><query xmlns='${ROSTER}'${ver !== undefined ? ` ver='${ver}'` : ''}/></iq>`;
 const rosterSet = (item: string): string => `<iq type='set'><query xmlns='${ROSTER}'>${item}</query></iq>`;
 const isPush = match('iq', { type: 'set' }, (el) => el.getChild('query', ROSTER) !== undefined);
-const items = (iq: Element): Element[] => iq.getChild('query', ROSTER)?.getChildren('item') ?? [];
-const errorOf = (iq: Element): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === STANZAS)?.name;
+const items = (iq: El): El[] => iq.getChild('query', ROSTER)?.getChildren('item') ?? [];
+const errorOf = (iq: El): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === STANZAS)?.name;
 
 describe('roster get (RFC 6121 §2.2)', () => {
   it('returns an empty roster with a version', async () => {
@@ -41,7 +40,7 @@ describe('roster get (RFC 6121 §2.2)', () => {
     expect(c.features?.getChild('ver', 'urn:xmpp:features:rosterver')).toBeDefined();
     expect(c.features?.getChild('sub', 'urn:xmpp:features:pre-approval')).toBeDefined();
     // …and not before: the first features (pre-TLS) are about TLS and SASL only.
-    const pre = await RawClient.connect({ port: t.srv.port });
+    const pre = await Wire.open({ port: t.srv.port });
     try {
       expect(pre.features?.getChild('ver', 'urn:xmpp:features:rosterver')).toBeUndefined();
     } finally {
@@ -186,7 +185,7 @@ describe('roster remove (RFC 6121 §2.5)', () => {
 });
 
 /** Wait until a roster push shows `jid` with `subscription` (earlier pushes are skipped). */
-async function waitForState(c: RawClient, jid: string, subscription: string): Promise<Element> {
+async function waitForState(c: Wire, jid: string, subscription: string): Promise<El> {
   return c.waitFor(match('iq', { type: 'set' }, (el) => items(el).some((i) => i.attrs.jid === jid && i.attrs.subscription === subscription)));
 }
 
@@ -196,7 +195,7 @@ describe('roster versioning (RFC 6121 §2.6)', () => {
     const c = await login(u);
     const first = await c.iq(rosterGet(''));
     const v0 = first.getChild('query', ROSTER)!.attrs.ver!;
-    expect(await c.iq(rosterGet(v0))).toSatisfy((r: Element) => r.attrs.type === 'result' && r.elements().length === 0);
+    expect(await c.iq(rosterGet(v0))).toSatisfy((r: El) => r.attrs.type === 'result' && r.elements().length === 0);
 
     await c.iq(rosterSet(`<item jid='a@example.com'/>`));
     const v1 = (await c.waitFor(isPush)).getChild('query', ROSTER)!.attrs.ver!;
