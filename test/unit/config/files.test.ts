@@ -32,14 +32,6 @@ describe("the tutorial's prosody.cfg.lua", () => {
       `${tutorial}:11: option 'authentication' = "internal_plain" is treated as "internal_hashed" by Clove`,
     ]);
   });
-
-  it('is the tutorial text verbatim', async () => {
-    const text = await readFile(tutorial, 'utf8');
-    const reference = await readFile('/work/shared/reference/000_b7392134dd618b8f.txt', 'utf8').catch(() => undefined);
-    if (reference === undefined) return; // the reference lives outside the repository
-    const indented = text.trimEnd().split('\n').map((l) => (l === '' ? '' : '    ' + l)).join('\n');
-    expect(reference).toContain(indented);
-  });
 });
 
 describe('config/clove.cfg.lua', () => {
