@@ -5,7 +5,7 @@ import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
-import { knowsAccount } from './strangers.js';
+import { knowsAccount } from './roster/strangers.js';
 
 export interface Identity { category: string; type: string; name?: string }
 /** A disco#items entry other modules offer with ctx.provide('disco-item', …). */

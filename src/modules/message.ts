@@ -11,7 +11,7 @@ import { defineModule } from '../core/modules.js';
 import { StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import type { C2SSession } from '../core/session.js';
-import { knowsAccount } from './strangers.js';
+import { knowsAccount } from './roster/strangers.js';
 
 export default defineModule({
   name: 'message',

@@ -10,7 +10,7 @@
 // was handed to the session. A list is bounded in count and in bytes: past either, nothing already
 // stored is touched and the new message is refused: with service-unavailable to the account itself
 // and its presence contacts, and silently to strangers, who must not learn that the account
-// exists, is offline, or how full its storage is (./strangers.ts).
+// exists, is offline, or how full its storage is (./roster/strangers.ts).
 import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { fromJSON, toJSON, type ElementJSON } from '../xml/json.js';
@@ -19,8 +19,8 @@ import { StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import type { C2SSession } from '../core/session.js';
 import { tryParseJid } from '../jid/jid.js';
-import type { BlockCheck } from './blocking.js';
-import { knowsAccount } from './strangers.js';
+import type { BlockCheck } from './blocklist.js';
+import { knowsAccount } from './roster/strangers.js';
 
 /** Most messages kept for one account. */
 export const MAX_OFFLINE_MESSAGES = 500;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { serverSuite } from '../../helpers/server-suite.js';
 import { RawClient, match, parseXml, type Predicate } from '../../helpers/raw-client.js';
 import type { Element } from '../../../src/xml/element.js';
-import { inbound, outbound, stateName, type SubState, type SubscriptionType } from '../../../src/modules/subscription.js';
+import { inbound, outbound, stateName, type SubState, type SubscriptionType } from '../../../src/modules/presence/subscription.js';
 
 const ROSTER = 'jabber:iq:roster';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';

@@ -8,7 +8,7 @@ import { serverSuite } from '../../helpers/server-suite.js';
 import { testUsers } from '../../helpers/contacts.js';
 import { RawClient, match } from '../../helpers/raw-client.js';
 import type { Element } from '../../../src/xml/element.js';
-import { DEFAULT_ROSTER_LIMITS, type RosterStore } from '../../../src/modules/roster-store.js';
+import { DEFAULT_ROSTER_LIMITS, type RosterStore } from '../../../src/modules/roster/roster-store.js';
 
 const ROSTER = 'jabber:iq:roster';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';

@@ -2,8 +2,8 @@
 // and as often as they like, so a stranger must get the same answers for an account that exists
 // and one that does not. Like Prosody's mod_disco (rostermanager.is_contact_subscribed), the
 // ones who may know are the account itself and the contacts it shares its presence with.
-import type { Jid } from '../jid/jid.js';
-import type { Host } from '../core/host.js';
+import type { Jid } from '../../jid/jid.js';
+import type { Host } from '../../core/host.js';
 import { seesUser, type RosterStore } from './roster-store.js';
 
 /**

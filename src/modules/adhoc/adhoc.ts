@@ -8,13 +8,13 @@
 // here; a missing one is bad-request with <bad-payload/>. Who may list and run a command is the
 // command's own decision; everyone else gets forbidden.
 import { randomBytes } from 'node:crypto';
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import type { Jid } from '../jid/jid.js';
-import { defineModule } from '../core/modules.js';
-import { StanzaError, errorReply } from '../core/errors.js';
-import { iqResult } from '../core/stanza.js';
-import type { StanzaEvent } from '../core/events-map.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import type { Jid } from '../../jid/jid.js';
+import { defineModule } from '../../core/modules.js';
+import { StanzaError, errorReply } from '../../core/errors.js';
+import { iqResult } from '../../core/stanza.js';
+import type { StanzaEvent } from '../../core/events-map.js';
 import { formElement, FormError, missingFields, readSubmission, type FormSpec, type Submission } from './dataforms.js';
 
 export interface CommandOutcome {

@@ -2,13 +2,13 @@
 // arriving for a local user (inbound, from local or, later, remote senders). The state machine is
 // in ./subscription.ts; this file applies it to stored rosters and does the talking.
 // References: RFC 6121 §3.1–§3.4, Appendix A.
-import { x, type Element } from '../xml/element.js';
-import { toJSON, type ElementJSON } from '../xml/json.js';
-import type { Jid } from '../jid/jid.js';
-import type { Host } from '../core/host.js';
-import { availableSessions } from '../core/sessions.js';
+import { x, type Element } from '../../xml/element.js';
+import { toJSON, type ElementJSON } from '../../xml/json.js';
+import type { Jid } from '../../jid/jid.js';
+import type { Host } from '../../core/host.js';
+import { availableSessions } from '../../core/sessions.js';
 import { inbound, outbound, type Outcome, type SubState, type SubscriptionType } from './subscription.js';
-import { PendingFullError, pushItem, type Roster, type RosterItem, type RosterStore, type RosterTx } from './roster-store.js';
+import { PendingFullError, pushItem, type Roster, type RosterItem, type RosterStore, type RosterTx } from '../roster/roster-store.js';
 import { storedRequest } from './subscription-request.js';
 import { readdress, type PresenceBroadcast } from './presence-broadcast.js';
 

@@ -1,15 +1,15 @@
 // Presence notifications: broadcast to subscribers and the user's own resources, probes and their
 // answers, directed presence, going offline. References: RFC 6121 §4.2 (initial presence), §4.3
 // (probes), §4.4 (subsequent presence), §4.5 (unavailable), §4.6 (directed), §4.7.2.3 (priority).
-import { Element, x } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { fromJSON } from '../xml/json.js';
-import type { Jid } from '../jid/jid.js';
-import { StanzaError } from '../core/errors.js';
-import { availableSessions } from '../core/sessions.js';
-import type { C2SSession } from '../core/session.js';
-import type { Host } from '../core/host.js';
-import { seesContact, seesUser, type Roster, type RosterStore } from './roster-store.js';
+import { Element, x } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { fromJSON } from '../../xml/json.js';
+import type { Jid } from '../../jid/jid.js';
+import { StanzaError } from '../../core/errors.js';
+import { availableSessions } from '../../core/sessions.js';
+import type { C2SSession } from '../../core/session.js';
+import type { Host } from '../../core/host.js';
+import { seesContact, seesUser, type Roster, type RosterStore } from '../roster/roster-store.js';
 
 /** Directed-presence targets remembered per session (bounded: a client cannot grow it forever). */
 const DIRECTED = 'presence.directed';

@@ -10,11 +10,11 @@
 // The hash of each user with a bound session is kept in memory; the 'vcard-updated' event
 // (fired by the vcard module) keeps it current.
 import { createHash } from 'node:crypto';
-import { Element, x } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { fromJSON, type ElementJSON } from '../xml/json.js';
-import { defineModule } from '../core/modules.js';
-import type { StanzaEvent } from '../core/events-map.js';
+import { Element, x } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { fromJSON, type ElementJSON } from '../../xml/json.js';
+import { defineModule } from '../../core/modules.js';
+import type { StanzaEvent } from '../../core/events-map.js';
 
 /** SHA-1 (hex) of a vCard's PHOTO/BINVAL, '' when it has no embedded photo (EXTVAL has no hash). */
 export function photoHash(vcard: Element | undefined): string {

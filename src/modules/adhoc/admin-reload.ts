@@ -1,9 +1,9 @@
 // The "reload configuration" admin command: the same reload as SIGHUP (src/core/reload.ts),
 // answered with what changed, what was applied and what waits for a restart.
 // References: XEP-0050 (notes), XEP-0004 (the result form).
-import type { Host } from '../core/host.js';
-import type { ReloadOutcome } from '../core/reload.js';
-import { NS } from '../xml/ns.js';
+import type { Host } from '../../core/host.js';
+import type { ReloadOutcome } from '../../core/reload.js';
+import { NS } from '../../xml/ns.js';
 import { formElement } from './dataforms.js';
 import type { CommandOutcome } from './adhoc.js';
 

@@ -29,8 +29,8 @@ import { StanzaError, errorReply } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import { availableSessions } from '../core/sessions.js';
 import type { KeyValStore } from '../storage/store.js';
-import { seesContact, seesUser, type RosterStore } from './roster-store.js';
-import { readdress } from './presence-broadcast.js';
+import { seesContact, seesUser, type RosterStore } from './roster/roster-store.js';
+import { readdress } from './presence/presence-broadcast.js';
 
 /** Most JIDs one account may block. */
 export const MAX_BLOCKED = 5000;

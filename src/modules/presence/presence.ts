@@ -7,14 +7,14 @@
 // `to` as 'presence/self' (broadcast). Each session's presence work runs one step at a time,
 // so a client that sends presence and disconnects at once is never left looking online.
 // The roster store lives here (this module is always loaded); the roster module borrows it.
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { Jid } from '../jid/jid.js';
-import { defineModule } from '../core/modules.js';
-import { StanzaError } from '../core/errors.js';
-import type { StanzaEvent } from '../core/events-map.js';
-import type { C2SSession } from '../core/session.js';
-import { DEFAULT_ROSTER_LIMITS, RosterStore, seesContact, seesUser, type Roster, type RosterLimits } from './roster-store.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { Jid } from '../../jid/jid.js';
+import { defineModule } from '../../core/modules.js';
+import { StanzaError } from '../../core/errors.js';
+import type { StanzaEvent } from '../../core/events-map.js';
+import type { C2SSession } from '../../core/session.js';
+import { DEFAULT_ROSTER_LIMITS, RosterStore, seesContact, seesUser, type Roster, type RosterLimits } from '../roster/roster-store.js';
 import { PresenceBroadcast } from './presence-broadcast.js';
 import { Subscriptions } from './presence-subscriptions.js';
 import { SUBSCRIPTION_TYPES, type SubscriptionType } from './subscription.js';

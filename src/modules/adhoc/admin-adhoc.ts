@@ -5,14 +5,14 @@
 // Accounts: add, delete, change password, end sessions, roster, statistics. Users online: list,
 // counts, an announcement. The server: re-read the config, shut down. Session addresses are
 // never reported (Clove does not keep them: behind i2pd they are loopback anyway).
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { tryParseJid, type Jid } from '../jid/jid.js';
-import { defineModule, type ModuleContext } from '../core/modules.js';
-import { StanzaError, StreamError } from '../core/errors.js';
-import { ConfigError } from '../config/errors.js';
-import { AccountError } from '../storage/accounts.js';
-import { rosterQuery, type RosterStore } from './roster-store.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { tryParseJid, type Jid } from '../../jid/jid.js';
+import { defineModule, type ModuleContext } from '../../core/modules.js';
+import { StanzaError, StreamError } from '../../core/errors.js';
+import { ConfigError } from '../../config/errors.js';
+import { AccountError } from '../../storage/accounts.js';
+import { rosterQuery, type RosterStore } from '../roster/roster-store.js';
 import { badPayload, type AdhocCommand, type CommandOutcome } from './adhoc.js';
 import { formElement, multi, single, type Field, type FormSpec, type Submission } from './dataforms.js';
 import { reloadConfig } from './admin-reload.js';
