@@ -220,10 +220,13 @@ darknet_map = {
 -- Users of this server always get the version.
 -- version_to_remote = "name"
 
+-- Extra items in the host's service discovery (XEP-0030 disco#items, module "disco"), each
+-- { "jid" } or { "jid", "name" }, as in Prosody:
+-- disco_items = { { "conference.localhost", "Chat rooms" } }
+
 ---------- Informational (accepted) ----------
 
 -- contact_info = { admin = { "xmpp:admin@localhost" } }
--- disco_items = { { "conference.localhost", "Chat rooms" } }
 -- motd_text = "Welcome to this server."
 -- welcome_message = "Your account is ready."
 

@@ -9,7 +9,7 @@ import { NS } from '../../xml/ns.js';
 import { Jid, tryParseJid } from '../../jid/jid.js';
 import { defineModule } from '../../core/modules.js';
 import { StanzaError } from '../../core/errors.js';
-import { pushItem, rosterQuery, seesContact, seesUser, type RosterItem, type RosterStore } from './roster-store.js';
+import { pushItem, rosterQuery, seesContact, seesUser, type RosterItem } from './roster-store.js';
 
 /** Longest item name and group name accepted, in characters (RFC 6121 §2.3.3: a server limit). */
 export const MAX_NAME_CHARS = 1024;
@@ -50,9 +50,9 @@ export default defineModule({
   depends: ['presence'],
   setup(ctx) {
     const host = ctx.host;
-    const rosters = ctx.items<RosterStore>('roster-store')[0];
+    const rosters = ctx.items('roster-store')[0];
     if (!rosters) throw new Error('the presence module did not provide the roster store');
-    const route = (stanza: Element): void | Promise<void> => host.router.route(stanza, undefined);
+    const route = (stanza: Element): void | Promise<void> => ctx.send(stanza);
 
     ctx.hook('stream-features', ({ session, features }) => {
       if (session.state === 'authenticated') features.append(x('ver', { xmlns: NS.ROSTER_VER }));

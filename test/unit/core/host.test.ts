@@ -31,7 +31,7 @@ const mod = (name: string, depends: string[] = []): ModuleDefinition => defineMo
   setup(ctx) {
     events.push(`load ${name}`);
     ctx.feature(`urn:test:${name}`);
-    ctx.provide('thing', { from: name });
+    ctx.provide('disco-item', { jid: `${name}.example` });
     ctx.hook('server-started', () => { events.push(`started seen by ${name}`); });
     return () => { events.push(`cleanup ${name}`); };
   },
@@ -44,12 +44,12 @@ describe('Host modules', () => {
     const a = mod('a');
     const b = mod('b');
     await host.load([a, b], new Map([[a.name, a], [b.name, b]]));
-    expect(host.items<string>('feature')).toEqual(['urn:test:a', 'urn:test:b']);
+    expect(host.items('feature')).toEqual(['urn:test:a', 'urn:test:b']);
     await host.unloadModule('a');
     expect(events).toContain('cleanup a');
     expect([...host.loaded]).toEqual(['b']);
-    expect(host.items<string>('feature')).toEqual(['urn:test:b']);
-    expect(host.items<{ from: string }>('thing')).toEqual([{ from: 'b' }]);
+    expect(host.items('feature')).toEqual(['urn:test:b']);
+    expect(host.items('disco-item')).toEqual([{ jid: 'b.example' }]);
     events.length = 0;
     await host.events.fire('server-started', { hosts: ['localhost'] });
     expect(events).toEqual(['started seen by b']);
@@ -70,7 +70,7 @@ describe('Host modules', () => {
     expect(unloaded).toEqual(['old']);
     expect(loaded).toEqual(['fresh']);
     expect(events).toEqual(['cleanup old', 'load fresh']);
-    expect(host.items<string>('feature').sort()).toEqual(['urn:test:base', 'urn:test:fresh', 'urn:test:user']);
+    expect([...host.items('feature')].sort()).toEqual(['urn:test:base', 'urn:test:fresh', 'urn:test:user']);
     // Nothing changes: nothing is touched.
     events.length = 0;
     expect(await host.reconcile([user, fresh], registry)).toEqual({ unloaded: [], loaded: [] });
