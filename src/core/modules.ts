@@ -31,8 +31,15 @@ export function defineModule(def: ModuleDefinition): ModuleDefinition {
  * Returned by an iq handler that does not answer this request (another node, another case): the
  * next handler of the same iq runs, and an iq nobody answers gets the usual error reply.
  */
-export const DECLINE: unique symbol = Symbol('decline');
-export type Decline = typeof DECLINE;
+declare const declined: unique symbol;
+/** The type of DECLINE (an object type, so `async () => DECLINE` keeps it). */
+export interface Decline { readonly [declined]: true }
+export const DECLINE: Decline = Object.freeze({ toString: () => 'DECLINE' }) as unknown as Decline;
+
+/** True for DECLINE. */
+export function isDecline(v: unknown): v is Decline {
+  return v === DECLINE;
+}
 
 type IqOutcome = Element | undefined | void | Decline;
 /** An iq handler returns the result payload (or nothing for an empty result) or DECLINE, or throws StanzaError. */

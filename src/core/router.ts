@@ -8,7 +8,7 @@ import type { StanzaEvent, Target } from './events-map.js';
 import type { C2SSession, Session } from './session.js';
 import type { SessionTable } from './sessions.js';
 import type { Host } from './host.js';
-import { DECLINE, type IqHandler } from './modules.js';
+import { isDecline, type Decline, type IqHandler } from './modules.js';
 import type { Logger } from './log.js';
 
 export interface RouterDeps {
@@ -195,8 +195,8 @@ export class Router {
     }, priority);
   }
 
-  private iqResult(ev: StanzaEvent, payload: Element | typeof DECLINE | undefined): true | undefined {
-    if (payload === DECLINE) return undefined;
+  private iqResult(ev: StanzaEvent, payload: Element | Decline | undefined): true | undefined {
+    if (isDecline(payload)) return undefined;
     this.reply(ev, iqResult(ev.stanza, payload));
     return true;
   }
