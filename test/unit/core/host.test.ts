@@ -2,27 +2,11 @@
 // reconcile() (a config reload) unloads what is no longer wanted but keeps what a wanted module
 // depends on, and loads what is missing.
 import { describe, it, expect } from 'vitest';
-import { Host } from '../../../src/core/host.js';
-import { Router } from '../../../src/core/router.js';
-import { SessionTable } from '../../../src/core/sessions.js';
-import { parseConfig } from '../../../src/config/config.js';
-import { silentLogger } from '../../../src/core/log.js';
-import { createMemoryBackend } from '../../../src/storage/memory.js';
-import { Accounts } from '../../../src/storage/accounts.js';
+import type { Host } from '../../../src/core/host.js';
 import { defineModule, type ModuleDefinition } from '../../../src/core/modules.js';
+import { hostWorld } from '../../helpers/host-world.js';
 
-function makeHost(): Host {
-  const config = parseConfig('VirtualHost "localhost"', 'test.cfg.lua');
-  const log = silentLogger();
-  const storage = createMemoryBackend();
-  const sessions = new SessionTable();
-  const hosts = new Map<string, Host>();
-  const router = new Router({ hosts, sessions, log });
-  const accounts = new Accounts(storage.keyval('localhost', 'accounts'), { bcryptCost: 4, iterations: 16 });
-  const host = new Host('localhost', { config, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d) });
-  hosts.set('localhost', host);
-  return host;
-}
+const makeHost = (): Host => hostWorld().host;
 
 const events: string[] = [];
 const mod = (name: string, depends: string[] = []): ModuleDefinition => defineModule({

@@ -7,69 +7,25 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
-import { Host } from '../../../src/core/host.js';
-import { Router } from '../../../src/core/router.js';
-import { SessionTable } from '../../../src/core/sessions.js';
 import { parseConfig, type Config } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/config/errors.js';
-import { silentLogger } from '../../../src/core/log.js';
-import { createMemoryBackend } from '../../../src/storage/memory.js';
-import { Accounts } from '../../../src/storage/accounts.js';
-import { parseJid, type Jid } from '../../../src/jid/jid.js';
 import { x, type Element } from '../../../src/xml/element.js';
 import { NS } from '../../../src/xml/ns.js';
 import { Priority, type PriorityLevel } from '../../../src/core/events.js';
 import { DECLINE, defineModule, type ModuleContext, type ModuleDefinition } from '../../../src/core/modules.js';
 import type { DiscoItem } from '../../../src/core/items-map.js';
-import type { C2SSession } from '../../../src/core/session.js';
+import { hostWorld, type FakeSession, type HostWorld } from '../../helpers/host-world.js';
 import disco from '../../../src/modules/disco.js';
 import message from '../../../src/modules/message.js';
 
-class FakeSession implements C2SSession {
-  readonly kind = 'c2s' as const;
-  readonly id = Math.random().toString(36);
-  readonly state = 'bound' as const;
-  readonly secure = true;
-  presence: Element | undefined = undefined;
-  priority = 0;
-  rosterInterested = false;
-  readonly data = new Map<string, unknown>();
-  readonly got: Element[] = [];
-  constructor(readonly jid: Jid) {}
-  get host(): string { return this.jid.domain; }
-  get username(): string { return this.jid.local; }
-  send(s: Element | string): void { if (typeof s !== 'string') this.got.push(s); }
-  replay(stanzas: readonly Element[]): void { this.got.push(...stanzas); }
-  close(): void {}
-}
+const world = (cfg = 'VirtualHost "localhost"'): HostWorld => hostWorld(cfg, '/etc/clove/clove.cfg.lua');
 
-interface World { host: Host; router: Router; sessions: SessionTable; accounts: Accounts }
-
-function world(cfg = 'VirtualHost "localhost"'): World {
-  const config = parseConfig(cfg, '/etc/clove/clove.cfg.lua');
-  const log = silentLogger();
-  const storage = createMemoryBackend();
-  const sessions = new SessionTable();
-  const hosts = new Map<string, Host>();
-  const router = new Router({ hosts, sessions, log });
-  const accounts = new Accounts(storage.keyval('localhost', 'accounts'), { bcryptCost: 4, iterations: 16 });
-  const host = new Host('localhost', { config, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d) });
-  hosts.set('localhost', host);
-  return { host, router, sessions, accounts };
-}
-
-async function load(w: World, ...defs: ModuleDefinition[]): Promise<void> {
+async function load(w: HostWorld, ...defs: ModuleDefinition[]): Promise<void> {
   await w.host.load(defs, new Map(defs.map((d) => [d.name, d])));
 }
 
-function bind(w: World, jid: string): FakeSession {
-  const s = new FakeSession(parseJid(jid));
-  w.sessions.add(s);
-  return s;
-}
-
 /** Send an iq from `s` and return what came back. */
-async function ask(w: World, s: FakeSession, to: string, payload: Element): Promise<Element> {
+async function ask(w: HostWorld, s: FakeSession, to: string, payload: Element): Promise<Element> {
   const before = s.got.length;
   await w.router.fromClient(s, x('iq', { type: 'get', id: `q${before}`, to }, payload));
   expect(s.got.length).toBe(before + 1);
@@ -94,7 +50,7 @@ describe('iq handlers that decline', () => {
         return x('q', { xmlns: 'urn:test', by: 'second' });
       })),
     );
-    const alice = bind(w, 'alice@localhost/pc');
+    const alice = w.bind('alice@localhost/pc');
     const other = await ask(w, alice, 'localhost', x('q', { xmlns: 'urn:test', node: 'other' }));
     expect(other.attrs.type).toBe('result');
     expect(other.getChild('q')?.attrs.by).toBe('second');
@@ -111,7 +67,7 @@ describe('iq handlers that decline', () => {
       mod('first', (ctx) => ctx.iq('get', 'host', 'urn:test', 'q', () => DECLINE)),
       mod('second', (ctx) => ctx.iq('get', 'host', 'urn:test', 'q', async () => DECLINE)),
     );
-    const alice = bind(w, 'alice@localhost/pc');
+    const alice = w.bind('alice@localhost/pc');
     const reply = await ask(w, alice, 'localhost', x('q', { xmlns: 'urn:test' }));
     expect(reply.attrs.type).toBe('error');
     expect(reply.getChild('error')?.getChild('service-unavailable')).toBeDefined();
@@ -123,7 +79,7 @@ describe('iq handlers that decline', () => {
       mod('general', (ctx) => ctx.iq('get', 'host', 'urn:test', 'q', () => x('q', { xmlns: 'urn:test', by: 'general' }))),
       mod('special', (ctx) => ctx.iq('get', 'host', 'urn:test', 'q', () => x('q', { xmlns: 'urn:test', by: 'special' }), Priority.early)),
     );
-    const reply = await ask(w, bind(w, 'alice@localhost/pc'), 'localhost', x('q', { xmlns: 'urn:test' }));
+    const reply = await ask(w, w.bind('alice@localhost/pc'), 'localhost', x('q', { xmlns: 'urn:test' }));
     expect(reply.getChild('q')?.attrs.by).toBe('special');
   });
 });
@@ -226,7 +182,7 @@ describe('disco reads what modules provide', () => {
       ctx.provide('disco-item', { jid: 'rooms.localhost', name: 'Rooms' });
     }));
     await w.accounts.create('alice', 'pw');
-    const alice = bind(w, 'alice@localhost/pc');
+    const alice = w.bind('alice@localhost/pc');
     const info = (await ask(w, alice, 'localhost', x('query', { xmlns: NS.DISCO_INFO }))).getChild('query', NS.DISCO_INFO)!;
     expect(info.elements().at(-1)?.toString()).toBe(form.toString());
     const items = (await ask(w, alice, 'localhost', x('query', { xmlns: NS.DISCO_ITEMS }))).getChild('query', NS.DISCO_ITEMS)!;
@@ -250,8 +206,8 @@ describe('the narrow host', () => {
     await load(w, message, mod('probe', (c) => { ctx = c; }));
     const c = ctx as ModuleContext;
     expect('router' in c.host).toBe(false);
-    const alice = bind(w, 'alice@localhost/pc');
-    const bob = bind(w, 'bob@localhost/pc');
+    const alice = w.bind('alice@localhost/pc');
+    const bob = w.bind('bob@localhost/pc');
     await c.send(x('message', { from: 'alice@localhost/pc', to: 'bob@localhost/pc', type: 'headline' }, x('subject', null, 'as the server')));
     expect(bob.got.at(-1)?.attrs.from).toBe('alice@localhost/pc');
     // As if alice's client sent it: `from` is stamped with her full JID, and a foreign one refused.
