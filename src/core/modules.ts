@@ -27,13 +27,13 @@ export function defineModule(def: ModuleDefinition): ModuleDefinition {
   return def;
 }
 
+declare const declined: unique symbol;
+/** The type of DECLINE (an object type, so `async () => DECLINE` keeps it). */
+export interface Decline { readonly [declined]: true }
 /**
  * Returned by an iq handler that does not answer this request (another node, another case): the
  * next handler of the same iq runs, and an iq nobody answers gets the usual error reply.
  */
-declare const declined: unique symbol;
-/** The type of DECLINE (an object type, so `async () => DECLINE` keeps it). */
-export interface Decline { readonly [declined]: true }
 export const DECLINE: Decline = Object.freeze({ toString: () => 'DECLINE' }) as unknown as Decline;
 
 /** True for DECLINE. */
