@@ -41,6 +41,9 @@ export function isDecline(v: unknown): v is Decline {
   return v === DECLINE;
 }
 
+/** Where an iq a module answers is addressed; an iq to a full JID belongs to that client. */
+export type IqTarget = Exclude<Target, 'full'>;
+
 type IqOutcome = Element | undefined | void | Decline;
 /** An iq handler returns the result payload (or nothing for an empty result) or DECLINE, or throws StanzaError. */
 export type IqHandler = (ev: StanzaEvent) => IqOutcome | Promise<IqOutcome>;
@@ -109,7 +112,7 @@ export interface ModuleContext {
    * sends the result or the error. Several handlers may share an iq: they run by priority, and
    * a handler returning DECLINE passes it to the next.
    */
-  iq(type: 'get' | 'set', target: Target | readonly Target[], xmlns: string, child: string, handler: IqHandler, priority?: PriorityLevel): void;
+  iq(type: 'get' | 'set', target: IqTarget | readonly IqTarget[], xmlns: string, child: string, handler: IqHandler, priority?: PriorityLevel): void;
   /** Advertise a disco#info feature on the host. */
   feature(ns: string): void;
   /** Advertise a disco#info identity on the host. */

@@ -141,7 +141,7 @@ describe('typed provide/items kinds', () => {
     expect(w.host.items('disco-item')).toEqual([]);
   });
 
-  it('make an undeclared kind, a wrong item type and a reach for the router compile errors', async () => {
+  it('make an undeclared kind, a wrong item type, a bare priority, an iq to full JIDs and a reach for the router or the session table compile errors', async () => {
     // The compiler is the check: a module source using the API wrongly must not type-check.
     const dir = await mkdtemp(join(tmpdir(), 'clove-api-'));
     try {
@@ -156,6 +156,7 @@ describe('typed provide/items kinds', () => {
         '  void ctx.host.router;',
         '  ctx.hook("server-started", () => undefined, 5);',
         '  ctx.host.sessions.add(ctx.host.sessions.all()[0]!);',
+        '  ctx.iq("get", "full", "urn:test", "q", () => undefined);',
         '} });',
       ].join('\n'));
       const program = ts.createProgram([file], {
@@ -165,7 +166,7 @@ describe('typed provide/items kinds', () => {
       const lines = ts.getPreEmitDiagnostics(program)
         .filter((d) => d.file?.fileName === file)
         .map((d) => d.file!.getLineAndCharacterOfPosition(d.start ?? 0).line + 1);
-      expect([...new Set(lines)].sort()).toEqual([3, 4, 5, 6, 7, 8]);
+      expect([...new Set(lines)].sort()).toEqual([3, 4, 5, 6, 7, 8, 9]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
