@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createFileBackend } from '../dist/storage/file.js';
-import { DEFAULT_ROSTER_LIMITS } from '../dist/modules/roster-store.js';
-import { RosterSizes } from '../dist/modules/roster-sizes.js';
+import { DEFAULT_ROSTER_LIMITS } from '../dist/modules/roster/roster-store.js';
+import { RosterSizes } from '../dist/modules/roster/roster-sizes.js';
 
 const ROUNDS = Number(process.argv[2] ?? 30);
 

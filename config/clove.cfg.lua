@@ -138,8 +138,9 @@ clove_bcrypt_cost = 10
 -- presence), register, private, offline (loaded unless disabled), blocklist, carbons, csi,
 -- smacks (stream management),
 -- version, time, uptime (off by default: it tells when the server restarted), adhoc and
--- admin_adhoc, darknet (built in: loaded even when not listed; disabling it is allowed only
--- with darknet_only = false). saslauth, tls and dialback are part of the stream layer.
+-- admin_adhoc, server_contact_info (contact addresses in disco, off by default), darknet
+-- (built in: loaded even when not listed; disabling it is allowed only with
+-- darknet_only = false). saslauth, tls and dialback are part of the stream layer.
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "vcard"; "vcard_update";
     "register"; "private"; "blocklist"; "carbons"; "csi"; "smacks"; "version"; "time";
@@ -220,10 +221,16 @@ darknet_map = {
 -- Users of this server always get the version.
 -- version_to_remote = "name"
 
+-- Extra items in the host's service discovery (XEP-0030 disco#items, module "disco"), each
+-- { "jid" } or { "jid", "name" }, as in Prosody:
+-- disco_items = { { "conference.localhost", "Chat rooms" } }
+
+-- Contact addresses in service discovery (XEP-0157), published when "server_contact_info" is
+-- in modules_enabled; unset, the admins are published as admin addresses:
+-- contact_info = { admin = { "xmpp:admin@localhost" }; abuse = { "mailto:abuse@localhost" } }
+
 ---------- Informational (accepted) ----------
 
--- contact_info = { admin = { "xmpp:admin@localhost" } }
--- disco_items = { { "conference.localhost", "Chat rooms" } }
 -- motd_text = "Welcome to this server."
 -- welcome_message = "Your account is ready."
 

@@ -30,9 +30,9 @@ import type { StorageBackend } from '../storage/store.js';
 import type { ScramCredential } from '../sasl/credentials.js';
 import { prepLocal, tryParseJid } from '../jid/jid.js';
 import type { ElementJSON } from '../xml/json.js';
-import type { Roster, RosterItem } from '../modules/roster-store.js';
+import type { Roster, RosterItem } from '../modules/roster/roster-store.js';
 import type { OfflineMessage } from '../modules/offline.js';
-import type { Subscription } from '../modules/subscription.js';
+import type { Subscription } from '../modules/presence/subscription.js';
 import { DataTable, parseDat, parseList, type DataValue } from '../config/lua/data-file.js';
 
 const USAGE = 'usage: clove import-prosody DATA_DIR [--dry-run]';

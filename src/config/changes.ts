@@ -36,7 +36,8 @@ export function changedOptions(running: Config, fresh: Config): string[] {
 /**
  * Options a reload applies to the running server. Per-host security and s2s options are read for
  * every new stream, so they apply from the next connection; modules are loaded and unloaded to
- * match modules_enabled/modules_disabled; the darknet module swaps its routing options; the rest
+ * match modules_enabled/modules_disabled; options modules read with ctx.option.live (darknet
+ * routing, registration, admins, version replies, smacks) take their new values; the rest
  * (listeners, other modules' options, storage, limits read at start) waits for `clove restart`.
  */
 const LIVE = new Set([
@@ -45,6 +46,7 @@ const LIVE = new Set([
   'c2s_require_encryption', 's2s_require_encryption', 's2s_secure_auth', 'darknet_only',
   's2s_connect_timeout', 's2s_timeout', 's2s_send_deadline', 's2s_idle_timeout',
   'c2s_max_connections', 'c2s_max_unauthenticated', 's2s_max_connections', 's2s_max_unauthenticated', 'max_resources',
+  'admins', 'hide_os_type', 'version_to_remote', 'smacks_hibernation_time', 'smacks_max_queue_size',
 ]);
 
 /** Whether one entry of changedOptions() is applied by a reload. */

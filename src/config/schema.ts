@@ -139,8 +139,8 @@ const ROWS: Row[] = [
   { name: 'component_secret', type: 'string', default: undefined, scope: 'host', status: 'accepted', doc: 'Shared secret of an external component.' },
   { name: 'name', type: 'string', default: undefined, scope: 'host', status: 'accepted', doc: 'Display name of a component (e.g. a MUC service).' },
   { name: 'restrict_room_creation', type: 'boolean', default: undefined, scope: 'host', status: 'accepted', doc: 'MUC: only admins may create rooms.' },
-  { name: 'contact_info', type: 'table', default: undefined, scope: 'both', status: 'accepted', doc: 'Server contact addresses (XEP-0157).' },
-  { name: 'disco_items', type: 'table', default: undefined, scope: 'both', status: 'accepted', doc: 'Extra items listed in service discovery.' },
+  { name: 'contact_info', type: 'table', default: undefined, scope: 'both', doc: 'Contact addresses published in the host\'s disco#info (XEP-0157, module server_contact_info): { abuse = { "mailto:…" }; admin = { "xmpp:…" }; … } with the kinds abuse, admin, feedback, sales, security, status, support; unset, the admins are published as admin addresses, as in Prosody. Applied after a restart.' },
+  { name: 'disco_items', type: 'table', default: undefined, scope: 'both', doc: 'Extra items in the host\'s disco#items (XEP-0030, module disco): { { "jid", "name" }, … }, as in Prosody; a malformed entry fails start-up and reload with file:line. Applied after a restart.' },
   { name: 'motd_text', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to users when they log in.' },
   { name: 'welcome_message', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to newly registered users.' },
 ];

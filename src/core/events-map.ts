@@ -37,7 +37,7 @@ export interface EventMap {
   'user-created': { host: string; username: string };
   'user-deleted': { host: string; username: string };
   'server-started': { hosts: string[] };
-  /** The config was reloaded (SIGHUP, admin command); modules re-read the options they can apply live. */
+  /** The config was reloaded (SIGHUP, admin command): ctx.option.live readers already return the new values; modules act on changes here. */
   'config-reloaded': { config: import('../config/config.js').Config; changed: string[] };
   'server-stopping': { reason: string };
   /** An administrator asked the server to stop (XEP-0133); src/main.ts stops it. */

@@ -4,6 +4,31 @@ import type { EventName, EventPayload } from './events-map.js';
 
 export type Handler<P = unknown> = (payload: P) => unknown;
 
+/**
+ * Named hook priorities, highest first (Prosody's convention: policy runs before the handlers,
+ * the default action after them). Modules hook with these names, never with bare numbers, so
+ * the order of the whole server can be read here. Equal priorities run in load order.
+ */
+export const Priority = {
+  /** Refuses or ends a stanza before anyone else sees it (blocking, XEP-0191). */
+  policy: 100,
+  /** Holds a stanza back so it keeps its order (live messages while offline ones go out). */
+  hold: 20,
+  /** Changes or copies a stanza before the usual handler (avatar hash, carbons), or answers a special case of a general handler (adhoc's disco nodes). */
+  early: 10,
+  /** The usual handler; the default. */
+  normal: 0,
+  /** After the usual handlers have seen it (smacks re-routes after presence has gone out). */
+  late: -10,
+  /** The default action when nothing else took it (delivery to sessions, presence handling). */
+  fallback: -100,
+  /** Last of all: sees only what every other handler let pass (smacks counts what is written). */
+  last: -1000,
+} as const;
+
+/** One of the named priorities. */
+export type PriorityLevel = (typeof Priority)[keyof typeof Priority];
+
 interface Entry { handler: Handler<any>; priority: number; seq: number }
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
@@ -14,7 +39,7 @@ export class EventBus {
   private seq = 0;
 
   /** Add a handler; returns a function that removes it. */
-  hook<E extends EventName>(event: E, handler: Handler<EventPayload<E>>, priority = 0): () => void {
+  hook<E extends EventName>(event: E, handler: Handler<EventPayload<E>>, priority: number = Priority.normal): () => void {
     const list = this.table.get(event) ?? [];
     const entry: Entry = { handler, priority, seq: this.seq++ };
     list.push(entry);

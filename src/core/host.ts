@@ -6,10 +6,12 @@ import { option as readOption } from '../config/config.js';
 import type { StorageBackend } from '../storage/store.js';
 import type { Accounts } from '../storage/accounts.js';
 import type { SessionTable } from './sessions.js';
-import type { Element } from '../xml/element.js';
-import type { Cleanup, ModuleContext, ModuleDefinition } from './modules.js';
+import type { Cleanup, ModuleContext, ModuleDefinition, ModuleHost, RemoteSender } from './modules.js';
+import type { ItemKind, ItemMap } from './items-map.js';
 import { ServerError } from './errors.js';
 import type { Router } from './router.js';
+
+export type { RemoteSender } from './modules.js';
 
 /** What a host needs from the server around it (narrow, so tests can build one). */
 export interface HostDeps {
@@ -24,17 +26,24 @@ export interface HostDeps {
   remote?: RemoteSender;
 }
 
-/** The narrow view of the s2s layer that modules use. */
-export interface RemoteSender {
-  send(stanza: Element, local: string, remote: string): Promise<void>;
+/** What the host keeps per loaded module, to undo it or re-check it. */
+interface ModuleRecord {
+  /** What to undo when it unloads (hooks, its own cleanup). */
+  cleanups: Cleanup[];
+  /** Items it provided to others. */
+  provided: Array<[kind: ItemKind, item: unknown]>;
+  /** Its option reads, run again on a candidate config before a reload applies it. */
+  checks: Array<(config: Config) => unknown>;
+  /** Its live options: take the value from a config that passed the checks. */
+  live: Array<(config: Config) => void>;
 }
 
 export class Host {
   readonly events = new EventBus();
   readonly log: Logger;
-  private readonly provided = new Map<string, unknown[]>();
-  /** Per loaded module: what to undo when it unloads (hooks, its own cleanup, items it provided). */
-  private readonly undo = new Map<string, { cleanups: Cleanup[]; provided: Array<[kind: string, item: unknown]> }>();
+  private readonly provided = new Map<ItemKind, unknown[]>();
+  /** Per loaded module: what to undo when it unloads, and its option reads. */
+  private readonly undo = new Map<string, ModuleRecord>();
   /** Loaded module names, in load order. */
   readonly loaded = new Set<string>();
 
@@ -48,17 +57,37 @@ export class Host {
   /** The config in force: replaced by a reload. Module options read at load keep their values. */
   get config(): Config { return this.deps.config; }
 
-  /** A reload made `config` the running config (src/main.ts). */
+  /** A reload made `config` the running config (src/main.ts): live module options take their new values. */
   reconfigure(config: Config): void {
+    if (this.deps.config === config) return;
     this.deps.config = config;
+    for (const [name, rec] of this.undo) {
+      for (const apply of rec.live) {
+        try {
+          apply(config);
+        } catch (err) {
+          // Only when apply() was called without checkOptions() first: the running value stays.
+          this.log.error({ mod: name }, `option not applied, the running value stays: ${(err as Error).message}`);
+        }
+      }
+    }
   }
 
-  /** Items other modules offered under `kind` (features, identities, …). */
-  items<T>(kind: string): T[] {
-    return (this.provided.get(kind) ?? []) as T[];
+  /**
+   * Check every loaded module's options against a config a reload is about to apply; throws the
+   * first bad one (ConfigError: file, line and option), so the reload can be refused whole.
+   */
+  checkOptions(config: Config): void {
+    for (const rec of this.undo.values()) for (const check of rec.checks) check(config);
   }
 
-  provide(kind: string, item: unknown): void {
+  /** Items the loaded modules offered under `kind` (features, identities, …), in load order. */
+  items<K extends ItemKind>(kind: K): readonly ItemMap[K][] {
+    return (this.provided.get(kind) ?? []) as ItemMap[K][];
+  }
+
+  /** Offer an item under `kind` (modules use ctx.provide, which withdraws it on unload). */
+  provide<K extends ItemKind>(kind: K, item: ItemMap[K]): void {
     const list = this.provided.get(kind) ?? [];
     list.push(item);
     this.provided.set(kind, list);
@@ -78,7 +107,7 @@ export class Host {
       await this.loadOne(d, registry, [...chain, def.name]);
     }
     this.loaded.add(def.name);
-    const undo = { cleanups: [] as Cleanup[], provided: [] as Array<[string, unknown]> };
+    const undo: ModuleRecord = { cleanups: [], provided: [], checks: [], live: [] };
     this.undo.set(def.name, undo);
     try {
       const cleanup = await def.setup(this.context(def.name, undo));
@@ -130,40 +159,75 @@ export class Host {
     return { unloaded, loaded: [...this.loaded].filter((n) => !before.has(n)) };
   }
 
-  private context(moduleName: string, undo: { cleanups: Cleanup[]; provided: Array<[string, unknown]> }): ModuleContext {
+  /** The narrow view of this host that its modules get (no router, bus or storage backend). */
+  private readonly view: ModuleHost = (() => {
+    const host = this;
+    return {
+      get name() { return host.name; },
+      get accounts() { return host.deps.accounts; },
+      get sessions() { return host.deps.sessions; },
+      get config() { return host.deps.config; },
+      get remote() { return host.deps.remote; },
+      isLocal: (domain: string) => host.deps.isLocal(domain),
+      adoptSession: (session) => { host.deps.sessions.add(session); },
+    };
+  })();
+
+  private context(moduleName: string, undo: ModuleRecord): ModuleContext {
     const host = this;
     const config = this.deps.config;
     const unhooks: (() => void)[] = [];
     undo.cleanups.push(() => { for (const u of unhooks) u(); });
-    const provide = (kind: string, item: unknown): void => {
+    const provide = <K extends ItemKind>(kind: K, item: ItemMap[K]): void => {
       host.provide(kind, item);
       undo.provided.push([kind, item]);
     };
+    /** Read now, and again on every reload candidate (a bad value refuses the reload). */
+    const checked = <T>(read: (c: Config) => T): T => {
+      undo.checks.push(read);
+      return read(config);
+    };
+    /** As checked(), and the value follows each reload that passed the checks. */
+    const live = <T>(read: (c: Config) => T): (() => T) => {
+      let value = checked(read);
+      undo.live.push((c) => { value = read(c); });
+      return () => value;
+    };
+    const name = host.name;
     const log = this.log.child({ mod: moduleName });
     return {
-      host,
+      host: this.view,
       log,
       hook: (event, handler, priority) => { unhooks.push(host.events.hook(event, handler, priority)); },
       fire: (event, payload) => host.events.fire(event, payload),
-      iq: (type, target, xmlns, child, handler) => {
+      iq: (type, target, xmlns, child, handler, priority) => {
         for (const t of typeof target === 'string' ? [target] : target) {
-          unhooks.push(host.router.hookIq(host, type, t, xmlns, child, handler));
+          unhooks.push(host.deps.router.hookIq(host, type, t, xmlns, child, handler, priority));
         }
       },
       feature: (ns) => provide('feature', ns),
-      identity: (category, type, name) => provide('identity', { category, type, name }),
+      identity: (category, type, name) => provide('identity', name === undefined ? { category, type } : { category, type, name }),
       provide,
-      items: <T>(kind: string) => host.items<T>(kind),
-      store: ((name: string, shape: 'keyval' | 'map') =>
-        shape === 'keyval' ? host.deps.storage.keyval(host.name, name) : host.deps.storage.map(host.name, name)) as ModuleContext['store'],
+      items: (kind) => host.items(kind),
+      store: ((store: string, shape: 'keyval' | 'map') =>
+        shape === 'keyval' ? host.deps.storage.keyval(name, store) : host.deps.storage.map(name, store)) as ModuleContext['store'],
       option: {
-        string: (name, fallback) => readOption(config, host.name, name, fallback),
-        number: (name, fallback, bounds) => readOption(config, host.name, name, fallback, bounds),
-        boolean: (name, fallback) => readOption(config, host.name, name, fallback),
-        list: (name, fallback) => readOption(config, host.name, name, fallback),
-        get: (name) => config.get(name, host.name),
+        string: (option, fallback) => checked((c) => readOption(c, name, option, fallback)),
+        number: (option, fallback, bounds) => checked((c) => readOption(c, name, option, fallback, bounds)),
+        boolean: (option, fallback) => checked((c) => readOption(c, name, option, fallback)),
+        list: (option, fallback) => checked((c) => readOption(c, name, option, fallback)),
+        get: (option) => config.get(option, name),
+        custom: checked,
+        live: {
+          string: (option, fallback) => live((c) => readOption(c, name, option, fallback)),
+          number: (option, fallback, bounds) => live((c) => readOption(c, name, option, fallback, bounds)),
+          boolean: (option, fallback) => live((c) => readOption(c, name, option, fallback)),
+          list: (option, fallback) => live((c) => readOption(c, name, option, fallback)),
+          custom: live,
+        },
       },
-      send: (stanza: Element) => { void host.router.route(stanza, undefined); },
+      send: (stanza) => host.deps.router.route(stanza, undefined),
+      sendAs: async (session, stanza) => host.deps.router.fromClient(session, stanza),
     };
   }
 }

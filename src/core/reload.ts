@@ -4,7 +4,9 @@
 // renewed certificate at the same path is the usual reason — modules loaded and unloaded, the
 // registration switch, darknet routing, per-host security options), and say in one log line
 // what changed and what waits for a restart.
-// A config that no longer parses is reported and ignored: the running one stays.
+// A config that no longer parses, or that gives a loaded module a bad option value (each module's
+// option reads are checked again first), is reported in one line and ignored: the running one
+// stays, all of it.
 import { EMBEDDED_DEFAULT, loadConfig, type Config } from '../config/config.js';
 import { appliedLive, changedOptions } from '../config/changes.js';
 import type { Logger } from './log.js';
@@ -41,8 +43,16 @@ export interface Reloadable {
   readonly startConfig: Config;
   /** New levels for the same log destinations; false when the destinations differ. */
   setLogLevels(targets: readonly LogTarget[]): boolean;
+  /** The running hosts: their loaded modules check their options against a candidate config. */
+  readonly hosts: ReadonlyMap<string, { checkOptions(config: Config): void }>;
   /** Make `next` the running config: hosts, certificates, per-host options; modules are told. */
   apply(next: Config, changed: string[]): Promise<ReloadReport>;
+}
+
+/** Check the loaded modules' options of every host that `next` keeps; throws the first bad one. */
+function checkModuleOptions(server: Reloadable, next: Config): void {
+  const kept = next.virtualHosts().filter((h) => next.get<boolean>('enabled', h) !== false);
+  for (const [name, host] of server.hosts) if (kept.includes(name)) host.checkOptions(next);
 }
 
 /** Re-read the server's config file and apply it; `via` names who asked, for the log. */
@@ -58,6 +68,7 @@ export async function reloadFromFile(server: Reloadable, via: string): Promise<R
   let next: Config;
   try {
     next = await loadConfig(running.file);
+    checkModuleOptions(server, next);
   } catch (err) {
     outcome.error = (err as Error).message;
     log.error(`${via}: config reload failed, keeping the running config: ${outcome.error}`);

@@ -8,7 +8,7 @@ import type { StanzaEvent, Target } from './events-map.js';
 import type { C2SSession, Session } from './session.js';
 import type { SessionTable } from './sessions.js';
 import type { Host } from './host.js';
-import type { IqHandler } from './modules.js';
+import { isDecline, type Decline, type IqHandler } from './modules.js';
 import type { Logger } from './log.js';
 
 export interface RouterDeps {
@@ -181,8 +181,8 @@ export class Router {
     return this.route(reply, undefined);
   }
 
-  /** Register an iq handler; returns the unhook function. */
-  hookIq(host: Host, type: 'get' | 'set', target: Target, xmlns: string, child: string, handler: IqHandler): () => void {
+  /** Register an iq handler; returns the unhook function. A handler's DECLINE lets the next one run. */
+  hookIq(host: Host, type: 'get' | 'set', target: Target, xmlns: string, child: string, handler: IqHandler, priority?: number): () => void {
     return host.events.hook(`iq-${type}/${target}/${xmlns}:${child}`, (ev: StanzaEvent) => {
       let out;
       try {
@@ -192,10 +192,11 @@ export class Router {
       }
       if (out instanceof Promise) return out.then((p) => this.iqResult(ev, p ?? undefined), (err) => this.iqFailed(err, ev));
       return this.iqResult(ev, out ?? undefined);
-    });
+    }, priority);
   }
 
-  private iqResult(ev: StanzaEvent, payload: Element | undefined): true {
+  private iqResult(ev: StanzaEvent, payload: Element | Decline | undefined): true | undefined {
+    if (isDecline(payload)) return undefined;
     this.reply(ev, iqResult(ev.stanza, payload));
     return true;
   }

@@ -14,6 +14,7 @@ import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import type { Jid } from '../jid/jid.js';
 import { defineModule } from '../core/modules.js';
+import { Priority } from '../core/events.js';
 import { StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import type { C2SSession } from '../core/session.js';
@@ -99,15 +100,16 @@ export default defineModule({
       receivedCopies(ev, to);
       return undefined;
     };
-    // After 'pre-' (blocking) and the offline module's hold, before delivery at -100.
-    ctx.hook('message/bare', local, 10);
-    ctx.hook('message/full', local, 10);
+    // After 'pre-' (blocking) and the offline module's hold, before delivery (fallback).
+    ctx.hook('message/bare', local, Priority.early);
+    ctx.hook('message/full', local, Priority.early);
 
-    // Messages to other servers: only the sent side is ours. Blocking is ahead of this (100).
+    // Messages to other servers: only the sent side is ours. Blocking (policy) is ahead of this,
+    // the s2s module (normal) after it.
     ctx.hook('route/remote', (ev) => {
       if (ev.stanza.name !== 'message' || !ev.from || ev.from.domain !== host.name || !eligible(ev.stanza)) return undefined;
       sentCopies(ev);
       return undefined;
-    }, 50);
+    }, Priority.early);
   },
 });

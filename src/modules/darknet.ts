@@ -77,32 +77,29 @@ export default defineModule({
   name: 'darknet',
   setup(ctx) {
     const host = ctx.host.name;
-    let current = darknetOptions(ctx.host.config, host);
-    // The policy reads `current` at every decision, so a reload swaps the options in one step:
+    // darknet_map, the proxy address and darknet_only apply live. A reload checks them first: a
+    // bad new value refuses the whole reload with its file:line, and the running routing stays.
+    const current = ctx.option.live.custom((config) => darknetOptions(config, host));
+    // The policy reads current() at every decision, so a reload swaps the options in one step:
     // there is never a moment without darknet routing (which could send a mapped name to DNS).
     const options: DarknetOptions = {
-      get only() { return current.only; },
-      get map() { return current.map; },
-      get proxyHost() { return current.proxyHost; },
-      get proxyPort() { return current.proxyPort; },
+      get only() { return current().only; },
+      get map() { return current().map; },
+      get proxyHost() { return current().proxyHost; },
+      get proxyPort() { return current().proxyPort; },
     };
     const policy = darknetPolicy(options, (domain, route) => {
       const { msg, fields } = describeRoute(domain, route);
       ctx.log.info(fields, msg);
     });
     ctx.provide('route-policy', policy);
-    // darknet_map, the proxy address and darknet_only apply live on a reload; a bad new value
-    // is refused with its file:line and the running routing stays.
-    ctx.hook('config-reloaded', ({ config }) => {
-      try {
-        const next = darknetOptions(config, host);
-        if (JSON.stringify(next) !== JSON.stringify(current)) {
-          current = next;
-          policy.forget();
-          ctx.log.info({ mapped: Object.keys(next.map).length, proxy: `${next.proxyHost}:${next.proxyPort}`, only: next.only }, 'darknet routing reloaded');
-        }
-      } catch (err) {
-        ctx.log.error(`darknet options not reloaded, the running routing stays: ${(err as Error).message}`);
+    let logged = JSON.stringify(current());
+    ctx.hook('config-reloaded', () => {
+      const next = current();
+      if (JSON.stringify(next) !== logged) {
+        logged = JSON.stringify(next);
+        policy.forget();
+        ctx.log.info({ mapped: Object.keys(next.map).length, proxy: `${next.proxyHost}:${next.proxyPort}`, only: next.only }, 'darknet routing reloaded');
       }
       return undefined;
     });

@@ -6,28 +6,29 @@ import session from './session.js';
 import message from './message.js';
 import disco from './disco.js';
 import ping from './ping.js';
-import vcard from './vcard.js';
-import presence from './presence.js';
-import roster from './roster.js';
+import vcard from './vcard/vcard.js';
+import presence from './presence/presence.js';
+import roster from './roster/roster.js';
 import darknet from './darknet.js';
 import s2s from './s2s.js';
 import register from './register.js';
 import privateStorage from './private.js';
 import offline from './offline.js';
-import blocklist from './blocking.js';
+import blocklist from './blocklist.js';
 import carbons from './carbons.js';
 import version from './version.js';
 import time from './time.js';
 import uptime from './uptime.js';
 import csi from './csi.js';
 import smacks from './smacks.js';
-import vcardUpdate from './avatar.js';
-import adhoc from './adhoc.js';
-import adminAdhoc from './admin-adhoc.js';
+import vcardUpdate from './vcard/vcard-update.js';
+import adhoc from './adhoc/adhoc.js';
+import adminAdhoc from './adhoc/admin-adhoc.js';
+import serverContactInfo from './server-contact-info.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */

@@ -8,10 +8,11 @@
 // service-unavailable only to the account itself and its presence contacts; a stranger's is
 // dropped silently, as it would be for a missing account.
 import { defineModule } from '../core/modules.js';
+import { Priority } from '../core/events.js';
 import { StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import type { C2SSession } from '../core/session.js';
-import { knowsAccount } from './strangers.js';
+import { knowsAccount } from './roster/strangers.js';
 
 export default defineModule({
   name: 'message',
@@ -33,11 +34,11 @@ export default defineModule({
       if (!(await host.accounts.exists(user))) return true;
       // Offline storage (XEP-0160) takes it when loaded; otherwise a contact learns it was not delivered.
       if ((await ctx.fire('message/offline', ev)) !== undefined) return true;
-      if (!(await knowsAccount(host, user, ev.from))) return true;
+      if (!(await knowsAccount(ctx, user, ev.from))) return true;
       throw new StanzaError('service-unavailable', 'the recipient is offline');
     };
 
-    ctx.hook('message/bare', toBare, -100);
+    ctx.hook('message/bare', toBare, Priority.fallback);
     ctx.hook('message/full', (ev) => {
       const to = ev.to!;
       const s = host.sessions.get(to.domain, to.local, to.resource);
@@ -50,12 +51,12 @@ export default defineModule({
       if (type === 'groupchat') throw new StanzaError('service-unavailable');
       if (type === 'error' || type === 'headline') return true;
       return toBare(ev);
-    }, -100);
+    }, Priority.fallback);
     // Messages to the server itself: nothing consumes them yet; errors and headlines are dropped.
     ctx.hook('message/host', (ev) => {
       const type = ev.stanza.attrs.type ?? 'normal';
       if (type === 'error' || type === 'headline') return true;
       throw new StanzaError('service-unavailable');
-    }, -100);
+    }, Priority.fallback);
   },
 });

@@ -10,17 +10,17 @@
 // was handed to the session. A list is bounded in count and in bytes: past either, nothing already
 // stored is touched and the new message is refused: with service-unavailable to the account itself
 // and its presence contacts, and silently to strangers, who must not learn that the account
-// exists, is offline, or how full its storage is (./strangers.ts).
+// exists, is offline, or how full its storage is (./roster/strangers.ts).
 import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { fromJSON, toJSON, type ElementJSON } from '../xml/json.js';
 import { defineModule } from '../core/modules.js';
+import { Priority } from '../core/events.js';
 import { StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import type { C2SSession } from '../core/session.js';
 import { tryParseJid } from '../jid/jid.js';
-import type { BlockCheck } from './blocking.js';
-import { knowsAccount } from './strangers.js';
+import { knowsAccount } from './roster/strangers.js';
 
 /** Most messages kept for one account. */
 export const MAX_OFFLINE_MESSAGES = 500;
@@ -112,7 +112,7 @@ export default defineModule({
         return true;
       });
       if (kept) return true;
-      if (!(await knowsAccount(host, user, ev.from))) {
+      if (!(await knowsAccount(ctx, user, ev.from))) {
         ctx.log.debug({ user }, 'offline storage full: a message from a stranger was dropped');
         return true;
       }
@@ -131,7 +131,7 @@ export default defineModule({
           const list = await load(user);
           if (list.length === 0) return;
           // What a sender the user has blocked since left behind is not delivered either (XEP-0191).
-          const blocking = ctx.items<BlockCheck>('block-check')[0];
+          const blocking = ctx.items('block-check')[0];
           const keep: OfflineMessage[] = [];
           for (const m of list) {
             const from = m.stanza.a?.from !== undefined ? tryParseJid(m.stanza.a.from) : null;
@@ -157,8 +157,8 @@ export default defineModule({
       const gate = user ? delivering.get(user) : undefined;
       return gate?.then(() => undefined);
     };
-    ctx.hook('message/bare', hold, 20);
-    ctx.hook('message/full', hold, 20);
+    ctx.hook('message/bare', hold, Priority.hold);
+    ctx.hook('message/full', hold, Priority.hold);
 
     ctx.hook('user-deleted', async ({ host: name, username }) => {
       if (name !== host.name) return undefined;

@@ -48,15 +48,14 @@ export default defineModule({
   name: 'register',
   setup(ctx) {
     const host = ctx.host;
-    let open = ctx.option.boolean('allow_registration', false);
     // allow_registration applies live on SIGHUP: an operator can open or close sign-ups
     // without dropping anyone's session.
-    let requireTls = ctx.option.boolean('c2s_require_encryption', true);
-    ctx.hook('config-reloaded', ({ config }) => {
-      const next = config.get<boolean>('allow_registration', host.name);
-      if (next !== open) ctx.log.info(`allow_registration is now ${next}`);
-      open = next;
-      requireTls = config.get<boolean>('c2s_require_encryption', host.name);
+    const allowRegistration = ctx.option.live.boolean('allow_registration', false);
+    const requireEncryption = ctx.option.live.boolean('c2s_require_encryption', true);
+    let announced = allowRegistration();
+    ctx.hook('config-reloaded', () => {
+      if (allowRegistration() !== announced) ctx.log.info(`allow_registration is now ${allowRegistration()}`);
+      announced = allowRegistration();
     });
     const budget = new SlidingWindow(
       ctx.option.number('registration_throttle_max', 10, { min: 1, integer: true }),
@@ -65,7 +64,7 @@ export default defineModule({
     ctx.feature(NS.REGISTER);
 
     ctx.hook('stream-features', ({ session, features }) => {
-      if (open && session.state === 'negotiating' && (session.secure || !requireTls)) {
+      if (allowRegistration() && session.state === 'negotiating' && (session.secure || !requireEncryption())) {
         features.append(x('register', { xmlns: NS.REGISTER_FEATURE }));
       }
       return undefined;
@@ -106,10 +105,10 @@ export default defineModule({
           throw new StanzaError('service-unavailable', 'before authentication only the server itself can be asked');
         }
       }
-      if (requireTls && !session.secure) {
+      if (requireEncryption() && !session.secure) {
         throw new StanzaError('policy-violation', 'this server requires encryption: use STARTTLS before registering');
       }
-      if (!open) {
+      if (!allowRegistration()) {
         const text = 'in-band registration is closed on this server; ask its administrator for an account';
         throw type === 'get' ? new StanzaError('service-unavailable', text) : new StanzaError('not-allowed', text);
       }

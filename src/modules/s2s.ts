@@ -6,7 +6,7 @@ import { defineModule } from '../core/modules.js';
 export default defineModule({
   name: 's2s',
   setup(ctx) {
-    const remote = ctx.host.deps.remote;
+    const remote = ctx.host.remote;
     if (!remote) return;
     ctx.hook('route/remote', async (ev) => {
       await remote.send(ev.stanza, ctx.host.name, ev.to!.domain);

@@ -28,6 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { defineModule } from '../core/modules.js';
+import { Priority } from '../core/events.js';
 import { StanzaError, StreamError, errorReply } from '../core/errors.js';
 import type { C2SSession } from '../core/session.js';
 import { heapCost } from '../xml/heap-cost.js';
@@ -84,8 +85,9 @@ export default defineModule({
   setup(ctx) {
     const host = ctx.host;
     // Prosody's option names. I2P tunnels are slow to come back: five minutes by default.
-    const maxSeconds = ctx.option.number('smacks_hibernation_time', 300, { min: 1, max: 86400 });
-    const maxQueue = ctx.option.number('smacks_max_queue_size', 500, { min: 1, integer: true });
+    // Both apply live: a reload changes them for the next session and the next stanza.
+    const hibernationTime = ctx.option.live.number('smacks_hibernation_time', 300, { min: 1, max: 86400 });
+    const maxQueueSize = ctx.option.live.number('smacks_max_queue_size', 500, { min: 1, integer: true });
     /** Unacknowledged stanzas being routed again (awaited when the module unloads). */
     const rerouting = new Set<Promise<void>>();
     /** Resumable sessions by resumption id (live or hibernating). */
@@ -139,10 +141,10 @@ export default defineModule({
             if (stanza.name === 'message') {
               const type = stanza.attrs.type ?? 'normal';
               if ((type !== 'chat' && type !== 'normal') || stanza.getChild('received', NS.CARBONS) || stanza.getChild('sent', NS.CARBONS)) continue;
-              await host.router.route(stanza, undefined);
+              await ctx.send(stanza);
             } else if (stanza.name === 'iq' && (stanza.attrs.type === 'get' || stanza.attrs.type === 'set')) {
               const reply = errorReply(stanza, new StanzaError('service-unavailable', 'the recipient went away'));
-              if (reply) await host.router.route(reply, undefined);
+              if (reply) await ctx.send(reply);
             }
           } catch (err) {
             ctx.log.warn({ err }, 'routing an unacknowledged stanza again failed');
@@ -168,7 +170,7 @@ export default defineModule({
       if (resume) {
         st.id = randomBytes(18).toString('base64url');
         resumable.set(st.id, session);
-        session.send(x('enabled', { xmlns: NS.SM, id: st.id, resume: 'true', max: String(maxSeconds) }));
+        session.send(x('enabled', { xmlns: NS.SM, id: st.id, resume: 'true', max: String(hibernationTime()) }));
       } else {
         session.send(x('enabled', { xmlns: NS.SM }));
       }
@@ -205,6 +207,7 @@ export default defineModule({
       const cost = heapCost(stanza);
       st.costs.push(cost);
       st.bytes += cost;
+      const maxQueue = maxQueueSize();
       if (st.queue.length > maxQueue || st.bytes > MAX_QUEUE_BYTES) {
         // Nothing can keep that much for a client that does not acknowledge: end the session;
         // finish() routes the queue again (messages reach offline storage).
@@ -221,7 +224,7 @@ export default defineModule({
         }
       }
       return undefined;
-    }, -1000);
+    }, Priority.last);
 
     ctx.hook('session-resumable', ({ session }) => {
       const st = stateOf(session);
@@ -233,6 +236,7 @@ export default defineModule({
       if (!st || st.ended || st.id === undefined) return undefined;
       clearRequest(st);
       st.requested = false;
+      const maxSeconds = hibernationTime();
       st.hibernation = setTimeout(() => {
         ctx.log.info({ jid: session.jid?.toString() }, 'hibernating session timed out');
         session.close(); // really closes it: 'session-closed', then finish() below
@@ -279,7 +283,7 @@ export default defineModule({
       for (const [k, v] of old.data) fresh.data.set(k, v);
       old.data.clear();
       bindAs(jid);
-      host.sessions.add(fresh);
+      host.adoptSession(fresh);
       resumable.set(previd, fresh);
       // The old object is no longer in the table, so closing it fires nothing. If its socket was
       // still open (the client noticed the loss first), it learns why.
@@ -297,10 +301,10 @@ export default defineModule({
       return true;
     });
 
-    // Presence goes first (priority 0): contacts see the session go before its messages move.
+    // Presence goes first (normal): contacts see the session go before its messages move.
     ctx.hook('session-closed', ({ session }) => {
       finish(session);
-    }, -10);
+    }, Priority.late);
 
     // Unloaded (server stop, or smacks removed by a config reload): a hibernating session cannot
     // outlive the module that keeps it, so it ends now as if its time had run out — what it was

@@ -25,14 +25,17 @@ async function cloveVersion(): Promise<string | undefined> {
 export default defineModule({
   name: 'version',
   async setup(ctx) {
-    const showOs = !ctx.option.boolean('hide_os_type', true);
-    const toRemote = ctx.option.string('version_to_remote', 'name');
+    // Both apply live on a reload.
+    const hideOs = ctx.option.live.boolean('hide_os_type', true);
+    const remoteSees = ctx.option.live.string('version_to_remote', 'name');
     const version = await cloveVersion();
     if (version === undefined) ctx.log.warn('package.json has no readable version; software version replies say "unknown"');
     const host = ctx.host;
     ctx.feature(NS.VERSION);
     ctx.iq('get', 'host', NS.VERSION, 'query', (ev) => {
-      const local = ev.from !== undefined && host.deps.isLocal(ev.from.domain);
+      const local = ev.from !== undefined && host.isLocal(ev.from.domain);
+      const toRemote = remoteSees();
+      const showOs = !hideOs();
       if (!local && toRemote === 'none') throw new StanzaError('service-unavailable');
       // XEP-0092 requires <version/>; an empty one says nothing.
       const shown = local || toRemote === 'version' ? version ?? 'unknown' : '';

@@ -16,6 +16,13 @@ export interface RoutePolicy {
   route(domain: string): Route | undefined;
 }
 
+declare module '../core/items-map.js' {
+  interface ItemMap {
+    /** How to reach a remote domain (darknet routing). Read by the s2s layer. */
+    'route-policy': RoutePolicy;
+  }
+}
+
 export interface ConnectOptions {
   /** Give up after this long (connect + proxy negotiation). I2P first contact can take minutes. */
   timeoutMs: number;

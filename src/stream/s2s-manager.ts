@@ -11,7 +11,7 @@ import { StanzaError, errorReply, type StanzaErrorCondition } from '../core/erro
 import type { Host } from '../core/host.js';
 import type { Logger } from '../core/log.js';
 import type { KeyValStore, StorageBackend } from '../storage/store.js';
-import type { Connector, Route, RoutePolicy } from '../net/connector.js';
+import type { Connector, Route } from '../net/connector.js';
 import { ConnectError } from '../net/connector.js';
 import type { RateLimit } from '../net/rate-limit.js';
 import { decideRoute, type BuiltInRouting } from '../net/connect.js';
@@ -146,7 +146,7 @@ export class S2SManager {
 
   /** Where a domain goes: the host's route policies (darknet), else the built-in darknet routing. */
   route(local: string, remote: string): Route {
-    const policies = this.opts.hosts.get(local)?.items<RoutePolicy>('route-policy') ?? [];
+    const policies = this.opts.hosts.get(local)?.items('route-policy') ?? [];
     return decideRoute(policies, remote, this.opts.settings(local).darknet);
   }
 

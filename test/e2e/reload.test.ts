@@ -246,3 +246,38 @@ describe('SIGHUP and the log option', () => {
     expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
   }, 30_000);
 });
+
+describe('SIGHUP and module options', () => {
+  it('a bad value of an option a module reads fails the whole reload with file:line; a good one applies live', async () => {
+    const hosts = 'VirtualHost "localhost"';
+    const s = await child('', hosts);
+    expect((await runClove(['--config', s.configPath, 'register', 'alice', 'localhost', 'alice-pass'])).code).toBe(0);
+    const alice = await Wire.login({ port: s.port, username: 'alice', password: 'alice-pass', resource: 'r' });
+    /** Whether software version replies (XEP-0092) name the OS: hide_os_type, read by the version module. */
+    const showsOs = async (): Promise<boolean> => {
+      const id = `v${Math.random().toString(36).slice(2)}`;
+      const reply = alice.waitFor(match('iq', { id }));
+      alice.send(`<iq type='get' id='${id}' to='localhost'><query xmlns='jabber:iq:version'/></iq>`);
+      const got = await reply;
+      expect(got.attrs.type).toBe('result');
+      return got.getChild('query')?.getChild('os') !== undefined;
+    };
+    expect(await showsOs()).toBe(false);
+
+    // Lines 10–12 of the written file: pidfile, hide_os_type, admins (checked by admin_adhoc).
+    const refused = await reload(s, 'hide_os_type = false\nadmins = { "not-a-jid" }', hosts);
+    expect(refused).toBe(`SIGHUP: config reload failed, keeping the running config: ${s.configPath}:12: 'not-a-jid' is not a user's bare JID (like admin@example.org) (option 'admins')`);
+    expect(await showsOs()).toBe(false); // nothing of that file was applied
+    // The darknet module's own checks refuse a reload the same way.
+    const proxyByName = await reload(s, 'hide_os_type = false\ndarknet_socks5_host = "i2pd.lan"', hosts);
+    expect(proxyByName).toMatch(new RegExp(`^SIGHUP: config reload failed, keeping the running config: ${s.configPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:12: option 'darknet_socks5_host' must be an IP address`));
+    expect(await showsOs()).toBe(false);
+
+    const applied = await reload(s, 'hide_os_type = false\nadmins = { "root@localhost" }', hosts);
+    expect(applied).toBe(`SIGHUP: config ${s.configPath} reloaded; changed: admins, hide_os_type; all applied`);
+    expect(await showsOs()).toBe(true);
+    expect(alice.closed).toBe(false);
+    await alice.close();
+    expect(await s.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 40_000);
+});

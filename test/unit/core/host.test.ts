@@ -2,27 +2,11 @@
 // reconcile() (a config reload) unloads what is no longer wanted but keeps what a wanted module
 // depends on, and loads what is missing.
 import { describe, it, expect } from 'vitest';
-import { Host } from '../../../src/core/host.js';
-import { Router } from '../../../src/core/router.js';
-import { SessionTable } from '../../../src/core/sessions.js';
-import { parseConfig } from '../../../src/config/config.js';
-import { silentLogger } from '../../../src/core/log.js';
-import { createMemoryBackend } from '../../../src/storage/memory.js';
-import { Accounts } from '../../../src/storage/accounts.js';
+import type { Host } from '../../../src/core/host.js';
 import { defineModule, type ModuleDefinition } from '../../../src/core/modules.js';
+import { hostWorld } from '../../helpers/host-world.js';
 
-function makeHost(): Host {
-  const config = parseConfig('VirtualHost "localhost"', 'test.cfg.lua');
-  const log = silentLogger();
-  const storage = createMemoryBackend();
-  const sessions = new SessionTable();
-  const hosts = new Map<string, Host>();
-  const router = new Router({ hosts, sessions, log });
-  const accounts = new Accounts(storage.keyval('localhost', 'accounts'), { bcryptCost: 4, iterations: 16 });
-  const host = new Host('localhost', { config, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d) });
-  hosts.set('localhost', host);
-  return host;
-}
+const makeHost = (): Host => hostWorld().host;
 
 const events: string[] = [];
 const mod = (name: string, depends: string[] = []): ModuleDefinition => defineModule({
@@ -31,7 +15,7 @@ const mod = (name: string, depends: string[] = []): ModuleDefinition => defineMo
   setup(ctx) {
     events.push(`load ${name}`);
     ctx.feature(`urn:test:${name}`);
-    ctx.provide('thing', { from: name });
+    ctx.provide('disco-item', { jid: `${name}.example` });
     ctx.hook('server-started', () => { events.push(`started seen by ${name}`); });
     return () => { events.push(`cleanup ${name}`); };
   },
@@ -44,12 +28,12 @@ describe('Host modules', () => {
     const a = mod('a');
     const b = mod('b');
     await host.load([a, b], new Map([[a.name, a], [b.name, b]]));
-    expect(host.items<string>('feature')).toEqual(['urn:test:a', 'urn:test:b']);
+    expect(host.items('feature')).toEqual(['urn:test:a', 'urn:test:b']);
     await host.unloadModule('a');
     expect(events).toContain('cleanup a');
     expect([...host.loaded]).toEqual(['b']);
-    expect(host.items<string>('feature')).toEqual(['urn:test:b']);
-    expect(host.items<{ from: string }>('thing')).toEqual([{ from: 'b' }]);
+    expect(host.items('feature')).toEqual(['urn:test:b']);
+    expect(host.items('disco-item')).toEqual([{ jid: 'b.example' }]);
     events.length = 0;
     await host.events.fire('server-started', { hosts: ['localhost'] });
     expect(events).toEqual(['started seen by b']);
@@ -70,7 +54,7 @@ describe('Host modules', () => {
     expect(unloaded).toEqual(['old']);
     expect(loaded).toEqual(['fresh']);
     expect(events).toEqual(['cleanup old', 'load fresh']);
-    expect(host.items<string>('feature').sort()).toEqual(['urn:test:base', 'urn:test:fresh', 'urn:test:user']);
+    expect([...host.items('feature')].sort()).toEqual(['urn:test:base', 'urn:test:fresh', 'urn:test:user']);
     // Nothing changes: nothing is touched.
     events.length = 0;
     expect(await host.reconcile([user, fresh], registry)).toEqual({ unloaded: [], loaded: [] });

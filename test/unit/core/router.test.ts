@@ -1,63 +1,26 @@
 // Router behaviour as XML in, XML out, with no sockets: fake sessions record what they receive.
 import { describe, it, expect, beforeEach } from 'vitest';
-import { Router } from '../../../src/core/router.js';
-import { Host } from '../../../src/core/host.js';
-import { SessionTable } from '../../../src/core/sessions.js';
-import { parseConfig } from '../../../src/config/config.js';
-import { silentLogger } from '../../../src/core/log.js';
-import { createMemoryBackend } from '../../../src/storage/memory.js';
-import { Accounts } from '../../../src/storage/accounts.js';
-import { Jid } from '../../../src/jid/jid.js';
-import { Element, x } from '../../../src/xml/element.js';
+import type { Router } from '../../../src/core/router.js';
+import type { Host } from '../../../src/core/host.js';
+import type { SessionTable } from '../../../src/core/sessions.js';
+import { x } from '../../../src/xml/element.js';
 import { StanzaError, StreamError } from '../../../src/core/errors.js';
-import type { C2SSession } from '../../../src/core/session.js';
+import { hostWorld, type FakeSession } from '../../helpers/host-world.js';
 import message from '../../../src/modules/message.js';
 import ping from '../../../src/modules/ping.js';
-
-class FakeSession implements C2SSession {
-  readonly kind = 'c2s' as const;
-  readonly id = Math.random().toString(36);
-  readonly state = 'bound' as const;
-  readonly secure = true;
-  presence: Element | undefined = x('presence');
-  priority = 0;
-  rosterInterested = false;
-  readonly data = new Map<string, unknown>();
-  readonly got: Element[] = [];
-  constructor(readonly jid: Jid) {}
-  get host(): string { return this.jid.domain; }
-  get username(): string { return this.jid.local; }
-  send(s: Element | string): void { if (typeof s !== 'string') this.got.push(s); }
-  replay(stanzas: readonly Element[]): void { this.got.push(...stanzas); }
-  close(): void {}
-}
 
 let router: Router;
 let sessions: SessionTable;
 let host: Host;
+let bind: (jid: string) => FakeSession;
 
 beforeEach(async () => {
-  const config = parseConfig('VirtualHost "localhost"', 'test.cfg.lua');
-  const log = silentLogger();
-  const storage = createMemoryBackend();
-  sessions = new SessionTable();
-  const hosts = new Map<string, Host>();
-  router = new Router({ hosts, sessions, log });
-  const accounts = new Accounts(storage.keyval('localhost', 'accounts'), { bcryptCost: 4, iterations: 16 });
-  host = new Host('localhost', { config, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d) });
-  hosts.set('localhost', host);
+  const w = hostWorld();
+  ({ router, sessions, host, bind } = w);
   await host.load([message, ping], new Map());
-  await accounts.create('alice', 'pw');
-  await accounts.create('bob', 'pw');
+  await w.accounts.create('alice', 'pw');
+  await w.accounts.create('bob', 'pw');
 });
-
-function bind(jid: string): FakeSession {
-  const [l, rest] = jid.split('@') as [string, string];
-  const [d, r] = rest.split('/') as [string, string];
-  const s = new FakeSession(new Jid(l, d, r));
-  sessions.add(s);
-  return s;
-}
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
 

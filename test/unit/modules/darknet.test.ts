@@ -65,7 +65,7 @@ describe('routeFor', () => {
 });
 
 /** A host with only the darknet module loaded, its log lines captured. */
-async function load(cfg: string): Promise<{ policies: RoutePolicy[]; lines: Record<string, unknown>[] }> {
+async function load(cfg: string): Promise<{ policies: readonly RoutePolicy[]; lines: Record<string, unknown>[] }> {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write(chunk, _e, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
   const config = parseConfig(`${cfg}\nVirtualHost "${B}"`, '/etc/clove/clove.cfg.lua');
@@ -73,7 +73,7 @@ async function load(cfg: string): Promise<{ policies: RoutePolicy[]; lines: Reco
   const host = new Host(B, deps);
   await host.load([darknet], MODULES);
   await new Promise((r) => setImmediate(r));
-  return { policies: host.items<RoutePolicy>('route-policy'), lines };
+  return { policies: host.items('route-policy'), lines };
 }
 
 describe('the darknet module', () => {

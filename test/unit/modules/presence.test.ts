@@ -5,7 +5,7 @@ import { serverSuite } from '../../helpers/server-suite.js';
 import { type El, match, type Named, type Predicate, Wire } from '../../helpers/wire.js';
 import { stanza } from '../../helpers/stanza.js';
 import type { Element } from '../../../src/xml/element.js';
-import { inbound, outbound, stateName, type SubState, type SubscriptionType } from '../../../src/modules/subscription.js';
+import { inbound, outbound, stateName, type SubState, type SubscriptionType } from '../../../src/modules/presence/subscription.js';
 
 const ROSTER = 'jabber:iq:roster';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';

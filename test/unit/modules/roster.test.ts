@@ -7,7 +7,7 @@ import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { serverSuite } from '../../helpers/server-suite.js';
 import { testUsers } from '../../helpers/contacts.js';
 import { type El, match, Wire } from '../../helpers/wire.js';
-import { DEFAULT_ROSTER_LIMITS, type RosterStore } from '../../../src/modules/roster-store.js';
+import { DEFAULT_ROSTER_LIMITS } from '../../../src/modules/roster/roster-store.js';
 
 const ROSTER = 'jabber:iq:roster';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
@@ -255,7 +255,7 @@ describe('roster storage', () => {
 
   it('caches the roster of online users only', async () => {
     const u = await account();
-    const rosters = t.srv.server.hosts.get(t.srv.domain)!.items<RosterStore>('roster-store')[0]!;
+    const rosters = t.srv.server.hosts.get(t.srv.domain)!.items('roster-store')[0]!;
     const a = await login(u, 'a');
     const b = await login(u, 'b');
     await a.iq(rosterGet());
@@ -286,7 +286,7 @@ describe('roster storage', () => {
     const c = await login(u);
     expect(errorOf(await c.iq(rosterSet(`<item jid='one-more@example.com' name='${name}'/>`)))).toBe('resource-constraint');
     // Nothing changed: the roster is as stored, and a smaller change still fits.
-    const cached = t.srv.server.hosts.get(t.srv.domain)!.items<RosterStore>('roster-store')[0]!.cached(u);
+    const cached = t.srv.server.hosts.get(t.srv.domain)!.items('roster-store')[0]!.cached(u);
     expect(Object.keys(cached?.items ?? {})).toHaveLength(Object.keys(big).length);
     expect((await c.iq(rosterSet(`<item jid='c1@example.com' name='short'/>`))).attrs.type).toBe('result');
   });

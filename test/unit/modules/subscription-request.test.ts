@@ -1,7 +1,7 @@
-// What is kept of a subscription request (./src/modules/subscription-request.ts): XML in, XML out.
+// What is kept of a subscription request (src/modules/presence/subscription-request.ts): XML in, XML out.
 import { describe, expect, it } from 'vitest';
 import { stanza } from '../../helpers/stanza.js';
-import { MAX_REQUEST_STATUS_BYTES, storedRequest, truncateUtf8 } from '../../../src/modules/subscription-request.js';
+import { MAX_REQUEST_STATUS_BYTES, storedRequest, truncateUtf8 } from '../../../src/modules/presence/subscription-request.js';
 
 describe('storedRequest', () => {
   it('keeps sender, id, status and nick, and nothing else', () => {

@@ -3,8 +3,8 @@
 // send: a request is stored as a few hundred bytes at most, never its whole payload.
 // References: RFC 6121 §3.1.3 (the server stores the request until the user answers),
 // XEP-0172 (User Nickname in subscription requests).
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
 
 /** Longest status text kept with a stored request, in UTF-8 bytes. */
 export const MAX_REQUEST_STATUS_BYTES = 1024;

@@ -10,11 +10,12 @@
 // The hash of each user with a bound session is kept in memory; the 'vcard-updated' event
 // (fired by the vcard module) keeps it current.
 import { createHash } from 'node:crypto';
-import { Element, x } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { fromJSON, type ElementJSON } from '../xml/json.js';
-import { defineModule } from '../core/modules.js';
-import type { StanzaEvent } from '../core/events-map.js';
+import { Element, x } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { fromJSON, type ElementJSON } from '../../xml/json.js';
+import { defineModule } from '../../core/modules.js';
+import { Priority } from '../../core/events.js';
+import type { StanzaEvent } from '../../core/events-map.js';
 
 /** SHA-1 (hex) of a vCard's PHOTO/BINVAL, '' when it has no embedded photo (EXTVAL has no hash). */
 export function photoHash(vcard: Element | undefined): string {
@@ -63,8 +64,8 @@ export default defineModule({
         return undefined;
       });
     };
-    ctx.hook('presence/self', onPresence, 10);
-    ctx.hook('presence/outbound', onPresence, 10);
+    ctx.hook('presence/self', onPresence, Priority.early);
+    ctx.hook('presence/outbound', onPresence, Priority.early);
 
     ctx.hook('vcard-updated', ({ host: name, username, vcard }) => {
       if (name !== host.name) return;
@@ -84,7 +85,7 @@ export default defineModule({
         delete attrs.from;
         delete attrs.to;
         const again = new Element('presence', attrs, [...s.presence.children]);
-        (async () => host.router.fromClient(s, again))().catch((err: unknown) => ctx.log.error({ err }, 'presence with a new avatar hash failed'));
+        ctx.sendAs(s, again).catch((err: unknown) => ctx.log.error({ err }, 'presence with a new avatar hash failed'));
       }
     });
 

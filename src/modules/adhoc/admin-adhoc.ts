@@ -5,14 +5,15 @@
 // Accounts: add, delete, change password, end sessions, roster, statistics. Users online: list,
 // counts, an announcement. The server: re-read the config, shut down. Session addresses are
 // never reported (Clove does not keep them: behind i2pd they are loopback anyway).
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { tryParseJid, type Jid } from '../jid/jid.js';
-import { defineModule, type ModuleContext } from '../core/modules.js';
-import { StanzaError, StreamError } from '../core/errors.js';
-import { ConfigError } from '../config/errors.js';
-import { AccountError } from '../storage/accounts.js';
-import { rosterQuery, type RosterStore } from './roster-store.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { tryParseJid, type Jid } from '../../jid/jid.js';
+import { defineModule } from '../../core/modules.js';
+import type { Config } from '../../config/config.js';
+import { StanzaError, StreamError } from '../../core/errors.js';
+import { ConfigError } from '../../config/errors.js';
+import { AccountError } from '../../storage/accounts.js';
+import { rosterQuery, type RosterStore } from '../roster/roster-store.js';
 import { badPayload, type AdhocCommand, type CommandOutcome } from './adhoc.js';
 import { formElement, multi, single, type Field, type FormSpec, type Submission } from './dataforms.js';
 import { reloadConfig } from './admin-reload.js';
@@ -29,11 +30,10 @@ const announcement: Field = { var: 'announcement', type: 'text-multi', label: 'A
 const form = (title: string, fields: Field[]): FormSpec => ({ title, formType: NS.ADMIN, fields });
 const result = (fields: Field[], ...extra: Element[]): Element => formElement('result', { formType: NS.ADMIN, fields }).append(...extra);
 
-/** The bare JIDs in `admins`, for the host and globally; a value that is not a user JID fails start-up. */
-function adminJids(ctx: ModuleContext): Set<string> {
-  const config = ctx.host.config;
+/** The bare JIDs in `admins`, for `host` and globally; a value that is not a user JID fails start-up (and a reload). */
+function adminJids(config: Config, host: string): Set<string> {
   const out = new Set<string>();
-  for (const scope of [undefined, ctx.host.name]) {
+  for (const scope of [undefined, host]) {
     for (const text of config.get<string[]>('admins', scope)) {
       const jid = tryParseJid(text);
       if (!jid || !jid.local || jid.resource) throw new ConfigError(config.file, config.lineOf('admins', scope) ?? 0, `'${text}' is not a user's bare JID (like admin@example.org)`, 'admins');
@@ -59,11 +59,12 @@ export default defineModule({
   depends: ['adhoc'],
   setup(ctx) {
     const host = ctx.host;
-    const admins = adminJids(ctx);
-    const isAdmin = (from: Jid): boolean => admins.has(from.bare().toString());
+    // Applied live: a reload adds and removes administrators.
+    const admins = ctx.option.live.custom((config) => adminJids(config, host.name));
+    const isAdmin = (from: Jid): boolean => admins().has(from.bare().toString());
     const offer = (cmd: Omit<AdhocCommand, 'allowed'>): void => ctx.provide('adhoc-command', { ...cmd, allowed: isAdmin });
     const rosters = (): RosterStore => {
-      const store = ctx.items<RosterStore>('roster-store')[0];
+      const store = ctx.items('roster-store')[0];
       if (!store) throw new StanzaError('service-unavailable', 'rosters are not loaded on this host');
       return store;
     };
@@ -235,7 +236,7 @@ export default defineModule({
     offer({
       node: RELOAD_NODE,
       name: 'Reload Configuration',
-      run: async (from): Promise<CommandOutcome> => reloadConfig(host, from.bare().toString()),
+      run: async (from): Promise<CommandOutcome> => reloadConfig(ctx, from.bare().toString()),
     });
 
     offer({

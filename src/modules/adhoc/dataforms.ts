@@ -1,7 +1,7 @@
 // Data forms, as ad-hoc commands use them: build a form or result, read a submission.
 // References: XEP-0004, XEP-0068 (FORM_TYPE).
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
 
 export type FieldType =
   | 'boolean' | 'fixed' | 'hidden' | 'jid-multi' | 'jid-single' | 'list-multi' | 'list-single'

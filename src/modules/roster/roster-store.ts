@@ -6,14 +6,14 @@
 // stay in memory so presence broadcast never touches storage; every change is written through
 // and awaited before anyone is told about it.
 import { randomBytes } from 'node:crypto';
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { fromJSON, toJSON, type ElementJSON } from '../xml/json.js';
-import type { KeyValStore } from '../storage/store.js';
-import type { C2SSession } from '../core/session.js';
-import { StanzaError } from '../core/errors.js';
-import type { Subscription } from './subscription.js';
-import { storedRequest } from './subscription-request.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
+import type { KeyValStore } from '../../storage/store.js';
+import type { C2SSession } from '../../core/session.js';
+import { StanzaError } from '../../core/errors.js';
+import type { Subscription } from '../presence/subscription.js';
+import { storedRequest } from '../presence/subscription-request.js';
 import { RosterSizes } from './roster-sizes.js';
 
 /**
@@ -221,6 +221,13 @@ export class RosterStore {
 
   private keep(user: string): boolean {
     return this.pins.has(user) || this.online(user);
+  }
+}
+
+declare module '../../core/items-map.js' {
+  interface ItemMap {
+    /** The host's rosters; one, opened by presence (loaded on every host). */
+    'roster-store': RosterStore;
   }
 }
 

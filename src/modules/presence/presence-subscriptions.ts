@@ -2,13 +2,13 @@
 // arriving for a local user (inbound, from local or, later, remote senders). The state machine is
 // in ./subscription.ts; this file applies it to stored rosters and does the talking.
 // References: RFC 6121 §3.1–§3.4, Appendix A.
-import { x, type Element } from '../xml/element.js';
-import { toJSON, type ElementJSON } from '../xml/json.js';
-import type { Jid } from '../jid/jid.js';
-import type { Host } from '../core/host.js';
-import { availableSessions } from '../core/sessions.js';
+import { x, type Element } from '../../xml/element.js';
+import { toJSON, type ElementJSON } from '../../xml/json.js';
+import type { Jid } from '../../jid/jid.js';
+import type { ModuleContext, ModuleHost } from '../../core/modules.js';
+import { availableSessions } from '../../core/sessions.js';
 import { inbound, outbound, type Outcome, type SubState, type SubscriptionType } from './subscription.js';
-import { PendingFullError, pushItem, type Roster, type RosterItem, type RosterStore, type RosterTx } from './roster-store.js';
+import { PendingFullError, pushItem, type Roster, type RosterItem, type RosterStore, type RosterTx } from '../roster/roster-store.js';
 import { storedRequest } from './subscription-request.js';
 import { readdress, type PresenceBroadcast } from './presence-broadcast.js';
 
@@ -26,10 +26,12 @@ export function stateOf(r: Roster, contact: string): SubState {
 }
 
 export class Subscriptions {
-  constructor(private readonly host: Host, private readonly rosters: RosterStore, private readonly presence: PresenceBroadcast) {}
+  constructor(private readonly ctx: ModuleContext, private readonly rosters: RosterStore, private readonly presence: PresenceBroadcast) {}
+
+  private get host(): ModuleHost { return this.ctx.host; }
 
   private route(stanza: Element): void | Promise<void> {
-    return this.host.router.route(stanza, undefined);
+    return this.ctx.send(stanza);
   }
 
   private push(user: string, contact: string, a: Applied): void {
@@ -75,7 +77,7 @@ export class Subscriptions {
       // Too many requests already wait: this one is dropped, unanswered, like any presence the
       // server cannot take (an error would tell a stranger about the user's pending list).
       if (!(err instanceof PendingFullError)) throw err;
-      this.host.log.debug({ user: u.local }, 'subscription request dropped: the pending list is full');
+      this.ctx.log.debug({ user: u.local }, 'subscription request dropped: the pending list is full');
       return;
     }
     this.push(u.local, key, a);

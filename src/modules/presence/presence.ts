@@ -7,14 +7,15 @@
 // `to` as 'presence/self' (broadcast). Each session's presence work runs one step at a time,
 // so a client that sends presence and disconnects at once is never left looking online.
 // The roster store lives here (this module is always loaded); the roster module borrows it.
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { Jid } from '../jid/jid.js';
-import { defineModule } from '../core/modules.js';
-import { StanzaError } from '../core/errors.js';
-import type { StanzaEvent } from '../core/events-map.js';
-import type { C2SSession } from '../core/session.js';
-import { DEFAULT_ROSTER_LIMITS, RosterStore, seesContact, seesUser, type Roster, type RosterLimits } from './roster-store.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { Jid } from '../../jid/jid.js';
+import { defineModule } from '../../core/modules.js';
+import { Priority } from '../../core/events.js';
+import { StanzaError } from '../../core/errors.js';
+import type { StanzaEvent } from '../../core/events-map.js';
+import type { C2SSession } from '../../core/session.js';
+import { DEFAULT_ROSTER_LIMITS, RosterStore, seesContact, seesUser, type Roster, type RosterLimits } from '../roster/roster-store.js';
 import { PresenceBroadcast } from './presence-broadcast.js';
 import { Subscriptions } from './presence-subscriptions.js';
 import { SUBSCRIPTION_TYPES, type SubscriptionType } from './subscription.js';
@@ -58,8 +59,8 @@ export default defineModule({
     };
     const rosters = new RosterStore(ctx.store<Roster>('roster', 'keyval'), (user) => host.sessions.ofUser(host.name, user).length > 0, limits);
     ctx.provide('roster-store', rosters);
-    const presence = new PresenceBroadcast(host, rosters);
-    const subscriptions = new Subscriptions(host, rosters, presence);
+    const presence = new PresenceBroadcast(ctx, rosters);
+    const subscriptions = new Subscriptions(ctx, rosters, presence);
 
     // RFC 6121 §3.4: pre-approvals are honoured.
     ctx.hook('stream-features', ({ session, features }) => {
@@ -77,7 +78,7 @@ export default defineModule({
       }
       if (type === undefined || type === 'unavailable') await serial(session, () => presence.directed(session, ev.stanza, to));
       return undefined; // routed on as it is
-    }, -100);
+    }, Priority.fallback);
 
     ctx.hook('presence/self', async (ev) => {
       const type = presenceType(ev.stanza);
@@ -87,7 +88,7 @@ export default defineModule({
       else if (type === 'unavailable') await serial(session, () => presence.offline(session, ev.stanza));
       // Subscriptions, probes and errors with no `to` are meaningless: dropped.
       return true;
-    }, -100);
+    }, Priority.fallback);
 
     /** Presence for a local account's bare JID, or a full JID treated as bare. */
     const forUser = async (ev: StanzaEvent, type: string | undefined, user: Jid): Promise<true> => {
@@ -99,7 +100,7 @@ export default defineModule({
       return true;
     };
 
-    ctx.hook('presence/bare', async (ev) => forUser(ev, presenceType(ev.stanza), ev.to as Jid), -100);
+    ctx.hook('presence/bare', async (ev) => forUser(ev, presenceType(ev.stanza), ev.to as Jid), Priority.fallback);
 
     ctx.hook('presence/full', async (ev) => {
       const type = presenceType(ev.stanza);
@@ -109,13 +110,13 @@ export default defineModule({
       // Available, unavailable and error go to that resource only, or nowhere (§8.5.3).
       host.sessions.get(to.domain, to.local, to.resource)?.send(ev.stanza);
       return true;
-    }, -100);
+    }, Priority.fallback);
 
     // Presence to the server itself carries nothing it needs.
     ctx.hook('presence/host', async (ev) => {
       presenceType(ev.stanza);
       return true;
-    }, -100);
+    }, Priority.fallback);
 
     ctx.hook('session-bound', ({ session }) => {
       // Load the roster now, so the first presence does not wait for storage.
@@ -134,11 +135,11 @@ export default defineModule({
       const out: (void | Promise<void>)[] = [];
       for (const [contact, item] of Object.entries(roster.items)) {
         if (seesUser(item)) await presence.sendUnavailableTo(username, contact);
-        if (seesContact(item) || item.ask) out.push(host.router.route(x('presence', { type: 'unsubscribe', from: user, to: contact }), undefined));
-        if (seesUser(item)) out.push(host.router.route(x('presence', { type: 'unsubscribed', from: user, to: contact }), undefined));
+        if (seesContact(item) || item.ask) out.push(ctx.send(x('presence', { type: 'unsubscribe', from: user, to: contact })));
+        if (seesUser(item)) out.push(ctx.send(x('presence', { type: 'unsubscribed', from: user, to: contact })));
       }
       // Unanswered requests are denied.
-      for (const contact of Object.keys(roster.pending)) out.push(host.router.route(x('presence', { type: 'unsubscribed', from: user, to: contact }), undefined));
+      for (const contact of Object.keys(roster.pending)) out.push(ctx.send(x('presence', { type: 'unsubscribed', from: user, to: contact })));
       await Promise.all(out);
       await rosters.delete(username);
     });

@@ -25,12 +25,13 @@ import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { tryParseJid, type Jid } from '../jid/jid.js';
 import { defineModule } from '../core/modules.js';
+import { Priority } from '../core/events.js';
 import { StanzaError, errorReply } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import { availableSessions } from '../core/sessions.js';
 import type { KeyValStore } from '../storage/store.js';
-import { seesContact, seesUser, type RosterStore } from './roster-store.js';
-import { readdress } from './presence-broadcast.js';
+import { seesContact, seesUser } from './roster/roster-store.js';
+import { readdress } from './presence/presence-broadcast.js';
 
 /** Most JIDs one account may block. */
 export const MAX_BLOCKED = 5000;
@@ -38,11 +39,17 @@ export const MAX_BLOCKED = 5000;
 const CACHE_MAX = 10_000;
 /** Session flag: the client fetched its blocklist, so it gets pushes (XEP-0191 §5.3). */
 const REQUESTED = 'blocking.requested';
-const PRIORITY = 100;
 
 /** What other modules may ask (offline delivery skips what a blocked sender left behind). */
 export interface BlockCheck {
   isBlocked(user: string, jid: Jid): Promise<boolean>;
+}
+
+declare module '../core/items-map.js' {
+  interface ItemMap {
+    /** Whether a user blocks a JID (XEP-0191), for modules that store on the user's behalf. Provided by blocklist. */
+    'block-check': BlockCheck;
+  }
 }
 
 /**
@@ -197,13 +204,13 @@ export default defineModule({
       return when(blocks(to.local, from), (b) => (b ? drop(ev) : undefined));
     });
     for (const kind of ['message', 'presence', 'iq'] as const) {
-      ctx.hook(`pre-${kind}/bare`, toLocal, PRIORITY);
-      ctx.hook(`pre-${kind}/full`, toLocal, PRIORITY);
+      ctx.hook(`pre-${kind}/bare`, toLocal, Priority.policy);
+      ctx.hook(`pre-${kind}/full`, toLocal, Priority.policy);
     }
     /** Stanzas leaving for other servers, and client presence before its subscription handling. */
     const leaving = (ev: StanzaEvent): unknown => when(sentBlocked(ev), (out) => (out ? refuse(ev) : undefined));
-    ctx.hook('route/remote', leaving, PRIORITY);
-    ctx.hook('presence/outbound', leaving, PRIORITY);
+    ctx.hook('route/remote', leaving, Priority.policy);
+    ctx.hook('presence/outbound', leaving, Priority.policy);
 
     /** Blocklist pushes to every resource that fetched the list (XEP-0191 §5.3–§5.5). */
     const push = (user: string, payload: Element): void => {
@@ -219,12 +226,12 @@ export default defineModule({
      * presence, and are probed when the user sees them (their presence was dropped meanwhile).
      */
     const announce = async (user: Jid, before: ReadonlySet<string>, after: ReadonlySet<string>): Promise<void> => {
-      const rosters = ctx.items<RosterStore>('roster-store')[0];
+      const rosters = ctx.items('roster-store')[0];
       if (!rosters) return;
       const roster = await rosters.load(user.local);
       const online = availableSessions(host.sessions.ofUser(host.name, user.local));
       const out: (void | Promise<void>)[] = [];
-      const route = (stanza: Element): void => { out.push(host.router.route(stanza, undefined)); };
+      const route = (stanza: Element): void => { out.push(ctx.send(stanza)); };
       for (const [contact, item] of Object.entries(roster.items)) {
         const c = tryParseJid(contact);
         if (!c) continue;

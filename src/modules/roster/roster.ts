@@ -1,14 +1,15 @@
 // Roster management: get (with versioning), add/update, remove. References: RFC 6121 §2
 // (roster), §2.5.2 (remove and cancel subscriptions), §2.6 (versioning, XEP-0237).
-// The roster data and storage belong to the presence module (./roster-store.ts); subscription
-// states are only ever changed by presence stanzas, never by a roster set.
+// The roster data and its store (./roster-store.ts) are opened by the presence module, which
+// loads on every host; subscription states are only ever changed by presence stanzas, never by a
+// roster set.
 import { randomBytes } from 'node:crypto';
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { Jid, tryParseJid } from '../jid/jid.js';
-import { defineModule } from '../core/modules.js';
-import { StanzaError } from '../core/errors.js';
-import { pushItem, rosterQuery, seesContact, seesUser, type RosterItem, type RosterStore } from './roster-store.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { Jid, tryParseJid } from '../../jid/jid.js';
+import { defineModule } from '../../core/modules.js';
+import { StanzaError } from '../../core/errors.js';
+import { pushItem, rosterQuery, seesContact, seesUser, type RosterItem } from './roster-store.js';
 
 /** Longest item name and group name accepted, in characters (RFC 6121 §2.3.3: a server limit). */
 export const MAX_NAME_CHARS = 1024;
@@ -49,9 +50,9 @@ export default defineModule({
   depends: ['presence'],
   setup(ctx) {
     const host = ctx.host;
-    const rosters = ctx.items<RosterStore>('roster-store')[0];
+    const rosters = ctx.items('roster-store')[0];
     if (!rosters) throw new Error('the presence module did not provide the roster store');
-    const route = (stanza: Element): void | Promise<void> => host.router.route(stanza, undefined);
+    const route = (stanza: Element): void | Promise<void> => ctx.send(stanza);
 
     ctx.hook('stream-features', ({ session, features }) => {
       if (session.state === 'authenticated') features.append(x('ver', { xmlns: NS.ROSTER_VER }));

@@ -8,13 +8,12 @@
 // here; a missing one is bad-request with <bad-payload/>. Who may list and run a command is the
 // command's own decision; everyone else gets forbidden.
 import { randomBytes } from 'node:crypto';
-import { x, type Element } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import type { Jid } from '../jid/jid.js';
-import { defineModule } from '../core/modules.js';
-import { StanzaError, errorReply } from '../core/errors.js';
-import { iqResult } from '../core/stanza.js';
-import type { StanzaEvent } from '../core/events-map.js';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import type { Jid } from '../../jid/jid.js';
+import { DECLINE, defineModule } from '../../core/modules.js';
+import { StanzaError } from '../../core/errors.js';
+import { Priority } from '../../core/events.js';
 import { formElement, FormError, missingFields, readSubmission, type FormSpec, type Submission } from './dataforms.js';
 
 export interface CommandOutcome {
@@ -35,6 +34,13 @@ export interface AdhocCommand {
   form?(): FormSpec;
   /** Run with the submitted values (empty for a command without a form); throw StanzaError to refuse. */
   run(from: Jid, values: Submission): CommandOutcome | Promise<CommandOutcome>;
+}
+
+declare module '../../core/items-map.js' {
+  interface ItemMap {
+    /** An ad-hoc command (XEP-0050). Read by adhoc. */
+    'adhoc-command': AdhocCommand;
+  }
 }
 
 /** bad-request with XEP-0050's <bad-payload/>: the submitted form is wrong. */
@@ -60,7 +66,7 @@ export default defineModule({
   setup(ctx) {
     const host = ctx.host;
     ctx.feature(NS.COMMANDS);
-    const commands = (): AdhocCommand[] => host.items<AdhocCommand>('adhoc-command');
+    const commands = (): readonly AdhocCommand[] => ctx.items('adhoc-command');
     const sessions = new Map<string, Session>();
 
     const find = (node: string | undefined, from: Jid | undefined): AdhocCommand => {
@@ -70,45 +76,28 @@ export default defineModule({
       return cmd;
     };
 
-    /** Answer an iq this module took from another module's event (disco nodes). */
-    const answer = (ev: StanzaEvent, build: () => Element): true => {
-      let reply: Element | undefined;
-      try {
-        reply = iqResult(ev.stanza, build());
-      } catch (err) {
-        if (!(err instanceof StanzaError)) throw err;
-        reply = errorReply(ev.stanza, err);
-      }
-      if (reply) ctx.send(reply);
-      return true;
-    };
-
     // disco#items on the commands node lists what the requester may run (XEP-0050 §2.2); the
     // disco module answers every other node.
-    ctx.hook(`iq-get/host/${NS.DISCO_ITEMS}:query`, (ev) => {
-      if (ev.stanza.getChild('query')?.attrs.node !== NS.COMMANDS) return undefined;
-      return answer(ev, () => {
-        const q = x('query', { xmlns: NS.DISCO_ITEMS, node: NS.COMMANDS });
-        for (const c of commands()) if (ev.from && c.allowed(ev.from)) q.c('item', { jid: host.name, node: c.node, name: c.name });
-        return q;
-      });
-    }, 10);
+    ctx.iq('get', 'host', NS.DISCO_ITEMS, 'query', (ev) => {
+      if (ev.stanza.getChild('query')?.attrs.node !== NS.COMMANDS) return DECLINE;
+      const q = x('query', { xmlns: NS.DISCO_ITEMS, node: NS.COMMANDS });
+      for (const c of commands()) if (ev.from && c.allowed(ev.from)) q.c('item', { jid: host.name, node: c.node, name: c.name });
+      return q;
+    }, Priority.early);
 
     // disco#info on a command's node describes it (XEP-0050 §2.3).
-    ctx.hook(`iq-get/host/${NS.DISCO_INFO}:query`, (ev) => {
+    ctx.iq('get', 'host', NS.DISCO_INFO, 'query', (ev) => {
       const node = ev.stanza.getChild('query')?.attrs.node;
-      if (node !== NS.COMMANDS && !commands().some((c) => c.node === node)) return undefined;
-      return answer(ev, () => {
-        const q = x('query', { xmlns: NS.DISCO_INFO, node });
-        if (node === NS.COMMANDS) return q.append(x('identity', { category: 'automation', type: 'command-list', name: 'Commands' }));
-        const cmd = find(node, ev.from);
-        return q.append(
-          x('identity', { category: 'automation', type: 'command-node', name: cmd.name }),
-          x('feature', { var: NS.COMMANDS }),
-          x('feature', { var: NS.DATA_FORMS }),
-        );
-      });
-    }, 10);
+      if (node !== NS.COMMANDS && !commands().some((c) => c.node === node)) return DECLINE;
+      const q = x('query', { xmlns: NS.DISCO_INFO, node });
+      if (node === NS.COMMANDS) return q.append(x('identity', { category: 'automation', type: 'command-list', name: 'Commands' }));
+      const cmd = find(node, ev.from);
+      return q.append(
+        x('identity', { category: 'automation', type: 'command-node', name: cmd.name }),
+        x('feature', { var: NS.COMMANDS }),
+        x('feature', { var: NS.DATA_FORMS }),
+      );
+    }, Priority.early);
 
     const sweep = (now: number): void => {
       for (const [id, s] of sessions) if (s.expires <= now) sessions.delete(id);

@@ -1,15 +1,15 @@
 // The "reload configuration" admin command: the same reload as SIGHUP (src/core/reload.ts),
 // answered with what changed, what was applied and what waits for a restart.
 // References: XEP-0050 (notes), XEP-0004 (the result form).
-import type { Host } from '../core/host.js';
-import type { ReloadOutcome } from '../core/reload.js';
-import { NS } from '../xml/ns.js';
+import type { ModuleContext } from '../../core/modules.js';
+import type { ReloadOutcome } from '../../core/reload.js';
+import { NS } from '../../xml/ns.js';
 import { formElement } from './dataforms.js';
 import type { CommandOutcome } from './adhoc.js';
 
 /** Ask the server to reload its config file; `who` is the administrator, for the log. */
-export async function reloadConfig(host: Host, who: string): Promise<CommandOutcome> {
-  const outcome = (await host.events.fire('config-reload-requested', { via: `reload command from ${who}` })) as ReloadOutcome | undefined;
+export async function reloadConfig(ctx: Pick<ModuleContext, 'fire'>, who: string): Promise<CommandOutcome> {
+  const outcome = (await ctx.fire('config-reload-requested', { via: `reload command from ${who}` })) as ReloadOutcome | undefined;
   if (!outcome) return { noteType: 'error', note: 'This server cannot reload its configuration while it runs.' };
   const { file, error, changed, later, warnings, report } = outcome;
   if (error) return { noteType: 'error', note: `${error}. Nothing was applied: the server keeps its running configuration.` };

@@ -1,15 +1,15 @@
 // Presence notifications: broadcast to subscribers and the user's own resources, probes and their
 // answers, directed presence, going offline. References: RFC 6121 §4.2 (initial presence), §4.3
 // (probes), §4.4 (subsequent presence), §4.5 (unavailable), §4.6 (directed), §4.7.2.3 (priority).
-import { Element, x } from '../xml/element.js';
-import { NS } from '../xml/ns.js';
-import { fromJSON } from '../xml/json.js';
-import type { Jid } from '../jid/jid.js';
-import { StanzaError } from '../core/errors.js';
-import { availableSessions } from '../core/sessions.js';
-import type { C2SSession } from '../core/session.js';
-import type { Host } from '../core/host.js';
-import { seesContact, seesUser, type Roster, type RosterStore } from './roster-store.js';
+import { Element, x } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { fromJSON } from '../../xml/json.js';
+import type { Jid } from '../../jid/jid.js';
+import { StanzaError } from '../../core/errors.js';
+import { availableSessions } from '../../core/sessions.js';
+import type { C2SSession } from '../../core/session.js';
+import type { ModuleContext, ModuleHost } from '../../core/modules.js';
+import { seesContact, seesUser, type Roster, type RosterStore } from '../roster/roster-store.js';
 
 /** Directed-presence targets remembered per session (bounded: a client cannot grow it forever). */
 const DIRECTED = 'presence.directed';
@@ -34,10 +34,12 @@ export function parsePriority(p: Element): number {
 }
 
 export class PresenceBroadcast {
-  constructor(private readonly host: Host, private readonly rosters: RosterStore) {}
+  constructor(private readonly ctx: ModuleContext, private readonly rosters: RosterStore) {}
+
+  private get host(): ModuleHost { return this.ctx.host; }
 
   private route(stanza: Element): void | Promise<void> {
-    return this.host.router.route(stanza, undefined);
+    return this.ctx.send(stanza);
   }
 
   private available(user: string): C2SSession[] {
@@ -69,7 +71,7 @@ export class PresenceBroadcast {
     // Requests nobody answered yet come again (§3.1.3).
     for (const req of Object.values(roster.pending)) session.send(fromJSON(req));
     await Promise.all(probes);
-    await this.host.events.fire('session-available', { session });
+    await this.ctx.fire('session-available', { session });
   }
 
   /** Unavailable presence from a client with no `to` (§4.5). */

@@ -2,10 +2,10 @@
 // Anyone may read an account's vCard; only the owner may set it. No vCard answers
 // item-not-found, as Prosody does and Pidgin expects, whether or not the account exists: a
 // stranger cannot tell a missing account from one without a vCard.
-import { defineModule } from '../core/modules.js';
-import { NS } from '../xml/ns.js';
-import { StanzaError } from '../core/errors.js';
-import { fromJSON, toJSON, type ElementJSON } from '../xml/json.js';
+import { defineModule } from '../../core/modules.js';
+import { NS } from '../../xml/ns.js';
+import { StanzaError } from '../../core/errors.js';
+import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
 
 /** Largest vCard accepted, in serialised bytes (avatars included). */
 const MAX_VCARD_BYTES = 256 * 1024;
