@@ -27,6 +27,7 @@ import { S2SManager } from './stream/s2s-manager.js';
 import { S2SIn } from './stream/s2s-in.js';
 import { DialbackKeys } from './stream/dialback.js';
 import { createConnector } from './net/connect.js';
+import { certificateCanProve } from './net/darknet-route.js';
 import { reloadFromFile, type ReloadOutcome, type ReloadReport } from './core/reload.js';
 import type { Connector } from './net/connector.js';
 
@@ -216,7 +217,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     hosts, log, keys,
     tls: (h: string) => tlsContexts.get(h),
     requireEncryption: (h: string) => config.get<boolean>('s2s_require_encryption', h),
-    secureAuth: (h: string) => h !== '' && config.get<boolean>('s2s_secure_auth', h),
+    secureAuth: (h: string, peer?: string) => h !== '' && config.get<boolean>('s2s_secure_auth', h) && (peer === undefined || certificateCanProve(peer)),
     stanzaSizeLimit: config.get<number>('s2s_stanza_size_limit'),
     authTimeout: config.get<number>('s2s_timeout'),
     // Twice s2s_idle_timeout: the sending side closes an idle stream first; this is the backstop
