@@ -22,6 +22,8 @@ export interface HostDeps {
   isLocal(domain: string): boolean;
   /** Federation: sends stanzas to other domains (absent when s2s is off). */
   remote?: RemoteSender;
+  /** 'Component': its own domain, no accounts and no client logins (default 'VirtualHost'). */
+  kind?: 'VirtualHost' | 'Component';
 }
 
 /** The narrow view of the s2s layer that modules use. */
@@ -42,6 +44,8 @@ export class Host {
     this.log = deps.log.child({ host: name });
   }
 
+  /** A VirtualHost (accounts, client logins) or a Component (its own domain, neither). */
+  get kind(): 'VirtualHost' | 'Component' { return this.deps.kind ?? 'VirtualHost'; }
   get sessions(): SessionTable { return this.deps.sessions; }
   get accounts(): Accounts { return this.deps.accounts; }
   get router(): Router { return this.deps.router; }
@@ -62,6 +66,13 @@ export class Host {
     const list = this.provided.get(kind) ?? [];
     list.push(item);
     this.provided.set(kind, list);
+  }
+
+  /** Take back an item given with provide() (by identity). */
+  withdraw(kind: string, item: unknown): void {
+    const list = this.provided.get(kind);
+    const i = list?.indexOf(item) ?? -1;
+    if (list && i >= 0) list.splice(i, 1);
   }
 
   /** Load modules in order, their dependencies first. */
@@ -96,11 +107,7 @@ export class Host {
     this.loaded.delete(name);
     if (!undo) return;
     while (undo.cleanups.length) await undo.cleanups.pop()?.();
-    for (const [kind, item] of undo.provided) {
-      const list = this.provided.get(kind);
-      const i = list?.indexOf(item) ?? -1;
-      if (list && i >= 0) list.splice(i, 1);
-    }
+    for (const [kind, item] of undo.provided) this.withdraw(kind, item);
   }
 
   /** Unload every module (reverse load order). */
