@@ -1,31 +1,16 @@
 // An internal component (Component "conference.localhost" "test_component") on an in-process
 // server: stanzas to its domain and to JIDs at it (room@…, room@…/nick) reach its module, it
 // answers through ctx.send, and the parent host lists it in disco#items. Clove has no real
-// component module yet, so the test registers one through startServer's extraModules seam.
+// component module yet, so the test registers one (test/helpers/test-component.ts) through
+// startServer's extraModules seam.
 // A component whose module Clove does not have stays routable (never sent to federation) and
 // answers service-unavailable.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawClient, match } from '../helpers/raw-client.js';
-import { defineModule } from '../../src/core/modules.js';
-import { x } from '../../src/xml/element.js';
-import type { Target } from '../../src/core/events-map.js';
+import { testComponent } from '../helpers/test-component.js';
 
-/** What the test component saw: `target to`. */
-const seen: string[] = [];
-const testComponent = defineModule({
-  name: 'test_component',
-  setup(ctx) {
-    for (const target of ['host', 'bare', 'full'] as const satisfies readonly Target[]) {
-      ctx.hook(`message/${target}`, (ev) => {
-        seen.push(`${target} ${ev.stanza.attrs.to}`);
-        ctx.send(x('message', { from: ev.stanza.attrs.to, to: ev.stanza.attrs.from, type: 'chat' }, x('body', null, `component got ${target}`)));
-        return true;
-      });
-    }
-    ctx.iq('get', ['host', 'bare'], 'urn:xmpp:ping', 'ping', (ev) => { seen.push(`iq ${ev.stanza.attrs.to}`); });
-  },
-});
+const { module: component, seen } = testComponent();
 
 let ts: TestServer;
 let client: RawClient;
@@ -33,7 +18,7 @@ let client: RawClient;
 beforeAll(async () => {
   ts = await startTestServer({
     hosts: 'VirtualHost "localhost"\nComponent "conference.localhost" "test_component"\n  name = "Chatrooms"\nComponent "muc.localhost" "muc"\n',
-    extraModules: [testComponent],
+    extraModules: [component],
   });
   await ts.addUser('alice', 'alice-pw');
   client = await RawClient.login({ port: ts.port, username: 'alice', password: 'alice-pw', resource: 'r' });
