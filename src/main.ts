@@ -344,8 +344,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       const report: ReloadReport = { added: [], removed: [], certificates: [], modules: [], errors: [] };
       if (stopping) return report;
       const wanted = enabledHosts(next);
+      const kindIn = (cfg: Config, name: string): string | undefined => cfg.hosts.find((h) => h.name === name)?.kind;
       for (const name of [...hosts.keys()]) {
-        if (wanted.includes(name)) continue;
+        // A name that changed kind (VirtualHost ⇄ Component) is taken down and brought up again.
+        if (wanted.includes(name) && kindIn(next, name) === hosts.get(name)?.kind) continue;
         await removeHost(name, `${name} is no longer served here`);
         report.removed.push(name);
         log.info({ host: name }, 'host removed by a config reload');
