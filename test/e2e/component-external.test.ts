@@ -94,6 +94,24 @@ describe('an external component written with slixmpp ComponentXMPP', () => {
     await a.expectNothing(match('message', { from: 'bot@localhost' }), 300);
   }, 30_000);
 
+  it('is bounded like any stream: an oversized element before the handshake gets policy-violation', async () => {
+    const w = await ComponentWire.open(c.componentPort, 'gateway.localhost');
+    w.send(`<handshake>${'a'.repeat(600 * 1024)}</handshake>`);
+    await w.closed;
+    expect(w.streamError).toBe('policy-violation');
+  });
+
+  it('answers a stanza without a to address with bad-request, and keeps the stream', async () => {
+    const w = await ComponentWire.open(c.componentPort, 'gateway.localhost');
+    expect(await w.handshake(SECRET)).toBe(true);
+    w.send(`<iq type='get' id='q1' from='gateway.localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await w.until(/<iq[^>]*type=['"]error['"][^>]*>.*<bad-request/);
+    w.send(`<iq type='get' id='q2' from='gateway.localhost' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    await w.until(/<iq[^>]*id=['"]q2['"][^>]*type=['"]result['"]|<iq[^>]*type=['"]result['"][^>]*id=['"]q2['"]/);
+    w.destroy();
+    await w.closed;
+  });
+
   it('answers a stream to a domain that is not an external component with host-unknown', async () => {
     for (const domain of ['localhost', 'elsewhere.example']) {
       const w = await ComponentWire.open(c.componentPort, domain);
