@@ -20,7 +20,9 @@ export function externalComponentModule(links: ComponentLinks): ModuleDefinition
     name: 'component',
     setup(ctx) {
       const domain = ctx.host.name;
-      links.register(domain, { secret: () => ctx.host.config.get<string | undefined>('component_secret', domain) });
+      const secret = (): string | undefined => ctx.host.config.get<string | undefined>('component_secret', domain);
+      links.register(domain, { secret });
+      if (secret() === undefined) ctx.log.warn(`Component "${domain}" has no component_secret: every connection for it will be refused (not-authorized)`);
       const forward = (ev: StanzaEvent): true => {
         const session = links.session(domain);
         if (session) {
