@@ -33,6 +33,7 @@ beforeAll(async () => {
   });
   proxy.map(A, a.server.s2sPort).map(B, b.server.s2sPort).map(OWN, b.server.s2sPort);
   await a.addUser('alice', 'alice-pw');
+  await b.addUser('bob', 'bob-pw');
 });
 
 afterAll(async () => {
@@ -43,7 +44,7 @@ afterAll(async () => {
 
 describe('a component federating over I2P', () => {
   it('is reached as its own b32 and as a b32 subdomain, answers back, dialback both ways, zero DNS', async () => {
-    guard.start([{ port: proxy.port }, { port: a.port }]);
+    guard.start([{ port: proxy.port }, { port: a.port }, { port: b.port }]);
     try {
       const alice = await RawClient.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 15_000 });
       for (const to of [`room@${OWN}/nick`, `room@${SUB}`]) {
@@ -56,6 +57,14 @@ describe('a component federating over I2P', () => {
       }
       const pong = await alice.iq(`<iq type='get' to='${SUB}'><ping xmlns='urn:xmpp:ping'/></iq>`, 15_000);
       expect(pong.attrs.type).toBe('result');
+      // B's own domain goes over the same b32 destination but its own stream (streams are per
+      // local → remote domain pair): a user there gets messages too, and the component still does.
+      const bob = await RawClient.login({ port: b.port, domain: B, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 15_000 });
+      alice.send(`<message to='bob@${B}/r' type='chat' id='tob'><body>to bob</body></message>`);
+      expect((await bob.waitFor(match('message', { id: 'tob' }), 15_000)).attrs.from).toBe(`alice@${A}/r`);
+      alice.send(`<message to='room@${SUB}' type='chat'><body>again</body></message>`);
+      await alice.waitFor(match('message', { from: `room@${SUB}` }), 15_000);
+      await bob.close();
       await alice.close();
     } finally {
       guard.stop();
