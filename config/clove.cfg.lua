@@ -24,11 +24,15 @@ s2s_ports = { 5269 }
 -- c2s_interfaces = { "127.0.0.1" }
 -- s2s_interfaces = { "127.0.0.1" }
 
+-- External components (XEP-0114) connect here; the port opens only when a Component with
+-- component_secret is configured. Keep it on loopback: never behind an i2pd tunnel.
+-- component_ports = { 5347 }
+-- component_interface = "127.0.0.1"
+-- component_interfaces = { "127.0.0.1" }
+
 -- (accepted) Other listeners Prosody has:
 -- c2s_direct_tls_ports = { 5223 }
 -- legacy_ssl_ports = { 5223 }
--- component_ports = { 5347 }
--- component_interfaces = { "127.0.0.1" }
 -- http_ports = { 5280 }
 -- https_ports = { 5281 }
 -- http_interfaces = { "127.0.0.1" }
@@ -241,9 +245,14 @@ VirtualHost "localhost"
     enabled = true
     -- ssl = { key = "../certs/localhost.key"; certificate = "../certs/localhost.crt" }
 
--- Components, e.g. a chat-room service (the options shown are accepted, not yet acted on):
+-- Components: their own domain, no accounts and no client logins; listed in the disco#items of
+-- the VirtualHost they are a subdomain of, and federated like any host. On I2P see docs/i2p.md
+-- ("Components over I2P"): a subdomain of a b32 name is reachable from Clove peers only.
+-- An internal component names its module (muc, pubsub and http_file_share are not in Clove yet:
+-- such a Component is one error line at start and answers service-unavailable):
 -- Component "conference.localhost" "muc"
 --     name = "Chat rooms"
 --     restrict_room_creation = true
+-- An external component (XEP-0114) connects to component_ports with its secret:
 -- Component "gateway.localhost"
 --     component_secret = "change me"

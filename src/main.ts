@@ -22,13 +22,20 @@ import { NS } from './xml/ns.js';
 import { rateLimits } from './net/rate-limit.js';
 import { noteSha1OnlyAccounts } from './stream/sasl.js';
 import { setUpAuthDefences } from './sasl/defences.js';
-import { MODULES, resolveModules } from './modules/index.js';
+import { MODULES } from './modules/index.js';
 import { S2SManager } from './stream/s2s-manager.js';
 import { S2SIn } from './stream/s2s-in.js';
 import { DialbackKeys } from './stream/dialback.js';
 import { createConnector } from './net/connect.js';
+import { certificateCanProve } from './net/darknet-route.js';
 import { reloadFromFile, type ReloadOutcome, type ReloadReport } from './core/reload.js';
 import type { Connector } from './net/connector.js';
+import type { ModuleDefinition } from './core/modules.js';
+import { ComponentLinks } from './component/links.js';
+import { ComponentListener } from './component/listener.js';
+import { ComponentDisco } from './component/parents.js';
+import { externalComponentModule } from './component/external.js';
+import { modulesFor } from './component/modules.js';
 
 export interface StartOptions {
   config: Config;
@@ -38,6 +45,11 @@ export interface StartOptions {
   storage?: StorageBackend;
   /** Use this outbound connector instead of the real one (tests). */
   connector?: Connector;
+  /**
+   * Test seam: module definitions added to Clove's own, by name (e.g. a test component for
+   * `Component "x" "name"`). Never set in production: src/ ships no test module.
+   */
+  extraModules?: readonly ModuleDefinition[];
 }
 
 export interface RunningServer {
@@ -55,6 +67,8 @@ export interface RunningServer {
   readonly c2sPort: number;
   /** The first s2s port, 0 when s2s listens nowhere. */
   readonly s2sPort: number;
+  /** The first XEP-0114 component port, 0 while no external component is configured. */
+  readonly componentPort: number;
   /** SHA-256 fingerprint of each host's certificate. */
   readonly fingerprints: ReadonlyMap<string, string>;
   /** Reopen log files (SIGHUP, for logrotate). */
@@ -116,6 +130,19 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   /** Hosts a reload removed: their domain stays ours for routing (never remote) until re-added. */
   const retired = new Set<string>();
   const router = new Router({ hosts, sessions, log, retired });
+  // Components: external ones meet their XEP-0114 connections through `links`; every component
+  // is listed in its parent host's disco#items.
+  const links = new ComponentLinks();
+  const registry = new Map<string, ModuleDefinition>([...MODULES, ['component', externalComponentModule(links)], ...(opts.extraModules ?? []).map((m) => [m.name, m] as const)]);
+  const componentDisco = new ComponentDisco();
+  const components = new ComponentListener({ config: () => config, log, links, route: (stanza, origin) => router.route(stanza, origin) });
+  /** Modules of a host from `cfg`, their warnings and errors logged. */
+  const hostModules = (name: string, cfg: Config): ModuleDefinition[] => {
+    const { load, warnings, errors } = modulesFor(cfg, name, registry);
+    for (const w of warnings) log.warn(w);
+    for (const e of errors) log.error(e);
+    return load;
+  };
   if (config.get<string>('authentication') === 'internal_hashed' && config.lookup('authentication')?.value === 'internal_plain') {
     log.info('authentication = "internal_plain": Clove stores passwords hashed (SCRAM keys and bcrypt), never in plain text');
   }
@@ -157,12 +184,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   /** Build a host from `cfg`, load its modules and certificate; it is routable once this returns. */
   const addHost = async (name: string, cfg: Config): Promise<Host> => {
     const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: cfg.get<number>('clove_bcrypt_cost', name), hashing: auth.hashing, fakeSaltKey: auth.fakeSaltKey });
-    const host = new Host(name, { config: cfg, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d), remote });
-    noteSha1OnlyAccounts(host); // says at start-up when imported accounts hold SCRAM-SHA-256 back
-    const { load, warnings } = resolveModules(cfg, name);
-    for (const w of warnings) log.warn(w);
+    const kind = cfg.hosts.find((h) => h.name === name)?.kind ?? 'VirtualHost';
+    const host = new Host(name, { config: cfg, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d), remote, kind });
+    if (kind === 'VirtualHost') noteSha1OnlyAccounts(host); // says at start-up when imported accounts hold SCRAM-SHA-256 back
+    const load = hostModules(name, cfg);
     try {
-      await host.load(load, MODULES); // `depends` pulls in what a module needs
+      await host.load(load, registry); // `depends` pulls in what a module needs
       await loadCert(name, cfg);
     } catch (err) {
       await host.unload();
@@ -177,8 +204,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     retired.delete(name);
     return host;
   };
-  const enabledHosts = (cfg: Config): string[] => cfg.virtualHosts().filter((h) => cfg.get<boolean>('enabled', h) !== false);
+  // VirtualHosts and Components alike (Prosody's hosts): a component's certificate follows the
+  // same rule as a host's (its own ssl, or certificates/<domain>.crt, generated when absent).
+  const enabledHosts = (cfg: Config): string[] => [...cfg.virtualHosts(), ...cfg.components().map((c) => c.name)].filter((h) => cfg.get<boolean>('enabled', h) !== false);
   for (const name of enabledHosts(config)) await addHost(name, config);
+  componentDisco.sync(hosts);
 
   const open = new ConnectionAdmission<C2SConnection>('client', () => ({
     maxConnections: config.get<number>('c2s_max_connections'),
@@ -216,7 +246,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     hosts, log, keys,
     tls: (h: string) => tlsContexts.get(h),
     requireEncryption: (h: string) => config.get<boolean>('s2s_require_encryption', h),
-    secureAuth: (h: string) => h !== '' && config.get<boolean>('s2s_secure_auth', h),
+    secureAuth: (h: string, peer?: string) => h !== '' && config.get<boolean>('s2s_secure_auth', h) && (peer === undefined || certificateCanProve(peer)),
     stanzaSizeLimit: config.get<number>('s2s_stanza_size_limit'),
     authTimeout: config.get<number>('s2s_timeout'),
     // Twice s2s_idle_timeout: the sending side closes an idle stream first; this is the backstop
@@ -238,6 +268,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   };
   const s2s = await listenAll('s2s', config.get<string[] | undefined>('s2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('s2s_ports'), onServer);
   for (const l of s2s) log.info(`s2s listening on ${l.address}:${l.port}`);
+  await components.ensure();
   await remote.resume();
   for (const host of hosts.values()) void host.events.fire('server-started', { hosts: [...hosts.keys()] });
 
@@ -272,6 +303,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     reopenLogs: () => reopenLogs(),
     setLogLevels: (targets) => setLogLevels(targets),
     s2sPort: s2s[0]?.port ?? 0,
+    get componentPort() { return components.port; },
     stats(reset = false) {
       const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
       const mem = process.memoryUsage();
@@ -292,6 +324,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         const closing = [...c2s, ...s2s].map((l) => l.close());
         for (const conn of open.connections()) conn.close(new StreamError('system-shutdown', reason));
         for (const conn of inbound.connections()) conn.close(new StreamError('system-shutdown', reason));
+        closing.push(components.close(new StreamError('system-shutdown', reason)));
         remote.stop();
         await Promise.all(closing);
         for (const host of hosts.values()) await host.unload();
@@ -311,8 +344,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       const report: ReloadReport = { added: [], removed: [], certificates: [], modules: [], errors: [] };
       if (stopping) return report;
       const wanted = enabledHosts(next);
+      const kindIn = (cfg: Config, name: string): string | undefined => cfg.hosts.find((h) => h.name === name)?.kind;
       for (const name of [...hosts.keys()]) {
-        if (wanted.includes(name)) continue;
+        // A name that changed kind (VirtualHost ⇄ Component) is taken down and brought up again.
+        if (wanted.includes(name) && kindIn(next, name) === hosts.get(name)?.kind) continue;
         await removeHost(name, `${name} is no longer served here`);
         report.removed.push(name);
         log.info({ host: name }, 'host removed by a config reload');
@@ -329,9 +364,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
             if ((await loadCert(name, next)).changed) report.certificates.push(name);
             const host = hosts.get(name) as Host;
             host.reconfigure(next);
-            const { load, warnings } = resolveModules(next, name);
-            for (const w of warnings) log.warn(w);
-            const { loaded, unloaded } = await host.reconcile(load, MODULES);
+            const { loaded, unloaded } = await host.reconcile(hostModules(name, next), registry);
             if (loaded.length || unloaded.length) {
               report.modules.push(`${name}: ${[loaded.length ? `loaded ${loaded.join(', ')}` : '', unloaded.length ? `unloaded ${unloaded.join(', ')}` : ''].filter(Boolean).join('; ')}`);
               log.info({ host: name, loaded, unloaded }, 'modules changed by a config reload');
@@ -342,6 +375,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
           report.errors.push(line);
           log.error({ host: name }, `config reload: ${line}; ${hosts.has(name) ? 'keeping the running certificate' : 'host not added'}`);
         }
+      }
+      componentDisco.sync(hosts);
+      try {
+        await components.ensure(); // the first external component came with this reload
+      } catch (err) {
+        report.errors.push((err as Error).message);
       }
       for (const host of hosts.values()) {
         host.reconfigure(next);

@@ -18,6 +18,7 @@ function openStore(config: Config): StorageBackend {
 function splitJid(config: Config, text: string): { user: string; host: string } {
   const jid = tryParseJid(text);
   if (!jid || !jid.local || jid.resource) throw new ServerError('usage', `'${text}' is not a valid user@host address`);
+  if (config.components().some((c) => c.name === jid.domain)) throw new ServerError('usage', `${jid.domain} is a Component in ${config.file}: components have no accounts`);
   if (!config.virtualHosts().includes(jid.domain)) throw new ServerError('usage', `${jid.domain} is not a VirtualHost in ${config.file}`);
   return { user: jid.local, host: jid.domain };
 }

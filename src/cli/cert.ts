@@ -16,7 +16,7 @@ const CERT_MODE = 0o644;
 export async function certGenerate(config: Config, args: string[]): Promise<void> {
   const { sub, host, days } = parseArgs(args);
   if (sub !== 'generate' || !host) throw new ServerError('usage', USAGE);
-  const paths = certPaths(host, config.virtualHosts().includes(host) ? config.get<SslOptions | undefined>('ssl', host) : undefined, config.get<string>('certificates'));
+  const paths = certPaths(host, config.hosts.some((h) => h.name === host) ? config.get<SslOptions | undefined>('ssl', host) : undefined, config.get<string>('certificates'));
   const { key, cert } = await generateSelfSigned(host, days);
   await writeFileWithMode(paths.key, key, KEY_MODE);
   await writeFileWithMode(paths.certificate, cert, CERT_MODE);

@@ -15,10 +15,10 @@ export interface CertProblem { level: 'error' | 'warning'; host: string; path: s
 export interface CertSummary { host: string; certificate: string; validTo: Date; fingerprint: string }
 export interface CertReport { problems: CertProblem[]; hosts: CertSummary[] }
 
-/** Check the certificate files of every enabled VirtualHost. */
+/** Check the certificate files of every enabled VirtualHost and Component (a component's follow the host rule). */
 export async function checkCerts(config: Config, now = new Date()): Promise<CertReport> {
   const report: CertReport = { problems: [], hosts: [] };
-  const hosts = config.virtualHosts().filter((h) => config.get<boolean>('enabled', h) !== false);
+  const hosts = config.hosts.map((h) => h.name).filter((h) => config.get<boolean>('enabled', h) !== false);
   for (const host of hosts) await checkHost(config, host, now, report);
   return report;
 }

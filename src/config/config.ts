@@ -88,6 +88,11 @@ export class Config {
     return this.hosts.filter((h) => h.kind === 'VirtualHost').map((h) => h.name);
   }
 
+  /** Component sections in file order, including ones with `enabled = false`. */
+  components(): HostSection[] {
+    return this.hosts.filter((h) => h.kind === 'Component');
+  }
+
   private entry(name: string, host?: string): Entry | undefined {
     return (host !== undefined ? this.perHost.get(host)?.get(name) : undefined) ?? this.global.get(name);
   }

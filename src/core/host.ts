@@ -24,6 +24,8 @@ export interface HostDeps {
   isLocal(domain: string): boolean;
   /** Federation: sends stanzas to other domains (absent when s2s is off). */
   remote?: RemoteSender;
+  /** 'Component': its own domain, no accounts and no client logins (default 'VirtualHost'). */
+  kind?: 'VirtualHost' | 'Component';
 }
 
 /** What the host keeps per loaded module, to undo it or re-check it. */
@@ -51,6 +53,8 @@ export class Host {
     this.log = deps.log.child({ host: name });
   }
 
+  /** A VirtualHost (accounts, client logins) or a Component (its own domain, neither). */
+  get kind(): 'VirtualHost' | 'Component' { return this.deps.kind ?? 'VirtualHost'; }
   get sessions(): SessionTable { return this.deps.sessions; }
   get accounts(): Accounts { return this.deps.accounts; }
   get router(): Router { return this.deps.router; }
@@ -93,6 +97,13 @@ export class Host {
     this.provided.set(kind, list);
   }
 
+  /** Take back an item given with provide() (by identity). */
+  withdraw(kind: ItemKind, item: unknown): void {
+    const list = this.provided.get(kind);
+    const i = list?.indexOf(item) ?? -1;
+    if (list && i >= 0) list.splice(i, 1);
+  }
+
   /** Load modules in order, their dependencies first. */
   async load(defs: readonly ModuleDefinition[], registry: ReadonlyMap<string, ModuleDefinition>): Promise<void> {
     for (const def of defs) await this.loadOne(def, registry, []);
@@ -125,11 +136,7 @@ export class Host {
     this.loaded.delete(name);
     if (!undo) return;
     while (undo.cleanups.length) await undo.cleanups.pop()?.();
-    for (const [kind, item] of undo.provided) {
-      const list = this.provided.get(kind);
-      const i = list?.indexOf(item) ?? -1;
-      if (list && i >= 0) list.splice(i, 1);
-    }
+    for (const [kind, item] of undo.provided) this.withdraw(kind, item);
   }
 
   /** Unload every module (reverse load order). */

@@ -52,5 +52,16 @@ export interface S2SSession {
   close(error?: StreamError): void;
 }
 
+/** An external component's stream (XEP-0114), once its handshake succeeded. */
+export interface ComponentSession {
+  readonly kind: 'component';
+  readonly id: string;
+  readonly secure: boolean;
+  /** The component's domain: every stanza it sends is from it. */
+  readonly domain: string;
+  send(stanza: Element | string): void;
+  close(error?: StreamError): void;
+}
+
 /** Any session a stanza can come from. */
-export type Session = C2SSession | S2SSession;
+export type Session = C2SSession | S2SSession | ComponentSession;

@@ -1,7 +1,6 @@
 // Darknet routing: which remote domains go through i2pd's SOCKS5 proxy, and which are refused.
 // What Prosody's mod_darknet did, with its gaps closed: darknet_map entries may carry a port,
-// subdomains of b32 names (which i2pd cannot resolve) get a clear refusal instead of a DNS
-// query, and the decision (net/darknet-route.ts) is pure — no I/O — so a refused domain can
+// subdomains of b32 names (which i2pd cannot resolve) go to their b32 address instead of DNS, and the decision (net/darknet-route.ts) is pure — no I/O — so a refused domain can
 // never reach DNS code. Loaded by default (modules/index.ts AUTOLOAD); this module adds
 // darknet_map, live reloads and the per-domain log line to the built-in decision.
 // References: RFC 1928 (SOCKS5); design.md §2 (i2pd facts), §4 (the Connector seam).
@@ -43,9 +42,9 @@ function describeRoute(domain: string, route: Route | undefined): { msg: string;
   if (!route || route.kind === 'direct') return { msg: `s2s to ${domain}: not an I2P destination; connecting directly (darknet_only is off)`, fields: { domain, route: 'direct' } };
   if (route.kind === 'refused') return { msg: `s2s to ${domain}: refused — ${route.reason}`, fields: { domain, route: 'refused' } };
   const via = `${route.proxyHost}:${route.proxyPort}`;
-  return route.reason === 'mapped'
-    ? { msg: `s2s to ${domain}: mapped to ${route.host}:${route.port} through the SOCKS5 proxy ${via}`, fields: { domain, route: 'mapped', target: `${route.host}:${route.port}`, proxy: via } }
-    : { msg: `s2s to ${domain}: through the SOCKS5 proxy ${via}`, fields: { domain, route: 'proxy', proxy: via } };
+  if (route.reason === 'mapped') return { msg: `s2s to ${domain}: mapped to ${route.host}:${route.port} through the SOCKS5 proxy ${via}`, fields: { domain, route: 'mapped', target: `${route.host}:${route.port}`, proxy: via } };
+  if (route.reason === 'b32-parent') return { msg: `s2s to ${domain}: a b32 subdomain, through the SOCKS5 proxy ${via} to its b32 address ${route.host} (works with Clove peers; Prosody peers need a darknet_map entry or the component's own b32)`, fields: { domain, route: 'b32-parent', target: `${route.host}:${route.port}`, proxy: via } };
+  return { msg: `s2s to ${domain}: through the SOCKS5 proxy ${via}`, fields: { domain, route: 'proxy', proxy: via } };
 }
 
 /** Read and check the darknet options of `host` in `config`; throws ConfigError with file:line. */

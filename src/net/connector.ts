@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 /** How to reach a domain; computed without any I/O (no DNS), so it can be logged and tested. */
 export type Route =
   /** Through a SOCKS5 proxy (i2pd's on 4447): the hostname is sent to the proxy, never resolved here. */
-  | { kind: 'socks5'; proxyHost: string; proxyPort: number; host: string; port: number; reason: 'mapped' | 'i2p' }
+  | { kind: 'socks5'; proxyHost: string; proxyPort: number; host: string; port: number; reason: 'mapped' | 'i2p' | 'b32-parent' }
   /** Ordinary Internet federation: SRV `_xmpp-server._tcp`, then A/AAAA, then port 5269. */
   | { kind: 'direct'; domain: string }
   /** Not allowed (darknet_only): the reason goes into the bounce text and the log. */

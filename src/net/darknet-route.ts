@@ -28,24 +28,34 @@ export function isB32Subdomain(domain: string): boolean {
   return domain.endsWith('.b32.i2p') && domain.split('.').length > 3;
 }
 
+/** The b32 address a b32 subdomain lives under: `x.b32.i2p` for `conference.x.b32.i2p`. */
+export function b32Parent(domain: string): string {
+  return domain.split('.').slice(-3).join('.');
+}
+
+/**
+ * Whether a peer's certificate can prove `domain` (s2s_secure_auth): not for .i2p names, which no
+ * CA signs (design.md §2); dialback authenticates those. Stream code asks this, never the suffix.
+ */
+export function certificateCanProve(domain: string): boolean {
+  return !normaliseDomain(domain).endsWith('.i2p');
+}
+
 /** Why darknet_only refuses a clearnet domain, in words an operator can act on. */
 export function clearnetRefusal(domain: string): string {
   return `darknet_only is on: ${domain} is a clearnet domain (not .i2p) with no darknet_map entry, and Clove never dials clearnet hosts unless darknet_only = false`;
 }
 
-/** The route for `domain` (pure, no I/O): mapped first, then .i2p, then refused under darknet_only; undefined leaves it to the default (direct). */
+/** The route for `domain` (pure, no I/O): mapped first, then a b32 subdomain via its b32 address, then .i2p, then refused under darknet_only; undefined leaves it to the default (direct). */
 export function routeFor(domain: string, opts: DarknetOptions): Route | undefined {
   const d = normaliseDomain(domain);
   const proxy = { kind: 'socks5' as const, proxyHost: opts.proxyHost, proxyPort: opts.proxyPort };
   // Object.hasOwn: a remote domain named "constructor" must not find Object.prototype's.
   const mapped = Object.hasOwn(opts.map, d) ? opts.map[d] : undefined;
   if (mapped) return { ...proxy, host: mapped.host, port: mapped.port, reason: 'mapped' };
-  if (isB32Subdomain(d)) {
-    return {
-      kind: 'refused',
-      reason: `${d} is a subdomain of an I2P b32 address, which i2pd cannot resolve; add a darknet_map entry for it, e.g. ["${d}"] = "<its server's b32 address>"`,
-    };
-  }
+  // i2pd cannot resolve conference.x.b32.i2p: dial x.b32.i2p; the stream's `to` still names the
+  // subdomain, which a Clove peer hosting it as a component accepts (docs/i2p.md).
+  if (isB32Subdomain(d)) return { ...proxy, host: b32Parent(d), port: XMPP_SERVER_PORT, reason: 'b32-parent' };
   if (d.endsWith('.i2p')) return { ...proxy, host: d, port: XMPP_SERVER_PORT, reason: 'i2p' };
   if (opts.only) return { kind: 'refused', reason: clearnetRefusal(d) };
   return undefined;

@@ -28,8 +28,8 @@ export class ConnectionAdmission<C extends object> {
   private refusedSinceLog = 0;
   private lastLog = 0;
 
-  /** `kind` names the connections in refusals: 'client' or 'server'. */
-  constructor(private readonly kind: 'client' | 'server', private readonly caps: () => AdmissionCaps) {}
+  /** `kind` names the connections in refusals: 'client', 'server' or 'component'. */
+  constructor(private readonly kind: 'client' | 'server' | 'component', private readonly caps: () => AdmissionCaps) {}
 
   /** Why a new connection is refused now, or undefined when it may come in. */
   refusal(): string | undefined {

@@ -77,7 +77,9 @@ export class C2SConnection extends XmlStream implements C2SSession {
   protected onStreamStart(name: string, attrs: Record<string, string>): void {
     const restart = this.host !== '';
     const to = attrs.to?.toLowerCase();
-    const host = to !== undefined ? this.opts.hosts.get(to) : undefined;
+    // A Component host has no accounts: clients cannot log in to it (host-unknown, as Prosody).
+    const found = to !== undefined ? this.opts.hosts.get(to) : undefined;
+    const host = found?.kind === 'Component' ? undefined : found;
     if (!restart && host) {
       this.host = host.name;
       this.hostObj = host;

@@ -23,8 +23,12 @@ export interface S2SInOptions {
   log: Logger;
   tls(host: string): SecureContext | undefined;
   requireEncryption(host: string): boolean;
-  /** s2s_secure_auth: peers (other than .i2p ones) must prove their domain with a certificate. */
-  secureAuth(host: string): boolean;
+  /**
+   * s2s_secure_auth: whether `remote` must prove its domain with a certificate on a stream to
+   * `host`; without `remote`, whether any peer may have to (a certificate is then asked for).
+   * The route owner decides which peers a certificate can prove (src/main.ts).
+   */
+  secureAuth(host: string, remote?: string): boolean;
   stanzaSizeLimit: number;
   keys: DialbackKeys;
   /** Receiving role: ask `remote`'s authoritative server whether `key` is its key for this stream. */
@@ -134,8 +138,7 @@ export class S2SIn extends XmlStream implements S2SSession {
     if (this.opts.requireEncryption(local) && !this.secure) {
       throw new StreamError('policy-violation', 'encryption is required before dialback (s2s_require_encryption)');
     }
-    if (this.opts.secureAuth(local) && !remote.endsWith('.i2p')) {
-      // No CA signs b32 names, so .i2p peers are always left to dialback (design.md §2).
+    if (this.opts.secureAuth(local, remote)) {
       const problem = this.certificateProblem(remote);
       if (problem) throw new StreamError('policy-violation', `s2s_secure_auth is on and ${remote} cannot be authenticated: ${problem}`);
     }

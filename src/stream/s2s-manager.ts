@@ -15,6 +15,7 @@ import type { Connector, Route } from '../net/connector.js';
 import { ConnectError } from '../net/connector.js';
 import type { RateLimit } from '../net/rate-limit.js';
 import { decideRoute, type BuiltInRouting } from '../net/connect.js';
+import { certificateCanProve } from '../net/darknet-route.js';
 import { DialbackKeys } from './dialback.js';
 import { S2SOut, serverStanzaText } from './s2s-out.js';
 import type { VerifyOutcome } from './s2s-in.js';
@@ -65,6 +66,8 @@ class Link {
   routeLogged = false;
   /** Its local domain was removed by a config reload: a connection still under way is dropped. */
   dropped = false;
+  /** verify() calls waiting for the connection under way (resolved by S2SManager.settle). */
+  waiters: Array<(stream: S2SOut | undefined) => void> = [];
   constructor(readonly local: string, readonly remote: string) {}
 }
 
@@ -215,15 +218,18 @@ export class S2SManager {
     return (link.stream as S2SOut).verify(streamId, key);
   }
 
+  /** The link's stream once the connection under way gives one, undefined when it fails (told by settle()). */
   private waitForStream(link: Link): Promise<S2SOut | undefined> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (link.stream && !link.stream.closed) return resolve(link.stream);
-        if (!link.connecting) return resolve(undefined);
-        setTimeout(check, 50);
-      };
-      check();
-    });
+    if (link.stream && !link.stream.closed) return Promise.resolve(link.stream);
+    if (!link.connecting) return Promise.resolve(undefined);
+    return new Promise((resolve) => link.waiters.push(resolve));
+  }
+
+  /** The connection attempt is over: tell whoever waits for the link's stream. */
+  private settle(link: Link): void {
+    link.connecting = false;
+    const stream = link.stream && !link.stream.closed ? link.stream : undefined;
+    for (const resolve of link.waiters.splice(0)) resolve(stream);
   }
 
   private connect(link: Link): void {
@@ -233,31 +239,36 @@ export class S2SManager {
     const s = this.opts.settings(local);
     const route = this.route(local, remote);
     if (route.kind === 'refused') {
-      link.connecting = false;
+      this.settle(link);
       return this.bounceAll(link, 'remote-server-not-found', route.reason);
     }
     const started = Date.now();
     this.opts.connector.connect(route, { timeoutMs: s.connectTimeout * 1000 }).then(
       (socket) => {
-        link.connecting = false;
-        if (this.stopped || link.dropped) return void socket.destroy();
+        if (this.stopped || link.dropped) {
+          this.settle(link);
+          return void socket.destroy();
+        }
         const via = route.kind === 'socks5' ? `SOCKS5 ${route.proxyHost}:${route.proxyPort} → ${route.host}:${route.port} (${route.reason})` : 'direct';
         this.opts.log.info({ remote, via, ms: Date.now() - started }, 's2s: connected');
         link.stream = new S2SOut(socket, {
           local, remote,
           log: this.opts.log,
           keys: this.opts.keys,
-          requireEncryption: s.requireEncryption,
-          secureAuth: s.secureAuth,
+          // s2s_secure_auth also means "never dialback in clear", for every peer; whether a
+          // certificate must prove this peer is the route owner's call (no CA signs .i2p names).
+          requireEncryption: s.requireEncryption || s.secureAuth,
+          secureAuth: s.secureAuth && certificateCanProve(remote),
           stanzaSizeLimit: s.stanzaSizeLimit,
           handshakeTimeout: s.handshakeTimeout,
           onReady: (stream) => this.ready(link, stream, started),
           onDone: (stream, reason, wasReady) => this.done(link, stream, reason, wasReady),
         });
         link.stream.limitRate(s.rateLimit);
+        this.settle(link);
       },
       (err: unknown) => {
-        link.connecting = false;
+        this.settle(link);
         const why = err instanceof ConnectError ? err.message : String((err as Error)?.message ?? err);
         this.failed(link, why, err instanceof ConnectError && err.code === 'timeout');
       },

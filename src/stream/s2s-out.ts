@@ -22,7 +22,7 @@ export interface S2SOutOptions {
   log: Logger;
   keys: DialbackKeys;
   requireEncryption: boolean;
-  /** s2s_secure_auth: the peer (unless .i2p) must present a certificate valid for its domain. */
+  /** s2s_secure_auth for this peer: it must present a certificate valid for its domain (the manager asks the route owner). */
   secureAuth: boolean;
   stanzaSizeLimit: number;
   /** Seconds from connection to a verified stream. */
@@ -124,7 +124,7 @@ export class S2SOut extends XmlStream implements S2SSession {
     this.upgradeTls({ isServer: false, servername: this.opts.remote }, () => {
       if (this.state !== 'tls-handshake') return;
       const { remote, secureAuth } = this.opts;
-      const problem = secureAuth && !remote.endsWith('.i2p') ? this.certificateProblem(remote) : undefined;
+      const problem = secureAuth ? this.certificateProblem(remote) : undefined;
       if (problem) return this.fail('policy-violation', `s2s_secure_auth is on and ${remote} cannot be authenticated: ${problem}`);
       this.state = 'wait-header';
       this.sendHeader();

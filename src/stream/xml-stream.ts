@@ -345,7 +345,7 @@ export abstract class XmlStream {
 
   /**
    * Why the peer's certificate does not prove `domain` (CA chain and name, RFC 6125), or
-   * undefined when it does. Used for s2s_secure_auth; never for .i2p peers.
+   * undefined when it does. Used for s2s_secure_auth, for the peers the route owner says a certificate can prove.
    */
   protected certificateProblem(domain: string): string | undefined {
     const tls = this.socket as TLSSocket;

@@ -2,6 +2,7 @@
 export const NS = {
   CLIENT: 'jabber:client',
   SERVER: 'jabber:server',
+  COMPONENT: 'jabber:component:accept',
   STREAMS: 'http://etherx.jabber.org/streams',
   STREAM_ERRORS: 'urn:ietf:params:xml:ns:xmpp-streams',
   STANZA_ERRORS: 'urn:ietf:params:xml:ns:xmpp-stanzas',

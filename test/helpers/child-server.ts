@@ -30,6 +30,8 @@ export interface ChildServer {
   readonly port: number;
   /** The s2s port, when started with `s2s: true`; 0 otherwise. */
   readonly s2sPort: number;
+  /** The XEP-0114 component port, when started with `component: true`; 0 otherwise. */
+  readonly componentPort: number;
   /** The temp directory holding the config and `data/`. */
   readonly dir: string;
   readonly dataPath: string;
@@ -57,6 +59,8 @@ export interface ChildOptions {
   hosts?: string;
   /** s2s: a written config listens for s2s on port 0; the s2s port is read back (also on restart). */
   s2s?: boolean;
+  /** component: wait for the XEP-0114 listener (`component listening on`) and read its port back; the config sets component_ports. */
+  component?: boolean;
   /** Milliseconds to wait for the listening line. */
   timeout?: number;
 }
@@ -120,6 +124,7 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
   const lineWatchers = new Set<(line: LogLine) => void>();
   const exited = new Promise<ChildExit>((res) => child.once('exit', (code, signal) => res({ code, signal })));
   let s2sPort = 0;
+  let componentPort = 0;
   const port = await new Promise<number>((res, rej) => {
     let buf = '';
     let c2sPort = 0;
@@ -144,10 +149,11 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
         lines.push(parsed);
         for (const w of [...lineWatchers]) w(parsed);
         const msg: unknown = parsed.msg;
-        const m = typeof msg === 'string' ? /^(c2s|s2s) listening on 127\.0\.0\.1:(\d+)$/.exec(msg) : null;
+        const m = typeof msg === 'string' ? /^(c2s|s2s|component) listening on 127\.0\.0\.1:(\d+)$/.exec(msg) : null;
         if (m?.[1] === 'c2s' && !c2sPort) c2sPort = Number(m[2]);
         if (m?.[1] === 's2s' && !s2sPort) s2sPort = Number(m[2]);
-        if (c2sPort && (s2sPort || !opts.s2s)) {
+        if (m?.[1] === 'component' && !componentPort) componentPort = Number(m[2]);
+        if (c2sPort && (s2sPort || !opts.s2s) && (componentPort || !opts.component)) {
           clearTimeout(timer);
           res(c2sPort);
         }
@@ -162,6 +168,7 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
     pid,
     port,
     s2sPort,
+    componentPort,
     dir,
     configPath,
     dataPath: join(dir, 'data'),

@@ -33,6 +33,8 @@ export interface TestServerOptions {
   s2s?: boolean;
   /** Outbound connector (federation tests use the real one through a test SOCKS5 proxy). */
   connector?: import('../../src/net/connector.js').Connector;
+  /** Module definitions added to Clove's own (a test component for `Component "x" "name"`): startServer's extraModules seam. */
+  extraModules?: readonly import('../../src/core/modules.js').ModuleDefinition[];
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -49,7 +51,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   ].join('\n');
   const config = parseConfig(text, join(dir, 'test.cfg.lua'));
   const log = process.env.CLOVE_TEST_LOG ? createLogger([{ level: 'debug', to: 'console' }]).log : silentLogger();
-  const server = await startServer({ config, log, storage: opts.storage === 'file' ? undefined : createMemoryBackend(), ...(opts.connector ? { connector: opts.connector } : {}) });
+  const server = await startServer({ config, log, storage: opts.storage === 'file' ? undefined : createMemoryBackend(), ...(opts.connector ? { connector: opts.connector } : {}), ...(opts.extraModules ? { extraModules: opts.extraModules } : {}) });
   const domain = config.virtualHosts()[0] as string;
   return {
     server,

@@ -197,11 +197,11 @@ describe('warnings', () => {
   });
 
   it('warns once per accepted option and once per reassignment', () => {
-    const c = parse('prosody_user = "a"\nprosody_user = "b"\nVirtualHost "a"\ncomponent_secret = "s"\nVirtualHost "b"\ncomponent_secret = "t"');
+    const c = parse('prosody_user = "a"\nprosody_user = "b"\nVirtualHost "a"\nrestrict_room_creation = true\nVirtualHost "b"\nrestrict_room_creation = false');
     expect(c.warnings).toEqual([
       `${F}:1: option 'prosody_user' is accepted for Prosody compatibility but Clove does not act on it yet`,
       `${F}:2: option 'prosody_user' is set again; this replaces the value from line 1`,
-      `${F}:4: option 'component_secret' is accepted for Prosody compatibility but Clove does not act on it yet`,
+      `${F}:4: option 'restrict_room_creation' is accepted for Prosody compatibility but Clove does not act on it yet`,
     ]);
     expect(c.get('daemonize')).toBe(false);
   });

@@ -8,6 +8,7 @@ import { Host, type HostDeps } from '../../../src/core/host.js';
 import { MODULES, resolveModules } from '../../../src/modules/index.js';
 import type { Route, RoutePolicy } from '../../../src/net/connector.js';
 import { createConnector, decideRoute } from '../../../src/net/connect.js';
+import { certificateCanProve } from '../../../src/net/darknet-route.js';
 import * as guard from '../../helpers/leak-guard.js';
 
 const A = 'ynkz7ebfkllljitiodcq52pa7fgqziomz4wa7tv4qiqldghpx4uq.b32.i2p';
@@ -18,7 +19,7 @@ const base: DarknetOptions = {
   proxyHost: '127.0.0.1',
   proxyPort: 4447,
 };
-const via = (host: string, port: number, reason: 'mapped' | 'i2p'): Route => ({ kind: 'socks5', proxyHost: '127.0.0.1', proxyPort: 4447, host, port, reason });
+const via = (host: string, port: number, reason: 'mapped' | 'i2p' | 'b32-parent'): Route => ({ kind: 'socks5', proxyHost: '127.0.0.1', proxyPort: 4447, host, port, reason });
 
 describe('routeFor', () => {
   const table: [string, string, boolean, Route | undefined][] = [
@@ -45,13 +46,21 @@ describe('routeFor', () => {
     });
   });
 
-  it('refuses an unmapped b32 subdomain even without darknet_only, pointing at darknet_map', () => {
+  it('routes an unmapped b32 subdomain to its b32 address (the stream still names the subdomain), with or without darknet_only', () => {
     for (const only of [false, true]) {
-      const r = routeFor(`muc.${A}`, { ...base, only });
-      expect(r?.kind).toBe('refused');
-      expect(r?.kind === 'refused' && r.reason).toBe(`muc.${A} is a subdomain of an I2P b32 address, which i2pd cannot resolve; add a darknet_map entry for it, e.g. ["muc.${A}"] = "<its server's b32 address>"`);
+      expect(routeFor(`muc.${A}`, { ...base, only })).toEqual(via(A, 5269, 'b32-parent'));
+      expect(routeFor(`a.b.${A.toUpperCase()}`, { ...base, only })).toEqual(via(A, 5269, 'b32-parent'));
     }
     expect([isB32Subdomain(`a.${A}`), isB32Subdomain(A), isB32Subdomain('a.b.i2p')]).toEqual([true, false, false]);
+  });
+
+  it('lets a darknet_map entry win over the b32 parent rule', () => {
+    expect(routeFor(`conference.${B}`, base)).toEqual(via(B, 5269, 'mapped'));
+    expect(routeFor(`conference.${B}`, { ...base, map: { [`conference.${B}`]: { host: A, port: 5270 } } })).toEqual(via(A, 5270, 'mapped'));
+  });
+
+  it('leaves certificates out of s2s_secure_auth for .i2p peers only', () => {
+    expect([certificateCanProve(A), certificateCanProve(`muc.${A}`), certificateCanProve('Xmpp.I2P.'), certificateCanProve('example.org')]).toEqual([false, false, false, true]);
   });
 
   it('is not fooled by Object.prototype names', () => {
