@@ -1,4 +1,4 @@
-// The two error families of the house (design.md §5.4), each mapped to XML in this one place.
+// The two error families of the house (docs/architecture.md, house rule 4), each mapped to XML in this one place.
 // References: RFC 6120 §4.9 (stream errors), §8.3 (stanza errors).
 import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';

@@ -1,4 +1,4 @@
-// Every event name Clove fires and the payload it carries, declared once (design.md §4).
+// Every event name Clove fires and the payload it carries, declared once (docs/architecture.md, Events).
 import type { Element } from '../xml/element.js';
 import type { Jid } from '../jid/jid.js';
 import type { C2SSession, Session } from './session.js';

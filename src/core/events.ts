@@ -1,4 +1,4 @@
-// Named events with prioritised handlers, Prosody style (design.md §4): handlers run highest
+// Named events with prioritised handlers, Prosody style (docs/architecture.md, Events): handlers run highest
 // priority first; the first one that returns something other than undefined wins.
 import type { EventName, EventPayload } from './events-map.js';
 

@@ -1,4 +1,4 @@
-// The unit of extension (design.md §4): a module declares a name and a setup(ctx) function.
+// The unit of extension (docs/architecture.md, Modules): a module declares a name and a setup(ctx) function.
 // Modules are loaded per VirtualHost from `modules_enabled` / `modules_disabled`.
 // A module sees the server only through ModuleContext: the narrow ModuleHost (no router, no
 // event bus, no storage backend), and routes every stanza through ctx.send / ctx.sendAs.

@@ -3,7 +3,7 @@
 // subdomains of b32 names (which i2pd cannot resolve) go to their b32 address instead of DNS, and the decision (net/darknet-route.ts) is pure — no I/O — so a refused domain can
 // never reach DNS code. Loaded by default (modules/index.ts AUTOLOAD); this module adds
 // darknet_map, live reloads and the per-domain log line to the built-in decision.
-// References: RFC 1928 (SOCKS5); design.md §2 (i2pd facts), §4 (the Connector seam).
+// References: RFC 1928 (SOCKS5); docs/architecture.md ("What the design rests on", the remote walk).
 import { defineModule } from '../core/modules.js';
 import { isIP } from 'node:net';
 import { ConfigError } from '../config/errors.js';

@@ -9,7 +9,7 @@
 // - Registration closed (allow_registration = false): a `get` gets `service-unavailable`
 //   (§3.1: "a host that does not support in-band registration"), a `set` gets `not-allowed`;
 //   both say so in text. Password change and removal work either way.
-// - The throttle behind i2pd (every client comes from loopback, design.md §2) is per connection
+// - The throttle behind i2pd (every client comes from loopback: docs/architecture.md) is per connection
 //   and per host, never per address: one account per connection and at most
 //   MAX_ATTEMPTS_PER_CONNECTION tries, refused with `not-acceptable` (§3.1.1 names it for both);
 //   and at most registration_throttle_max new accounts per registration_throttle_period seconds

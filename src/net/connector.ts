@@ -1,4 +1,4 @@
-// The outbound seam (design.md §4): s2s code asks for a socket to a remote XMPP domain and never
+// The outbound seam (docs/architecture.md, the remote walk): s2s code asks for a socket to a remote XMPP domain and never
 // knows how it was reached. Route policies (the darknet module) decide; connectors perform.
 import type { Socket } from 'node:net';
 

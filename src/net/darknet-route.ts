@@ -2,7 +2,7 @@
 // and which are refused. It lives in the net layer because it is built in: the darknet module
 // only feeds it darknet_map and logs, and with that module disabled decideRoute still applies
 // it, so an .i2p name never reaches DNS and darknet_only never falls back to the clearnet.
-// References: RFC 1928 (SOCKS5); design.md §2 (i2pd facts), §4 (the Connector seam).
+// References: RFC 1928 (SOCKS5); docs/architecture.md ("What the design rests on", the remote walk).
 import type { DarknetTarget } from '../config/schema.js';
 import type { Route } from './connector.js';
 
@@ -35,7 +35,7 @@ export function b32Parent(domain: string): string {
 
 /**
  * Whether a peer's certificate can prove `domain` (s2s_secure_auth): not for .i2p names, which no
- * CA signs (design.md §2); dialback authenticates those. Stream code asks this, never the suffix.
+ * CA signs (docs/architecture.md); dialback authenticates those. Stream code asks this, never the suffix.
  */
 export function certificateCanProve(domain: string): boolean {
   return !normaliseDomain(domain).endsWith('.i2p');

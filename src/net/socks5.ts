@@ -1,6 +1,6 @@
 // A SOCKS5 client for i2pd's SOCKS proxy. References: RFC 1928.
 // Only what I2P needs: the "no authentication" method and CONNECT with ATYP=3, so the remote
-// name reaches the proxy as text and is never resolved here (design.md §2, house rule 7).
+// name reaches the proxy as text and is never resolved here (docs/architecture.md, house rule 7).
 // i2pd answers success as ATYP=1 0.0.0.0:0 as soon as the destination's LeaseSet is found;
 // other proxies may answer with ATYP 3 or 4, so every reply shape is parsed to its exact end —
 // bytes the far side sends right behind the reply belong to the XMPP stream and are kept.

@@ -1,6 +1,6 @@
 // Server dialback keys and elements. References: XEP-0220, XEP-0185 (key generation).
 // On I2P outbound streams leave from the proxy's shared destination, so the peer cannot tie a
-// connection to our domain: dialback is how servers prove who they are (design.md §2).
+// connection to our domain: dialback is how servers prove who they are (docs/architecture.md).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';

@@ -4,7 +4,7 @@
 // batched (group commit), and queues are capped per link, per sender and in total, links in
 // number (idle ones are forgotten), and the connections inbound dialback can make us open
 // (s2s-limits.ts; issue 9).
-// Tunnels are slow: first contact with an I2P destination can take minutes (design.md §2).
+// Tunnels are slow: first contact with an I2P destination can take minutes (docs/architecture.md).
 import type { Element } from '../xml/element.js';
 import { parseElement } from '../xml/parse.js';
 import { StanzaError, errorReply, type StanzaErrorCondition } from '../core/errors.js';

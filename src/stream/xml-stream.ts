@@ -330,7 +330,7 @@ export abstract class XmlStream {
     this.detach(raw);
     const tls = opts.isServer
       ? new TLSSocket(new SocketDuplex(raw), { isServer: true, secureContext: opts.secureContext, requestCert: opts.requestCert ?? false, rejectUnauthorized: false })
-      // .i2p peers have self-signed certificates no CA can sign (design.md §2); dialback
+      // .i2p peers have self-signed certificates no CA can sign (docs/architecture.md); dialback
       // authenticates them instead. tls.connect (not the constructor) starts the handshake.
       : tlsConnect({ socket: new SocketDuplex(raw), rejectUnauthorized: false, ...(opts.servername ? { servername: opts.servername } : {}) });
     this.socket = tls;

@@ -12,7 +12,7 @@ let other: Wire;
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 
 beforeAll(async () => {
-  // darknet_only: a clearnet domain is refused at once, with no DNS look-up (design.md §2).
+  // darknet_only: a clearnet domain is refused at once, with no DNS look-up (docs/architecture.md).
   server = await startTestServer({ extra: 'darknet_only = true' });
   await server.addUser('alice', 'alice-pass');
   await server.addUser('bob', 'bob-pass');

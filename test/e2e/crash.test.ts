@@ -1,4 +1,4 @@
-// kill -9 in the middle of a write burst loses nothing that was acknowledged (design.md §5.5):
+// kill -9 in the middle of a write burst loses nothing that was acknowledged (docs/architecture.md, house rule 5):
 // a real `clove start` child with file storage, a client doing roster sets (one at a time, then
 // pipelined so the kill lands mid-write), SIGKILL mid-burst, a new child on the same data
 // directory, and the roster read back. Leftover .tmp files are allowed: the restarted server

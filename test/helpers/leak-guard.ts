@@ -1,6 +1,6 @@
 // Catches leaks in tests: any DNS call, and any TCP connection to something other than an
 // allowed 127.0.0.1:port, is recorded as a violation and blocked (the caller gets an error, so
-// nothing actually leaves). With darknet_only, Clove must make neither (design.md §5 rule 7).
+// nothing actually leaves). With darknet_only, Clove must make neither (docs/architecture.md, house rule 7).
 //
 // Covered: every lookup*/resolve*/reverse function of `dns` and `dns.promises`, the methods of
 // both Resolver classes, net.connect / net.createConnection, and Socket.prototype.connect (which

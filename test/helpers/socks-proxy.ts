@@ -1,4 +1,4 @@
-// A SOCKS5 proxy standing in for i2pd in tests (RFC 1928; i2pd's behaviour from design.md §2).
+// A SOCKS5 proxy standing in for i2pd in tests (RFC 1928; i2pd's behaviour as docs/architecture.md describes it).
 // It maps names like `a.b32.i2p` to local ports, records every name it is asked for, and can be
 // told — per name or for all — to answer like i2pd, refuse, stall, or succeed and then hang up.
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
