@@ -1,0 +1,201 @@
+// Segment files of one owner's archive: <owner dir>/NNNNNNNN.seg, append-only, each a run of
+// records (./record.ts), rotated at SEGMENT_MAX bytes; <owner dir>/meta.json holds the owner's
+// name and id key. This file reads and repairs them at open, and reads records back.
+//
+// Crash safety: a segment is fsynced before the next one is created, so only the last segment
+// can end in a torn or half-written record; open checks every CRC of the last segment and
+// truncates it at the first bad record (later bytes were never acknowledged: a write batch is
+// acknowledged only after fdatasync, in order). Earlier segments are read without CRC checks
+// (fast open); a damaged record there ends that segment's scan, and its records after it are
+// left out of the index (not deleted). Queries check the CRC of every record they return.
+import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { isCode } from '../fs-sync.js';
+import type { ArchiveIndex } from './index.js';
+import { readRecord, type ArchiveRecord } from './record.js';
+
+/** Bytes after which a segment is closed and the next one started. */
+export const SEGMENT_MAX = 4 * 1024 * 1024;
+export const META_FILE = 'meta.json';
+const SEG_RE = /^(\d{8})\.seg$/;
+const SCAN_CHUNK = 1024 * 1024;
+
+/** One segment file: its number, durable size, and the first sequence number it holds. */
+export interface Segment {
+  num: number;
+  size: number;
+  firstSeq: number;
+}
+
+/** The file name of segment `num`. */
+export function segmentName(num: number): string {
+  return `${String(num).padStart(8, '0')}.seg`;
+}
+
+/** What meta.json holds. */
+export interface OwnerMeta {
+  owner: string;
+  key: string; // base64
+}
+
+/** meta.json of an owner directory, or undefined when there is none (no archive). */
+export async function readMeta(dir: string): Promise<OwnerMeta | undefined> {
+  try {
+    const m = JSON.parse(await readFile(path.join(dir, META_FILE), 'utf8')) as OwnerMeta;
+    if (typeof m.owner !== 'string' || typeof m.key !== 'string') throw new Error('bad meta');
+    return m;
+  } catch (e) {
+    if (isCode(e, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw new Error(`${path.join(dir, META_FILE)}: unreadable archive metadata`, { cause: e });
+  }
+}
+
+/** What scanning an owner's segments found. */
+export interface ScanResult {
+  segments: Segment[];
+  /** Bytes cut from the end of the last segment (a torn or damaged final record). */
+  truncated: number;
+  /** Sealed segments whose scan stopped at a damaged record. */
+  damaged: number;
+}
+
+/**
+ * Read every segment of `dir` into `index` (oldest first), truncating a torn end of the last
+ * segment. Reads in 1 MiB chunks, yielding to the event loop between them.
+ */
+export async function scanSegments(dir: string, index: ArchiveIndex): Promise<ScanResult> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => SEG_RE.test(n)).sort();
+  } catch (e) {
+    if (isCode(e, 'ENOENT', 'ENOTDIR')) return { segments: [], truncated: 0, damaged: 0 };
+    throw e;
+  }
+  const segments: Segment[] = [];
+  let truncated = 0;
+  let damaged = 0;
+  let lastSeq = -1;
+  for (let s = 0; s < names.length; s++) {
+    const isLast = s === names.length - 1;
+    const file = path.join(dir, names[s]!);
+    const num = Number(SEG_RE.exec(names[s]!)![1]);
+    const fh = await open(file, isLast ? 'r+' : 'r');
+    try {
+      const firstCount = index.length;
+      const r = await scanOne(fh, index, isLast, lastSeq);
+      if (index.length > firstCount) lastSeq = index.seqs[index.length - 1]!;
+      if (r.end < r.fileSize) {
+        if (isLast) {
+          await fh.truncate(r.end);
+          await fh.datasync();
+          truncated += r.fileSize - r.end;
+        } else damaged++;
+      }
+      const firstSeq = index.length > firstCount ? index.seqs[firstCount]! : lastSeq + 1;
+      segments.push({ num, size: isLast ? r.end : r.fileSize, firstSeq });
+    } finally {
+      await fh.close();
+    }
+  }
+  return { segments, truncated, damaged };
+}
+
+/** Scan one segment; `end` is the offset after the last good record. */
+async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, prevSeq: number): Promise<{ end: number; fileSize: number }> {
+  const fileSize = (await fh.stat()).size;
+  let buf = Buffer.alloc(0);
+  let bufPos = 0; // file offset of buf[0]
+  let off = 0; // offset in buf of the next record
+  let filePos = 0;
+  for (;;) {
+    const r = readRecord(buf, off, checkCrc, false);
+    if (r.ok) {
+      if (r.record.seq <= prevSeq) return { end: bufPos + off, fileSize };
+      prevSeq = r.record.seq;
+      index.push(r.record.seq, r.record.when, r.record.with, r.size, bufPos + off);
+      off += r.size;
+      continue;
+    }
+    if (r.reason === 'corrupt' || filePos >= fileSize) return { end: bufPos + off, fileSize };
+    // Short: keep the unread tail and read the next chunk (a record may span several).
+    const chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, fileSize - filePos));
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, filePos);
+    if (bytesRead === 0) return { end: bufPos + off, fileSize };
+    filePos += bytesRead;
+    const tail = buf.subarray(off);
+    bufPos += off;
+    buf = tail.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([tail, chunk.subarray(0, bytesRead)]);
+    off = 0;
+  }
+}
+
+/** A record's place on disk. */
+export interface RecordRef {
+  seq: number;
+  segment: number; // segment number
+  offset: number;
+  size: number;
+}
+
+/** The segment holding `seq` (the last one whose firstSeq ≤ seq). */
+export function segmentOf(segments: readonly Segment[], seq: number): Segment {
+  let lo = 0;
+  let hi = segments.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (segments[mid]!.firstSeq <= seq) lo = mid;
+    else hi = mid - 1;
+  }
+  return segments[lo]!;
+}
+
+/** Records whose bytes lie this close together are read with one read. */
+const COALESCE_GAP = 16 * 1024;
+const COALESCE_MAX = 1024 * 1024;
+
+/**
+ * Read records (in the order given), coalescing neighbours of one segment into single reads.
+ * `handle(num)` gives an open handle for a segment and a function to call after reading; every record's CRC and seq are checked.
+ */
+export async function readRecords(
+  refs: readonly RecordRef[],
+  handle: (num: number) => Promise<{ fh: FileHandle; done: () => Promise<void> }>,
+  where: string,
+): Promise<ArchiveRecord[]> {
+  const out: ArchiveRecord[] = new Array<ArchiveRecord>(refs.length);
+  const order = refs.map((_, i) => i).sort((a, b) => refs[a]!.segment - refs[b]!.segment || refs[a]!.offset - refs[b]!.offset);
+  const runs: number[][] = [];
+  for (const i of order) {
+    const run = runs[runs.length - 1];
+    const prev = run === undefined ? undefined : refs[run[run.length - 1]!]!;
+    const r = refs[i]!;
+    if (run && prev && prev.segment === r.segment && r.offset - (prev.offset + prev.size) <= COALESCE_GAP && r.offset + r.size - refs[run[0]!]!.offset <= COALESCE_MAX) run.push(i);
+    else runs.push([i]);
+  }
+  await Promise.all(
+    runs.map(async (run) => {
+      const first = refs[run[0]!]!;
+      const last = refs[run[run.length - 1]!]!;
+      const len = last.offset + last.size - first.offset;
+      const buf = Buffer.allocUnsafe(len);
+      const { fh, done } = await handle(first.segment);
+      let got = 0;
+      try {
+        while (got < len) {
+          const { bytesRead } = await fh.read(buf, got, len - got, first.offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+      } finally {
+        await done();
+      }
+      for (const i of run) {
+        const ref = refs[i]!;
+        const r = readRecord(buf.subarray(0, got), ref.offset - first.offset, true, true);
+        if (!r.ok || r.record.seq !== ref.seq) throw new Error(`${where}/${segmentName(ref.segment)}: damaged record at offset ${ref.offset}`);
+        out[i] = r.record;
+      }
+    }),
+  );
+  return out;
+}
