@@ -143,8 +143,12 @@ export class FileOwner {
   append(item: NewItem, limits: Required<ArchiveLimits>): Promise<string> {
     return this.use(async () => {
       // Creation happens before accept(), so the state (and its key) exists for the record.
-      this.state ??= await this.gate.alone(async () => this.state ?? (await this.create()));
-      const st = this.state;
+      if (!this.state) {
+        await this.gate.alone(async () => {
+          this.state ??= await this.create(); // checked and set inside the gate: one creation
+        });
+      }
+      const st = this.state!;
       if (st.pendingBytes > PENDING_MAX) throw new ArchiveBusyError(this.owner);
       const r = st.accept(item, limits);
       const buf = encodeRecord(r);

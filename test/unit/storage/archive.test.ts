@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileBackend } from '../../../src/storage/file.js';
 import { createMemoryBackend } from '../../../src/storage/memory.js';
 import {
@@ -66,6 +66,9 @@ describe.each(backends)('%s backend: archive', (_name, make) => {
   beforeEach(async () => {
     b = await make();
     a = b.archive('localhost', 'archive', { maxItems: 100_000 });
+  });
+  afterEach(async () => {
+    await b.close();
   });
 
   /** Append n items for `owner`, one second apart from `t`, cycling through `withs`. */
