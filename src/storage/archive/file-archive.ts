@@ -24,6 +24,7 @@ export interface ArchiveCacheOptions {
 
 /** Every open owner of one file backend, least recently used first. */
 export class FileArchives {
+  /** By store directory and owner name. */
   private readonly owners = new Map<string, FileOwner>();
   /** Deletions in progress by directory; a new open of the directory waits for it. */
   private readonly deleting = new Map<string, Promise<void>>();
@@ -55,7 +56,7 @@ export class FileArchives {
       deleteOwner: async (owner) => {
         if (this.closed) throw new StorageClosedError();
         const o = this.owner(storeDir, owner);
-        this.owners.delete(o.dir);
+        this.owners.delete(`${storeDir}\0${owner}`);
         const p = o.destroy().finally(() => {
           if (this.deleting.get(o.dir) === p) this.deleting.delete(o.dir);
         });
@@ -73,14 +74,17 @@ export class FileArchives {
     };
   }
 
-  /** The open owner of a directory (most recently used now), opening it if needed. */
+  /** The open owner (most recently used now), opening it if needed. */
   private owner(storeDir: string, owner: string): FileOwner {
     if (owner === '') throw new Error('empty owner name');
-    const dir = path.join(storeDir, storedName(owner, 0).base);
-    let o = this.owners.get(dir);
-    if (o) this.owners.delete(dir);
-    else o = new FileOwner(dir, owner, this.deleting.get(dir) ?? Promise.resolve());
-    this.owners.set(dir, o);
+    const key = `${storeDir}\0${owner}`;
+    let o = this.owners.get(key);
+    if (o) this.owners.delete(key);
+    else {
+      const dir = path.join(storeDir, storedName(owner, 0).base);
+      o = new FileOwner(dir, owner, this.deleting.get(dir) ?? Promise.resolve());
+    }
+    this.owners.set(key, o);
     return o;
   }
 
@@ -88,10 +92,10 @@ export class FileArchives {
   private evict(): void {
     let bytes = 0;
     for (const o of this.owners.values()) bytes += o.memoryBytes();
-    for (const [dir, o] of this.owners) {
+    for (const [key, o] of this.owners) {
       if (bytes <= this.cacheBytes && this.owners.size <= this.cacheOwners) break;
       if (!o.idle()) continue;
-      this.owners.delete(dir);
+      this.owners.delete(key);
       bytes -= o.memoryBytes();
       void o.closeHandles();
     }

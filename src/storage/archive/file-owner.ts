@@ -17,8 +17,8 @@ import { META_FILE, readMeta, readRecords, scanSegments, segmentName, segmentOf,
 
 /** Bytes of appends waiting to be written per owner before further appends are refused. */
 export const PENDING_MAX = 16 * 1024 * 1024;
-/** Read handles kept open per owner. */
-const READ_HANDLES = 8;
+/** Idle read handles kept open per owner (a 1M-message archive has ~90 segments). */
+const READ_HANDLES = 32;
 
 interface Pending {
   buf: Buffer;
@@ -70,7 +70,7 @@ export class FileOwner {
   private state: OwnerState | undefined;
   private segments: Segment[] = [];
   private appendFh: FileHandle | undefined;
-  private readonly readFhs = new Map<number, FileHandle>();
+  private readonly readFhs = new Map<number, { fh: FileHandle; refs: number }>();
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private readonly gate = new Gate();
@@ -141,22 +141,42 @@ export class FileOwner {
   }
 
   append(item: NewItem, limits: Required<ArchiveLimits>): Promise<string> {
+    // Fast path, no await before queueing: the archive is open and exists.
+    if (this.state) {
+      try {
+        return this.enqueue(this.state, item, limits);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return this.use(async () => {
-      // Creation happens before accept(), so the state (and its key) exists for the record.
       if (!this.state) {
         await this.gate.alone(async () => {
           this.state ??= await this.create(); // checked and set inside the gate: one creation
         });
       }
-      const st = this.state!;
-      if (st.pendingBytes > PENDING_MAX) throw new ArchiveBusyError(this.owner);
-      const r = st.accept(item, limits);
-      const buf = encodeRecord(r);
-      st.pendingItems++;
-      st.pendingBytes += r.size;
-      const id = new Promise<string>((resolve, reject) => this.queue.push({ buf, seq: r.seq, when: r.when, with: r.with, size: r.size, resolve, reject }));
-      this.flushing ??= this.flushLoop().finally(() => (this.flushing = undefined));
-      return id;
+      return this.enqueue(this.state!, item, limits);
+    });
+  }
+
+  /** Accept an item and queue its record; the promise resolves once it is durable. */
+  private enqueue(st: OwnerState, item: NewItem, limits: Required<ArchiveLimits>): Promise<string> {
+    if (st.pendingBytes > PENDING_MAX) throw new ArchiveBusyError(this.owner);
+    const r = st.accept(item, limits);
+    const buf = encodeRecord(r);
+    st.pendingItems++;
+    st.pendingBytes += r.size;
+    const id = new Promise<string>((resolve, reject) => this.queue.push({ buf, seq: r.seq, when: r.when, with: r.with, size: r.size, resolve, reject }));
+    this.kick();
+    return id;
+  }
+
+  /** Start writing the queue unless a write loop runs; a loop that ends looks at the queue again. */
+  private kick(): void {
+    if (this.flushing || this.queue.length === 0) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      this.kick(); // appends queued while the loop was finishing
     });
   }
 
@@ -264,16 +284,32 @@ export class FileOwner {
     return shells.map((s, i) => ({ ...s, payload: recs[i]!.payload }));
   }
 
-  /** A read handle for segment `num`; `done` closes it unless it is kept for later reads. */
+  /** A read handle for segment `num`; call `done` after reading. Idle handles past READ_HANDLES are closed. */
   private async readHandle(num: number): Promise<{ fh: FileHandle; done: () => Promise<void> }> {
-    const cached = this.readFhs.get(num);
-    if (cached) return { fh: cached, done: async () => undefined };
-    const fh = await open(path.join(this.dir, segmentName(num)), 'r');
-    // Keep it unless the cache is full or another query opened the same segment meanwhile;
-    // cached handles are only closed while no query runs (deletions, dropping the owner).
-    if (this.readFhs.size >= READ_HANDLES || this.readFhs.has(num)) return { fh, done: () => fh.close() };
-    this.readFhs.set(num, fh);
-    return { fh, done: async () => undefined };
+    let h = this.readFhs.get(num);
+    if (!h) {
+      const fh = await open(path.join(this.dir, segmentName(num)), 'r');
+      h = this.readFhs.get(num); // another query may have opened it meanwhile
+      if (h) await fh.close();
+      else this.readFhs.set(num, (h = { fh, refs: 0 }));
+    } else {
+      this.readFhs.delete(num); // most recently used goes last
+      this.readFhs.set(num, h);
+    }
+    const held = h;
+    held.refs++;
+    return {
+      fh: held.fh,
+      done: async () => {
+        held.refs--;
+        for (const [n, x] of this.readFhs) {
+          if (this.readFhs.size <= READ_HANDLES) break;
+          if (x.refs > 0) continue;
+          this.readFhs.delete(n);
+          await x.fh.close();
+        }
+      },
+    };
   }
 
   /**
@@ -370,9 +406,9 @@ export class FileOwner {
   }
 
   private async closeRead(num: number): Promise<void> {
-    const fh = this.readFhs.get(num);
+    const h = this.readFhs.get(num);
     this.readFhs.delete(num);
-    await fh?.close();
+    await h?.fh.close();
   }
 
   /** Close every file handle (the owner is being dropped from memory or deleted). */
@@ -381,7 +417,7 @@ export class FileOwner {
     this.readFhs.clear();
     const a = this.appendFh;
     this.appendFh = undefined;
-    await Promise.allSettled([...all.map((h) => h.close()), a?.close()]);
+    await Promise.allSettled([...all.map((h) => h.fh.close()), a?.close()]);
   }
 
   /** Wait until queued appends are written. */

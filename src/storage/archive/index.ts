@@ -15,9 +15,15 @@ import { ARCHIVE_QUERY_MAX, ArchiveItemNotFoundError, type ArchiveQuery } from '
 class U32List {
   a = new Uint32Array(4);
   n = 0;
-  push(v: number): void {
-    if (this.n === this.a.length) this.a = grow(this.a, this.n * 2);
+  /** Append v; returns the bytes the list grew by. */
+  push(v: number): number {
+    let grew = 0;
+    if (this.n === this.a.length) {
+      this.a = grow(this.a, this.n * 2);
+      grew = this.n * 4;
+    }
     this.a[this.n++] = v;
+    return grew;
   }
 }
 
@@ -73,6 +79,8 @@ export class ArchiveIndex {
   private withBare: number[] = [];
   private bareIds = new Map<string, number>();
   private postings: U32List[] = [];
+  /** Bytes of the posting lists and interned names (kept up to date: read after every operation). */
+  private sideBytes = 0;
 
   /** Add an item after the last one; its seq must exceed the last seq. */
   push(seq: number, when: number, withJid: string, size: number, offset: number): void {
@@ -92,7 +100,7 @@ export class ArchiveIndex {
     this.sizes[i] = size;
     this.offsets[i] = offset;
     this.bytes += size;
-    this.postings[this.withBare[w]!]!.push(seq);
+    this.sideBytes += this.postings[this.withBare[w]!]!.push(seq);
   }
 
   /** The `with` of the item at `pos`. */
@@ -118,10 +126,7 @@ export class ArchiveIndex {
 
   /** Bytes held by this index (typed arrays at their capacity, interned names, posting lists). */
   memoryBytes(): number {
-    let b = this.seqs.length * 24 + 200;
-    for (const p of this.postings) b += p.a.byteLength + 64;
-    for (const s of this.withNames) b += 2 * s.length + 120;
-    return b;
+    return this.seqs.length * 24 + 200 + this.sideBytes;
   }
 
   /** Drop the `n` oldest items; resolves the bytes they held. */
@@ -140,6 +145,7 @@ export class ArchiveIndex {
     this.withBare = [];
     this.bareIds = new Map();
     this.postings = [];
+    this.sideBytes = 0;
     let cap = 16;
     while (cap < old.length - n) cap *= 2;
     this.seqs = new Uint32Array(cap);
@@ -239,12 +245,14 @@ export class ArchiveIndex {
     w = this.withNames.length;
     this.withIds.set(withJid, w);
     this.withNames.push(withJid);
+    this.sideBytes += 2 * withJid.length + 120;
     const bare = bareOf(withJid);
     let b = this.bareIds.get(bare);
     if (b === undefined) {
       b = this.postings.length;
       this.bareIds.set(bare, b);
       this.postings.push(new U32List());
+      this.sideBytes += 16 + 64;
     }
     this.withBare.push(b);
     return w;

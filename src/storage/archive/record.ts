@@ -52,13 +52,13 @@ export type ReadResult =
 /**
  * The record at `off` in `b`. `check` verifies the CRC (always when serving a query; the open
  * scan checks it only in the last segment, the one a crash can tear). `decodePayload` false
- * leaves the payload out (the open scan needs only the index fields).
+ * leaves the payload out (the open scan needs only the index fields). Bytes from `end` on are not looked at.
  */
-export function readRecord(b: Buffer, off: number, check: boolean, decodePayload: boolean): ReadResult {
-  if (b.length - off < FRAME) return { ok: false, reason: 'short' };
+export function readRecord(b: Buffer, off: number, check: boolean, decodePayload: boolean, end = b.length): ReadResult {
+  if (end - off < FRAME) return { ok: false, reason: 'short' };
   const body = b.readUInt32LE(off);
   if (body < FIXED || body > BODY_MAX) return { ok: false, reason: 'corrupt' };
-  if (b.length - off - FRAME < body) return { ok: false, reason: 'short' };
+  if (end - off - FRAME < body) return { ok: false, reason: 'short' };
   const start = off + FRAME;
   if (check && crc32(b.subarray(start, start + body)) !== b.readUInt32LE(off + 4)) return { ok: false, reason: 'corrupt' };
   const kind = b[start]!;

@@ -103,12 +103,15 @@ export async function scanSegments(dir: string, index: ArchiveIndex): Promise<Sc
 /** Scan one segment; `end` is the offset after the last good record. */
 async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, prevSeq: number): Promise<{ end: number; fileSize: number }> {
   const fileSize = (await fh.stat()).size;
-  let buf = Buffer.alloc(0);
+  // One buffer for the whole scan (less garbage, so RSS stays near the index's size): unread
+  // bytes move to its start before the next read; it grows only for a record larger than it.
+  let buf = Buffer.allocUnsafe(SCAN_CHUNK);
+  let len = 0; // valid bytes in buf
   let bufPos = 0; // file offset of buf[0]
   let off = 0; // offset in buf of the next record
   let filePos = 0;
   for (;;) {
-    const r = readRecord(buf, off, checkCrc, false);
+    const r = readRecord(buf, off, checkCrc, false, len);
     if (r.ok) {
       if (r.record.seq <= prevSeq) return { end: bufPos + off, fileSize };
       prevSeq = r.record.seq;
@@ -117,15 +120,20 @@ async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, p
       continue;
     }
     if (r.reason === 'corrupt' || filePos >= fileSize) return { end: bufPos + off, fileSize };
-    // Short: keep the unread tail and read the next chunk (a record may span several).
-    const chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, fileSize - filePos));
-    const { bytesRead } = await fh.read(chunk, 0, chunk.length, filePos);
+    // Short: keep the unread tail and read more (a record may be larger than the buffer).
+    buf.copy(buf, 0, off, len);
+    len -= off;
+    bufPos += off;
+    off = 0;
+    if (len === buf.length) {
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, len);
+      buf = bigger;
+    }
+    const { bytesRead } = await fh.read(buf, len, Math.min(buf.length - len, fileSize - filePos), filePos);
     if (bytesRead === 0) return { end: bufPos + off, fileSize };
     filePos += bytesRead;
-    const tail = buf.subarray(off);
-    bufPos += off;
-    buf = tail.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([tail, chunk.subarray(0, bytesRead)]);
-    off = 0;
+    len += bytesRead;
   }
 }
 

@@ -71,6 +71,11 @@ describe('file archive', () => {
     expect((await readFile(seg)).subarray(0, size)).toEqual((await readFile(seg)).subarray(0, size));
   });
 
+  it('acknowledges appends awaited one after the other (each starts a new write batch)', async () => {
+    for (let i = 0; i < 300; i++) await a.append('alice', { with: 'bob@x', payload: `m${i}`, when: T0 + i });
+    expect((await a.metadata('alice')).count).toBe(300);
+  }, 15_000);
+
   it.each([
     ['cut inside the last record', 7],
     ['cut inside the last frame', 3],
