@@ -30,7 +30,7 @@ const { values: opt } = parseArgs({
     items: { type: 'string', default: '1000000' },
     contacts: { type: 'string', default: '200' },
     queries: { type: 'string', default: '2000' },
-    'in-flight': { type: 'string', default: '2000' },
+    'in-flight': { type: 'string', default: '500' },
     'no-write': { type: 'boolean', default: false },
     'keep-tmp': { type: 'boolean', default: false },
     child: { type: 'string' },

@@ -17,6 +17,11 @@ import { META_FILE, readMeta, readRecords, scanSegments, segmentName, segmentOf,
 
 /** Bytes of appends waiting to be written per owner before further appends are refused. */
 export const PENDING_MAX = 16 * 1024 * 1024;
+/**
+ * Records per write (one write + fdatasync). Bounds the burst of work when a batch is
+ * acknowledged (every waiting append resolves at once), so the event loop is never held long.
+ */
+const BATCH_MAX = 512;
 /** Idle read handles kept open per owner (a 1M-message archive has ~90 segments). */
 const READ_HANDLES = 32;
 
@@ -75,6 +80,7 @@ export class FileOwner {
   private flushing: Promise<void> | undefined;
   private readonly gate = new Gate();
   private opened: Promise<void> | undefined;
+  private creating: Promise<void> | undefined;
   /** Operations running (for idle detection by the cache). */
   private users = 0;
   /** Bytes cut from a torn last record when the archive was opened. */
@@ -121,6 +127,7 @@ export class FileOwner {
     const state = new OwnerState(meta.owner, new IdCodec(Buffer.from(meta.key, 'base64')), 0);
     const scan = await scanSegments(this.dir, state.index);
     const ix = state.index;
+    ix.compact();
     state.nextSeq = ix.length === 0 ? 0 : ix.seqs[ix.length - 1]! + 1;
     this.segments = scan.segments;
     this.truncatedAtOpen = scan.truncated;
@@ -150,11 +157,11 @@ export class FileOwner {
       }
     }
     return this.use(async () => {
-      if (!this.state) {
-        await this.gate.alone(async () => {
-          this.state ??= await this.create(); // checked and set inside the gate: one creation
-        });
-      }
+      // One creation however many appends wait for it (checked again inside the gate).
+      this.creating ??= this.gate.alone(async () => {
+        this.state ??= await this.create();
+      });
+      await this.creating.finally(() => (this.creating = undefined));
       return this.enqueue(this.state!, item, limits);
     });
   }
@@ -187,7 +194,7 @@ export class FileOwner {
         const seg = await this.activeSegment();
         let room = Math.max(SEGMENT_MAX - seg.size, 1);
         let n = 0;
-        while (n < this.queue.length && (n === 0 || this.queue[n]!.size <= room)) room -= this.queue[n++]!.size;
+        while (n < this.queue.length && n < BATCH_MAX && (n === 0 || this.queue[n]!.size <= room)) room -= this.queue[n++]!.size;
         const batch = this.queue.splice(0, n);
         await this.writeBatch(seg, batch);
       });

@@ -19,7 +19,7 @@ class U32List {
   push(v: number): number {
     let grew = 0;
     if (this.n === this.a.length) {
-      this.a = grow(this.a, this.n * 2);
+      this.a = resized(this.a, this.n * 2);
       grew = this.n * 4;
     }
     this.a[this.n++] = v;
@@ -27,9 +27,10 @@ class U32List {
   }
 }
 
-function grow<A extends Uint32Array | Float64Array>(a: A, cap: number): A {
+/** A copy of the first `n` entries of `a` in an array of capacity `cap`. */
+function resized<A extends Uint32Array | Float64Array>(a: A, cap: number, n = a.length): A {
   const b = new (a.constructor as new (n: number) => A)(cap);
-  b.set(a);
+  b.set(a.subarray(0, n) as A);
   return b;
 }
 
@@ -84,14 +85,7 @@ export class ArchiveIndex {
 
   /** Add an item after the last one; its seq must exceed the last seq. */
   push(seq: number, when: number, withJid: string, size: number, offset: number): void {
-    if (this.length === this.seqs.length) {
-      const cap = this.length * 2;
-      this.seqs = grow(this.seqs, cap);
-      this.times = grow(this.times, cap);
-      this.withs = grow(this.withs, cap);
-      this.sizes = grow(this.sizes, cap);
-      this.offsets = grow(this.offsets, cap);
-    }
+    if (this.length === this.seqs.length) this.resize(this.length + (this.length >> 1));
     const i = this.length++;
     const w = this.intern(withJid);
     this.seqs[i] = seq;
@@ -101,6 +95,26 @@ export class ArchiveIndex {
     this.offsets[i] = offset;
     this.bytes += size;
     this.sideBytes += this.postings[this.withBare[w]!]!.push(seq);
+  }
+
+  /** Give every column room for `cap` items (at least the current length). */
+  private resize(cap: number): void {
+    cap = Math.max(cap, this.length, 16);
+    this.seqs = resized(this.seqs, cap, this.length);
+    this.times = resized(this.times, cap, this.length);
+    this.withs = resized(this.withs, cap, this.length);
+    this.sizes = resized(this.sizes, cap, this.length);
+    this.offsets = resized(this.offsets, cap, this.length);
+  }
+
+  /** Release spare capacity (after an open has read every item). */
+  compact(): void {
+    if (this.seqs.length - this.length > 1024) this.resize(this.length + 1024);
+    for (const p of this.postings) {
+      if (p.a.length - p.n <= 64) continue;
+      this.sideBytes -= (p.a.length - p.n - 16) * 4;
+      p.a = resized(p.a, p.n + 16, p.n);
+    }
   }
 
   /** The `with` of the item at `pos`. */
