@@ -44,10 +44,10 @@ export function encodeRecord(r: ArchiveRecord): Buffer {
 
 /** What readRecord() found at an offset. */
 export type ReadResult =
-  | { ok: true; record: ArchiveRecord; size: number }
+  | { kind: 'ok'; record: ArchiveRecord; size: number }
   /** Not enough bytes for the frame or body: a record cut short (or the end). */
-  | { ok: false; reason: 'short' }
-  | { ok: false; reason: 'corrupt' };
+  | { kind: 'short' }
+  | { kind: 'corrupt' };
 
 /**
  * The record at `off` in `b`. `check` verifies the CRC (always when serving a query; the open
@@ -55,24 +55,24 @@ export type ReadResult =
  * leaves the payload out (the open scan needs only the index fields). Bytes from `end` on are not looked at.
  */
 export function readRecord(b: Buffer, off: number, check: boolean, decodePayload: boolean, end = b.length): ReadResult {
-  if (end - off < FRAME) return { ok: false, reason: 'short' };
+  if (end - off < FRAME) return { kind: 'short' };
   const body = b.readUInt32LE(off);
-  if (body < FIXED || body > BODY_MAX) return { ok: false, reason: 'corrupt' };
-  if (end - off - FRAME < body) return { ok: false, reason: 'short' };
+  if (body < FIXED || body > BODY_MAX) return { kind: 'corrupt' };
+  if (end - off - FRAME < body) return { kind: 'short' };
   const start = off + FRAME;
-  if (check && crc32(b.subarray(start, start + body)) !== b.readUInt32LE(off + 4)) return { ok: false, reason: 'corrupt' };
+  if (check && crc32(b.subarray(start, start + body)) !== b.readUInt32LE(off + 4)) return { kind: 'corrupt' };
   const kind = b[start]!;
   const wlen = b.readUInt16LE(start + 2);
   const when = b.readDoubleLE(start + 4);
   const seq = b.readDoubleLE(start + 12);
-  if (kind > 1 || FIXED + wlen > body || !Number.isFinite(when) || !Number.isSafeInteger(seq) || seq < 0) return { ok: false, reason: 'corrupt' };
+  if (kind > 1 || FIXED + wlen > body || !Number.isFinite(when) || !Number.isSafeInteger(seq) || seq < 0) return { kind: 'corrupt' };
   const wEnd = start + FIXED + wlen;
   const withJid = b.toString('utf8', start + FIXED, wEnd);
   let payload: ArchivePayload = '';
   if (decodePayload) {
     payload = kind === 0 ? b.toString('utf8', wEnd, start + body) : new Uint8Array(b.subarray(wEnd, start + body));
   }
-  return { ok: true, record: { seq, when, with: withJid, payload }, size: FRAME + body };
+  return { kind: 'ok', record: { seq, when, with: withJid, payload }, size: FRAME + body };
 }
 
 /** Bytes the record of an item takes (what quotas count); RangeError for a `with` or payload past its limit. */

@@ -112,14 +112,14 @@ async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, p
   let filePos = 0;
   for (;;) {
     const r = readRecord(buf, off, checkCrc, false, len);
-    if (r.ok) {
+    if (r.kind === 'ok') {
       if (r.record.seq <= prevSeq) return { end: bufPos + off, fileSize };
       prevSeq = r.record.seq;
       index.push(r.record.seq, r.record.when, r.record.with, r.size, bufPos + off);
       off += r.size;
       continue;
     }
-    if (r.reason === 'corrupt' || filePos >= fileSize) return { end: bufPos + off, fileSize };
+    if (r.kind === 'corrupt' || filePos >= fileSize) return { end: bufPos + off, fileSize };
     // Short: keep the unread tail and read more (a record may be larger than the buffer).
     buf.copy(buf, 0, off, len);
     len -= off;
@@ -200,7 +200,7 @@ export async function readRecords(
       for (const i of run) {
         const ref = refs[i]!;
         const r = readRecord(buf.subarray(0, got), ref.offset - first.offset, true, true);
-        if (!r.ok || r.record.seq !== ref.seq) throw new Error(`${where}/${segmentName(ref.segment)}: damaged record at offset ${ref.offset}`);
+        if (r.kind !== 'ok' || r.record.seq !== ref.seq) throw new Error(`${where}/${segmentName(ref.segment)}: damaged record at offset ${ref.offset}`);
         out[i] = r.record;
       }
     }),

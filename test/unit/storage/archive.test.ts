@@ -1,12 +1,8 @@
 // The archive store contract (XEP-0313 query shapes, RSM paging, limits, deletion), run against
 // both backends; random queries are checked against a plain filter over every item.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFileBackend } from '../../../src/storage/file.js';
-import { createMemoryBackend } from '../../../src/storage/memory.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eachBackend } from './backends.js';
 import {
   ARCHIVE_QUERY_MAX,
   ArchiveItemNotFoundError,
@@ -19,22 +15,7 @@ import {
   type StorageBackend,
 } from '../../../src/storage/store.js';
 
-const tmpDirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-const backends: Array<[string, () => Promise<StorageBackend>]> = [
-  ['memory', async () => createMemoryBackend()],
-  [
-    'file',
-    async () => {
-      const d = await mkdtemp(path.join(os.tmpdir(), 'clove-archive-'));
-      tmpDirs.push(d);
-      return createFileBackend(d);
-    },
-  ],
-];
+const backends = eachBackend('clove-archive-');
 
 const T0 = Date.UTC(2026, 0, 1);
 
