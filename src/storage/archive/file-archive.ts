@@ -88,12 +88,16 @@ export class FileArchives {
     return o;
   }
 
-  /** Drop idle owners, least recently used first, while over the budget. */
+  /**
+   * Drop idle owners, least recently used first, while over the budget. The most recently used
+   * one stays even if it alone is over: dropping it would mean reading it all again next time.
+   */
   private evict(): void {
     let bytes = 0;
     for (const o of this.owners.values()) bytes += o.memoryBytes();
+    let left = this.owners.size;
     for (const [key, o] of this.owners) {
-      if (bytes <= this.cacheBytes && this.owners.size <= this.cacheOwners) break;
+      if (--left === 0 || (bytes <= this.cacheBytes && this.owners.size <= this.cacheOwners)) break;
       if (!o.idle()) continue;
       this.owners.delete(key);
       bytes -= o.memoryBytes();
