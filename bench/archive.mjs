@@ -140,6 +140,7 @@ async function queryPhase(dir) {
   globalThis.gc?.();
   const rssOpenGc = rssMiB();
   const heapMiB = process.memoryUsage().heapUsed / 2 ** 20;
+  const heapTotalMiB = process.memoryUsage().heapTotal / 2 ** 20;
   const arrayMiB = process.memoryUsage().arrayBuffers / 2 ** 20;
   const r = rng(7);
   const span = meta.last.when - meta.first.when;
@@ -162,7 +163,7 @@ async function queryPhase(dir) {
   const withBeforeId = await time((i) => archive.query(OWNER, { with: contact(), before: ids[i % ids.length], limit: 50 }));
   const rssEnd = rssMiB();
   await backend.close();
-  return { count: meta.count, openMs, rss0, rssOpen, rssOpenGc, heapMiB, arrayMiB, rssEnd, lastWith, beforeId, withBeforeId };
+  return { count: meta.count, openMs, rss0, rssOpen, rssOpenGc, heapMiB, heapTotalMiB, arrayMiB, rssEnd, lastWith, beforeId, withBeforeId };
 }
 
 function runChild(phase, dir) {
@@ -183,6 +184,7 @@ if (opt.child) {
 }
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'clove-bench-archive-'));
+const loadStart = os.loadavg()[0];
 try {
   console.log(`[archive] appending ${fmt(ITEMS)} messages for one owner (${IN_FLIGHT} in flight) in ${dir}`);
   const ap = await runChild('append', dir);
@@ -193,6 +195,7 @@ try {
   const out = [
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}; Node ${process.version}; temp dir on ${os.tmpdir()}`,
+    `- Load average (1 min) at start / end: ${loadStart.toFixed(1)} / ${os.loadavg()[0].toFixed(1)} (the machine is shared; figures vary with it)`,
     `- Data: ${fmt(ITEMS)} chat messages for one owner, average payload ${fmt(ap.avgPayload)} bytes, ${CONTACTS} contacts (half the messages to 10 of them), 3 resources each; ${fmt(ap.bytes / 2 ** 20, 1)} MiB of records`,
     '',
     '| | |',
@@ -201,10 +204,11 @@ try {
     `| append wall time (s) | ${fmt(ap.ms / 1000, 1)} |`,
     `| event-loop delay during appends p99 / max (ms) | ${fmt(ap.loopP99, 1)} / ${fmt(ap.loopMax, 1)} |`,
     `| items stored / failed appends | ${fmt(ap.count)} / ${fmt(ap.failed)} |`,
+    `| RSS at the end of the appends (MiB) | ${fmt(ap.rss, 1)} |`,
     `| open (read all segments, build index) (ms) | ${fmt(q.openMs)} |`,
     `| RSS before open / after open / after open + GC (MiB) | ${fmt(q.rss0, 1)} / ${fmt(q.rssOpen, 1)} / ${fmt(q.rssOpenGc, 1)} |`,
     `| RSS cost of the opened archive (bytes per item, after GC) | ${fmt(perItem, 1)} |`,
-    `| JS heap / ArrayBuffers after open (MiB) | ${fmt(q.heapMiB, 1)} / ${fmt(q.arrayMiB, 1)} |`,
+    `| JS heap used / heap total / ArrayBuffers after open (MiB) | ${fmt(q.heapMiB, 1)} / ${fmt(q.heapTotalMiB, 1)} / ${fmt(q.arrayMiB, 1)} |`,
     `| RSS after all queries (MiB) | ${fmt(q.rssEnd, 1)} |`,
     '',
     `${fmt(QUERIES)} queries of each shape, one at a time, on the opened archive (ms):`,

@@ -127,8 +127,7 @@ export class FileOwner {
     const state = new OwnerState(meta.owner, new IdCodec(Buffer.from(meta.key, 'base64')), 0);
     const scan = await scanSegments(this.dir, state.index);
     const ix = state.index;
-    ix.compact();
-    state.nextSeq = ix.length === 0 ? 0 : ix.seqs[ix.length - 1]! + 1;
+    state.nextSeq = ix.length === 0 ? 0 : ix.seqAt(ix.length - 1) + 1;
     this.segments = scan.segments;
     this.truncatedAtOpen = scan.truncated;
     this.damagedAtOpen = scan.damaged;
@@ -282,8 +281,8 @@ export class FileOwner {
   private async items(st: OwnerState, positions: number[]): Promise<ArchiveItem[]> {
     const ix = st.index;
     const refs: RecordRef[] = positions.map((p) => {
-      const seq = ix.seqs[p]!;
-      return { seq, segment: segmentOf(this.segments, seq).num, offset: ix.offsets[p]!, size: ix.sizes[p]! };
+      const seq = ix.seqAt(p);
+      return { seq, segment: segmentOf(this.segments, seq).num, offset: ix.offsetAt(p), size: ix.sizeAt(p) };
     });
     // Built before the reads: positions only shift under a deletion, which waits for us anyway.
     const shells = positions.map((p) => st.item(p, ''));
@@ -340,7 +339,7 @@ export class FileOwner {
   /** Remove the records at positions [0, n) from disk and index (all of them only while appends are queued). */
   private async cutBefore(st: OwnerState, n: number): Promise<void> {
     const ix = st.index;
-    const keepSeq = n < ix.length ? ix.seqs[n]! : (this.queue[0]?.seq ?? st.nextSeq);
+    const keepSeq = n < ix.length ? ix.seqAt(n) : (this.queue[0]?.seq ?? st.nextSeq);
     // Whole segments first, oldest first: a crash leaves a shorter but consistent archive.
     while (this.segments.length > 1 && this.segments[1]!.firstSeq <= keepSeq) {
       const seg = this.segments.shift()!;
@@ -355,7 +354,7 @@ export class FileOwner {
     if (head && head.firstSeq < keepSeq) {
       // The head segment holds deleted records: rewrite it from the first kept one (temp file,
       // fsync, rename), so deleted messages do not stay on disk.
-      shift = n < ix.length && segmentOf(this.segments, keepSeq) === head ? ix.offsets[n]! : head.size;
+      shift = n < ix.length && segmentOf(this.segments, keepSeq) === head ? ix.offsetAt(n) : head.size;
       const file = path.join(this.dir, segmentName(head.num));
       const tmp = `${file}.tmp`;
       await this.closeRead(head.num);
@@ -386,7 +385,9 @@ export class FileOwner {
     }
     ix.dropOldest(n);
     if (shift > 0) {
-      for (let i = 0; i < ix.length && segmentOf(this.segments, ix.seqs[i]!) === head; i++) ix.offsets[i] -= shift;
+      let inHead = 0;
+      while (inHead < ix.length && segmentOf(this.segments, ix.seqAt(inHead)) === head) inHead++;
+      ix.shiftOffsets(inHead, shift);
     }
   }
 

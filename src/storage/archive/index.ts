@@ -1,6 +1,7 @@
 // The in-memory index of one owner's archive, shared by the file and memory backends so both
-// answer queries the same way. Columns are typed arrays (no object per item): sequence number,
-// time, interned `with`, record size and file offset — 24 bytes an item — plus one 4-byte entry
+// answer queries the same way. Columns are typed arrays in chunks of 16,384 entries (no object
+// per item, no copy of a whole column as it grows, little spare room): sequence number, time,
+// interned `with`, record size and file offset — 24 bytes an item — plus one 4-byte entry
 // in the posting list of the item's bare `with`. Items are in append order, which is also time
 // order (append raises an older time to the newest), so time bounds are binary searches, and a
 // posting list (sequence numbers of one bare JID's items, ascending) answers "with X" without
@@ -11,27 +12,47 @@
 
 import { ARCHIVE_QUERY_MAX, ArchiveItemNotFoundError, type ArchiveQuery } from '../store.js';
 
-/** A growable Uint32Array. */
-class U32List {
-  a = new Uint32Array(4);
+const CHUNK_BITS = 14;
+const CHUNK = 1 << CHUNK_BITS;
+const MASK = CHUNK - 1;
+
+/**
+ * A growable column of numbers: one small typed array doubling up to CHUNK entries (most
+ * archives are small), then whole chunks added, never copied.
+ */
+class Column<A extends Uint32Array | Float64Array> {
+  private readonly chunks: A[];
   n = 0;
-  /** Append v; returns the bytes the list grew by. */
+
+  constructor(private readonly make: new (n: number) => A) {
+    this.chunks = [new make(4)];
+  }
+
+  get(i: number): number {
+    return this.chunks[i >>> CHUNK_BITS]![i & MASK]!;
+  }
+
+  set(i: number, v: number): void {
+    this.chunks[i >>> CHUNK_BITS]![i & MASK] = v;
+  }
+
+  /** Append v; returns the bytes the column grew by. */
   push(v: number): number {
+    const c = this.n >>> CHUNK_BITS;
     let grew = 0;
-    if (this.n === this.a.length) {
-      this.a = resized(this.a, this.n * 2);
-      grew = this.n * 4;
+    if (c === 0 && this.n === this.chunks[0]!.length) {
+      const first = new this.make(Math.min(CHUNK, this.n * 2));
+      first.set(this.chunks[0]!);
+      grew = (first.length - this.n) * first.BYTES_PER_ELEMENT;
+      this.chunks[0] = first;
+    } else if (c === this.chunks.length) {
+      const chunk = new this.make(CHUNK);
+      grew = chunk.byteLength;
+      this.chunks.push(chunk);
     }
-    this.a[this.n++] = v;
+    this.chunks[c]![this.n++ & MASK] = v;
     return grew;
   }
-}
-
-/** A copy of the first `n` entries of `a` in an array of capacity `cap`. */
-function resized<A extends Uint32Array | Float64Array>(a: A, cap: number, n = a.length): A {
-  const b = new (a.constructor as new (n: number) => A)(cap);
-  b.set(a.subarray(0, n) as A);
-  return b;
 }
 
 /** First i in [lo, hi) with get(i) ≥ v (hi when none); get must be non-decreasing. */
@@ -69,112 +90,104 @@ export class ArchiveIndex {
   length = 0;
   /** Total record bytes (for the byte quota). */
   bytes = 0;
-  seqs = new Uint32Array(16);
-  times = new Float64Array(16);
-  withs = new Uint32Array(16);
-  sizes = new Uint32Array(16);
+  private seqs = new Column(Uint32Array);
+  private times = new Column(Float64Array);
+  private withs = new Column(Uint32Array);
+  private sizes = new Column(Uint32Array);
   /** Where the record starts in its segment file (file backend; 0 in memory). */
-  offsets = new Uint32Array(16);
+  private offsets = new Column(Uint32Array);
   private withIds = new Map<string, number>();
   private withNames: string[] = [];
   private withBare: number[] = [];
   private bareIds = new Map<string, number>();
-  private postings: U32List[] = [];
-  /** Bytes of the posting lists and interned names (kept up to date: read after every operation). */
-  private sideBytes = 0;
+  private postings: Array<Column<Uint32Array>> = [];
+  /** Bytes of the columns, posting lists and interned names (kept up to date: read after every operation). */
+  private heldBytes = 0;
 
   /** Add an item after the last one; its seq must exceed the last seq. */
   push(seq: number, when: number, withJid: string, size: number, offset: number): void {
-    if (this.length === this.seqs.length) this.resize(this.length + (this.length >> 1));
-    const i = this.length++;
     const w = this.intern(withJid);
-    this.seqs[i] = seq;
-    this.times[i] = when;
-    this.withs[i] = w;
-    this.sizes[i] = size;
-    this.offsets[i] = offset;
+    this.length++;
+    this.heldBytes += this.seqs.push(seq) + this.times.push(when) + this.withs.push(w) + this.sizes.push(size) + this.offsets.push(offset);
+    this.heldBytes += this.postings[this.withBare[w]!]!.push(seq);
     this.bytes += size;
-    this.sideBytes += this.postings[this.withBare[w]!]!.push(seq);
   }
 
-  /** Give every column room for `cap` items (at least the current length). */
-  private resize(cap: number): void {
-    cap = Math.max(cap, this.length, 16);
-    this.seqs = resized(this.seqs, cap, this.length);
-    this.times = resized(this.times, cap, this.length);
-    this.withs = resized(this.withs, cap, this.length);
-    this.sizes = resized(this.sizes, cap, this.length);
-    this.offsets = resized(this.offsets, cap, this.length);
+  seqAt(pos: number): number {
+    return this.seqs.get(pos);
   }
 
-  /** Release spare capacity (after an open has read every item). */
-  compact(): void {
-    if (this.seqs.length - this.length > 1024) this.resize(this.length + 1024);
-    for (const p of this.postings) {
-      if (p.a.length - p.n <= 64) continue;
-      this.sideBytes -= (p.a.length - p.n - 16) * 4;
-      p.a = resized(p.a, p.n + 16, p.n);
-    }
+  timeAt(pos: number): number {
+    return this.times.get(pos);
+  }
+
+  sizeAt(pos: number): number {
+    return this.sizes.get(pos);
+  }
+
+  offsetAt(pos: number): number {
+    return this.offsets.get(pos);
+  }
+
+  /** Move the file offsets of positions [0, count) by −delta (their segment was rewritten shorter). */
+  shiftOffsets(count: number, delta: number): void {
+    for (let i = 0; i < count; i++) this.offsets.set(i, this.offsets.get(i) - delta);
   }
 
   /** The `with` of the item at `pos`. */
   withAt(pos: number): string {
-    return this.withNames[this.withs[pos]!]!;
+    return this.withNames[this.withs.get(pos)]!;
   }
 
   /** Newest time, or -Infinity when empty. */
   lastTime(): number {
-    return this.length === 0 ? -Infinity : this.times[this.length - 1]!;
+    return this.length === 0 ? -Infinity : this.times.get(this.length - 1);
   }
 
   /** Position of the item with sequence number `seq`, or -1. */
   positionOf(seq: number): number {
-    const p = lowerBound((i) => this.seqs[i]!, 0, this.length, seq);
-    return p < this.length && this.seqs[p] === seq ? p : -1;
+    const p = lowerBound((i) => this.seqs.get(i), 0, this.length, seq);
+    return p < this.length && this.seqs.get(p) === seq ? p : -1;
   }
 
   /** Number of items with `when` < t. */
   countBefore(t: number): number {
-    return lowerBound((i) => this.times[i]!, 0, this.length, t);
+    return lowerBound((i) => this.times.get(i), 0, this.length, t);
   }
 
   /** Bytes held by this index (typed arrays at their capacity, interned names, posting lists). */
   memoryBytes(): number {
-    return this.seqs.length * 24 + 200 + this.sideBytes;
+    return 1000 + this.heldBytes;
   }
 
-  /** Drop the `n` oldest items; resolves the bytes they held. */
+  /** Drop the `n` oldest items; returns the bytes their records held. */
   dropOldest(n: number): number {
     n = Math.min(n, this.length);
     if (n === 0) return 0;
-    let freed = 0;
-    for (let i = 0; i < n; i++) freed += this.sizes[i]!;
-    const names = this.withNames;
-    const old = { seqs: this.seqs, times: this.times, withs: this.withs, sizes: this.sizes, offsets: this.offsets, length: this.length };
+    const before = this.bytes;
+    const old = { seqs: this.seqs, times: this.times, withs: this.withs, sizes: this.sizes, offsets: this.offsets, length: this.length, names: this.withNames };
     // Rebuild from what remains, so names and posting lists of deleted items go too.
     this.length = 0;
     this.bytes = 0;
+    this.heldBytes = 0;
+    this.seqs = new Column(Uint32Array);
+    this.times = new Column(Float64Array);
+    this.withs = new Column(Uint32Array);
+    this.sizes = new Column(Uint32Array);
+    this.offsets = new Column(Uint32Array);
     this.withIds = new Map();
     this.withNames = [];
     this.withBare = [];
     this.bareIds = new Map();
     this.postings = [];
-    this.sideBytes = 0;
-    let cap = 16;
-    while (cap < old.length - n) cap *= 2;
-    this.seqs = new Uint32Array(cap);
-    this.times = new Float64Array(cap);
-    this.withs = new Uint32Array(cap);
-    this.sizes = new Uint32Array(cap);
-    this.offsets = new Uint32Array(cap);
-    for (let i = n; i < old.length; i++) this.push(old.seqs[i]!, old.times[i]!, names[old.withs[i]!]!, old.sizes[i]!, old.offsets[i]!);
-    return freed;
+    for (let i = n; i < old.length; i++) this.push(old.seqs.get(i), old.times.get(i), old.names[old.withs.get(i)]!, old.sizes.get(i), old.offsets.get(i));
+    return before - this.bytes;
   }
 
   /** The page `q` selects; ids are decoded with `decode` (undefined = not an id of this archive). */
   select(q: ArchiveQuery, decode: (id: string) => number | undefined): Selection {
     const lo = q.start === undefined ? 0 : this.countBefore(q.start);
-    const hi = q.end === undefined ? this.length : lowerBound((i) => this.times[i]!, lo, this.length, nextUp(q.end));
+    const hi = q.end === undefined ? this.length : lowerBound((i) => this.times.get(i), lo, this.length, nextUp(q.end));
     const set = this.resultSet(q, lo, Math.max(lo, hi), decode);
     const boundSeq = (id: string): number => {
       const seq = decode(id);
@@ -209,7 +222,7 @@ export class ArchiveIndex {
   private resultSet(q: ArchiveQuery, lo: number, hi: number, decode: (id: string) => number | undefined): SeqList {
     const empty: SeqList = { n: 0, get: () => 0 };
     let full = -1;
-    let posting: Uint32Array | undefined;
+    let posting: SeqList | undefined;
     if (q.with !== undefined) {
       const bare = this.bareIds.get(bareOf(q.with));
       if (bare === undefined || lo === hi) return empty;
@@ -218,10 +231,10 @@ export class ArchiveIndex {
         if (full < 0) return empty;
       }
       const p = this.postings[bare]!;
-      const a = p.a;
-      const pl = lowerBound((i) => a[i]!, 0, p.n, this.seqs[lo]!);
-      const ph = lowerBound((i) => a[i]!, pl, p.n, this.seqs[hi - 1]! + 1);
-      posting = a.subarray(pl, ph);
+      const get = (i: number): number => p.get(i);
+      const pl = lowerBound(get, 0, p.n, this.seqs.get(lo));
+      const ph = lowerBound(get, pl, p.n, this.seqs.get(hi - 1) + 1);
+      posting = { n: ph - pl, get: (i) => p.get(pl + i) };
     }
     if (q.ids !== undefined) {
       const picked = new Set<number>();
@@ -233,23 +246,27 @@ export class ArchiveIndex {
         if (q.with !== undefined && !this.withMatches(pos, q.with, full)) continue;
         picked.add(seq);
       }
-      return fromArray(Uint32Array.from(picked).sort());
+      const a = Uint32Array.from(picked).sort();
+      return { n: a.length, get: (i) => a[i]! };
     }
-    if (posting === undefined) return { n: hi - lo, get: (i) => this.seqs[lo + i]! };
-    if (full < 0) return fromArray(posting);
+    if (posting === undefined) return { n: hi - lo, get: (i) => this.seqs.get(lo + i) };
+    if (full < 0) return posting;
     // A full JID: the bare JID's items, those with exactly this `with`. Scan positions when the
     // bare JID's items are a large part of the range, else look each one up.
-    const out = new U32List();
-    if (posting.length * 16 > hi - lo) {
-      for (let i = lo; i < hi; i++) if (this.withs[i] === full) out.push(this.seqs[i]!);
+    const out: number[] = [];
+    if (posting.n * 16 > hi - lo) {
+      for (let i = lo; i < hi; i++) if (this.withs.get(i) === full) out.push(this.seqs.get(i));
     } else {
-      for (const seq of posting) if (this.withs[this.positionOf(seq)] === full) out.push(seq);
+      for (let i = 0; i < posting.n; i++) {
+        const seq = posting.get(i);
+        if (this.withs.get(this.positionOf(seq)) === full) out.push(seq);
+      }
     }
-    return fromArray(out.a.subarray(0, out.n));
+    return { n: out.length, get: (i) => out[i]! };
   }
 
   private withMatches(pos: number, withJid: string, full: number): boolean {
-    if (full >= 0) return this.withs[pos] === full;
+    if (full >= 0) return this.withs.get(pos) === full;
     return bareOf(this.withAt(pos)) === withJid;
   }
 
@@ -259,22 +276,18 @@ export class ArchiveIndex {
     w = this.withNames.length;
     this.withIds.set(withJid, w);
     this.withNames.push(withJid);
-    this.sideBytes += 2 * withJid.length + 120;
+    this.heldBytes += 2 * withJid.length + 120;
     const bare = bareOf(withJid);
     let b = this.bareIds.get(bare);
     if (b === undefined) {
       b = this.postings.length;
       this.bareIds.set(bare, b);
-      this.postings.push(new U32List());
-      this.sideBytes += 16 + 64;
+      this.postings.push(new Column(Uint32Array));
+      this.heldBytes += 16 + 120;
     }
     this.withBare.push(b);
     return w;
   }
-}
-
-function fromArray(a: Uint32Array): SeqList {
-  return { n: a.length, get: (i) => a[i]! };
 }
 
 /** The smallest double above t, so `end` (inclusive) becomes an exclusive bound. */

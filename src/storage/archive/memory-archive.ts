@@ -24,7 +24,7 @@ export function memoryArchive(table: MemoryArchiveTable, limits: ArchiveLimits |
   };
   const drop = (o: MemOwner, n: number): number => {
     const ix = o.state.index;
-    for (let i = 0; i < Math.min(n, ix.length); i++) o.payloads.delete(ix.seqs[i]!);
+    for (let i = 0; i < Math.min(n, ix.length); i++) o.payloads.delete(ix.seqAt(i));
     const before = ix.length;
     ix.dropOldest(n);
     return before - ix.length;
@@ -46,7 +46,7 @@ export function memoryArchive(table: MemoryArchiveTable, limits: ArchiveLimits |
       const o = table.get(owner);
       if (!o) return emptyPage(q);
       const { positions, ...rsm } = o.state.index.select(q, (id) => o.state.codec.decode(id));
-      return { ...rsm, items: positions.map((p) => o.state.item(p, copy(o.payloads.get(o.state.index.seqs[p]!)!))) };
+      return { ...rsm, items: positions.map((p) => o.state.item(p, copy(o.payloads.get(o.state.index.seqAt(p))!))) };
     },
     get: async (owner, id) => {
       const o = table.get(owner);

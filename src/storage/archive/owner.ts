@@ -54,7 +54,7 @@ export class OwnerState {
   /** The item at index position `pos` with its payload. */
   item(pos: number, payload: ArchivePayload): ArchiveItem {
     const ix = this.index;
-    return { id: this.codec.encode(ix.seqs[pos]!), when: ix.times[pos]!, with: ix.withAt(pos), payload };
+    return { id: this.codec.encode(ix.seqAt(pos)), when: ix.timeAt(pos), with: ix.withAt(pos), payload };
   }
 
   /** The metadata of what the index holds. */
@@ -63,8 +63,8 @@ export class OwnerState {
     const m: ArchiveMetadata = { count: ix.length, bytes: ix.bytes };
     if (ix.length > 0) {
       const last = ix.length - 1;
-      m.first = { id: this.codec.encode(ix.seqs[0]!), when: ix.times[0]! };
-      m.last = { id: this.codec.encode(ix.seqs[last]!), when: ix.times[last]! };
+      m.first = { id: this.codec.encode(ix.seqAt(0)), when: ix.timeAt(0) };
+      m.last = { id: this.codec.encode(ix.seqAt(last)), when: ix.timeAt(last) };
     }
     return m;
   }

@@ -75,6 +75,9 @@ export async function scanSegments(dir: string, index: ArchiveIndex): Promise<Sc
   let truncated = 0;
   let damaged = 0;
   let lastSeq = -1;
+  // One buffer for the whole scan: a fresh 1 MiB per segment would leave the freed ones in the
+  // allocator's arena (RSS that is never given back).
+  const scratch = { buf: Buffer.allocUnsafe(SCAN_CHUNK) };
   for (let s = 0; s < names.length; s++) {
     const isLast = s === names.length - 1;
     const file = path.join(dir, names[s]!);
@@ -82,8 +85,8 @@ export async function scanSegments(dir: string, index: ArchiveIndex): Promise<Sc
     const fh = await open(file, isLast ? 'r+' : 'r');
     try {
       const firstCount = index.length;
-      const r = await scanOne(fh, index, isLast, lastSeq);
-      if (index.length > firstCount) lastSeq = index.seqs[index.length - 1]!;
+      const r = await scanOne(fh, index, isLast, lastSeq, scratch);
+      if (index.length > firstCount) lastSeq = index.seqAt(index.length - 1);
       if (r.end < r.fileSize) {
         if (isLast) {
           await fh.truncate(r.end);
@@ -91,7 +94,7 @@ export async function scanSegments(dir: string, index: ArchiveIndex): Promise<Sc
           truncated += r.fileSize - r.end;
         } else damaged++;
       }
-      const firstSeq = index.length > firstCount ? index.seqs[firstCount]! : lastSeq + 1;
+      const firstSeq = index.length > firstCount ? index.seqAt(firstCount) : lastSeq + 1;
       segments.push({ num, size: isLast ? r.end : r.fileSize, firstSeq });
     } finally {
       await fh.close();
@@ -101,11 +104,11 @@ export async function scanSegments(dir: string, index: ArchiveIndex): Promise<Sc
 }
 
 /** Scan one segment; `end` is the offset after the last good record. */
-async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, prevSeq: number): Promise<{ end: number; fileSize: number }> {
+async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, prevSeq: number, scratch: { buf: Buffer }): Promise<{ end: number; fileSize: number }> {
   const fileSize = (await fh.stat()).size;
-  // One buffer for the whole scan (less garbage, so RSS stays near the index's size): unread
-  // bytes move to its start before the next read; it grows only for a record larger than it.
-  let buf = Buffer.allocUnsafe(SCAN_CHUNK);
+  // Unread bytes move to the buffer's start before the next read; it grows only for a record
+  // larger than it.
+  let buf = scratch.buf;
   let len = 0; // valid bytes in buf
   let bufPos = 0; // file offset of buf[0]
   let off = 0; // offset in buf of the next record
@@ -128,7 +131,7 @@ async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, p
     if (len === buf.length) {
       const bigger = Buffer.allocUnsafe(buf.length * 2);
       buf.copy(bigger, 0, 0, len);
-      buf = bigger;
+      buf = scratch.buf = bigger;
     }
     const { bytesRead } = await fh.read(buf, len, Math.min(buf.length - len, fileSize - filePos), filePos);
     if (bytesRead === 0) return { end: bufPos + off, fileSize };
