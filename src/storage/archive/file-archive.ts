@@ -9,7 +9,7 @@ import { isCode } from '../fs-sync.js';
 import { StorageClosedError, type ArchiveLimits, type ArchiveStore } from '../store.js';
 import { FileOwner } from './file-owner.js';
 import { resolveLimits } from './owner.js';
-import { readMeta } from './segments.js';
+import { oldestTime, readMeta } from './segments.js';
 
 /** Bytes of index memory kept for owners not in use, across all archives of a backend. */
 export const ARCHIVE_CACHE_BYTES = 64 * 1024 * 1024;
@@ -66,7 +66,14 @@ export class FileArchives {
       deleteOlderThan: async (before) => {
         if (this.closed) throw new StorageClosedError();
         let n = 0;
-        for (const owner of await this.ownersOf(storeDir)) n += await run(owner, (o) => o.dropOldest({ before }));
+        for (const owner of await this.ownersOf(storeDir)) {
+          // An owner not in memory whose oldest record is recent enough is not read at all.
+          if (!this.owners.has(`${storeDir}\0${owner}`)) {
+            const oldest = await oldestTime(path.join(storeDir, storedName(owner, 0).base));
+            if (oldest !== undefined && oldest >= before) continue;
+          }
+          n += await run(owner, (o) => o.dropOldest({ before }));
+        }
         return n;
       },
       truncate: (owner, keep) => (this.closed ? Promise.reject(new StorageClosedError()) : run(owner, (o) => o.dropOldest({ keep }))),

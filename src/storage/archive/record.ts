@@ -83,3 +83,14 @@ export function recordSize(withJid: string, payload: ArchivePayload): number {
   if (p > ARCHIVE_PAYLOAD_MAX) throw new RangeError(`archive payload larger than ${ARCHIVE_PAYLOAD_MAX} bytes`);
   return FRAME + FIXED + w + p;
 }
+
+/** Bytes of a record needed to read its time. */
+export const HEADER_PEEK = FRAME + FIXED;
+
+/** The `when` of the record starting at b[0], from its header only; undefined if it looks wrong. */
+export function peekTime(b: Buffer): number | undefined {
+  if (b.length < HEADER_PEEK) return undefined;
+  const body = b.readUInt32LE(0);
+  const when = b.readDoubleLE(FRAME + 4);
+  return body >= FIXED && body <= BODY_MAX && Number.isFinite(when) ? when : undefined;
+}

@@ -12,7 +12,7 @@ import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { isCode } from '../fs-sync.js';
 import type { ArchiveIndex } from './index.js';
-import { readRecord, type ArchiveRecord } from './record.js';
+import { HEADER_PEEK, peekTime, readRecord, type ArchiveRecord } from './record.js';
 
 /** Bytes after which a segment is closed and the next one started. */
 export const SEGMENT_MAX = 4 * 1024 * 1024;
@@ -138,6 +138,33 @@ async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, p
     filePos += bytesRead;
     len += bytesRead;
   }
+}
+
+/**
+ * The time of the oldest record on disk, read from its header alone (no index built), or
+ * undefined when there is none or it does not look right (then the caller opens the archive).
+ * Lets an expiry run skip owners with nothing old enough without reading their archives.
+ */
+export async function oldestTime(dir: string): Promise<number | undefined> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => SEG_RE.test(n)).sort();
+  } catch (e) {
+    if (isCode(e, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw e;
+  }
+  for (const name of names) {
+    const fh = await open(path.join(dir, name), 'r');
+    try {
+      const head = Buffer.alloc(HEADER_PEEK);
+      const { bytesRead } = await fh.read(head, 0, HEADER_PEEK, 0);
+      if (bytesRead === 0) continue; // an empty segment: look at the next one
+      return peekTime(head.subarray(0, bytesRead));
+    } finally {
+      await fh.close();
+    }
+  }
+  return undefined;
 }
 
 /** A record's place on disk. */

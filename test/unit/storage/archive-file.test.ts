@@ -138,6 +138,18 @@ describe('file archive', () => {
     expect((await a.query('alice', { before: true, limit: 1 })).items[0]!.id).toBe(id);
   });
 
+  it('expires by age owners that are not open (an owner with nothing old enough is skipped)', async () => {
+    await fill(10);
+    const recent = await a.append('bob', { payload: 'new', when: T0 + 60_000 });
+    await reopen();
+    expect(await a.deleteOlderThan(T0 + 5000)).toBe(5);
+    expect((await a.metadata('alice')).count).toBe(5);
+    expect((await a.query('bob')).items.map((i) => i.id)).toEqual([recent]);
+    await reopen();
+    expect(await a.deleteOlderThan(T0 + 60_001)).toBe(6);
+    expect(await a.owners()).toEqual([]);
+  });
+
   it('deleting the owner removes its directory; a directory without meta.json is no archive', async () => {
     await fill(3);
     await a.deleteOwner('alice');
