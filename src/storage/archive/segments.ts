@@ -3,11 +3,12 @@
 // name and id key. This file reads and repairs them at open, and reads records back.
 //
 // Crash safety: a segment is fsynced before the next one is created, so only the last segment
-// can end in a torn or half-written record; open checks every CRC of the last segment and
-// truncates it at the first bad record (later bytes were never acknowledged: a write batch is
+// can end in a torn or half-written record; open checks every CRC of the last segment. At a bad
+// record the scan looks for a whole record further on: if there is one, the bad one is damage
+// in the middle (skipped, counted, the rest kept); if there is none, it is a torn end, and the
+// last segment is truncated there (those bytes were never acknowledged: a write batch is
 // acknowledged only after fdatasync, in order). Earlier segments are read without CRC checks
-// (fast open); a damaged record there ends that segment's scan, and its records after it are
-// left out of the index (not deleted). Queries check the CRC of every record they return.
+// (fast open); queries check the CRC of every record they return.
 import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { isCode } from '../fs-sync.js';
@@ -60,8 +61,8 @@ export interface ScanResult {
 }
 
 /**
- * Read every segment of `dir` into `index` (oldest first), truncating a torn end of the last
- * segment. Reads in 1 MiB chunks, yielding to the event loop between them.
+ * Read every segment of `dir` into `index` (oldest first), skipping damaged records and
+ * truncating a torn end of the last segment. Reads in 1 MiB chunks, yielding between them.
  */
 export async function scanSegments(dir: string, index: ArchiveIndex): Promise<ScanResult> {
   let names: string[];
@@ -85,17 +86,30 @@ export async function scanSegments(dir: string, index: ArchiveIndex): Promise<Sc
     const fh = await open(file, isLast ? 'r+' : 'r');
     try {
       const firstCount = index.length;
-      const r = await scanOne(fh, index, isLast, lastSeq, scratch);
-      if (index.length > firstCount) lastSeq = index.seqAt(index.length - 1);
-      if (r.end < r.fileSize) {
+      let size = 0;
+      for (let start = 0; ; ) {
+        const r = await scanOne(fh, index, isLast, lastSeq, scratch, start);
+        if (index.length > firstCount) lastSeq = index.seqAt(index.length - 1);
+        size = r.fileSize;
+        if (r.end >= r.fileSize) break;
+        // A bad record. If whole records follow, it is damage in the middle: skip it and go on.
+        // If none does, it is a torn end: cut it off the last segment (never acknowledged).
+        const next = await findNextRecord(fh, r.end + 1, r.fileSize, lastSeq);
+        if (next >= 0) {
+          damaged++;
+          start = next;
+          continue;
+        }
         if (isLast) {
           await fh.truncate(r.end);
           await fh.datasync();
           truncated += r.fileSize - r.end;
+          size = r.end;
         } else damaged++;
+        break;
       }
       const firstSeq = index.length > firstCount ? index.seqAt(firstCount) : lastSeq + 1;
-      segments.push({ num, size: isLast ? r.end : r.fileSize, firstSeq });
+      segments.push({ num, size, firstSeq });
     } finally {
       await fh.close();
     }
@@ -103,16 +117,23 @@ export async function scanSegments(dir: string, index: ArchiveIndex): Promise<Sc
   return { segments, truncated, damaged };
 }
 
-/** Scan one segment; `end` is the offset after the last good record. */
-async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, prevSeq: number, scratch: { buf: Buffer }): Promise<{ end: number; fileSize: number }> {
+/** Scan one segment from `start`; `end` is the offset after the last good record. */
+async function scanOne(
+  fh: FileHandle,
+  index: ArchiveIndex,
+  checkCrc: boolean,
+  prevSeq: number,
+  scratch: { buf: Buffer },
+  start: number,
+): Promise<{ end: number; fileSize: number }> {
   const fileSize = (await fh.stat()).size;
   // Unread bytes move to the buffer's start before the next read; it grows only for a record
   // larger than it.
   let buf = scratch.buf;
   let len = 0; // valid bytes in buf
-  let bufPos = 0; // file offset of buf[0]
+  let bufPos = start; // file offset of buf[0]
   let off = 0; // offset in buf of the next record
-  let filePos = 0;
+  let filePos = start;
   for (;;) {
     const r = readRecord(buf, off, checkCrc, false, len);
     if (r.kind === 'ok') {
@@ -138,6 +159,30 @@ async function scanOne(fh: FileHandle, index: ArchiveIndex, checkCrc: boolean, p
     filePos += bytesRead;
     len += bytesRead;
   }
+}
+
+/**
+ * The offset of the first whole record (CRC checked, sequence number above `prevSeq`) at or
+ * after `from`, or -1. Only runs on damage, so it may read the rest of the segment at once.
+ */
+async function findNextRecord(fh: FileHandle, from: number, fileSize: number, prevSeq: number): Promise<number> {
+  if (from >= fileSize) return -1;
+  const buf = Buffer.allocUnsafe(fileSize - from);
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead } = await fh.read(buf, got, buf.length - got, from + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  for (let p = 0; p + HEADER_PEEK <= got; p++) {
+    // Cheap header checks first (kind, zero byte, sequence number); the CRC only for candidates.
+    if (buf[p + 8]! > 1 || buf[p + 9] !== 0) continue;
+    const seq = buf.readDoubleLE(p + 20);
+    if (!(seq > prevSeq) || !Number.isSafeInteger(seq)) continue;
+    const r = readRecord(buf, p, true, false, got);
+    if (r.kind === 'ok') return from + p;
+  }
+  return -1;
 }
 
 /**

@@ -111,6 +111,23 @@ describe('file archive', () => {
     expect((await a.query('alice')).items).toEqual(all.slice(0, 9));
   });
 
+  it('skips a record damaged in the middle of the last segment and keeps the ones after it', async () => {
+    const all = await fill(10);
+    await backend.close();
+    const seg = path.join(ownerDir, '00000001.seg');
+    const bytes = await readFile(seg);
+    const sizes = all.map((it) => Buffer.byteLength(it.payload) + Buffer.byteLength(it.with) + 28);
+    const fourth = sizes.slice(0, 3).reduce((x, y) => x + y, 0);
+    bytes[fourth + sizes[3]! - 2] ^= 0xff; // the 4th record's payload
+    await writeFile(seg, bytes);
+    await reopen();
+    expect((await a.query('alice')).items).toEqual([...all.slice(0, 3), ...all.slice(4)]);
+    expect((await stat(seg)).size).toBe(bytes.length); // nothing cut
+    const id = await a.append('alice', { payload: 'next', when: T0 + 50_000 });
+    await reopen();
+    expect((await a.query('alice', { before: true, limit: 2 })).items.map((i) => i.id)).toEqual([all[9]!.id, id]);
+  });
+
   it('rotates segments and deletes by age across them, removing the bytes from disk', async () => {
     const big = (i: number): string => `${i}:`.padEnd(64 * 1024, 'x');
     const all = await fill(100, big);
