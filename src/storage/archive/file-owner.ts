@@ -21,7 +21,7 @@ export const PENDING_MAX = 16 * 1024 * 1024;
  * Records per write (one write + fdatasync). Bounds the burst of work when a batch is
  * acknowledged (every waiting append resolves at once), so the event loop is never held long.
  */
-const BATCH_MAX = 512;
+const BATCH_MAX = 256;
 /** Idle read handles kept open per owner (a 1M-message archive has ~90 segments). */
 const READ_HANDLES = 32;
 
