@@ -190,6 +190,11 @@ export class FileOwner {
   private async flushLoop(): Promise<void> {
     while (this.queue.length > 0) {
       await this.gate.share(async () => {
+        if (!this.state) {
+          // The archive was deleted while these waited (an append racing deleteOwner).
+          for (const p of this.queue.splice(0)) p.reject(new Error(`archive of '${this.owner}' was deleted while the append waited`));
+          return;
+        }
         const seg = await this.activeSegment();
         let room = Math.max(SEGMENT_MAX - seg.size, 1);
         let n = 0;
