@@ -291,8 +291,15 @@ export class FileOwner {
     });
     // Built before the reads: positions only shift under a deletion, which waits for us anyway.
     const shells = positions.map((p) => st.item(p, ''));
-    const recs = await readRecords(refs, (num) => this.readHandle(num), this.dir);
-    return shells.map((s, i) => ({ ...s, payload: recs[i]!.payload }));
+    const recs = await readRecords(refs, (num) => this.readHandle(num));
+    // A record damaged on disk is left out of the page rather than failing every query that
+    // reaches it (the page is then shorter than asked; count still includes it).
+    const out: ArchiveItem[] = [];
+    shells.forEach((s, i) => {
+      const r = recs[i];
+      if (r) out.push({ ...s, payload: r.payload });
+    });
+    return out;
   }
 
   /** A read handle for segment `num`; call `done` after reading. Idle handles past READ_HANDLES are closed. */

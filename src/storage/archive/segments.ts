@@ -237,15 +237,15 @@ const COALESCE_GAP = 16 * 1024;
 const COALESCE_MAX = 1024 * 1024;
 
 /**
- * Read records (in the order given), coalescing neighbours of one segment into single reads.
+ * Read records (in the order given), coalescing neighbours of one segment into single reads;
+ * a record that fails its CRC (damaged on disk since the open) is undefined in the result.
  * `handle(num)` gives an open handle for a segment and a function to call after reading; every record's CRC and seq are checked.
  */
 export async function readRecords(
   refs: readonly RecordRef[],
   handle: (num: number) => Promise<{ fh: FileHandle; done: () => Promise<void> }>,
-  where: string,
-): Promise<ArchiveRecord[]> {
-  const out: ArchiveRecord[] = new Array<ArchiveRecord>(refs.length);
+): Promise<Array<ArchiveRecord | undefined>> {
+  const out = new Array<ArchiveRecord | undefined>(refs.length);
   const order = refs.map((_, i) => i).sort((a, b) => refs[a]!.segment - refs[b]!.segment || refs[a]!.offset - refs[b]!.offset);
   const runs: number[][] = [];
   for (const i of order) {
@@ -275,8 +275,7 @@ export async function readRecords(
       for (const i of run) {
         const ref = refs[i]!;
         const r = readRecord(buf.subarray(0, got), ref.offset - first.offset, true, true);
-        if (r.kind !== 'ok' || r.record.seq !== ref.seq) throw new Error(`${where}/${segmentName(ref.segment)}: damaged record at offset ${ref.offset}`);
-        out[i] = r.record;
+        if (r.kind === 'ok' && r.record.seq === ref.seq) out[i] = r.record;
       }
     }),
   );

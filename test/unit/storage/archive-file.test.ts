@@ -128,6 +128,19 @@ describe('file archive', () => {
     expect((await a.query('alice', { before: true, limit: 2 })).items.map((i) => i.id)).toEqual([all[9]!.id, id]);
   });
 
+  it('leaves a record damaged on disk after the open out of pages instead of failing them', async () => {
+    const all = await fill(5);
+    const seg = path.join(ownerDir, '00000001.seg');
+    const bytes = await readFile(seg);
+    const sizes = all.map((it) => Buffer.byteLength(it.payload) + Buffer.byteLength(it.with) + 28);
+    bytes[sizes[0]! + sizes[1]! - 3] ^= 0x01; // inside the 2nd record's payload
+    await writeFile(seg, bytes);
+    const page = await a.query('alice');
+    expect(page.items.map((i) => i.id)).toEqual([all[0]!.id, ...all.slice(2).map((i) => i.id)]);
+    expect(page.count).toBe(5);
+    expect(await a.get('alice', all[1]!.id)).toBeUndefined();
+  });
+
   it('rotates segments and deletes by age across them, removing the bytes from disk', async () => {
     const big = (i: number): string => `${i}:`.padEnd(64 * 1024, 'x');
     const all = await fill(100, big);
