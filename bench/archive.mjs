@@ -17,6 +17,7 @@
 // often as frequent ones. Writes bench/RESULTS-archive.md unless --no-write.
 
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -166,6 +167,16 @@ async function queryPhase(dir) {
   return { count: meta.count, openMs, rss0, rssOpen, rssOpenGc, heapMiB, heapTotalMiB, arrayMiB, rssEnd, lastWith, beforeId, withBeforeId };
 }
 
+/** The file system type of the mount holding `dir` (longest matching mount point in /proc/mounts). */
+function fsType(dir) {
+  let best = { point: '', type: 'unknown fs' };
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const [, point, type] = line.split(' ');
+    if (point && (dir === point || dir.startsWith(point.endsWith('/') ? point : `${point}/`)) && point.length > best.point.length) best = { point, type };
+  }
+  return best.type;
+}
+
 function runChild(phase, dir) {
   return new Promise((resolve, reject) => {
     const args = ['--expose-gc', fileURLToPath(import.meta.url), '--child', phase, '--dir', dir, '--items', String(ITEMS), '--contacts', String(CONTACTS), '--queries', String(QUERIES), '--in-flight', String(IN_FLIGHT)];
@@ -194,7 +205,7 @@ try {
   const perItem = ((q.rssOpenGc - q.rss0) * 2 ** 20) / q.count;
   const out = [
     `- Date: ${new Date().toISOString()}`,
-    `- Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}; Node ${process.version}; temp dir on ${os.tmpdir()}`,
+    `- Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}; Node ${process.version}; temp dir on ${os.tmpdir()} (${fsType(dir)})`,
     `- Load average (1 min) at start / end: ${loadStart.toFixed(1)} / ${os.loadavg()[0].toFixed(1)} (the machine is shared; figures vary with it)`,
     `- Data: ${fmt(ITEMS)} chat messages for one owner, average payload ${fmt(ap.avgPayload)} bytes, ${CONTACTS} contacts (half the messages to 10 of them), 3 resources each; ${fmt(ap.bytes / 2 ** 20, 1)} MiB of records`,
     '',
