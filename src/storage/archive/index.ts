@@ -200,7 +200,8 @@ export class ArchiveIndex {
     if (q.after !== undefined) from = lowerBound(get, 0, set.n, boundSeq(q.after) + 1);
     if (typeof q.before === 'string') to = lowerBound(get, 0, set.n, boundSeq(q.before));
     to = Math.max(from, to);
-    const limit = Math.max(0, Math.min(ARCHIVE_QUERY_MAX, Math.floor(q.limit ?? ARCHIVE_QUERY_MAX)));
+    const asked = q.limit !== undefined && Number.isFinite(q.limit) ? Math.floor(q.limit) : ARCHIVE_QUERY_MAX;
+    const limit = Math.max(0, Math.min(ARCHIVE_QUERY_MAX, asked));
     let first: number;
     let last: number;
     let complete: boolean;
