@@ -13,6 +13,7 @@ import { IdCodec, newIdKey } from './ids.js';
 import { emptyPage } from './memory-archive.js';
 import { OwnerState, type NewItem } from './owner.js';
 import { encodeRecord } from './record.js';
+import { removeSummary, writeSummary } from './summary.js';
 import { META_FILE, readMeta, readRecords, scanSegments, segmentName, segmentOf, SEGMENT_MAX, type RecordRef, type Segment } from './segments.js';
 
 /** Bytes of appends waiting to be written per owner before further appends are refused. */
@@ -241,6 +242,9 @@ export class FileOwner {
     if (seg && seg.size >= SEGMENT_MAX) {
       await this.appendFh?.close();
       this.appendFh = undefined;
+      // The segment is closed for good: its summary makes the next open skip reading it.
+      const ix = this.state!.index;
+      await writeSummary(this.dir, seg.num, seg.size, ix, ix.firstAtOrAfter(seg.firstSeq), ix.length).catch(() => undefined); // only a shortcut
       seg = undefined;
     }
     if (!seg) {
@@ -356,6 +360,7 @@ export class FileOwner {
     while (this.segments.length > 1 && this.segments[1]!.firstSeq <= keepSeq) {
       const seg = this.segments.shift()!;
       await this.closeRead(seg.num);
+      await removeSummary(this.dir, seg.num);
       await unlink(path.join(this.dir, segmentName(seg.num))).catch((e) => {
         if (!isCode(e, 'ENOENT')) throw e;
       });
@@ -370,6 +375,7 @@ export class FileOwner {
       const file = path.join(this.dir, segmentName(head.num));
       const tmp = `${file}.tmp`;
       await this.closeRead(head.num);
+      await removeSummary(this.dir, head.num); // describes the old, longer file
       const isActive = head === this.segments[this.segments.length - 1];
       if (isActive) {
         await this.appendFh?.close();

@@ -150,6 +150,11 @@ export class ArchiveIndex {
     return p < this.length && this.seqs.get(p) === seq ? p : -1;
   }
 
+  /** Position of the first item whose seq is ≥ `seq` (length when none). */
+  firstAtOrAfter(seq: number): number {
+    return lowerBound((i) => this.seqs.get(i), 0, this.length, seq);
+  }
+
   /** Number of items with `when` < t. */
   countBefore(t: number): number {
     return lowerBound((i) => this.times.get(i), 0, this.length, t);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { isCode } from '../fs-sync.js';
 import type { ArchiveIndex } from './index.js';
 import { HEADER_PEEK, peekTime, readRecord, type ArchiveRecord } from './record.js';
+import { loadSummary } from './summary.js';
 
 /** Bytes after which a segment is closed and the next one started. */
 export const SEGMENT_MAX = 4 * 1024 * 1024;
@@ -87,6 +88,12 @@ export async function scanSegments(dir: string, index: ArchiveIndex): Promise<Sc
     try {
       const firstCount = index.length;
       let size = 0;
+      // A closed segment with a summary that matches it needs no scan.
+      if (!isLast && (await loadSummary(dir, num, (size = (await fh.stat()).size), index, lastSeq))) {
+        if (index.length > firstCount) lastSeq = index.seqAt(index.length - 1);
+        segments.push({ num, size, firstSeq: index.length > firstCount ? index.seqAt(firstCount) : lastSeq + 1 });
+        continue;
+      }
       for (let start = 0; ; ) {
         const r = await scanOne(fh, index, isLast, lastSeq, scratch, start);
         if (index.length > firstCount) lastSeq = index.seqAt(index.length - 1);

@@ -180,6 +180,30 @@ describe('file archive', () => {
     expect(await a.owners()).toEqual([]);
   });
 
+  it('opens closed segments from their summary files, and scans one whose summary is bad', async () => {
+    await fill(80, (i) => `${i}:`.padEnd(64 * 1024, 'x')); // two segments; even items are with bob@x/r
+    expect((await segments()).length).toBeGreaterThanOrEqual(2);
+    expect(await readdir(ownerDir)).toContain('00000001.idx');
+    await backend.close();
+    // Change the first record's `with` on disk (bob → zob): a scan of the closed segment (which
+    // skips CRCs at open) would index the changed name, its summary still has the original.
+    const seg1 = path.join(ownerDir, '00000001.seg');
+    const bytes = await readFile(seg1);
+    expect(bytes.toString('utf8', 28, 35)).toBe('bob@x/r');
+    bytes[28] = 'z'.charCodeAt(0);
+    await writeFile(seg1, bytes);
+    await reopen();
+    expect((await a.query('alice', { with: 'bob@x', limit: 0 })).count).toBe(40);
+    await backend.close();
+    const idx = path.join(ownerDir, '00000001.idx');
+    const ib = await readFile(idx);
+    ib[ib.length - 1] ^= 1; // its CRC no longer matches: ignored, the segment is scanned
+    await writeFile(idx, ib);
+    await reopen();
+    expect((await a.query('alice', { with: 'bob@x', limit: 0 })).count).toBe(39);
+    expect((await a.query('alice', { with: 'zob@x', limit: 0 })).count).toBe(1);
+  });
+
   it('deleting the owner removes its directory; a directory without meta.json is no archive', async () => {
     await fill(3);
     await a.deleteOwner('alice');
