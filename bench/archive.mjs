@@ -216,7 +216,7 @@ try {
     `| event-loop delay during appends p99 / max (ms) | ${fmt(ap.loopP99, 1)} / ${fmt(ap.loopMax, 1)} |`,
     `| items stored / failed appends | ${fmt(ap.count)} / ${fmt(ap.failed)} |`,
     `| RSS at the end of the appends (MiB) | ${fmt(ap.rss, 1)} |`,
-    `| open (read all segments, build index) (ms) | ${fmt(q.openMs)} |`,
+    `| open (summaries of closed segments, scan of the last one, index built) (ms) | ${fmt(q.openMs)} |`,
     `| RSS before open / after open / after open + GC (MiB) | ${fmt(q.rss0, 1)} / ${fmt(q.rssOpen, 1)} / ${fmt(q.rssOpenGc, 1)} |`,
     `| RSS cost of the opened archive (bytes per item, after GC) | ${fmt(perItem, 1)} |`,
     `| JS heap used / heap total / ArrayBuffers after open (MiB) | ${fmt(q.heapMiB, 1)} / ${fmt(q.heapTotalMiB, 1)} / ${fmt(q.arrayMiB, 1)} |`,
