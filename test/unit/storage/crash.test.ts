@@ -42,12 +42,13 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-/** Run the writer until it has acknowledged `minAcks` rounds plus a little, then SIGKILL it. */
-function runAndKill(data: string, minAcks: number, extraMs: number): Promise<number> {
+/**
+ * Run a writer child (`script` with `args`), handing each stdout line to `onLine`; once it
+ * returns true, SIGKILL the child `extraMs` later. Resolves when the child is killed.
+ */
+function runUntilKilled(script: string, args: string[], extraMs: number, onLine: (line: string) => boolean): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, 'crash-writer.mjs'), compiled, data], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let lastAck = -1;
-    let acks = 0;
+    const child = spawn(process.execPath, [path.join(here, script), compiled, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let killing = false;
     let buf = '';
     let err = '';
@@ -58,18 +59,28 @@ function runAndKill(data: string, minAcks: number, extraMs: number): Promise<num
       while ((nl = buf.indexOf('\n')) !== -1) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        lastAck = Number(line.slice(4));
-        if (++acks >= minAcks && !killing) {
+        if (onLine(line) && !killing) {
           killing = true;
           setTimeout(() => child.kill('SIGKILL'), extraMs);
         }
       }
     });
     child.on('exit', (_code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`writer exited on its own: ${err}`));
-      else resolve(lastAck);
+      if (signal !== 'SIGKILL') reject(new Error(`${script} exited on its own: ${err}`));
+      else resolve();
     });
   });
+}
+
+/** Run the writer until it has acknowledged `minAcks` rounds plus a little, then SIGKILL it. */
+async function runAndKill(data: string, minAcks: number, extraMs: number): Promise<number> {
+  let lastAck = -1;
+  let acks = 0;
+  await runUntilKilled('crash-writer.mjs', [data], extraMs, (line) => {
+    lastAck = Number(line.slice(4));
+    return ++acks >= minAcks;
+  });
+  return lastAck;
 }
 
 it('leaves only valid JSON and keeps acknowledged writes after kill -9', async () => {
@@ -101,32 +112,14 @@ it('leaves only valid JSON and keeps acknowledged writes after kill -9', async (
 }, 30_000);
 
 /** Run the archive writer until `minAcks` appends are acknowledged, wait `extraMs`, SIGKILL it; resolves the acks seen. */
-function runArchiveAndKill(data: string, round: number, minAcks: number, extraMs: number): Promise<Map<string, string>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, 'archive-crash-writer.mjs'), compiled, data, String(round)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acks = new Map<string, string>();
-    let killing = false;
-    let buf = '';
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d;
-      let nl;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const [, id, tag] = buf.slice(0, nl).split(' ');
-        buf = buf.slice(nl + 1);
-        acks.set(id!, tag!);
-        if (acks.size >= minAcks && !killing) {
-          killing = true;
-          setTimeout(() => child.kill('SIGKILL'), extraMs);
-        }
-      }
-    });
-    child.on('exit', (_code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`archive writer exited on its own: ${err}`));
-      else resolve(acks);
-    });
+async function runArchiveAndKill(data: string, round: number, minAcks: number, extraMs: number): Promise<Map<string, string>> {
+  const acks = new Map<string, string>();
+  await runUntilKilled('archive-crash-writer.mjs', [data, String(round)], extraMs, (line) => {
+    const [, id, tag] = line.split(' ');
+    acks.set(id!, tag!);
+    return acks.size >= minAcks;
   });
+  return acks;
 }
 
 it('keeps every acknowledged archive append after kill -9, and appends after repair', async () => {
