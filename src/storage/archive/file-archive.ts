@@ -45,7 +45,11 @@ export class FileArchives {
       try {
         return await f(o);
       } finally {
-        this.evict();
+        // Reads still work after close(), but leave no owner (or file handle) open behind them.
+        if (this.closed && o.idle()) {
+          if (this.owners.get(`${storeDir}\0${owner}`) === o) this.owners.delete(`${storeDir}\0${owner}`);
+          void o.closeHandles();
+        } else this.evict();
       }
     };
     return {

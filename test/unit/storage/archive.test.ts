@@ -280,8 +280,11 @@ describe.each(backends)('%s backend: archive', (_name, make) => {
     expect(await b.archive('localhost', 'muc_log').owners()).toEqual([]);
   });
 
-  it('refuses appends after close', async () => {
+  it('refuses appends after close, and still answers queries', async () => {
+    const id = await a.append('o', { payload: 'kept' });
     await b.close();
     await expect(a.append('o', { payload: 'x' })).rejects.toBeInstanceOf(StorageClosedError);
+    await expect(a.deleteOwner('o')).rejects.toBeInstanceOf(StorageClosedError);
+    expect((await a.get('o', id))?.payload).toBe('kept');
   });
 });
