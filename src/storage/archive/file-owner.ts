@@ -10,8 +10,8 @@ import path from 'node:path';
 import { ArchiveBusyError, type ArchiveItem, type ArchiveLimits, type ArchivePage, type ArchiveQuery } from '../store.js';
 import { isCode, makeDirDurable, syncDir } from '../fs-sync.js';
 import { IdCodec, newIdKey } from './ids.js';
-import { emptyPage } from './memory-archive.js';
-import { OwnerState, type NewItem } from './owner.js';
+import { emptyPage, OwnerState, type NewItem } from './owner.js';
+import { Gate } from './gate.js';
 import { encodeRecord } from './record.js';
 import { removeSummary, writeSummary } from './summary.js';
 import { META_FILE, readMeta, readRecords, scanSegments, segmentName, segmentOf, SEGMENT_MAX, type RecordRef, type Segment } from './segments.js';
@@ -34,40 +34,6 @@ interface Pending {
   size: number;
   resolve: (id: string) => void;
   reject: (e: unknown) => void;
-}
-
-/** Shared/exclusive gate: many queries and writes at once, or one deletion alone. */
-class Gate {
-  private shared = 0;
-  private exclusive: Promise<void> | undefined;
-  private idle: Array<() => void> = [];
-
-  async share<R>(f: () => Promise<R>): Promise<R> {
-    while (this.exclusive) await this.exclusive;
-    this.shared++;
-    try {
-      return await f();
-    } finally {
-      if (--this.shared === 0) for (const w of this.idle.splice(0)) w();
-    }
-  }
-
-  async alone<R>(f: () => Promise<R>): Promise<R> {
-    while (this.exclusive) await this.exclusive;
-    let done!: () => void;
-    this.exclusive = new Promise<void>((r) => (done = r));
-    try {
-      while (this.shared > 0) await new Promise<void>((r) => this.idle.push(r));
-      return await f();
-    } finally {
-      this.exclusive = undefined;
-      done();
-    }
-  }
-
-  get busy(): boolean {
-    return this.shared > 0 || this.exclusive !== undefined;
-  }
 }
 
 /** One owner's archive directory, opened. */

@@ -1,8 +1,8 @@
 // The archive shape of the memory backend: the same index and query code as the file backend,
 // with payloads kept in a Map by sequence number. For tests and throwaway servers.
-import { ArchiveItemNotFoundError, StorageClosedError, type ArchiveLimits, type ArchivePayload, type ArchiveStore } from '../store.js';
+import { StorageClosedError, type ArchiveLimits, type ArchivePayload, type ArchiveStore } from '../store.js';
 import { IdCodec, newIdKey } from './ids.js';
-import { OwnerState, resolveLimits } from './owner.js';
+import { emptyPage, OwnerState, resolveLimits } from './owner.js';
 
 interface MemOwner {
   state: OwnerState;
@@ -80,11 +80,4 @@ export function memoryArchive(table: MemoryArchiveTable, limits: ArchiveLimits |
     owners: async () => [...table.keys()].sort(),
   };
   return store;
-}
-
-/** The page of an owner without an archive: empty, or item-not-found for an after/before id. */
-export function emptyPage(q: { after?: string; before?: string | true }): { items: never[]; count: 0; index: 0; complete: true } {
-  const id = q.after ?? (typeof q.before === 'string' ? q.before : undefined);
-  if (id !== undefined) throw new ArchiveItemNotFoundError(id);
-  return { items: [], count: 0, index: 0, complete: true };
 }

@@ -1,6 +1,6 @@
 // What both backends do the same for one owner's archive: check an item against the limits,
 // give it its sequence number and time, and turn index positions into items and metadata.
-import { ARCHIVE_DEFAULT_MAX_BYTES, ARCHIVE_DEFAULT_MAX_ITEMS, ArchiveQuotaError, type ArchiveItem, type ArchiveLimits, type ArchiveMetadata, type ArchivePayload } from '../store.js';
+import { ARCHIVE_DEFAULT_MAX_BYTES, ARCHIVE_DEFAULT_MAX_ITEMS, ArchiveItemNotFoundError, ArchiveQuotaError, type ArchiveItem, type ArchiveLimits, type ArchiveMetadata, type ArchivePayload } from '../store.js';
 import type { IdCodec } from './ids.js';
 import { ArchiveIndex } from './index.js';
 import { recordSize, type ArchiveRecord } from './record.js';
@@ -77,4 +77,11 @@ export class OwnerState {
     if (opts.before !== undefined) n = Math.max(n, ix.countBefore(opts.before));
     return n;
   }
+}
+
+/** The page of an owner without an archive: empty, or item-not-found for an after/before id. */
+export function emptyPage(q: { after?: string; before?: string | true }): { items: never[]; count: 0; index: 0; complete: true } {
+  const id = q.after ?? (typeof q.before === 'string' ? q.before : undefined);
+  if (id !== undefined) throw new ArchiveItemNotFoundError(id);
+  return { items: [], count: 0, index: 0, complete: true };
 }
