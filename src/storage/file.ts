@@ -8,10 +8,12 @@
 // is in flight, later values queue and only the newest is written next.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { checkStoreName, StorageClosedError, type KeyValStore, type MapStore, type StorageBackend } from './store.js';
+import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapStore, type StorageBackend } from './store.js';
+import { FileArchives, type ArchiveCacheOptions } from './archive/file-archive.js';
 import { decodeName, isHashedName, longNameOf, storedName, unwrapValue, wrapValue } from './file-names.js';
+import { isCode, makeDirDurable, syncDir } from './fs-sync.js';
 
 export { decodeName, encodeName } from './file-names.js';
 
@@ -25,23 +27,6 @@ const CLEANUP_INTERVAL_MS = 60_000;
 /** Text kept by the read cache in all (characters), and the largest file it keeps. */
 const READ_CACHE_BYTES = 8 * 1024 * 1024;
 const READ_CACHE_ENTRY_MAX = 64 * 1024;
-
-function isCode(e: unknown, ...codes: string[]): boolean {
-  return typeof e === 'object' && e !== null && codes.includes((e as NodeJS.ErrnoException).code ?? '');
-}
-
-async function syncDir(dir: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (e) {
-    // Some filesystems cannot fsync a directory; the rename is then as durable as they allow.
-    if (!isCode(e, 'EINVAL', 'EPERM', 'EISDIR', 'EBADF', 'ENOTSUP')) throw e;
-  } finally {
-    await fh?.close();
-  }
-}
 
 /** Write-ahead state of one file: the newest value and who waits for it to be durable. */
 interface FileState {
@@ -68,8 +53,14 @@ class FileBackend implements StorageBackend {
   private readonly cleanups = new Set<Promise<void>>();
   private readonly locks = new Map<string, Promise<void>>();
   private closed = false;
+  private readonly archives: FileArchives;
 
-  constructor(private readonly dataPath: string) {}
+  constructor(
+    private readonly dataPath: string,
+    archiveCache?: ArchiveCacheOptions,
+  ) {
+    this.archives = new FileArchives(archiveCache);
+  }
 
   keyval<T>(host: string, store: string): KeyValStore<T> {
     const dir = this.storeDir(host, store);
@@ -119,8 +110,13 @@ class FileBackend implements StorageBackend {
     };
   }
 
+  archive(host: string, store: string, limits?: ArchiveLimits): ArchiveStore {
+    return this.archives.store(this.storeDir(host, store), limits);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    await this.archives.close();
     while (this.drains.size > 0 || this.cleanups.size > 0) {
       await Promise.allSettled([...this.drains, ...this.cleanups]);
     }
@@ -260,14 +256,7 @@ class FileBackend implements StorageBackend {
   private ensureDir(dir: string): Promise<void> {
     let p = this.dirs.get(dir);
     if (!p) {
-      p = (async () => {
-        const first = await mkdir(dir, { recursive: true });
-        if (first === undefined) return;
-        for (let d = dir; ; d = path.dirname(d)) {
-          await syncDir(path.dirname(d));
-          if (d === first || d === path.dirname(d)) break;
-        }
-      })();
+      p = makeDirDurable(dir);
       p.catch(() => this.dirs.delete(dir));
       this.dirs.set(dir, p);
     }
@@ -354,7 +343,7 @@ function parse<T>(data: string | null, file: StoredFile): T | undefined {
   return unwrapValue<T>(parsed, file.long);
 }
 
-/** A backend storing one JSON file per host, store and user under dataPath. */
-export function createFileBackend(dataPath: string): StorageBackend {
-  return new FileBackend(dataPath);
+/** A backend storing one JSON file per host, store and user (and a directory per archive owner) under dataPath. */
+export function createFileBackend(dataPath: string, archiveCache?: ArchiveCacheOptions): StorageBackend {
+  return new FileBackend(dataPath, archiveCache);
 }

@@ -1,7 +1,8 @@
 // In-memory storage backend for tests and throwaway servers. Values are kept as JSON text so
 // they behave exactly like the file backend's: callers never share objects with the store.
 
-import { checkStoreName, StorageClosedError, type KeyValStore, type MapStore, type StorageBackend } from './store.js';
+import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapStore, type StorageBackend } from './store.js';
+import { memoryArchive, type MemoryArchiveTable } from './archive/memory-archive.js';
 
 function serialise(value: unknown): string {
   const s = JSON.stringify(value);
@@ -11,6 +12,7 @@ function serialise(value: unknown): string {
 
 class MemoryBackend implements StorageBackend {
   private readonly stores = new Map<string, Map<string, string>>();
+  private readonly archives = new Map<string, MemoryArchiveTable>();
   private closed = false;
 
   private table(host: string, store: string): Map<string, string> {
@@ -64,6 +66,14 @@ class MemoryBackend implements StorageBackend {
       },
       setAll,
     };
+  }
+
+  archive(host: string, store: string, limits?: ArchiveLimits): ArchiveStore {
+    checkStoreName(store);
+    const id = `${host}\0${store}`;
+    let t = this.archives.get(id);
+    if (!t) this.archives.set(id, (t = new Map()));
+    return memoryArchive(t, limits, () => this.closed);
   }
 
   async close(): Promise<void> {

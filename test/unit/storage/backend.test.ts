@@ -1,29 +1,10 @@
 // The store contract, run against both backends.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { createFileBackend } from '../../../src/storage/file.js';
-import { createMemoryBackend } from '../../../src/storage/memory.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { eachBackend } from './backends.js';
 import { StorageClosedError, type StorageBackend } from '../../../src/storage/store.js';
 
-const tmpDirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-const backends: Array<[string, () => Promise<StorageBackend>]> = [
-  ['memory', async () => createMemoryBackend()],
-  [
-    'file',
-    async () => {
-      const d = await mkdtemp(path.join(os.tmpdir(), 'clove-store-'));
-      tmpDirs.push(d);
-      return createFileBackend(d);
-    },
-  ],
-];
+const backends = eachBackend('clove-store-');
 
 describe.each(backends)('%s backend', (_name, make) => {
   let b: StorageBackend;

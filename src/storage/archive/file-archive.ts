@@ -1,0 +1,144 @@
+// The archive shape of the file backend: <data>/<host>/<store>/<owner>/ per owner (names
+// encoded like every file name here, ../file-names.ts), opened on first use and kept in memory
+// while used. Owners idle longest are dropped from memory first once the open owners' indexes
+// pass the cache budget in bytes or count; their files stay and are read again when needed.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { decodeName, isHashedName, storedName } from '../file-names.js';
+import { isCode } from '../fs-sync.js';
+import { StorageClosedError, type ArchiveLimits, type ArchiveStore } from '../store.js';
+import { FileOwner } from './file-owner.js';
+import { resolveLimits } from './owner.js';
+import { oldestTime, readMeta } from './segments.js';
+
+/** Bytes of index memory kept for owners not in use, across all archives of a backend. */
+export const ARCHIVE_CACHE_BYTES = 64 * 1024 * 1024;
+/** Owners kept open at once (each may hold up to 9 file handles). */
+export const ARCHIVE_CACHE_OWNERS = 256;
+
+/** Options of the archive cache. */
+export interface ArchiveCacheOptions {
+  cacheBytes?: number;
+  cacheOwners?: number;
+}
+
+/** Every open owner of one file backend, least recently used first. */
+export class FileArchives {
+  /** By store directory and owner name. */
+  private readonly owners = new Map<string, FileOwner>();
+  /** Deletions in progress by directory; a new open of the directory waits for it. */
+  private readonly deleting = new Map<string, Promise<void>>();
+  private closed = false;
+  private readonly cacheBytes: number;
+  private readonly cacheOwners: number;
+
+  constructor(opts: ArchiveCacheOptions = {}) {
+    this.cacheBytes = opts.cacheBytes ?? ARCHIVE_CACHE_BYTES;
+    this.cacheOwners = opts.cacheOwners ?? ARCHIVE_CACHE_OWNERS;
+  }
+
+  /** The ArchiveStore of a store directory. */
+  store(storeDir: string, limits: ArchiveLimits | undefined): ArchiveStore {
+    const lim = resolveLimits(limits);
+    const run = async <R>(owner: string, f: (o: FileOwner) => Promise<R>): Promise<R> => {
+      const o = this.owner(storeDir, owner);
+      try {
+        return await f(o);
+      } finally {
+        // Reads still work after close(), but leave no owner (or file handle) open behind them.
+        if (this.closed && o.idle()) {
+          if (this.owners.get(`${storeDir}\0${owner}`) === o) this.owners.delete(`${storeDir}\0${owner}`);
+          void o.closeHandles();
+        } else this.evict();
+      }
+    };
+    return {
+      append: (owner, item) => (this.closed ? Promise.reject(new StorageClosedError()) : run(owner, (o) => o.append(item, lim))),
+      query: (owner, q = {}) => run(owner, (o) => o.query(q)),
+      get: (owner, id) => run(owner, (o) => o.get(id)),
+      metadata: (owner) => run(owner, (o) => o.metadata()),
+      deleteOwner: async (owner) => {
+        if (this.closed) throw new StorageClosedError();
+        const o = this.owner(storeDir, owner);
+        this.owners.delete(`${storeDir}\0${owner}`);
+        const p = o.destroy().finally(() => {
+          if (this.deleting.get(o.dir) === p) this.deleting.delete(o.dir);
+        });
+        this.deleting.set(o.dir, p);
+        await p;
+      },
+      deleteOlderThan: async (before) => {
+        if (this.closed) throw new StorageClosedError();
+        let n = 0;
+        for (const owner of await this.ownersOf(storeDir)) {
+          // An owner not in memory whose oldest record is recent enough is not read at all.
+          if (!this.owners.has(`${storeDir}\0${owner}`)) {
+            const oldest = await oldestTime(path.join(storeDir, storedName(owner, 0).base));
+            if (oldest !== undefined && oldest >= before) continue;
+          }
+          n += await run(owner, (o) => o.dropOldest({ before }));
+        }
+        return n;
+      },
+      truncate: (owner, keep) => (this.closed ? Promise.reject(new StorageClosedError()) : run(owner, (o) => o.dropOldest({ keep }))),
+      owners: () => this.ownersOf(storeDir),
+    };
+  }
+
+  /** The open owner (most recently used now), opening it if needed. */
+  private owner(storeDir: string, owner: string): FileOwner {
+    if (owner === '') throw new Error('empty owner name');
+    const key = `${storeDir}\0${owner}`;
+    let o = this.owners.get(key);
+    if (o) this.owners.delete(key);
+    else {
+      const dir = path.join(storeDir, storedName(owner, 0).base);
+      o = new FileOwner(dir, owner, this.deleting.get(dir) ?? Promise.resolve());
+    }
+    this.owners.set(key, o);
+    return o;
+  }
+
+  /**
+   * Drop idle owners, least recently used first, while over the budget. The most recently used
+   * one stays even if it alone is over: dropping it would mean reading it all again next time.
+   */
+  private evict(): void {
+    let bytes = 0;
+    for (const o of this.owners.values()) bytes += o.memoryBytes();
+    let left = this.owners.size;
+    for (const [key, o] of this.owners) {
+      if (--left === 0 || (bytes <= this.cacheBytes && this.owners.size <= this.cacheOwners)) break;
+      if (!o.idle()) continue;
+      this.owners.delete(key);
+      bytes -= o.memoryBytes();
+      void o.closeHandles();
+    }
+  }
+
+  /** Owners with an archive in a store directory (those with meta.json). */
+  private async ownersOf(storeDir: string): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(storeDir);
+    } catch (e) {
+      if (isCode(e, 'ENOENT', 'ENOTDIR')) return [];
+      throw e;
+    }
+    const out: string[] = [];
+    for (const e of entries) {
+      const meta = await readMeta(path.join(storeDir, e)).catch(() => undefined);
+      if (meta !== undefined) out.push(isHashedName(e) ? meta.owner : decodeName(e));
+    }
+    return out.sort();
+  }
+
+  /** Wait for queued appends and deletions, close every file, and refuse new writes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.owners.values()].map((o) => o.drain()));
+    await Promise.allSettled(this.deleting.values());
+    await Promise.allSettled([...this.owners.values()].map((o) => o.closeHandles()));
+    this.owners.clear();
+  }
+}

@@ -1,0 +1,419 @@
+// One owner's archive in the file backend: the index in memory, the records in segment files
+// (./segments.ts). Appends are group-committed: every append made while a write is in flight
+// joins the next write, which is one write() and one fdatasync(); an append resolves once its
+// record is durable and in the index. Nothing here blocks the event loop: all I/O is async.
+//
+// Queries and writes share the owner; deletions (age, truncation, the whole owner) wait until
+// no query or write is running and run alone.
+import { open, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { ArchiveBusyError, type ArchiveItem, type ArchiveLimits, type ArchivePage, type ArchiveQuery } from '../store.js';
+import { isCode, makeDirDurable, syncDir } from '../fs-sync.js';
+import { IdCodec, newIdKey } from './ids.js';
+import { emptyPage, OwnerState, type NewItem } from './owner.js';
+import { Gate } from './gate.js';
+import { encodeRecord } from './record.js';
+import { removeSummary, writeSummary } from './summary.js';
+import { META_FILE, readMeta, readRecords, scanSegments, segmentName, segmentOf, SEGMENT_MAX, type RecordRef, type Segment } from './segments.js';
+
+/** Bytes of appends waiting to be written per owner before further appends are refused. */
+export const PENDING_MAX = 16 * 1024 * 1024;
+/**
+ * Records per write (one write + fdatasync). Bounds the burst of work when a batch is
+ * acknowledged (every waiting append resolves at once), so the event loop is never held long.
+ */
+const BATCH_MAX = 256;
+/** Idle read handles kept open per owner (a 1M-message archive has ~90 segments). */
+const READ_HANDLES = 32;
+
+interface Pending {
+  buf: Buffer;
+  seq: number;
+  when: number;
+  with: string;
+  size: number;
+  resolve: (id: string) => void;
+  reject: (e: unknown) => void;
+}
+
+/** One owner's archive directory, opened. */
+export class FileOwner {
+  /** Undefined until the owner's archive exists (meta.json written or read). */
+  private state: OwnerState | undefined;
+  private segments: Segment[] = [];
+  private appendFh: FileHandle | undefined;
+  private readonly readFhs = new Map<number, { fh: FileHandle; refs: number }>();
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private readonly gate = new Gate();
+  private opened: Promise<void> | undefined;
+  private creating: Promise<void> | undefined;
+  /** Operations running (for idle detection by the cache). */
+  private users = 0;
+  /** Bytes cut from a torn last record when the archive was opened. */
+  truncatedAtOpen = 0;
+  damagedAtOpen = 0;
+
+  constructor(
+    readonly dir: string,
+    readonly owner: string,
+    /** Resolves when a previous instance of this directory is gone (after a deletion). */
+    private readonly after: Promise<unknown>,
+  ) {}
+
+  /** True when nothing runs or waits and the owner may be dropped from memory. */
+  idle(): boolean {
+    return this.users === 0 && this.queue.length === 0 && this.flushing === undefined && !this.gate.busy;
+  }
+
+  /** Bytes of memory this owner holds. */
+  memoryBytes(): number {
+    return (this.state?.index.memoryBytes() ?? 0) + this.segments.length * 64 + 512;
+  }
+
+  /** Run f with the owner open and counted as in use. */
+  private async use<R>(f: () => Promise<R>): Promise<R> {
+    this.users++;
+    try {
+      this.opened ??= this.load();
+      await this.opened;
+      return await f();
+    } finally {
+      this.users--;
+    }
+  }
+
+  private async load(): Promise<void> {
+    await this.after.catch(() => undefined);
+    const meta = await readMeta(this.dir);
+    if (meta === undefined) {
+      // No meta: no archive. Segments without one are leftovers of an interrupted deletion.
+      await rm(this.dir, { recursive: true, force: true });
+      return;
+    }
+    const state = new OwnerState(meta.owner, new IdCodec(Buffer.from(meta.key, 'base64')), 0);
+    const scan = await scanSegments(this.dir, state.index);
+    const ix = state.index;
+    state.nextSeq = ix.length === 0 ? 0 : ix.seqAt(ix.length - 1) + 1;
+    this.segments = scan.segments;
+    this.truncatedAtOpen = scan.truncated;
+    this.damagedAtOpen = scan.damaged;
+    this.state = state;
+  }
+
+  /** Create the archive: directory and meta.json with a fresh id key, durably. */
+  private async create(): Promise<OwnerState> {
+    const key = newIdKey();
+    await makeDirDurable(this.dir);
+    const meta = path.join(this.dir, META_FILE);
+    const tmp = `${meta}.tmp`;
+    await writeFile(tmp, JSON.stringify({ owner: this.owner, key: key.toString('base64') }), { mode: 0o600, flush: true });
+    await rename(tmp, meta);
+    await syncDir(this.dir);
+    return new OwnerState(this.owner, new IdCodec(key), 0);
+  }
+
+  append(item: NewItem, limits: Required<ArchiveLimits>): Promise<string> {
+    // Fast path, no await before queueing: the archive is open and exists.
+    if (this.state) {
+      try {
+        return this.enqueue(this.state, item, limits);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return this.use(async () => {
+      // One creation however many appends wait for it (checked again inside the gate).
+      this.creating ??= this.gate.alone(async () => {
+        this.state ??= await this.create();
+      });
+      await this.creating.finally(() => (this.creating = undefined));
+      return this.enqueue(this.state!, item, limits);
+    });
+  }
+
+  /** Accept an item and queue its record; the promise resolves once it is durable. */
+  private enqueue(st: OwnerState, item: NewItem, limits: Required<ArchiveLimits>): Promise<string> {
+    if (st.pendingBytes > PENDING_MAX) throw new ArchiveBusyError(this.owner);
+    const r = st.accept(item, limits);
+    const buf = encodeRecord(r);
+    st.pendingItems++;
+    st.pendingBytes += r.size;
+    const id = new Promise<string>((resolve, reject) => this.queue.push({ buf, seq: r.seq, when: r.when, with: r.with, size: r.size, resolve, reject }));
+    this.kick();
+    return id;
+  }
+
+  /** Start writing the queue unless a write loop runs; a loop that ends looks at the queue again. */
+  private kick(): void {
+    if (this.flushing || this.queue.length === 0) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      this.kick(); // appends queued while the loop was finishing
+    });
+  }
+
+  /** Write queued records until the queue is empty, one batch (per segment) at a time. */
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      await this.gate.share(async () => {
+        if (!this.state) {
+          // The archive was deleted while these waited (an append racing deleteOwner).
+          for (const p of this.queue.splice(0)) p.reject(new Error(`archive of '${this.owner}' was deleted while the append waited`));
+          return;
+        }
+        const seg = await this.activeSegment();
+        let room = Math.max(SEGMENT_MAX - seg.size, 1);
+        let n = 0;
+        while (n < this.queue.length && n < BATCH_MAX && (n === 0 || this.queue[n]!.size <= room)) room -= this.queue[n++]!.size;
+        const batch = this.queue.splice(0, n);
+        await this.writeBatch(seg, batch);
+      });
+    }
+  }
+
+  private async writeBatch(seg: Segment, batch: Pending[]): Promise<void> {
+    const st = this.state!;
+    const start = seg.size;
+    try {
+      const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((p) => p.buf));
+      let done = 0;
+      while (done < buf.length) done += (await this.appendFh!.write(buf, done, buf.length - done, start + done)).bytesWritten;
+      await this.appendFh!.datasync();
+    } catch (e) {
+      // Cut off what this batch may have left, so the next one starts on a record boundary.
+      await this.appendFh?.truncate(start).catch(() => undefined);
+      for (const p of batch) {
+        st.pendingItems--;
+        st.pendingBytes -= p.size;
+        p.reject(e);
+      }
+      return;
+    }
+    let off = start;
+    if (start === 0) seg.firstSeq = batch[0]!.seq;
+    for (const p of batch) {
+      st.index.push(p.seq, p.when, p.with, p.size, off);
+      off += p.size;
+      st.pendingItems--;
+      st.pendingBytes -= p.size;
+      p.resolve(st.codec.encode(p.seq));
+    }
+    seg.size = off;
+  }
+
+  /** The segment appends go to, created or rotated as needed, with its handle open. */
+  private async activeSegment(): Promise<Segment> {
+    let seg: Segment | undefined = this.segments[this.segments.length - 1];
+    if (seg && seg.size >= SEGMENT_MAX) {
+      await this.appendFh?.close();
+      this.appendFh = undefined;
+      // The segment is closed for good: its summary makes the next open skip reading it.
+      const ix = this.state!.index;
+      await writeSummary(this.dir, seg.num, seg.size, ix, ix.firstAtOrAfter(seg.firstSeq), ix.length).catch(() => undefined); // only a shortcut
+      seg = undefined;
+    }
+    if (!seg) {
+      const num = (this.segments[this.segments.length - 1]?.num ?? 0) + 1;
+      const fh = await open(path.join(this.dir, segmentName(num)), 'wx', 0o600);
+      await syncDir(this.dir); // the new name is durable before any record in it is acknowledged
+      seg = { num, size: 0, firstSeq: this.state!.nextSeq };
+      this.segments.push(seg);
+      this.appendFh = fh;
+    }
+    this.appendFh ??= await open(path.join(this.dir, segmentName(seg.num)), 'r+');
+    return seg;
+  }
+
+  query(q: ArchiveQuery): Promise<ArchivePage> {
+    return this.use(() =>
+      this.gate.share(async () => {
+        const st = this.state;
+        if (!st) return emptyPage(q);
+        const sel = st.index.select(q, (id) => st.codec.decode(id));
+        const items = await this.items(st, sel.positions);
+        return { items, count: sel.count, index: sel.index, complete: sel.complete };
+      }),
+    );
+  }
+
+  get(id: string): Promise<ArchiveItem | undefined> {
+    return this.use(() =>
+      this.gate.share(async () => {
+        const st = this.state;
+        const seq = st?.codec.decode(id);
+        const pos = seq === undefined ? -1 : st!.index.positionOf(seq);
+        return pos < 0 ? undefined : (await this.items(st!, [pos]))[0];
+      }),
+    );
+  }
+
+  metadata(): Promise<ReturnType<OwnerState['metadata']>> {
+    return this.use(async () => this.state?.metadata() ?? { count: 0, bytes: 0 });
+  }
+
+  /** Items at index positions, read from their segments. */
+  private async items(st: OwnerState, positions: number[]): Promise<ArchiveItem[]> {
+    const ix = st.index;
+    const refs: RecordRef[] = positions.map((p) => {
+      const seq = ix.seqAt(p);
+      return { seq, segment: segmentOf(this.segments, seq).num, offset: ix.offsetAt(p), size: ix.sizeAt(p) };
+    });
+    // Built before the reads: positions only shift under a deletion, which waits for us anyway.
+    const shells = positions.map((p) => st.item(p, ''));
+    const recs = await readRecords(refs, (num) => this.readHandle(num));
+    // A record damaged on disk is left out of the page rather than failing every query that
+    // reaches it (the page is then shorter than asked; count still includes it).
+    const out: ArchiveItem[] = [];
+    shells.forEach((s, i) => {
+      const r = recs[i];
+      if (r) out.push({ ...s, payload: r.payload });
+    });
+    return out;
+  }
+
+  /** A read handle for segment `num`; call `done` after reading. Idle handles past READ_HANDLES are closed. */
+  private async readHandle(num: number): Promise<{ fh: FileHandle; done: () => Promise<void> }> {
+    let h = this.readFhs.get(num);
+    if (!h) {
+      const fh = await open(path.join(this.dir, segmentName(num)), 'r');
+      h = this.readFhs.get(num); // another query may have opened it meanwhile
+      if (h) await fh.close();
+      else this.readFhs.set(num, (h = { fh, refs: 0 }));
+    } else {
+      this.readFhs.delete(num); // most recently used goes last
+      this.readFhs.set(num, h);
+    }
+    const held = h;
+    held.refs++;
+    return {
+      fh: held.fh,
+      done: async () => {
+        held.refs--;
+        for (const [n, x] of this.readFhs) {
+          if (this.readFhs.size <= READ_HANDLES) break;
+          if (x.refs > 0) continue;
+          this.readFhs.delete(n);
+          await x.fh.close();
+        }
+      },
+    };
+  }
+
+  /**
+   * Delete the oldest items: those older than `before` and/or beyond the newest `keep`.
+   * Resolves with how many went and whether the archive is now empty (and gone).
+   */
+  dropOldest(opts: { keep?: number; before?: number }): Promise<number> {
+    return this.use(() =>
+      this.gate.alone(async () => {
+        const st = this.state;
+        if (!st) return 0;
+        const n = st.dropCount(opts);
+        if (n === 0) return 0;
+        if (n >= st.index.length && this.queue.length === 0) await this.removeAll();
+        else await this.cutBefore(st, n);
+        return n;
+      }),
+    );
+  }
+
+  /** Remove the records at positions [0, n) from disk and index (all of them only while appends are queued). */
+  private async cutBefore(st: OwnerState, n: number): Promise<void> {
+    const ix = st.index;
+    const keepSeq = n < ix.length ? ix.seqAt(n) : (this.queue[0]?.seq ?? st.nextSeq);
+    // Whole segments first, oldest first: a crash leaves a shorter but consistent archive.
+    while (this.segments.length > 1 && this.segments[1]!.firstSeq <= keepSeq) {
+      const seg = this.segments.shift()!;
+      await this.closeRead(seg.num);
+      await removeSummary(this.dir, seg.num);
+      await unlink(path.join(this.dir, segmentName(seg.num))).catch((e) => {
+        if (!isCode(e, 'ENOENT')) throw e;
+      });
+    }
+    await syncDir(this.dir);
+    const head = this.segments[0];
+    let shift = 0;
+    if (head && head.firstSeq < keepSeq) {
+      // The head segment holds deleted records: rewrite it from the first kept one (temp file,
+      // fsync, rename), so deleted messages do not stay on disk.
+      shift = n < ix.length && segmentOf(this.segments, keepSeq) === head ? ix.offsetAt(n) : head.size;
+      const file = path.join(this.dir, segmentName(head.num));
+      const tmp = `${file}.tmp`;
+      await this.closeRead(head.num);
+      await removeSummary(this.dir, head.num); // describes the old, longer file
+      const isActive = head === this.segments[this.segments.length - 1];
+      if (isActive) {
+        await this.appendFh?.close();
+        this.appendFh = undefined;
+      }
+      const src = await open(file, 'r');
+      const dst = await open(tmp, 'w', 0o600);
+      try {
+        const buf = Buffer.allocUnsafe(Math.min(head.size - shift, 1024 * 1024));
+        for (let pos = shift; pos < head.size; ) {
+          const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, head.size - pos), pos);
+          if (bytesRead === 0) break;
+          await dst.write(buf, 0, bytesRead);
+          pos += bytesRead;
+        }
+        await dst.sync();
+      } finally {
+        await src.close();
+        await dst.close();
+      }
+      await rename(tmp, file);
+      await syncDir(this.dir);
+      head.size -= shift;
+      head.firstSeq = keepSeq;
+    }
+    ix.dropOldest(n);
+    if (shift > 0) {
+      let inHead = 0;
+      while (inHead < ix.length && segmentOf(this.segments, ix.seqAt(inHead)) === head) inHead++;
+      ix.shiftOffsets(inHead, shift);
+    }
+  }
+
+  /** Delete the whole archive (waits for queued appends to be written first). */
+  destroy(): Promise<void> {
+    return this.use(async () => {
+      while (this.flushing) await this.flushing;
+      await this.gate.alone(() => this.removeAll());
+    });
+  }
+
+  private async removeAll(): Promise<void> {
+    await this.closeHandles();
+    // meta.json goes first: without it the directory is no archive, whatever else survives a crash.
+    try {
+      await unlink(path.join(this.dir, META_FILE));
+      await syncDir(this.dir);
+    } catch (e) {
+      if (!isCode(e, 'ENOENT', 'ENOTDIR')) throw e;
+    }
+    await rm(this.dir, { recursive: true, force: true });
+    this.state = undefined;
+    this.segments = [];
+  }
+
+  private async closeRead(num: number): Promise<void> {
+    const h = this.readFhs.get(num);
+    this.readFhs.delete(num);
+    await h?.fh.close();
+  }
+
+  /** Close every file handle (the owner is being dropped from memory or deleted). */
+  async closeHandles(): Promise<void> {
+    const all = [...this.readFhs.values()];
+    this.readFhs.clear();
+    const a = this.appendFh;
+    this.appendFh = undefined;
+    await Promise.allSettled([...all.map((h) => h.fh.close()), a?.close()]);
+  }
+
+  /** Wait until queued appends are written. */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+}

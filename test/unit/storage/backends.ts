@@ -1,0 +1,29 @@
+// Both storage backends, for contract tests run against each (describe.each). File backends
+// get a fresh temp directory, removed after the file's tests.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import { createFileBackend } from '../../../src/storage/file.js';
+import { createMemoryBackend } from '../../../src/storage/memory.js';
+import type { StorageBackend } from '../../../src/storage/store.js';
+
+/** [name, make] for each backend; registers an afterAll that removes the temp directories. */
+export function eachBackend(prefix: string): Array<[string, () => Promise<StorageBackend>]> {
+  const tmpDirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+  return [
+    ['memory', async () => createMemoryBackend()],
+    [
+      'file',
+      async () => {
+        const d = await mkdtemp(path.join(os.tmpdir(), prefix));
+        tmpDirs.push(d);
+        return createFileBackend(d);
+      },
+    ],
+  ];
+}
