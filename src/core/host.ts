@@ -3,7 +3,7 @@ import { EventBus } from './events.js';
 import type { Logger } from './log.js';
 import type { Config } from '../config/config.js';
 import { option as readOption } from '../config/config.js';
-import type { StorageBackend } from '../storage/store.js';
+import type { ArchiveLimits, StorageBackend } from '../storage/store.js';
 import type { Accounts } from '../storage/accounts.js';
 import type { SessionTable } from './sessions.js';
 import type { Cleanup, ModuleContext, ModuleDefinition, ModuleHost, RemoteSender } from './modules.js';
@@ -216,8 +216,10 @@ export class Host {
       identity: (category, type, name) => provide('identity', name === undefined ? { category, type } : { category, type, name }),
       provide,
       items: (kind) => host.items(kind),
-      store: ((store: string, shape: 'keyval' | 'map') =>
-        shape === 'keyval' ? host.deps.storage.keyval(name, store) : host.deps.storage.map(name, store)) as ModuleContext['store'],
+      store: ((store: string, shape: 'keyval' | 'map' | 'archive', limits?: ArchiveLimits) =>
+        shape === 'keyval' ? host.deps.storage.keyval(name, store)
+          : shape === 'map' ? host.deps.storage.map(name, store)
+            : host.deps.storage.archive(name, store, limits)) as ModuleContext['store'],
       option: {
         string: (option, fallback) => checked((c) => readOption(c, name, option, fallback)),
         number: (option, fallback, bounds) => checked((c) => readOption(c, name, option, fallback, bounds)),

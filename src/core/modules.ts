@@ -7,7 +7,7 @@ import type { Logger } from './log.js';
 import type { EventName, EventPayload, StanzaEvent, Target } from './events-map.js';
 import type { Handler, PriorityLevel } from './events.js';
 import type { ItemKind, ItemMap } from './items-map.js';
-import type { KeyValStore, MapStore } from '../storage/store.js';
+import type { ArchiveLimits, ArchiveStore, KeyValStore, MapStore } from '../storage/store.js';
 import type { Bounds, Config } from '../config/config.js';
 import type { Accounts } from '../storage/accounts.js';
 import type { SessionTable } from './sessions.js';
@@ -124,6 +124,8 @@ export interface ModuleContext {
   /** Open a store of this host by name and shape. */
   store<T>(name: string, shape: 'keyval'): KeyValStore<T>;
   store<T>(name: string, shape: 'map'): MapStore<T>;
+  /** An append-only archive per owner (MAM, room history): limits default to ArchiveLimits' defaults (docs/storage.md). */
+  store(name: string, shape: 'archive', limits?: ArchiveLimits): ArchiveStore;
   /** Options, read at setup: bad values fail start-up with file:line, and a reload likewise. */
   readonly option: ModuleOptions;
   /** Route a stanza as the server (its `from` is trusted); resolves once it was handed on. */

@@ -14,6 +14,7 @@ import { NS } from '../../../src/xml/ns.js';
 import { Priority, type PriorityLevel } from '../../../src/core/events.js';
 import { DECLINE, defineModule, type ModuleContext, type ModuleDefinition } from '../../../src/core/modules.js';
 import type { DiscoItem } from '../../../src/core/items-map.js';
+import { ArchiveQuotaError, type ArchiveStore } from '../../../src/storage/store.js';
 import { hostWorld, type FakeSession, type HostWorld } from '../../helpers/host-world.js';
 import disco from '../../../src/modules/disco.js';
 import message from '../../../src/modules/message.js';
@@ -117,6 +118,25 @@ describe('named priorities', () => {
     // @ts-expect-error a bare number is not a named priority
     const bare: PriorityLevel = 42;
     expect(levels).not.toContain(bare);
+  });
+});
+
+describe('stores by name and shape', () => {
+  it('opens an archive of the host: a module appends per owner and pages back, each host and store apart', async () => {
+    const w = world();
+    let archive: ArchiveStore | undefined;
+    let other: ArchiveStore | undefined;
+    await load(w, mod('history', (ctx) => {
+      archive = ctx.store('history', 'archive', { maxItems: 3 });
+      other = ctx.store('other', 'archive');
+    }));
+    if (!archive || !other) throw new Error('the module did not open its archives');
+    const ids = [];
+    for (const n of [1, 2, 3]) ids.push(await archive.append('alice', { with: `bob@localhost/r${n}`, payload: `<message id='m${n}'/>` }));
+    await expect(archive.append('alice', { with: 'bob@localhost', payload: '<message/>' })).rejects.toThrow(ArchiveQuotaError);
+    const page = await archive.query('alice', { with: 'bob@localhost', before: ids[2], limit: 1 });
+    expect(page.items.map((i) => i.payload)).toEqual(["<message id='m2'/>"]);
+    expect((await other.query('alice')).count).toBe(0);
   });
 });
 
