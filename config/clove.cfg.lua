@@ -141,7 +141,8 @@ clove_bcrypt_cost = 10
 -- Clove's modules, by Prosody name: roster, disco, ping, vcard, vcard_update (avatar hashes in
 -- presence), register, private, offline (loaded unless disabled), blocklist, carbons, csi,
 -- smacks (stream management),
--- version, time, uptime (off by default: it tells when the server restarted), adhoc and
+-- version, time, uptime (off by default: it tells when the server restarted), lastactivity
+-- (last logout of users, for their contacts; off by default, as in Debian's Prosody), adhoc and
 -- admin_adhoc, server_contact_info (contact addresses in disco, off by default), darknet
 -- (built in: loaded even when not listed; disabling it is allowed only with
 -- darknet_only = false). saslauth, tls and dialback are part of the stream layer.
