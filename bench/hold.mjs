@@ -18,7 +18,7 @@ import { BENCH_DIR, GENERATOR_CPU, REPO, SERVER_CPU } from './lib/cli.mjs';
 import { writeHoldResults } from './lib/hold-report.mjs';
 import { startTalk } from './lib/hold-talk.mjs';
 import { cpuMeter, loginMany } from './lib/phases.mjs';
-import { mainThreadSched, rssKiB, startServer, statusKiB, stopServer, tail, waitReady } from './lib/proc.mjs';
+import { mainThreadSched, rssKiB, startServer, statusKiB, waitReady } from './lib/proc.mjs';
 import { makeClove, prosody } from './lib/servers.mjs';
 import { fmt, latencySummary } from './lib/stats.mjs';
 
@@ -244,26 +244,15 @@ async function holdServer(server, shared) {
     say(`${server.label}: ${fin.ok}/${conns.length} sessions answered the final ping (${fin.failed} failed)`);
     r.ok = true;
   } catch (err) {
-    r.error = err.message;
-    r.logTail = [prepared?.logPath, prepared?.stdoutPath].filter(Boolean).map((p) => tail(p)).filter(Boolean).join('\n');
-    say(`${server.label}: FAILED — ${err.message}`);
-    if (r.logTail) console.log(r.logTail.replace(/^/gm, `[${server.name} log] `));
+    cli.recordFailure(r, err, server, prepared, say);
   } finally {
-    for (const c of conns) c.close();
-    if (proc) {
-      if (proc.exited) r.exited = `exited (code ${proc.exitCode}, signal ${proc.signal})`;
-      await stopServer(proc);
-    }
+    await cli.closeRun(r, conns, proc);
   }
   return r;
 }
 
 async function main() {
-  const started = new Date();
-  const mach = cli.machine(['prosody']);
-  const pin = cli.shouldPin(opt, mach);
-  say(`${cli.commandLine()} — ${mach.nproc} CPUs, Node ${mach.node}, prosody ${mach.prosody}`);
-  const busyAtStart = cli.warnBusyAtStart(say);
+  const { started, mach, pin, busyAtStart } = cli.startRun(opt, say);
   const chosen = cli.wantedServers('hold', opt.server);
   const wanted = ['clove', 'prosody'].filter((n) => chosen.includes(n)); // Clove's figures first
   const certDir = path.join(tmpRoot, 'certs');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { busyProcesses, freePort, haveTaskset, killAllStartedSync, pinSelf, waitQuiet } from './proc.mjs';
+import { busyProcesses, freePort, haveTaskset, killAllStartedSync, pinSelf, stopServer, tail, waitQuiet } from './proc.mjs';
 import { fmt } from './stats.mjs';
 
 /** The bench/ folder and the repository root. */
@@ -141,6 +141,22 @@ export function prepareServer(server, { dir, port, domain, shared, ...extra }) {
   });
 }
 
+/** A server's run failed: the error and the tail of its logs go into `r` and are printed. */
+export function recordFailure(r, err, server, prepared, say) {
+  r.error = err.message;
+  r.logTail = [prepared?.logPath, prepared?.stdoutPath].filter(Boolean).map((p) => tail(p)).filter(Boolean).join('\n');
+  say(`${server.label}: FAILED — ${err.message}`);
+  if (r.logTail) console.log(r.logTail.replace(/^/gm, `[${server.name} log] `));
+}
+
+/** The end of a server's run: its client connections closed, then the server stopped by PID (an early exit noted in `r`). */
+export async function closeRun(r, conns, proc) {
+  for (const c of conns) c.close();
+  if (!proc) return;
+  if (proc.exited) r.exited = `exited (code ${proc.exitCode}, signal ${proc.signal})`;
+  await stopServer(proc);
+}
+
 /**
  * Before a timed phase: waits up to `quietSeconds` for other processes on a shared machine to
  * go quiet, and says so when it waited or gave up.
@@ -183,6 +199,15 @@ export function machine(packages) {
 /** Pin CPUs unless --no-pin, taskset is missing or there are fewer than 2 CPUs. */
 export function shouldPin(opt, mach) {
   return !opt['no-pin'] && haveTaskset() && mach.nproc >= 2;
+}
+
+/** The start of a run: its time, the machine, whether to pin, the command line said, and who else is busy. */
+export function startRun(opt, say) {
+  const started = new Date();
+  const mach = machine(['prosody']);
+  const pin = shouldPin(opt, mach);
+  say(`${commandLine()} — ${mach.nproc} CPUs, Node ${mach.node}, prosody ${mach.prosody}`);
+  return { started, mach, pin, busyAtStart: warnBusyAtStart(say) };
 }
 
 /** Other processes busy at the start (ps), with a warning for each. */
