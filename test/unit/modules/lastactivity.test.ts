@@ -62,6 +62,13 @@ describe('lastactivity', () => {
     const q = (await ask(w, bob, 'alice@localhost')).getChild('query', NS.LAST)!;
     expect(q.attrs.seconds).toBe('42');
     expect(q.text()).toBe('Gone fishing');
+
+    // Online again: still the time since that logout, as Prosody answers (not XEP-0012's 0).
+    const again = w.bind('alice@localhost/pc');
+    await w.router.fromClient(again, x('presence'));
+    vi.setSystemTime(Date.now() + 8_000);
+    const online = (await ask(w, bob, 'alice@localhost')).getChild('query', NS.LAST)!;
+    expect([online.attrs.seconds, online.text()]).toEqual(['50', 'Gone fishing']);
   });
 
   it('records only when the last available resource goes, and a disconnect without unavailable', async () => {
