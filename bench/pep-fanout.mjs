@@ -9,6 +9,7 @@
 //
 //   node bench/pep-fanout.mjs [--server prosody|clove|both] [--quick] [--out FILE] [--no-pin] [--keep-tmp]
 //                             [--contacts N] [--online M] [--publishes K] [--window W] [--duration S]
+//                             [--wait-quiet S]
 
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,7 +29,7 @@ import { writePepResults } from './lib/pep-report.mjs';
 const DOMAIN = 'localhost';
 const MODULES = 'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "pep" }';
 
-const opt = cli.parseBenchArgs(import.meta.url, 11, {
+const opt = cli.parseBenchArgs(import.meta.url, 12, {
   contacts: { type: 'string' },
   online: { type: 'string' },
   publishes: { type: 'string' },
@@ -51,6 +52,8 @@ const cfg = {
 };
 
 const say = (s) => console.log(`[pep] ${s}`);
+/** Before a timed phase: give other processes on a shared machine a chance to finish (--wait-quiet S). */
+const quietBefore = cli.quietWaiter(cli.quietSecondsOption(opt), say);
 const { tmpRoot, removeTmp } = cli.benchTmpDir('pep', 'clove-pep-', opt['keep-tmp']);
 
 async function fanoutServer(server, shared) {
@@ -109,6 +112,7 @@ async function fanoutServer(server, shared) {
     if (reached === 0) throw new Error('no contact received any notification');
 
     // Latency: one publish at a time, each until every interested contact has it.
+    await quietBefore(`${server.label} latency`);
     const meter = cpuMeter(pid);
     const toAll = [];
     const ack = [];
@@ -124,6 +128,7 @@ async function fanoutServer(server, shared) {
     say(`${server.label}: ${cfg.publishes} publishes one at a time, ${incomplete} incomplete`);
 
     // Throughput: `window` publishes in flight, each replaced as soon as it reached everyone.
+    await quietBefore(`${server.label} sustained`);
     const m2 = cpuMeter(pid);
     r.throughput = { ...(await publisher.sustained(tracker, reached, cfg.window, cfg.durationSeconds * 1000, cfg.deliveryTimeoutMs)), cpu: m2() };
     say(`${server.label}: ${fmt(r.throughput.perSecond, 1)} publishes/s sustained (${fmt(r.throughput.perSecond * reached)} notifications/s)`);

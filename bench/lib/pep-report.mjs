@@ -48,6 +48,10 @@ export function writePepResults(file, { results, mach, started, cfg, busyAtStart
     '',
   );
   for (const r of results) {
+    const cpu = r.latency?.cpu;
+    if (cpu) lines.push(`- ${r.label} during the one-at-a-time publishes: CPU % server ${fmt(cpu.serverCpuPct)}, generator ${fmt(cpu.generatorCpuPct)}, other processes ${fmt(cpu.otherCpuPct)}${cpu.otherCpuPct > 15 ? ' (**disturbed**: other processes were busy)' : ''}.`);
+  }
+  for (const r of results) {
     if (r.setup) lines.push(`- ${r.label}: ${r.setup}; the publisher saw ${r.presentToPublisher ?? 'n/a'} contacts' presence; ${r.discoQueries ?? 0} disco#info queries from the server answered.`);
     if (r.logTail) lines.push('', `${r.label} log tail:`, '', '```', r.logTail, '```');
   }
