@@ -18,6 +18,7 @@ import { readFields } from '../pubsub/node-config.js';
 import { DiscoAsker } from '../caps/disco-ask.js';
 import { DEFAULT_INTEREST_LIMITS, NotifyInterest } from '../caps/notify-interest.js';
 import { checkRead, mayRead } from './access.js';
+import { seesContact } from '../roster/roster-store.js';
 import type { NodeOptions, PepService } from './service.js';
 
 /** What PEP offers, in every account's disco#info (XEP-0163 §6.1). Only what is implemented. */
@@ -81,12 +82,22 @@ export default defineModule({
       sendLast(user, jid, nodes).catch((err: unknown) => ctx.log.warn({ err }, 'sending the last PEP items failed'));
     });
 
+    // Interest counts from the user's own resources and from contacts whose presence the user
+    // receives (as Prosody's mod_pep): a stranger's directed presence cannot fill the bounded
+    // tables that real contacts need.
+    const learnable = async (user: string, from: Jid): Promise<boolean> => {
+      if (from.local === user && from.domain === host.name) return true;
+      const r = rosters();
+      return r !== undefined && seesContact((await r.load(user)).items[from.bare().toString()]);
+    };
     const learn = (user: string, from: Jid | undefined, stanza: Element): void => {
       if (!from || !from.resource) return;
       const type = stanza.attrs.type;
       if (type === 'unavailable' || type === 'error') return interest.forget(user, from.toString());
       if (type !== undefined) return;
-      interest.learn(user, from.toString(), stanza.getChild('c', NS.CAPS))
+      const c = stanza.getChild('c', NS.CAPS);
+      learnable(user, from)
+        .then((ok) => (ok ? interest.learn(user, from.toString(), c) : undefined))
         .catch((err: unknown) => ctx.log.warn({ err }, 'learning entity capabilities failed'));
     };
     // Contacts' presence to the user, and the user's own resources' presence.

@@ -15,7 +15,7 @@ const DEVICELIST = 'eu.siacs.conversations.axolotl.devicelist';
 async function world(cfg = ''): Promise<HostWorld> {
   const w = hostWorld(`${cfg}\nVirtualHost "localhost"`);
   await w.host.load([MODULES.get('message')!, MODULES.get('presence')!, disco, pep], MODULES);
-  for (const u of ['alice', 'bob', 'carol']) await w.accounts.create(u, 'pw');
+  for (const u of ['alice', 'bob', 'carol', 'dave']) await w.accounts.create(u, 'pw');
   return w;
 }
 
@@ -240,10 +240,17 @@ describe('pep: notifications by +notify', () => {
     const alice = w.bind('alice@localhost/pc');
     const carol = w.bind('carol@localhost/pc');
     const bob = w.bind('bob@localhost/pc');
+    const dave = w.bind('dave@localhost/pc');
+    await befriend(w, 'alice', 'bob@localhost');
+    await befriend(w, 'alice', 'carol@localhost', ['Family']);
     const notify = client([`${DEVICELIST}+notify`]);
     await presenceWithCaps(w, carol, 'alice@localhost', notify.c, notify.info);
-    await iq(w, alice, 'set', undefined, publish(DEVICELIST, 'current', list('1'))); // presence model, carol no contact
-    expect(events(carol)).toEqual([]);
+    await iq(w, alice, 'set', undefined, publish(DEVICELIST, 'current', list('1'), { 'pubsub#access_model': 'roster', 'pubsub#roster_groups_allowed': 'Friends' }));
+    expect(events(carol)).toEqual([]); // a contact, but not in the group
+    // A stranger's caps are not even asked about (nor remembered).
+    await w.router.fromClient(dave, x('presence', { to: 'alice@localhost' }, x('c', { xmlns: NS.CAPS, hash: 'sha-1', node: 'https://t', ver: 'BBBBBBBBBBBBBBBBBBBBBBBBBBB=' })));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(dave.got.filter((e) => e.name === 'iq')).toEqual([]);
     // A ver that does not match its answer serves the one who gave it, and is asked again for anyone else.
     const lie = x('c', { xmlns: NS.CAPS, hash: 'sha-1', node: 'https://t', ver: 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' });
     await presenceWithCaps(w, bob, 'alice@localhost', lie, notify.info);
