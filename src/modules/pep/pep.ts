@@ -26,8 +26,11 @@ export const PEP_FEATURES = [
   'access-open', 'access-presence', 'access-roster', 'access-whitelist', 'auto-create', 'config-node',
   'create-nodes', 'delete-items', 'delete-nodes', 'filtered-notifications', 'item-ids', 'last-published',
   'persistent-items', 'publish', 'publish-options', 'purge-nodes', 'retract-items', 'retrieve-default',
-  'retrieve-items',
+  'retrieve-items', 'retrieve-subscriptions', 'subscribe',
 ].map((f) => `${NS.PUBSUB}#${f}`);
+
+/** Explicit subscriptions per node (XEP-0060 §6.1); most PEP notifications go by +notify instead. */
+const MAX_SUBSCRIBERS = 1000;
 
 /** How long a client has to answer the caps disco#info query. */
 const CAPS_QUERY_TIMEOUT_MS = 30_000;
@@ -41,6 +44,7 @@ export default defineModule({
       itemBytes: ctx.option.number('pep_max_item_bytes', 256 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
       nodes: ctx.option.number('pep_max_nodes', 256, { min: 1, max: 100000 }),
       serviceBytes: ctx.option.number('pep_max_bytes', 8 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
+      subscribers: MAX_SUBSCRIBERS,
     };
     const rosters = (): ReturnType<typeof ctx.items<'roster-store'>>[number] | undefined => ctx.items('roster-store')[0];
     const bareOf = (user: string): string => `${user}@${host.name}`;
@@ -51,7 +55,7 @@ export default defineModule({
       if (change.kind === 'retract' && change.id) await ctx.fire('pep-item-retracted', { user, node: change.node, id: change.id });
       if (!change.config.deliver_notifications) return;
       const out: (void | Promise<void>)[] = [];
-      for (const jid of interest.recipients(user, change.node)) {
+      for (const jid of new Set([...interest.recipients(user, change.node), ...change.subscribers])) {
         out.push(notifyOne(user, jid, change.event, change));
       }
       await Promise.all(out);
@@ -66,10 +70,10 @@ export default defineModule({
     const engine = new PubsubEngine(ctx.store<StoredNode>('pep', 'map'), limits, deliver);
 
     // The last published item of each node a newly interested JID wants (XEP-0163 §4.3.4).
-    const sendLast = async (user: string, jid: string, nodes: readonly string[]): Promise<void> => {
+    const sendLast = async (user: string, jid: string, nodes: readonly string[], why: 'on_sub' | 'on_sub_and_presence'): Promise<void> => {
       for (const node of nodes) {
         const config = await engine.config(user, node);
-        if (!config || config.send_last_published_item !== 'on_sub_and_presence') continue;
+        if (!config || config.send_last_published_item === 'never' || (why === 'on_sub_and_presence' && config.send_last_published_item === 'on_sub')) continue;
         const [last] = await engine.items(user, node, { max: 1 });
         if (!last) continue;
         const event = x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, config.deliver_payloads ? last : x('item', { id: last.attrs.id })));
@@ -79,7 +83,7 @@ export default defineModule({
 
     const asker = new DiscoAsker(host.name, (iq) => ctx.send(iq), CAPS_QUERY_TIMEOUT_MS);
     const interest = new NotifyInterest(DEFAULT_INTEREST_LIMITS, (user, jid, node) => asker.ask(user, jid, node), (user, jid, nodes) => {
-      sendLast(user, jid, nodes).catch((err: unknown) => ctx.log.warn({ err }, 'sending the last PEP items failed'));
+      sendLast(user, jid, nodes, 'on_sub_and_presence').catch((err: unknown) => ctx.log.warn({ err }, 'sending the last PEP items failed'));
     });
 
     // Interest counts from the user's own resources and from contacts whose presence the user
@@ -122,7 +126,7 @@ export default defineModule({
       const user = ev.to?.local ?? from.local;
       const owner = from.local === user && from.domain === host.name;
       const who: Requester = {
-        jid: from.bare().toString(), owner,
+        jid: from.bare().toString(), full: from.toString(), owner,
         mayRead: (config) => checkRead(rosters(), host.name, user, from.bare(), config),
       };
       return { user, who };
@@ -131,8 +135,13 @@ export default defineModule({
 
     ctx.iq('set', ['self', 'bare'], NS.PUBSUB, 'pubsub', async (ev) => {
       const { user, who } = requester(ev);
-      if (!who.owner) throw new StanzaError('forbidden', "only the account's owner may change its PEP nodes");
-      return pubsubSet(engine, user, payload(ev, NS.PUBSUB), who);
+      const request = payload(ev, NS.PUBSUB);
+      const result = await pubsubSet(engine, user, request, who);
+      const sub = request.getChild('subscribe');
+      if (sub?.attrs.node && sub.attrs.jid) {
+        sendLast(user, sub.attrs.jid, [sub.attrs.node], 'on_sub').catch((err: unknown) => ctx.log.warn({ err }, 'sending the last PEP item failed'));
+      }
+      return result;
     });
     ctx.iq('get', ['self', 'bare'], NS.PUBSUB, 'pubsub', async (ev) => {
       const { user, who } = requester(ev);

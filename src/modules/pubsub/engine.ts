@@ -21,13 +21,15 @@ export interface PubsubLimits {
   nodes: number;
   /** Most bytes of all stored nodes of one service (pep_max_bytes). */
   serviceBytes: number;
+  /** Most explicit subscriptions per node. */
+  subscribers: number;
 }
 
 /** One stored item. */
 export interface StoredItem { id: string; item: ElementJSON; publisher?: string }
 
-/** One node as stored: its configuration and its items, newest first. */
-export interface StoredNode { config: Partial<NodeConfig>; items: StoredItem[] }
+/** One node as stored: its configuration, its items (newest first) and explicit subscribers' JIDs. */
+export interface StoredNode { config: Partial<NodeConfig>; items: StoredItem[]; subscribers?: string[] }
 
 /** What the engine tells the layer above about a change. */
 export interface Change {
@@ -40,6 +42,8 @@ export interface Change {
   /** The item published or the id retracted. */
   item?: Element;
   id?: string;
+  /** JIDs with an explicit subscription to the node (XEP-0060 §6.1), notified besides whoever the layer above adds. */
+  subscribers: readonly string[];
 }
 
 export type Notify = (change: Change) => void | Promise<void>;
@@ -139,14 +143,14 @@ export class PubsubEngine {
       const others = this.itemsOf(service, node, n).filter((i) => i.id !== id);
       const items = [stored, ...others].slice(0, itemCap(config, this.limits.maxItems));
       if (config.persist_items) {
-        const next = { config: n.config, items };
+        const next = { ...n, items };
         await this.checkServiceBytes(service, node, next);
         await this.store.set(service, node, next);
       } else {
         this.volatile.set(`${service}\0${node}`, items);
-        await this.store.set(service, node, { config: n.config, items: [] });
+        await this.store.set(service, node, { ...n, items: [] });
       }
-      return { service, node, config, kind: 'publish' as const, item: el, id, event: publishEvent(node, el, config) };
+      return { service, node, config, kind: 'publish' as const, item: el, id, event: publishEvent(node, el, config), subscribers: n.subscribers ?? [] };
     });
     await this.notify(change);
     return id;
@@ -169,10 +173,10 @@ export class PubsubEngine {
       const before = this.itemsOf(service, node, n);
       const items = before.filter((i) => !ids.includes(i.id));
       if (items.length === before.length) throw new StanzaError('item-not-found', 'no such item');
-      if (config.persist_items) await this.store.set(service, node, { config: n.config, items });
+      if (config.persist_items) await this.store.set(service, node, { ...n, items });
       else this.volatile.set(`${service}\0${node}`, items);
       const event = x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, ...ids.map((id) => x('retract', { id }))));
-      return { service, node, config, kind: 'retract' as const, event, id: ids[0] };
+      return { service, node, config, kind: 'retract' as const, event, id: ids[0], subscribers: n.subscribers ?? [] };
     });
     if (notify && change.config.notify_retract) await this.notify(change);
   }
@@ -183,9 +187,9 @@ export class PubsubEngine {
       const n = await this.store.get(service, node);
       if (!n) throw new StanzaError('item-not-found', 'no such node');
       this.volatile.delete(`${service}\0${node}`);
-      await this.store.set(service, node, { config: n.config, items: [] });
+      await this.store.set(service, node, { ...n, items: [] });
       const config = normaliseConfig(n.config);
-      return { service, node, config, kind: 'purge' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('purge', { node })) };
+      return { service, node, config, kind: 'purge' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('purge', { node })), subscribers: n.subscribers ?? [] };
     });
     if (change.config.notify_retract) await this.notify(change);
   }
@@ -198,7 +202,7 @@ export class PubsubEngine {
       this.volatile.delete(`${service}\0${node}`);
       await this.store.set(service, node, undefined);
       const config = normaliseConfig(n.config);
-      return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node })) };
+      return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node })), subscribers: n.subscribers ?? [] };
     });
     if (change.config.notify_delete) await this.notify(change);
   }
@@ -212,10 +216,38 @@ export class PubsubEngine {
       let items = this.itemsOf(service, node, n).slice(0, itemCap(config, this.limits.maxItems));
       if (config.persist_items) this.volatile.delete(`${service}\0${node}`);
       else { this.volatile.set(`${service}\0${node}`, items); items = []; }
-      await this.store.set(service, node, { config, items });
-      return { service, node, config, kind: 'config' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('configuration', { node })) };
+      await this.store.set(service, node, { ...n, config, items });
+      return { service, node, config, kind: 'config' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('configuration', { node })), subscribers: n.subscribers ?? [] };
     });
     if (change.config.notify_config) await this.notify(change);
+  }
+
+  /** Subscribe `jid` to the node (idempotent); item-not-found when it does not exist. */
+  async subscribe(service: string, node: string, jid: string): Promise<void> {
+    await this.serial(service, async () => {
+      const n = await this.store.get(service, node);
+      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      const subscribers = n.subscribers ?? [];
+      if (subscribers.includes(jid)) return;
+      if (subscribers.length >= this.limits.subscribers) throw new StanzaError('policy-violation', `at most ${this.limits.subscribers} subscriptions per node`);
+      await this.store.set(service, node, { ...n, subscribers: [...subscribers, jid] });
+    });
+  }
+
+  /** End `jid`'s subscription; unexpected-request with not-subscribed when it has none. */
+  async unsubscribe(service: string, node: string, jid: string): Promise<void> {
+    await this.serial(service, async () => {
+      const n = await this.store.get(service, node);
+      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      if (!(n.subscribers ?? []).includes(jid)) throw pubsubError('unexpected-request', 'not-subscribed');
+      await this.store.set(service, node, { ...n, subscribers: (n.subscribers ?? []).filter((j) => j !== jid) });
+    });
+  }
+
+  /** The nodes of a service `jid` is subscribed to. */
+  async subscriptionsOf(service: string, jid: string): Promise<string[]> {
+    const all = await this.store.getAll(service);
+    return Object.keys(all).filter((node) => (all[node]?.subscribers ?? []).includes(jid));
   }
 
   /** Forget every node of a service (its account was deleted). */

@@ -11,8 +11,10 @@ import { configForm, defaultConfig, readConfigForm, type ConfigChanges, type Nod
 
 /** Who is asking, as the layer above decided. */
 export interface Requester {
-  /** The JID stamped on the request (for `publisher`). */
+  /** The requester's bare JID (for `publisher`). */
   jid: string;
+  /** The full JID the request came from (a subscription may name it). */
+  full: string;
   /** Owner of the service: may publish, retract, configure, purge, delete. */
   owner: boolean;
   /** Throws the access-model error when this requester may not read a node so configured. */
@@ -24,6 +26,13 @@ const MAX_IDS = 256;
 
 function onlyOwner(who: Requester): void {
   if (!who.owner) throw new StanzaError('forbidden', 'only the owner may change this service');
+}
+
+/** The JID a subscribe or unsubscribe names: the requester's own, bare or full (XEP-0060 §6.1.3.1). */
+function subscriberJid(el: Element, who: Requester): string {
+  const jid = el.attrs.jid;
+  if (jid !== who.jid && jid !== who.full) throw pubsubError('bad-request', 'invalid-jid', "subscribe with your own JID, bare or full");
+  return jid;
 }
 
 /** The data form inside `parent` (<configure/>, <publish-options/>), if any. */
@@ -61,9 +70,22 @@ export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: E
     await engine.create(service, node, formIn(pubsub.getChild('configure'), NS.PUBSUB_NODE_CONFIG, engine.limits.maxItems));
     return undefined;
   }
-  if (pubsub.getChild('subscribe') || pubsub.getChild('unsubscribe') || pubsub.getChild('options')) {
-    throw pubsubError('feature-not-implemented', 'unsupported', 'subscriptions here are implicit, from presence and entity capabilities (XEP-0163)');
+  const subscribe = pubsub.getChild('subscribe');
+  if (subscribe) {
+    const node = checkNodeName(subscribe.attrs.node);
+    const jid = subscriberJid(subscribe, who);
+    const config = await engine.config(service, node);
+    if (!config) throw new StanzaError('item-not-found', 'no such node');
+    if (!who.owner) await who.mayRead(config);
+    await engine.subscribe(service, node, jid);
+    return x('pubsub', { xmlns: NS.PUBSUB }, x('subscription', { node, jid, subscription: 'subscribed' }));
   }
+  const unsubscribe = pubsub.getChild('unsubscribe');
+  if (unsubscribe) {
+    await engine.unsubscribe(service, checkNodeName(unsubscribe.attrs.node), subscriberJid(unsubscribe, who));
+    return undefined;
+  }
+  if (pubsub.getChild('options')) throw pubsubError('feature-not-implemented', 'subscription-options');
   throw new StanzaError('feature-not-implemented', 'unknown pubsub request');
 }
 
@@ -83,7 +105,13 @@ export async function pubsubGet(engine: PubsubEngine, service: string, pubsub: E
     const found = await engine.items(service, node, { ...(ids.length ? { ids } : {}), ...(max !== undefined ? { max } : {}) });
     return x('pubsub', { xmlns: NS.PUBSUB }, x('items', { node }, ...found));
   }
-  if (pubsub.getChild('subscriptions')) return x('pubsub', { xmlns: NS.PUBSUB }, x('subscriptions'));
+  if (pubsub.getChild('subscriptions')) {
+    const list = x('subscriptions');
+    for (const jid of new Set([who.jid, who.full])) {
+      for (const node of await engine.subscriptionsOf(service, jid)) list.c('subscription', { node, jid, subscription: 'subscribed' });
+    }
+    return x('pubsub', { xmlns: NS.PUBSUB }, list);
+  }
   if (pubsub.getChild('affiliations')) {
     onlyOwner(who);
     const list = x('affiliations');

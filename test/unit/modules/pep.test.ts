@@ -260,6 +260,29 @@ describe('pep: notifications by +notify', () => {
     expect(other.got.filter((e) => e.name === 'iq' && e.attrs.type === 'get')).toHaveLength(1);
   });
 
+  it('takes explicit subscriptions per the access model, sends the last item, notifies, and ends them', async () => {
+    const w = await world();
+    const alice = w.bind('alice@localhost/pc');
+    const carol = w.bind('carol@localhost/pc');
+    await iq(w, alice, 'set', undefined, publish('blog', 'first', x('entry', { xmlns: 'http://www.w3.org/2005/Atom' }), { 'pubsub#access_model': 'open' }));
+    await iq(w, alice, 'set', undefined, publish('mood', 'm', x('mood', { xmlns: 'http://jabber.org/protocol/mood' })));
+    const sub = (node: string, jid: string, op = 'subscribe'): Element => x('pubsub', { xmlns: NS.PUBSUB }, x(op, { node, jid }));
+    expect(errorOf(await iq(w, carol, 'set', 'alice@localhost', sub('blog', 'dave@localhost')))).toEqual(['bad-request', 'invalid-jid']);
+    expect(errorOf(await iq(w, carol, 'set', 'alice@localhost', sub('mood', 'carol@localhost/pc')))).toEqual(['not-authorized', 'presence-subscription-required']);
+    const ok = await iq(w, carol, 'set', 'alice@localhost', sub('blog', 'carol@localhost/pc'));
+    expect(ok.getChild('pubsub', NS.PUBSUB)?.getChild('subscription')?.attrs).toMatchObject({ node: 'blog', jid: 'carol@localhost/pc', subscription: 'subscribed' });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(events(carol).map((m) => m.getChild('event')!.getChild('items')!.getChild('item')!.attrs.id)).toEqual(['first']);
+    const subs = await iq(w, carol, 'get', 'alice@localhost', x('pubsub', { xmlns: NS.PUBSUB }, x('subscriptions')));
+    expect(subs.getChild('pubsub', NS.PUBSUB)?.getChild('subscriptions')?.getChildren('subscription').map((e) => e.attrs.node)).toEqual(['blog']);
+    await iq(w, alice, 'set', undefined, publish('blog', 'second', x('entry', { xmlns: 'http://www.w3.org/2005/Atom' })));
+    expect(events(carol)).toHaveLength(2);
+    expect((await iq(w, carol, 'set', 'alice@localhost', sub('blog', 'carol@localhost/pc', 'unsubscribe'))).attrs.type).toBe('result');
+    await iq(w, alice, 'set', undefined, publish('blog', 'third', x('entry', { xmlns: 'http://www.w3.org/2005/Atom' })));
+    expect(events(carol)).toHaveLength(2);
+    expect(errorOf(await iq(w, carol, 'set', 'alice@localhost', sub('blog', 'carol@localhost/pc', 'unsubscribe')))).toEqual(['unexpected-request', 'not-subscribed']);
+  });
+
   it('offers the PepService other modules use, with the events', async () => {
     const w = await world();
     const service = w.host.items('pep-service')[0] as PepService;
