@@ -9,6 +9,7 @@ import { NS } from '../../xml/ns.js';
 import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
 import { StanzaError } from '../../core/errors.js';
 import type { MapStore } from '../../storage/store.js';
+import { VolatileItems } from './volatile-items.js';
 import { defaultConfig, itemCap, meets, normaliseConfig, type ConfigChanges, type NodeConfig } from './node-config.js';
 
 /** Limits of one service (a PEP account, or one pubsub component). */
@@ -62,10 +63,12 @@ export function checkNodeName(node: string | undefined): string {
 
 export class PubsubEngine {
   private readonly queues = new Map<string, Promise<unknown>>();
-  /** Items of nodes with persist_items off: memory only, same limits. Key: service \0 node. */
-  private readonly volatile = new Map<string, StoredItem[]>();
+  /** Items of nodes with persist_items off: memory only, bounded in bytes. */
+  private readonly volatile: VolatileItems;
 
-  constructor(private readonly store: MapStore<StoredNode>, readonly limits: PubsubLimits, private readonly notify: Notify) {}
+  constructor(private readonly store: MapStore<StoredNode>, readonly limits: PubsubLimits, private readonly notify: Notify) {
+    this.volatile = new VolatileItems(limits.serviceBytes);
+  }
 
   /** Changes to one service, one at a time (two resources may publish at once). */
   private serial<T>(service: string, task: () => Promise<T>): Promise<T> {
@@ -99,7 +102,7 @@ export class PubsubEngine {
   }
 
   private itemsOf(service: string, node: string, n: StoredNode): StoredItem[] {
-    return normaliseConfig(n.config).persist_items ? n.items : this.volatile.get(`${service}\0${node}`) ?? [];
+    return normaliseConfig(n.config).persist_items ? n.items : this.volatile.get(service, node);
   }
 
   /** Create a node with `config` changes over the defaults; conflict when it exists. */
@@ -147,7 +150,7 @@ export class PubsubEngine {
         await this.checkServiceBytes(service, node, next);
         await this.store.set(service, node, next);
       } else {
-        this.volatile.set(`${service}\0${node}`, items);
+        this.volatile.set(service, node, items);
         await this.store.set(service, node, { ...n, items: [] });
       }
       return { service, node, config, kind: 'publish' as const, item: el, id, event: publishEvent(node, el, config), subscribers: n.subscribers ?? [] };
@@ -174,7 +177,7 @@ export class PubsubEngine {
       const items = before.filter((i) => !ids.includes(i.id));
       if (items.length === before.length) throw new StanzaError('item-not-found', 'no such item');
       if (config.persist_items) await this.store.set(service, node, { ...n, items });
-      else this.volatile.set(`${service}\0${node}`, items);
+      else this.volatile.set(service, node, items);
       const event = x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, ...ids.map((id) => x('retract', { id }))));
       return { service, node, config, kind: 'retract' as const, event, id: ids[0], subscribers: n.subscribers ?? [] };
     });
@@ -186,7 +189,7 @@ export class PubsubEngine {
     const change = await this.serial(service, async () => {
       const n = await this.store.get(service, node);
       if (!n) throw new StanzaError('item-not-found', 'no such node');
-      this.volatile.delete(`${service}\0${node}`);
+      this.volatile.delete(service, node);
       await this.store.set(service, node, { ...n, items: [] });
       const config = normaliseConfig(n.config);
       return { service, node, config, kind: 'purge' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('purge', { node })), subscribers: n.subscribers ?? [] };
@@ -199,7 +202,7 @@ export class PubsubEngine {
     const change = await this.serial(service, async () => {
       const n = await this.store.get(service, node);
       if (!n) throw new StanzaError('item-not-found', 'no such node');
-      this.volatile.delete(`${service}\0${node}`);
+      this.volatile.delete(service, node);
       await this.store.set(service, node, undefined);
       const config = normaliseConfig(n.config);
       return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node })), subscribers: n.subscribers ?? [] };
@@ -214,8 +217,8 @@ export class PubsubEngine {
       if (!n) throw new StanzaError('item-not-found', 'no such node');
       const config = { ...normaliseConfig(n.config), ...changes };
       let items = this.itemsOf(service, node, n).slice(0, itemCap(config, this.limits.maxItems));
-      if (config.persist_items) this.volatile.delete(`${service}\0${node}`);
-      else { this.volatile.set(`${service}\0${node}`, items); items = []; }
+      if (config.persist_items) this.volatile.delete(service, node);
+      else { this.volatile.set(service, node, items); items = []; }
       await this.store.set(service, node, { ...n, config, items });
       return { service, node, config, kind: 'config' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('configuration', { node })), subscribers: n.subscribers ?? [] };
     });
@@ -253,7 +256,7 @@ export class PubsubEngine {
   /** Forget every node of a service (its account was deleted). */
   async deleteService(service: string): Promise<void> {
     await this.serial(service, async () => {
-      for (const node of await this.nodes(service)) this.volatile.delete(`${service}\0${node}`);
+      for (const node of await this.nodes(service)) this.volatile.delete(service, node);
       await this.store.setAll(service, undefined);
     });
   }

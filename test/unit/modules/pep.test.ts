@@ -174,6 +174,22 @@ describe('pep: publishing and reading', () => {
     expect(errorOf(await iq(w, alice, 'set', undefined, publish('n4', 'x', x('t', { xmlns: 'urn:t' }))))[0]).toBe('policy-violation');
   });
 
+  it('keeps items of persist_items=false nodes in memory, within the same byte budget', async () => {
+    const w = await world('pep_max_item_bytes = 2048\npep_max_bytes = 65536');
+    const alice = w.bind('alice@localhost/pc');
+    const options = { 'pubsub#persist_items': '0', 'pubsub#max_items': 'max' };
+    const payload = (): Element => x('t', { xmlns: 'urn:t' }, 'a'.repeat(1900));
+    let refused: Element | undefined;
+    for (let i = 0; i < 64 && !refused; i++) {
+      const r = await iq(w, alice, 'set', undefined, publish('mem', `i${i}`, payload(), options));
+      if (r.attrs.type === 'error') refused = r;
+    }
+    expect(refused && errorOf(refused)[0]).toBe('resource-constraint');
+    const kept = itemIds(await iq(w, alice, 'get', undefined, items('mem')));
+    expect(kept.length).toBeGreaterThan(20);
+    expect(kept.length).toBeLessThan(34);
+  });
+
   it('lists pubsub/pep and the features it implements in the account disco#info', async () => {
     const w = await world();
     const alice = w.bind('alice@localhost/pc');
