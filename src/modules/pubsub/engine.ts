@@ -160,9 +160,10 @@ export class PubsubEngine {
   }
 
   private async checkServiceBytes(service: string, node: string, next: StoredNode): Promise<void> {
-    const all = await this.store.getAll(service);
-    all[node] = next;
-    if (JSON.stringify(all).length > this.limits.serviceBytes) {
+    // Counted key by key: a node may be named '__proto__', which no plain assignment stores.
+    let bytes = node.length + JSON.stringify(next).length;
+    for (const [k, v] of Object.entries(await this.store.getAll(service))) if (k !== node) bytes += k.length + JSON.stringify(v).length;
+    if (bytes > this.limits.serviceBytes) {
       throw new StanzaError('resource-constraint', `the stored items of one account are limited to ${this.limits.serviceBytes} bytes`);
     }
   }

@@ -190,6 +190,15 @@ describe('pep: publishing and reading', () => {
     expect(kept.length).toBeLessThan(34);
   });
 
+  it('treats node names like __proto__ as plain names', async () => {
+    const w = await world();
+    const alice = w.bind('alice@localhost/pc');
+    for (const node of ['__proto__', 'constructor']) {
+      expect((await iq(w, alice, 'set', undefined, publish(node, 'x', x('t', { xmlns: 'urn:t' })))).attrs.type).toBe('result');
+      expect(itemIds(await iq(w, alice, 'get', undefined, items(node)))).toEqual(['x']);
+    }
+  });
+
   it('lists pubsub/pep and the features it implements in the account disco#info', async () => {
     const w = await world();
     const alice = w.bind('alice@localhost/pc');
