@@ -8,7 +8,7 @@
 import { x, type Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import { parseJid, type Jid } from '../../jid/jid.js';
-import { defineModule } from '../../core/modules.js';
+import { DECLINE, defineModule } from '../../core/modules.js';
 import { Priority } from '../../core/events.js';
 import { StanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/events-map.js';
@@ -19,6 +19,7 @@ import { DiscoAsker } from '../caps/disco-ask.js';
 import { DEFAULT_INTEREST_LIMITS, NotifyInterest } from '../caps/notify-interest.js';
 import { checkRead, mayRead } from './access.js';
 import { seesContact } from '../roster/roster-store.js';
+import { knowsAccount } from '../roster/strangers.js';
 import type { NodeOptions, PepService } from './service.js';
 
 /** What PEP offers, in every account's disco#info (XEP-0163 §6.1). Only what is implemented. */
@@ -153,6 +154,20 @@ export default defineModule({
         return ownerRequest(engine, user, type, payload(ev, NS.PUBSUB_OWNER), who);
       });
     }
+
+    // The account's nodes in its disco#items (XEP-0060 §5.2), for itself and its contacts, each
+    // seeing the nodes it may read; strangers get disco's answer, which tells them nothing.
+    ctx.iq('get', ['self', 'bare'], NS.DISCO_ITEMS, 'query', async (ev) => {
+      if (ev.stanza.getChild('query')?.attrs.node !== undefined) return DECLINE;
+      const { user, who } = requester(ev);
+      if (!who.owner && !(await knowsAccount(ctx, user, ev.from))) return DECLINE;
+      const q = x('query', { xmlns: NS.DISCO_ITEMS });
+      for (const node of await engine.nodes(user)) {
+        const config = await engine.config(user, node);
+        if (config && (who.owner || (await mayRead(rosters(), host.name, user, (ev.from as Jid).bare(), config)))) q.c('item', { jid: bareOf(user), node });
+      }
+      return q;
+    }, Priority.early);
 
     ctx.provide('account-identity', { category: 'pubsub', type: 'pep' });
     for (const f of PEP_FEATURES) ctx.provide('account-feature', f);

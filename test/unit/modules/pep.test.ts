@@ -199,6 +199,23 @@ describe('pep: publishing and reading', () => {
     }
   });
 
+  it('lists the nodes in the account disco#items: all for the owner, readable ones for contacts, none for strangers', async () => {
+    const w = await world();
+    const alice = w.bind('alice@localhost/pc');
+    const bob = w.bind('bob@localhost/pc');
+    const carol = w.bind('carol@localhost/pc');
+    await befriend(w, 'alice', 'bob@localhost');
+    await iq(w, alice, 'set', undefined, publish(DEVICELIST, 'current', list('1'), { 'pubsub#access_model': 'open' }));
+    await iq(w, alice, 'set', undefined, publish('secret', 'current', x('t', { xmlns: 'urn:t' }), { 'pubsub#access_model': 'whitelist' }));
+    const nodes = async (s: FakeSession): Promise<(string | undefined)[] | string | undefined> => {
+      const r = await iq(w, s, 'get', 'alice@localhost', x('query', { xmlns: NS.DISCO_ITEMS }));
+      return r.attrs.type === 'error' ? errorOf(r)[0] : r.getChild('query', NS.DISCO_ITEMS)!.getChildren('item').map((i) => i.attrs.node);
+    };
+    expect(await nodes(alice)).toEqual([DEVICELIST, 'secret']);
+    expect(await nodes(bob)).toEqual([DEVICELIST]);
+    expect(await nodes(carol)).toBe('service-unavailable');
+  });
+
   it('lists pubsub/pep and the features it implements in the account disco#info', async () => {
     const w = await world();
     const alice = w.bind('alice@localhost/pc');
