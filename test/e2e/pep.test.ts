@@ -101,6 +101,18 @@ describe('PEP with slixmpp (XEP-0163, XEP-0060, XEP-0115)', () => {
     expect(received('carol', (el) => el.name === 'message' && !!el.getChild('event', NS_EVENT))).toBe(0);
   });
 
+  it('carries OMEMO 2 (urn:xmpp:omemo:2): a devices list and bundles as items by device id, max_items max', async () => {
+    const options = { ...OPEN, 'pubsub#max_items': 'max' };
+    await py.call('pep_publish', { name: 'bob', node: 'urn:xmpp:omemo:2:devices', item_id: 'current', xml: "<devices xmlns='urn:xmpp:omemo:2'><device id='11'/><device id='12'/></devices>", options: OPEN });
+    for (const id of ['11', '12']) {
+      await py.call('pep_publish', { name: 'bob', node: 'urn:xmpp:omemo:2:bundles', item_id: id, xml: `<bundle xmlns='urn:xmpp:omemo:2'><ik>KEY${id}</ik></bundle>`, options });
+    }
+    const one = await py.call<{ ids: string[]; xml: string }>('pep_items', { name: 'carol', jid: 'bob@localhost', node: 'urn:xmpp:omemo:2:bundles', ids: ['11'] });
+    expect(one.ids).toEqual(['11']);
+    expect(one.xml).toContain('KEY11');
+    expect((await py.call<{ ids: string[] }>('pep_items', { name: 'carol', jid: 'bob@localhost', node: 'urn:xmpp:omemo:2:bundles' })).ids).toEqual(['12', '11']);
+  });
+
   it('answers a publish-options mismatch with conflict and precondition-not-met', async () => {
     const [condition, xml] = await failure(py.call('pep_publish', { name: 'bob', node: DEVICELIST, item_id: 'current', xml: list(1), options: { 'pubsub#access_model': 'presence' } }));
     expect(condition).toBe('conflict');
