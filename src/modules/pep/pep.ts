@@ -65,7 +65,11 @@ export default defineModule({
     const notifyOne = async (user: string, jid: string, event: Element, change: Pick<Change, 'config'>): Promise<void> => {
       const to = parseJid(jid);
       if (!(await mayRead(rosters(), host.name, user, to.bare(), change.config))) return;
-      await ctx.send(x('message', { type: 'headline', from: bareOf(user), to: jid }, event));
+      const sent = ctx.send(x('message', { type: 'headline', from: bareOf(user), to: jid }, event));
+      // A remote contact's notification waits in the s2s queue (a tunnel may take minutes to
+      // build): the publisher's answer does not wait for it.
+      if (host.isLocal(to.domain)) await sent;
+      else Promise.resolve(sent).catch((err: unknown) => ctx.log.warn({ err }, 'a PEP notification could not be queued'));
     };
 
     const engine = new PubsubEngine(ctx.store<StoredNode>('pep', 'map'), limits, deliver);
