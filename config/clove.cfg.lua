@@ -111,6 +111,14 @@ max_roster_items = 5000
 max_roster_bytes = 1048576
 max_pending_subscriptions = 500
 
+-- Personal eventing (PEP, XEP-0163; the `pep` module) is bounded per account (docs/limits.md):
+-- items one node keeps (and what max_items "max" means), bytes of one item as XML, nodes per
+-- account, and bytes of all stored nodes and items of one account.
+pep_max_items = 256
+pep_max_item_bytes = 262144
+pep_max_nodes = 256
+pep_max_bytes = 8388608
+
 -- bcrypt work factor for password hashes (4..15); each step doubles the time per login.
 clove_bcrypt_cost = 10
 

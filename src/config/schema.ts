@@ -116,6 +116,10 @@ const ROWS: Row[] = [
   // Storage driven from outside (docs/limits.md)
   { name: 'max_roster_items', type: 'integer', default: 5000, min: 1, max: 1000000, scope: 'both', doc: 'Most items in one roster; a roster set past it gets not-allowed.' },
   { name: 'max_roster_bytes', type: 'integer', default: MiB, min: 4096, max: 64 * MiB, scope: 'both', doc: 'Most bytes of roster items (stored JSON) per account; a roster set past it gets resource-constraint.' },
+  { name: 'pep_max_items', type: 'integer', default: 256, min: 1, max: 10000, scope: 'both', doc: 'Most items one PEP node keeps, and what max_items "max" means; a larger max_items gets not-acceptable.' },
+  { name: 'pep_max_item_bytes', type: 'integer', default: 256 * 1024, min: 1024, max: 16 * MiB, scope: 'both', doc: 'Most bytes of one PEP item as XML; a larger one gets not-acceptable with payload-too-big.' },
+  { name: 'pep_max_nodes', type: 'integer', default: 256, min: 1, max: 100000, scope: 'both', doc: 'Most PEP nodes per account; creating one more gets policy-violation.' },
+  { name: 'pep_max_bytes', type: 'integer', default: 8 * MiB, min: 64 * 1024, max: 1024 * MiB, scope: 'both', doc: 'Most bytes of stored PEP nodes and items per account; a publish past it gets resource-constraint.' },
   { name: 'max_pending_subscriptions', type: 'integer', default: 500, min: 1, max: 100000, scope: 'both', doc: 'Most unanswered subscription requests kept per account; further requests are dropped.' },
   // Encryption and server-to-server
   { name: 'c2s_require_encryption', type: 'boolean', default: true, scope: 'both', doc: 'Refuse to authenticate clients before TLS.' },

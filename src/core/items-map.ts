@@ -21,6 +21,8 @@ export interface ItemMap {
   'disco-item': DiscoItem;
   /** A feature in every account's disco#info (XEP-0030 §3.2): what the server does for accounts (PEP, MAM). Read by disco. */
   'account-feature': string;
+  /** An identity in every account's disco#info besides account/registered (PEP's pubsub/pep, XEP-0163 §6.1). Read by disco. */
+  'account-identity': Identity;
 }
 
 /** A kind of item modules offer each other. */

@@ -69,6 +69,7 @@ export default defineModule({
       if (!(await answers(ev))) throw new StanzaError('service-unavailable');
       const q = x('query', { xmlns: NS.DISCO_INFO });
       q.c('identity', { category: 'account', type: 'registered' });
+      for (const id of ctx.items('account-identity')) q.c('identity', { category: id.category, type: id.type, ...(id.name ? { name: id.name } : {}) });
       for (const f of [...new Set(ctx.items('account-feature'))].sort()) q.c('feature', { var: f });
       return q;
     });

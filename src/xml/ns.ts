@@ -40,4 +40,11 @@ export const NS = {
   BLOCKING_ERRORS: 'urn:xmpp:blocking:errors',
   CARBONS: 'urn:xmpp:carbons:2',
   FORWARD: 'urn:xmpp:forward:0',
+  PUBSUB: 'http://jabber.org/protocol/pubsub',
+  PUBSUB_OWNER: 'http://jabber.org/protocol/pubsub#owner',
+  PUBSUB_EVENT: 'http://jabber.org/protocol/pubsub#event',
+  PUBSUB_ERRORS: 'http://jabber.org/protocol/pubsub#errors',
+  PUBSUB_NODE_CONFIG: 'http://jabber.org/protocol/pubsub#node_config',
+  PUBSUB_PUBLISH_OPTIONS: 'http://jabber.org/protocol/pubsub#publish-options',
+  CAPS: 'http://jabber.org/protocol/caps',
 } as const;

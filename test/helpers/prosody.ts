@@ -34,6 +34,8 @@ export interface ProsodyOptions {
   onions?: { socksPort: number; map: Readonly<Record<string, string | { host: string; port: number }>>; only?: boolean };
   /** Extra global config lines. */
   extra?: string[];
+  /** Modules to load besides the basic ones (e.g. 'pep'). */
+  modules?: string[];
   /** How long start() waits for stream features on the c2s port; default 20 s. */
   startTimeoutMs?: number;
 }
@@ -191,7 +193,7 @@ export async function startProsody(opts: ProsodyOptions): Promise<ProsodyServer>
 
     const c2sPort = await freePort();
     const s2sPort = await freePort();
-    const modules = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'presence'];
+    const modules = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'presence', ...(opts.modules ?? [])];
     const lines = [
       '-- Written by test/helpers/prosody.ts for one test run; deleted afterwards.',
       'daemonize = false',

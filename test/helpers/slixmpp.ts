@@ -150,7 +150,7 @@ export class Slixmpp {
   private constructor(readonly proc: PythonProcess) {}
 
   /** Start the driver for this test server and wait until it is ready. */
-  static async start(ts: TestServer, opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Slixmpp> {
+  static async start(ts: Pick<TestServer, 'port'>, opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Slixmpp> {
     const proc = new PythonProcess(DRIVER, { args: ['--host', '127.0.0.1', '--port', String(ts.port)], env: opts.env, timeoutMs: opts.timeoutMs });
     try {
       await proc.waitLine((l) => l.event === 'ready', 'ready line', 15_000);

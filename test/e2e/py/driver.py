@@ -357,6 +357,49 @@ class Driver:
             raise iq_error(err)
         return {"from": str(iq["from"]), "type": iq["type"], "id": iq["id"]}
 
+    # ---- PEP (XEP-0163) with slixmpp's pubsub, caps and PEP plugins ----
+
+    def pep_plugins(self, xmpp):
+        for plugin in ("xep_0004", "xep_0060", "xep_0115", "xep_0163"):
+            if plugin not in xmpp.plugin:
+                xmpp.register_plugin(plugin)
+
+    async def cmd_pep_interest(self, a):
+        """Advertise `<node>+notify` in entity capabilities (xep_0163.add_interest); presence then carries the new ver."""
+        xmpp = self.client(a["name"])
+        self.pep_plugins(xmpp)
+        xmpp["xep_0163"].add_interest(a["nodes"])
+        await xmpp["xep_0115"].update_caps(broadcast=False)
+        return {"ver": await xmpp["xep_0115"].get_verstring(xmpp.boundjid)}
+
+    async def cmd_pep_publish(self, a):
+        """Publish one item with xep_0060.publish, with publish-options when given ({var: value})."""
+        xmpp = self.client(a["name"])
+        self.pep_plugins(xmpp)
+        options = None
+        if a.get("options"):
+            options = xmpp["xep_0004"].make_form(ftype="submit")
+            options.add_field(var="FORM_TYPE", ftype="hidden", value="http://jabber.org/protocol/pubsub#publish-options")
+            for var, value in a["options"].items():
+                options.add_field(var=var, value=value)
+        try:
+            iq = await xmpp["xep_0060"].publish(a.get("jid"), a["node"], id=a.get("item_id"), payload=ET.fromstring(a["xml"]),
+                                                options=options, timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"xml": str(iq), "id": iq["pubsub"]["publish"]["item"]["id"]}
+
+    async def cmd_pep_items(self, a):
+        """Fetch items with xep_0060.get_items (all, by id, or max_items)."""
+        xmpp = self.client(a["name"])
+        self.pep_plugins(xmpp)
+        try:
+            iq = await xmpp["xep_0060"].get_items(a["jid"], a["node"], item_ids=a.get("ids"), max_items=a.get("max_items"),
+                                                  timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"xml": str(iq), "ids": [item["id"] for item in iq["pubsub"]["items"]]}
+
     async def cmd_quit(self, a):
         for name in list(self.clients):
             await self.drop(name)

@@ -1,0 +1,270 @@
+// The pubsub engine: nodes, their configuration and items, kept per service in a map store,
+// with the limits that keep one service bounded. It knows nothing of PEP or of who may do what:
+// the layer above (PEP, later the pubsub component) checks access, then calls it; it hands every
+// change to `notify` with the <event/> to send, and that layer picks the recipients.
+// References: XEP-0060 §7 (publish, retract, purge), §8 (owner use cases), §12.8 (item ids).
+import { randomBytes } from 'node:crypto';
+import { x, type Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
+import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
+import { StanzaError } from '../../core/errors.js';
+import type { MapStore } from '../../storage/store.js';
+import { VolatileItems } from './volatile-items.js';
+import { defaultConfig, itemCap, meets, normaliseConfig, type ConfigChanges, type NodeConfig } from './node-config.js';
+
+/** Limits of one service (a PEP account, or one pubsub component). */
+export interface PubsubLimits {
+  /** Most items a node keeps; also what max_items 'max' means (pep_max_items). */
+  maxItems: number;
+  /** Most bytes of one item as serialised XML (pep_max_item_bytes). */
+  itemBytes: number;
+  /** Most nodes per service (pep_max_nodes). */
+  nodes: number;
+  /** Most bytes of all stored nodes of one service (pep_max_bytes). */
+  serviceBytes: number;
+  /** Most explicit subscriptions per node. */
+  subscribers: number;
+}
+
+/** One stored item. */
+export interface StoredItem { id: string; item: ElementJSON; publisher?: string }
+
+/** One node as stored: its configuration, its items (newest first) and explicit subscribers' JIDs. */
+export interface StoredNode { config: Partial<NodeConfig>; items: StoredItem[]; subscribers?: string[] }
+
+/** What the engine tells the layer above about a change. */
+export interface Change {
+  service: string;
+  node: string;
+  config: NodeConfig;
+  /** The `<event xmlns='…pubsub#event'/>` to deliver. */
+  event: Element;
+  kind: 'publish' | 'retract' | 'purge' | 'delete' | 'config';
+  /** The item published or the id retracted. */
+  item?: Element;
+  id?: string;
+  /** JIDs with an explicit subscription to the node (XEP-0060 §6.1), notified besides whoever the layer above adds. */
+  subscribers: readonly string[];
+}
+
+export type Notify = (change: Change) => void | Promise<void>;
+
+/** A pubsub error with its application-specific condition (XEP-0060 §7.1.3, §7.1.5). */
+export function pubsubError(condition: ConstructorParameters<typeof StanzaError>[0], specific: string, text?: string): StanzaError {
+  return new StanzaError(condition, text, undefined, x(specific, { xmlns: NS.PUBSUB_ERRORS }));
+}
+
+/** A valid node name: non-empty, bounded (it becomes a store key). */
+export function checkNodeName(node: string | undefined): string {
+  if (node === undefined || node === '') throw pubsubError('bad-request', 'nodeid-required');
+  if (node.length > 1024) throw new StanzaError('not-acceptable', 'node names are at most 1024 characters');
+  return node;
+}
+
+export class PubsubEngine {
+  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Items of nodes with persist_items off: memory only, bounded in bytes. */
+  private readonly volatile: VolatileItems;
+
+  constructor(private readonly store: MapStore<StoredNode>, readonly limits: PubsubLimits, private readonly notify: Notify) {
+    this.volatile = new VolatileItems(limits.serviceBytes);
+  }
+
+  /** Changes to one service, one at a time (two resources may publish at once). */
+  private serial<T>(service: string, task: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(service) ?? Promise.resolve();
+    const run = prev.then(task, task);
+    const tail = run.catch(() => undefined);
+    this.queues.set(service, tail);
+    void tail.then(() => { if (this.queues.get(service) === tail) this.queues.delete(service); });
+    return run;
+  }
+
+  /** The node's configuration, or undefined when it does not exist. */
+  async config(service: string, node: string): Promise<NodeConfig | undefined> {
+    const n = await this.store.get(service, node);
+    return n ? normaliseConfig(n.config) : undefined;
+  }
+
+  /** Names of the service's nodes. */
+  async nodes(service: string): Promise<string[]> {
+    return Object.keys(await this.store.getAll(service));
+  }
+
+  /** Items of a node, newest first: all, those with `ids`, or the newest `max`. item-not-found when it does not exist. */
+  async items(service: string, node: string, opts: { ids?: readonly string[]; max?: number } = {}): Promise<Element[]> {
+    const n = await this.store.get(service, node);
+    if (!n) throw new StanzaError('item-not-found', 'no such node');
+    let items = this.itemsOf(service, node, n);
+    if (opts.ids) items = items.filter((i) => opts.ids!.includes(i.id));
+    if (opts.max !== undefined) items = items.slice(0, opts.max);
+    return items.map((i) => fromJSON(i.item));
+  }
+
+  private itemsOf(service: string, node: string, n: StoredNode): StoredItem[] {
+    return normaliseConfig(n.config).persist_items ? n.items : this.volatile.get(service, node);
+  }
+
+  /** Create a node with `config` changes over the defaults; conflict when it exists. */
+  async create(service: string, node: string, changes: ConfigChanges = {}): Promise<void> {
+    await this.serial(service, async () => {
+      if (await this.store.get(service, node)) throw new StanzaError('conflict', 'the node exists');
+      await this.checkNodeCount(service);
+      await this.store.set(service, node, { config: { ...defaultConfig(), ...changes }, items: [] });
+    });
+  }
+
+  private async checkNodeCount(service: string): Promise<void> {
+    if ((await this.nodes(service)).length >= this.limits.nodes) {
+      throw new StanzaError('policy-violation', `at most ${this.limits.nodes} nodes per account`);
+    }
+  }
+
+  /**
+   * Publish `item` (an `<item/>`; an id is generated when it has none). A missing node is
+   * created with `options`; on an existing one they are preconditions (conflict with
+   * precondition-not-met). Resolves with the item id once it is stored, then notifies.
+   */
+  async publish(service: string, node: string, item: Element, publisher: string | undefined, options?: ConfigChanges): Promise<string> {
+    const id = item.attrs.id || randomBytes(12).toString('base64url');
+    const el = x('item', { id }, ...item.elements().slice(0, 1));
+    if (item.elements().length > 1) throw new StanzaError('bad-request', 'an item carries one payload');
+    if (Buffer.byteLength(el.toString()) > this.limits.itemBytes) {
+      throw pubsubError('not-acceptable', 'payload-too-big', `items are limited to ${this.limits.itemBytes} bytes`);
+    }
+    const change = await this.serial(service, async () => {
+      let n = await this.store.get(service, node);
+      if (n && options && !meets(normaliseConfig(n.config), options)) {
+        throw pubsubError('conflict', 'precondition-not-met', 'the node configuration does not match the publish-options');
+      }
+      if (!n) {
+        await this.checkNodeCount(service);
+        n = { config: { ...defaultConfig(), ...(options ?? {}) }, items: [] };
+      }
+      const config = normaliseConfig(n.config);
+      const stored: StoredItem = { id, item: toJSON(el), ...(publisher ? { publisher } : {}) };
+      const others = this.itemsOf(service, node, n).filter((i) => i.id !== id);
+      const items = [stored, ...others].slice(0, itemCap(config, this.limits.maxItems));
+      if (config.persist_items) {
+        const next = { ...n, items };
+        await this.checkServiceBytes(service, node, next);
+        await this.store.set(service, node, next);
+      } else {
+        this.volatile.set(service, node, items);
+        await this.store.set(service, node, { ...n, items: [] });
+      }
+      return { service, node, config, kind: 'publish' as const, item: el, id, event: publishEvent(node, el, config), subscribers: n.subscribers ?? [] };
+    });
+    await this.notify(change);
+    return id;
+  }
+
+  private async checkServiceBytes(service: string, node: string, next: StoredNode): Promise<void> {
+    // Counted key by key: a node may be named '__proto__', which no plain assignment stores.
+    let bytes = node.length + JSON.stringify(next).length;
+    for (const [k, v] of Object.entries(await this.store.getAll(service))) if (k !== node) bytes += k.length + JSON.stringify(v).length;
+    if (bytes > this.limits.serviceBytes) {
+      throw new StanzaError('resource-constraint', `the stored items of one account are limited to ${this.limits.serviceBytes} bytes`);
+    }
+  }
+
+  /** Remove items by id; `notify` adds a retract notification (when the node's notify_retract allows). */
+  async retract(service: string, node: string, ids: readonly string[], notify: boolean): Promise<void> {
+    const change = await this.serial(service, async () => {
+      const n = await this.store.get(service, node);
+      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      const config = normaliseConfig(n.config);
+      const before = this.itemsOf(service, node, n);
+      const items = before.filter((i) => !ids.includes(i.id));
+      if (items.length === before.length) throw new StanzaError('item-not-found', 'no such item');
+      if (config.persist_items) await this.store.set(service, node, { ...n, items });
+      else this.volatile.set(service, node, items);
+      const event = x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, ...ids.map((id) => x('retract', { id }))));
+      return { service, node, config, kind: 'retract' as const, event, id: ids[0], subscribers: n.subscribers ?? [] };
+    });
+    if (notify && change.config.notify_retract) await this.notify(change);
+  }
+
+  /** Remove every item of the node, notifying subscribers. */
+  async purge(service: string, node: string): Promise<void> {
+    const change = await this.serial(service, async () => {
+      const n = await this.store.get(service, node);
+      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      this.volatile.delete(service, node);
+      await this.store.set(service, node, { ...n, items: [] });
+      const config = normaliseConfig(n.config);
+      return { service, node, config, kind: 'purge' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('purge', { node })), subscribers: n.subscribers ?? [] };
+    });
+    if (change.config.notify_retract) await this.notify(change);
+  }
+
+  /** Delete the node and its items, notifying subscribers. */
+  async deleteNode(service: string, node: string): Promise<void> {
+    const change = await this.serial(service, async () => {
+      const n = await this.store.get(service, node);
+      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      this.volatile.delete(service, node);
+      await this.store.set(service, node, undefined);
+      const config = normaliseConfig(n.config);
+      return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node })), subscribers: n.subscribers ?? [] };
+    });
+    if (change.config.notify_delete) await this.notify(change);
+  }
+
+  /** Apply configuration changes; items past a lower max_items are dropped. Notifies when notify_config is on. */
+  async configure(service: string, node: string, changes: ConfigChanges): Promise<void> {
+    const change = await this.serial(service, async () => {
+      const n = await this.store.get(service, node);
+      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      const config = { ...normaliseConfig(n.config), ...changes };
+      let items = this.itemsOf(service, node, n).slice(0, itemCap(config, this.limits.maxItems));
+      if (config.persist_items) this.volatile.delete(service, node);
+      else { this.volatile.set(service, node, items); items = []; }
+      await this.store.set(service, node, { ...n, config, items });
+      return { service, node, config, kind: 'config' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('configuration', { node })), subscribers: n.subscribers ?? [] };
+    });
+    if (change.config.notify_config) await this.notify(change);
+  }
+
+  /** Subscribe `jid` to the node (idempotent); item-not-found when it does not exist. */
+  async subscribe(service: string, node: string, jid: string): Promise<void> {
+    await this.serial(service, async () => {
+      const n = await this.store.get(service, node);
+      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      const subscribers = n.subscribers ?? [];
+      if (subscribers.includes(jid)) return;
+      if (subscribers.length >= this.limits.subscribers) throw new StanzaError('policy-violation', `at most ${this.limits.subscribers} subscriptions per node`);
+      await this.store.set(service, node, { ...n, subscribers: [...subscribers, jid] });
+    });
+  }
+
+  /** End `jid`'s subscription; unexpected-request with not-subscribed when it has none. */
+  async unsubscribe(service: string, node: string, jid: string): Promise<void> {
+    await this.serial(service, async () => {
+      const n = await this.store.get(service, node);
+      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      if (!(n.subscribers ?? []).includes(jid)) throw pubsubError('unexpected-request', 'not-subscribed');
+      await this.store.set(service, node, { ...n, subscribers: (n.subscribers ?? []).filter((j) => j !== jid) });
+    });
+  }
+
+  /** The nodes of a service `jid` is subscribed to. */
+  async subscriptionsOf(service: string, jid: string): Promise<string[]> {
+    const all = await this.store.getAll(service);
+    return Object.keys(all).filter((node) => (all[node]?.subscribers ?? []).includes(jid));
+  }
+
+  /** Forget every node of a service (its account was deleted). */
+  async deleteService(service: string): Promise<void> {
+    await this.serial(service, async () => {
+      for (const node of await this.nodes(service)) this.volatile.delete(service, node);
+      await this.store.setAll(service, undefined);
+    });
+  }
+}
+
+/** The `<event/>` of a publish: the item, without its payload when deliver_payloads is off. */
+export function publishEvent(node: string, item: Element, config: NodeConfig): Element {
+  const shown = config.deliver_payloads ? item : x('item', { id: item.attrs.id });
+  return x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, shown));
+}
