@@ -24,11 +24,13 @@ import smacks from './smacks.js';
 import vcardUpdate from './vcard/vcard-update.js';
 import adhoc from './adhoc/adhoc.js';
 import adminAdhoc from './adhoc/admin-adhoc.js';
+import bookmarks from './bookmarks/bookmarks.js';
+import vcardLegacy from './vcard/vcard-legacy.js';
 import serverContactInfo from './server-contact-info.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, bookmarks, vcardLegacy].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
