@@ -24,6 +24,7 @@ const PRIVATE_KEY = `storage ${NS_LEGACY}`;
 
 export default defineModule({
   name: 'bookmarks',
+  depends: ['pep'],
   setup(ctx) {
     for (const f of [`${NS_BOOKMARKS2}#compat`, `${NS_BOOKMARKS2}#compat-pep`]) ctx.provide('account-feature', f);
     const privateStore = ctx.store<ElementJSON>('private', 'map');

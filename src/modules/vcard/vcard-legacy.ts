@@ -26,6 +26,7 @@ const AVATAR_OPTIONS = { 'pubsub#access_model': 'open' } as const;
 
 export default defineModule({
   name: 'vcard_legacy',
+  depends: ['pep', 'vcard'],
   setup(ctx) {
     ctx.provide('account-feature', NS_CONVERSION);
     const host = ctx.host;
