@@ -1,5 +1,5 @@
 // Bookmarks 2 with the compatibility of Prosody's `bookmarks` module. References: XEP-0402
-// (Bookmarks 2, §5 compatibility), XEP-0048 (storage:bookmarks), XEP-0049 (private XML storage),
+// (Bookmarks 2 and its compatibility section), XEP-0048 (storage:bookmarks), XEP-0049 (private XML storage),
 // XEP-0223 (the legacy PEP node storage:bookmarks).
 //
 // The PEP node urn:xmpp:bookmarks:1 is the one truth, as in Prosody: legacy clients' reads of
@@ -69,7 +69,7 @@ export default defineModule({
       return query.elements().length > 0 ? DECLINE : undefined;
     }, Priority.early);
 
-    // #compat-pep: the legacy PEP node storage:bookmarks (XEP-0048 §3.2 / XEP-0223), item 'current'.
+    // #compat-pep: the legacy PEP node storage:bookmarks (XEP-0048 over XEP-0223), item 'current'.
     ctx.iq('get', 'self', NS_PUBSUB, 'pubsub', async (ev) => {
       const items = ev.stanza.getChild('pubsub', NS_PUBSUB)?.getChild('items');
       if (items?.attrs.node !== NS_LEGACY) return DECLINE;

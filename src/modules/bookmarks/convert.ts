@@ -12,7 +12,7 @@ export const NS_BOOKMARKS2 = 'urn:xmpp:bookmarks:1';
 export const NS_LEGACY = 'storage:bookmarks';
 export const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
 
-/** Node configuration XEP-0402 §4 asks for (the same four Prosody's bookmarks module uses). */
+/** Node configuration XEP-0402 asks for (the same four Prosody's bookmarks module uses). */
 export const BOOKMARKS2_OPTIONS = {
   'pubsub#persist_items': 'true',
   'pubsub#access_model': 'whitelist',

@@ -46,24 +46,24 @@ export function vcardPhoto(vcard: Element | undefined): VcardPhoto {
   return { kind: 'avatar', avatar: { id: sha1Hex(decoded.bytes), bytes: decoded.bytes.length, type, base64: decoded.base64 } };
 }
 
-/** The <item id=sha1> of urn:xmpp:avatar:data (XEP-0084 §4.1). */
+/** The <item id=sha1> of urn:xmpp:avatar:data (XEP-0084). */
 export function dataItem(a: Avatar): Element {
   return x('item', { id: a.id }, x('data', { xmlns: NS_AVATAR_DATA }, a.base64));
 }
 
-/** The <item id=sha1> of urn:xmpp:avatar:metadata (XEP-0084 §4.2). */
+/** The <item id=sha1> of urn:xmpp:avatar:metadata (XEP-0084). */
 export function metadataItem(a: Avatar): Element {
   return x('item', { id: a.id }, x('metadata', { xmlns: NS_AVATAR_METADATA }, x('info', { id: a.id, bytes: String(a.bytes), type: a.type })));
 }
 
-/** The metadata item that says "no avatar" (XEP-0084 §4.6: an empty <metadata/>). */
+/** The metadata item that says "no avatar" (XEP-0084: an empty <metadata/>, the publisher disabled its avatar). */
 export function emptyMetadataItem(): Element {
   return x('item', { id: 'current' }, x('metadata', { xmlns: NS_AVATAR_METADATA }));
 }
 
 /**
  * The avatar a metadata item points at, as vCard can hold it: the first <info/> with an id and no
- * url (a url avatar lives elsewhere, XEP-0084 §4.2.1). undefined: no avatar (empty metadata).
+ * url (a url avatar lives elsewhere). undefined: no avatar (empty metadata).
  */
 export function pointedInfo(metadataItem: Element | undefined): { id: string; type: string; bytes?: number } | undefined {
   const infos = metadataItem?.getChild('metadata', NS_AVATAR_METADATA)?.getChildren('info') ?? [];

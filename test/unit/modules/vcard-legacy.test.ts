@@ -43,7 +43,7 @@ const photo = (img: Buffer, type = 'image/png') => `<PHOTO><TYPE>${type}</TYPE><
 const getVcard = async () => (await iq(`<iq type='get' id='g'><vCard xmlns='vcard-temp'/></iq>`)).getChild('vCard', NS.VCARD);
 const binvalOf = (v: Element | undefined) => v?.getChild('PHOTO')?.getChildText('BINVAL')?.replace(/\s+/g, '');
 
-/** A client publishing its avatar as XEP-0084 §4.1–4.2 says: data first, then metadata. */
+/** A client publishing its avatar as XEP-0084 says: data first, then metadata. */
 async function publishAvatar(img: Buffer, opts: { id?: string; data?: string; bytes?: number } = {}): Promise<void> {
   const id = opts.id ?? sha1(img);
   // Built, not parsed: the big one is larger than a stanza the parser accepts (PEP's item limit is PEP's to test).
