@@ -140,7 +140,9 @@ clove_bcrypt_cost = 10
 -- Modules to load, and modules not to load. A VirtualHost's list adds to the global one.
 -- Clove's modules, by Prosody name: roster, disco, ping, vcard, vcard_update (avatar hashes in
 -- presence), register, private, offline (loaded unless disabled), blocklist, carbons, csi,
--- smacks (stream management),
+-- smacks (stream management), bookmarks (XEP-0402 Bookmarks 2 kept in step with legacy
+-- XEP-0048 bookmarks; needs pep), vcard_legacy (avatars converted between vCard and PEP,
+-- XEP-0398; needs pep),
 -- version, time, uptime (off by default: it tells when the server restarted), adhoc and
 -- admin_adhoc, server_contact_info (contact addresses in disco, off by default), darknet
 -- (built in: loaded even when not listed; disabling it is allowed only with
