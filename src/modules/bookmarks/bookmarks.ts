@@ -17,7 +17,7 @@ import { NS } from '../../xml/ns.js';
 import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
 import type { PepService } from '../pep/service.js';
 import { perUser, publishPreferring } from '../pep-use.js';
-import { BOOKMARKS2_OPTIONS, NS_BOOKMARKS2, NS_LEGACY, NS_PUBSUB, legacyExtras, plan, toLegacyStorage } from './convert.js';
+import { BOOKMARKS2_OPTIONS, NS_BOOKMARKS2, NS_LEGACY, NS_PUBSUB, legacyExtras, plan, roomOf, toLegacyStorage } from './convert.js';
 
 /** The private-storage key (the private module's "name namespace") of legacy bookmarks. */
 const PRIVATE_KEY = `storage ${NS_LEGACY}`;
@@ -38,8 +38,11 @@ export default defineModule({
     /** The legacy <storage/> as a legacy client should see it: PEP's rooms and the kept extras. */
     const legacyView = async (user: string): Promise<Element> => {
       const [items, kept] = await Promise.all([pep().items(user, NS_BOOKMARKS2), privateStore.get(user, PRIVATE_KEY)]);
-      // Items come newest first; legacy clients list rooms in the order they were added.
-      return toLegacyStorage([...items].reverse(), kept ? legacyExtras(fromJSON(kept)) : []);
+      // Items come newest first; legacy clients list rooms in the order they were added. Rooms
+      // still in private storage (not moved yet: the move failed or has not run) are shown too.
+      const inPep = new Set<string | undefined>(items.map((i) => i.attrs.id));
+      const rest = kept ? fromJSON(kept).elements().filter((e) => e.local !== 'conference' || !inPep.has(roomOf(e))) : [];
+      return toLegacyStorage([...items].reverse(), rest);
     };
 
     /** Make Bookmarks 2 say what `storage` says; `complete` retracts the rooms it no longer lists. */

@@ -101,6 +101,34 @@ describe('bookmarks: legacy PEP node storage:bookmarks (#compat-pep)', () => {
   });
 });
 
+describe('bookmarks: legacy bookmarks stored before the module was loaded', () => {
+  it('move to Bookmarks 2 when the user binds a resource, leaving only the url bookmarks in private storage', async () => {
+    const world = hostWorld();
+    const double = memoryPep();
+    const registry = new Map([...MODULES, ['pep', double.module]]);
+    await world.host.load([double.module, MODULES.get('private')!], registry);
+    const bob = world.bind('bob@localhost/pc');
+    const send = async (xml: string) => {
+      await world.router.fromClient(bob, stanza(xml));
+      await new Promise((r) => setImmediate(r));
+      return bob.got.at(-1)!;
+    };
+    await send(`<iq type='set' id='s'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>${ROOM('old@c.x', '<nick>Bob</nick>')}<url name='U' url='http://u.i2p/'/></storage></query></iq>`);
+    await world.host.load([bookmarks], registry);
+    const read = async () => (await send(`<iq type='get' id='g'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>`))
+      .getChild('query', NS.PRIVATE)!.getChild('storage', 'storage:bookmarks')!;
+    // Not moved yet: a legacy read still shows the room.
+    expect((await read()).getChildren('conference').map((c) => c.attrs.jid)).toEqual(['old@c.x']);
+    await world.host.events.fire('session-bound', { session: bob });
+    for (let i = 0; i < 20 && (await double.service.items('bob', NS_BOOKMARKS2)).length === 0; i++) await new Promise((r) => setImmediate(r));
+    expect((await double.service.items('bob', NS_BOOKMARKS2)).map((i) => i.attrs.id)).toEqual(['old@c.x']);
+    // A legacy read gives the same room once (from PEP), and the url kept beside it.
+    const storage = await read();
+    expect(storage.getChildren('conference').map((c) => [c.attrs.jid, c.getChildText('nick')])).toEqual([['old@c.x', 'Bob']]);
+    expect(storage.getChild('url')?.attrs.url).toBe('http://u.i2p/');
+  });
+});
+
 describe('bookmarks: disco', () => {
   it('advertises #compat and #compat-pep on the account', async () => {
     await w.accounts.create('alice', 'pw');
