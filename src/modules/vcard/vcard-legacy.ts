@@ -8,6 +8,7 @@
 // hash in presence; empty metadata removes the PHOTO. Each side converts only when the other does
 // not already hold the same SHA-1, so a change made here never bounces back. Data that does not
 // decode, or whose SHA-1 is not the id the metadata names, is not converted (one warning line).
+// A photo stored before the module was loaded goes to PEP at the next login when PEP has none.
 // Unlike Prosody's module the vCard stays in the vcard store (the vcard module serves it).
 import { defineModule } from '../../core/modules.js';
 import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
@@ -90,6 +91,17 @@ export default defineModule({
 
     ctx.hook('vcard-updated', ({ host: name, username, vcard }) => {
       if (name === host.name) run(username, 'vCard to PEP', (s) => toPep(s, username, vcard));
+    });
+    // A photo stored before this module (or PEP) was loaded is published when the user comes
+    // online, unless PEP already has an avatar (Prosody's vcard_legacy does the same at bind).
+    ctx.hook('session-bound', ({ session }) => {
+      if (session.host !== host.name) return;
+      const user = session.username;
+      run(user, 'vCard to PEP at login', async (s) => {
+        if ((await s.items(user, NS_AVATAR_METADATA)).length > 0) return;
+        const stored = await store.get(user);
+        if (stored) await toPep(s, user, fromJSON(stored));
+      });
     });
     ctx.hook('pep-item-published', ({ user, node }) => {
       if (node === NS_AVATAR_METADATA) run(user, 'PEP to vCard', (s) => toVcard(s, user));

@@ -81,6 +81,27 @@ describe('vcard_legacy: vCard → PEP', () => {
   });
 });
 
+describe('vcard_legacy: a photo stored before', () => {
+  it('is published when the user binds a resource, unless PEP has an avatar already', async () => {
+    const world = hostWorld();
+    const double = memoryPep();
+    const registry = new Map([...MODULES, ['pep', double.module]]);
+    await world.host.load([double.module, MODULES.get('vcard')!], registry);
+    const bob = world.bind('bob@localhost/pc');
+    const img = png('before');
+    await world.router.fromClient(bob, stanza(`<iq type='set' id='v'><vCard xmlns='vcard-temp'>${photo(img)}</vCard></iq>`));
+    await world.host.load([vcardLegacy], registry);
+    expect(await double.service.items('bob', NS_AVATAR_METADATA)).toEqual([]);
+    await world.host.events.fire('session-bound', { session: bob });
+    await settle();
+    expect((await double.service.items('bob', NS_AVATAR_METADATA))[0]?.attrs.id).toBe(sha1(img));
+    const calls = double.service.calls.length;
+    await world.host.events.fire('session-bound', { session: bob });
+    await settle();
+    expect(double.service.calls).toHaveLength(calls);
+  });
+});
+
 describe('vcard_legacy: PEP → vCard', () => {
   it('writes a published avatar into the vCard PHOTO, keeping the rest, without publishing back', async () => {
     await setVcard('<FN>Alice</FN>');
