@@ -7,6 +7,8 @@ import { defineModule, type ModuleContext, type ModuleDefinition } from '../../s
 import { StanzaError } from '../../src/core/errors.js';
 import { x, type Element } from '../../src/xml/element.js';
 import type { NodeOptions, PepService } from '../../src/modules/pep/service.js';
+import { MODULES } from '../../src/modules/index.js';
+import { hostWorld, type HostWorld } from './host-world.js';
 
 interface Node { options: Record<string, string>; items: Element[] }
 
@@ -85,3 +87,12 @@ export function memoryPep(): { module: ModuleDefinition; service: MemoryPep } {
 const DEFAULTS: Readonly<Record<string, string>> = {
   'pubsub#access_model': 'presence', 'pubsub#persist_items': 'true', 'pubsub#max_items': '1', 'pubsub#send_last_published_item': 'on_sub_and_presence',
 };
+
+/** A host world with the PEP double loaded, then `defs`; `registry` (Clove's modules plus the double) serves later loads. */
+export async function worldWithPep(defs: readonly ModuleDefinition[]): Promise<{ world: HostWorld; pep: MemoryPep; registry: ReadonlyMap<string, ModuleDefinition> }> {
+  const world = hostWorld();
+  const double = memoryPep();
+  const registry = new Map([...MODULES, ['pep', double.module]]);
+  await world.host.load([double.module, ...defs], registry);
+  return { world, pep: double.service, registry };
+}

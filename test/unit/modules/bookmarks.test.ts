@@ -8,8 +8,8 @@ import { NS } from '../../../src/xml/ns.js';
 import { MODULES } from '../../../src/modules/index.js';
 import bookmarks from '../../../src/modules/bookmarks/bookmarks.js';
 import { NS_BOOKMARKS2, NS_PUBSUB } from '../../../src/modules/bookmarks/convert.js';
-import { hostWorld, type FakeSession, type HostWorld } from '../../helpers/host-world.js';
-import { memoryPep, type MemoryPep } from '../../helpers/memory-pep.js';
+import type { FakeSession, HostWorld } from '../../helpers/host-world.js';
+import { worldWithPep, type MemoryPep } from '../../helpers/memory-pep.js';
 import { stanza } from '../../helpers/stanza.js';
 
 let w: HostWorld;
@@ -17,10 +17,7 @@ let pep: MemoryPep;
 let alice: FakeSession;
 
 beforeEach(async () => {
-  w = hostWorld();
-  const double = memoryPep();
-  pep = double.service;
-  await w.host.load([double.module, MODULES.get('private')!, MODULES.get('disco')!, bookmarks], new Map([...MODULES, ['pep', double.module]]));
+  ({ world: w, pep } = await worldWithPep([MODULES.get('private')!, MODULES.get('disco')!, bookmarks]));
   alice = w.bind('alice@localhost/pc');
 });
 
@@ -103,10 +100,7 @@ describe('bookmarks: legacy PEP node storage:bookmarks (#compat-pep)', () => {
 
 describe('bookmarks: legacy bookmarks stored before the module was loaded', () => {
   it('move to Bookmarks 2 when the user binds a resource, leaving only the url bookmarks in private storage', async () => {
-    const world = hostWorld();
-    const double = memoryPep();
-    const registry = new Map([...MODULES, ['pep', double.module]]);
-    await world.host.load([double.module, MODULES.get('private')!], registry);
+    const { world, pep: double, registry } = await worldWithPep([MODULES.get('private')!]);
     const bob = world.bind('bob@localhost/pc');
     const send = async (xml: string) => {
       await world.router.fromClient(bob, stanza(xml));
@@ -120,8 +114,8 @@ describe('bookmarks: legacy bookmarks stored before the module was loaded', () =
     // Not moved yet: a legacy read still shows the room.
     expect((await read()).getChildren('conference').map((c) => c.attrs.jid)).toEqual(['old@c.x']);
     await world.host.events.fire('session-bound', { session: bob });
-    for (let i = 0; i < 20 && (await double.service.items('bob', NS_BOOKMARKS2)).length === 0; i++) await new Promise((r) => setImmediate(r));
-    expect((await double.service.items('bob', NS_BOOKMARKS2)).map((i) => i.attrs.id)).toEqual(['old@c.x']);
+    for (let i = 0; i < 20 && (await double.items('bob', NS_BOOKMARKS2)).length === 0; i++) await new Promise((r) => setImmediate(r));
+    expect((await double.items('bob', NS_BOOKMARKS2)).map((i) => i.attrs.id)).toEqual(['old@c.x']);
     // A legacy read gives the same room once (from PEP), and the url kept beside it.
     const storage = await read();
     expect(storage.getChildren('conference').map((c) => [c.attrs.jid, c.getChildText('nick')])).toEqual([['old@c.x', 'Bob']]);

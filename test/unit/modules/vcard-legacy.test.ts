@@ -9,8 +9,8 @@ import { MODULES } from '../../../src/modules/index.js';
 import vcardLegacy from '../../../src/modules/vcard/vcard-legacy.js';
 import { MAX_VCARD_BYTES } from '../../../src/modules/vcard/vcard.js';
 import { NS_AVATAR_DATA, NS_AVATAR_METADATA } from '../../../src/modules/vcard/avatar-convert.js';
-import { hostWorld, type FakeSession, type HostWorld } from '../../helpers/host-world.js';
-import { memoryPep, type MemoryPep } from '../../helpers/memory-pep.js';
+import type { FakeSession, HostWorld } from '../../helpers/host-world.js';
+import { worldWithPep, type MemoryPep } from '../../helpers/memory-pep.js';
 import { stanza } from '../../helpers/stanza.js';
 
 let w: HostWorld;
@@ -18,10 +18,7 @@ let pep: MemoryPep;
 let alice: FakeSession;
 
 beforeEach(async () => {
-  w = hostWorld();
-  const double = memoryPep();
-  pep = double.service;
-  await w.host.load([double.module, MODULES.get('disco')!, vcardLegacy], new Map([...MODULES, ['pep', double.module]]));
+  ({ world: w, pep } = await worldWithPep([MODULES.get('disco')!, vcardLegacy]));
   alice = w.bind('alice@localhost/pc');
 });
 
@@ -83,22 +80,19 @@ describe('vcard_legacy: vCard → PEP', () => {
 
 describe('vcard_legacy: a photo stored before', () => {
   it('is published when the user binds a resource, unless PEP has an avatar already', async () => {
-    const world = hostWorld();
-    const double = memoryPep();
-    const registry = new Map([...MODULES, ['pep', double.module]]);
-    await world.host.load([double.module, MODULES.get('vcard')!], registry);
+    const { world, pep: double, registry } = await worldWithPep([MODULES.get('vcard')!]);
     const bob = world.bind('bob@localhost/pc');
     const img = png('before');
     await world.router.fromClient(bob, stanza(`<iq type='set' id='v'><vCard xmlns='vcard-temp'>${photo(img)}</vCard></iq>`));
     await world.host.load([vcardLegacy], registry);
-    expect(await double.service.items('bob', NS_AVATAR_METADATA)).toEqual([]);
+    expect(await double.items('bob', NS_AVATAR_METADATA)).toEqual([]);
     await world.host.events.fire('session-bound', { session: bob });
     await settle();
-    expect((await double.service.items('bob', NS_AVATAR_METADATA))[0]?.attrs.id).toBe(sha1(img));
-    const calls = double.service.calls.length;
+    expect((await double.items('bob', NS_AVATAR_METADATA))[0]?.attrs.id).toBe(sha1(img));
+    const calls = double.calls.length;
     await world.host.events.fire('session-bound', { session: bob });
     await settle();
-    expect(double.service.calls).toHaveLength(calls);
+    expect(double.calls).toHaveLength(calls);
   });
 });
 
