@@ -227,6 +227,10 @@ darknet_map = {
 -- Users of this server always get the version.
 -- version_to_remote = "name"
 
+-- Legacy bookmarks (XEP-0048) already in private storage move to Bookmarks 2 (XEP-0402) when
+-- their owner logs in (module "bookmarks"); false leaves them where they are.
+-- upgrade_legacy_bookmarks = true
+
 -- Extra items in the host's service discovery (XEP-0030 disco#items, module "disco"), each
 -- { "jid" } or { "jid", "name" }, as in Prosody:
 -- disco_items = { { "conference.localhost", "Chat rooms" } }

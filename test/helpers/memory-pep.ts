@@ -89,8 +89,8 @@ const DEFAULTS: Readonly<Record<string, string>> = {
 };
 
 /** A host world with the PEP double loaded, then `defs`; `registry` (Clove's modules plus the double) serves later loads. */
-export async function worldWithPep(defs: readonly ModuleDefinition[]): Promise<{ world: HostWorld; pep: MemoryPep; registry: ReadonlyMap<string, ModuleDefinition> }> {
-  const world = hostWorld();
+export async function worldWithPep(defs: readonly ModuleDefinition[], cfg?: string): Promise<{ world: HostWorld; pep: MemoryPep; registry: ReadonlyMap<string, ModuleDefinition> }> {
+  const world = hostWorld(cfg);
   const double = memoryPep();
   const registry = new Map([...MODULES, ['pep', double.module]]);
   await world.host.load([double.module, ...defs], registry);

@@ -8,7 +8,7 @@
 // (only what changed). Since nothing is copied back, a change can never bounce between the formats.
 // What Bookmarks 2 cannot hold (<url/> bookmarks) stays in private storage beside it and is merged
 // into legacy reads. Legacy bookmarks already in private storage move to PEP when the user binds a
-// resource (Prosody's upgrade_legacy_bookmarks), keeping only those extras.
+// resource (option upgrade_legacy_bookmarks, as Prosody), keeping only those extras.
 import { defineModule, DECLINE } from '../../core/modules.js';
 import { Priority } from '../../core/events.js';
 import { StanzaError } from '../../core/errors.js';
@@ -34,6 +34,7 @@ export default defineModule({
       return service;
     };
     const serial = perUser();
+    const upgrade = ctx.option.boolean('upgrade_legacy_bookmarks', true);
 
     /** The legacy <storage/> as a legacy client should see it: PEP's rooms and the kept extras. */
     const legacyView = async (user: string): Promise<Element> => {
@@ -91,7 +92,7 @@ export default defineModule({
 
     // Legacy bookmarks stored before this module was loaded move to Bookmarks 2 (never removing a room).
     ctx.hook('session-bound', ({ session }) => {
-      if (session.host !== ctx.host.name || ctx.items('pep-service').length === 0) return;
+      if (!upgrade || session.host !== ctx.host.name || ctx.items('pep-service').length === 0) return;
       const user = session.username;
       void (async () => {
         const stored = await privateStore.get(user, PRIVATE_KEY);

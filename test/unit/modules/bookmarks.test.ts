@@ -99,8 +99,9 @@ describe('bookmarks: legacy PEP node storage:bookmarks (#compat-pep)', () => {
 });
 
 describe('bookmarks: legacy bookmarks stored before the module was loaded', () => {
-  it('move to Bookmarks 2 when the user binds a resource, leaving only the url bookmarks in private storage', async () => {
-    const { world, pep: double, registry } = await worldWithPep([MODULES.get('private')!]);
+  /** bob's legacy bookmarks stored by the private module alone, then bookmarks loaded and bob bound. */
+  async function storedBefore(cfg?: string) {
+    const { world, pep: double, registry } = await worldWithPep([MODULES.get('private')!], cfg);
     const bob = world.bind('bob@localhost/pc');
     const send = async (xml: string) => {
       await world.router.fromClient(bob, stanza(xml));
@@ -114,12 +115,23 @@ describe('bookmarks: legacy bookmarks stored before the module was loaded', () =
     // Not moved yet: a legacy read still shows the room.
     expect((await read()).getChildren('conference').map((c) => c.attrs.jid)).toEqual(['old@c.x']);
     await world.host.events.fire('session-bound', { session: bob });
-    for (let i = 0; i < 20 && (await double.items('bob', NS_BOOKMARKS2)).length === 0; i++) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    return { double, read };
+  }
+
+  it('move to Bookmarks 2 when the user binds a resource, leaving only the url bookmarks in private storage', async () => {
+    const { double, read } = await storedBefore();
     expect((await double.items('bob', NS_BOOKMARKS2)).map((i) => i.attrs.id)).toEqual(['old@c.x']);
     // A legacy read gives the same room once (from PEP), and the url kept beside it.
     const storage = await read();
     expect(storage.getChildren('conference').map((c) => [c.attrs.jid, c.getChildText('nick')])).toEqual([['old@c.x', 'Bob']]);
     expect(storage.getChild('url')?.attrs.url).toBe('http://u.i2p/');
+  });
+
+  it('stay in private storage with upgrade_legacy_bookmarks = false', async () => {
+    const { double, read } = await storedBefore('upgrade_legacy_bookmarks = false\nVirtualHost "localhost"');
+    expect(await double.items('bob', NS_BOOKMARKS2)).toEqual([]);
+    expect((await read()).getChildren('conference').map((c) => c.attrs.jid)).toEqual(['old@c.x']);
   });
 });
 
