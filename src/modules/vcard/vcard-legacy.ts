@@ -54,7 +54,12 @@ export default defineModule({
 
     /** PEP → vCard, after the metadata node changed. */
     const toVcard = async (service: PepService, user: string): Promise<void> => {
-      const info = pointedInfo((await service.items(user, NS_AVATAR_METADATA))[0]);
+      const meta = (await service.items(user, NS_AVATAR_METADATA))[0];
+      const info = pointedInfo(meta);
+      if (!info && meta?.getChild('metadata', NS_AVATAR_METADATA)?.getChild('info')) {
+        ctx.log.info({ user }, 'PEP avatar not converted to the vCard: it is only at a URL (XEP-0084 url), with no data to copy');
+        return;
+      }
       const stored = await store.get(user);
       const vcard = stored && fromJSON(stored);
       const hash = photoHash(vcard);

@@ -127,6 +127,14 @@ describe('vcard_legacy: PEP → vCard', () => {
     expect(binvalOf(await getVcard())).toBe(kept);
   });
 
+  it('leaves the vCard photo alone for an avatar only at a URL (nothing to copy, and it is not "no avatar")', async () => {
+    await setVcard(`<FN>Alice</FN>${photo(png('mine'))}`);
+    const kept = binvalOf(await getVcard());
+    await pep.publish('alice', NS_AVATAR_METADATA, stanza(`<item id='u1'><metadata xmlns='${NS_AVATAR_METADATA}'><info id='u1' bytes='10' type='image/png' url='http://avatars.i2p/a.png'/></metadata></item>`));
+    await settle();
+    expect(binvalOf(await getVcard())).toBe(kept);
+  });
+
   it('leaves the vCard alone for an avatar that would pass the vCard size limit', async () => {
     await setVcard('<FN>Alice</FN>');
     await publishAvatar(png('huge', Math.ceil(MAX_VCARD_BYTES / 8)));
