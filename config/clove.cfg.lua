@@ -148,7 +148,10 @@ clove_bcrypt_cost = 10
 -- Modules to load, and modules not to load. A VirtualHost's list adds to the global one.
 -- Clove's modules, by Prosody name: roster, disco, ping, vcard, vcard_update (avatar hashes in
 -- presence), register, private, offline (loaded unless disabled), blocklist, carbons, csi,
--- smacks (stream management),
+-- smacks (stream management), pep (personal eventing, XEP-0163: OMEMO keys, avatars,
+-- bookmarks), bookmarks (XEP-0402 Bookmarks 2 kept in step with legacy
+-- XEP-0048 bookmarks; needs pep), vcard_legacy (avatars converted between vCard and PEP,
+-- XEP-0398; needs pep),
 -- version, time, uptime (off by default: it tells when the server restarted), lastactivity
 -- (last logout of users, for their contacts; off by default, as in Debian's Prosody), adhoc and
 -- admin_adhoc, server_contact_info (contact addresses in disco, off by default), darknet
@@ -157,7 +160,7 @@ clove_bcrypt_cost = 10
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "vcard"; "vcard_update";
     "register"; "private"; "blocklist"; "carbons"; "csi"; "smacks"; "version"; "time";
-    "admin_adhoc"; "darknet";
+    "admin_adhoc"; "pep"; "bookmarks"; "vcard_legacy"; "darknet";
 }
 modules_disabled = { }
 
@@ -233,6 +236,10 @@ darknet_map = {
 -- What version replies tell other domains: "none", "name" (Clove, no version) or "version".
 -- Users of this server always get the version.
 -- version_to_remote = "name"
+
+-- Legacy bookmarks (XEP-0048) already in private storage move to Bookmarks 2 (XEP-0402) when
+-- their owner logs in (module "bookmarks"); false leaves them where they are.
+-- upgrade_legacy_bookmarks = true
 
 -- Extra items in the host's service discovery (XEP-0030 disco#items, module "disco"), each
 -- { "jid" } or { "jid", "name" }, as in Prosody:

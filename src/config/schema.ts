@@ -140,6 +140,8 @@ const ROWS: Row[] = [
   // What the server says about itself
   { name: 'hide_os_type', type: 'boolean', default: true, scope: 'both', doc: 'Leave the operating system out of software version replies (XEP-0092); false shows its name, never the kernel release.' },
   { name: 'version_to_remote', type: 'enum', default: 'name', values: ['none', 'name', 'version'], scope: 'both', doc: 'What software version replies (XEP-0092) tell other domains: "none" (service-unavailable), "name" (Clove, no version) or "version"; local users always get the version.' },
+  // Bookmarks (XEP-0402)
+  { name: 'upgrade_legacy_bookmarks', type: 'boolean', default: true, scope: 'both', doc: 'Move legacy bookmarks (XEP-0048) found in private storage to Bookmarks 2 when their owner logs in (module bookmarks, as Prosody).' },
   // Components and informational options
   { name: 'component_secret', type: 'string', default: undefined, scope: 'host', doc: 'Shared secret of an external component (XEP-0114 handshake); a Component without a module name needs it.' },
   { name: 'name', type: 'string', default: undefined, scope: 'host', doc: "Display name of a component, shown in its parent host's service discovery items." },

@@ -24,13 +24,15 @@ import smacks from './smacks.js';
 import vcardUpdate from './vcard/vcard-update.js';
 import adhoc from './adhoc/adhoc.js';
 import adminAdhoc from './adhoc/admin-adhoc.js';
+import bookmarks from './bookmarks/bookmarks.js';
+import vcardLegacy from './vcard/vcard-legacy.js';
 import serverContactInfo from './server-contact-info.js';
 import lastactivity from './lastactivity/lastactivity.js';
 import pep from './pep/pep.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
@@ -47,7 +49,7 @@ const AUTOLOAD = ['offline', 'darknet'];
 const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'dialback', 'bind', 'auth_internal_hashed', 'auth_internal_plain', 'posix', 'legacyauth']);
 
 /** What a fresh Prosody config enables, for a config that does not say. */
-const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep'];
+const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep', 'bookmarks', 'vcard_legacy'];
 
 /** Other names Prosody configs use for the same features. */
 const ALIASES: Readonly<Record<string, string>> = { csi_simple: 'csi', blocking: 'blocklist' };

@@ -8,7 +8,7 @@ import { StanzaError } from '../../core/errors.js';
 import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
 
 /** Largest vCard accepted, in serialised bytes (avatars included). */
-const MAX_VCARD_BYTES = 256 * 1024;
+export const MAX_VCARD_BYTES = 256 * 1024;
 
 export default defineModule({
   name: 'vcard',

@@ -14,6 +14,7 @@ this script only translates commands into slixmpp calls.
 """
 import argparse
 import asyncio
+import base64
 import hashlib
 import json
 import logging
@@ -246,6 +247,33 @@ class Driver:
                 "conferences": [{"jid": str(c["jid"]), "nick": c["nick"], "name": c["name"], "autojoin": c["autojoin"]}
                                 for c in bookmarks["conferences"]],
                 "urls": [{"url": u["url"], "name": u["name"]} for u in bookmarks["urls"]]}
+
+    def avatar_plugin(self, xmpp):
+        if "xep_0084" not in xmpp.plugin:
+            xmpp.register_plugin("xep_0084")
+        return xmpp["xep_0084"]
+
+    async def cmd_avatar_publish(self, a):
+        """Publish a XEP-0084 avatar as slixmpp's plugin does: data (base64 given), then metadata."""
+        xmpp = self.client(a["name"])
+        plugin = self.avatar_plugin(xmpp)
+        data = base64.b64decode(a["base64"])
+        try:
+            await plugin.publish_avatar(data, timeout=IQ_TIMEOUT)
+            iq = await plugin.publish_avatar_metadata(
+                [{"id": plugin.generate_id(data), "type": a.get("type", "image/png"), "bytes": len(data)}], timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"type": iq["type"], "id": plugin.generate_id(data)}
+
+    async def cmd_avatar_stop(self, a):
+        """Publish empty metadata: "no avatar" (XEP-0084, publisher disables avatar publishing)."""
+        xmpp = self.client(a["name"])
+        try:
+            iq = await self.avatar_plugin(xmpp).stop(timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"type": iq["type"]}
 
     async def cmd_disconnect(self, a):
         xmpp = self.client(a["name"])

@@ -1,0 +1,117 @@
+// Bookmarks 2 (XEP-0402) kept in step with legacy bookmarks (XEP-0048 in XEP-0049 private
+// storage, and the legacy PEP node), end to end: a raw client publishing Bookmarks 2 as XEP-0402
+// shows (publish-options included) and slixmpp's XEP-0048 plugin over XEP-0049 on the same
+// account, against a real Clove on 127.0.0.1.
+// Needs the pep module: skipped until PEP (XEP-0163) is merged into this branch.
+import { describe, expect, it } from 'vitest';
+import { MODULES } from '../../src/modules/index.js';
+import { serverSuite } from '../helpers/server-suite.js';
+import { Slixmpp } from '../helpers/slixmpp.js';
+import type { El, Wire } from '../helpers/wire.js';
+
+const NS_B2 = 'urn:xmpp:bookmarks:1';
+const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
+const PASS = 'bookmarks2 pass';
+const MODULES_CFG = 'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "private"; "pep"; "bookmarks" }';
+
+/** XEP-0402 ("Adding a bookmark"): publish a bookmark with the publish-options the XEP requires. */
+const publishBookmark = (room: string, conference: string) => `<iq type='set'><pubsub xmlns='${NS_PUBSUB}'>
+  <publish node='${NS_B2}'><item id='${room}'>${conference}</item></publish>
+  <publish-options><x xmlns='jabber:x:data' type='submit'>
+    <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>
+    <field var='pubsub#persist_items'><value>true</value></field>
+    <field var='pubsub#max_items'><value>max</value></field>
+    <field var='pubsub#send_last_published_item'><value>never</value></field>
+    <field var='pubsub#access_model'><value>whitelist</value></field>
+  </x></publish-options></pubsub></iq>`;
+
+/** XEP-0402 ("Retrieving all bookmarks"): the client's items of urn:xmpp:bookmarks:1. */
+async function bookmarks2(c: Wire): Promise<El[]> {
+  const r = await c.iq(`<iq type='get'><pubsub xmlns='${NS_PUBSUB}'><items node='${NS_B2}'/></pubsub></iq>`);
+  if (r.attrs.type !== 'result') return [];
+  return r.getChild('pubsub', NS_PUBSUB)?.getChild('items')?.getChildren('item') ?? [];
+}
+
+interface Conference { jid: string; nick: string; name: string; autojoin: boolean }
+
+describe.skipIf(!MODULES.has('pep'))('bookmarks 2 and legacy bookmarks agree (needs pep)', () => {
+  const suite = serverSuite(PASS, { extra: MODULES_CFG });
+
+  it('a room published with XEP-0402 is in the XEP-0048 private storage slixmpp reads', async () => {
+    const user = await suite.account('b2x');
+    const c = await suite.login(user);
+    const r = await c.iq(publishBookmark('orchard@conference.xxx.b32.i2p',
+      `<conference xmlns='${NS_B2}' name='The Orchard' autojoin='true'><nick>Juliet</nick><password>capulet</password></conference>`));
+    expect(r.attrs.type).toBe('result');
+    const py = await Slixmpp.start(suite.srv);
+    try {
+      await py.connect('s', `${user}@${suite.srv.domain}`, PASS);
+      const got = await py.call<{ conferences: Conference[]; xml: string }>('bookmarks_get', { name: 's' });
+      expect(got.conferences).toEqual([{ jid: 'orchard@conference.xxx.b32.i2p', nick: 'Juliet', name: 'The Orchard', autojoin: true }]);
+      expect(got.xml).toContain('<password>capulet</password>');
+    } finally {
+      await py.stop();
+    }
+  });
+
+  it('rooms slixmpp stores with XEP-0048 are Bookmarks 2 items; a room it drops is retracted, its url kept', async () => {
+    const user = await suite.account('x2b');
+    const c = await suite.login(user);
+    const py = await Slixmpp.start(suite.srv);
+    try {
+      await py.connect('s', `${user}@${suite.srv.domain}`, PASS);
+      const set = await py.call<{ type: string }>('bookmarks_set', {
+        name: 's',
+        conferences: [{ jid: 'lobby@conference.yyy.b32.i2p', nick: 'Slick', name: 'Lobby', autojoin: true },
+          { jid: 'attic@conference.yyy.b32.i2p', nick: 'Slick', name: 'Attic', autojoin: false }],
+        urls: [{ url: 'http://example.i2p/', name: 'Example' }],
+      });
+      expect(set.type).toBe('result');
+      const items = await bookmarks2(c);
+      expect(items.map((i) => i.attrs.id).sort()).toEqual(['attic@conference.yyy.b32.i2p', 'lobby@conference.yyy.b32.i2p']);
+      const lobby = items.find((i) => i.attrs.id === 'lobby@conference.yyy.b32.i2p')!.getChild('conference', NS_B2)!;
+      expect([lobby.attrs.name, lobby.attrs.autojoin, lobby.getChildText('nick')]).toEqual(['Lobby', 'true', 'Slick']);
+
+      await py.call('bookmarks_set', { name: 's', conferences: [{ jid: 'lobby@conference.yyy.b32.i2p', nick: 'Slick', name: 'Lobby', autojoin: true }], urls: [{ url: 'http://example.i2p/', name: 'Example' }] });
+      expect((await bookmarks2(c)).map((i) => i.attrs.id)).toEqual(['lobby@conference.yyy.b32.i2p']);
+      const back = await py.call<{ conferences: Conference[]; urls: { url: string; name: string }[] }>('bookmarks_get', { name: 's' });
+      expect(back.conferences.map((x) => x.jid)).toEqual(['lobby@conference.yyy.b32.i2p']);
+      expect(back.urls).toEqual([{ url: 'http://example.i2p/', name: 'Example' }]);
+    } finally {
+      await py.stop();
+    }
+  });
+
+  it('a legacy rewrite keeps the Bookmarks 2 extensions the legacy format cannot carry', async () => {
+    const user = await suite.account('ext');
+    const c = await suite.login(user);
+    await c.iq(publishBookmark('den@conference.zzz.b32.i2p',
+      `<conference xmlns='${NS_B2}' name='Den' autojoin='false'><extensions><state xmlns='urn:example:client'>pinned</state></extensions></conference>`));
+    const set = await c.iq(`<iq type='set'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>
+      <conference jid='den@conference.zzz.b32.i2p' name='The Den' autojoin='true'/></storage></query></iq>`);
+    expect(set.attrs.type).toBe('result');
+    const conf = (await bookmarks2(c))[0]!.getChild('conference', NS_B2)!;
+    expect([conf.attrs.name, conf.attrs.autojoin]).toEqual(['The Den', 'true']);
+    expect(conf.getChild('extensions')?.getChildText('state', 'urn:example:client')).toBe('pinned');
+  });
+
+  it('the legacy PEP node storage:bookmarks reads and writes the same rooms', async () => {
+    const user = await suite.account('lp');
+    const c = await suite.login(user);
+    const pub = await c.iq(`<iq type='set'><pubsub xmlns='${NS_PUBSUB}'><publish node='storage:bookmarks'><item id='current'>
+      <storage xmlns='storage:bookmarks'><conference jid='hall@conference.www.b32.i2p' name='Hall' autojoin='true'><nick>Romeo</nick></conference></storage>
+      </item></publish></pubsub></iq>`);
+    expect(pub.attrs.type).toBe('result');
+    expect((await bookmarks2(c)).map((i) => i.attrs.id)).toEqual(['hall@conference.www.b32.i2p']);
+    const got = await c.iq(`<iq type='get'><pubsub xmlns='${NS_PUBSUB}'><items node='storage:bookmarks'/></pubsub></iq>`);
+    const storage = got.getChild('pubsub', NS_PUBSUB)!.getChild('items')!.getChild('item')!.getChild('storage', 'storage:bookmarks')!;
+    expect(storage.getChild('conference')?.getChildText('nick')).toBe('Romeo');
+  });
+
+  it('the account advertises #compat and #compat-pep (XEP-0402, compatibility)', async () => {
+    const c = await suite.user('disco');
+    const info = await c.iq(`<iq type='get' to='${c.bare}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+    const vars = info.getChild('query')!.getChildren('feature').map((f) => f.attrs.var);
+    expect(vars).toEqual(expect.arrayContaining([`${NS_B2}#compat`, `${NS_B2}#compat-pep`]));
+  });
+});
