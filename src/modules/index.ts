@@ -26,10 +26,11 @@ import adhoc from './adhoc/adhoc.js';
 import adminAdhoc from './adhoc/admin-adhoc.js';
 import serverContactInfo from './server-contact-info.js';
 import pep from './pep/pep.js';
+import pubsub from './pubsub-service/pubsub.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, pep].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, pep, pubsub].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
