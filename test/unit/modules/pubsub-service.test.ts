@@ -131,4 +131,20 @@ describe('the pubsub component', () => {
     expect(info.getChild('query')?.getChild('identity')?.attrs).toMatchObject({ category: 'pubsub', type: 'service' });
     expect(info.getChild('query')?.getChildren('feature').map((f) => f.attrs.var)).toContain(`${NS.PUBSUB}#create-nodes`);
   });
+
+  it('bounds nodes per service and item bytes, and unsubscribes only what was subscribed', async () => {
+    const w = await world('  pubsub_max_nodes = 2\n  pubsub_max_item_bytes = 1024');
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    for (const node of ['a', 'b']) await iq(w, admin, 'set', ps(x('create', { node })));
+    expect(condition(await iq(w, admin, 'set', ps(x('create', { node: 'c' }))))).toBe('policy-violation');
+    expect(condition(await iq(w, admin, 'set', publish('a', 'big', 'x'.repeat(2000))))).toBe('not-acceptable');
+    expect(await iq(w, bob, 'get', ps(x('items', { node: 'a' })))).toMatchObject({ attrs: { type: 'result' } });
+    expect(condition(await iq(w, bob, 'set', ps(x('unsubscribe', { node: 'a', jid: 'bob@localhost' }))))).toBe('unexpected-request');
+    await iq(w, bob, 'set', ps(x('subscribe', { node: 'a', jid: 'bob@localhost' })));
+    expect((await iq(w, bob, 'set', ps(x('unsubscribe', { node: 'a', jid: 'bob@localhost' })))).attrs.type).toBe('result');
+    await iq(w, admin, 'set', publish('a', 'small', 'hi'));
+    await settle();
+    expect(events(bob)).toHaveLength(0);
+  });
 });
