@@ -201,15 +201,15 @@ export class PubsubEngine {
     if (change.config.notify_retract) await this.notify(change);
   }
 
-  /** Delete the node and its items, notifying subscribers. */
-  async deleteNode(service: string, node: string): Promise<void> {
+  /** Delete the node and its items, notifying subscribers (with the `redirect` URI when given, XEP-0060 §8.4.1). */
+  async deleteNode(service: string, node: string, redirect?: string): Promise<void> {
     const change = await this.serial(service, async () => {
       const n = await this.store.get(service, node);
       if (!n) throw new StanzaError('item-not-found', 'no such node');
       this.volatile.delete(service, node);
       await this.store.set(service, node, undefined);
       const config = normaliseConfig(n.config);
-      return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node })), subscribers: n.subscribers ?? [] };
+      return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node }, redirect ? x('redirect', { uri: redirect }) : null)), subscribers: n.subscribers ?? [] };
     });
     if (change.config.notify_delete) await this.notify(change);
   }
