@@ -125,6 +125,12 @@ export default defineModule({
           case 'get subscriptions': return ownerSubscriptions(engine, service, node);
           case 'get affiliations': return ownerAffiliations(engine, service, node);
           case 'set affiliations': return setAffiliations(engine, service, node, op as Element, jid);
+          case 'set delete': {
+            const uri = op?.getChild('redirect')?.attrs.uri;
+            if (uri !== undefined && (uri === '' || uri.length > 1024)) throw new StanzaError('bad-request', 'a redirect names a URI of at most 1024 characters');
+            await engine.deleteNode(service, node, uri);
+            return undefined;
+          }
           case 'set subscriptions': throw new StanzaError('feature-not-implemented', 'owners cannot change subscriptions yet');
           default: return ownerRequest(engine, service, type, req, { jid, full: sender(ev).toString(), owner: true, mayRead: async () => undefined });
         }

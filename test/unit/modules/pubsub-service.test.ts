@@ -83,9 +83,10 @@ describe('the pubsub component', () => {
     await iq(w, admin, 'set', ps(x('retract', { node: 'news', notify: 'true' }, x('item', { id: 'one' }))));
     await settle();
     expect(events(bob).at(-1)?.getChild('event')?.getChild('items')?.getChild('retract')?.attrs.id).toBe('one');
-    await iq(w, admin, 'set', owner(x('delete', { node: 'news' })));
+    await iq(w, admin, 'set', owner(x('delete', { node: 'news' }, x('redirect', { uri: 'xmpp:pubsub.localhost?;node=new' }))));
     await settle();
     expect(events(bob).at(-1)?.getChild('event')?.getChild('delete')?.attrs.node).toBe('news');
+    expect(events(bob).at(-1)?.getChild('event')?.getChild('delete')?.getChild('redirect')?.attrs.uri).toBe('xmpp:pubsub.localhost?;node=new');
     expect(events(bob)).toHaveLength(3);
   });
 
