@@ -51,3 +51,21 @@ export async function setAffiliations(engine: PubsubEngine, service: string, nod
   }
   await engine.setAffiliations(service, node, changes);
 }
+
+/** Apply the owner's `<subscriptions/>` changes: 'subscribed' adds, 'none' removes (§8.8.2); no pending states. */
+export async function setSubscriptions(engine: PubsubEngine, service: string, node: string, el: Element): Promise<void> {
+  const items = el.getChildren('subscription');
+  if (items.length > MAX_CHANGES) throw new StanzaError('not-acceptable', `at most ${MAX_CHANGES} subscriptions at once`);
+  const changes = items.map((item) => {
+    const jid = tryParseJid(item.attrs.jid ?? '');
+    const state = item.attrs.subscription;
+    if (!jid) throw new StanzaError('jid-malformed', 'each subscription names a JID');
+    if (state !== 'subscribed' && state !== 'none') throw new StanzaError('bad-request', "subscription must be 'subscribed' or 'none'");
+    return [jid.toString(), state] as const;
+  });
+  const current = new Set(await engine.subscribers(service, node));
+  for (const [jid, state] of changes) {
+    if (state === 'subscribed') await engine.subscribe(service, node, jid);
+    else if (current.has(jid)) await engine.unsubscribe(service, node, jid);
+  }
+}

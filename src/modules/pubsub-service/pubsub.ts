@@ -15,7 +15,7 @@ import { checkNodeName, PubsubEngine, type Affiliation, type Change, type Stored
 import { ownerRequest, pubsubGet, pubsubSet, type Requester } from '../pubsub/requests.js';
 import { configForm, defaultConfig, readConfigForm, type NodeConfig } from '../pubsub/node-config.js';
 import { affiliationOf, checkCreate, checkRead, mayPublish, type ServicePolicy } from './access.js';
-import { ownerAffiliations, ownerSubscriptions, setAffiliations, userAffiliations } from './lists.js';
+import { ownerAffiliations, ownerSubscriptions, setAffiliations, setSubscriptions, userAffiliations } from './lists.js';
 
 /** What the service offers in its disco#info. Only what is implemented. */
 export const SERVICE_FEATURES = [
@@ -131,7 +131,7 @@ export default defineModule({
             await engine.deleteNode(service, node, uri);
             return undefined;
           }
-          case 'set subscriptions': throw new StanzaError('feature-not-implemented', 'owners cannot change subscriptions yet');
+          case 'set subscriptions': return setSubscriptions(engine, service, node, op as Element);
           default: return ownerRequest(engine, service, type, req, { jid, full: sender(ev).toString(), owner: true, mayRead: async () => undefined });
         }
       });

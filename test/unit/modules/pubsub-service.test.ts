@@ -148,4 +148,20 @@ describe('the pubsub component', () => {
     await settle();
     expect(events(bob)).toHaveLength(0);
   });
+
+  it('lets an owner set subscriptions (subscribed, none)', async () => {
+    const w = await world();
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    await iq(w, admin, 'set', ps(x('create', { node: 'n' })));
+    const sub = (jid: string, subscription: string): Element => owner(x('subscriptions', { node: 'n' }, x('subscription', { jid, subscription })));
+    expect((await iq(w, admin, 'set', sub('bob@localhost', 'subscribed'))).attrs.type).toBe('result');
+    await iq(w, admin, 'set', publish('n', 'one', 'hi'));
+    await settle();
+    expect(events(bob)).toHaveLength(1);
+    expect(condition(await iq(w, admin, 'set', sub('bob@localhost', 'pending')))).toBe('bad-request');
+    await iq(w, admin, 'set', sub('bob@localhost', 'none'));
+    const list = await iq(w, admin, 'get', owner(x('subscriptions', { node: 'n' })));
+    expect(list.getChild('pubsub', NS.PUBSUB_OWNER)?.getChild('subscriptions')?.getChildren('subscription')).toHaveLength(0);
+  });
 });
