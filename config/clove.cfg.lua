@@ -119,6 +119,18 @@ pep_max_item_bytes = 262144
 pep_max_nodes = 256
 pep_max_bytes = 8388608
 
+-- A pubsub service (XEP-0060; Component "pubsub.example" "pubsub"): only the admins and
+-- pubsub_admins create nodes while restrict_node_creation is on (others get forbidden); bounded
+-- per service (docs/limits.md): items per node, bytes of one item, nodes, bytes of all stored
+-- nodes and items, and subscriptions (and affiliations) per node.
+pubsub_admins = { }
+restrict_node_creation = true
+pubsub_max_items = 256
+pubsub_max_item_bytes = 262144
+pubsub_max_nodes = 1000
+pubsub_max_bytes = 67108864
+pubsub_max_subscriptions = 1000
+
 -- bcrypt work factor for password hashes (4..15); each step doubles the time per login.
 clove_bcrypt_cost = 10
 

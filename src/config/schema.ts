@@ -120,6 +120,13 @@ const ROWS: Row[] = [
   { name: 'pep_max_item_bytes', type: 'integer', default: 256 * 1024, min: 1024, max: 16 * MiB, scope: 'both', doc: 'Most bytes of one PEP item as XML; a larger one gets not-acceptable with payload-too-big.' },
   { name: 'pep_max_nodes', type: 'integer', default: 256, min: 1, max: 100000, scope: 'both', doc: 'Most PEP nodes per account; creating one more gets policy-violation.' },
   { name: 'pep_max_bytes', type: 'integer', default: 8 * MiB, min: 64 * 1024, max: 1024 * MiB, scope: 'both', doc: 'Most bytes of stored PEP nodes and items per account; a publish past it gets resource-constraint.' },
+  { name: 'pubsub_admins', type: 'string-list', default: [], scope: 'both', doc: 'JIDs who administer a pubsub component besides the admins: they own every node and may create nodes.' },
+  { name: 'restrict_node_creation', type: 'boolean', default: true, scope: 'both', doc: 'On a pubsub component, only admins and pubsub_admins may create nodes; others get forbidden.' },
+  { name: 'pubsub_max_items', type: 'integer', default: 256, min: 1, max: 10000, scope: 'both', doc: 'Most items one node of a pubsub component keeps, and what max_items "max" means.' },
+  { name: 'pubsub_max_item_bytes', type: 'integer', default: 256 * 1024, min: 1024, max: 16 * MiB, scope: 'both', doc: 'Most bytes of one item on a pubsub component; a larger one gets not-acceptable with payload-too-big.' },
+  { name: 'pubsub_max_nodes', type: 'integer', default: 1000, min: 1, max: 100000, scope: 'both', doc: 'Most nodes of one pubsub component; creating one more gets policy-violation.' },
+  { name: 'pubsub_max_bytes', type: 'integer', default: 64 * MiB, min: 64 * 1024, max: 1024 * MiB, scope: 'both', doc: 'Most bytes of stored nodes and items of one pubsub component; a publish past it gets resource-constraint.' },
+  { name: 'pubsub_max_subscriptions', type: 'integer', default: 1000, min: 1, max: 100000, scope: 'both', doc: 'Most subscriptions (and affiliations) per node of a pubsub component; one more gets policy-violation.' },
   { name: 'max_pending_subscriptions', type: 'integer', default: 500, min: 1, max: 100000, scope: 'both', doc: 'Most unanswered subscription requests kept per account; further requests are dropped.' },
   // Encryption and server-to-server
   { name: 'c2s_require_encryption', type: 'boolean', default: true, scope: 'both', doc: 'Refuse to authenticate clients before TLS.' },

@@ -37,6 +37,8 @@ export interface HostWorld {
   accounts: Accounts;
   /** A FakeSession bound to the full JID `jid`, in the session table. */
   bind(jid: string): FakeSession;
+  /** A further host `name` (a Component section of the config) routed beside localhost, nothing loaded. */
+  addHost(name: string): Host;
 }
 
 /** Host "localhost" from the config text `cfg` (read as if from `file`). */
@@ -55,5 +57,10 @@ export function hostWorld(cfg = 'VirtualHost "localhost"', file = 'test.cfg.lua'
     sessions.add(s);
     return s;
   };
-  return { host, router, sessions, accounts, bind };
+  const addHost = (name: string): Host => {
+    const h = new Host(name, { ...host.deps, kind: 'Component', accounts: new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: 4, iterations: 16 }) });
+    hosts.set(name, h);
+    return h;
+  };
+  return { host, router, sessions, accounts, bind, addHost };
 }

@@ -30,7 +30,10 @@ export interface PubsubLimits {
 export interface StoredItem { id: string; item: ElementJSON; publisher?: string }
 
 /** One node as stored: its configuration, its items (newest first) and explicit subscribers' JIDs. */
-export interface StoredNode { config: Partial<NodeConfig>; items: StoredItem[]; subscribers?: string[] }
+export interface StoredNode { config: Partial<NodeConfig>; items: StoredItem[]; subscribers?: string[]; affiliations?: Record<string, Affiliation> }
+
+/** A JID's standing on a node (XEP-0060 §4.1); 'none' is never stored. */
+export type Affiliation = 'owner' | 'publisher' | 'member' | 'none' | 'outcast';
 
 /** What the engine tells the layer above about a change. */
 export interface Change {
@@ -198,15 +201,15 @@ export class PubsubEngine {
     if (change.config.notify_retract) await this.notify(change);
   }
 
-  /** Delete the node and its items, notifying subscribers. */
-  async deleteNode(service: string, node: string): Promise<void> {
+  /** Delete the node and its items, notifying subscribers (with the `redirect` URI when given, XEP-0060 §8.4.1). */
+  async deleteNode(service: string, node: string, redirect?: string): Promise<void> {
     const change = await this.serial(service, async () => {
       const n = await this.store.get(service, node);
       if (!n) throw new StanzaError('item-not-found', 'no such node');
       this.volatile.delete(service, node);
       await this.store.set(service, node, undefined);
       const config = normaliseConfig(n.config);
-      return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node })), subscribers: n.subscribers ?? [] };
+      return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node }, redirect ? x('redirect', { uri: redirect }) : null)), subscribers: n.subscribers ?? [] };
     });
     if (change.config.notify_delete) await this.notify(change);
   }
@@ -252,6 +255,52 @@ export class PubsubEngine {
   async subscriptionsOf(service: string, jid: string): Promise<string[]> {
     const all = await this.store.getAll(service);
     return Object.keys(all).filter((node) => (all[node]?.subscribers ?? []).includes(jid));
+  }
+
+  /** The explicit subscribers of a node; item-not-found when it does not exist. */
+  async subscribers(service: string, node: string): Promise<string[]> {
+    return [...((await this.existing(service, node)).subscribers ?? [])];
+  }
+
+  /** The stored affiliations of a node (bare JID → affiliation); item-not-found when it does not exist. */
+  async affiliations(service: string, node: string): Promise<Record<string, Affiliation>> {
+    return { ...((await this.existing(service, node)).affiliations ?? {}) };
+  }
+
+  /** The affiliations `jid` holds on the service's nodes (node → affiliation). */
+  async affiliationsOf(service: string, jid: string): Promise<Map<string, Affiliation>> {
+    const out = new Map<string, Affiliation>();
+    for (const [node, n] of Object.entries(await this.store.getAll(service))) {
+      const a = n.affiliations && Object.hasOwn(n.affiliations, jid) ? n.affiliations[jid] : undefined;
+      if (a) out.set(node, a);
+    }
+    return out;
+  }
+
+  /**
+   * Set affiliations (bare JID → affiliation; 'none' removes one). An outcast loses its
+   * subscriptions (XEP-0060 §8.8.2). Bounded like subscriptions: policy-violation past the limit.
+   */
+  async setAffiliations(service: string, node: string, changes: ReadonlyMap<string, Affiliation>): Promise<void> {
+    await this.serial(service, async () => {
+      const n = await this.existing(service, node);
+      // A Map, then Object.fromEntries: a JID may be '__proto__', which plain assignment would not store.
+      const affiliations = new Map(Object.entries(n.affiliations ?? {}));
+      let subscribers = n.subscribers ?? [];
+      for (const [jid, a] of changes) {
+        if (a === 'none') affiliations.delete(jid);
+        else affiliations.set(jid, a);
+        if (a === 'outcast') subscribers = subscribers.filter((s) => s !== jid && !s.startsWith(`${jid}/`));
+      }
+      if (affiliations.size > this.limits.subscribers) throw new StanzaError('policy-violation', `at most ${this.limits.subscribers} affiliations per node`);
+      await this.store.set(service, node, { ...n, affiliations: Object.fromEntries(affiliations), subscribers });
+    });
+  }
+
+  private async existing(service: string, node: string): Promise<StoredNode> {
+    const n = await this.store.get(service, node);
+    if (!n) throw new StanzaError('item-not-found', 'no such node');
+    return n;
   }
 
   /** Forget every node of a service (its account was deleted). */

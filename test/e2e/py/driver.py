@@ -428,6 +428,32 @@ class Driver:
             raise iq_error(err)
         return {"xml": str(iq), "ids": [item["id"] for item in iq["pubsub"]["items"]]}
 
+    # ---- a pubsub service (XEP-0060) with slixmpp's xep_0060 plugin ----
+
+    async def pubsub_call(self, a, method, *args, **kwargs):
+        """Call xep_0060.<method>(a["jid"], a["node"], *args) for client a["name"]; the reply iq as XML."""
+        xmpp = self.client(a["name"])
+        self.pep_plugins(xmpp)
+        try:
+            iq = await getattr(xmpp["xep_0060"], method)(a["jid"], a["node"], *args, timeout=IQ_TIMEOUT, **kwargs)
+        except IqError as err:
+            raise iq_error(err)
+        return {"xml": str(iq)}
+
+    async def cmd_ps_create(self, a):
+        return await self.pubsub_call(a, "create_node")
+
+    async def cmd_ps_subscribe(self, a):
+        r = await self.pubsub_call(a, "subscribe", bare=a.get("bare", True))
+        r["subscription"] = ET.fromstring(r["xml"]).find(".//{http://jabber.org/protocol/pubsub}subscription").get("subscription")
+        return r
+
+    async def cmd_ps_retract(self, a):
+        return await self.pubsub_call(a, "retract", a["item_id"], notify=True)
+
+    async def cmd_ps_delete(self, a):
+        return await self.pubsub_call(a, "delete_node")
+
     async def cmd_quit(self, a):
         for name in list(self.clients):
             await self.drop(name)

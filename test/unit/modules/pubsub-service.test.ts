@@ -1,0 +1,167 @@
+// The pubsub component (Component "pubsub.localhost" "pubsub") on the shared pubsub engine: XML
+// in, XML out, no sockets. References: XEP-0060.
+import { describe, it, expect } from 'vitest';
+import { x, type Element } from '../../../src/xml/element.js';
+import { NS } from '../../../src/xml/ns.js';
+import { MODULES } from '../../../src/modules/index.js';
+import { hostWorld, type FakeSession, type HostWorld } from '../../helpers/host-world.js';
+
+const PS = 'pubsub.localhost';
+
+async function world(options = ''): Promise<HostWorld> {
+  const w = hostWorld(`admins = { "admin@localhost" }\nVirtualHost "localhost"\nComponent "${PS}" "pubsub"\n${options}`);
+  await w.host.load([MODULES.get('message')!], MODULES);
+  await w.addHost(PS).load([MODULES.get('pubsub')!], MODULES);
+  return w;
+}
+
+async function iq(w: HostWorld, s: FakeSession, type: 'get' | 'set', payload: Element): Promise<Element> {
+  const id = `q${Math.random()}`;
+  await w.router.fromClient(s, x('iq', { type, id, to: PS }, payload));
+  for (let i = 0; i < 50 && !s.got.some((e) => e.attrs.id === id); i++) await new Promise((r) => setTimeout(r, 2));
+  const reply = s.got.find((e) => e.name === 'iq' && e.attrs.id === id);
+  if (!reply) throw new Error('no reply');
+  return reply;
+}
+
+const ps = (...c: Element[]): Element => x('pubsub', { xmlns: NS.PUBSUB }, ...c);
+const owner = (...c: Element[]): Element => x('pubsub', { xmlns: NS.PUBSUB_OWNER }, ...c);
+const form = (type: string, fields: Record<string, string>): Element =>
+  x('x', { xmlns: NS.DATA_FORMS, type: 'submit' },
+    x('field', { var: 'FORM_TYPE', type: 'hidden' }, x('value', null, type)),
+    ...Object.entries(fields).map(([k, v]) => x('field', { var: k }, x('value', null, v))));
+const publish = (node: string, id: string, text: string): Element => ps(x('publish', { node }, x('item', { id }, x('entry', { xmlns: 'urn:test' }, text))));
+const condition = (r: Element): string | undefined => r.getChild('error')?.elements().find((c) => c.xmlns === NS.STANZA_ERRORS)?.local;
+const events = (s: FakeSession): Element[] => s.got.filter((e) => e.name === 'message' && e.attrs.from === PS && e.getChild('event', NS.PUBSUB_EVENT));
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+
+describe('the pubsub component', () => {
+  it('lets admins create nodes and refuses others with forbidden', async () => {
+    const w = await world();
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    expect((await iq(w, admin, 'set', ps(x('create', { node: 'news' })))).attrs.type).toBe('result');
+    const refused = await iq(w, bob, 'set', ps(x('create', { node: 'mine' })));
+    expect(condition(refused)).toBe('forbidden');
+    const items = await iq(w, bob, 'get', x('query', { xmlns: NS.DISCO_ITEMS }));
+    expect(items.getChild('query')?.getChildren('item').map((i) => i.attrs.node)).toEqual(['news']);
+  });
+
+  it('lets pubsub_admins create, and anyone when restrict_node_creation is off', async () => {
+    const w = await world('  pubsub_admins = { "carol@localhost" }');
+    expect((await iq(w, w.bind('carol@localhost/c'), 'set', ps(x('create', { node: 'c' })))).attrs.type).toBe('result');
+    const open = await world('  restrict_node_creation = false');
+    expect((await iq(open, open.bind('bob@localhost/b'), 'set', ps(x('create', { node: 'b' })))).attrs.type).toBe('result');
+  });
+
+  it('creates instant nodes with a generated name, and with a configure form', async () => {
+    const w = await world();
+    const admin = w.bind('admin@localhost/a');
+    const r = await iq(w, admin, 'set', ps(x('create')));
+    expect(r.getChild('pubsub', NS.PUBSUB)?.getChild('create')?.attrs.node).toMatch(/.{8,}/);
+    await iq(w, admin, 'set', ps(x('create', { node: 'closed' }), x('configure', null, form(NS.PUBSUB_NODE_CONFIG, { 'pubsub#access_model': 'whitelist' }))));
+    const conf = await iq(w, admin, 'get', owner(x('configure', { node: 'closed' })));
+    const field = conf.getChild('pubsub', NS.PUBSUB_OWNER)?.getChild('configure')?.getChild('x', NS.DATA_FORMS)?.getChildren('field').find((f) => f.attrs.var === 'pubsub#access_model');
+    expect(field?.getChildText('value')).toBe('whitelist');
+    expect(condition(await iq(w, w.bind('bob@localhost/b'), 'set', ps(x('subscribe', { node: 'closed', jid: 'bob@localhost' }))))).toBe('not-allowed');
+  });
+
+  it('notifies subscribers of publish, retract and delete; only publishers publish', async () => {
+    const w = await world();
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    await iq(w, admin, 'set', ps(x('create', { node: 'news' })));
+    const sub = await iq(w, bob, 'set', ps(x('subscribe', { node: 'news', jid: 'bob@localhost/b' })));
+    expect(sub.getChild('pubsub', NS.PUBSUB)?.getChild('subscription')?.attrs.subscription).toBe('subscribed');
+    expect(condition(await iq(w, bob, 'set', ps(x('subscribe', { node: 'news', jid: 'carol@localhost' }))))).toBe('bad-request');
+    expect(condition(await iq(w, bob, 'set', publish('news', 'x', 'no')))).toBe('forbidden');
+    expect(condition(await iq(w, admin, 'set', publish('nope', 'x', 'no')))).toBe('item-not-found');
+    await iq(w, admin, 'set', publish('news', 'one', 'hello'));
+    await settle();
+    expect(events(bob).at(-1)?.getChild('event')?.getChild('items')?.getChild('item')?.attrs.id).toBe('one');
+    expect(events(bob).at(-1)?.attrs.type).toBe('headline');
+    await iq(w, admin, 'set', ps(x('retract', { node: 'news', notify: 'true' }, x('item', { id: 'one' }))));
+    await settle();
+    expect(events(bob).at(-1)?.getChild('event')?.getChild('items')?.getChild('retract')?.attrs.id).toBe('one');
+    await iq(w, admin, 'set', owner(x('delete', { node: 'news' }, x('redirect', { uri: 'xmpp:pubsub.localhost?;node=new' }))));
+    await settle();
+    expect(events(bob).at(-1)?.getChild('event')?.getChild('delete')?.attrs.node).toBe('news');
+    expect(events(bob).at(-1)?.getChild('event')?.getChild('delete')?.getChild('redirect')?.attrs.uri).toBe('xmpp:pubsub.localhost?;node=new');
+    expect(events(bob)).toHaveLength(3);
+  });
+
+  it('gives owners the lists and lets them set affiliations: publisher publishes, outcast is banned', async () => {
+    const w = await world();
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    const eve = w.bind('eve@localhost/e');
+    await iq(w, admin, 'set', ps(x('create', { node: 'n' })));
+    await iq(w, eve, 'set', ps(x('subscribe', { node: 'n', jid: 'eve@localhost' })));
+    expect(condition(await iq(w, bob, 'get', owner(x('affiliations', { node: 'n' }))))).toBe('forbidden');
+    const set = await iq(w, admin, 'set', owner(x('affiliations', { node: 'n' }, x('affiliation', { jid: 'bob@localhost', affiliation: 'publisher' }), x('affiliation', { jid: 'eve@localhost', affiliation: 'outcast' }))));
+    expect(set.attrs.type).toBe('result');
+    const list = await iq(w, admin, 'get', owner(x('affiliations', { node: 'n' })));
+    const pairs = list.getChild('pubsub', NS.PUBSUB_OWNER)?.getChild('affiliations')?.getChildren('affiliation').map((a) => `${a.attrs.jid} ${a.attrs.affiliation}`);
+    expect(pairs).toEqual(['admin@localhost owner', 'bob@localhost publisher', 'eve@localhost outcast']);
+    const subs = await iq(w, admin, 'get', owner(x('subscriptions', { node: 'n' })));
+    expect(subs.getChild('pubsub', NS.PUBSUB_OWNER)?.getChild('subscriptions')?.getChildren('subscription')).toHaveLength(0);
+    expect((await iq(w, bob, 'set', publish('n', 'i1', 'by bob'))).attrs.type).toBe('result');
+    expect(condition(await iq(w, eve, 'get', ps(x('items', { node: 'n' }))))).toBe('forbidden');
+    const mine = await iq(w, bob, 'get', ps(x('affiliations')));
+    expect(mine.getChild('pubsub', NS.PUBSUB)?.getChild('affiliations')?.getChildren('affiliation').map((a) => a.attrs.affiliation)).toEqual(['publisher']);
+  });
+
+  it('answers items (all, by id, max_items), purge, config and disco#info', async () => {
+    const w = await world();
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    await iq(w, admin, 'set', ps(x('create', { node: 'n' })));
+    for (const id of ['a', 'b', 'c']) await iq(w, admin, 'set', publish('n', id, id));
+    const ids = async (items: Element): Promise<(string | undefined)[]> =>
+      (await iq(w, bob, 'get', ps(items))).getChild('pubsub', NS.PUBSUB)?.getChild('items')?.getChildren('item').map((i) => i.attrs.id) ?? [];
+    expect(await ids(x('items', { node: 'n' }))).toEqual(['c', 'b', 'a']);
+    expect(await ids(x('items', { node: 'n', max_items: '1' }))).toEqual(['c']);
+    expect(await ids(x('items', { node: 'n' }, x('item', { id: 'a' })))).toEqual(['a']);
+    await iq(w, bob, 'set', ps(x('subscribe', { node: 'n', jid: 'bob@localhost' })));
+    await iq(w, admin, 'set', owner(x('configure', { node: 'n' }, form(NS.PUBSUB_NODE_CONFIG, { 'pubsub#notify_config': '1' }))));
+    await iq(w, admin, 'set', owner(x('purge', { node: 'n' })));
+    await settle();
+    expect(events(bob).map((e) => e.getChild('event')?.elements()[0]?.local)).toEqual(['configuration', 'purge']);
+    expect(await ids(x('items', { node: 'n' }))).toEqual([]);
+    const info = await iq(w, bob, 'get', x('query', { xmlns: NS.DISCO_INFO }));
+    expect(info.getChild('query')?.getChild('identity')?.attrs).toMatchObject({ category: 'pubsub', type: 'service' });
+    expect(info.getChild('query')?.getChildren('feature').map((f) => f.attrs.var)).toContain(`${NS.PUBSUB}#create-nodes`);
+  });
+
+  it('bounds nodes per service and item bytes, and unsubscribes only what was subscribed', async () => {
+    const w = await world('  pubsub_max_nodes = 2\n  pubsub_max_item_bytes = 1024');
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    for (const node of ['a', 'b']) await iq(w, admin, 'set', ps(x('create', { node })));
+    expect(condition(await iq(w, admin, 'set', ps(x('create', { node: 'c' }))))).toBe('policy-violation');
+    expect(condition(await iq(w, admin, 'set', publish('a', 'big', 'x'.repeat(2000))))).toBe('not-acceptable');
+    expect(await iq(w, bob, 'get', ps(x('items', { node: 'a' })))).toMatchObject({ attrs: { type: 'result' } });
+    expect(condition(await iq(w, bob, 'set', ps(x('unsubscribe', { node: 'a', jid: 'bob@localhost' }))))).toBe('unexpected-request');
+    await iq(w, bob, 'set', ps(x('subscribe', { node: 'a', jid: 'bob@localhost' })));
+    expect((await iq(w, bob, 'set', ps(x('unsubscribe', { node: 'a', jid: 'bob@localhost' })))).attrs.type).toBe('result');
+    await iq(w, admin, 'set', publish('a', 'small', 'hi'));
+    await settle();
+    expect(events(bob)).toHaveLength(0);
+  });
+
+  it('lets an owner set subscriptions (subscribed, none)', async () => {
+    const w = await world();
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    await iq(w, admin, 'set', ps(x('create', { node: 'n' })));
+    const sub = (jid: string, subscription: string): Element => owner(x('subscriptions', { node: 'n' }, x('subscription', { jid, subscription })));
+    expect((await iq(w, admin, 'set', sub('bob@localhost', 'subscribed'))).attrs.type).toBe('result');
+    await iq(w, admin, 'set', publish('n', 'one', 'hi'));
+    await settle();
+    expect(events(bob)).toHaveLength(1);
+    expect(condition(await iq(w, admin, 'set', sub('bob@localhost', 'pending')))).toBe('bad-request');
+    await iq(w, admin, 'set', sub('bob@localhost', 'none'));
+    const list = await iq(w, admin, 'get', owner(x('subscriptions', { node: 'n' })));
+    expect(list.getChild('pubsub', NS.PUBSUB_OWNER)?.getChild('subscriptions')?.getChildren('subscription')).toHaveLength(0);
+  });
+});
