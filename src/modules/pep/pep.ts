@@ -62,10 +62,10 @@ export default defineModule({
       await Promise.all(out);
     };
 
-    const notifyOne = async (user: string, jid: string, event: Element, change: Pick<Change, 'config'>): Promise<void> => {
+    const notifyOne = async (user: string, jid: string, event: Element | Element[], change: Pick<Change, 'config'>): Promise<void> => {
       const to = parseJid(jid);
       if (!(await mayRead(rosters(), host.name, user, to.bare(), change.config))) return;
-      const sent = ctx.send(x('message', { type: 'headline', from: bareOf(user), to: jid }, event));
+      const sent = ctx.send(x('message', { type: 'headline', from: bareOf(user), to: jid }, ...[event].flat()));
       // A remote contact's notification waits in the s2s queue (a tunnel may take minutes to
       // build): the publisher's answer does not wait for it.
       if (host.isLocal(to.domain)) await sent;
@@ -79,10 +79,8 @@ export default defineModule({
       for (const node of nodes) {
         const config = await engine.config(user, node);
         if (!config || config.send_last_published_item === 'never' || (why === 'on_sub_and_presence' && config.send_last_published_item === 'on_sub')) continue;
-        const [last] = await engine.items(user, node, { max: 1 });
-        if (!last) continue;
-        const event = x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, config.deliver_payloads ? last : x('item', { id: last.attrs.id })));
-        await notifyOne(user, jid, event, { config });
+        const last = await engine.lastItem(user, node, config);
+        if (last) await notifyOne(user, jid, last, { config });
       }
     };
 

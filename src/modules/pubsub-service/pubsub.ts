@@ -91,10 +91,8 @@ export default defineModule({
     const sendLast = async (node: string, to: string): Promise<void> => {
       const config = await engine.config(service, node);
       if (!config || config.send_last_published_item === 'never' || !config.deliver_notifications) return;
-      const [last] = await engine.items(service, node, { max: 1 });
-      if (!last) return;
-      const shown = config.deliver_payloads ? last : x('item', { id: last.attrs.id });
-      await ctx.send(x('message', { type: 'headline', from: service, to, id: randomUUID() }, x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, shown))));
+      const last = await engine.lastItem(service, node, config);
+      if (last) await ctx.send(x('message', { type: 'headline', from: service, to, id: randomUUID() }, ...last));
     };
 
     ctx.iq('set', 'host', NS.PUBSUB, 'pubsub', async (ev) => {

@@ -26,8 +26,8 @@ export interface PubsubLimits {
   subscribers: number;
 }
 
-/** One stored item. */
-export interface StoredItem { id: string; item: ElementJSON; publisher?: string }
+/** One stored item; `published` is its publish time (ISO 8601), absent on items stored before it was kept. */
+export interface StoredItem { id: string; item: ElementJSON; publisher?: string; published?: string }
 
 /** One node as stored: its configuration, its items (newest first) and explicit subscribers' JIDs. */
 export interface StoredNode { config: Partial<NodeConfig>; items: StoredItem[]; subscribers?: string[]; affiliations?: Record<string, Affiliation> }
@@ -104,6 +104,19 @@ export class PubsubEngine {
     return items.map((i) => fromJSON(i.item));
   }
 
+  /**
+   * The last published item of a node as the children of a notification message: the `<event/>`
+   * and, when its publish time is known, a `<delay/>` with it (XEP-0060 §6.1.7, XEP-0203).
+   * Undefined when the node does not exist or has no item.
+   */
+  async lastItem(service: string, node: string, config: NodeConfig): Promise<Element[] | undefined> {
+    const n = await this.store.get(service, node);
+    const last = n ? this.itemsOf(service, node, n)[0] : undefined;
+    if (!last) return undefined;
+    const event = publishEvent(node, fromJSON(last.item), config);
+    return last.published ? [event, x('delay', { xmlns: NS.DELAY, stamp: last.published })] : [event];
+  }
+
   private itemsOf(service: string, node: string, n: StoredNode): StoredItem[] {
     return normaliseConfig(n.config).persist_items ? n.items : this.volatile.get(service, node);
   }
@@ -145,7 +158,7 @@ export class PubsubEngine {
         n = { config: { ...defaultConfig(), ...(options ?? {}) }, items: [] };
       }
       const config = normaliseConfig(n.config);
-      const stored: StoredItem = { id, item: toJSON(el), ...(publisher ? { publisher } : {}) };
+      const stored: StoredItem = { id, item: toJSON(el), ...(publisher ? { publisher } : {}), published: new Date().toISOString() };
       const others = this.itemsOf(service, node, n).filter((i) => i.id !== id);
       const items = [stored, ...others].slice(0, itemCap(config, this.limits.maxItems));
       if (config.persist_items) {

@@ -9,6 +9,7 @@ import disco from '../../../src/modules/disco.js';
 import { capsVer } from '../../../src/modules/caps/caps-hash.js';
 import { hostWorld, type FakeSession, type HostWorld } from '../../helpers/host-world.js';
 import type { PepService } from '../../../src/modules/pep/service.js';
+import type { StoredNode } from '../../../src/modules/pubsub/engine.js';
 
 const DEVICELIST = 'eu.siacs.conversations.axolotl.devicelist';
 
@@ -275,6 +276,35 @@ describe('pep: notifications by +notify', () => {
     bobPhone.got.length = 0;
     await iq(w, alice, 'set', undefined, publish(DEVICELIST, 'current', list('4')));
     expect(events(bobPhone)).toEqual([]);
+  });
+
+  it('stamps the last published item with its publish time (XEP-0203 delay); items stored without one get none', async () => {
+    const w = await world();
+    await befriend(w, 'alice', 'bob@localhost');
+    const alice = w.bind('alice@localhost/pc');
+    const before = Date.now();
+    await iq(w, alice, 'set', undefined, publish(DEVICELIST, 'current', list('1')));
+    const notify = client([`${DEVICELIST}+notify`]);
+    const bob = w.bind('bob@localhost/phone');
+    await presenceWithCaps(w, bob, 'alice@localhost', notify.c, notify.info);
+    const [m] = events(bob);
+    const stamp = m?.getChild('delay', NS.DELAY)?.attrs.stamp;
+    expect(stamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    expect(Date.parse(stamp!)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(stamp!)).toBeLessThanOrEqual(Date.now());
+    // A live notification is not delayed.
+    bob.got.length = 0;
+    await iq(w, alice, 'set', undefined, publish(DEVICELIST, 'current', list('2')));
+    expect(events(bob)[0]?.getChild('delay', NS.DELAY)).toBeUndefined();
+    // An item stored before publish times were kept: the last item without a delay.
+    const store = w.host.deps.storage.map<StoredNode>('localhost', 'pep');
+    const n = (await store.get('alice', DEVICELIST))!;
+    await store.set('alice', DEVICELIST, { ...n, items: n.items.map(({ published: _, ...rest }) => rest) });
+    const bob2 = w.bind('bob@localhost/pc');
+    await presenceWithCaps(w, bob2, 'alice@localhost', notify.c, undefined);
+    const [m2] = events(bob2);
+    expect(m2?.getChild('event', NS.PUBSUB_EVENT)?.getChild('items')?.getChild('item')?.attrs.id).toBe('current');
+    expect(m2?.getChild('delay', NS.DELAY)).toBeUndefined();
   });
 
   it('does not notify contacts the access model excludes, nor share an unverified answer', async () => {
