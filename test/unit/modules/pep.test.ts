@@ -374,6 +374,48 @@ describe('pep: notifications by +notify', () => {
   });
 });
 
+describe('pep: private storage (XEP-0223)', () => {
+  const NODE = 'urn:xmpp:example:private';
+  const PRIVATE = { 'pubsub#persist_items': 'true', 'pubsub#access_model': 'whitelist', 'pubsub#send_last_published_item': 'never' };
+  const secret = (v: string): Element => x('secret', { xmlns: NODE }, v);
+
+  it('keeps the item for the owner across a restart, refuses contacts and strangers, and notifies no contact', async () => {
+    const w = await world();
+    await befriend(w, 'alice', 'bob@localhost');
+    const alice = w.bind('alice@localhost/pc');
+    const bob = w.bind('bob@localhost/pc');
+    const dave = w.bind('dave@localhost/pc');
+    // bob's client wants the node's notifications and is online before and after the publish.
+    const notify = client([`${NODE}+notify`]);
+    await presenceWithCaps(w, bob, 'alice@localhost', notify.c, notify.info);
+    expect((await iq(w, alice, 'set', undefined, publish(NODE, 'current', secret('1'), PRIVATE))).attrs.type).toBe('result');
+    // Publishing again with the same options meets the preconditions.
+    expect((await iq(w, alice, 'set', undefined, publish(NODE, 'current', secret('2'), PRIVATE))).attrs.type).toBe('result');
+    const bob2 = w.bind('bob@localhost/phone');
+    await presenceWithCaps(w, bob2, 'alice@localhost', notify.c, undefined);
+    expect(events(bob)).toEqual([]);
+    expect(events(bob2)).toEqual([]);
+    // Neither a contact nor a stranger reads it, subscribes to it, or sees it in disco#items.
+    for (const s of [bob, dave]) {
+      expect(errorOf(await iq(w, s, 'get', 'alice@localhost', items(NODE)))).toEqual(['not-allowed', 'closed-node']);
+      expect(errorOf(await iq(w, s, 'get', 'alice@localhost', items(NODE, {}, 'current')))).toEqual(['not-allowed', 'closed-node']);
+      const sub = await iq(w, s, 'set', 'alice@localhost', x('pubsub', { xmlns: NS.PUBSUB }, x('subscribe', { node: NODE, jid: s.jid.toString() })));
+      expect(sub.attrs.type).toBe('error');
+    }
+    const listed = await iq(w, bob, 'get', 'alice@localhost', x('query', { xmlns: NS.DISCO_ITEMS }));
+    expect(listed.getChild('query')?.getChildren('item').map((i) => i.attrs.node)).not.toContain(NODE);
+
+    // A restart: the module again, on the same storage; the owner reads the item back.
+    await w.host.unload();
+    await w.host.load([MODULES.get('message')!, MODULES.get('presence')!, disco, pep], MODULES);
+    const got = await iq(w, alice, 'get', undefined, items(NODE));
+    expect(got.getChild('pubsub', NS.PUBSUB)?.getChild('items')?.getChildren('item').map((i) => i.toString())).toEqual([
+      `<item id="current"><secret xmlns="${NODE}">2</secret></item>`,
+    ]);
+    expect(errorOf(await iq(w, bob, 'get', 'alice@localhost', items(NODE)))).toEqual(['not-allowed', 'closed-node']);
+  });
+});
+
 describe('caps: the verification string', () => {
   it('computes XEP-0115 §5.2 simple example', () => {
     const q = x('query', { xmlns: NS.DISCO_INFO },
