@@ -27,7 +27,7 @@ export const PEP_FEATURES = [
   'access-open', 'access-presence', 'access-roster', 'access-whitelist', 'auto-create', 'config-node',
   'create-nodes', 'delete-items', 'delete-nodes', 'filtered-notifications', 'item-ids', 'last-published',
   'persistent-items', 'publish', 'publish-options', 'purge-nodes', 'retract-items', 'retrieve-default',
-  'retrieve-items', 'retrieve-subscriptions', 'subscribe',
+  'retrieve-items', 'retrieve-subscriptions', 'subscribe', 'subscription-options',
 ].map((f) => `${NS.PUBSUB}#${f}`);
 
 /** Explicit subscriptions per node (XEP-0060 §6.1); most PEP notifications go by +notify instead. */

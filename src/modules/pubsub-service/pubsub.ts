@@ -22,7 +22,7 @@ export const SERVICE_FEATURES = [
   'access-open', 'access-whitelist', 'config-node', 'create-and-configure', 'create-nodes', 'delete-items',
   'delete-nodes', 'instant-nodes', 'item-ids', 'manage-affiliations', 'manage-subscriptions', 'modify-affiliations',
   'outcast-affiliation', 'member-affiliation', 'publisher-affiliation', 'persistent-items', 'publish', 'purge-nodes',
-  'retract-items', 'retrieve-affiliations', 'retrieve-default', 'retrieve-items', 'retrieve-subscriptions', 'subscribe',
+  'retract-items', 'retrieve-affiliations', 'retrieve-default', 'retrieve-items', 'retrieve-subscriptions', 'subscribe', 'subscription-options',
 ].map((f) => `${NS.PUBSUB}#${f}`);
 
 /** What a node of the service starts with (Prosody's util.pubsub defaults: open, 20 items, no last item). */

@@ -10,6 +10,7 @@ import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
 import { StanzaError } from '../../core/errors.js';
 import type { MapStore } from '../../storage/store.js';
 import { VolatileItems } from './volatile-items.js';
+import type { SubOptions } from './sub-options.js';
 import { defaultConfig, itemCap, meets, normaliseConfig, type ConfigChanges, type NodeConfig } from './node-config.js';
 
 /** Limits of one service (a PEP account, or one pubsub component). */
@@ -29,8 +30,8 @@ export interface PubsubLimits {
 /** One stored item; `published` is its publish time (ISO 8601), absent on items stored before it was kept. */
 export interface StoredItem { id: string; item: ElementJSON; publisher?: string; published?: string }
 
-/** One node as stored: its configuration, its items (newest first) and explicit subscribers' JIDs. */
-export interface StoredNode { config: Partial<NodeConfig>; items: StoredItem[]; subscribers?: string[]; affiliations?: Record<string, Affiliation> }
+/** One node as stored: its configuration, its items (newest first), explicit subscribers' JIDs and their options (§6.3). */
+export interface StoredNode { config: Partial<NodeConfig>; items: StoredItem[]; subscribers?: string[]; subOptions?: Record<string, SubOptions>; affiliations?: Record<string, Affiliation> }
 
 /** A JID's standing on a node (XEP-0060 §4.1); 'none' is never stored. */
 export type Affiliation = 'owner' | 'publisher' | 'member' | 'none' | 'outcast';
@@ -169,7 +170,7 @@ export class PubsubEngine {
         this.volatile.set(service, node, items);
         await this.store.set(service, node, { ...n, items: [] });
       }
-      return { service, node, config, kind: 'publish' as const, item: el, id, event: publishEvent(node, el, config), subscribers: n.subscribers ?? [] };
+      return { service, node, config, kind: 'publish' as const, item: el, id, event: publishEvent(node, el, config), subscribers: deliverable(n) };
     });
     await this.notify(change);
     return id;
@@ -196,7 +197,7 @@ export class PubsubEngine {
       if (config.persist_items) await this.store.set(service, node, { ...n, items });
       else this.volatile.set(service, node, items);
       const event = x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, ...ids.map((id) => x('retract', { id }))));
-      return { service, node, config, kind: 'retract' as const, event, id: ids[0], subscribers: n.subscribers ?? [] };
+      return { service, node, config, kind: 'retract' as const, event, id: ids[0], subscribers: deliverable(n) };
     });
     if (notify && change.config.notify_retract) await this.notify(change);
   }
@@ -209,7 +210,7 @@ export class PubsubEngine {
       this.volatile.delete(service, node);
       await this.store.set(service, node, { ...n, items: [] });
       const config = normaliseConfig(n.config);
-      return { service, node, config, kind: 'purge' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('purge', { node })), subscribers: n.subscribers ?? [] };
+      return { service, node, config, kind: 'purge' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('purge', { node })), subscribers: deliverable(n) };
     });
     if (change.config.notify_retract) await this.notify(change);
   }
@@ -222,7 +223,7 @@ export class PubsubEngine {
       this.volatile.delete(service, node);
       await this.store.set(service, node, undefined);
       const config = normaliseConfig(n.config);
-      return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node }, redirect ? x('redirect', { uri: redirect }) : null)), subscribers: n.subscribers ?? [] };
+      return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node }, redirect ? x('redirect', { uri: redirect }) : null)), subscribers: deliverable(n) };
     });
     if (change.config.notify_delete) await this.notify(change);
   }
@@ -237,20 +238,37 @@ export class PubsubEngine {
       if (config.persist_items) this.volatile.delete(service, node);
       else { this.volatile.set(service, node, items); items = []; }
       await this.store.set(service, node, { ...n, config, items });
-      return { service, node, config, kind: 'config' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('configuration', { node })), subscribers: n.subscribers ?? [] };
+      return { service, node, config, kind: 'config' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('configuration', { node })), subscribers: deliverable(n) };
     });
     if (change.config.notify_config) await this.notify(change);
   }
 
-  /** Subscribe `jid` to the node (idempotent); item-not-found when it does not exist. */
-  async subscribe(service: string, node: string, jid: string): Promise<void> {
+  /** Subscribe `jid` to the node (idempotent), with `options` when given; item-not-found when it does not exist. */
+  async subscribe(service: string, node: string, jid: string, options?: SubOptions): Promise<void> {
     await this.serial(service, async () => {
       const n = await this.store.get(service, node);
       if (!n) throw new StanzaError('item-not-found', 'no such node');
       const subscribers = n.subscribers ?? [];
-      if (subscribers.includes(jid)) return;
-      if (subscribers.length >= this.limits.subscribers) throw new StanzaError('policy-violation', `at most ${this.limits.subscribers} subscriptions per node`);
-      await this.store.set(service, node, { ...n, subscribers: [...subscribers, jid] });
+      if (!subscribers.includes(jid) && subscribers.length >= this.limits.subscribers) throw new StanzaError('policy-violation', `at most ${this.limits.subscribers} subscriptions per node`);
+      if (subscribers.includes(jid) && !options) return;
+      const next = { ...n, subscribers: subscribers.includes(jid) ? subscribers : [...subscribers, jid] };
+      await this.store.set(service, node, options ? withOptions(next, jid, options) : next);
+    });
+  }
+
+  /** The options of `jid`'s subscription (undefined: the defaults); unexpected-request with not-subscribed when it has none. */
+  async subscriptionOptions(service: string, node: string, jid: string): Promise<SubOptions | undefined> {
+    const n = await this.existing(service, node);
+    if (!(n.subscribers ?? []).includes(jid)) throw pubsubError('unexpected-request', 'not-subscribed');
+    return n.subOptions && Object.hasOwn(n.subOptions, jid) ? n.subOptions[jid] : undefined;
+  }
+
+  /** Store the options of `jid`'s subscription; unexpected-request with not-subscribed when it has none. */
+  async setSubscriptionOptions(service: string, node: string, jid: string, options: SubOptions): Promise<void> {
+    await this.serial(service, async () => {
+      const n = await this.existing(service, node);
+      if (!(n.subscribers ?? []).includes(jid)) throw pubsubError('unexpected-request', 'not-subscribed');
+      await this.store.set(service, node, withOptions(n, jid, options));
     });
   }
 
@@ -260,7 +278,7 @@ export class PubsubEngine {
       const n = await this.store.get(service, node);
       if (!n) throw new StanzaError('item-not-found', 'no such node');
       if (!(n.subscribers ?? []).includes(jid)) throw pubsubError('unexpected-request', 'not-subscribed');
-      await this.store.set(service, node, { ...n, subscribers: (n.subscribers ?? []).filter((j) => j !== jid) });
+      await this.store.set(service, node, pruneOptions({ ...n, subscribers: (n.subscribers ?? []).filter((j) => j !== jid) }));
     });
   }
 
@@ -306,7 +324,7 @@ export class PubsubEngine {
         if (a === 'outcast') subscribers = subscribers.filter((s) => s !== jid && !s.startsWith(`${jid}/`));
       }
       if (affiliations.size > this.limits.subscribers) throw new StanzaError('policy-violation', `at most ${this.limits.subscribers} affiliations per node`);
-      await this.store.set(service, node, { ...n, affiliations: Object.fromEntries(affiliations), subscribers });
+      await this.store.set(service, node, pruneOptions({ ...n, affiliations: Object.fromEntries(affiliations), subscribers }));
     });
   }
 
@@ -323,6 +341,24 @@ export class PubsubEngine {
       await this.store.setAll(service, undefined);
     });
   }
+}
+
+/** The subscribers to notify: those whose options do not turn delivery off (§6.3). */
+function deliverable(n: StoredNode): string[] {
+  const opts = n.subOptions;
+  return (n.subscribers ?? []).filter((j) => !(opts && Object.hasOwn(opts, j) && opts[j]?.deliver === false));
+}
+
+/** `n` with `jid`'s options set (a Map first: a JID may be '__proto__'). */
+function withOptions(n: StoredNode, jid: string, options: SubOptions): StoredNode {
+  return { ...n, subOptions: Object.fromEntries(new Map([...Object.entries(n.subOptions ?? {}), [jid, options]])) };
+}
+
+/** `n` keeping options only for its current subscribers. */
+function pruneOptions(n: StoredNode): StoredNode {
+  if (!n.subOptions) return n;
+  const subs = new Set(n.subscribers ?? []);
+  return { ...n, subOptions: Object.fromEntries(Object.entries(n.subOptions).filter(([j]) => subs.has(j))) };
 }
 
 /** The `<event/>` of a publish: the item, without its payload when deliver_payloads is off. */

@@ -8,6 +8,7 @@ import { NS } from '../../xml/ns.js';
 import { StanzaError } from '../../core/errors.js';
 import { checkNodeName, pubsubError, type PubsubEngine } from './engine.js';
 import { configForm, defaultConfig, readConfigForm, type ConfigChanges, type NodeConfig } from './node-config.js';
+import { optionsFormIn, readSubOptions, subOptionsForm } from './sub-options.js';
 
 /** Who is asking, as the layer above decided. */
 export interface Requester {
@@ -77,7 +78,9 @@ export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: E
     const config = await engine.config(service, node);
     if (!config) throw new StanzaError('item-not-found', 'no such node');
     if (!who.owner) await who.mayRead(config);
-    await engine.subscribe(service, node, jid);
+    // Subscribe and configure in one request (§6.3.6): the options are checked first.
+    const form = optionsFormIn(pubsub.getChild('options'));
+    await engine.subscribe(service, node, jid, form ? readSubOptions(form, undefined) : undefined);
     return x('pubsub', { xmlns: NS.PUBSUB }, x('subscription', { node, jid, subscription: 'subscribed' }));
   }
   const unsubscribe = pubsub.getChild('unsubscribe');
@@ -85,7 +88,15 @@ export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: E
     await engine.unsubscribe(service, checkNodeName(unsubscribe.attrs.node), subscriberJid(unsubscribe, who));
     return undefined;
   }
-  if (pubsub.getChild('options')) throw pubsubError('feature-not-implemented', 'subscription-options');
+  const options = pubsub.getChild('options');
+  if (options) {
+    const node = checkNodeName(options.attrs.node);
+    const jid = subscriberJid(options, who);
+    const form = optionsFormIn(options);
+    if (!form) throw pubsubError('bad-request', 'invalid-options', 'the options element carries the submitted form');
+    await engine.setSubscriptionOptions(service, node, jid, readSubOptions(form, await engine.subscriptionOptions(service, node, jid)));
+    return undefined;
+  }
   throw new StanzaError('feature-not-implemented', 'unknown pubsub request');
 }
 
@@ -111,6 +122,13 @@ export async function pubsubGet(engine: PubsubEngine, service: string, pubsub: E
       for (const node of await engine.subscriptionsOf(service, jid)) list.c('subscription', { node, jid, subscription: 'subscribed' });
     }
     return x('pubsub', { xmlns: NS.PUBSUB }, list);
+  }
+  const options = pubsub.getChild('options');
+  if (options) {
+    const node = checkNodeName(options.attrs.node);
+    const jid = subscriberJid(options, who);
+    const form = subOptionsForm(await engine.subscriptionOptions(service, node, jid));
+    return x('pubsub', { xmlns: NS.PUBSUB }, x('options', { node, jid }, form));
   }
   if (pubsub.getChild('affiliations')) {
     onlyOwner(who);

@@ -4,6 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { x, type Element } from '../../../src/xml/element.js';
 import { NS } from '../../../src/xml/ns.js';
 import { MODULES } from '../../../src/modules/index.js';
+import { SUBSCRIBE_OPTIONS } from '../../../src/modules/pubsub/sub-options.js';
 import { hostWorld, type FakeSession, type HostWorld } from '../../helpers/host-world.js';
 
 const PS = 'pubsub.localhost';
@@ -147,6 +148,55 @@ describe('the pubsub component', () => {
     await iq(w, admin, 'set', publish('a', 'small', 'hi'));
     await settle();
     expect(events(bob)).toHaveLength(0);
+  });
+
+  it('gets and sets subscription options (XEP-0060 §6.3): deliver=false stops notifications; options with subscribe', async () => {
+    const w = await world();
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    const carol = w.bind('carol@localhost/c');
+    await iq(w, admin, 'set', ps(x('create', { node: 'news' })));
+    const opts = (jid: string, fields?: Record<string, string>): Element =>
+      ps(x('options', { node: 'news', jid }, fields ? form(SUBSCRIBE_OPTIONS, fields) : null));
+    const fieldsOf = (r: Element): Record<string, string | undefined> => Object.fromEntries(
+      r.getChild('pubsub', NS.PUBSUB)?.getChild('options')?.getChild('x', NS.DATA_FORMS)?.getChildren('field').map((f) => [f.attrs.var, f.getChildText('value')]) ?? []);
+    const pubsubCondition = (r: Element): string | undefined => r.getChild('error')?.elements().find((c) => c.xmlns === NS.PUBSUB_ERRORS)?.local;
+    // Not subscribed yet.
+    const none = await iq(w, bob, 'get', opts('bob@localhost/b'));
+    expect([condition(none), pubsubCondition(none)]).toEqual(['unexpected-request', 'not-subscribed']);
+    await iq(w, bob, 'set', ps(x('subscribe', { node: 'news', jid: 'bob@localhost/b' })));
+    const got = await iq(w, bob, 'get', opts('bob@localhost/b'));
+    expect(got.getChild('pubsub', NS.PUBSUB)?.getChild('options')?.attrs).toMatchObject({ node: 'news', jid: 'bob@localhost/b' });
+    expect(fieldsOf(got)).toEqual({ FORM_TYPE: SUBSCRIBE_OPTIONS, 'pubsub#deliver': '1', 'pubsub#digest': '0', 'pubsub#include_body': '0' });
+    // Someone else's subscription, digests, unknown fields: refused, nothing changed.
+    expect(condition(await iq(w, carol, 'get', opts('bob@localhost/b')))).toBe('bad-request');
+    const bads: Record<string, string>[] = [{ 'pubsub#digest': '1' }, { 'pubsub#show-values': 'away' }, { 'pubsub#deliver': 'maybe' }];
+    for (const bad of bads) {
+      const r = await iq(w, bob, 'set', opts('bob@localhost/b', bad));
+      expect([condition(r), pubsubCondition(r)]).toEqual(['bad-request', 'invalid-options']);
+    }
+    await iq(w, admin, 'set', publish('news', 'one', 'hello'));
+    await settle();
+    expect(events(bob)).toHaveLength(1);
+    expect((await iq(w, bob, 'set', opts('bob@localhost/b', { 'pubsub#deliver': '0', 'pubsub#digest': '0' }))).attrs.type).toBe('result');
+    expect(fieldsOf(await iq(w, bob, 'get', opts('bob@localhost/b')))['pubsub#deliver']).toBe('0');
+    await iq(w, admin, 'set', publish('news', 'two', 'quiet'));
+    await settle();
+    expect(events(bob)).toHaveLength(1);
+    await iq(w, bob, 'set', opts('bob@localhost/b', { 'pubsub#deliver': 'true' }));
+    await iq(w, admin, 'set', publish('news', 'three', 'again'));
+    await settle();
+    expect(events(bob)).toHaveLength(2);
+    // Subscribe and configure in one request.
+    const both = await iq(w, carol, 'set', ps(x('subscribe', { node: 'news', jid: 'carol@localhost' }), x('options', null, form(SUBSCRIBE_OPTIONS, { 'pubsub#deliver': 'false' }))));
+    expect(both.attrs.type).toBe('result');
+    expect(fieldsOf(await iq(w, carol, 'get', opts('carol@localhost')))['pubsub#deliver']).toBe('0');
+    await iq(w, admin, 'set', publish('news', 'four', 'not for carol'));
+    await settle();
+    expect(events(carol)).toEqual([]);
+    // The service says it does this.
+    const info = await iq(w, bob, 'get', x('query', { xmlns: NS.DISCO_INFO }));
+    expect(info.getChild('query')?.getChildren('feature').map((f) => f.attrs.var)).toContain(`${NS.PUBSUB}#subscription-options`);
   });
 
   it('lets an owner set subscriptions (subscribed, none)', async () => {
