@@ -30,8 +30,13 @@ export function checkCreate(policy: ServicePolicy, jid: string): void {
 /** Throws the access model's error unless a JID so affiliated may subscribe and read items. */
 export function checkRead(a: Affiliation, config: NodeConfig): void {
   if (a === 'outcast') throw new StanzaError('forbidden', 'you are banned from this node');
-  if (a !== 'none' || config.access_model === 'open') return;
+  if (mayRead(a, config)) return;
   throw pubsubError('not-allowed', 'closed-node', 'this node is for its members only');
+}
+
+/** True when a JID so affiliated may read the node (for listing nodes in disco#items). */
+export function mayRead(a: Affiliation, config: NodeConfig): boolean {
+  return a !== 'outcast' && (a !== 'none' || config.access_model === 'open');
 }
 
 const AFFILIATIONS: readonly Affiliation[] = ['owner', 'publisher', 'member', 'none', 'outcast'];

@@ -14,7 +14,7 @@ import type { StanzaEvent } from '../../core/events-map.js';
 import { checkNodeName, PubsubEngine, type Affiliation, type Change, type StoredNode } from '../pubsub/engine.js';
 import { ownerRequest, pubsubGet, pubsubSet, type Requester } from '../pubsub/requests.js';
 import { configForm, defaultConfig, readConfigForm, type NodeConfig } from '../pubsub/node-config.js';
-import { affiliationOf, checkCreate, checkRead, mayPublish, type ServicePolicy } from './access.js';
+import { affiliationOf, checkCreate, checkRead, mayPublish, mayRead, type ServicePolicy } from './access.js';
 import { ownerAffiliations, ownerSubscriptions, setAffiliations, setSubscriptions, userAffiliations } from './lists.js';
 
 /** What the service offers in its disco#info. Only what is implemented. */
@@ -149,8 +149,13 @@ export default defineModule({
     });
     ctx.iq('get', 'host', NS.DISCO_ITEMS, 'query', async (ev) => {
       if (ev.stanza.getChild('query')?.attrs.node !== undefined) return x('query', { xmlns: NS.DISCO_ITEMS, node: ev.stanza.getChild('query')?.attrs.node });
+      // Only the nodes the asker may read: a whitelist node is not shown to strangers (as Prosody).
       const q = x('query', { xmlns: NS.DISCO_ITEMS });
-      for (const node of await engine.nodes(service)) q.c('item', { jid: service, node });
+      const jid = sender(ev).bare().toString();
+      for (const node of await engine.nodes(service)) {
+        const config = await engine.config(service, node);
+        if (config && mayRead(await affiliation(node, jid), config)) q.c('item', { jid: service, node });
+      }
       return q;
     });
   },

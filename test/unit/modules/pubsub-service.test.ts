@@ -199,6 +199,23 @@ describe('the pubsub component', () => {
     expect(info.getChild('query')?.getChildren('feature').map((f) => f.attrs.var)).toContain(`${NS.PUBSUB}#subscription-options`);
   });
 
+  it('lists in disco#items only the nodes the asker may read', async () => {
+    const w = await world();
+    const admin = w.bind('admin@localhost/a');
+    const bob = w.bind('bob@localhost/b');
+    const carol = w.bind('carol@localhost/c');
+    await iq(w, admin, 'set', ps(x('create', { node: 'news' })));
+    await iq(w, admin, 'set', ps(x('create', { node: 'closed' }), x('configure', null, form(NS.PUBSUB_NODE_CONFIG, { 'pubsub#access_model': 'whitelist' }))));
+    await iq(w, admin, 'set', owner(x('affiliations', { node: 'closed' }, x('affiliation', { jid: 'carol@localhost', affiliation: 'member' }))));
+    await iq(w, admin, 'set', owner(x('affiliations', { node: 'news' }, x('affiliation', { jid: 'bob@localhost', affiliation: 'outcast' }))));
+    const listed = async (s: FakeSession): Promise<(string | undefined)[]> =>
+      (await iq(w, s, 'get', x('query', { xmlns: NS.DISCO_ITEMS }))).getChild('query')?.getChildren('item').map((i) => i.attrs.node).sort() ?? [];
+    expect(await listed(admin)).toEqual(['closed', 'news']);
+    expect(await listed(carol)).toEqual(['closed', 'news']);
+    expect(await listed(bob)).toEqual([]);
+    expect(await listed(w.bind('dave@localhost/d'))).toEqual(['news']);
+  });
+
   it('lets an owner set subscriptions (subscribed, none)', async () => {
     const w = await world();
     const admin = w.bind('admin@localhost/a');
