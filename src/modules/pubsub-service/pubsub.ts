@@ -49,6 +49,7 @@ export default defineModule({
       nodes: ctx.option.number('pubsub_max_nodes', 1000, { min: 1, max: 100000 }),
       serviceBytes: ctx.option.number('pubsub_max_bytes', 64 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
       subscribers: ctx.option.number('pubsub_max_subscriptions', 1000, { min: 1, max: 100000 }),
+      scope: 'service' as const,
     };
     const warn = (s: string): void => ctx.log.warn({ jid: s }, 'not a JID in admins/pubsub_admins; ignored');
     const policy: ServicePolicy = {

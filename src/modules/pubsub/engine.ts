@@ -25,6 +25,8 @@ export interface PubsubLimits {
   serviceBytes: number;
   /** Most explicit subscriptions per node. */
   subscribers: number;
+  /** What one service is, in error texts: a PEP 'account' (the default) or a pubsub 'service'. */
+  scope?: 'account' | 'service';
 }
 
 /** One stored item; `published` is its publish time (ISO 8601), absent on items stored before it was kept. */
@@ -133,7 +135,7 @@ export class PubsubEngine {
 
   private async checkNodeCount(service: string): Promise<void> {
     if ((await this.nodes(service)).length >= this.limits.nodes) {
-      throw new StanzaError('policy-violation', `at most ${this.limits.nodes} nodes per account`);
+      throw new StanzaError('policy-violation', `at most ${this.limits.nodes} nodes per ${this.limits.scope ?? 'account'}`);
     }
   }
 
@@ -181,7 +183,7 @@ export class PubsubEngine {
     let bytes = node.length + JSON.stringify(next).length;
     for (const [k, v] of Object.entries(await this.store.getAll(service))) if (k !== node) bytes += k.length + JSON.stringify(v).length;
     if (bytes > this.limits.serviceBytes) {
-      throw new StanzaError('resource-constraint', `the stored items of one account are limited to ${this.limits.serviceBytes} bytes`);
+      throw new StanzaError('resource-constraint', `the stored items of one ${this.limits.scope ?? 'account'} are limited to ${this.limits.serviceBytes} bytes`);
     }
   }
 

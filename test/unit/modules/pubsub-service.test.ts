@@ -139,7 +139,9 @@ describe('the pubsub component', () => {
     const admin = w.bind('admin@localhost/a');
     const bob = w.bind('bob@localhost/b');
     for (const node of ['a', 'b']) await iq(w, admin, 'set', ps(x('create', { node })));
-    expect(condition(await iq(w, admin, 'set', ps(x('create', { node: 'c' }))))).toBe('policy-violation');
+    const tooMany = await iq(w, admin, 'set', ps(x('create', { node: 'c' })));
+    expect(condition(tooMany)).toBe('policy-violation');
+    expect(tooMany.getChild('error')?.getChildText('text')).toBe('at most 2 nodes per service');
     expect(condition(await iq(w, admin, 'set', publish('a', 'big', 'x'.repeat(2000))))).toBe('not-acceptable');
     expect(await iq(w, bob, 'get', ps(x('items', { node: 'a' })))).toMatchObject({ attrs: { type: 'result' } });
     expect(condition(await iq(w, bob, 'set', ps(x('unsubscribe', { node: 'a', jid: 'bob@localhost' }))))).toBe('unexpected-request');
@@ -214,6 +216,16 @@ describe('the pubsub component', () => {
     expect(await listed(carol)).toEqual(['closed', 'news']);
     expect(await listed(bob)).toEqual([]);
     expect(await listed(w.bind('dave@localhost/d'))).toEqual(['news']);
+  });
+
+  it('bounds the bytes of the service, saying so per service', async () => {
+    const w = await world('  pubsub_max_bytes = 65536\n  pubsub_max_item_bytes = 30000');
+    const admin = w.bind('admin@localhost/a');
+    await iq(w, admin, 'set', ps(x('create', { node: 'a' })));
+    for (const id of ['1', '2']) expect((await iq(w, admin, 'set', publish('a', id, 'x'.repeat(25000)))).attrs.type).toBe('result');
+    const full = await iq(w, admin, 'set', publish('a', '3', 'x'.repeat(25000)));
+    expect(condition(full)).toBe('resource-constraint');
+    expect(full.getChild('error')?.getChildText('text')).toBe('the stored items of one service are limited to 65536 bytes');
   });
 
   it('lets an owner set subscriptions (subscribed, none)', async () => {
