@@ -4,13 +4,14 @@
 // refused creation with forbidden, and items survive a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { Slixmpp, SlixError } from '../helpers/slixmpp.js';
+import { parseXml, Slixmpp, SlixError } from '../helpers/slixmpp.js';
 import type { XmlElement } from '../helpers/xmppjs.js';
 
 const PASS = 'pubsub pass';
 const PS = 'pubsub.localhost';
 const NODE = 'princely_musings';
 const NS_EVENT = 'http://jabber.org/protocol/pubsub#event';
+const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
 const entry = (text: string): string => `<entry xmlns='http://www.w3.org/2005/Atom'><title>${text}</title></entry>`;
 
 let child: ChildServer;
@@ -67,6 +68,28 @@ describe('the pubsub service with slixmpp (XEP-0060)', () => {
     await py.call('ps_delete', { name: 'alice', jid: PS, node: 'doomed' });
     await py.waitFor('bob', (el) => el.name === 'message' && el.attrs.from === PS && el.getChild('event', NS_EVENT)?.getChild('delete')?.attrs.node === 'doomed', 'delete notification', 10_000);
     expect(await failure(py.call('pep_items', { name: 'bob', jid: PS, node: 'doomed' }))).toBe('item-not-found');
+  }, 40_000);
+
+  it('gets and sets subscription options (XEP-0060 §6.3): deliver off stops notifications', async () => {
+    const OPTS = 'options_node';
+    const item = (id: string) => (el: XmlElement): boolean =>
+      el.name === 'message' && el.attrs.from === PS && el.getChild('event', NS_EVENT)?.getChild('items')?.attrs.node === OPTS &&
+      el.getChild('event', NS_EVENT)?.getChild('items')?.getChild('item')?.attrs.id === id;
+    await py.call('ps_create', { name: 'alice', jid: PS, node: OPTS });
+    await py.call('ps_subscribe', { name: 'bob', jid: PS, node: OPTS });
+    const got = parseXml((await py.call<{ xml: string }>('ps_options_get', { name: 'bob', jid: PS, node: OPTS, user_jid: 'bob@localhost' })).xml);
+    const fields = got.getChild('pubsub', NS_PUBSUB)?.getChild('options')?.getChild('x', 'jabber:x:data')?.getChildren('field') ?? [];
+    expect(Object.fromEntries(fields.map((f) => [f.attrs.var, f.getChildText('value')]))).toMatchObject({ 'pubsub#deliver': '1', 'pubsub#digest': '0' });
+    const set = (deliver: string): Promise<XmlElement> => py.iq('bob', `<iq type='set' to='${PS}' id='o${deliver}'><pubsub xmlns='${NS_PUBSUB}'><options node='${OPTS}' jid='bob@localhost'>` +
+      `<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#subscribe_options</value></field>` +
+      `<field var='pubsub#deliver'><value>${deliver}</value></field></x></options></pubsub></iq>`);
+    expect((await set('0')).attrs.type).toBe('result');
+    await py.call('pep_publish', { name: 'alice', jid: PS, node: OPTS, item_id: 'quiet', xml: entry('Quiet') });
+    expect((await set('1')).attrs.type).toBe('result');
+    await py.call('pep_publish', { name: 'alice', jid: PS, node: OPTS, item_id: 'loud', xml: entry('Loud') });
+    await py.waitFor('bob', item('loud'), 'notification with delivery on', 10_000);
+    // Notifications arrive in order: had 'quiet' been sent, it would be here already.
+    await expect(py.waitFor('bob', item('quiet'), 'notification with delivery off', 300)).rejects.toThrow(/no notification with delivery off/);
   }, 40_000);
 
   it('keeps nodes, items and subscriptions across a restart', async () => {

@@ -448,6 +448,10 @@ class Driver:
         r["subscription"] = ET.fromstring(r["xml"]).find(".//{http://jabber.org/protocol/pubsub}subscription").get("subscription")
         return r
 
+    async def cmd_ps_options_get(self, a):
+        """The subscription options form of a["user_jid"] with xep_0060.get_subscription_options."""
+        return await self.pubsub_call(a, "get_subscription_options", a["user_jid"])
+
     async def cmd_ps_retract(self, a):
         return await self.pubsub_call(a, "retract", a["item_id"], notify=True)
 
