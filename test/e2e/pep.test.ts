@@ -2,7 +2,7 @@
 // a Clove child process (file storage): the OMEMO device list and bundle exchange with
 // publish-options, notifications only to resources whose entity capabilities (XEP-0115) show
 // +notify, publish-options mismatch, retract/purge/delete/config notifications, max_items, bad
-// input, and items surviving a restart.
+// input, items surviving a restart, and PEP private storage (XEP-0223).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { Slixmpp, SlixError, parseXml } from '../helpers/slixmpp.js';
@@ -15,6 +15,8 @@ const STATUS = 'urn:example:status';
 const NS_EVENT = 'http://jabber.org/protocol/pubsub#event';
 const NS_OWNER = 'http://jabber.org/protocol/pubsub#owner';
 const OPEN = { 'pubsub#access_model': 'open' };
+/** The publish-options of XEP-0223 private storage. */
+const PRIVATE = { 'pubsub#persist_items': 'true', 'pubsub#access_model': 'whitelist', 'pubsub#send_last_published_item': 'never' };
 const list = (...ids: number[]): string =>
   `<list xmlns='eu.siacs.conversations.axolotl'>${ids.map((id) => `<device id='${id}'/>`).join('')}</list>`;
 const bundle = (key: string): string =>
@@ -167,6 +169,21 @@ describe('PEP with slixmpp (XEP-0163, XEP-0060, XEP-0115)', () => {
     expect((await py.call<{ xml: string }>('pep_items', { name: 'carol', jid: 'bob@localhost', node: DEVICELIST })).xml).not.toContain('666');
   });
 
+  it('keeps PEP private storage (XEP-0223) from a contact whose caps want the node', async () => {
+    // alice's caps show STATUS+notify; bob stores a private item there (the notify test deleted the node).
+    const secret = "<status xmlns='urn:example:status'>private</status>";
+    await py.call('pep_publish', { name: 'bob', node: STATUS, item_id: 'current', xml: secret, options: PRIVATE });
+    // A marker published after it, on a node alice also wants: notifications arrive in order.
+    await py.call('pep_publish', { name: 'bob', node: DEVICELIST, item_id: 'current', xml: list(7), options: OPEN });
+    const device7 = (el: XmlElement): boolean => el.getChild('event', NS_EVENT)?.getChild('items')?.getChild('item')?.getChild('list')?.getChild('device')?.attrs.id === '7';
+    await py.waitFor('alice', (el) => isEvent('bob@localhost', DEVICELIST)(el) && device7(el), 'the marker', 10_000);
+    const privateItem = (el: XmlElement): boolean => el.getChild('event', NS_EVENT)?.getChild('items')?.getChild('item')?.getChildText('status') === 'private';
+    expect(received('alice', (el) => isEvent('bob@localhost', STATUS)(el) && privateItem(el))).toBe(0);
+    for (const name of ['alice', 'carol']) {
+      expect((await failure(py.call('pep_items', { name, jid: 'bob@localhost', node: STATUS })))[0]).toBe('not-allowed');
+    }
+  });
+
   it('keeps nodes, configs and items across a restart', async () => {
     await py.stop();
     await child.kill();
@@ -178,6 +195,9 @@ describe('PEP with slixmpp (XEP-0163, XEP-0060, XEP-0115)', () => {
     expect((await py.call<{ ids: string[] }>('pep_items', { name: 'carol', jid: 'bob@localhost', node: 'urn:example:log' })).ids).toEqual(['3', '2']);
     // The config came back too: publish-options still checked against it.
     await py.connect('bob', 'bob@localhost', PASS, { resource: 'phone' });
+    // XEP-0223 private storage: its owner reads it back, a stranger still may not.
+    expect((await py.call<{ xml: string }>('pep_items', { name: 'bob', jid: 'bob@localhost', node: STATUS })).xml).toContain('private');
+    expect((await failure(py.call('pep_items', { name: 'carol', jid: 'bob@localhost', node: STATUS })))[0]).toBe('not-allowed');
     const [condition] = await failure(py.call('pep_publish', { name: 'bob', node: DEVICELIST, item_id: 'current', xml: list(1), options: { 'pubsub#access_model': 'whitelist' } }));
     expect(condition).toBe('conflict');
   }, 40_000);
