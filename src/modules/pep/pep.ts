@@ -139,7 +139,7 @@ export default defineModule({
     ctx.iq('set', ['self', 'bare'], NS.PUBSUB, 'pubsub', async (ev) => {
       const { user, who } = requester(ev);
       const request = payload(ev, NS.PUBSUB);
-      const result = await pubsubSet(engine, user, request, who);
+      const result = await pubsubSet(engine, user, request, who, ev.stanza);
       const sub = request.getChild('subscribe');
       if (sub?.attrs.node && sub.attrs.jid) {
         sendLast(user, sub.attrs.jid, [sub.attrs.node], 'on_sub').catch((err: unknown) => ctx.log.warn({ err }, 'sending the last PEP item failed'));

@@ -100,7 +100,7 @@ export default defineModule({
       const req = pubsubOf(ev, NS.PUBSUB);
       if (req.getChild('create')) return create(sender(ev), req);
       const op = req.getChild('publish') ?? req.getChild('retract') ?? req.getChild('subscribe') ?? req.getChild('unsubscribe');
-      const result = await pubsubSet(engine, service, req, await requester(sender(ev), op?.attrs.node));
+      const result = await pubsubSet(engine, service, req, await requester(sender(ev), op?.attrs.node), ev.stanza);
       if (op?.local === 'subscribe' && op.attrs.node && op.attrs.jid) {
         sendLast(op.attrs.node, op.attrs.jid).catch((err: unknown) => ctx.log.warn({ err }, 'sending the last pubsub item failed'));
       }

@@ -3,7 +3,8 @@
 // caller (PEP: the account owner does everything, others read per the access model).
 // References: XEP-0060 §6.5 (retrieve items), §7.1 (publish, publish-options), §7.2 (retract),
 // §8.1 (create), §8.2 (configure), §8.3 (default options), §8.4 (delete), §8.5 (purge).
-import { x, type Element } from '../../xml/element.js';
+import { Element, x } from '../../xml/element.js';
+import { withAncestorNamespaces } from '../../xml/ns-scope.js';
 import { NS } from '../../xml/ns.js';
 import { StanzaError } from '../../core/errors.js';
 import { checkNodeName, pubsubError, type PubsubEngine } from './engine.js';
@@ -42,8 +43,11 @@ function formIn(parent: Element | undefined, formType: string, maxItems: number)
   return form ? readConfigForm(form, formType, maxItems) : undefined;
 }
 
-/** An iq set with `<pubsub xmlns='…pubsub'/>`: publish, retract, create. */
-export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: Element, who: Requester): Promise<Element | undefined> {
+/**
+ * An iq set with `<pubsub xmlns='…pubsub'/>`: publish, retract, create. `stanza` is the iq that
+ * carries `pubsub`: a published payload keeps the namespace declarations made on it.
+ */
+export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: Element, who: Requester, stanza: Element): Promise<Element | undefined> {
   const publish = pubsub.getChild('publish');
   if (publish) {
     onlyOwner(who);
@@ -51,7 +55,9 @@ export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: E
     const items = publish.getChildren('item');
     if (items.length !== 1) throw pubsubError('bad-request', items.length ? 'invalid-payload' : 'item-required', 'publish one item at a time');
     const options = formIn(pubsub.getChild('publish-options'), NS.PUBSUB_PUBLISH_OPTIONS, engine.limits.maxItems);
-    const id = await engine.publish(service, node, items[0] as Element, who.jid, options);
+    const item = items[0] as Element;
+    const payloads = item.elements().map((p) => withAncestorNamespaces(p, [stanza, pubsub, publish, item]));
+    const id = await engine.publish(service, node, new Element(item.name, item.attrs, payloads), who.jid, options);
     return x('pubsub', { xmlns: NS.PUBSUB }, x('publish', { node }, x('item', { id })));
   }
   const retract = pubsub.getChild('retract');

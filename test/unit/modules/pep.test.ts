@@ -3,6 +3,8 @@
 import { describe, it, expect } from 'vitest';
 import { x, type Element } from '../../../src/xml/element.js';
 import { NS } from '../../../src/xml/ns.js';
+import { parseElement } from '../../../src/xml/parse.js';
+import { parseXml, type El } from '../../helpers/wire.js';
 import { MODULES } from '../../../src/modules/index.js';
 import pep from '../../../src/modules/pep/pep.js';
 import disco from '../../../src/modules/disco.js';
@@ -305,6 +307,37 @@ describe('pep: notifications by +notify', () => {
     const [m2] = events(bob2);
     expect(m2?.getChild('event', NS.PUBSUB_EVENT)?.getChild('items')?.getChild('item')?.attrs.id).toBe('current');
     expect(m2?.getChild('delay', NS.DELAY)).toBeUndefined();
+  });
+
+  it('keeps namespace declarations made on the iq or <pubsub> with the payload, in items and notifications', async () => {
+    const w = await world();
+    await befriend(w, 'alice', 'bob@localhost');
+    const alice = w.bind('alice@localhost/pc');
+    const bob = w.bind('bob@localhost/phone');
+    const notify = client(['n1+notify', 'n2+notify']);
+    await presenceWithCaps(w, bob, 'alice@localhost', notify.c, notify.info);
+    // A prefix declared on the iq, and a default namespace inherited from <pubsub>, as a parser gives them.
+    const sent = [
+      `<iq type='set' id='p1' xmlns:foo='urn:x'><pubsub xmlns='${NS.PUBSUB}'><publish node='n1'><item id='a'><foo:bar foo:k='v'><foo:baz/><plain xmlns='urn:y'/></foo:bar></item></publish></pubsub></iq>`,
+      `<iq type='set' id='p2'><pubsub xmlns='${NS.PUBSUB}'><publish node='n2'><item id='b'><entry><title>t</title></entry></item></publish></pubsub></iq>`,
+    ];
+    for (const text of sent) await w.router.fromClient(alice, parseElement(text));
+    expect(alice.got.filter((e) => e.name === 'iq').map((e) => e.attrs.type)).toEqual(['result', 'result']);
+    /** The payload of the one item of `items`, parsed by sax from what Clove serialised. */
+    const payloadOf = (outer: Element, path: [string, string]): El => {
+      const el = parseXml(outer.toString()).getChild(...path)?.getChild('items')?.getChild('item')?.elements()[0];
+      if (!el) throw new Error(`no payload in ${outer.toString()}`);
+      return el;
+    };
+    const check = (n1: El, n2: El): void => {
+      expect([n1.local, n1.xmlns, n1.attrs['xmlns:foo']]).toEqual(['bar', 'urn:x', 'urn:x']);
+      expect(n1.elements().map((c) => [c.local, c.xmlns])).toEqual([['baz', 'urn:x'], ['plain', 'urn:y']]);
+      expect([n2.local, n2.xmlns, n2.getChild('title')?.xmlns]).toEqual(['entry', NS.PUBSUB, NS.PUBSUB]);
+    };
+    const [e1, e2] = events(bob);
+    check(payloadOf(e1!, ['event', NS.PUBSUB_EVENT]), payloadOf(e2!, ['event', NS.PUBSUB_EVENT]));
+    const [r1, r2] = [await iq(w, alice, 'get', undefined, items('n1')), await iq(w, alice, 'get', undefined, items('n2'))];
+    check(payloadOf(r1, ['pubsub', NS.PUBSUB]), payloadOf(r2, ['pubsub', NS.PUBSUB]));
   });
 
   it('does not notify contacts the access model excludes, nor share an unverified answer', async () => {
