@@ -15,6 +15,8 @@ import { NS } from '../../src/xml/ns.js';
 
 const A = 'k'.repeat(52) + '.b32.i2p';
 const B = 'm'.repeat(52) + '.b32.i2p';
+/** A pubsub service under A's b32 name: dialled as A, the stream's `to` naming it. */
+const PS = `pubsub.${A}`;
 const DEVICELIST = 'eu.siacs.conversations.axolotl.devicelist';
 const BUNDLE = 'eu.siacs.conversations.axolotl.bundles:1111';
 const MODULES = 'modules_enabled = { "roster"; "disco"; "ping"; "vcard"; "darknet"; "pep" }';
@@ -33,7 +35,7 @@ let b: TestServer;
 
 beforeAll(async () => {
   proxy = await SocksProxy.start();
-  a = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port, MODULES), hosts: `VirtualHost "${A}"` });
+  a = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port, MODULES, `admins = { "alice@${A}" }`), hosts: `VirtualHost "${A}"\nComponent "${PS}" "pubsub"\n` });
   b = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port, MODULES), hosts: `VirtualHost "${B}"` });
   proxy.map(A, a.server.s2sPort).map(B, b.server.s2sPort);
   await a.addUser('alice', 'alice-pw');
@@ -76,6 +78,27 @@ describe('PEP between two Clove servers over I2P', () => {
       const got = await bob.iq(`<iq type='get' to='alice@${A}'><pubsub xmlns='${NS.PUBSUB}'><items node='${BUNDLE}'/></pubsub></iq>`, 15_000);
       expect(got.attrs.type).toBe('result');
       expect(got.getChild('pubsub', NS.PUBSUB)?.getChild('items')?.getChild('item')?.getChild('bundle', 'eu.siacs.conversations.axolotl')?.getChildText('identityKey')).toBe('ALICEKEY');
+      await bob.close();
+      await alice.close();
+    } finally {
+      guard.stop();
+    }
+    guard.assertNoLeaks();
+    expect([...new Set(proxy.requested)].sort()).toEqual([A, B].sort());
+  }, 60_000);
+
+  it('delivers a pubsub service node\'s notification to a remote subscriber over s2s', async () => {
+    guard.start([{ port: proxy.port }, { port: a.port }, { port: b.port }]);
+    try {
+      const alice = await Wire.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'ps', timeoutMs: 15_000 });
+      const bob = await Wire.login({ port: b.port, domain: B, username: 'bob', password: 'bob-pw', resource: 'ps', timeoutMs: 15_000 });
+      expect((await alice.iq(`<iq type='set' to='${PS}'><pubsub xmlns='${NS.PUBSUB}'><create node='news'/></pubsub></iq>`)).attrs.type).toBe('result');
+      const sub = await bob.iq(`<iq type='set' to='${PS}'><pubsub xmlns='${NS.PUBSUB}'><subscribe node='news' jid='bob@${B}/ps'/></pubsub></iq>`, 15_000);
+      expect(sub.getChild('pubsub', NS.PUBSUB)?.getChild('subscription')?.attrs.subscription).toBe('subscribed');
+      expect((await alice.iq(`<iq type='set' to='${PS}'><pubsub xmlns='${NS.PUBSUB}'><publish node='news'><item id='n1'><entry xmlns='http://www.w3.org/2005/Atom'><title>hello</title></entry></item></publish></pubsub></iq>`)).attrs.type).toBe('result');
+      const note = await bob.waitFor(match('message', { from: PS }, (m: El) => m.getChild('event', NS.PUBSUB_EVENT) !== undefined), 15_000);
+      const item = note.getChild('event', NS.PUBSUB_EVENT)?.getChild('items')?.getChild('item');
+      expect([note.attrs.to, item?.attrs.id, item?.getChild('entry', 'http://www.w3.org/2005/Atom')?.getChildText('title')]).toEqual([`bob@${B}/ps`, 'n1', 'hello']);
       await bob.close();
       await alice.close();
     } finally {
