@@ -48,63 +48,60 @@ afterAll(async () => {
   await proxy?.close();
 });
 
+/**
+ * Log alice in on A and bob on B (resource `resource`), run `body`, close both; no DNS lookup
+ * and no connection but to the proxy and the two servers, and i2pd asked only for A and B.
+ */
+async function overI2p(resource: string, body: (alice: Wire, bob: Wire) => Promise<void>): Promise<void> {
+  guard.start([{ port: proxy.port }, { port: a.port }, { port: b.port }]);
+  try {
+    const alice = await Wire.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource, timeoutMs: 15_000 });
+    const bob = await Wire.login({ port: b.port, domain: B, username: 'bob', password: 'bob-pw', resource, timeoutMs: 15_000 });
+    await body(alice, bob);
+    await bob.close();
+    await alice.close();
+  } finally {
+    guard.stop();
+  }
+  guard.assertNoLeaks();
+  expect([...new Set(proxy.requested)].sort()).toEqual([A, B].sort());
+}
+
 describe('PEP between two Clove servers over I2P', () => {
-  it('notifies a remote +notify contact of an OMEMO device list and serves the bundle over s2s, zero DNS', async () => {
-    guard.start([{ port: proxy.port }, { port: a.port }, { port: b.port }]);
-    try {
-      const alice = await Wire.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'phone', timeoutMs: 15_000 });
-      const bob = await Wire.login({ port: b.port, domain: B, username: 'bob', password: 'bob-pw', resource: 'phone', timeoutMs: 15_000 });
-      await friends(alice, bob);
-      expect((await alice.iq(publish(DEVICELIST, list(1111)))).attrs.type).toBe('result');
-      expect((await alice.iq(publish(BUNDLE, `<bundle xmlns='eu.siacs.conversations.axolotl'><identityKey>ALICEKEY</identityKey></bundle>`))).attrs.type).toBe('result');
+  it('notifies a remote +notify contact of an OMEMO device list and serves the bundle over s2s, zero DNS', () => overI2p('phone', async (alice, bob) => {
+    await friends(alice, bob);
+    expect((await alice.iq(publish(DEVICELIST, list(1111)))).attrs.type).toBe('result');
+    expect((await alice.iq(publish(BUNDLE, `<bundle xmlns='eu.siacs.conversations.axolotl'><identityKey>ALICEKEY</identityKey></bundle>`))).attrs.type).toBe('result');
 
-      // bob's caps reach A with his presence; A asks bob's client (over s2s, from alice's bare JID) what they mean.
-      const info = x('query', { xmlns: NS.DISCO_INFO }, x('identity', { category: 'client', type: 'phone', name: 'wire' }),
-        x('feature', { var: NS.DISCO_INFO }), x('feature', { var: `${DEVICELIST}+notify` }));
-      bob.send(`<presence><c xmlns='${NS.CAPS}' hash='sha-1' node='https://wire.test' ver='${capsVer(info)}'/></presence>`);
-      // B asks too (for bob's own PEP): each server keeps its own caps cache.
-      for (const from of [`alice@${A}`, `bob@${B}`]) {
-        const ask = await bob.waitFor(match('iq', { type: 'get', from }, (el) => el.getChild('query', NS.DISCO_INFO) !== undefined), 15_000);
-        info.attrs.node = ask.getChild('query', NS.DISCO_INFO)!.attrs.node!;
-        bob.send(`<iq type='result' id='${ask.attrs.id}' to='${from}'>${info.toString()}</iq>`);
-      }
-      // Interest shown: the last item at once, then each new publish, all over s2s.
-      expect(deviceIds(await bob.waitFor(deviceEvent(`alice@${A}`), 15_000))).toEqual(['1111']);
-      expect((await alice.iq(publish(DEVICELIST, list(1111, 2222)))).attrs.type).toBe('result');
-      const live = await bob.waitFor(deviceEvent(`alice@${A}`), 15_000);
-      expect([live.attrs.to, deviceIds(live)]).toEqual([`bob@${B}/phone`, ['1111', '2222']]);
-
-      // The bundle, fetched from alice's bare JID across the federation.
-      const got = await bob.iq(`<iq type='get' to='alice@${A}'><pubsub xmlns='${NS.PUBSUB}'><items node='${BUNDLE}'/></pubsub></iq>`, 15_000);
-      expect(got.attrs.type).toBe('result');
-      expect(got.getChild('pubsub', NS.PUBSUB)?.getChild('items')?.getChild('item')?.getChild('bundle', 'eu.siacs.conversations.axolotl')?.getChildText('identityKey')).toBe('ALICEKEY');
-      await bob.close();
-      await alice.close();
-    } finally {
-      guard.stop();
+    // bob's caps reach A with his presence; A asks bob's client (over s2s, from alice's bare JID) what they mean.
+    const info = x('query', { xmlns: NS.DISCO_INFO }, x('identity', { category: 'client', type: 'phone', name: 'wire' }),
+      x('feature', { var: NS.DISCO_INFO }), x('feature', { var: `${DEVICELIST}+notify` }));
+    bob.send(`<presence><c xmlns='${NS.CAPS}' hash='sha-1' node='https://wire.test' ver='${capsVer(info)}'/></presence>`);
+    // B asks too (for bob's own PEP): each server keeps its own caps cache.
+    for (const from of [`alice@${A}`, `bob@${B}`]) {
+      const ask = await bob.waitFor(match('iq', { type: 'get', from }, (el) => el.getChild('query', NS.DISCO_INFO) !== undefined), 15_000);
+      info.attrs.node = ask.getChild('query', NS.DISCO_INFO)!.attrs.node!;
+      bob.send(`<iq type='result' id='${ask.attrs.id}' to='${from}'>${info.toString()}</iq>`);
     }
-    guard.assertNoLeaks();
-    expect([...new Set(proxy.requested)].sort()).toEqual([A, B].sort());
-  }, 60_000);
+    // Interest shown: the last item at once, then each new publish, all over s2s.
+    expect(deviceIds(await bob.waitFor(deviceEvent(`alice@${A}`), 15_000))).toEqual(['1111']);
+    expect((await alice.iq(publish(DEVICELIST, list(1111, 2222)))).attrs.type).toBe('result');
+    const live = await bob.waitFor(deviceEvent(`alice@${A}`), 15_000);
+    expect([live.attrs.to, deviceIds(live)]).toEqual([`bob@${B}/phone`, ['1111', '2222']]);
 
-  it('delivers a pubsub service node\'s notification to a remote subscriber over s2s', async () => {
-    guard.start([{ port: proxy.port }, { port: a.port }, { port: b.port }]);
-    try {
-      const alice = await Wire.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'ps', timeoutMs: 15_000 });
-      const bob = await Wire.login({ port: b.port, domain: B, username: 'bob', password: 'bob-pw', resource: 'ps', timeoutMs: 15_000 });
-      expect((await alice.iq(`<iq type='set' to='${PS}'><pubsub xmlns='${NS.PUBSUB}'><create node='news'/></pubsub></iq>`)).attrs.type).toBe('result');
-      const sub = await bob.iq(`<iq type='set' to='${PS}'><pubsub xmlns='${NS.PUBSUB}'><subscribe node='news' jid='bob@${B}/ps'/></pubsub></iq>`, 15_000);
-      expect(sub.getChild('pubsub', NS.PUBSUB)?.getChild('subscription')?.attrs.subscription).toBe('subscribed');
-      expect((await alice.iq(`<iq type='set' to='${PS}'><pubsub xmlns='${NS.PUBSUB}'><publish node='news'><item id='n1'><entry xmlns='http://www.w3.org/2005/Atom'><title>hello</title></entry></item></publish></pubsub></iq>`)).attrs.type).toBe('result');
-      const note = await bob.waitFor(match('message', { from: PS }, (m: El) => m.getChild('event', NS.PUBSUB_EVENT) !== undefined), 15_000);
-      const item = note.getChild('event', NS.PUBSUB_EVENT)?.getChild('items')?.getChild('item');
-      expect([note.attrs.to, item?.attrs.id, item?.getChild('entry', 'http://www.w3.org/2005/Atom')?.getChildText('title')]).toEqual([`bob@${B}/ps`, 'n1', 'hello']);
-      await bob.close();
-      await alice.close();
-    } finally {
-      guard.stop();
-    }
-    guard.assertNoLeaks();
-    expect([...new Set(proxy.requested)].sort()).toEqual([A, B].sort());
-  }, 60_000);
+    // The bundle, fetched from alice's bare JID across the federation.
+    const got = await bob.iq(`<iq type='get' to='alice@${A}'><pubsub xmlns='${NS.PUBSUB}'><items node='${BUNDLE}'/></pubsub></iq>`, 15_000);
+    expect(got.attrs.type).toBe('result');
+    expect(got.getChild('pubsub', NS.PUBSUB)?.getChild('items')?.getChild('item')?.getChild('bundle', 'eu.siacs.conversations.axolotl')?.getChildText('identityKey')).toBe('ALICEKEY');
+  }), 60_000);
+
+  it('delivers a pubsub service node\'s notification to a remote subscriber over s2s, zero DNS', () => overI2p('ps', async (alice, bob) => {
+    expect((await alice.iq(`<iq type='set' to='${PS}'><pubsub xmlns='${NS.PUBSUB}'><create node='news'/></pubsub></iq>`)).attrs.type).toBe('result');
+    const sub = await bob.iq(`<iq type='set' to='${PS}'><pubsub xmlns='${NS.PUBSUB}'><subscribe node='news' jid='bob@${B}/ps'/></pubsub></iq>`, 15_000);
+    expect(sub.getChild('pubsub', NS.PUBSUB)?.getChild('subscription')?.attrs.subscription).toBe('subscribed');
+    expect((await alice.iq(`<iq type='set' to='${PS}'><pubsub xmlns='${NS.PUBSUB}'><publish node='news'><item id='n1'><entry xmlns='http://www.w3.org/2005/Atom'><title>hello</title></entry></item></publish></pubsub></iq>`)).attrs.type).toBe('result');
+    const note = await bob.waitFor(match('message', { from: PS }, (m: El) => m.getChild('event', NS.PUBSUB_EVENT) !== undefined), 15_000);
+    const item = note.getChild('event', NS.PUBSUB_EVENT)?.getChild('items')?.getChild('item');
+    expect([note.attrs.to, item?.attrs.id, item?.getChild('entry', 'http://www.w3.org/2005/Atom')?.getChildText('title')]).toEqual([`bob@${B}/ps`, 'n1', 'hello']);
+  }), 60_000);
 });
