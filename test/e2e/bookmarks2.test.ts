@@ -7,7 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { MODULES } from '../../src/modules/index.js';
 import { serverSuite } from '../helpers/server-suite.js';
 import { Slixmpp } from '../helpers/slixmpp.js';
-import type { El, Wire } from '../helpers/wire.js';
+import { match, type El, type Wire } from '../helpers/wire.js';
+import { capsVer } from '../../src/modules/caps/caps-hash.js';
+import { x } from '../../src/xml/element.js';
+import { NS } from '../../src/xml/ns.js';
 
 const NS_B2 = 'urn:xmpp:bookmarks:1';
 const NS_PUBSUB = 'http://jabber.org/protocol/pubsub';
@@ -31,6 +34,25 @@ async function bookmarks2(c: Wire): Promise<El[]> {
   if (r.attrs.type !== 'result') return [];
   return r.getChild('pubsub', NS_PUBSUB)?.getChild('items')?.getChildren('item') ?? [];
 }
+
+/**
+ * Send available presence with caps whose disco#info shows `<notify>+notify` (XEP-0115), and
+ * answer the server's disco#info query for them, as a client does.
+ */
+async function announceNotify(c: Wire, notify: string): Promise<void> {
+  const info = x('query', { xmlns: NS.DISCO_INFO }, x('identity', { category: 'client', type: 'pc', name: c.jid }),
+    x('feature', { var: NS.DISCO_INFO }), x('feature', { var: `${notify}+notify` }));
+  c.send(`<presence><c xmlns='${NS.CAPS}' hash='sha-1' node='https://wire.test' ver='${capsVer(info)}'/></presence>`);
+  const ask = await c.waitFor(match('iq', { type: 'get' }, (el) => el.getChild('query', NS.DISCO_INFO) !== undefined));
+  info.attrs.node = ask.getChild('query', NS.DISCO_INFO)!.attrs.node!;
+  c.send(`<iq type='result' id='${ask.attrs.id}' to='${ask.attrs.from}'>${info.toString()}</iq>`);
+}
+
+/** A PEP notification of `node` (a headline message with a pubsub#event). */
+const eventOf = (node: string) => match('message', { type: 'headline' }, (m: El) => m.getChild('event', NS.PUBSUB_EVENT)?.getChild('items')?.attrs.node === node);
+/** The room JIDs of a legacy notification's <storage/>. */
+const legacyRooms = (m: El): string[] => m.getChild('event', NS.PUBSUB_EVENT)!.getChild('items')!.getChild('item')!
+  .getChild('storage', 'storage:bookmarks')!.getChildren('conference').map((c) => c.attrs.jid ?? '');
 
 interface Conference { jid: string; nick: string; name: string; autojoin: boolean }
 
@@ -106,6 +128,63 @@ describe.skipIf(!MODULES.has('pep'))('bookmarks 2 and legacy bookmarks agree (ne
     const got = await c.iq(`<iq type='get'><pubsub xmlns='${NS_PUBSUB}'><items node='storage:bookmarks'/></pubsub></iq>`);
     const storage = got.getChild('pubsub', NS_PUBSUB)!.getChild('items')!.getChild('item')!.getChild('storage', 'storage:bookmarks')!;
     expect(storage.getChild('conference')?.getChildText('nick')).toBe('Romeo');
+  });
+
+  it('a legacy +notify resource and a Bookmarks 2 resource online together each see the other\'s change', async () => {
+    const user = await suite.account('both');
+    const legacy = await suite.login(user, 'legacy');
+    const b2 = await suite.login(user, 'b2');
+    await announceNotify(legacy, 'storage:bookmarks');
+    await announceNotify(b2, NS_B2);
+    // Interest shown: the legacy client gets the (empty) bookmarks at once, as at Prosody's initial presence.
+    expect(legacyRooms(await legacy.waitFor(eventOf('storage:bookmarks')))).toEqual([]);
+
+    // Bookmarks 2 → legacy: the whole converted <storage/> in item 'current'.
+    expect((await b2.iq(publishBookmark('one@conference.vvv.b32.i2p', `<conference xmlns='${NS_B2}' name='One' autojoin='true'><nick>B</nick></conference>`))).attrs.type).toBe('result');
+    const note = await legacy.waitFor(eventOf('storage:bookmarks'));
+    expect([note.attrs.from, note.attrs.to]).toEqual([`${user}@${suite.srv.domain}`, `${user}@${suite.srv.domain}/legacy`]);
+    expect(note.getChild('event', NS.PUBSUB_EVENT)!.getChild('items')!.getChild('item')!.attrs.id).toBe('current');
+    expect(legacyRooms(note)).toEqual(['one@conference.vvv.b32.i2p']);
+    expect((await b2.waitFor(eventOf(NS_B2))).getChild('event', NS.PUBSUB_EVENT)!.getChild('items')!.getChild('item')!.attrs.id).toBe('one@conference.vvv.b32.i2p');
+
+    // Legacy PEP node → Bookmarks 2, and one legacy notification for the whole write.
+    const pub = await legacy.iq(`<iq type='set'><pubsub xmlns='${NS_PUBSUB}'><publish node='storage:bookmarks'><item id='current'><storage xmlns='storage:bookmarks'>
+      <conference jid='one@conference.vvv.b32.i2p' name='One' autojoin='true'><nick>B</nick></conference><conference jid='two@conference.vvv.b32.i2p' name='Two'/></storage>
+      </item></publish></pubsub></iq>`);
+    expect(pub.attrs.type).toBe('result');
+    expect((await b2.waitFor(eventOf(NS_B2))).getChild('event', NS.PUBSUB_EVENT)!.getChild('items')!.getChild('item')!.attrs.id).toBe('two@conference.vvv.b32.i2p');
+    expect(legacyRooms(await legacy.waitFor(eventOf('storage:bookmarks')))).toEqual(['one@conference.vvv.b32.i2p', 'two@conference.vvv.b32.i2p']);
+
+    // XEP-0048 in private storage → a retract for Bookmarks 2 and the new storage for legacy.
+    const set = await legacy.iq(`<iq type='set'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='two@conference.vvv.b32.i2p' name='Two'/></storage></query></iq>`);
+    expect(set.attrs.type).toBe('result');
+    expect((await b2.waitFor(eventOf(NS_B2))).getChild('event', NS.PUBSUB_EVENT)!.getChild('items')!.getChild('retract')?.attrs.id).toBe('one@conference.vvv.b32.i2p');
+    expect(legacyRooms(await legacy.waitFor(eventOf('storage:bookmarks')))).toEqual(['two@conference.vvv.b32.i2p']);
+    // The Bookmarks 2 client, without storage:bookmarks+notify, never gets the legacy form.
+    await b2.expectNothing(eventOf('storage:bookmarks'), 300);
+  });
+
+  it('a user\'s open configuration of the Bookmarks 2 node is forced back to whitelist by the next legacy write (as Prosody)', async () => {
+    const user = await suite.account('cfg');
+    const c = await suite.login(user);
+    await c.iq(publishBookmark('cfg@conference.uuu.b32.i2p', `<conference xmlns='${NS_B2}' name='Cfg'/>`));
+    const configure = await c.iq(`<iq type='set'><pubsub xmlns='${NS.PUBSUB_OWNER}'><configure node='${NS_B2}'><x xmlns='jabber:x:data' type='submit'>
+      <field var='FORM_TYPE' type='hidden'><value>${NS.PUBSUB_NODE_CONFIG}</value></field><field var='pubsub#access_model'><value>open</value></field></x></configure></pubsub></iq>`);
+    expect(configure.attrs.type).toBe('result'); // accepted, as Prosody's mod_pep does
+    const accessModel = async (): Promise<string | undefined> => {
+      const got = await c.iq(`<iq type='get'><pubsub xmlns='${NS.PUBSUB_OWNER}'><configure node='${NS_B2}'/></pubsub></iq>`);
+      return got.getChild('pubsub', NS.PUBSUB_OWNER)?.getChild('configure')?.getChild('x', 'jabber:x:data')?.getChildren('field')
+        .find((f) => f.attrs.var === 'pubsub#access_model')?.getChildText('value');
+    };
+    expect(await accessModel()).toBe('open');
+    const set = await c.iq(`<iq type='set'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='cfg@conference.uuu.b32.i2p' name='Cfg'/><conference jid='new@conference.uuu.b32.i2p' name='New'/></storage></query></iq>`);
+    expect(set.attrs.type).toBe('result');
+    expect(await accessModel()).toBe('whitelist');
+    // A stranger on the server cannot read the rooms any more.
+    const other = await suite.user('stranger');
+    const peek = await other.iq(`<iq type='get' to='${user}@${suite.srv.domain}'><pubsub xmlns='${NS_PUBSUB}'><items node='${NS_B2}'/></pubsub></iq>`);
+    expect(peek.attrs.type).toBe('error');
+    expect((await bookmarks2(c)).map((i) => i.attrs.id).sort()).toEqual(['cfg@conference.uuu.b32.i2p', 'new@conference.uuu.b32.i2p']);
   });
 
   it('the account advertises #compat and #compat-pep (XEP-0402, compatibility)', async () => {

@@ -18,6 +18,8 @@ export interface MemoryPep extends PepService {
   readonly nodes: Map<string, Map<string, Node>>;
   /** Every call made, in order ('publish user node id', 'retract user node id', …). */
   readonly calls: string[];
+  /** `user node` → full JIDs whose caps show `<node>+notify`; tests fill it in. */
+  readonly interest: Map<string, string[]>;
 }
 
 const flat = (v: string | readonly string[]): string => (typeof v === 'string' ? v : v.join(','));
@@ -30,9 +32,11 @@ export function memoryPep(): { module: ModuleDefinition; service: MemoryPep } {
   let generated = 0;
   const nodeOf = (user: string, node: string): Node | undefined => nodes.get(user)?.get(node);
 
+  const interest = new Map<string, string[]>();
   const service: MemoryPep = {
     nodes,
     calls,
+    interest,
     async publish(user, node, item, options: NodeOptions = {}) {
       const wanted = Object.fromEntries(Object.entries(options).map(([k, v]) => [k, flat(v)]));
       let n = nodeOf(user, node);
@@ -70,6 +74,18 @@ export function memoryPep(): { module: ModuleDefinition; service: MemoryPep } {
     async deleteNode(user, node) {
       nodes.get(user)?.delete(node);
       calls.push(`delete ${user} ${node}`);
+      await fire?.('pep-node-emptied', { user, node, kind: 'delete' });
+    },
+    interested(user, node) {
+      return [...(interest.get(`${user} ${node}`) ?? [])];
+    },
+    async enforce(user, node, options) {
+      const n = nodeOf(user, node);
+      const wanted = Object.entries(options).map(([k, v]) => [k, flat(v)] as const);
+      if (!n || wanted.every(([k, v]) => n.options[k] === v)) return false;
+      for (const [k, v] of wanted) n.options[k] = v;
+      calls.push(`configure ${user} ${node}`);
+      return true;
     },
   };
 

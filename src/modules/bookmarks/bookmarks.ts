@@ -46,14 +46,61 @@ export default defineModule({
       return toLegacyStorage([...items].reverse(), rest);
     };
 
+    /** Users whose legacy write is under way: its changes make one legacy notification, at its end. */
+    const writing = new Set<string>();
+
     /** Make Bookmarks 2 say what `storage` says; `complete` retracts the rooms it no longer lists. */
     const write = (user: string, storage: Element, complete: boolean): Promise<void> => serial(user, async () => {
       const service = pep();
+      // As Prosody: a node its owner configured otherwise is put back to what XEP-0402 requires
+      // (whitelist above all), silently for the client, with a warning in the log.
+      if (await service.enforce(user, NS_BOOKMARKS2, BOOKMARKS2_OPTIONS)) {
+        ctx.log.warn({ user }, 'Bookmarks 2 node configuration overridden to what XEP-0402 requires (access_model whitelist)');
+      }
       const { publish, retract } = plan(storage, await service.items(user, NS_BOOKMARKS2));
-      for (const item of publish) await publishPreferring(service, user, NS_BOOKMARKS2, item, BOOKMARKS2_OPTIONS, ctx.log);
-      if (complete) for (const room of retract) await service.retract(user, NS_BOOKMARKS2, room);
-      const extras = legacyExtras(storage);
-      await privateStore.set(user, PRIVATE_KEY, extras.length ? toJSON(x('storage', { xmlns: NS_LEGACY }, ...extras)) : undefined);
+      const before = JSON.stringify(await privateStore.get(user, PRIVATE_KEY) ?? null);
+      writing.add(user);
+      try {
+        for (const item of publish) await publishPreferring(service, user, NS_BOOKMARKS2, item, BOOKMARKS2_OPTIONS, ctx.log);
+        if (complete) for (const room of retract) await service.retract(user, NS_BOOKMARKS2, room);
+        const extras = legacyExtras(storage);
+        const kept = extras.length ? toJSON(x('storage', { xmlns: NS_LEGACY }, ...extras)) : undefined;
+        await privateStore.set(user, PRIVATE_KEY, kept);
+        if (publish.length > 0 || (complete && retract.length > 0) || JSON.stringify(kept ?? null) !== before) await notifyLegacy(user);
+      } finally {
+        writing.delete(user);
+      }
+    });
+
+    /**
+     * The legacy PEP notification (XEP-0048 over XEP-0163, item 'current' holding the whole
+     * <storage/>) to the user's own resources whose caps show storage:bookmarks+notify, or to
+     * `only`. As Prosody's compat broadcast: the legacy node is whitelist, so contacts never get it.
+     */
+    const notifyLegacy = async (user: string, only?: string): Promise<void> => {
+      const own = `${user}@${ctx.host.name}/`;
+      const targets = only ? [only] : pep().interested(user, NS_LEGACY).filter((jid) => jid.startsWith(own));
+      if (targets.length === 0) return;
+      const storage = await legacyView(user);
+      const event = (): Element => x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node: NS_LEGACY }, x('item', { id: 'current' }, storage.clone())));
+      await Promise.all(targets.map((to) => ctx.send(x('message', { type: 'headline', from: `${user}@${ctx.host.name}`, to }, event()))));
+    };
+    const onChange = ({ user, node }: { user: string; node: string }): undefined => {
+      if (node === NS_BOOKMARKS2 && !writing.has(user)) {
+        notifyLegacy(user).catch((err: unknown) => ctx.log.warn({ err, user }, 'the legacy bookmarks notification failed'));
+      }
+      return undefined;
+    };
+    ctx.hook('pep-item-published', onChange);
+    ctx.hook('pep-item-retracted', onChange);
+    ctx.hook('pep-node-emptied', onChange);
+    // A legacy client that shows interest gets the current bookmarks at once (Prosody sends them at
+    // its initial presence, when its caps may not be known yet).
+    ctx.hook('pep-interest-shown', ({ user, jid, nodes }) => {
+      if (nodes.includes(NS_LEGACY) && jid.startsWith(`${user}@${ctx.host.name}/`)) {
+        notifyLegacy(user, jid).catch((err: unknown) => ctx.log.warn({ err, user }, 'the legacy bookmarks notification failed'));
+      }
+      return undefined;
     });
 
     // #compat: private XML storage (XEP-0049) of storage:bookmarks.

@@ -14,7 +14,7 @@ import { StanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/events-map.js';
 import { PubsubEngine, type Change, type StoredNode } from '../pubsub/engine.js';
 import { ownerRequest, pubsubGet, pubsubSet, type Requester } from '../pubsub/requests.js';
-import { readFields } from '../pubsub/node-config.js';
+import { meets, readFields } from '../pubsub/node-config.js';
 import { DiscoAsker } from '../caps/disco-ask.js';
 import { DEFAULT_INTEREST_LIMITS, NotifyInterest } from '../caps/notify-interest.js';
 import { checkRead, mayRead } from './access.js';
@@ -54,6 +54,7 @@ export default defineModule({
       const user = change.service;
       if (change.kind === 'publish' && change.item) await ctx.fire('pep-item-published', { user, node: change.node, item: change.item });
       if (change.kind === 'retract' && change.id) await ctx.fire('pep-item-retracted', { user, node: change.node, id: change.id });
+      if (change.kind === 'purge' || change.kind === 'delete') await ctx.fire('pep-node-emptied', { user, node: change.node, kind: change.kind });
       if (!change.config.deliver_notifications) return;
       const out: (void | Promise<void>)[] = [];
       for (const jid of new Set([...interest.recipients(user, change.node), ...change.subscribers])) {
@@ -87,6 +88,7 @@ export default defineModule({
     const asker = new DiscoAsker(host.name, (iq) => ctx.send(iq), CAPS_QUERY_TIMEOUT_MS);
     const interest = new NotifyInterest(DEFAULT_INTEREST_LIMITS, (user, jid, node) => asker.ask(user, jid, node), (user, jid, nodes) => {
       sendLast(user, jid, nodes, 'on_sub_and_presence').catch((err: unknown) => ctx.log.warn({ err }, 'sending the last PEP items failed'));
+      Promise.resolve(ctx.fire('pep-interest-shown', { user, jid, nodes })).catch((err: unknown) => ctx.log.warn({ err }, 'a pep-interest-shown handler failed'));
     });
 
     // Interest counts from the user's own resources and from contacts whose presence the user
@@ -179,6 +181,14 @@ export default defineModule({
       retract: (user, node, id) => ignoreMissing(engine.retract(user, node, [id], true), undefined),
       items: (user, node) => ignoreMissing(engine.items(user, node), []),
       deleteNode: (user, node) => ignoreMissing(engine.deleteNode(user, node), undefined),
+      interested: (user, node) => interest.recipients(user, node),
+      enforce: async (user, node, options) => {
+        const config = await engine.config(user, node);
+        const wanted = readFields(optionFields(options), limits.maxItems);
+        if (!config || meets(config, wanted)) return false;
+        await ignoreMissing(engine.configure(user, node, wanted), undefined);
+        return true;
+      },
     };
     ctx.provide('pep-service', service);
 

@@ -21,6 +21,13 @@ export interface PepService {
   items(user: string, node: string): Promise<Element[]>;
   /** Delete the node and its items, notifying subscribers; nothing happens when it does not exist. */
   deleteNode(user: string, node: string): Promise<void>;
+  /** Full JIDs whose entity capabilities show `<node>+notify` for `user`'s PEP (own resources and contacts). */
+  interested(user: string, node: string): string[];
+  /**
+   * Force `options` onto an existing node, as Prosody's bookmarks module does for its node: true
+   * when the node's config differed and was rewritten; false when it already matched or does not exist.
+   */
+  enforce(user: string, node: string, options: NodeOptions): Promise<boolean>;
 }
 
 declare module '../../core/items-map.js' {
@@ -36,5 +43,9 @@ declare module '../../core/events-map.js' {
     'pep-item-published': { user: string; node: string; item: Element };
     /** An item was retracted from a user's PEP node (after it is removed). */
     'pep-item-retracted': { user: string; node: string; id: string };
+    /** A user's PEP node lost all its items: purged or deleted (after the change is stored). */
+    'pep-node-emptied': { user: string; node: string; kind: 'purge' | 'delete' };
+    /** `jid` newly shows `<node>+notify` for `nodes` of `user`'s PEP (its caps were learnt). */
+    'pep-interest-shown': { user: string; jid: string; nodes: readonly string[] };
   }
 }

@@ -7,7 +7,7 @@ import type { Element } from '../../../src/xml/element.js';
 import { NS } from '../../../src/xml/ns.js';
 import { MODULES } from '../../../src/modules/index.js';
 import bookmarks from '../../../src/modules/bookmarks/bookmarks.js';
-import { NS_BOOKMARKS2, NS_PUBSUB } from '../../../src/modules/bookmarks/convert.js';
+import { BOOKMARKS2_OPTIONS, NS_BOOKMARKS2, NS_PUBSUB } from '../../../src/modules/bookmarks/convert.js';
 import type { FakeSession, HostWorld } from '../../helpers/host-world.js';
 import { worldWithPep, type MemoryPep } from '../../helpers/memory-pep.js';
 import { stanza } from '../../helpers/stanza.js';
@@ -17,7 +17,7 @@ let pep: MemoryPep;
 let alice: FakeSession;
 
 beforeEach(async () => {
-  ({ world: w, pep } = await worldWithPep([MODULES.get('private')!, MODULES.get('disco')!, bookmarks]));
+  ({ world: w, pep } = await worldWithPep([MODULES.get('private')!, MODULES.get('disco')!, MODULES.get('message')!, bookmarks]));
   alice = w.bind('alice@localhost/pc');
 });
 
@@ -95,6 +95,61 @@ describe('bookmarks: legacy PEP node storage:bookmarks (#compat-pep)', () => {
     const items = (await iq(`<iq type='get' id='i'><pubsub xmlns='${NS_PUBSUB}'><items node='storage:bookmarks'/></pubsub></iq>`)).getChild('pubsub', NS_PUBSUB)!.getChild('items')!;
     expect(items.getChild('item')?.attrs.id).toBe('current');
     expect(items.getChild('item')!.getChild('storage', 'storage:bookmarks')!.getChild('conference')?.attrs.jid).toBe('a@c.x');
+  });
+});
+
+describe('bookmarks: legacy +notify (storage:bookmarks) notifications, as Prosody\'s compat broadcast', () => {
+  /** The legacy notifications `s` got: the room JIDs of each <storage/>. */
+  const legacyEvents = (s: FakeSession): string[][] => s.got.filter((m) => m.name === 'message').map((m) => m.getChild('event', NS.PUBSUB_EVENT)?.getChild('items'))
+    .filter((i) => i?.attrs.node === 'storage:bookmarks')
+    .map((i) => i!.getChild('item')!.getChild('storage', 'storage:bookmarks')!.getChildren('conference').map((c) => c.attrs.jid ?? ''));
+  const settle = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+
+  it('a Bookmarks 2 publish, retract or node deletion sends the whole converted storage to own legacy +notify resources only', async () => {
+    const legacy = w.bind('alice@localhost/legacy');
+    const other = w.bind('alice@localhost/b2');
+    const bob = w.bind('bob@localhost/x');
+    pep.interest.set(`alice storage:bookmarks`, ['alice@localhost/legacy', 'bob@localhost/x']);
+    for (const room of ['a@c.x', 'b@c.x']) await pep.publish('alice', NS_BOOKMARKS2, stanza(`<item id='${room}'><conference xmlns='${NS_BOOKMARKS2}'/></item>`), BOOKMARKS2_OPTIONS);
+    await settle();
+    expect(legacyEvents(legacy)).toEqual([['a@c.x'], ['a@c.x', 'b@c.x']]);
+    await pep.retract('alice', NS_BOOKMARKS2, 'a@c.x');
+    await pep.deleteNode('alice', NS_BOOKMARKS2);
+    await settle();
+    expect(legacyEvents(legacy).slice(2)).toEqual([['b@c.x'], []]);
+    expect(legacyEvents(other)).toEqual([]);
+    expect(legacyEvents(bob)).toEqual([]);
+  });
+
+  it('a legacy write of several changes makes one notification', async () => {
+    const legacy = w.bind('alice@localhost/legacy');
+    pep.interest.set(`alice storage:bookmarks`, ['alice@localhost/legacy']);
+    await setPrivate(`<storage xmlns='storage:bookmarks'>${ROOM('a@c.x')}${ROOM('b@c.x')}${ROOM('c@c.x')}</storage>`);
+    await settle();
+    expect(legacyEvents(legacy)).toEqual([['a@c.x', 'b@c.x', 'c@c.x']]);
+    await setPrivate(`<storage xmlns='storage:bookmarks'>${ROOM('a@c.x')}${ROOM('b@c.x')}${ROOM('c@c.x')}</storage>`);
+    await settle();
+    expect(legacyEvents(legacy)).toHaveLength(1); // nothing changed: nothing sent
+  });
+
+  it('a legacy resource that shows interest gets the current bookmarks at once', async () => {
+    await publish2('a@c.x');
+    const legacy = w.bind('alice@localhost/legacy');
+    await w.host.events.fire('pep-interest-shown', { user: 'alice', jid: 'alice@localhost/legacy', nodes: ['storage:bookmarks'] });
+    await settle();
+    expect(legacyEvents(legacy)).toEqual([['a@c.x']]);
+  });
+});
+
+describe('bookmarks: the Bookmarks 2 node configuration', () => {
+  it('is forced back to whitelist (and the other XEP-0402 options) on the next legacy write, as Prosody does', async () => {
+    await publish2('a@c.x');
+    const node = pep.nodes.get('alice')!.get(NS_BOOKMARKS2)!;
+    node.options['pubsub#access_model'] = 'open';
+    node.options['pubsub#max_items'] = '1';
+    expect((await setPrivate(`<storage xmlns='storage:bookmarks'>${ROOM('a@c.x')}${ROOM('b@c.x')}</storage>`)).attrs.type).toBe('result');
+    expect(node.options).toMatchObject({ 'pubsub#access_model': 'whitelist', 'pubsub#max_items': 'max' });
+    expect(await ids()).toEqual(['b@c.x', 'a@c.x']);
   });
 });
 
