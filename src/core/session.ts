@@ -3,6 +3,7 @@
 import type { Element } from '../xml/element.js';
 import type { Jid } from '../jid/jid.js';
 import type { StreamError } from './errors.js';
+import { NS } from '../xml/ns.js';
 
 export type C2SState =
   | 'expect-stream'   // waiting for the client's stream header
@@ -65,3 +66,12 @@ export interface ComponentSession {
 
 /** Any session a stanza can come from. */
 export type Session = C2SSession | S2SSession | ComponentSession;
+
+/**
+ * The default namespace a stanza from `origin` inherits from its stream header (RFC 6120 §4.8.3):
+ * what an unprefixed element without its own `xmlns` is in. The server's own stanzas: jabber:client.
+ */
+export function streamNamespace(origin: Session | undefined): string {
+  if (origin?.kind === 's2s-in' || origin?.kind === 's2s-out') return NS.SERVER;
+  return origin?.kind === 'component' ? NS.COMPONENT : NS.CLIENT;
+}

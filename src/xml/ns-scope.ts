@@ -36,10 +36,13 @@ function undeclared(el: Element): Set<string> {
 
 /**
  * A copy of `el` (children shared) that means the same anywhere: the declarations its subtree
- * uses from `ancestors` (outermost first, as in the stanza) are put on its root.
+ * uses from `ancestors` (outermost first, as in the stanza) are put on its root. `outerDefault`
+ * is the default namespace in force above the outermost ancestor (a stream header's), for an
+ * unprefixed element no ancestor gave a default to.
  */
-export function withAncestorNamespaces(el: Element, ancestors: readonly Element[]): Element {
+export function withAncestorNamespaces(el: Element, ancestors: readonly Element[], outerDefault?: string): Element {
   const scope = new Map<string, string>();
+  if (outerDefault !== undefined) scope.set('xmlns', outerDefault);
   for (const a of ancestors) {
     for (const key in a.attrs) if (key === 'xmlns' || key.startsWith('xmlns:')) scope.set(key, a.attrs[key]!);
   }

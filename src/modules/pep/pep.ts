@@ -11,6 +11,7 @@ import { parseJid, type Jid } from '../../jid/jid.js';
 import { DECLINE, defineModule } from '../../core/modules.js';
 import { Priority } from '../../core/events.js';
 import { StanzaError } from '../../core/errors.js';
+import { streamNamespace } from '../../core/session.js';
 import type { StanzaEvent } from '../../core/events-map.js';
 import { PubsubEngine, type Change, type StoredNode } from '../pubsub/engine.js';
 import { ownerRequest, pubsubGet, pubsubSet, type Requester } from '../pubsub/requests.js';
@@ -141,7 +142,7 @@ export default defineModule({
     ctx.iq('set', ['self', 'bare'], NS.PUBSUB, 'pubsub', async (ev) => {
       const { user, who } = requester(ev);
       const request = payload(ev, NS.PUBSUB);
-      const result = await pubsubSet(engine, user, request, who, ev.stanza);
+      const result = await pubsubSet(engine, user, request, who, ev.stanza, streamNamespace(ev.origin));
       const sub = request.getChild('subscribe');
       if (sub?.attrs.node && sub.attrs.jid) {
         sendLast(user, sub.attrs.jid, [sub.attrs.node], 'on_sub').catch((err: unknown) => ctx.log.warn({ err }, 'sending the last PEP item failed'));

@@ -10,6 +10,7 @@ import { NS } from '../../xml/ns.js';
 import { tryParseJid, type Jid } from '../../jid/jid.js';
 import { defineModule } from '../../core/modules.js';
 import { StanzaError } from '../../core/errors.js';
+import { streamNamespace } from '../../core/session.js';
 import type { StanzaEvent } from '../../core/events-map.js';
 import { checkNodeName, PubsubEngine, type Affiliation, type Change, type StoredNode } from '../pubsub/engine.js';
 import { ownerRequest, pubsubGet, pubsubSet, type Requester } from '../pubsub/requests.js';
@@ -100,7 +101,7 @@ export default defineModule({
       const req = pubsubOf(ev, NS.PUBSUB);
       if (req.getChild('create')) return create(sender(ev), req);
       const op = req.getChild('publish') ?? req.getChild('retract') ?? req.getChild('subscribe') ?? req.getChild('unsubscribe');
-      const result = await pubsubSet(engine, service, req, await requester(sender(ev), op?.attrs.node), ev.stanza);
+      const result = await pubsubSet(engine, service, req, await requester(sender(ev), op?.attrs.node), ev.stanza, streamNamespace(ev.origin));
       if (op?.local === 'subscribe' && op.attrs.node && op.attrs.jid) {
         sendLast(op.attrs.node, op.attrs.jid).catch((err: unknown) => ctx.log.warn({ err }, 'sending the last pubsub item failed'));
       }

@@ -45,9 +45,10 @@ function formIn(parent: Element | undefined, formType: string, maxItems: number)
 
 /**
  * An iq set with `<pubsub xmlns='…pubsub'/>`: publish, retract, create. `stanza` is the iq that
- * carries `pubsub`: a published payload keeps the namespace declarations made on it.
+ * carries `pubsub`, `streamNs` its stream's default namespace: a published payload keeps the
+ * namespace declarations made on them.
  */
-export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: Element, who: Requester, stanza: Element): Promise<Element | undefined> {
+export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: Element, who: Requester, stanza: Element, streamNs: string = NS.CLIENT): Promise<Element | undefined> {
   const publish = pubsub.getChild('publish');
   if (publish) {
     onlyOwner(who);
@@ -56,7 +57,7 @@ export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: E
     if (items.length !== 1) throw pubsubError('bad-request', items.length ? 'invalid-payload' : 'item-required', 'publish one item at a time');
     const options = formIn(pubsub.getChild('publish-options'), NS.PUBSUB_PUBLISH_OPTIONS, engine.limits.maxItems);
     const item = items[0] as Element;
-    const payloads = item.elements().map((p) => withAncestorNamespaces(p, [stanza, pubsub, publish, item]));
+    const payloads = item.elements().map((p) => withAncestorNamespaces(p, [stanza, pubsub, publish, item], streamNs));
     const id = await engine.publish(service, node, new Element(item.name, item.attrs, payloads), who.jid, options);
     return x('pubsub', { xmlns: NS.PUBSUB }, x('publish', { node }, x('item', { id })));
   }

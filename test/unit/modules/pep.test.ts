@@ -4,6 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { x, type Element } from '../../../src/xml/element.js';
 import { NS } from '../../../src/xml/ns.js';
 import { parseElement } from '../../../src/xml/parse.js';
+import { fromJSON } from '../../../src/xml/json.js';
 import { parseXml, type El } from '../../helpers/wire.js';
 import { MODULES } from '../../../src/modules/index.js';
 import pep from '../../../src/modules/pep/pep.js';
@@ -338,6 +339,22 @@ describe('pep: notifications by +notify', () => {
     check(payloadOf(e1!, ['event', NS.PUBSUB_EVENT]), payloadOf(e2!, ['event', NS.PUBSUB_EVENT]));
     const [r1, r2] = [await iq(w, alice, 'get', undefined, items('n1')), await iq(w, alice, 'get', undefined, items('n2'))];
     check(payloadOf(r1, ['pubsub', NS.PUBSUB]), payloadOf(r2, ['pubsub', NS.PUBSUB]));
+  });
+
+  it('gives an unprefixed payload under a prefixed <ps:pubsub> the stream\'s default namespace (jabber:client), in the stored item', async () => {
+    const w = await world();
+    const alice = w.bind('alice@localhost/pc');
+    // The client's stream header declared xmlns='jabber:client'; nothing in the stanza declares a default.
+    await w.router.fromClient(alice, parseElement(`<iq type='set' id='p3'><ps:pubsub xmlns:ps='${NS.PUBSUB}'><ps:publish node='n3'><ps:item id='c'><note><body>hi</body></note></ps:item></ps:publish></ps:pubsub></iq>`));
+    expect(alice.got.find((e) => e.attrs.id === 'p3')?.attrs.type).toBe('result');
+    // The stored item, serialised and parsed again on its own, says what the client meant.
+    const stored = (await w.host.deps.storage.map<StoredNode>('localhost', 'pep').get('alice', 'n3'))!.items[0]!;
+    const reparsed = parseXml(fromJSON(stored.item).toString()).elements()[0]!;
+    expect([reparsed.local, reparsed.xmlns, reparsed.getChild('body')?.xmlns]).toEqual(['note', NS.CLIENT, NS.CLIENT]);
+    // And so does the read-back, inside <pubsub xmlns='…pubsub'/>.
+    const back = await iq(w, alice, 'get', undefined, items('n3'));
+    const payload = parseXml(back.toString()).getChild('pubsub', NS.PUBSUB)?.getChild('items')?.getChild('item')?.elements()[0];
+    expect([payload?.local, payload?.xmlns]).toEqual(['note', NS.CLIENT]);
   });
 
   it('does not notify contacts the access model excludes, nor share an unverified answer', async () => {

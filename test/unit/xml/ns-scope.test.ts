@@ -32,4 +32,11 @@ describe('withAncestorNamespaces', () => {
     const [el, up] = cut(`<iq xmlns:a='urn:a'><p xmlns='urn:d'><a:e><c/></a:e></p></iq>`, 0, 0);
     expect(withAncestorNamespaces(el, up).attrs).toEqual({ xmlns: 'urn:d', 'xmlns:a': 'urn:a' });
   });
+
+  it('gives an unprefixed element the stream\'s default when no ancestor declares one', () => {
+    const [el, up] = cut(`<iq><ps:pubsub xmlns:ps='urn:ps'><ps:item><note><body/></note></ps:item></ps:pubsub></iq>`, 0, 0, 0);
+    expect(withAncestorNamespaces(el, up, 'jabber:client').attrs).toEqual({ xmlns: 'jabber:client' });
+    const [inner, above] = cut(`<iq><p xmlns='urn:d'><note/></p></iq>`, 0, 0);
+    expect(withAncestorNamespaces(inner, above, 'jabber:client').attrs).toEqual({ xmlns: 'urn:d' });
+  });
 });
