@@ -147,10 +147,26 @@ export class S2SManager {
     return this.opts.storage.keyval<string[]>(local, 's2s_queue');
   }
 
-  /** Where a domain goes: the host's route policies (darknet), else the built-in darknet routing. */
+  /**
+   * Where a domain goes: the host's route policies (darknet), else the built-in darknet routing.
+   * A subdomain of one of our own domains that is not configured here is refused unless
+   * darknet_map names it: it would be dialled as our own b32 name (docs/i2p.md), reaching this
+   * very server, which does not serve it.
+   */
   route(local: string, remote: string): Route {
     const policies = this.opts.hosts.get(local)?.items('route-policy') ?? [];
-    return decideRoute(policies, remote, this.opts.settings(local).darknet);
+    const route = decideRoute(policies, remote, this.opts.settings(local).darknet);
+    if (route.kind === 'socks5' && route.reason === 'mapped') return route;
+    const parent = this.ownParent(remote);
+    if (parent) return { kind: 'refused', reason: `${remote} is not served here, and it is under ${parent}, a domain of this server` };
+    return route;
+  }
+
+  /** The local domain `remote` is a subdomain of, if any. */
+  private ownParent(remote: string): string | undefined {
+    const d = remote.toLowerCase();
+    for (const host of this.opts.hosts.keys()) if (d.endsWith(`.${host}`)) return host;
+    return undefined;
   }
 
   /** Send a stanza from a local domain to a remote one (the route/remote path). */
@@ -288,6 +304,13 @@ export class S2SManager {
     if (link.stream === stream) link.stream = undefined;
     if (link.idleTimer) clearTimeout(link.idleTimer);
     if (wasReady && link.queue.length === 0) return void this.forget(link);
+    if (stream.unknownDomain) {
+      // Permanent: the peer does not serve this domain. No retries; the next stanza tries afresh.
+      link.lastError = reason;
+      link.attempts = 0;
+      this.opts.log.warn({ remote: link.remote, local: link.local, queued: link.queue.length }, `s2s: ${reason}; bouncing what waits`);
+      return this.bounceAll(link, 'remote-server-not-found', `${link.remote} is not served by the server it routes to: ${reason}`);
+    }
     this.failed(link, reason, false);
   }
 

@@ -131,7 +131,14 @@ export class S2SOut extends XmlStream implements S2SSession {
     });
   }
 
+  /**
+   * The peer said, before our stream was up, that it does not serve the domain we addressed
+   * (host-unknown, host-gone): retrying cannot help, so what waits for it bounces at once.
+   */
+  unknownDomain = false;
+
   protected override peerStreamError(condition: string, text: string | undefined): void {
+    if (this.state !== 'ready' && (condition === 'host-unknown' || condition === 'host-gone')) this.unknownDomain = true;
     this.fail(null, `the peer closed the stream: ${condition}${text ? ` (${text})` : ''}`);
   }
 
