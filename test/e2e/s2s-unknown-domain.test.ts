@@ -5,9 +5,8 @@
 // s2s_send_deadline (default 60 s; the first retry alone would come after 5 s).
 // References: RFC 6120 §4.9.3.6 (host-unknown), §8.3.3.16 (remote-server-not-found); docs/i2p.md.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
 import { Wire, match, stanzaErrorCondition } from '../helpers/wire.js';
-import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
+import { startFederation, type Federation } from '../helpers/federation.js';
 import { NS } from '../../src/xml/ns.js';
 
 const A = 'p'.repeat(52) + '.b32.i2p';
@@ -15,25 +14,18 @@ const B = 'q'.repeat(52) + '.b32.i2p';
 /** Well under the first retry (5 s) and the send deadline (60 s): a bounce in this time came at once. */
 const AT_ONCE_MS = 4000;
 
-let proxy: SocksProxy;
-let a: TestServer;
-let b: TestServer;
+let fed: Federation;
 let alice: Wire;
 
 beforeAll(async () => {
-  proxy = await SocksProxy.start();
-  a = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port), hosts: `VirtualHost "${A}"` });
-  b = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port), hosts: `VirtualHost "${B}"` });
-  proxy.map(A, a.server.s2sPort).map(B, b.server.s2sPort);
-  await a.addUser('alice', 'alice-pw');
-  alice = await Wire.login({ port: a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 15_000 });
+  fed = await startFederation(A, B);
+  await fed.a.addUser('alice', 'alice-pw');
+  alice = await Wire.login({ port: fed.a.port, domain: A, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 15_000 });
 }, 30_000);
 
 afterAll(async () => {
   await alice?.close();
-  await a?.stop();
-  await b?.stop();
-  await proxy?.close();
+  await fed?.stop();
 });
 
 /** Send a disco#info iq to `to` and return how long its error took, and its condition. */
@@ -47,21 +39,21 @@ async function askAndTime(to: string): Promise<{ ms: number; condition: string |
 
 describe('domains nobody serves', () => {
   it('an unconfigured subdomain of our own b32 name bounces remote-server-not-found at once, with no dial', async () => {
-    const before = proxy.requested.length;
+    const before = fed.proxy.requested.length;
     const got = await askAndTime(`nothere.${A}`);
     expect([got.condition, got.from]).toEqual(['remote-server-not-found', `nothere.${A}`]);
     expect(got.ms).toBeLessThan(AT_ONCE_MS);
     // i2pd was never asked for anything: Clove did not dial itself.
-    expect(proxy.requested.slice(before)).toEqual([]);
+    expect(fed.proxy.requested.slice(before)).toEqual([]);
   });
 
   it('a peer\'s host-unknown before the stream is up bounces what waits at once, without retrying', async () => {
-    const before = proxy.requested.length;
+    const before = fed.proxy.requested.length;
     const got = await askAndTime(`nothere.${B}`);
     expect(got.condition).toBe('remote-server-not-found');
     expect(got.ms).toBeLessThan(AT_ONCE_MS);
     // Dialled once, as B's b32 name (i2pd cannot resolve the subdomain), and never again.
     await new Promise((r) => setTimeout(r, 500));
-    expect(proxy.requested.slice(before)).toEqual([B]);
+    expect(fed.proxy.requested.slice(before)).toEqual([B]);
   });
 });
