@@ -168,6 +168,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       stanzaSizeLimit: config.get<number>('s2s_stanza_size_limit'),
       rateLimit: rates.s2sout,
     }),
+    inboundUp: (local, peer) => inbound.connections().some((s) => !s.closed && s.verified.has(`${peer} ${local}`)),
   });
   /** Certificate and TLS context for a host, from `cfg`; the running maps change only on success. */
   const loadCert = async (name: string, cfg: Config): Promise<{ changed: boolean }> => {
@@ -262,7 +263,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       if (n) log.warn({ connections: inbound.size, refused: n }, `s2s connections refused: ${refused}`);
       return refuseConnection(socket, refused, NS.SERVER);
     }
-    const stream = new S2SIn(socket, s2sOpts, (s) => inbound.removed(s));
+    const stream = new S2SIn(socket, s2sOpts, (s) => {
+      inbound.removed(s);
+      remote.inboundEnded(s);
+    });
     stream.limitRate(rates.s2sin);
     inbound.added(stream);
   };

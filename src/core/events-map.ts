@@ -40,6 +40,13 @@ export interface EventMap {
   /** The config was reloaded (SIGHUP, admin command): ctx.option.live readers already return the new values; modules act on changes here. */
   'config-reloaded': { config: import('../config/config.js').Config; changed: string[] };
   'server-stopping': { reason: string };
+  /**
+   * A remote server looks gone: an outbound connection to it failed or was lost, or an inbound
+   * stream from it was lost without `</stream:stream>`, and no verified stream with it is left
+   * (fired by the s2s manager on the local host of the pair). Its users' presence-based state
+   * (caps interest) is stale: they left without the unavailable presence.
+   */
+  's2s-remote-lost': { local: string; remote: string; reason: string };
   /** An administrator asked the server to stop (XEP-0133); src/main.ts stops it. */
   'server-shutdown-requested': { reason: string };
   /** An administrator asked for a config reload (XEP-0133 style); src/main.ts answers with a ReloadOutcome. */

@@ -18,7 +18,7 @@ import { decideRoute, type BuiltInRouting } from '../net/connect.js';
 import { certificateCanProve } from '../net/darknet-route.js';
 import { DialbackKeys } from './dialback.js';
 import { S2SOut, serverStanzaText } from './s2s-out.js';
-import type { VerifyOutcome } from './s2s-in.js';
+import type { S2SIn, VerifyOutcome } from './s2s-in.js';
 import { BatchWriter } from './batch-writer.js';
 import { DIALBACK_DIAL_BURST, DIALBACK_DIAL_INTERVAL_MS, MAX_LINKS, MAX_REMOTE_DOMAIN_BYTES, TokenBucket, queueRefusal, type Usage } from './s2s-limits.js';
 
@@ -42,6 +42,8 @@ export interface S2SManagerOptions {
     /** The `limits` option's s2sout rate (undefined: not limited). */
     rateLimit?: RateLimit | undefined;
   };
+  /** Whether an inbound stream on which `remote` is verified for `local` is open. */
+  inboundUp?(local: string, remote: string): boolean;
 }
 
 /** Seconds between connection attempts: 5 s, 15 s, 30 s, 1 min, 2 min, then every 5 min. */
@@ -303,8 +305,12 @@ export class S2SManager {
   private done(link: Link, stream: S2SOut, reason: string, wasReady: boolean): void {
     if (link.stream === stream) link.stream = undefined;
     if (link.idleTimer) clearTimeout(link.idleTimer);
-    if (wasReady && link.queue.length === 0) return void this.forget(link);
+    if (wasReady && link.queue.length === 0) {
+      if (stream.lost) this.lost(link.local, link.remote, reason);
+      return void this.forget(link);
+    }
     if (stream.unknownDomain) {
+      this.lost(link.local, link.remote, reason);
       // Permanent: the peer does not serve this domain. No retries; the next stanza tries afresh.
       link.lastError = reason;
       link.attempts = 0;
@@ -316,6 +322,7 @@ export class S2SManager {
 
   private failed(link: Link, why: string, timedOut: boolean): void {
     link.lastError = why;
+    this.lost(link.local, link.remote, why);
     this.opts.log.warn({ remote: link.remote, local: link.local, attempt: link.attempts + 1 }, `s2s: connection failed: ${why}`);
     if (link.queue.length === 0 || this.stopped) return void this.forget(link);
     const deadline = this.opts.settings(link.local).sendDeadline * 1000;
@@ -341,6 +348,29 @@ export class S2SManager {
       else this.forget(link);
     }, wait);
     link.retryTimer.unref();
+  }
+
+  /**
+   * `remote` failed us (`why`): unless a verified stream with it is still up either way, tell
+   * `local`'s modules it is gone ('s2s-remote-lost'), so they drop what its users' presence
+   * left behind (they will not send unavailable now).
+   */
+  private lost(local: string, remote: string, why: string): void {
+    const out = this.links.get(`${local} ${remote}`)?.stream;
+    if ((out && !out.closed && out.state === 'ready') || this.opts.inboundUp?.(local, remote)) return;
+    const host = this.opts.hosts.get(local);
+    if (!host) return;
+    Promise.resolve(host.events.fire('s2s-remote-lost', { local, remote, reason: why }))
+      .catch((err: unknown) => this.opts.log.warn({ remote, local, err: (err as Error).message }, 's2s: an s2s-remote-lost handler failed'));
+  }
+
+  /** An inbound stream ended (main wires it): when it was lost, each domain verified on it may be gone. */
+  inboundEnded(stream: S2SIn): void {
+    if (!stream.lost) return;
+    for (const pair of stream.verified) {
+      const [remote, local] = pair.split(' ') as [string, string];
+      this.lost(local, remote, 'the inbound stream was lost');
+    }
   }
 
   private touch(link: Link): void {

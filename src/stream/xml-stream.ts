@@ -48,6 +48,10 @@ export abstract class XmlStream {
    * when we closed it. Undefined while open.
    */
   protected endedBy: 'peer' | 'lost' | 'local' | undefined;
+  /** The connection went away without the peer's `</stream:stream>` (a crash, a dropped tunnel). */
+  get lost(): boolean {
+    return this.endedBy === 'lost';
+  }
   /** When input last arrived (ms since the epoch): idle timeouts. */
   lastInput = Date.now();
   private readonly inbox: Element[] = [];

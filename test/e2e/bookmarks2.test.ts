@@ -8,8 +8,7 @@ import { MODULES } from '../../src/modules/index.js';
 import { serverSuite } from '../helpers/server-suite.js';
 import { Slixmpp } from '../helpers/slixmpp.js';
 import { match, type El, type Wire } from '../helpers/wire.js';
-import { capsVer } from '../../src/modules/caps/caps-hash.js';
-import { x } from '../../src/xml/element.js';
+import { clientInfo, showCaps } from '../helpers/caps.js';
 import { NS } from '../../src/xml/ns.js';
 
 const NS_B2 = 'urn:xmpp:bookmarks:1';
@@ -33,19 +32,6 @@ async function bookmarks2(c: Wire): Promise<El[]> {
   const r = await c.iq(`<iq type='get'><pubsub xmlns='${NS_PUBSUB}'><items node='${NS_B2}'/></pubsub></iq>`);
   if (r.attrs.type !== 'result') return [];
   return r.getChild('pubsub', NS_PUBSUB)?.getChild('items')?.getChildren('item') ?? [];
-}
-
-/**
- * Send available presence with caps whose disco#info shows `<notify>+notify` (XEP-0115), and
- * answer the server's disco#info query for them, as a client does.
- */
-async function announceNotify(c: Wire, notify: string): Promise<void> {
-  const info = x('query', { xmlns: NS.DISCO_INFO }, x('identity', { category: 'client', type: 'pc', name: c.jid }),
-    x('feature', { var: NS.DISCO_INFO }), x('feature', { var: `${notify}+notify` }));
-  c.send(`<presence><c xmlns='${NS.CAPS}' hash='sha-1' node='https://wire.test' ver='${capsVer(info)}'/></presence>`);
-  const ask = await c.waitFor(match('iq', { type: 'get' }, (el) => el.getChild('query', NS.DISCO_INFO) !== undefined));
-  info.attrs.node = ask.getChild('query', NS.DISCO_INFO)!.attrs.node!;
-  c.send(`<iq type='result' id='${ask.attrs.id}' to='${ask.attrs.from}'>${info.toString()}</iq>`);
 }
 
 /** A PEP notification of `node` (a headline message with a pubsub#event). */
@@ -134,8 +120,8 @@ describe.skipIf(!MODULES.has('pep'))('bookmarks 2 and legacy bookmarks agree (ne
     const user = await suite.account('both');
     const legacy = await suite.login(user, 'legacy');
     const b2 = await suite.login(user, 'b2');
-    await announceNotify(legacy, 'storage:bookmarks');
-    await announceNotify(b2, NS_B2);
+    await showCaps(legacy, clientInfo(legacy.jid, 'storage:bookmarks+notify'));
+    await showCaps(b2, clientInfo(b2.jid, `${NS_B2}+notify`));
     // Interest shown: the legacy client gets the (empty) bookmarks at once, as at Prosody's initial presence.
     expect(legacyRooms(await legacy.waitFor(eventOf('storage:bookmarks')))).toEqual([]);
 

@@ -9,8 +9,7 @@ import { Wire, match, type El } from '../helpers/wire.js';
 import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
 import { friends } from '../helpers/contacts.js';
 import * as guard from '../helpers/leak-guard.js';
-import { capsVer } from '../../src/modules/caps/caps-hash.js';
-import { x } from '../../src/xml/element.js';
+import { clientInfo, showCaps } from '../helpers/caps.js';
 import { NS } from '../../src/xml/ns.js';
 
 const A = 'k'.repeat(52) + '.b32.i2p';
@@ -74,15 +73,8 @@ describe('PEP between two Clove servers over I2P', () => {
     expect((await alice.iq(publish(BUNDLE, `<bundle xmlns='eu.siacs.conversations.axolotl'><identityKey>ALICEKEY</identityKey></bundle>`))).attrs.type).toBe('result');
 
     // bob's caps reach A with his presence; A asks bob's client (over s2s, from alice's bare JID) what they mean.
-    const info = x('query', { xmlns: NS.DISCO_INFO }, x('identity', { category: 'client', type: 'phone', name: 'wire' }),
-      x('feature', { var: NS.DISCO_INFO }), x('feature', { var: `${DEVICELIST}+notify` }));
-    bob.send(`<presence><c xmlns='${NS.CAPS}' hash='sha-1' node='https://wire.test' ver='${capsVer(info)}'/></presence>`);
     // B asks too (for bob's own PEP): each server keeps its own caps cache.
-    for (const from of [`alice@${A}`, `bob@${B}`]) {
-      const ask = await bob.waitFor(match('iq', { type: 'get', from }, (el) => el.getChild('query', NS.DISCO_INFO) !== undefined), 15_000);
-      info.attrs.node = ask.getChild('query', NS.DISCO_INFO)!.attrs.node!;
-      bob.send(`<iq type='result' id='${ask.attrs.id}' to='${from}'>${info.toString()}</iq>`);
-    }
+    await showCaps(bob, clientInfo('wire', `${DEVICELIST}+notify`), [`alice@${A}`, `bob@${B}`], 15_000);
     // Interest shown: the last item at once, then each new publish, all over s2s.
     expect(deviceIds(await bob.waitFor(deviceEvent(`alice@${A}`), 15_000))).toEqual(['1111']);
     expect((await alice.iq(publish(DEVICELIST, list(1111, 2222)))).attrs.type).toBe('result');

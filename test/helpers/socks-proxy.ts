@@ -65,6 +65,12 @@ export class SocksProxy {
     return this;
   }
 
+  /** Destroy every connection it relays (both sides), as a dropped I2P tunnel does; it keeps listening. */
+  cut(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
   /** Stop listening and end every connection and timer it opened. */
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);

@@ -148,6 +148,26 @@ export class NotifyInterest {
     if (m.size === 0) this.interest.delete(user);
   }
 
+  /**
+   * Forget every full JID at `domain` or below it, for all users: its server is gone without
+   * sending unavailable (an s2s link was lost), so nothing should be routed or queued for them.
+   * Returns how many entries went.
+   */
+  forgetDomain(domain: string): number {
+    const d = domain.toLowerCase();
+    let n = 0;
+    for (const [user, m] of [...this.interest]) {
+      for (const jid of [...m.keys()]) {
+        const at = jid.slice(jid.indexOf('@') + 1).split('/')[0]!.toLowerCase();
+        if (at === d || at.endsWith(`.${d}`)) {
+          this.forget(user, jid);
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
   /** Forget everything `user` learnt (the account is gone). */
   forgetUser(user: string): void {
     for (const jid of [...(this.interest.get(user)?.keys() ?? [])]) this.forget(user, jid);

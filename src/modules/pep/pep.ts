@@ -124,6 +124,13 @@ export default defineModule({
     ctx.hook('session-closed', ({ session }) => {
       if (session.jid) interest.forget(session.jid.local, session.jid.toString());
     });
+    // A remote server gone without unavailable presence: its users' +notify must not keep
+    // notifications routed and queued for it (they show interest again with their next presence).
+    ctx.hook('s2s-remote-lost', ({ local, remote }) => {
+      const n = local === host.name ? interest.forgetDomain(remote) : 0;
+      if (n > 0) ctx.log.info({ remote, entries: n }, 'pep: caps interest of a lost remote server forgotten');
+      return undefined;
+    });
     for (const target of ['bare', 'self'] as const) ctx.hook(`iq/${target}`, (ev) => asker.answer(ev), Priority.early);
 
     /** The account an iq to 'self' or 'bare' is about, and who asks. */

@@ -24,6 +24,20 @@ function table(limits: Partial<InterestLimits>, answer: (jid: string) => Element
 }
 
 describe('NotifyInterest', () => {
+  it('forgets every JID of a domain (and its subdomains) whose server is gone, for all users, and nothing else', async () => {
+    const mood = caps('urn:mood');
+    const { t } = table({}, () => mood.info);
+    for (const [user, jid] of [['alice', 'bob@gone.i2p/1'], ['alice', 'muc.gone.i2p/x'], ['carol', 'BOB@gone.i2p/2'], ['alice', 'dave@stays.i2p/1'], ['alice', 'eve@notgone.i2p/1']] as const) {
+      await t.learn(user, jid, mood.c);
+    }
+    const before = t.sizes().totalBytes;
+    t.forgetDomain('gone.i2p');
+    expect(t.recipients('alice', 'urn:mood').sort()).toEqual(['dave@stays.i2p/1', 'eve@notgone.i2p/1']);
+    expect(t.recipients('carol', 'urn:mood')).toEqual([]);
+    expect(t.sizes().interests).toBe(2);
+    expect(t.sizes().totalBytes).toBeLessThan(before);
+  });
+
   it('asks once per verified ver and shares the answer; tells about new interest once', async () => {
     const mood = caps('urn:mood');
     const { t, asked, told } = table({}, () => mood.info);

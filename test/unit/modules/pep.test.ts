@@ -8,6 +8,7 @@ import { fromJSON } from '../../../src/xml/json.js';
 import { parseXml, type El } from '../../helpers/wire.js';
 import { MODULES } from '../../../src/modules/index.js';
 import pep from '../../../src/modules/pep/pep.js';
+import { defineModule } from '../../../src/core/modules.js';
 import disco from '../../../src/modules/disco.js';
 import { capsVer } from '../../../src/modules/caps/caps-hash.js';
 import { hostWorld, type FakeSession, type HostWorld } from '../../helpers/host-world.js';
@@ -355,6 +356,32 @@ describe('pep: notifications by +notify', () => {
     const back = await iq(w, alice, 'get', undefined, items('n3'));
     const payload = parseXml(back.toString()).getChild('pubsub', NS.PUBSUB)?.getChild('items')?.getChild('item')?.elements()[0];
     expect([payload?.local, payload?.xmlns]).toEqual(['note', NS.CLIENT]);
+  });
+
+  it('stops notifying a remote contact\'s resource once its server is lost (s2s-remote-lost), without unavailable', async () => {
+    const w = await world();
+    const remote: Element[] = [];
+    await w.host.load([defineModule({ name: 'fake-s2s', setup(ctx) {
+      ctx.hook('route/remote', (ev) => { remote.push(ev.stanza); return true; });
+    } })], MODULES);
+    await befriend(w, 'alice', 'bob@far.i2p');
+    const alice = w.bind('alice@localhost/pc');
+    const notify = client([`${DEVICELIST}+notify`]);
+    // bob's presence with caps arrives over s2s; alice's server asks his client what they mean.
+    await w.router.route(x('presence', { from: 'bob@far.i2p/phone', to: 'alice@localhost' }, notify.c), undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    const ask = remote.find((e) => e.name === 'iq' && e.getChild('query', NS.DISCO_INFO))!;
+    const answer = notify.info.clone();
+    answer.attrs.node = ask.getChild('query')!.attrs.node!;
+    await w.router.route(x('iq', { type: 'result', id: ask.attrs.id!, from: 'bob@far.i2p/phone', to: 'alice@localhost' }, answer), undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    const toBob = (): Element[] => remote.filter((e) => e.name === 'message' && e.attrs.to === 'bob@far.i2p/phone');
+    await iq(w, alice, 'set', undefined, publish(DEVICELIST, 'current', list('1')));
+    expect(toBob()).toHaveLength(1);
+    // far.i2p vanished: its link failed and no stream with it is left.
+    await w.host.events.fire('s2s-remote-lost', { local: 'localhost', remote: 'far.i2p', reason: 'test' });
+    await iq(w, alice, 'set', undefined, publish(DEVICELIST, 'current', list('1', '2')));
+    expect(toBob()).toHaveLength(1);
   });
 
   it('does not notify contacts the access model excludes, nor share an unverified answer', async () => {
