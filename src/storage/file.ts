@@ -14,11 +14,14 @@ import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveSto
 import { FileArchives, type ArchiveCacheOptions } from './archive/file-archive.js';
 import { decodeName, isHashedName, longNameOf, storedName, unwrapValue, wrapValue } from './file-names.js';
 import { isCode, makeDirDurable, syncDir } from './fs-sync.js';
+import { FileMaps } from './file-map.js';
 
 export { decodeName, encodeName } from './file-names.js';
 
 const EXT = '.json';
 const TMP_EXT = '.tmp';
+/** A map's change log beside its base file (./file-map.ts). */
+const LOG_EXT = '.log';
 /** Bytes a user's file name gets beyond its stored name: EXT, then `.<16 hex>.tmp` while written. */
 const RESERVED = EXT.length + 1 + 16 + TMP_EXT.length;
 /** Temp files older than this are debris from a crash; younger ones may be another process's write in flight. */
@@ -54,6 +57,14 @@ class FileBackend implements StorageBackend {
   private readonly locks = new Map<string, Promise<void>>();
   private closed = false;
   private readonly archives: FileArchives;
+  private readonly maps = new FileMaps({
+    read: (file) => this.read(file),
+    write: (file, data) => this.write(file, data),
+    ensureDir: (dir) => this.ensureDir(dir),
+    lock: (key, f) => this.withLock(key, f),
+    invalidate: (file) => this.forget(file),
+    isClosed: () => this.closed,
+  });
 
   constructor(
     private readonly dataPath: string,
@@ -79,35 +90,10 @@ class FileBackend implements StorageBackend {
 
   map<T>(host: string, store: string): MapStore<T> {
     const dir = this.storeDir(host, store);
-    const getAll = async (user: string): Promise<Record<string, T>> => {
+    return this.maps.store<T>((user) => {
       const f = this.file(dir, user);
-      return parse<Record<string, T>>(await this.read(f.path), f) ?? {};
-    };
-    return {
-      get: async (user, key) => {
-        const all = await getAll(user);
-        return Object.hasOwn(all, key) ? all[key] : undefined;
-      },
-      getAll,
-      set: async (user, key, value) => {
-        const f = this.file(dir, user);
-        // Read-modify-write under a per-file lock; the lock covers queueing, not the disk write,
-        // so concurrent updates to one map still coalesce.
-        const queued = await this.withLock(f.path, async () => {
-          const all = parse<Record<string, T>>(await this.read(f.path), f) ?? {};
-          if (value === undefined) delete all[key];
-          else Object.defineProperty(all, key, { value, enumerable: true, writable: true, configurable: true });
-          return { done: this.write(f.path, Object.keys(all).length === 0 ? null : wrapValue(all, f.long)) };
-        });
-        await queued.done;
-      },
-      setAll: async (user, all) => {
-        const f = this.file(dir, user);
-        const empty = all === undefined || Object.keys(all).length === 0;
-        const queued = await this.withLock(f.path, async () => ({ done: this.write(f.path, empty ? null : wrapValue(all, f.long)) }));
-        await queued.done;
-      },
-    };
+      return { base: f.path, log: f.path.slice(0, -EXT.length) + LOG_EXT, ...(f.long !== undefined ? { long: f.long } : {}) };
+    });
   }
 
   archive(host: string, store: string, limits?: ArchiveLimits): ArchiveStore {
@@ -117,6 +103,7 @@ class FileBackend implements StorageBackend {
   async close(): Promise<void> {
     this.closed = true;
     await this.archives.close();
+    await this.maps.idle();
     while (this.drains.size > 0 || this.cleanups.size > 0) {
       await Promise.allSettled([...this.drains, ...this.cleanups]);
     }

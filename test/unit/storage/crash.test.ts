@@ -93,6 +93,7 @@ it('leaves only valid JSON and keeps acknowledged writes after kill -9', async (
       const d = path.join(data, 'localhost', sub);
       for (const f of await readdir(d)) {
         if (f.endsWith('.json')) JSON.parse(await readFile(path.join(d, f), 'utf8')); // throws if torn
+        else if (sub === 'crashmap' && f.endsWith('.log')) continue; // a map's change log: a torn last line is cut off at the next append
         else expect(f).toMatch(/\.json\.[0-9a-f]{16}\.tmp$/);
       }
     }

@@ -36,9 +36,13 @@ describe('file backend', () => {
     await b.keyval('example.com', 'accounts').set('a.b', { x: 1 });
     await b.map('localhost', 'roster').set('alice', 'bob@example.com', { name: 'Bob' });
     expect(JSON.parse(await readFile(path.join(dir, 'example%2ecom', 'accounts', 'a%2eb.json'), 'utf8'))).toEqual({ x: 1 });
+    // A map's change is one checksummed line of <user>.log; a compaction (setAll does one) moves it into <user>.json.
+    expect(await readFile(path.join(dir, 'localhost', 'roster', 'alice.log'), 'utf8')).toMatch(/^[0-9a-f]{8} \{"k":"bob@example.com","v":\{"name":"Bob"\}\}\n$/);
+    await b.map('localhost', 'roster').setAll('alice', { 'bob@example.com': { name: 'Bob' } });
     expect(JSON.parse(await readFile(path.join(dir, 'localhost', 'roster', 'alice.json'), 'utf8'))).toEqual({
       'bob@example.com': { name: 'Bob' },
     });
+    expect(await readdir(path.join(dir, 'localhost', 'roster'))).toEqual(['alice.json']);
     await b.keyval('example.com', 'accounts').set('a.b', undefined);
     expect(await readdir(path.join(dir, 'example%2ecom', 'accounts'))).toEqual([]);
   });
