@@ -151,14 +151,15 @@ export class S2SManager {
 
   /**
    * Where a domain goes: the host's route policies (darknet), else the built-in darknet routing.
-   * A subdomain of one of our own domains that is not configured here is refused unless
+   * A subdomain of one of our own I2P domains that is not configured here is refused unless
    * darknet_map names it: it would be dialled as our own b32 name (docs/i2p.md), reaching this
-   * very server, which does not serve it.
+   * very server, which does not serve it. (A clearnet subdomain, dialled directly, may be
+   * another server.)
    */
   route(local: string, remote: string): Route {
     const policies = this.opts.hosts.get(local)?.items('route-policy') ?? [];
     const route = decideRoute(policies, remote, this.opts.settings(local).darknet);
-    if (route.kind === 'socks5' && route.reason === 'mapped') return route;
+    if (route.kind !== 'socks5' || route.reason === 'mapped') return route;
     const parent = this.ownParent(remote);
     if (parent) return { kind: 'refused', reason: `${remote} is not served here, and it is under ${parent}, a domain of this server` };
     return route;
