@@ -1,12 +1,14 @@
-// The pubsub engine: nodes, their configuration and items, kept per service in a map store,
-// with the limits that keep one service bounded. It knows nothing of PEP or of who may do what:
-// the layer above (PEP, later the pubsub component) checks access, then calls it; it hands every
-// change to `notify` with the <event/> to send, and that layer picks the recipients.
-// References: XEP-0060 §7 (publish, retract, purge), §8 (owner use cases), §12.8 (item ids).
+// The pubsub engine: nodes, their configuration, items, subscriptions (pending ones too) and
+// affiliations, kept per service in a map store, with the limits that keep one service bounded
+// (its bytes as a running count, ./service-bytes.ts). It knows nothing of PEP or of who may do
+// what: the layer above (PEP, the pubsub component) checks access, then calls it; it hands every
+// change to `notify` with the <event/> to send, and that layer picks the recipients. Each change
+// of a node is one write of that node.
+// References: XEP-0060 §6.1 (subscribe), §7 (publish, retract, purge), §8 (owner use cases), §12.8 (item ids).
 import { randomBytes } from 'node:crypto';
 import { x, type Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
-import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
+import { fromJSON, toJSON } from '../../xml/json.js';
 import { StanzaError } from '../../core/errors.js';
 import type { MapStore } from '../../storage/store.js';
 import { VolatileItems } from './volatile-items.js';
@@ -14,75 +16,12 @@ import type { SubOptions } from './sub-options.js';
 import { defaultConfig, itemCap, meets, normaliseConfig, PEP_MODELS, type ConfigChanges, type ConfigModels, type NodeConfig } from './node-config.js';
 import { nodeSize, ServiceBytes } from './service-bytes.js';
 import {
-  checkPending, DEFAULT_PENDING_LIMITS, deliverable, jidOf, pruneOptions, stateOf, withOptions, withoutSubscription, type PendingLimits, type SubState,
+  checkPending, DEFAULT_PENDING_LIMITS, deliverable, jidOf, pruneOptions, stateOf, tooMany, withOptions, withoutSubscription, type PendingLimits, type SubState,
 } from './subscriptions.js';
 
-/** Limits of one service (a PEP account, or one pubsub component). */
-export interface PubsubLimits {
-  /** Most items a node keeps; also what max_items 'max' means (pep_max_items). */
-  maxItems: number;
-  /** Most bytes of one item as serialised XML (pep_max_item_bytes). */
-  itemBytes: number;
-  /** Most nodes per service (pep_max_nodes). */
-  nodes: number;
-  /** Most bytes of all stored nodes of one service (pep_max_bytes). */
-  serviceBytes: number;
-  /** Most explicit subscriptions per node. */
-  subscribers: number;
-  /** What one service is, in error texts: a PEP 'account' (the default) or a pubsub 'service'. */
-  scope?: 'account' | 'service';
-  /** Bounds on pending subscription requests (access model 'authorize'); DEFAULT_PENDING_LIMITS when absent. */
-  pending?: PendingLimits;
-}
+import { pubsubError, publishEvent, type Affiliation, type Notify, type PubsubLimits, type StoredItem, type StoredNode } from './model.js';
 
-/** One stored item; `published` is its publish time (ISO 8601), absent on items stored before it was kept. */
-export interface StoredItem { id: string; item: ElementJSON; publisher?: string; published?: string }
-
-/**
- * One node as stored: its configuration, its items (newest first), explicit subscribers' JIDs,
- * JIDs whose subscription waits for an owner's approval (§6.1.2), their options (§6.3), and
- * affiliations.
- */
-export interface StoredNode {
-  config: Partial<NodeConfig>;
-  items: StoredItem[];
-  subscribers?: string[];
-  pending?: string[];
-  subOptions?: Record<string, SubOptions>;
-  affiliations?: Record<string, Affiliation>;
-}
-
-/** A JID's standing on a node (XEP-0060 §4.1); 'none' is never stored. */
-export type Affiliation = 'owner' | 'publisher' | 'member' | 'none' | 'outcast';
-
-/** What the engine tells the layer above about a change. */
-export interface Change {
-  service: string;
-  node: string;
-  config: NodeConfig;
-  /** The `<event xmlns='…pubsub#event'/>` to deliver. */
-  event: Element;
-  kind: 'publish' | 'retract' | 'purge' | 'delete' | 'config';
-  /** The item published or the id retracted. */
-  item?: Element;
-  id?: string;
-  /** JIDs with an explicit subscription to the node (XEP-0060 §6.1), notified besides whoever the layer above adds. */
-  subscribers: readonly string[];
-}
-
-export type Notify = (change: Change) => void | Promise<void>;
-
-/** A pubsub error with its application-specific condition (XEP-0060 §7.1.3, §7.1.5). */
-export function pubsubError(condition: ConstructorParameters<typeof StanzaError>[0], specific: string, text?: string): StanzaError {
-  return new StanzaError(condition, text, undefined, x(specific, { xmlns: NS.PUBSUB_ERRORS }));
-}
-
-/** A valid node name: non-empty, bounded (it becomes a store key). */
-export function checkNodeName(node: string | undefined): string {
-  if (node === undefined || node === '') throw pubsubError('bad-request', 'nodeid-required');
-  if (node.length > 1024) throw new StanzaError('not-acceptable', 'node names are at most 1024 characters');
-  return node;
-}
+export * from './model.js';
 
 export class PubsubEngine {
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -309,7 +248,7 @@ export class PubsubEngine {
   private approved(n: StoredNode, jid: string): StoredNode {
     const subscribers = n.subscribers ?? [];
     if (subscribers.length >= this.limits.subscribers) {
-      throw new StanzaError('policy-violation', `at most ${this.limits.subscribers} subscriptions per node`, undefined, x('too-many-subscriptions', { xmlns: NS.PUBSUB_ERRORS }));
+      throw tooMany(`at most ${this.limits.subscribers} subscriptions per node`);
     }
     return { ...n, subscribers: [...subscribers, jid], pending: (n.pending ?? []).filter((j) => j !== jid) };
   }
@@ -437,10 +376,4 @@ export class PubsubEngine {
       this.bytes.forget(service);
     });
   }
-}
-
-/** The `<event/>` of a publish: the item, without its payload when deliver_payloads is off. */
-export function publishEvent(node: string, item: Element, config: NodeConfig): Element {
-  const shown = config.deliver_payloads ? item : x('item', { id: item.attrs.id });
-  return x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, shown));
 }

@@ -3,11 +3,9 @@
 // Pending requests are bounded per node and per subscriber (its bare JID, across the service),
 // in count and in bytes, since anyone may ask.
 // References: XEP-0060 §4.2 (subscription states), §6.1.3.x (too-many-subscriptions, pending-subscription), §6.3.
-import { StanzaError } from '../../core/errors.js';
-import { x } from '../../xml/element.js';
-import { NS } from '../../xml/ns.js';
+import type { StanzaError } from '../../core/errors.js';
 import type { SubOptions } from './sub-options.js';
-import type { StoredNode } from './engine.js';
+import { pubsubError, type StoredNode } from './model.js';
 
 /** Bounds on pending subscription requests. */
 export interface PendingLimits {
@@ -45,8 +43,8 @@ export function stateOf(n: StoredNode, jid: string): SubState | undefined {
 }
 
 /** policy-violation with too-many-subscriptions (XEP-0060 §6.1.3.9). */
-function tooMany(why: string): StanzaError {
-  return new StanzaError('policy-violation', why, undefined, x('too-many-subscriptions', { xmlns: NS.PUBSUB_ERRORS }));
+export function tooMany(why: string): StanzaError {
+  return pubsubError('policy-violation', 'too-many-subscriptions', why);
 }
 
 /**
