@@ -186,6 +186,8 @@ export default defineModule({
 
     // An owner's answer to an approval request (XEP-0060 §8.6); a cancelled form leaves it pending.
     ctx.hook('message/host', async (ev) => {
+      // An error bounced back carries our own form: not an answer.
+      if (ev.stanza.attrs.type === 'error') return undefined;
       const decision = readDecision(ev.stanza);
       if (decision === undefined) return undefined;
       if (decision === 'cancel') return true;
