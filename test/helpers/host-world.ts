@@ -6,6 +6,7 @@ import { SessionTable } from '../../src/core/sessions.js';
 import { parseConfig } from '../../src/config/config.js';
 import { silentLogger } from '../../src/core/log.js';
 import { createMemoryBackend } from '../../src/storage/memory.js';
+import type { StorageBackend } from '../../src/storage/store.js';
 import { Accounts } from '../../src/storage/accounts.js';
 import { parseJid, type Jid } from '../../src/jid/jid.js';
 import { x, type Element } from '../../src/xml/element.js';
@@ -41,11 +42,10 @@ export interface HostWorld {
   addHost(name: string): Host;
 }
 
-/** Host "localhost" from the config text `cfg` (read as if from `file`). */
-export function hostWorld(cfg = 'VirtualHost "localhost"', file = 'test.cfg.lua'): HostWorld {
+/** Host "localhost" from the config text `cfg` (read as if from `file`), on `storage` (a fresh memory backend by default). */
+export function hostWorld(cfg = 'VirtualHost "localhost"', file = 'test.cfg.lua', storage: StorageBackend = createMemoryBackend()): HostWorld {
   const config = parseConfig(cfg, file);
   const log = silentLogger();
-  const storage = createMemoryBackend();
   const sessions = new SessionTable();
   const hosts = new Map<string, Host>();
   const router = new Router({ hosts, sessions, log });

@@ -1,79 +1,41 @@
-// The pubsub engine: nodes, their configuration and items, kept per service in a map store,
-// with the limits that keep one service bounded. It knows nothing of PEP or of who may do what:
-// the layer above (PEP, later the pubsub component) checks access, then calls it; it hands every
-// change to `notify` with the <event/> to send, and that layer picks the recipients.
-// References: XEP-0060 §7 (publish, retract, purge), §8 (owner use cases), §12.8 (item ids).
+// The pubsub engine: nodes, their configuration, items, subscriptions (pending ones too) and
+// affiliations, kept per service in a map store, with the limits that keep one service bounded
+// (its bytes as a running count, ./service-bytes.ts). It knows nothing of PEP or of who may do
+// what: the layer above (PEP, the pubsub component) checks access, then calls it; it hands every
+// change to `notify` with the <event/> to send, and that layer picks the recipients. Each change
+// of a node is one write of that node.
+// References: XEP-0060 §6.1 (subscribe), §7 (publish, retract, purge), §8 (owner use cases), §12.8 (item ids).
 import { randomBytes } from 'node:crypto';
 import { x, type Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
-import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
+import { fromJSON, toJSON } from '../../xml/json.js';
 import { StanzaError } from '../../core/errors.js';
 import type { MapStore } from '../../storage/store.js';
 import { VolatileItems } from './volatile-items.js';
 import type { SubOptions } from './sub-options.js';
-import { defaultConfig, itemCap, meets, normaliseConfig, type ConfigChanges, type NodeConfig } from './node-config.js';
+import { defaultConfig, itemCap, meets, normaliseConfig, PEP_MODELS, type ConfigChanges, type ConfigModels, type NodeConfig } from './node-config.js';
+import { nodeSize, ServiceBytes } from './service-bytes.js';
+import {
+  checkPending, DEFAULT_PENDING_LIMITS, deliverable, jidOf, pruneOptions, stateOf, tooMany, withOptions, withoutSubscription, type PendingLimits, type SubState,
+} from './subscriptions.js';
 
-/** Limits of one service (a PEP account, or one pubsub component). */
-export interface PubsubLimits {
-  /** Most items a node keeps; also what max_items 'max' means (pep_max_items). */
-  maxItems: number;
-  /** Most bytes of one item as serialised XML (pep_max_item_bytes). */
-  itemBytes: number;
-  /** Most nodes per service (pep_max_nodes). */
-  nodes: number;
-  /** Most bytes of all stored nodes of one service (pep_max_bytes). */
-  serviceBytes: number;
-  /** Most explicit subscriptions per node. */
-  subscribers: number;
-  /** What one service is, in error texts: a PEP 'account' (the default) or a pubsub 'service'. */
-  scope?: 'account' | 'service';
-}
+import { pubsubError, publishEvent, type Affiliation, type Notify, type PubsubLimits, type StoredItem, type StoredNode } from './model.js';
 
-/** One stored item; `published` is its publish time (ISO 8601), absent on items stored before it was kept. */
-export interface StoredItem { id: string; item: ElementJSON; publisher?: string; published?: string }
-
-/** One node as stored: its configuration, its items (newest first), explicit subscribers' JIDs and their options (§6.3). */
-export interface StoredNode { config: Partial<NodeConfig>; items: StoredItem[]; subscribers?: string[]; subOptions?: Record<string, SubOptions>; affiliations?: Record<string, Affiliation> }
-
-/** A JID's standing on a node (XEP-0060 §4.1); 'none' is never stored. */
-export type Affiliation = 'owner' | 'publisher' | 'member' | 'none' | 'outcast';
-
-/** What the engine tells the layer above about a change. */
-export interface Change {
-  service: string;
-  node: string;
-  config: NodeConfig;
-  /** The `<event xmlns='…pubsub#event'/>` to deliver. */
-  event: Element;
-  kind: 'publish' | 'retract' | 'purge' | 'delete' | 'config';
-  /** The item published or the id retracted. */
-  item?: Element;
-  id?: string;
-  /** JIDs with an explicit subscription to the node (XEP-0060 §6.1), notified besides whoever the layer above adds. */
-  subscribers: readonly string[];
-}
-
-export type Notify = (change: Change) => void | Promise<void>;
-
-/** A pubsub error with its application-specific condition (XEP-0060 §7.1.3, §7.1.5). */
-export function pubsubError(condition: ConstructorParameters<typeof StanzaError>[0], specific: string, text?: string): StanzaError {
-  return new StanzaError(condition, text, undefined, x(specific, { xmlns: NS.PUBSUB_ERRORS }));
-}
-
-/** A valid node name: non-empty, bounded (it becomes a store key). */
-export function checkNodeName(node: string | undefined): string {
-  if (node === undefined || node === '') throw pubsubError('bad-request', 'nodeid-required');
-  if (node.length > 1024) throw new StanzaError('not-acceptable', 'node names are at most 1024 characters');
-  return node;
-}
+export * from './model.js';
 
 export class PubsubEngine {
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Items of nodes with persist_items off: memory only, bounded in bytes. */
   private readonly volatile: VolatileItems;
+  /** Bytes each service keeps in the store, moved by every write below. */
+  private readonly bytes: ServiceBytes;
+  private readonly pendingLimits: PendingLimits;
 
-  constructor(private readonly store: MapStore<StoredNode>, readonly limits: PubsubLimits, private readonly notify: Notify) {
+  /** `models`: the access and publish models this service's node configuration forms accept. */
+  constructor(private readonly store: MapStore<StoredNode>, readonly limits: PubsubLimits, private readonly notify: Notify, readonly models: ConfigModels = PEP_MODELS) {
     this.volatile = new VolatileItems(limits.serviceBytes);
+    this.bytes = new ServiceBytes(store);
+    this.pendingLimits = limits.pending ?? DEFAULT_PENDING_LIMITS;
   }
 
   /** Changes to one service, one at a time (two resources may publish at once). */
@@ -84,6 +46,25 @@ export class PubsubEngine {
     this.queues.set(service, tail);
     void tail.then(() => { if (this.queues.get(service) === tail) this.queues.delete(service); });
     return run;
+  }
+
+  /**
+   * Write one node (undefined deletes it), `prev` being what the store holds now, keeping the
+   * service's byte count. A write that grows the service past its limit is refused with
+   * resource-constraint and stores nothing; one that shrinks it never is.
+   */
+  private async put(service: string, node: string, prev: StoredNode | undefined, next: StoredNode | undefined): Promise<void> {
+    const delta = nodeSize(node, next) - nodeSize(node, prev);
+    if (delta > 0 && (await this.bytes.total(service)) + delta > this.limits.serviceBytes) {
+      throw new StanzaError('resource-constraint', `the stored items of one ${this.limits.scope ?? 'account'} are limited to ${this.limits.serviceBytes} bytes`);
+    }
+    await this.store.set(service, node, next);
+    this.bytes.moved(service, delta);
+  }
+
+  /** Bytes the service keeps in the store, as the limit counts them (the running count). */
+  storedBytes(service: string): Promise<number> {
+    return this.serial(service, () => this.bytes.total(service));
   }
 
   /** The node's configuration, or undefined when it does not exist. */
@@ -97,10 +78,14 @@ export class PubsubEngine {
     return Object.keys(await this.store.getAll(service));
   }
 
+  /** Every node of the service with what decides who sees it (one read of the store). */
+  async listing(service: string): Promise<{ node: string; config: NodeConfig; affiliations: Record<string, Affiliation>; subscribers: string[] }[]> {
+    return Object.entries(await this.store.getAll(service)).map(([node, n]) => ({ node, config: normaliseConfig(n.config), affiliations: n.affiliations ?? {}, subscribers: n.subscribers ?? [] }));
+  }
+
   /** Items of a node, newest first: all, those with `ids`, or the newest `max`. item-not-found when it does not exist. */
   async items(service: string, node: string, opts: { ids?: readonly string[]; max?: number } = {}): Promise<Element[]> {
-    const n = await this.store.get(service, node);
-    if (!n) throw new StanzaError('item-not-found', 'no such node');
+    const n = await this.existing(service, node);
     let items = this.itemsOf(service, node, n);
     if (opts.ids) items = items.filter((i) => opts.ids!.includes(i.id));
     if (opts.max !== undefined) items = items.slice(0, opts.max);
@@ -124,12 +109,16 @@ export class PubsubEngine {
     return normaliseConfig(n.config).persist_items ? n.items : this.volatile.get(service, node);
   }
 
-  /** Create a node with `config` changes over the defaults; conflict when it exists. */
-  async create(service: string, node: string, changes: ConfigChanges = {}): Promise<void> {
+  /**
+   * Create a node with `config` changes over the defaults, and `owner` (a bare JID) as its owner,
+   * in one write: a crash leaves either no node or an owned one. conflict when it exists.
+   */
+  async create(service: string, node: string, changes: ConfigChanges = {}, owner?: string): Promise<void> {
     await this.serial(service, async () => {
       if (await this.store.get(service, node)) throw new StanzaError('conflict', 'the node exists');
       await this.checkNodeCount(service);
-      await this.store.set(service, node, { config: { ...defaultConfig(), ...changes }, items: [] });
+      const affiliations = owner ? Object.fromEntries(new Map<string, Affiliation>([[owner, 'owner']])) : undefined;
+      await this.put(service, node, undefined, { config: { ...defaultConfig(), ...changes }, items: [], ...(affiliations ? { affiliations } : {}) });
     });
   }
 
@@ -152,25 +141,21 @@ export class PubsubEngine {
       throw pubsubError('not-acceptable', 'payload-too-big', `items are limited to ${this.limits.itemBytes} bytes`);
     }
     const change = await this.serial(service, async () => {
-      let n = await this.store.get(service, node);
-      if (n && options && !meets(normaliseConfig(n.config), options)) {
+      const prev = await this.store.get(service, node);
+      if (prev && options && !meets(normaliseConfig(prev.config), options)) {
         throw pubsubError('conflict', 'precondition-not-met', 'the node configuration does not match the publish-options');
       }
-      if (!n) {
-        await this.checkNodeCount(service);
-        n = { config: { ...defaultConfig(), ...(options ?? {}) }, items: [] };
-      }
+      if (!prev) await this.checkNodeCount(service);
+      const n: StoredNode = prev ?? { config: { ...defaultConfig(), ...(options ?? {}) }, items: [] };
       const config = normaliseConfig(n.config);
       const stored: StoredItem = { id, item: toJSON(el), ...(publisher ? { publisher } : {}), published: new Date().toISOString() };
       const others = this.itemsOf(service, node, n).filter((i) => i.id !== id);
       const items = [stored, ...others].slice(0, itemCap(config, this.limits.maxItems));
       if (config.persist_items) {
-        const next = { ...n, items };
-        await this.checkServiceBytes(service, node, next);
-        await this.store.set(service, node, next);
+        await this.put(service, node, prev, { ...n, items });
       } else {
         this.volatile.set(service, node, items);
-        await this.store.set(service, node, { ...n, items: [] });
+        await this.put(service, node, prev, { ...n, items: [] });
       }
       return { service, node, config, kind: 'publish' as const, item: el, id, event: publishEvent(node, el, config), subscribers: deliverable(n) };
     });
@@ -178,25 +163,15 @@ export class PubsubEngine {
     return id;
   }
 
-  private async checkServiceBytes(service: string, node: string, next: StoredNode): Promise<void> {
-    // Counted key by key: a node may be named '__proto__', which no plain assignment stores.
-    let bytes = node.length + JSON.stringify(next).length;
-    for (const [k, v] of Object.entries(await this.store.getAll(service))) if (k !== node) bytes += k.length + JSON.stringify(v).length;
-    if (bytes > this.limits.serviceBytes) {
-      throw new StanzaError('resource-constraint', `the stored items of one ${this.limits.scope ?? 'account'} are limited to ${this.limits.serviceBytes} bytes`);
-    }
-  }
-
   /** Remove items by id; `notify` adds a retract notification (when the node's notify_retract allows). */
   async retract(service: string, node: string, ids: readonly string[], notify: boolean): Promise<void> {
     const change = await this.serial(service, async () => {
-      const n = await this.store.get(service, node);
-      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      const n = await this.existing(service, node);
       const config = normaliseConfig(n.config);
       const before = this.itemsOf(service, node, n);
       const items = before.filter((i) => !ids.includes(i.id));
       if (items.length === before.length) throw new StanzaError('item-not-found', 'no such item');
-      if (config.persist_items) await this.store.set(service, node, { ...n, items });
+      if (config.persist_items) await this.put(service, node, n, { ...n, items });
       else this.volatile.set(service, node, items);
       const event = x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, ...ids.map((id) => x('retract', { id }))));
       return { service, node, config, kind: 'retract' as const, event, id: ids[0], subscribers: deliverable(n) };
@@ -207,10 +182,9 @@ export class PubsubEngine {
   /** Remove every item of the node, notifying subscribers. */
   async purge(service: string, node: string): Promise<void> {
     const change = await this.serial(service, async () => {
-      const n = await this.store.get(service, node);
-      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      const n = await this.existing(service, node);
       this.volatile.delete(service, node);
-      await this.store.set(service, node, { ...n, items: [] });
+      await this.put(service, node, n, { ...n, items: [] });
       const config = normaliseConfig(n.config);
       return { service, node, config, kind: 'purge' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('purge', { node })), subscribers: deliverable(n) };
     });
@@ -220,10 +194,9 @@ export class PubsubEngine {
   /** Delete the node and its items, notifying subscribers (with the `redirect` URI when given, XEP-0060 §8.4.1). */
   async deleteNode(service: string, node: string, redirect?: string): Promise<void> {
     const change = await this.serial(service, async () => {
-      const n = await this.store.get(service, node);
-      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      const n = await this.existing(service, node);
       this.volatile.delete(service, node);
-      await this.store.set(service, node, undefined);
+      await this.put(service, node, n, undefined);
       const config = normaliseConfig(n.config);
       return { service, node, config, kind: 'delete' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('delete', { node }, redirect ? x('redirect', { uri: redirect }) : null)), subscribers: deliverable(n) };
     });
@@ -233,29 +206,69 @@ export class PubsubEngine {
   /** Apply configuration changes; items past a lower max_items are dropped. Notifies when notify_config is on. */
   async configure(service: string, node: string, changes: ConfigChanges): Promise<void> {
     const change = await this.serial(service, async () => {
-      const n = await this.store.get(service, node);
-      if (!n) throw new StanzaError('item-not-found', 'no such node');
+      const n = await this.existing(service, node);
       const config = { ...normaliseConfig(n.config), ...changes };
       let items = this.itemsOf(service, node, n).slice(0, itemCap(config, this.limits.maxItems));
       if (config.persist_items) this.volatile.delete(service, node);
       else { this.volatile.set(service, node, items); items = []; }
-      await this.store.set(service, node, { ...n, config, items });
+      await this.put(service, node, n, { ...n, config, items });
       return { service, node, config, kind: 'config' as const, event: x('event', { xmlns: NS.PUBSUB_EVENT }, x('configuration', { node })), subscribers: deliverable(n) };
     });
     if (change.config.notify_config) await this.notify(change);
   }
 
-  /** Subscribe `jid` to the node (idempotent), with `options` when given; item-not-found when it does not exist. */
-  async subscribe(service: string, node: string, jid: string, options?: SubOptions): Promise<void> {
-    await this.serial(service, async () => {
-      const n = await this.store.get(service, node);
+  /**
+   * Subscribe `jid` to the node, with `options` when given; item-not-found when it does not
+   * exist. `as` 'pending' makes a new subscription a request for the owners to approve (§6.1.2):
+   * bounded per node and per subscriber (policy-violation with too-many-subscriptions), and
+   * asking again while one waits gets not-authorized with pending-subscription. An approved
+   * subscriber stays subscribed. Resolves with the state reached.
+   */
+  async subscribe(service: string, node: string, jid: string, options?: SubOptions, as: SubState = 'subscribed'): Promise<SubState> {
+    return this.serial(service, async () => {
+      const all = await this.store.getAll(service);
+      const n = Object.hasOwn(all, node) ? all[node] : undefined;
       if (!n) throw new StanzaError('item-not-found', 'no such node');
-      const subscribers = n.subscribers ?? [];
-      if (!subscribers.includes(jid) && subscribers.length >= this.limits.subscribers) throw new StanzaError('policy-violation', `at most ${this.limits.subscribers} subscriptions per node`);
-      if (subscribers.includes(jid) && !options) return;
-      const next = { ...n, subscribers: subscribers.includes(jid) ? subscribers : [...subscribers, jid] };
-      await this.store.set(service, node, options ? withOptions(next, jid, options) : next);
+      const state = stateOf(n, jid);
+      if (state === 'subscribed' || as === 'subscribed') {
+        if (state === 'subscribed' && !options) return 'subscribed';
+        const next = state === 'subscribed' ? n : this.approved(n, jid);
+        await this.put(service, node, n, options ? withOptions(next, jid, options) : next);
+        return 'subscribed';
+      }
+      if (state === 'pending') throw pubsubError('not-authorized', 'pending-subscription', 'your subscription request waits for an owner of the node');
+      checkPending(all, node, jid, this.pendingLimits);
+      const next = { ...n, pending: [...(n.pending ?? []), jid] };
+      await this.put(service, node, n, options ? withOptions(next, jid, options) : next);
+      return 'pending';
     });
+  }
+
+  /** `n` with `jid` subscribed (a pending request of it approved), within the subscriber limit. */
+  private approved(n: StoredNode, jid: string): StoredNode {
+    const subscribers = n.subscribers ?? [];
+    if (subscribers.length >= this.limits.subscribers) {
+      throw tooMany(`at most ${this.limits.subscribers} subscriptions per node`);
+    }
+    return { ...n, subscribers: [...subscribers, jid], pending: (n.pending ?? []).filter((j) => j !== jid) };
+  }
+
+  /**
+   * An owner's answer to `jid`'s pending request (§8.6): `allow` subscribes it, otherwise the
+   * request is dropped. False when there was no such request (nothing changes).
+   */
+  async decide(service: string, node: string, jid: string, allow: boolean): Promise<boolean> {
+    return this.serial(service, async () => {
+      const n = await this.existing(service, node);
+      if (stateOf(n, jid) !== 'pending') return false;
+      await this.put(service, node, n, allow ? this.approved(n, jid) : withoutSubscription(n, jid));
+      return true;
+    });
+  }
+
+  /** The pending requests of a node (JIDs, oldest first); item-not-found when it does not exist. */
+  async pending(service: string, node: string): Promise<string[]> {
+    return [...((await this.existing(service, node)).pending ?? [])];
   }
 
   /** The options of `jid`'s subscription (undefined: the defaults); unexpected-request with not-subscribed when it has none. */
@@ -270,27 +283,32 @@ export class PubsubEngine {
     await this.serial(service, async () => {
       const n = await this.existing(service, node);
       if (!(n.subscribers ?? []).includes(jid)) throw pubsubError('unexpected-request', 'not-subscribed');
-      await this.store.set(service, node, withOptions(n, jid, options));
+      await this.put(service, node, n, withOptions(n, jid, options));
     });
   }
 
-  /** End `jid`'s subscription; unexpected-request with not-subscribed when it has none. */
+  /** End `jid`'s subscription or withdraw its pending request; unexpected-request with not-subscribed when it has neither. */
   async unsubscribe(service: string, node: string, jid: string): Promise<void> {
     await this.serial(service, async () => {
-      const n = await this.store.get(service, node);
-      if (!n) throw new StanzaError('item-not-found', 'no such node');
-      if (!(n.subscribers ?? []).includes(jid)) throw pubsubError('unexpected-request', 'not-subscribed');
-      await this.store.set(service, node, pruneOptions({ ...n, subscribers: (n.subscribers ?? []).filter((j) => j !== jid) }));
+      const n = await this.existing(service, node);
+      if (!stateOf(n, jid)) throw pubsubError('unexpected-request', 'not-subscribed');
+      await this.put(service, node, n, withoutSubscription(n, jid));
     });
   }
 
-  /** The nodes of a service `jid` is subscribed to. */
-  async subscriptionsOf(service: string, jid: string): Promise<string[]> {
-    const all = await this.store.getAll(service);
-    return Object.keys(all).filter((node) => (all[node]?.subscribers ?? []).includes(jid));
+  /** The subscriptions (and pending requests) that `jids` hold on the service's nodes. */
+  async subscriptionsOf(service: string, jids: readonly string[]): Promise<{ node: string; jid: string; subscription: SubState }[]> {
+    const out: { node: string; jid: string; subscription: SubState }[] = [];
+    for (const [node, n] of Object.entries(await this.store.getAll(service))) {
+      for (const jid of jids) {
+        const subscription = stateOf(n, jid);
+        if (subscription) out.push({ node, jid, subscription });
+      }
+    }
+    return out;
   }
 
-  /** The explicit subscribers of a node; item-not-found when it does not exist. */
+  /** The approved subscribers of a node; item-not-found when it does not exist. */
   async subscribers(service: string, node: string): Promise<string[]> {
     return [...((await this.existing(service, node)).subscribers ?? [])];
   }
@@ -312,21 +330,35 @@ export class PubsubEngine {
 
   /**
    * Set affiliations (bare JID → affiliation; 'none' removes one). An outcast loses its
-   * subscriptions (XEP-0060 §8.8.2). Bounded like subscriptions: policy-violation past the limit.
+   * subscriptions and pending requests; an owner or publisher has its pending requests approved
+   * (XEP-0060 §8.8.2, §8.7 note). Bounded like subscriptions: policy-violation past the limit.
+   * Resolves with the subscription changes made, for the layer above to announce.
    */
-  async setAffiliations(service: string, node: string, changes: ReadonlyMap<string, Affiliation>): Promise<void> {
-    await this.serial(service, async () => {
+  async setAffiliations(service: string, node: string, changes: ReadonlyMap<string, Affiliation>): Promise<{ subscribed: string[]; removed: string[] }> {
+    return this.serial(service, async () => {
       const n = await this.existing(service, node);
       // A Map, then Object.fromEntries: a JID may be '__proto__', which plain assignment would not store.
       const affiliations = new Map(Object.entries(n.affiliations ?? {}));
-      let subscribers = n.subscribers ?? [];
+      let next: StoredNode = n;
+      const subscribed: string[] = [];
+      const removed: string[] = [];
       for (const [jid, a] of changes) {
         if (a === 'none') affiliations.delete(jid);
         else affiliations.set(jid, a);
-        if (a === 'outcast') subscribers = subscribers.filter((s) => s !== jid && !s.startsWith(`${jid}/`));
+        const held = [...(next.subscribers ?? []), ...(next.pending ?? [])].filter((s) => jidOf(s, jid));
+        for (const s of held) {
+          if (a === 'outcast') {
+            next = withoutSubscription(next, s);
+            removed.push(s);
+          } else if ((a === 'owner' || a === 'publisher') && stateOf(next, s) === 'pending') {
+            next = this.approved(next, s);
+            subscribed.push(s);
+          }
+        }
       }
       if (affiliations.size > this.limits.subscribers) throw new StanzaError('policy-violation', `at most ${this.limits.subscribers} affiliations per node`);
-      await this.store.set(service, node, pruneOptions({ ...n, affiliations: Object.fromEntries(affiliations), subscribers }));
+      await this.put(service, node, n, pruneOptions({ ...next, affiliations: Object.fromEntries(affiliations) }));
+      return { subscribed, removed };
     });
   }
 
@@ -341,30 +373,7 @@ export class PubsubEngine {
     await this.serial(service, async () => {
       for (const node of await this.nodes(service)) this.volatile.delete(service, node);
       await this.store.setAll(service, undefined);
+      this.bytes.forget(service);
     });
   }
-}
-
-/** The subscribers to notify: those whose options do not turn delivery off (§6.3). */
-function deliverable(n: StoredNode): string[] {
-  const opts = n.subOptions;
-  return (n.subscribers ?? []).filter((j) => !(opts && Object.hasOwn(opts, j) && opts[j]?.deliver === false));
-}
-
-/** `n` with `jid`'s options set (a Map first: a JID may be '__proto__'). */
-function withOptions(n: StoredNode, jid: string, options: SubOptions): StoredNode {
-  return { ...n, subOptions: Object.fromEntries(new Map([...Object.entries(n.subOptions ?? {}), [jid, options]])) };
-}
-
-/** `n` keeping options only for its current subscribers. */
-function pruneOptions(n: StoredNode): StoredNode {
-  if (!n.subOptions) return n;
-  const subs = new Set(n.subscribers ?? []);
-  return { ...n, subOptions: Object.fromEntries(Object.entries(n.subOptions).filter(([j]) => subs.has(j))) };
-}
-
-/** The `<event/>` of a publish: the item, without its payload when deliver_payloads is off. */
-export function publishEvent(node: string, item: Element, config: NodeConfig): Element {
-  const shown = config.deliver_payloads ? item : x('item', { id: item.attrs.id });
-  return x('event', { xmlns: NS.PUBSUB_EVENT }, x('items', { node }, shown));
 }

@@ -6,8 +6,21 @@ import { NS } from '../../xml/ns.js';
 import { StanzaError } from '../../core/errors.js';
 import { formElement, FormError, readSubmission, type Field } from '../adhoc/dataforms.js';
 
-export type AccessModel = 'open' | 'presence' | 'roster' | 'whitelist';
+export type AccessModel = 'open' | 'authorize' | 'presence' | 'roster' | 'whitelist';
+/** Who may publish (XEP-0060 §16.4.4 pubsub#publish_model). */
+export type PublishModel = 'publishers' | 'subscribers' | 'open';
 export type SendLast = 'never' | 'on_sub' | 'on_sub_and_presence';
+
+/** The access and publish models a service offers in its configuration forms. */
+export interface ConfigModels {
+  access: readonly AccessModel[];
+  publish: readonly PublishModel[];
+}
+
+/** PEP: no 'authorize' (nobody approves requests to an account), and only the owner publishes. */
+export const PEP_MODELS: ConfigModels = { access: ['open', 'presence', 'roster', 'whitelist'], publish: ['publishers'] };
+/** A pubsub component: every access model, and publishers, subscribers or anyone may publish. */
+export const SERVICE_MODELS: ConfigModels = { access: ['open', 'authorize', 'presence', 'roster', 'whitelist'], publish: ['publishers', 'subscribers', 'open'] };
 
 /** A node's configuration as stored. */
 export interface NodeConfig {
@@ -17,7 +30,7 @@ export interface NodeConfig {
   persist_items: boolean;
   /** A number of items, or 'max': the service's limit. */
   max_items: number | 'max';
-  publish_model: 'publishers';
+  publish_model: PublishModel;
   send_last_published_item: SendLast;
   deliver_payloads: boolean;
   deliver_notifications: boolean;
@@ -46,9 +59,10 @@ interface FieldSpec {
   readonly key: Key;
   readonly type: Field['type'];
   readonly label: string;
-  readonly options?: readonly string[];
+  /** The choices of a list-single, given the service's models. */
+  readonly options?: (models: ConfigModels) => readonly string[];
   /** The value, or a string saying why the values are not acceptable. */
-  parse(values: readonly string[], maxItems: number): NodeConfig[Key] | { invalid: string };
+  parse(values: readonly string[], maxItems: number, models: ConfigModels): NodeConfig[Key] | { invalid: string };
   show(value: NodeConfig[Key]): string[];
 }
 
@@ -67,12 +81,13 @@ function bool(key: Key, label: string): FieldSpec {
   };
 }
 
-function choice(key: Key, label: string, options: readonly string[]): FieldSpec {
+function choice(key: Key, label: string, options: (models: ConfigModels) => readonly string[]): FieldSpec {
   return {
     key, type: 'list-single', label, options,
-    parse: (v) => {
+    parse: (v, _max, models) => {
       const s = one(v);
-      return s !== undefined && options.includes(s) ? s as NodeConfig[Key] : { invalid: `${key} must be one of ${options.join(', ')}` };
+      const allowed = options(models);
+      return s !== undefined && allowed.includes(s) ? s as NodeConfig[Key] : { invalid: `${key} must be one of ${allowed.join(', ')}` };
     },
     show: (v) => [String(v)],
   };
@@ -93,7 +108,7 @@ const FIELDS: readonly FieldSpec[] = [
   text('title', 'A friendly name for the node'),
   text('description', 'A description of the node'),
   text('type', 'The type of node data, usually a namespace'),
-  choice('access_model', 'Who may subscribe and retrieve items', ['open', 'presence', 'roster', 'whitelist']),
+  choice('access_model', 'Who may subscribe and retrieve items', (m) => m.access),
   {
     key: 'roster_groups_allowed', type: 'list-multi', label: 'Roster groups allowed to subscribe',
     parse: (v) => (v.length <= 64 && v.every((g) => g.length <= 1024) ? [...v] : { invalid: 'at most 64 roster groups of 1024 characters' }),
@@ -110,8 +125,8 @@ const FIELDS: readonly FieldSpec[] = [
     },
     show: (v) => [String(v)],
   },
-  choice('publish_model', 'Who may publish', ['publishers']),
-  choice('send_last_published_item', 'When to send the last published item', ['never', 'on_sub', 'on_sub_and_presence']),
+  choice('publish_model', 'Who may publish', (m) => m.publish),
+  choice('send_last_published_item', 'When to send the last published item', () => ['never', 'on_sub', 'on_sub_and_presence']),
   bool('deliver_payloads', 'Deliver payloads with event notifications'),
   bool('deliver_notifications', 'Deliver event notifications'),
   bool('notify_retract', 'Notify subscribers when items are removed'),
@@ -131,9 +146,10 @@ function refused(why: string): StanzaError {
 
 /**
  * Read a submitted node_config or publish-options form into changes. Unknown fields and invalid
- * values are refused with not-acceptable (XEP-0060 §8.2.5.3), so nothing half-applies.
+ * values (a model the service does not offer among them) are refused with not-acceptable
+ * (XEP-0060 §8.2.5.3), so nothing half-applies.
  */
-export function readConfigForm(form: Element, formType: string, maxItems: number): ConfigChanges {
+export function readConfigForm(form: Element, formType: string, maxItems: number, models: ConfigModels = PEP_MODELS): ConfigChanges {
   let sub;
   try {
     sub = readSubmission(form, formType);
@@ -141,16 +157,16 @@ export function readConfigForm(form: Element, formType: string, maxItems: number
     if (err instanceof FormError) throw new StanzaError('bad-request', err.message);
     throw err;
   }
-  return readFields(sub, maxItems);
+  return readFields(sub, maxItems, models);
 }
 
 /** Changes from field values by var ('pubsub#access_model' → ['open']). */
-export function readFields(fields: ReadonlyMap<string, readonly string[]>, maxItems: number): ConfigChanges {
+export function readFields(fields: ReadonlyMap<string, readonly string[]>, maxItems: number, models: ConfigModels = PEP_MODELS): ConfigChanges {
   const out: Record<string, unknown> = {};
   for (const [name, values] of fields) {
     const spec = BY_VAR.get(name);
     if (!spec) throw refused(`unknown node configuration field '${name}'`);
-    const v = spec.parse(values, maxItems);
+    const v = spec.parse(values, maxItems, models);
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) throw refused(v.invalid);
     out[spec.key] = v;
   }
@@ -162,13 +178,13 @@ export function meets(config: NodeConfig, wanted: ConfigChanges): boolean {
   return Object.entries(wanted).every(([k, v]) => JSON.stringify(config[k as Key]) === JSON.stringify(v));
 }
 
-/** The node's configuration as a form (`form`: to fill in; `result`: to read). */
-export function configForm(config: NodeConfig, type: 'form' | 'result' = 'form'): Element {
+/** The node's configuration as a form (`form`: to fill in; `result`: to read), offering the service's `models`. */
+export function configForm(config: NodeConfig, type: 'form' | 'result' = 'form', models: ConfigModels = PEP_MODELS): Element {
   return formElement(type, {
     formType: NS.PUBSUB_NODE_CONFIG,
     fields: FIELDS.map((f) => ({
       var: `pubsub#${f.key}`, type: f.type, label: f.label,
-      ...(f.options ? { options: f.options } : {}),
+      ...(f.options ? { options: f.options(models) } : {}),
       values: f.show(config[f.key]),
     })),
   });

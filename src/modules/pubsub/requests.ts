@@ -10,6 +10,7 @@ import { StanzaError } from '../../core/errors.js';
 import { checkNodeName, pubsubError, type PubsubEngine } from './engine.js';
 import { configForm, defaultConfig, readConfigForm, type ConfigChanges, type NodeConfig } from './node-config.js';
 import { optionsFormIn, readSubOptions, subOptionsForm } from './sub-options.js';
+import type { SubState } from './subscriptions.js';
 
 /** Who is asking, as the layer above decided. */
 export interface Requester {
@@ -21,6 +22,19 @@ export interface Requester {
   owner: boolean;
   /** Throws the access-model error when this requester may not read a node so configured. */
   mayRead(config: NodeConfig): Promise<void>;
+  /**
+   * May publish to `node` without being `owner` (publish_model 'open' or 'subscribers', XEP-0060
+   * §7.1.3.1); absent: only the owner publishes.
+   */
+  mayPublish?(node: string, config: NodeConfig): Promise<boolean>;
+  /**
+   * What a subscribe by someone not `owner` becomes: 'subscribed', or 'pending' for the owners to
+   * approve (access model 'authorize'); throws the access model's error when refused. Absent:
+   * `mayRead` decides and subscriptions are never pending.
+   */
+  admit?(config: NodeConfig): Promise<SubState>;
+  /** Told when a subscription request of `jid` to `node` starts to wait for approval. */
+  onPending?(node: string, jid: string): void;
 }
 
 /** Most item ids one request may name. */
@@ -37,10 +51,10 @@ function subscriberJid(el: Element, who: Requester): string {
   return jid;
 }
 
-/** The data form inside `parent` (<configure/>, <publish-options/>), if any. */
-function formIn(parent: Element | undefined, formType: string, maxItems: number): ConfigChanges | undefined {
+/** The data form inside `parent` (<configure/>, <publish-options/>), if any, read under the engine's limits and models. */
+export function formIn(parent: Element | undefined, formType: string, engine: PubsubEngine): ConfigChanges | undefined {
   const form = parent?.getChild('x', NS.DATA_FORMS);
-  return form ? readConfigForm(form, formType, maxItems) : undefined;
+  return form ? readConfigForm(form, formType, engine.limits.maxItems, engine.models) : undefined;
 }
 
 /**
@@ -51,11 +65,14 @@ function formIn(parent: Element | undefined, formType: string, maxItems: number)
 export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: Element, who: Requester, stanza: Element, streamNs: string = NS.CLIENT): Promise<Element | undefined> {
   const publish = pubsub.getChild('publish');
   if (publish) {
-    onlyOwner(who);
     const node = checkNodeName(publish.attrs.node);
+    if (!who.owner) {
+      const config = who.mayPublish ? await engine.config(service, node) : undefined;
+      if (!config || !(await who.mayPublish!(node, config))) onlyOwner(who);
+    }
     const items = publish.getChildren('item');
     if (items.length !== 1) throw pubsubError('bad-request', items.length ? 'invalid-payload' : 'item-required', 'publish one item at a time');
-    const options = formIn(pubsub.getChild('publish-options'), NS.PUBSUB_PUBLISH_OPTIONS, engine.limits.maxItems);
+    const options = formIn(pubsub.getChild('publish-options'), NS.PUBSUB_PUBLISH_OPTIONS, engine);
     const item = items[0] as Element;
     const payloads = item.elements().map((p) => withAncestorNamespaces(p, [stanza, pubsub, publish, item], streamNs));
     const id = await engine.publish(service, node, new Element(item.name, item.attrs, payloads), who.jid, options);
@@ -75,7 +92,7 @@ export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: E
   if (create) {
     onlyOwner(who);
     const node = checkNodeName(create.attrs.node);
-    await engine.create(service, node, formIn(pubsub.getChild('configure'), NS.PUBSUB_NODE_CONFIG, engine.limits.maxItems));
+    await engine.create(service, node, formIn(pubsub.getChild('configure'), NS.PUBSUB_NODE_CONFIG, engine));
     return undefined;
   }
   const subscribe = pubsub.getChild('subscribe');
@@ -84,11 +101,14 @@ export async function pubsubSet(engine: PubsubEngine, service: string, pubsub: E
     const jid = subscriberJid(subscribe, who);
     const config = await engine.config(service, node);
     if (!config) throw new StanzaError('item-not-found', 'no such node');
-    if (!who.owner) await who.mayRead(config);
+    let as: SubState = 'subscribed';
+    if (!who.owner && who.admit) as = await who.admit(config);
+    else if (!who.owner) await who.mayRead(config);
     // Subscribe and configure in one request (§6.3.6): the options are checked first.
     const form = optionsFormIn(pubsub.getChild('options'));
-    await engine.subscribe(service, node, jid, form ? readSubOptions(form, undefined) : undefined);
-    return x('pubsub', { xmlns: NS.PUBSUB }, x('subscription', { node, jid, subscription: 'subscribed' }));
+    const subscription = await engine.subscribe(service, node, jid, form ? readSubOptions(form, undefined) : undefined, as);
+    if (subscription === 'pending') who.onPending?.(node, jid);
+    return x('pubsub', { xmlns: NS.PUBSUB }, x('subscription', { node, jid, subscription }));
   }
   const unsubscribe = pubsub.getChild('unsubscribe');
   if (unsubscribe) {
@@ -125,9 +145,7 @@ export async function pubsubGet(engine: PubsubEngine, service: string, pubsub: E
   }
   if (pubsub.getChild('subscriptions')) {
     const list = x('subscriptions');
-    for (const jid of new Set([who.jid, who.full])) {
-      for (const node of await engine.subscriptionsOf(service, jid)) list.c('subscription', { node, jid, subscription: 'subscribed' });
-    }
+    for (const sub of await engine.subscriptionsOf(service, [...new Set([who.jid, who.full])])) list.c('subscription', { ...sub });
     return x('pubsub', { xmlns: NS.PUBSUB }, list);
   }
   const options = pubsub.getChild('options');
@@ -151,19 +169,19 @@ export async function ownerRequest(engine: PubsubEngine, service: string, type: 
   onlyOwner(who);
   const op = pubsub.elements()[0];
   const wrap = (el: Element): Element => x('pubsub', { xmlns: NS.PUBSUB_OWNER }, el);
-  if (op?.local === 'default' && type === 'get') return wrap(x('default', null, configForm(defaultConfig())));
+  if (op?.local === 'default' && type === 'get') return wrap(x('default', null, configForm(defaultConfig(), 'form', engine.models)));
   const node = checkNodeName(op?.attrs.node);
   switch (`${type} ${op?.local}`) {
     case 'get configure': {
       const config = await engine.config(service, node);
       if (!config) throw new StanzaError('item-not-found', 'no such node');
-      return wrap(x('configure', { node }, configForm(config)));
+      return wrap(x('configure', { node }, configForm(config, 'form', engine.models)));
     }
     case 'set configure': {
       const form = op!.getChild('x', NS.DATA_FORMS);
       if (!form) throw new StanzaError('bad-request', 'the configure element carries the submitted form');
       if (form.attrs.type === 'cancel') return undefined;
-      await engine.configure(service, node, readConfigForm(form, NS.PUBSUB_NODE_CONFIG, engine.limits.maxItems));
+      await engine.configure(service, node, readConfigForm(form, NS.PUBSUB_NODE_CONFIG, engine.limits.maxItems, engine.models));
       return undefined;
     }
     case 'set purge':

@@ -11,6 +11,7 @@
 // A photo stored before the module was loaded goes to PEP at the next login when PEP has none.
 // Unlike Prosody's module the vCard stays in the vcard store (the vcard module serves it).
 import { defineModule } from '../../core/modules.js';
+import { StanzaError } from '../../core/errors.js';
 import { fromJSON, toJSON, type ElementJSON } from '../../xml/json.js';
 import type { Element } from '../../xml/element.js';
 import type { PepService } from '../pep/service.js';
@@ -88,14 +89,19 @@ export default defineModule({
       await ctx.fire('vcard-updated', { host: host.name, username: user, vcard: stored });
     };
 
-    const run = (user: string, what: string, task: (service: PepService) => Promise<void>): void => {
+    // `bytes`: what the task holds while it waits (the vCard); past the runner's bounds it is
+    // dropped with one warning (the vCard itself is stored; PEP keeps its avatar).
+    const run = (user: string, what: string, task: (service: PepService) => Promise<void>, bytes?: number): void => {
       const service = pep();
       if (!service) return;
-      serial(user, () => task(service)).catch((err: unknown) => ctx.log.error({ err, user }, `avatar conversion (${what}) failed`));
+      serial(user, () => task(service), bytes).catch((err: unknown) => {
+        if (err instanceof StanzaError && err.condition === 'resource-constraint') ctx.log.warn({ user }, `avatar conversion (${what}) dropped: ${err.text ?? ''}`);
+        else ctx.log.error({ err, user }, `avatar conversion (${what}) failed`);
+      });
     };
 
     ctx.hook('vcard-updated', ({ host: name, username, vcard }) => {
-      if (name === host.name) run(username, 'vCard to PEP', (s) => toPep(s, username, vcard));
+      if (name === host.name) run(username, 'vCard to PEP', (s) => toPep(s, username, vcard), vcard ? vcard.toString().length : 0);
     });
     // A photo stored before this module (or PEP) was loaded is published when the user comes
     // online, unless PEP already has an avatar (Prosody's vcard_legacy does the same at bind).

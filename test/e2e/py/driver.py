@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
-from slixmpp.stanza import Iq
+from slixmpp.stanza import Iq, Message
 
 IQ_TIMEOUT = 10
 
@@ -441,7 +441,32 @@ class Driver:
         return {"xml": str(iq)}
 
     async def cmd_ps_create(self, a):
-        return await self.pubsub_call(a, "create_node")
+        """Create a node, with a node_config form ({var: value}) when a["config"] is given."""
+        config = None
+        if a.get("config"):
+            xmpp = self.client(a["name"])
+            self.pep_plugins(xmpp)
+            config = xmpp["xep_0004"].make_form(ftype="submit")
+            config.add_field(var="FORM_TYPE", ftype="hidden", value="http://jabber.org/protocol/pubsub#node_config")
+            for var, value in a["config"].items():
+                config.add_field(var=var, value=value)
+        return await self.pubsub_call(a, "create_node", config=config)
+
+    async def cmd_ps_authorize(self, a):
+        """Answer a subscription approval request (XEP-0060 §8.6) as a client does with xep_0004:
+        the form of the received message a["request"] submitted with pubsub#allow = a["allow"],
+        in a message to its sender carrying the request's id."""
+        xmpp = self.client(a["name"])
+        self.pep_plugins(xmpp)
+        request = Message(xmpp, xml=ET.fromstring(a["request"]))
+        form = request["form"]
+        form.reply()
+        form.set_values({"pubsub#allow": a["allow"]})
+        answer = xmpp.make_message(mto=request["from"])
+        answer["id"] = request["id"]
+        answer.append(form)
+        answer.send()
+        return True
 
     async def cmd_ps_subscribe(self, a):
         r = await self.pubsub_call(a, "subscribe", bare=a.get("bare", True))

@@ -237,9 +237,12 @@ describe('the pubsub component', () => {
     expect((await iq(w, admin, 'set', sub('bob@localhost', 'subscribed'))).attrs.type).toBe('result');
     await iq(w, admin, 'set', publish('n', 'one', 'hi'));
     await settle();
-    expect(events(bob)).toHaveLength(1);
+    // Told of the new subscription (XEP-0060 §8.8.2, subscription-notifications), then notified.
+    expect(events(bob).map((e) => e.getChild('event')?.elements()[0]?.local)).toEqual(['subscription', 'items']);
     expect(condition(await iq(w, admin, 'set', sub('bob@localhost', 'pending')))).toBe('bad-request');
     await iq(w, admin, 'set', sub('bob@localhost', 'none'));
+    await settle();
+    expect(events(bob).at(-1)?.getChild('event')?.getChild('subscription')?.attrs).toMatchObject({ node: 'n', jid: 'bob@localhost', subscription: 'none' });
     const list = await iq(w, admin, 'get', owner(x('subscriptions', { node: 'n' })));
     expect(list.getChild('pubsub', NS.PUBSUB_OWNER)?.getChild('subscriptions')?.getChildren('subscription')).toHaveLength(0);
   });
