@@ -57,13 +57,10 @@ export async function ownerSet(svc: MucService, room: Room, from: Jid, query: El
   if (before.whois !== after.whois) codes.push(after.whois === 'anyone' ? 172 : 173);
   broadcast(room, x('message', { type: 'groupchat', from: room.jid, id: `config-${Date.now()}` }, x('x', { xmlns: NS.MUC_USER }, ...codes.map((c) => x('status', { code: String(c) })))), svc.send);
   if (!before.membersOnly && after.membersOnly) await enforceMembersOnly(svc, room);
-  if (before.moderated !== after.moderated || before.whois !== after.whois) {
-    // Roles follow the new default (moderated: newcomers are visitors), and the real JIDs each
-    // occupant may see change with whois: everyone gets everyone's presence again, as Prosody.
-    for (const o of room.occupants.values()) {
-      const aff = svc.affiliation(room, o.bare);
-      if (before.moderated !== after.moderated && (aff === 'none') && o.role !== 'moderator') o.role = room.roleFor(aff);
-      broadcastPresence(room, o, {}, svc.send);
-    }
+  if (before.whois !== after.whois) {
+    // The real JIDs each occupant may see change with whois: everyone gets everyone's presence
+    // again. Roles stay as they are when moderation changes (as Prosody): only newcomers get the
+    // new default.
+    for (const o of room.occupants.values()) broadcastPresence(room, o, {}, svc.send);
   }
 }
