@@ -19,9 +19,12 @@ export async function occupantPresenceIn(svc: MucService, stanza: Element, from:
   const type = stanza.attrs.type;
   const room = svc.rooms.get(to.local);
   const occ = room?.bySession.get(from.toString());
-  if (type === 'unavailable' || type === 'error') {
-    // An error presence from an occupant's server means it is gone (Prosody treats it as leaving).
-    if (room && occ) await leave(svc, room, occ, from.toString(), type === 'error' ? [] : cleanPayload(stanza));
+  if (type === 'error') {
+    if (room) await bounced(svc, room, stanza, from);
+    return;
+  }
+  if (type === 'unavailable') {
+    if (room && occ) await leave(svc, room, occ, from.toString(), cleanPayload(stanza));
     return;
   }
   if (type !== undefined) return; // subscriptions and probes mean nothing to a room
@@ -121,4 +124,21 @@ function changeNick(svc: MucService, room: Room, occ: Occupant, stanza: Element,
   occ.sessions.set(from.toString(), stanza);
   room.occupants.set(nick, occ);
   broadcastPresence(room, occ, { payload: cleanPayload(stanza) }, svc.send);
+}
+
+/** Error conditions that mean an occupant's session cannot be reached any more. */
+const GONE = new Set(['gone', 'item-not-found', 'recipient-unavailable', 'redirect', 'remote-server-not-found', 'remote-server-timeout', 'service-unavailable']);
+
+/**
+ * An error bounced back from an occupant's session (its server or the s2s link to it failed,
+ * the session went away): that session leaves the room with status 333 so no ghost stays, as
+ * Prosody removes occupants whose stanzas bounce. The bounce comes from the occupant's real JID
+ * to whichever occupant JID sent the stanza, so it is found by `from`.
+ */
+export async function bounced(svc: MucService, room: Room, stanza: Element, from: Jid): Promise<void> {
+  const occ = room.bySession.get(from.toString());
+  if (!occ) return;
+  const condition = stanza.getChild('error')?.elements().find((e) => e.xmlns === NS.STANZA_ERRORS)?.name;
+  if (stanza.name !== 'presence' && (condition === undefined || !GONE.has(condition))) return;
+  await leave(svc, room, occ, from.toString(), [], [333]);
 }

@@ -15,7 +15,7 @@ import { MucService } from './service.js';
 import type { Room, StoredRoom } from './room.js';
 import { loadSalt } from './occupant-id.js';
 import { readCreation, readDefaults, readLimits } from './options.js';
-import { occupantPresenceIn } from './join.js';
+import { bounced, occupantPresenceIn } from './join.js';
 import { privateMessage, roomMessage } from './messages.js';
 import { adminGet, adminSet, NS_MUC_ADMIN } from './admin.js';
 import { ownerGet, ownerSet, NS_MUC_OWNER } from './owner.js';
@@ -59,12 +59,20 @@ export default defineModule({
     ctx.hook('presence/bare', () => true);
     ctx.hook('presence/host', () => true);
 
+    /** An error bounced to the room or an occupant JID: its sender's session may be gone. */
+    const bounce = async (ev: StanzaEvent): Promise<true> => {
+      const room = svc.rooms.get(to(ev).local);
+      if (room && ev.from) await bounced(svc, room, ev.stanza, from(ev));
+      return true;
+    };
     ctx.hook('message/bare', async (ev) => {
-      if (!ev.from || ev.stanza.attrs.type === 'error') return true;
+      if (ev.stanza.attrs.type === 'error') return bounce(ev);
+      if (!ev.from) return true;
       return roomMessage(svc, existing(ev), ev.stanza, from(ev));
     });
-    ctx.hook('message/full', (ev) => {
-      if (!ev.from || ev.stanza.attrs.type === 'error') return true;
+    ctx.hook('message/full', async (ev) => {
+      if (ev.stanza.attrs.type === 'error') return bounce(ev);
+      if (!ev.from) return true;
       privateMessage(svc, existing(ev), ev.stanza, from(ev), to(ev).resource);
       return true;
     });

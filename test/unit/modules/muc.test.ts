@@ -16,7 +16,7 @@ import type { RoomConfig } from '../../../src/modules/muc/room-config.js';
 import { TokenBucket } from '../../../src/modules/muc/rate.js';
 import { MucService, type CreationPolicy, type MucLimits } from '../../../src/modules/muc/service.js';
 import type { StoredRoom } from '../../../src/modules/muc/room.js';
-import { occupantPresenceIn } from '../../../src/modules/muc/join.js';
+import { bounced, occupantPresenceIn } from '../../../src/modules/muc/join.js';
 import { adminSet } from '../../../src/modules/muc/admin.js';
 import { ownerSet } from '../../../src/modules/muc/owner.js';
 
@@ -202,6 +202,24 @@ describe('muc service: stanzas in, stanzas out', () => {
     // A refused admin request (one bad item) changes nothing.
     expect(await refusal(adminSet(svc, room, parseJid('a@example/r'), x('query', null, x('item', { jid: 'm@example', affiliation: 'member' }), x('item', { jid: 'a@example', affiliation: 'none' }))))).toBe('conflict');
     expect(room.affiliation('m@example')).toBe('none');
+  });
+
+  it('removes an occupant whose stanzas bounce (its server or s2s link is gone) with 333; other errors keep it', async () => {
+    const { svc, sent } = service();
+    await joinAs(svc, 'a@example', 'r', 'Al');
+    await instant(svc, 'a@example', 'r');
+    await joinAs(svc, 'b@remote.example', 'r', 'Bo');
+    const room = svc.rooms.get('r')!;
+    const error = (condition: string): Element => x('message', { type: 'error', from: 'b@remote.example/r', to: `r@${MUC}/Al` },
+      x('error', { type: 'cancel' }, x(condition, { xmlns: NS.STANZA_ERRORS })));
+    await bounced(svc, room, error('not-acceptable'), parseJid('b@remote.example/r'));
+    expect(room.occupants.has('Bo')).toBe(true);
+    sent.length = 0;
+    await bounced(svc, room, error('remote-server-timeout'), parseJid('b@remote.example/r'));
+    expect(room.occupants.has('Bo')).toBe(false);
+    const toA = sent.find((p) => p.attrs.to === 'a@example/r' && p.attrs.from === `r@${MUC}/Bo`);
+    expect(toA?.attrs.type).toBe('unavailable');
+    expect(codesOf(toA!)).toEqual([333]);
   });
 
   it('keeps persistent rooms in the store and loads them back; destroying removes them', async () => {
