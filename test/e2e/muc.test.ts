@@ -250,6 +250,26 @@ describe('the muc component with a raw client (XEP-0045)', () => {
     expect(items.getChild('query')?.getChildren('item').map((i) => i.attrs.name)).not.toContain('Ghost');
   });
 
+  it('bad input: no nick, a blank nick, a presence flood, an outsider speaking, nothing half-done', async () => {
+    const [alice] = open as [Wire];
+    const dave = open[3] as Wire;
+    dave.send(`<presence to='chatter@${MUC}' id='nonick'><x xmlns='${NS_MUC}'/></presence>`);
+    expect(condition(await dave.waitFor(match('presence', { id: 'nonick', type: 'error' })))).toBe('jid-malformed');
+    expect(condition(await join(dave, 'chatter', '   '))).toBe('not-acceptable');
+    dave.send(groupchat('chatter', 'not in the room', 'outsider'));
+    expect(condition(await dave.waitFor(match('message', { id: 'outsider', type: 'error' })))).toBe('not-acceptable');
+    expect(codes(await join(dave, 'chatter', 'Dave'))).toEqual([110]);
+    for (let i = 0; i < 40; i++) dave.send(`<presence to='chatter@${MUC}/Dave' id='p${i}'><status>${i}</status></presence>`);
+    const refused = await dave.collect(match('presence', { type: 'error' }, (p) => (p.attrs.id ?? '').startsWith('p')), 1500);
+    expect(refused.length).toBeGreaterThan(20);
+    expect(condition(refused[0] as El)).toBe('policy-violation');
+    const seen = alice.received.filter((p) => p.name === 'presence' && p.attrs.from === `chatter@${MUC}/Dave` && p.getChildText('status') !== undefined);
+    expect(seen.length).toBeLessThanOrEqual(15);
+    // Dave is still in, with one of the presences that passed; the room did not store a refused one.
+    const last = seen.at(-1)?.getChildText('status');
+    expect(Number(last)).toBeLessThan(20);
+  });
+
   it('limits: a full room refuses with service-unavailable; a flooding occupant is throttled with policy-violation while the room carries on, memory bounded', async () => {
     const [alice, bob] = open as [Wire, Wire];
     const dave = open[3] as Wire;

@@ -65,7 +65,7 @@ export function roomInfo(svc: MucService, found: Room | undefined, from: Jid): E
       { var: 'muc#roomconfig_roomname', type: 'text-single', label: 'Title', values: [c.name] },
       { var: 'muc#roomconfig_changesubject', type: 'boolean', label: 'Occupants may change the subject', values: [c.changeSubject ? '1' : '0'] },
       { var: 'muc#roominfo_lang', type: 'text-single', label: 'Language', values: [c.language] },
-      { var: 'muc#maxhistoryfetch', type: 'text-single', label: 'Maximum number of history messages returned by room', values: [String(room.history.length === 0 ? c.historyLength : c.historyLength)] },
+      { var: 'muc#maxhistoryfetch', type: 'text-single', label: 'Maximum number of history messages returned by room', values: [String(c.historyLength)] },
       { var: 'muc#roomconfig_allowinvites', type: 'boolean', label: 'Occupants may invite others', values: [c.allowInvites ? '1' : '0'] },
     ],
   }));

@@ -21,7 +21,7 @@ import { adminGet, adminSet, NS_MUC_ADMIN } from './admin.js';
 import { ownerGet, ownerSet, NS_MUC_OWNER } from './owner.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems } from './disco.js';
 import { OccupantIqs } from './occupant-iq.js';
-import { occupantPresence, addressed } from './broadcast.js';
+import { occupantPresence, addressed, NS_MUC } from './broadcast.js';
 
 export default defineModule({
   name: 'muc',
@@ -55,8 +55,12 @@ export default defineModule({
       await occupantPresenceIn(svc, ev.stanza, from(ev), to(ev));
       return true;
     });
-    // Presence to the room's bare JID or the service means nothing here (probes, subscriptions).
-    ctx.hook('presence/bare', () => true);
+    // A join without a nickname (§7.2.1: jid-malformed); other presence to the room's bare JID
+    // or the service means nothing here (probes, subscriptions).
+    ctx.hook('presence/bare', (ev) => {
+      if (ev.stanza.attrs.type === undefined && ev.stanza.getChild('x', NS_MUC)) throw new StanzaError('jid-malformed', 'Join a room as room@service/nickname');
+      return true;
+    });
     ctx.hook('presence/host', () => true);
 
     /** An error bounced to the room or an occupant JID: its sender's session may be gone. */
