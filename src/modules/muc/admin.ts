@@ -112,7 +112,7 @@ export function adminGet(svc: MucService, room: Room, from: Jid, query: Element)
   if (item?.attrs.affiliation !== undefined) {
     const list = parseAffiliation(item.attrs.affiliation);
     if (list === 'none') throw new StanzaError('bad-request', 'There is no list of unaffiliated users');
-    if (!mayReadAffiliationList(actorAff, list, room.config.membersOnly)) throw new StanzaError('forbidden', 'You may not read that list');
+    if (!mayReadAffiliationList(actorAff, room.config.membersOnly && room.config.whois === 'anyone')) throw new StanzaError('forbidden', 'You may not read that list');
     for (const [jid, a] of room.affiliations) {
       if (a !== list) continue;
       const nick = room.occupantsOfBare(jid)[0]?.nick;

@@ -33,6 +33,13 @@ export async function occupantPresenceIn(svc: MucService, stanza: Element, from:
   if (Buffer.byteLength(stanza.toString()) > svc.limits.presenceBytes) throw new StanzaError('not-acceptable', `presence larger than ${svc.limits.presenceBytes} bytes`);
   if (!room || !occ) return join(svc, room, stanza, from, to);
   if (!occ.rate.take()) throw new StanzaError('policy-violation', 'You are changing your presence too fast', 'wait');
+  if (occ.nick === to.resource && stanza.getChild('x', NS_MUC)) {
+    // A join from a session already in the room (a client that lost track, after a failed
+    // self-ping, say): it gets the whole join again, as Prosody does.
+    occ.sessions.set(from.toString(), stanza);
+    enter(svc, room, occ, from.toString(), false, false, stanza);
+    return;
+  }
   if (occ.nick === to.resource) {
     occ.sessions.set(from.toString(), stanza);
     broadcastPresence(room, occ, { payload: cleanPayload(stanza) }, svc.send);

@@ -70,10 +70,11 @@ export function affiliationChangeError(actor: Affiliation, from: Affiliation, to
   return undefined;
 }
 
-/** Which affiliation lists `actor` may read (§9.5 ban list, §9.5 member list, §10.5 owner and admin lists). */
-export function mayReadAffiliationList(actor: Affiliation, list: Affiliation, membersOnly: boolean): boolean {
-  if (list === 'owner' || list === 'admin') return affRank(actor) >= AFF_RANK.admin;
-  // Prosody lets members see the member list of a members-only room; the rest is for admins.
-  if (list === 'member' && membersOnly && actor === 'member') return true;
-  return affRank(actor) >= AFF_RANK.admin;
+/**
+ * May `actor` read the affiliation lists (§9.5 ban and member lists, §10.5 owners and admins)?
+ * Admins and owners may; in a private room (members-only and non-anonymous, what Conversations
+ * makes for a group chat) members may too, as in Prosody, so their clients can show who belongs.
+ */
+export function mayReadAffiliationList(actor: Affiliation, privateRoom: boolean): boolean {
+  return affRank(actor) >= AFF_RANK.admin || (privateRoom && affRank(actor) >= AFF_RANK.member);
 }

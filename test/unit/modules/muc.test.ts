@@ -17,7 +17,7 @@ import { TokenBucket } from '../../../src/modules/muc/rate.js';
 import { MucService, type CreationPolicy, type MucLimits } from '../../../src/modules/muc/service.js';
 import type { StoredRoom } from '../../../src/modules/muc/room.js';
 import { bounced, occupantPresenceIn } from '../../../src/modules/muc/join.js';
-import { adminSet } from '../../../src/modules/muc/admin.js';
+import { adminGet, adminSet } from '../../../src/modules/muc/admin.js';
 import { ownerSet } from '../../../src/modules/muc/owner.js';
 
 const DEFAULTS: RoomConfig = {
@@ -202,6 +202,34 @@ describe('muc service: stanzas in, stanzas out', () => {
     // A refused admin request (one bad item) changes nothing.
     expect(await refusal(adminSet(svc, room, parseJid('a@example/r'), x('query', null, x('item', { jid: 'm@example', affiliation: 'member' }), x('item', { jid: 'a@example', affiliation: 'none' }))))).toBe('conflict');
     expect(room.affiliation('m@example')).toBe('none');
+  });
+
+  it('answers a join from a session already in the room with the whole join again (a client that lost track)', async () => {
+    const { svc, sent } = service();
+    await joinAs(svc, 'a@example', 'r', 'Al');
+    await instant(svc, 'a@example', 'r');
+    await joinAs(svc, 'b@example', 'r', 'Bo');
+    sent.length = 0;
+    await occupantPresenceIn(svc, x('presence', null, x('x', { xmlns: 'http://jabber.org/protocol/muc' })), parseJid('b@example/r'), parseJid(`r@${MUC}/Bo`));
+    const toB = sent.filter((s) => s.attrs.to === 'b@example/r');
+    expect(toB.map((s) => `${s.name} ${s.attrs.from} ${s.name === 'presence' ? codesOf(s).join(',') : s.getChild('subject') ? 'subject' : ''}`)).toEqual([
+      `presence r@${MUC}/Al `, `presence r@${MUC}/Bo 110`, `message r@${MUC} subject`,
+    ]);
+    expect(sent.filter((s) => s.attrs.to === 'a@example/r')).toEqual([]);
+    expect(svc.rooms.get('r')?.occupants.size).toBe(2);
+  });
+
+  it('lets members of a private room (members-only, non-anonymous) read the affiliation lists, as Prosody', async () => {
+    const { svc } = service();
+    await joinAs(svc, 'a@example', 'r', 'Al');
+    const room = svc.rooms.get('r')!;
+    await ownerSet(svc, room, parseJid('a@example/r'), x('query', null, submit({ 'muc#roomconfig_membersonly': '1' })));
+    await adminSet(svc, room, parseJid('a@example/r'), x('query', null, x('item', { jid: 'm@example', affiliation: 'member' })));
+    const owners = (): Promise<string> => refusal(Promise.resolve().then(() => adminGet(svc, room, parseJid('m@example/r'), x('query', null, x('item', { affiliation: 'owner' })))));
+    expect(await owners()).toBe('forbidden');
+    await ownerSet(svc, room, parseJid('a@example/r'), x('query', null, submit({ 'muc#roomconfig_whois': 'anyone' })));
+    expect(await owners()).toBe('accepted');
+    expect(adminGet(svc, room, parseJid('m@example/r'), x('query', null, x('item', { affiliation: 'owner' }))).getChildren('item').map((i) => i.attrs.jid)).toEqual(['a@example']);
   });
 
   it('removes an occupant whose stanzas bounce (its server or s2s link is gone) with 333; other errors keep it', async () => {
