@@ -3,7 +3,8 @@
 // subject) for a new room and two more users, the owner form filled in as a client's dialog
 // does, fan-out, subject, nick change, a private message, kick and ban with their codes,
 // members-only (322 for those left without membership), a mediated invitation that makes the
-// invitee a member, a password room, history on rejoin, the member list, and destroy.
+// invitee a member, a password room, history on rejoin, the member list, and destroy; and a
+// room bookmarked with autojoin (XEP-0048, seen as Bookmarks 2 too) joined again after a new login.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { Slixmpp, SlixError } from '../helpers/slixmpp.js';
@@ -124,5 +125,25 @@ describe('the muc component with slixmpp (xep_0045)', () => {
     expect(end.getChild('x', NS_USER)?.getChild('destroy')?.attrs.jid).toBe(`new@${MUC}`);
     const info = await py.iq('bob', `<iq type='get' to='${ROOM}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
     expect(info.attrs.type).toBe('error');
+  }, 30_000);
+
+  it('bookmarks autojoin: a room bookmarked with autojoin is found after a new login and joined', async () => {
+    const AUTO = `auto@${MUC}`;
+    await py.call<Joined>('muc_join', { name: 'alice', room: AUTO, nick: 'Alice' });
+    await py.call('muc_config', { name: 'alice', room: AUTO, values: { 'muc#roomconfig_persistentroom': true } });
+    await py.call('bookmarks_set', { name: 'carol', conferences: [{ jid: AUTO, nick: 'Carol', name: 'Auto', autojoin: true }] });
+    await py.call('disconnect', { name: 'carol' });
+    await py.connect('carol2', 'carol@localhost', PASS, { resource: 'again' });
+    // What a client does at login: read the bookmarks (legacy and Bookmarks 2 agree), join the autojoin ones.
+    const marks = await py.call<{ conferences: { jid: string; nick: string; autojoin: boolean | string }[] }>('bookmarks_get', { name: 'carol2' });
+    const auto = marks.conferences.filter((c) => c.autojoin === true || c.autojoin === 'true' || c.autojoin === '1');
+    expect(auto.map((c) => c.jid)).toEqual([AUTO]);
+    const pep = await py.call<{ ids: string[] }>('pep_items', { name: 'carol2', jid: 'carol@localhost', node: 'urn:xmpp:bookmarks:1' });
+    expect(pep.ids).toContain(AUTO);
+    for (const c of auto) {
+      const joined = await py.call<Joined>('muc_join', { name: 'carol2', room: c.jid, nick: c.nick });
+      expect(joined.codes).toEqual([110]);
+      expect(joined.occupants).toEqual(['Alice', 'Carol']);
+    }
   }, 30_000);
 });
