@@ -30,7 +30,9 @@ export async function occupantPresenceIn(svc: MucService, stanza: Element, from:
   if (type !== undefined) return; // subscriptions and probes mean nothing to a room
   // A nick of spaces alone names nobody (§7.2.9: not-acceptable for a nick the room will not take).
   if (to.resource.trim() === '') throw new StanzaError('not-acceptable', 'A nickname needs more than white space');
-  if (Buffer.byteLength(stanza.toString()) > svc.limits.presenceBytes) throw new StanzaError('not-acceptable', `presence larger than ${svc.limits.presenceBytes} bytes`);
+  const bytes = Buffer.byteLength(stanza.toString());
+  if (bytes > svc.limits.presenceBytes) throw new StanzaError('not-acceptable', `presence larger than ${svc.limits.presenceBytes} bytes`);
+  svc.presence.check(bytes);
   if (!room || !occ) return join(svc, room, stanza, from, to);
   if (!occ.rate.take()) throw new StanzaError('policy-violation', 'You are changing your presence too fast', 'wait');
   if (occ.nick === to.resource && stanza.getChild('x', NS_MUC)) {

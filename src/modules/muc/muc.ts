@@ -113,6 +113,7 @@ export default defineModule({
         for (const o of room.occupants.values()) {
           const p = occupantPresence(room, o, { type: 'unavailable', codes: [332], payload: [] }, true, true, room.affiliation(o.bare));
           for (const session of o.sessions.keys()) svc.send(addressed(p, session));
+          o.sessions.clear();
         }
         room.occupants.clear();
         room.bySession.clear();

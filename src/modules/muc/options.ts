@@ -8,6 +8,8 @@ import type { CreationPolicy, MucLimits } from './service.js';
 
 /** Bytes of one occupant session's stored presence (docs/limits.md). */
 export const PRESENCE_BYTES = 16 * 1024;
+/** Bytes of stored occupant presence over all rooms of one service (docs/limits.md). */
+export const TOTAL_PRESENCE_BYTES = 64 * 1024 * 1024;
 
 /** The component's limits, read once at setup. */
 export function readLimits(ctx: ModuleContext): MucLimits {
@@ -24,6 +26,7 @@ export function readLimits(ctx: ModuleContext): MucLimits {
     subjectBytes: n('muc_max_subject_bytes', 4096, { min: 16, max: 256 * 1024 }),
     maxAffiliations: n('muc_max_affiliations', 2000, { min: 1, max: 1_000_000 }),
     presenceBytes: PRESENCE_BYTES,
+    totalPresenceBytes: TOTAL_PRESENCE_BYTES,
     locking: ctx.option.boolean('muc_room_locking', true),
     lockTimeoutMs: n('muc_room_lock_timeout', 300, { min: 1, max: 86400 }) * 1000,
   };

@@ -52,6 +52,8 @@ export async function ownerSet(svc: MucService, room: Room, from: Jid, query: El
   const wasLocked = room.locked;
   svc.unlock(room);
   await svc.save(room);
+  // An owner may configure from outside: a room made temporary with nobody in it goes now.
+  await svc.leftEmpty(room);
   if (wasLocked) return;
   const codes = [104];
   if (before.whois !== after.whois) codes.push(after.whois === 'anyone' ? 172 : 173);

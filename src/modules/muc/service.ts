@@ -14,6 +14,7 @@ import type { Affiliation } from './roles.js';
 import { occupantId } from './occupant-id.js';
 import { TokenBucket } from './rate.js';
 import { addressed, occupantPresence } from './broadcast.js';
+import { PresenceBudget, SessionMap } from './presence-budget.js';
 
 /** The component's limits (docs/limits.md, options in docs/configuration.md). */
 export interface MucLimits {
@@ -28,6 +29,8 @@ export interface MucLimits {
   maxAffiliations: number;
   /** Stored presence of one occupant session (bytes as XML). */
   presenceBytes: number;
+  /** Stored presence of every occupant session of the service (bytes as XML). */
+  totalPresenceBytes: number;
   locking: boolean;
   lockTimeoutMs: number;
 }
@@ -56,10 +59,13 @@ export class MucService {
   readonly rooms = new Map<string, Room>();
   readonly domain: string;
   readonly limits: MucLimits;
+  /** Bytes of occupant presence kept over all rooms. */
+  readonly presence: PresenceBudget;
 
   constructor(private readonly deps: MucDeps) {
     this.domain = deps.domain;
     this.limits = deps.limits;
+    this.presence = new PresenceBudget(deps.limits.totalPresenceBytes);
   }
 
   /** Route one stanza; a routing failure is logged, never thrown at the room. */
@@ -128,7 +134,7 @@ export class MucService {
 
   /** A new occupant record for `bare` under `nick`. */
   occupant(room: Room, nick: string, bare: string): Occupant {
-    return { nick, bare, sessions: new Map(), role: 'none', id: occupantId(this.deps.salt, room.jid, bare), rate: new TokenBucket(this.limits.eventRate, this.limits.burst) };
+    return { nick, bare, sessions: new SessionMap(this.presence), role: 'none', id: occupantId(this.deps.salt, room.jid, bare), rate: new TokenBucket(this.limits.eventRate, this.limits.burst) };
   }
 
   /** Store a persistent room (or forget a room that stopped being one); resolves once durable. */
@@ -162,6 +168,7 @@ export class MucService {
     for (const o of room.occupants.values()) {
       const p = occupantPresence(room, o, { type: 'unavailable', destroy, payload: [] }, true, true, 'none');
       for (const session of o.sessions.keys()) this.send(addressed(p, session));
+      o.sessions.clear();
     }
     room.occupants.clear();
     room.bySession.clear();

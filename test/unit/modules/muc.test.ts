@@ -27,7 +27,7 @@ const DEFAULTS: RoomConfig = {
 };
 const LIMITS: MucLimits = {
   maxRooms: 3, maxRoomsPerUser: 2, maxOccupants: 50, maxHistory: 100, historyBytes: 4096, eventRate: 1, burst: 3,
-  subjectBytes: 100, maxAffiliations: 10, presenceBytes: 16 * 1024, locking: true, lockTimeoutMs: 60_000,
+  subjectBytes: 100, maxAffiliations: 10, presenceBytes: 16 * 1024, totalPresenceBytes: 1 << 20, locking: true, lockTimeoutMs: 60_000,
 };
 const MUC = 'conference.example';
 
@@ -230,6 +230,22 @@ describe('muc service: stanzas in, stanzas out', () => {
     await ownerSet(svc, room, parseJid('a@example/r'), x('query', null, submit({ 'muc#roomconfig_whois': 'anyone' })));
     expect(await owners()).toBe('accepted');
     expect(adminGet(svc, room, parseJid('m@example/r'), x('query', null, x('item', { affiliation: 'owner' }))).getChildren('item').map((i) => i.attrs.jid)).toEqual(['a@example']);
+  });
+
+  it('counts stored presence over the service: a join past the budget gets resource-constraint; leaving, kicks and destroy give it back', async () => {
+    const { svc } = service({}, { totalPresenceBytes: 200 });
+    await joinAs(svc, 'a@example', 'r', 'Al');
+    await instant(svc, 'a@example', 'r');
+    await joinAs(svc, 'b@example', 'r', 'Bo');
+    const two = svc.presence.used;
+    expect(two).toBeGreaterThan(0);
+    const big = x('presence', null, x('status', null, 'y'.repeat(300)));
+    expect(await refusal(occupantPresenceIn(svc, big, parseJid('c@example/r'), parseJid(`r@${MUC}/Cy`)))).toBe('resource-constraint');
+    expect(svc.rooms.get('r')?.occupants.size).toBe(2);
+    await occupantPresenceIn(svc, x('presence', { type: 'unavailable' }), parseJid('b@example/r'), parseJid(`r@${MUC}/Bo`));
+    expect(svc.presence.used).toBeLessThan(two);
+    await svc.destroy(svc.rooms.get('r')!, undefined, undefined);
+    expect(svc.presence.used).toBe(0);
   });
 
   it('removes an occupant whose stanzas bounce (its server or s2s link is gone) with 333; other errors keep it', async () => {
