@@ -19,6 +19,13 @@ const PROSODY_MUC = `rooms.${PROSODY}`;
 const NS_USER = 'http://jabber.org/protocol/muc#user';
 const codes = (el: El): number[] => el.getChild('x', NS_USER)?.getChildren('status').map((s) => Number(s.attrs.code)) ?? [];
 
+/** Alice on Clove and Bob on Prosody, logged in. */
+async function logins(p: ProsodyServer): Promise<[Wire, Wire]> {
+  const alice = await Wire.login({ port: clove.port, domain: CLOVE, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
+  const bob = await Wire.login({ port: p.c2sPort, domain: PROSODY, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 10_000 });
+  return [alice, bob];
+}
+
 const ready = prosodyAvailable() && onionsModuleDir() !== undefined;
 
 let proxy: SocksProxy;
@@ -52,8 +59,7 @@ afterAll(async () => {
 describe.skipIf(!ready)('a Prosody user in a Clove room over I2P', () => {
   it('joins, sees and is seen with the codes of XEP-0045, and talks both ways', async () => {
     const p = prosody as ProsodyServer;
-    const alice = await Wire.login({ port: clove.port, domain: CLOVE, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
-    const bob = await Wire.login({ port: p.c2sPort, domain: PROSODY, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 10_000 });
+    const [alice, bob] = await logins(p);
     try {
       alice.send(`<presence to='${ROOM}/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
       expect(codes(await alice.waitFor(match('presence', { from: `${ROOM}/Alice` }, (e) => codes(e).includes(110))))).toEqual([110, 201]);
@@ -91,8 +97,7 @@ describe.skipIf(!ready)('a Prosody user in a Clove room over I2P', () => {
   it('a Clove user joins a room of Prosody\'s muc and talks both ways', async () => {
     const p = prosody as ProsodyServer;
     const CAFE = `cafe@${PROSODY_MUC}`;
-    const alice = await Wire.login({ port: clove.port, domain: CLOVE, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
-    const bob = await Wire.login({ port: p.c2sPort, domain: PROSODY, username: 'bob', password: 'bob-pw', resource: 'r', timeoutMs: 10_000 });
+    const [alice, bob] = await logins(p);
     try {
       bob.send(`<presence to='${CAFE}/Bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`);
       expect(codes(await bob.waitFor(match('presence', { from: `${CAFE}/Bob` }, (e) => codes(e).includes(110)), 10_000))).toEqual(expect.arrayContaining([110, 201]));

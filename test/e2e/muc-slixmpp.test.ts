@@ -7,7 +7,7 @@
 // room bookmarked with autojoin (XEP-0048, seen as Bookmarks 2 too) joined again after a new login.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { Slixmpp, SlixError } from '../helpers/slixmpp.js';
+import { Slixmpp, slixCondition } from '../helpers/slixmpp.js';
 import type { XmlElement } from '../helpers/xmppjs.js';
 
 const PASS = 'muc pass';
@@ -25,15 +25,7 @@ const presenceFrom = (from: string, test: (el: XmlElement) => boolean = () => tr
 const groupchat = (nick: string, body: string) => (el: XmlElement): boolean =>
   el.name === 'message' && el.attrs.type === 'groupchat' && el.attrs.from === `${ROOM}/${nick}` && el.getChildText('body') === body;
 
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof SlixError) return String(err.info.condition);
-    throw err;
-  }
-  throw new Error('expected an error');
-}
+const failure = slixCondition;
 
 const join = (name: string, nick: string, more: Record<string, unknown> = {}): Promise<Joined> => py.call<Joined>('muc_join', { name, room: ROOM, nick, ...more });
 

@@ -4,7 +4,7 @@
 // refused creation with forbidden, and items survive a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { parseXml, Slixmpp, SlixError } from '../helpers/slixmpp.js';
+import { parseXml, Slixmpp, slixCondition } from '../helpers/slixmpp.js';
 import type { XmlElement } from '../helpers/xmppjs.js';
 
 const PASS = 'pubsub pass';
@@ -21,15 +21,7 @@ let py: Slixmpp;
 const isEvent = (kind: string) => (el: XmlElement): boolean =>
   el.name === 'message' && el.attrs.from === PS && el.getChild('event', NS_EVENT)?.getChild(kind)?.attrs.node === NODE;
 
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof SlixError) return String(err.info.condition);
-    throw err;
-  }
-  throw new Error('expected an error');
-}
+const failure = slixCondition;
 
 describe('the pubsub service with slixmpp (XEP-0060)', () => {
   beforeAll(async () => {

@@ -133,6 +133,17 @@ export class SlixError extends Error {
   }
 }
 
+/** The stanza error condition a driver command failed with; throws if it succeeded or failed otherwise. */
+export async function slixCondition(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof SlixError) return String(err.info.condition);
+    throw err;
+  }
+  throw new Error('expected an error');
+}
+
 /** What `connect` reports. */
 export interface SlixSession {
   jid: string;

@@ -4,7 +4,7 @@
 // References: XEP-0045 §10.2, §15.5.3 (muc#roomconfig fields), XEP-0004 (data forms).
 import type { Element } from '../../xml/element.js';
 import { StanzaError } from '../../core/errors.js';
-import { formElement, readSubmission, FormError, type Field } from '../adhoc/dataforms.js';
+import { formElement, submittedForm, type Field } from '../adhoc/dataforms.js';
 import { FIELD_BYTES, type PmPolicy, type RoomConfig, type Whois } from './room-config.js';
 
 export const NS_ROOMCONFIG = 'http://jabber.org/protocol/muc#roomconfig';
@@ -74,13 +74,7 @@ function readChoice<T extends string>(v: readonly string[], name: string, choice
 
 /** A submitted form applied to `current`: the new config, or not-acceptable/bad-request with nothing changed. */
 export function readConfigForm(form: Element, current: RoomConfig, maxCap: number, maxHistory: number): RoomConfig {
-  let sub;
-  try {
-    sub = readSubmission(form, NS_ROOMCONFIG);
-  } catch (err) {
-    if (err instanceof FormError) throw new StanzaError('bad-request', err.message);
-    throw err;
-  }
+  const sub = submittedForm(form, NS_ROOMCONFIG);
   const c: RoomConfig = { ...current };
   let protectedRoom: boolean | undefined;
   let secret: string | undefined;

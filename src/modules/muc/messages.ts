@@ -13,7 +13,7 @@ import type { Occupant, Room } from './room.js';
 import { addressed, broadcast } from './broadcast.js';
 import { NS_OCCUPANT_ID } from './occupant-id.js';
 import { affRank, roleRank } from './roles.js';
-import { formElement, readSubmission } from '../adhoc/dataforms.js';
+import { formElement, submittedForm } from '../adhoc/dataforms.js';
 import { setRole } from './admin.js';
 
 export const NS_MUC_REQUEST = 'http://jabber.org/protocol/muc#request';
@@ -140,7 +140,7 @@ async function voiceRequest(svc: MucService, room: Room, form: Element, from: Ji
   const occ = speaker(room, from);
   paced(occ);
   if (form.attrs.type === 'submit' && occ.role === 'moderator') {
-    const sub = readSubmission(form, NS_MUC_REQUEST);
+    const sub = submittedForm(form, NS_MUC_REQUEST);
     if (sub.get('muc#request_allow')?.[0] !== '1' && sub.get('muc#request_allow')?.[0] !== 'true') return;
     const nick = sub.get('muc#roomnick')?.[0];
     const target = nick !== undefined ? room.occupants.get(nick) : undefined;

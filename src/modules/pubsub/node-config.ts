@@ -4,7 +4,7 @@
 import type { Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import { StanzaError } from '../../core/errors.js';
-import { formElement, FormError, readSubmission, type Field } from '../adhoc/dataforms.js';
+import { formElement, submittedForm, type Field } from '../adhoc/dataforms.js';
 
 export type AccessModel = 'open' | 'presence' | 'roster' | 'whitelist';
 export type SendLast = 'never' | 'on_sub' | 'on_sub_and_presence';
@@ -134,14 +134,7 @@ function refused(why: string): StanzaError {
  * values are refused with not-acceptable (XEP-0060 §8.2.5.3), so nothing half-applies.
  */
 export function readConfigForm(form: Element, formType: string, maxItems: number): ConfigChanges {
-  let sub;
-  try {
-    sub = readSubmission(form, formType);
-  } catch (err) {
-    if (err instanceof FormError) throw new StanzaError('bad-request', err.message);
-    throw err;
-  }
-  return readFields(sub, maxItems);
+  return readFields(submittedForm(form, formType), maxItems);
 }
 
 /** Changes from field values by var ('pubsub#access_model' → ['open']). */
