@@ -172,6 +172,17 @@ describe('muc service: stanzas in, stanzas out', () => {
     expect(await refusal(joinAs(svc, 'c@example', 'r4', 'c'))).toBe('resource-constraint');
   });
 
+  it('destroys a new room its owner never configured after muc_room_lock_timeout', async () => {
+    const { svc, sent } = service({}, { lockTimeoutMs: 30 });
+    await joinAs(svc, 'a@example', 'r', 'Al');
+    expect(svc.rooms.get('r')?.locked).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(svc.rooms.has('r')).toBe(false);
+    const last = sent.at(-1);
+    expect(last?.attrs).toMatchObject({ type: 'unavailable', to: 'a@example/r' });
+    expect(last?.getChild('x', NS.MUC_USER)?.getChild('destroy')?.getChildText('reason')).toBe('The room was never configured');
+  });
+
   it('sends the owner 110 and 201, keeps others out while locked, then refuses a taken nick and a full room', async () => {
     const { svc, sent } = service({}, { maxOccupants: 2 });
     await joinAs(svc, 'a@example', 'r', 'Al');
