@@ -131,6 +131,38 @@ pubsub_max_nodes = 1000
 pubsub_max_bytes = 67108864
 pubsub_max_subscriptions = 1000
 
+-- Multi-user chat (XEP-0045; Component "conference.example" "muc", see the end of this file).
+-- Who may create rooms: false (anyone), true or "admin" (admins only), "local" (users of the
+-- parent domain); others get not-allowed. As Prosody's option:
+-- restrict_room_creation = false
+-- Bounds (docs/limits.md): rooms on the component, rooms one user created, occupants of one
+-- room, history messages a room may keep and their bytes in memory, messages and presence
+-- changes per second of one occupant (bursts of rate x factor), subject bytes, affiliations
+-- per room.
+muc_max_rooms = 1000
+muc_max_rooms_per_user = 20
+muc_max_occupants = 500
+max_history_messages = 100
+muc_max_history_bytes = 262144
+muc_event_rate = 2
+muc_burst_factor = 5
+muc_max_subject_bytes = 4096
+muc_max_affiliations = 2000
+-- A new room is locked (item-not-found to others) until its owner configures it or accepts the
+-- instant defaults; left locked this many seconds, it is destroyed:
+muc_room_locking = true
+muc_room_lock_timeout = 300
+-- What new rooms start with (their owners change it with the configuration form):
+muc_room_default_history_length = 20
+muc_room_default_public = true
+muc_room_default_persistent = false
+muc_room_default_members_only = false
+muc_room_default_moderated = false
+muc_room_default_public_jids = false
+muc_room_default_change_subject = false
+muc_room_default_allow_member_invites = false
+-- muc_room_default_language = "en"
+
 -- bcrypt work factor for password hashes (4..15); each step doubles the time per login.
 clove_bcrypt_cost = 10
 
@@ -276,11 +308,12 @@ VirtualHost "localhost"
 -- Components: their own domain, no accounts and no client logins; listed in the disco#items of
 -- the VirtualHost they are a subdomain of, and federated like any host. On I2P see docs/i2p.md
 -- ("Components over I2P"): a subdomain of a b32 name is reachable from Clove peers only.
--- An internal component names its module (muc, pubsub and http_file_share are not in Clove yet:
--- such a Component is one error line at start and answers service-unavailable):
+-- An internal component names its module: "muc" (chat rooms, XEP-0045) or "pubsub" (XEP-0060);
+-- one Clove does not have (http_file_share, …) is one error line at start and answers
+-- service-unavailable:
 -- Component "conference.localhost" "muc"
 --     name = "Chat rooms"
---     restrict_room_creation = true
+--     restrict_room_creation = "local"
 -- An external component (XEP-0114) connects to component_ports with its secret:
 -- Component "gateway.localhost"
 --     component_secret = "change me"

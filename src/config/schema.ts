@@ -33,6 +33,8 @@ export interface OptionSpec {
   readonly values?: readonly string[];
   /** Accepted spellings of enum values and what Clove takes them to mean. */
   readonly aliases?: Readonly<Record<string, string>>;
+  /** For an enum Prosody also takes as a boolean (restrict_room_creation = true): the value each boolean means. */
+  readonly booleans?: { readonly true: string; readonly false: string };
   /** For an 'accepted' option: the value Clove already behaves as, which needs no warning. */
   readonly honoured?: unknown;
 }
@@ -127,6 +129,27 @@ const ROWS: Row[] = [
   { name: 'pubsub_max_nodes', type: 'integer', default: 1000, min: 1, max: 100000, scope: 'both', doc: 'Most nodes of one pubsub component; creating one more gets policy-violation.' },
   { name: 'pubsub_max_bytes', type: 'integer', default: 64 * MiB, min: 64 * 1024, max: 1024 * MiB, scope: 'both', doc: 'Most bytes of stored nodes and items of one pubsub component; a publish past it gets resource-constraint.' },
   { name: 'pubsub_max_subscriptions', type: 'integer', default: 1000, min: 1, max: 100000, scope: 'both', doc: 'Most subscriptions (and affiliations) per node of a pubsub component; one more gets policy-violation.' },
+  { name: 'restrict_room_creation', type: 'enum', default: 'anyone', values: ['anyone', 'admin', 'local'], booleans: { true: 'admin', false: 'anyone' }, scope: 'both', doc: 'On a muc component, who may create rooms: false (anyone), true or "admin" (admins only), "local" (users of the parent domain and admins); others get not-allowed.' },
+  { name: 'muc_max_rooms', type: 'integer', default: 1000, min: 1, max: 1_000_000, scope: 'both', doc: 'Most rooms one muc component holds; creating one more gets resource-constraint.' },
+  { name: 'muc_max_rooms_per_user', type: 'integer', default: 20, min: 1, max: 100_000, scope: 'both', doc: 'Most rooms one user (bare JID) may have created on a muc component; one more gets policy-violation.' },
+  { name: 'muc_max_occupants', type: 'integer', default: 500, min: 1, max: 100_000, scope: 'both', doc: 'Most occupants of one room (and the highest muc#roomconfig_maxusers); one more gets service-unavailable.' },
+  { name: 'max_history_messages', type: 'integer', default: 100, min: 0, max: 10_000, scope: 'both', doc: 'Most discussion-history messages a room may keep (the highest muc#roomconfig_historylength).' },
+  { name: 'muc_room_default_history_length', type: 'integer', default: 20, min: 0, max: 10_000, scope: 'both', doc: 'History length a new room starts with (capped by max_history_messages).' },
+  { name: 'muc_max_history_bytes', type: 'integer', default: 256 * 1024, min: 0, max: 64 * MiB, scope: 'both', doc: 'Most bytes of discussion history one room keeps in memory; older messages go first.' },
+  { name: 'muc_event_rate', type: 'number', default: 2, min: 0.01, max: 1000, scope: 'both', doc: 'Messages and presence changes per second one occupant may send to a room; past it (and the burst) they get policy-violation (wait).' },
+  { name: 'muc_burst_factor', type: 'number', default: 5, min: 1, max: 1000, scope: 'both', doc: 'Burst an occupant may send at once, as a multiple of muc_event_rate.' },
+  { name: 'muc_max_subject_bytes', type: 'integer', default: 4096, min: 16, max: 256 * 1024, scope: 'both', doc: 'Most bytes of a room subject; a longer one gets not-acceptable.' },
+  { name: 'muc_max_affiliations', type: 'integer', default: 2000, min: 1, max: 1_000_000, scope: 'both', doc: 'Most affiliations (owners, admins, members, outcasts) one room keeps; more get policy-violation.' },
+  { name: 'muc_room_locking', type: 'boolean', default: true, scope: 'both', doc: 'A new room stays locked (item-not-found to others) until its owner configures it or accepts the instant defaults.' },
+  { name: 'muc_room_lock_timeout', type: 'integer', default: 300, min: 1, max: 86400, scope: 'both', doc: 'Seconds a new room may stay locked before it is destroyed.' },
+  { name: 'muc_room_default_public', type: 'boolean', default: true, scope: 'both', doc: 'New rooms are listed in the service disco#items.' },
+  { name: 'muc_room_default_persistent', type: 'boolean', default: false, scope: 'both', doc: 'New rooms are persistent (kept when empty, and across restarts).' },
+  { name: 'muc_room_default_members_only', type: 'boolean', default: false, scope: 'both', doc: 'New rooms admit members only.' },
+  { name: 'muc_room_default_moderated', type: 'boolean', default: false, scope: 'both', doc: 'New rooms are moderated (newcomers are visitors without voice).' },
+  { name: 'muc_room_default_public_jids', type: 'boolean', default: false, scope: 'both', doc: 'New rooms show real JIDs to everyone (whois anyone); otherwise to moderators only.' },
+  { name: 'muc_room_default_change_subject', type: 'boolean', default: false, scope: 'both', doc: 'In new rooms participants may change the subject (moderators always may).' },
+  { name: 'muc_room_default_allow_member_invites', type: 'boolean', default: false, scope: 'both', doc: 'In new members-only rooms members may invite others (who become members).' },
+  { name: 'muc_room_default_language', type: 'string', default: '', scope: 'both', doc: 'Language tag new rooms start with.' },
   { name: 'max_pending_subscriptions', type: 'integer', default: 500, min: 1, max: 100000, scope: 'both', doc: 'Most unanswered subscription requests kept per account; further requests are dropped.' },
   // Encryption and server-to-server
   { name: 'c2s_require_encryption', type: 'boolean', default: true, scope: 'both', doc: 'Refuse to authenticate clients before TLS.' },
@@ -152,7 +175,6 @@ const ROWS: Row[] = [
   // Components and informational options
   { name: 'component_secret', type: 'string', default: undefined, scope: 'host', doc: 'Shared secret of an external component (XEP-0114 handshake); a Component without a module name needs it.' },
   { name: 'name', type: 'string', default: undefined, scope: 'host', doc: "Display name of a component, shown in its parent host's service discovery items." },
-  { name: 'restrict_room_creation', type: 'boolean', default: undefined, scope: 'host', status: 'accepted', doc: 'MUC: only admins may create rooms.' },
   { name: 'contact_info', type: 'table', default: undefined, scope: 'both', doc: 'Contact addresses published in the host\'s disco#info (XEP-0157, module server_contact_info): { abuse = { "mailto:…" }; admin = { "xmpp:…" }; … } with the kinds abuse, admin, feedback, sales, security, status, support; unset, the admins are published as admin addresses, as in Prosody. Applied after a restart.' },
   { name: 'disco_items', type: 'table', default: undefined, scope: 'both', doc: 'Extra items in the host\'s disco#items (XEP-0030, module disco): { { "jid", "name" }, … }, as in Prosody; a malformed entry fails start-up and reload with file:line. Applied after a restart.' },
   { name: 'motd_text', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to users when they log in.' },

@@ -124,8 +124,9 @@ class Converter {
   }
 
   enumValue(v: LuaValue): string {
-    const { values = [], aliases = {}, name } = this.spec;
-    const s = this.str(v, 'a string');
+    const { values = [], aliases = {}, name, booleans } = this.spec;
+    if (booleans && v.type === 'boolean') return v.value ? booleans.true : booleans.false;
+    const s = this.str(v, booleans ? 'a string or a boolean' : 'a string');
     if (values.includes(s)) return s;
     const meant = aliases[s];
     if (meant !== undefined) {

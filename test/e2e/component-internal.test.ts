@@ -13,7 +13,7 @@ import { testComponent } from '../helpers/test-component.js';
 const { module: component, seen } = testComponent();
 
 const t = serverSuite('alice-pw', {
-  hosts: 'VirtualHost "localhost"\nComponent "conference.localhost" "test_component"\n  name = "Chatrooms"\nComponent "muc.localhost" "muc"\n',
+  hosts: 'VirtualHost "localhost"\nComponent "conference.localhost" "test_component"\n  name = "Chatrooms"\nComponent "proxy.localhost" "proxy65"\n',
   extraModules: [component],
 });
 
@@ -41,7 +41,7 @@ describe('an internal component', () => {
     const client = await t.user('alice');
     const r = await client.iq(`<iq type='get' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`);
     const items = r.getChild('query')?.getChildren('item').map((i) => `${i.attrs.jid} ${i.attrs.name ?? ''}`.trim());
-    expect(items).toEqual(expect.arrayContaining(['conference.localhost Chatrooms', 'muc.localhost']));
+    expect(items).toEqual(expect.arrayContaining(['conference.localhost Chatrooms', 'proxy.localhost']));
   });
 
   it('has no accounts: a client cannot log in to it', async () => {
@@ -50,7 +50,7 @@ describe('an internal component', () => {
 
   it('stays local without its module: stanzas to it get service-unavailable, never federation', async () => {
     const client = await t.user('alice');
-    const r = await client.iq(`<iq type='get' to='room@muc.localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    const r = await client.iq(`<iq type='get' to='room@proxy.localhost'><ping xmlns='urn:xmpp:ping'/></iq>`);
     expect(r.attrs.type).toBe('error');
     expect(r.getChild('error')?.elements()[0]?.name).toBe('service-unavailable');
   });

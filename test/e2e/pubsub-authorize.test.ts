@@ -6,7 +6,7 @@
 // non-affiliated user publish, and a whitelist node is, to a stranger, absent from disco.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { failureOf, Slixmpp } from '../helpers/slixmpp.js';
+import { Slixmpp, slixCondition } from '../helpers/slixmpp.js';
 import type { XmlElement } from '../helpers/xmppjs.js';
 
 const PASS = 'authorize pass';
@@ -67,7 +67,7 @@ describe('the pubsub service: authorize, publish_model and hidden nodes with sli
     const sub = await py.call<{ subscription: string }>('ps_subscribe', { name: 'bob', jid: PS, node: 'club' });
     expect(sub.subscription).toBe('pending');
     const request = await py.waitFor('alice', approvalRequest('club', 'bob@localhost'), 'approval request', 10_000);
-    expect(await failureOf(py.call('pep_items', { name: 'bob', jid: PS, node: 'club' }))).toBe('not-authorized');
+    expect(await slixCondition(py.call('pep_items', { name: 'bob', jid: PS, node: 'club' }))).toBe('not-authorized');
     await py.call('pep_publish', { name: 'alice', jid: PS, node: 'club', item_id: 'early', xml: entry('Before approval') });
     expect(await ownerList('club')).toEqual(['bob@localhost pending']);
     await py.call('ps_authorize', { name: 'alice', request: request.toString(), allow: 'true' });
@@ -97,7 +97,7 @@ describe('the pubsub service: authorize, publish_model and hidden nodes with sli
     await py.call('ps_create', { name: 'alice', jid: PS, node: 'news' });
     await py.call('pep_publish', { name: 'bob', jid: PS, node: 'wall', item_id: 'graffiti', xml: entry('Bob was here') });
     expect((await py.call<{ ids: string[] }>('pep_items', { name: 'carol', jid: PS, node: 'wall' })).ids).toEqual(['graffiti']);
-    expect(await failureOf(py.call('pep_publish', { name: 'bob', jid: PS, node: 'news', item_id: 'x', xml: entry('no') }))).toBe('forbidden');
+    expect(await slixCondition(py.call('pep_publish', { name: 'bob', jid: PS, node: 'news', item_id: 'x', xml: entry('no') }))).toBe('forbidden');
   }, 30_000);
 
   it('answers disco about a whitelist node to a stranger as about a missing one', async () => {

@@ -4,7 +4,7 @@
 // refused creation with forbidden, and items survive a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
-import { failureOf, parseXml, Slixmpp } from '../helpers/slixmpp.js';
+import { parseXml, Slixmpp, slixCondition } from '../helpers/slixmpp.js';
 import type { XmlElement } from '../helpers/xmppjs.js';
 
 const PASS = 'pubsub pass';
@@ -39,14 +39,14 @@ describe('the pubsub service with slixmpp (XEP-0060)', () => {
   });
 
   it('refuses node creation to a non-admin with forbidden', async () => {
-    expect(await failureOf(py.call('ps_create', { name: 'bob', jid: PS, node: 'bobs' }))).toBe('forbidden');
+    expect(await slixCondition(py.call('ps_create', { name: 'bob', jid: PS, node: 'bobs' }))).toBe('forbidden');
   });
 
   it('creates, publishes to a subscriber, retracts and deletes with notifications', async () => {
     await py.call('ps_create', { name: 'alice', jid: PS, node: NODE });
     const sub = await py.call<{ subscription: string }>('ps_subscribe', { name: 'bob', jid: PS, node: NODE });
     expect(sub.subscription).toBe('subscribed');
-    expect(await failureOf(py.call('pep_publish', { name: 'bob', jid: PS, node: NODE, item_id: 'x', xml: entry('not mine') }))).toBe('forbidden');
+    expect(await slixCondition(py.call('pep_publish', { name: 'bob', jid: PS, node: NODE, item_id: 'x', xml: entry('not mine') }))).toBe('forbidden');
     await py.call('pep_publish', { name: 'alice', jid: PS, node: NODE, item_id: 'first', xml: entry('Soliloquy') });
     const note = await py.waitFor('bob', isEvent('items'), 'publish notification', 10_000);
     expect(note.getChild('event', NS_EVENT)?.getChild('items')?.getChild('item')?.attrs.id).toBe('first');
@@ -58,7 +58,7 @@ describe('the pubsub service with slixmpp (XEP-0060)', () => {
     await py.call('ps_subscribe', { name: 'bob', jid: PS, node: 'doomed' });
     await py.call('ps_delete', { name: 'alice', jid: PS, node: 'doomed' });
     await py.waitFor('bob', (el) => el.name === 'message' && el.attrs.from === PS && el.getChild('event', NS_EVENT)?.getChild('delete')?.attrs.node === 'doomed', 'delete notification', 10_000);
-    expect(await failureOf(py.call('pep_items', { name: 'bob', jid: PS, node: 'doomed' }))).toBe('item-not-found');
+    expect(await slixCondition(py.call('pep_items', { name: 'bob', jid: PS, node: 'doomed' }))).toBe('item-not-found');
   }, 40_000);
 
   it('gets and sets subscription options (XEP-0060 §6.3): deliver off stops notifications', async () => {

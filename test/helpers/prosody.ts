@@ -36,6 +36,8 @@ export interface ProsodyOptions {
   extra?: string[];
   /** Modules to load besides the basic ones (e.g. 'pep'). */
   modules?: string[];
+  /** Components after the VirtualHost (`Component "rooms.example" "muc"`), sharing its certificate. */
+  components?: ReadonlyArray<{ domain: string; module: string }>;
   /** How long start() waits for stream features on the c2s port; default 20 s. */
   startTimeoutMs?: number;
 }
@@ -185,7 +187,7 @@ export async function startProsody(opts: ProsodyOptions): Promise<ProsodyServer>
     const key = join(certDir, `${opts.domain}.key`);
     const ssl = spawnSync('openssl', [
       'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
-      '-keyout', key, '-out', crt, '-subj', `/CN=${opts.domain}`, '-addext', `subjectAltName=DNS:${opts.domain}`,
+      '-keyout', key, '-out', crt, '-subj', `/CN=${opts.domain}`, '-addext', `subjectAltName=${[opts.domain, ...(opts.components ?? []).map((c) => c.domain)].map((d) => `DNS:${d}`).join(',')}`,
     ], { encoding: 'utf8' });
     if (ssl.status !== 0) throw new Error(`openssl req failed: ${ssl.stderr || String(ssl.error)}`);
 
@@ -228,6 +230,11 @@ export async function startProsody(opts: ProsodyOptions): Promise<ProsodyServer>
     }
     lines.push(`modules_enabled = { ${modules.map(lua).join('; ')} }`, ...(opts.extra ?? []), '');
     lines.push(`VirtualHost ${lua(opts.domain)}`, `\tssl = { certificate = ${lua(crt)}; key = ${lua(key)} }`, '');
+    // A component does not inherit the global modules_enabled: it loads mod_onions itself, or it
+    // would look .i2p names up in DNS.
+    for (const c of opts.components ?? []) {
+      lines.push(`Component ${lua(c.domain)} ${lua(c.module)}`, `\tssl = { certificate = ${lua(crt)}; key = ${lua(key)} }`, ...(opts.onions ? ['\tmodules_enabled = { "onions" }'] : []), '');
+    }
     await writeFile(configPath, lines.join('\n'));
 
     const out = openSync(outPath, 'a');

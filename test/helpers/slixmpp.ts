@@ -133,8 +133,8 @@ export class SlixError extends Error {
   }
 }
 
-/** The error condition a driver command failed with; throws when it did not fail. */
-export async function failureOf(p: Promise<unknown>): Promise<string> {
+/** The stanza error condition a driver command failed with; throws if it succeeded or failed otherwise. */
+export async function slixCondition(p: Promise<unknown>): Promise<string> {
   try {
     await p;
   } catch (err) {

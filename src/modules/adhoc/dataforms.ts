@@ -2,6 +2,7 @@
 // References: XEP-0004, XEP-0068 (FORM_TYPE).
 import { x, type Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
+import { StanzaError } from '../../core/errors.js';
 
 export type FieldType =
   | 'boolean' | 'fixed' | 'hidden' | 'jid-multi' | 'jid-single' | 'list-multi' | 'list-single'
@@ -72,6 +73,16 @@ export function readSubmission(form: Element, formType?: string): Submission {
   if (formType !== undefined && type !== undefined && type[0] !== formType) throw new FormError(`this form is a ${formType} form, not ${type[0] ?? 'an empty FORM_TYPE'}`);
   out.delete('FORM_TYPE');
   return out;
+}
+
+/** readSubmission for a request payload: a malformed form is the request's fault (bad-request). */
+export function submittedForm(form: Element, formType?: string): Submission {
+  try {
+    return readSubmission(form, formType);
+  } catch (err) {
+    if (err instanceof FormError) throw new StanzaError('bad-request', err.message);
+    throw err;
+  }
 }
 
 /** Names of the required fields of `spec` the submission leaves empty. */

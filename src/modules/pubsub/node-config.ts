@@ -4,7 +4,7 @@
 import type { Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import { StanzaError } from '../../core/errors.js';
-import { formElement, FormError, readSubmission, type Field } from '../adhoc/dataforms.js';
+import { formElement, submittedForm, type Field } from '../adhoc/dataforms.js';
 
 export type AccessModel = 'open' | 'authorize' | 'presence' | 'roster' | 'whitelist';
 /** Who may publish (XEP-0060 §16.4.4 pubsub#publish_model). */
@@ -150,14 +150,7 @@ function refused(why: string): StanzaError {
  * (XEP-0060 §8.2.5.3), so nothing half-applies.
  */
 export function readConfigForm(form: Element, formType: string, maxItems: number, models: ConfigModels = PEP_MODELS): ConfigChanges {
-  let sub;
-  try {
-    sub = readSubmission(form, formType);
-  } catch (err) {
-    if (err instanceof FormError) throw new StanzaError('bad-request', err.message);
-    throw err;
-  }
-  return readFields(sub, maxItems, models);
+  return readFields(submittedForm(form, formType), maxItems, models);
 }
 
 /** Changes from field values by var ('pubsub#access_model' → ['open']). */

@@ -385,6 +385,99 @@ class Driver:
             raise iq_error(err)
         return {"from": str(iq["from"]), "type": iq["type"], "id": iq["id"]}
 
+    # ---- Multi-user chat (XEP-0045) with slixmpp's xep_0045 plugin ----
+
+    def muc(self, xmpp):
+        if "xep_0045" not in xmpp.plugin:
+            xmpp.register_plugin("xep_0045")
+        return xmpp["xep_0045"]
+
+    @staticmethod
+    def status_codes(stanza):
+        x = stanza.xml.find("{http://jabber.org/protocol/muc#user}x")
+        if x is None:
+            return []
+        return sorted(int(s.get("code")) for s in x.findall("{http://jabber.org/protocol/muc#user}status"))
+
+    async def cmd_muc_join(self, a):
+        """join_muc_wait: the plugin's own join (occupants, self-presence, history, subject)."""
+        plugin = self.muc(self.client(a["name"]))
+        try:
+            pres, subject, occupants, history = await plugin.join_muc_wait(
+                a["room"], a["nick"], password=a.get("password"), maxstanzas=a.get("maxstanzas"), timeout=IQ_TIMEOUT)
+        except slixmpp.exceptions.PresenceError as err:
+            raise Failure(kind="presence-error", condition=err.condition, type=err.etype, xml=str(err.presence))
+        except asyncio.TimeoutError:
+            raise Failure(kind="timeout", text="no self-presence or subject within the time limit")
+        item = pres["muc"]
+        return {"codes": self.status_codes(pres), "affiliation": item["affiliation"], "role": item["role"],
+                "jid": str(item["jid"]) if item["jid"] else None, "subject": subject["subject"],
+                "occupants": sorted(str(p["from"].resource) for p in occupants),
+                "history": [m["body"] for m in history], "xml": str(pres)}
+
+    async def cmd_muc_leave(self, a):
+        self.muc(self.client(a["name"])).leave_muc(a["room"], a["nick"], a.get("status", ""))
+        return True
+
+    async def cmd_muc_config(self, a):
+        """Get the owner form, set the given fields, submit it (what a client's config dialog does)."""
+        plugin = self.muc(self.client(a["name"]))
+        try:
+            form = await plugin.get_room_config(a["room"], timeout=IQ_TIMEOUT)
+            fields = form.get_fields()
+            for var, value in a.get("values", {}).items():
+                if var not in fields:
+                    raise Failure(kind="usage", text=f"the form has no field {var}")
+                fields[var]["value"] = value
+            await plugin.set_room_config(a["room"], form, timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return {"fields": sorted(fields.keys())}
+
+    async def cmd_muc_message(self, a):
+        self.client(a["name"]).send_message(mto=a["room"], mbody=a["body"], mtype="groupchat")
+        return True
+
+    async def cmd_muc_subject(self, a):
+        self.muc(self.client(a["name"])).set_subject(a["room"], a["subject"])
+        return True
+
+    async def cmd_muc_role(self, a):
+        try:
+            await self.muc(self.client(a["name"])).set_role(a["room"], a["nick"], a["role"], reason=a.get("reason", ""), timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return True
+
+    async def cmd_muc_affiliation(self, a):
+        try:
+            await self.muc(self.client(a["name"])).set_affiliation(a["room"], a["affiliation"], jid=a["jid"], reason=a.get("reason", ""), timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return True
+
+    async def cmd_muc_affiliation_list(self, a):
+        try:
+            jids = await self.muc(self.client(a["name"])).get_affiliation_list(a["room"], a["affiliation"], timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return sorted(str(j) for j in jids)
+
+    async def cmd_muc_invite(self, a):
+        self.muc(self.client(a["name"])).invite(a["room"], a["jid"], a.get("reason", ""))
+        return True
+
+    async def cmd_muc_destroy(self, a):
+        try:
+            await self.muc(self.client(a["name"])).destroy(a["room"], reason=a.get("reason", ""), altroom=a.get("altroom"), timeout=IQ_TIMEOUT)
+        except IqError as err:
+            raise iq_error(err)
+        return True
+
+    async def cmd_muc_roster(self, a):
+        """The plugin's own view of who is in the room."""
+        return sorted(self.muc(self.client(a["name"])).get_roster(a["room"]))
+
     # ---- PEP (XEP-0163) with slixmpp's pubsub, caps and PEP plugins ----
 
     def pep_plugins(self, xmpp):

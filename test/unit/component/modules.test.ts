@@ -26,9 +26,14 @@ describe('component modules', () => {
   });
 
   it('a component module Clove does not have is one error naming the file and line of the section; the host still loads', () => {
-    const r = names(`${global}\nComponent "conference.example" "muc"\n`, 'conference.example');
+    const r = names(`${global}\nComponent "proxy.example" "proxy65"\n`, 'proxy.example');
     expect(r.load).toEqual(['s2s', 'darknet']);
-    expect(r.errors).toEqual([`test.cfg.lua:4: Component "conference.example" "muc": module 'muc' is not available in Clove yet; the component has no service (stanzas to conference.example get service-unavailable)`]);
+    expect(r.errors).toEqual([`test.cfg.lua:4: Component "proxy.example" "proxy65": module 'proxy65' is not available in Clove yet; the component has no service (stanzas to proxy.example get service-unavailable)`]);
+  });
+
+  it('Component "conference.example" "muc" loads the muc module', () => {
+    const r = names(`${global}\nComponent "conference.example" "muc"\n`, 'conference.example');
+    expect(r).toEqual({ load: ['s2s', 'darknet', 'muc'], warnings: [], errors: [] });
   });
 
   it('VirtualHosts keep their own rules', () => {

@@ -197,13 +197,21 @@ describe('warnings', () => {
   });
 
   it('warns once per accepted option and once per reassignment', () => {
-    const c = parse('prosody_user = "a"\nprosody_user = "b"\nVirtualHost "a"\nrestrict_room_creation = true\nVirtualHost "b"\nrestrict_room_creation = false');
+    const c = parse('prosody_user = "a"\nprosody_user = "b"\nVirtualHost "a"\nmotd_text = "hi"\nVirtualHost "b"\nmotd_text = "ho"');
     expect(c.warnings).toEqual([
       `${F}:1: option 'prosody_user' is accepted for Prosody compatibility but Clove does not act on it yet`,
       `${F}:2: option 'prosody_user' is set again; this replaces the value from line 1`,
-      `${F}:4: option 'restrict_room_creation' is accepted for Prosody compatibility but Clove does not act on it yet`,
+      `${F}:4: option 'motd_text' is accepted for Prosody compatibility but Clove does not act on it yet`,
     ]);
     expect(c.get('daemonize')).toBe(false);
+  });
+
+  it('takes restrict_room_creation as Prosody does: a boolean, "admin" or "local"', () => {
+    const c = parse('VirtualHost "a"\nComponent "c.a" "muc"\nrestrict_room_creation = true\nComponent "d.a" "muc"\nrestrict_room_creation = "local"\nComponent "e.a" "muc"\nrestrict_room_creation = false');
+    expect(c.warnings).toEqual([]);
+    expect([c.get('restrict_room_creation', 'c.a'), c.get('restrict_room_creation', 'd.a'), c.get('restrict_room_creation', 'e.a'), c.get('restrict_room_creation', 'a')]).toEqual(['admin', 'local', 'anyone', 'anyone']);
+    expect(() => parse('restrict_room_creation = "members"')).toThrow(/restrict_room_creation' must be one of "anyone", "admin", "local"/);
+    expect(() => parse('restrict_room_creation = 1')).toThrow(/a string or a boolean/);
   });
 });
 
