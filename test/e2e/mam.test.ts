@@ -137,3 +137,172 @@ describe('MAM: archiving and stanza ids', () => {
     }
   });
 });
+
+describe('MAM: queries', () => {
+  let erin: Wire;
+  const texts = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6'];
+  let all: string[] = [];
+
+  beforeAll(async () => {
+    erin = await login('erin', 'e');
+    // m0..m3 from bob, an hour later m4..m6 from carol.
+    for (const t of texts.slice(0, 4)) await say(bob, erin, t);
+    await clock.advance(3_600_000);
+    for (const t of texts.slice(4)) await say(carol, erin, t);
+    all = (await mamQuery(erin, { max: 50 })).ids;
+    expect(all).toHaveLength(7);
+  });
+  afterAll(async () => { await erin?.close(); });
+
+  it('serves the query form', async () => {
+    const r = await erin.iq(`<iq type='get'><query xmlns='${NS_MAM}'/></iq>`);
+    const vars = r.getChild('query', NS_MAM)!.getChild('x', 'jabber:x:data')!.getChildren('field').map((f) => f.attrs.var);
+    expect(vars).toEqual(['FORM_TYPE', 'with', 'start', 'end', 'before-id', 'after-id', 'ids']);
+  });
+
+  it('pages forwards with RSM after, with complete on the last page', async () => {
+    const p1 = await mamQuery(erin, { max: 3 });
+    expect(p1.bodies).toEqual(['m0', 'm1', 'm2']);
+    expect(p1.fin!.attrs.complete).toBeUndefined();
+    const set = p1.fin!.getChild('set')!;
+    expect(set.getChildText('count')).toBe('7');
+    expect(set.getChild('first')!.attrs.index).toBe('0');
+    expect(set.getChildText('first')).toBe(all[0]);
+    expect(set.getChildText('last')).toBe(all[2]);
+    const p2 = await mamQuery(erin, { max: 3, after: all[2] });
+    expect(p2.bodies).toEqual(['m3', 'm4', 'm5']);
+    expect(p2.fin!.getChild('set')!.getChild('first')!.attrs.index).toBe('3');
+    const p3 = await mamQuery(erin, { max: 3, after: all[5] });
+    expect(p3.bodies).toEqual(['m6']);
+    expect(p3.fin!.attrs.complete).toBe('true');
+  });
+
+  it('pages backwards from the end with an empty <before/>, then <before>id</before>', async () => {
+    const last = await mamQuery(erin, { max: 3, before: '' });
+    expect(last.bodies).toEqual(['m4', 'm5', 'm6']);
+    expect(last.fin!.attrs.complete).toBeUndefined();
+    expect(last.fin!.getChild('set')!.getChild('first')!.attrs.index).toBe('4');
+    const prev = await mamQuery(erin, { max: 3, before: last.ids[0] });
+    expect(prev.bodies).toEqual(['m1', 'm2', 'm3']);
+    const first = await mamQuery(erin, { max: 3, before: prev.ids[0] });
+    expect(first.bodies).toEqual(['m0']);
+    expect(first.fin!.attrs.complete).toBe('true');
+    // <flip-page/> sends the page newest first.
+    const flipped = await mamQuery(erin, { max: 3, before: '', flip: true });
+    expect(flipped.bodies).toEqual(['m6', 'm5', 'm4']);
+  });
+
+  it('filters by with, by time, by before-id/after-id and by ids', async () => {
+    const withBob = await mamQuery(erin, { with: 'bob@localhost', max: 2, before: '' });
+    expect(withBob.bodies).toEqual(['m2', 'm3']);
+    expect(withBob.fin!.getChild('set')!.getChildText('count')).toBe('4');
+    const start = new Date(clock.now() - 1_800_000).toISOString();
+    expect((await mamQuery(erin, { start })).bodies).toEqual(['m4', 'm5', 'm6']);
+    expect((await mamQuery(erin, { end: start })).bodies).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect((await mamQuery(erin, { afterId: all[1], beforeId: all[4] })).bodies).toEqual(['m2', 'm3']);
+    const bounded = await mamQuery(erin, { beforeId: all[4], max: 2 });
+    expect(bounded.bodies).toEqual(['m0', 'm1']);
+    expect(bounded.fin!.attrs.complete).toBeUndefined();
+    const rest = await mamQuery(erin, { beforeId: all[4], max: 2, after: bounded.ids[1] });
+    expect(rest.bodies).toEqual(['m2', 'm3']);
+    expect(rest.fin!.attrs.complete).toBe('true');
+    expect((await mamQuery(erin, { ids: [all[5]!, all[1]!, 'unknown-id'] })).bodies).toEqual(['m1', 'm5']);
+  });
+
+  it('answers the older urn:xmpp:mam:1 namespace the same way', async () => {
+    const r = await mamQuery(erin, { ns: 'urn:xmpp:mam:1', max: 2, before: '' });
+    expect(r.bodies).toEqual(['m5', 'm6']);
+    expect(r.fin?.attrs.xmlns).toBe('urn:xmpp:mam:1');
+  });
+
+  it('refuses unknown ids, bad dates, bad forms and pages past the limit', async () => {
+    const cond = async (q: Parameters<typeof mamQuery>[1]): Promise<string | undefined> => {
+      const r = await mamQuery(erin, q);
+      expect(r.reply.attrs.type).toBe('error');
+      return r.reply.getChild('error')!.elements()[0]!.name;
+    };
+    expect(await cond({ after: 'AAAAAAAAAAAAAAAAAAAAAA' })).toBe('item-not-found');
+    expect(await cond({ beforeId: 'nope' })).toBe('item-not-found');
+    expect(await cond({ start: '2024-02-31T00:00:00Z' })).toBe('bad-request');
+    expect(await cond({ end: 'yesterday' })).toBe('bad-request');
+    expect(await cond({ ns: NS_MAM, with: 'not a jid@@' })).toBe('bad-request');
+    expect(await cond({ ids: Array.from({ length: 1001 }, (_, i) => `id${i}`) })).toBe('policy-violation');
+    const wrongType = await erin.iq(`<iq type='set'><query xmlns='${NS_MAM}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>urn:other</value></field></x></query></iq>`);
+    expect(wrongType.getChild('error')?.getChild('bad-request')).toBeDefined();
+    // A max above max_archive_query_results (50) is cut to it, as in Prosody.
+    const big = await mamQuery(erin, { max: 100000 });
+    expect(big.bodies).toHaveLength(7);
+  });
+
+  it('gives metadata: the first and last archived message', async () => {
+    const r = await erin.iq(`<iq type='get'><metadata xmlns='${NS_MAM}'/></iq>`);
+    const md = r.getChild('metadata', NS_MAM)!;
+    expect(md.getChild('start')!.attrs.id).toBe(all[0]);
+    expect(md.getChild('end')!.attrs.id).toBe(all[6]);
+    expect(Date.parse(md.getChild('end')!.attrs.timestamp!)).toBeGreaterThan(Date.parse(md.getChild('start')!.attrs.timestamp!));
+  });
+
+  it("refuses anyone else's query of the account's archive, as Prosody does", async () => {
+    const r = await mamQuery(bob, {}, 'erin@localhost');
+    expect(r.reply.attrs.type).toBe('error');
+    expect(r.reply.getChild('error')!.getChild('service-unavailable')).toBeDefined();
+    expect(r.results).toEqual([]);
+    const prefs = await bob.iq(`<iq type='get' to='erin@localhost'><prefs xmlns='${NS_MAM}'/></iq>`);
+    expect(prefs.attrs.type).toBe('error');
+  });
+
+  it('keeps archiving preferences: never for a JID stops archiving it, messages still arrive', async () => {
+    const set = await erin.iq(`<iq type='set'><prefs xmlns='${NS_MAM}' default='always'><always/><never><jid>carol@localhost</jid></never></prefs></iq>`);
+    expect(set.attrs.type).toBe('result');
+    const got = await erin.iq(`<iq type='get'><prefs xmlns='${NS_MAM}'/></iq>`);
+    const p = got.getChild('prefs', NS_MAM)!;
+    expect(p.attrs.default).toBe('always');
+    expect(p.getChild('never')!.getChildren('jid').map((j) => j.text())).toEqual(['carol@localhost']);
+    const m = await say(carol, erin, 'unarchived');
+    expect(m.getChild('stanza-id', NS_SID)).toBeUndefined();
+    await say(bob, erin, 'archived');
+    const last = await mamQuery(erin, { max: 2, before: '' });
+    expect(last.bodies).toEqual(['m6', 'archived']);
+    // Nor does carol's outgoing side change: her archive has it.
+    expect((await mamQuery(carol, { with: 'erin@localhost', max: 1, before: '' })).bodies).toEqual(['unarchived']);
+    expect((await erin.iq(`<iq type='set'><prefs xmlns='${NS_MAM}' default='sometimes'/></iq>`)).getChild('error')?.getChild('bad-request')).toBeDefined();
+    await erin.iq(`<iq type='set'><prefs xmlns='${NS_MAM}' default='always'><always/><never/></prefs></iq>`);
+  });
+});
+
+describe('MAM: retention and deletion', () => {
+  it('expires messages older than archive_expires_after (1w) when the clock passes it', async () => {
+    const frank = 'frank';
+    await ts.addUser(frank, PASS);
+    const f = await login(frank, 'f');
+    try {
+      await say(bob, f, 'old news');
+      await clock.advance(6 * 86_400_000);
+      await say(bob, f, 'recent');
+      expect((await mamQuery(f, {})).bodies).toEqual(['old news', 'recent']);
+      // Past one week for the first message only: the next sweep deletes it.
+      await clock.advance(86_400_000 + 3_600_000);
+      const after = await mamQuery(f, {});
+      expect(after.bodies).toEqual(['recent']);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("deletes an account's archive with the account", async () => {
+    await ts.addUser('gina', PASS);
+    const g = await login('gina', 'g');
+    await say(bob, g, 'to be forgotten');
+    expect((await mamQuery(g, {})).bodies).toEqual(['to be forgotten']);
+    const removed = await g.iq(`<iq type='set'><query xmlns='jabber:iq:register'><remove/></query></iq>`);
+    expect(removed.attrs.type).toBe('result');
+    await g.close();
+    await ts.addUser('gina', PASS);
+    const again = await login('gina', 'g2');
+    try {
+      expect((await mamQuery(again, {})).bodies).toEqual([]);
+    } finally {
+      await again.close();
+    }
+  });
+});

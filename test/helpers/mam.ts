@@ -80,25 +80,23 @@ export function stanzaIdBy(m: El, by: string): string | undefined {
 /** A clock tests move: now() is real time plus an offset; advance() runs the sweeps that fell due. */
 export class TestClock implements MamClock {
   offset = 0;
-  private readonly timers: Array<{ ms: number; next: number; run: () => void }> = [];
+  private readonly timers: Array<{ ms: number; next: number; run: () => Promise<void> }> = [];
 
   now(): number {
     return Date.now() + this.offset;
   }
 
-  every(ms: number, run: () => void): () => void {
+  every(ms: number, run: () => Promise<void>): () => void {
     const t = { ms, next: this.now() + ms, run };
     this.timers.push(t);
     return () => { this.timers.splice(this.timers.indexOf(t), 1); };
   }
 
-  /** Move time forward by `ms` and run each periodic task that fell due (once). */
-  advance(ms: number): void {
+  /** Move time forward by `ms` and run each periodic task that fell due (once); resolves when they are done. */
+  async advance(ms: number): Promise<void> {
     this.offset += ms;
-    for (const t of this.timers) {
-      if (t.next > this.now()) continue;
-      t.next = this.now() + t.ms;
-      t.run();
-    }
+    const due = this.timers.filter((t) => t.next <= this.now());
+    for (const t of due) t.next = this.now() + t.ms;
+    await Promise.all(due.map((t) => t.run()));
   }
 }

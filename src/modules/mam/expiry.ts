@@ -7,15 +7,15 @@
 export interface MamClock {
   /** Milliseconds since the epoch. */
   now(): number;
-  /** Call `run` every `ms` until the returned function is called; must not keep the process alive. */
-  every(ms: number, run: () => void): () => void;
+  /** Call `run` every `ms` until the returned function is called; must not keep the process alive. `run` resolves when that round is done. */
+  every(ms: number, run: () => Promise<void>): () => void;
 }
 
 /** The real clock. */
 export const systemClock: MamClock = {
   now: () => Date.now(),
   every(ms, run) {
-    const t = setInterval(run, ms);
+    const t = setInterval(() => void run(), ms);
     t.unref();
     return () => clearInterval(t);
   },
@@ -37,11 +37,16 @@ export function startExpiry(
   if (!Number.isFinite(expiresSeconds)) return () => {};
   const expiresMs = expiresSeconds * 1000;
   let running = false;
-  return clock.every(sweepInterval(expiresMs), () => {
+  return clock.every(sweepInterval(expiresMs), async () => {
     if (running) return;
     running = true;
-    deleteOlderThan(clock.now() - expiresMs)
-      .then((n) => { if (n > 0) report(n); }, onError)
-      .finally(() => { running = false; });
+    try {
+      const n = await deleteOlderThan(clock.now() - expiresMs);
+      if (n > 0) report(n);
+    } catch (err) {
+      onError(err);
+    } finally {
+      running = false;
+    }
   });
 }
