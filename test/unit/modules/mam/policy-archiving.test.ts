@@ -19,26 +19,29 @@ const msg = (inner: string, attrs = "type='chat'"): ReturnType<typeof parseEleme
   parseElement(`<message xmlns='jabber:client' to='alice@example.org' from='bob@example.org/b' ${attrs}>${inner}</message>`);
 
 describe('what is archived', () => {
-  it('keeps chat and normal messages with a body, subject or an archivable payload', () => {
-    expect(archivable(msg('<body>hi</body>'))).toBe(true);
-    expect(archivable(msg('<body>hi</body>', ''))).toBe(true);
-    expect(archivable(msg('<subject>s</subject>'))).toBe(true);
-    expect(archivable(msg("<received xmlns='urn:xmpp:receipts' id='1'/>"))).toBe(true);
-    expect(archivable(msg("<displayed xmlns='urn:xmpp:chat-markers:0' id='1'/>"))).toBe(true);
-    expect(archivable(msg("<encryption xmlns='urn:xmpp:eme:0' namespace='urn:xmpp:omemo:2'/>"))).toBe(true);
-    expect(archivable(msg("<x xmlns='jabber:x:conference' jid='room@muc'/>"))).toBe(true);
-    expect(archivable(msg("<x xmlns='http://jabber.org/protocol/muc#user'><invite from='a@b'/></x>"))).toBe(true);
-    expect(archivable(msg("<store xmlns='urn:xmpp:hints'/><x xmlns='urn:example'/>"))).toBe(true);
-  });
-  it('leaves out errors, headlines, groupchat, hints, chat states alone and carbons', () => {
-    expect(archivable(msg('<body>x</body>', "type='error'"))).toBe(false);
-    expect(archivable(msg('<body>x</body>', "type='headline'"))).toBe(false);
-    expect(archivable(msg('<body>x</body>', "type='groupchat'"))).toBe(false);
-    expect(archivable(msg("<body>x</body><no-store xmlns='urn:xmpp:hints'/>"))).toBe(false);
-    expect(archivable(msg("<body>x</body><no-permanent-store xmlns='urn:xmpp:hints'/>"))).toBe(false);
-    expect(archivable(msg("<composing xmlns='http://jabber.org/protocol/chatstates'/>"))).toBe(false);
-    expect(archivable(msg("<received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message><body>x</body></message></forwarded></received>"))).toBe(false);
-    expect(archivable(msg('<thread>t</thread>'))).toBe(false);
+  const cases: Array<[string, string, boolean]> = [
+    // Kept: chat and normal messages with a body, subject or an archivable payload.
+    ['<body>hi</body>', "type='chat'", true],
+    ['<body>hi</body>', '', true],
+    ['<subject>s</subject>', "type='chat'", true],
+    ["<received xmlns='urn:xmpp:receipts' id='1'/>", "type='chat'", true],
+    ["<displayed xmlns='urn:xmpp:chat-markers:0' id='1'/>", "type='chat'", true],
+    ["<encryption xmlns='urn:xmpp:eme:0' namespace='urn:xmpp:omemo:2'/>", "type='chat'", true],
+    ["<x xmlns='jabber:x:conference' jid='room@muc'/>", "type='chat'", true],
+    ["<x xmlns='http://jabber.org/protocol/muc#user'><invite from='a@b'/></x>", "type='chat'", true],
+    ["<store xmlns='urn:xmpp:hints'/><x xmlns='urn:example'/>", "type='chat'", true],
+    // Left out: errors, headlines, groupchat, hints, chat states alone, carbons.
+    ['<body>x</body>', "type='error'", false],
+    ['<body>x</body>', "type='headline'", false],
+    ['<body>x</body>', "type='groupchat'", false],
+    ["<body>x</body><no-store xmlns='urn:xmpp:hints'/>", "type='chat'", false],
+    ["<body>x</body><no-permanent-store xmlns='urn:xmpp:hints'/>", "type='chat'", false],
+    ["<composing xmlns='http://jabber.org/protocol/chatstates'/>", "type='chat'", false],
+    ["<received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'><message><body>x</body></message></forwarded></received>", "type='chat'", false],
+    ['<thread>t</thread>', "type='chat'", false],
+  ];
+  it('follows XEP-0313 §5.1.1 and the XEP-0334 hints, as Prosody', () => {
+    for (const [inner, attrs, kept] of cases) expect(archivable(msg(inner, attrs)), `${attrs} ${inner}`).toBe(kept);
   });
   it('stores the message without chat states, in jabber:client', () => {
     const copy = storedCopy(parseElement("<message to='a@b' type='chat'><body>x</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>"))!;
