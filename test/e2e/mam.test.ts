@@ -181,7 +181,9 @@ describe('MAM: queries', () => {
     const last = await mamQuery(erin, { max: 3, before: '' });
     expect(last.bodies).toEqual(['m4', 'm5', 'm6']);
     expect(last.fin!.attrs.complete).toBeUndefined();
-    expect(last.fin!.getChild('set')!.getChild('first')!.attrs.index).toBe('4');
+    // No index on a backward page (slixmpp 1.8 would stop paging back; Prosody sends none either).
+    expect(last.fin!.getChild('set')!.getChild('first')!.attrs.index).toBeUndefined();
+    expect(last.fin!.getChild('set')!.getChildText('count')).toBe('7');
     const prev = await mamQuery(erin, { max: 3, before: last.ids[0] });
     expect(prev.bodies).toEqual(['m1', 'm2', 'm3']);
     const first = await mamQuery(erin, { max: 3, before: prev.ids[0] });

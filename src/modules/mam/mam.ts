@@ -78,7 +78,7 @@ export function createMam(clock: MamClock): ModuleDefinition {
           const q = parseQuery(ev.stanza.getChild('query', ns)!, ns, pageMax);
           const page = await selectPage(store, who.user, q);
           for (const item of sendOrder(page, q.flip)) who.send(resultMessage(ns, who.to, q.queryid, item));
-          return finElement(ns, page);
+          return finElement(ns, page, q.rsm.before !== undefined);
         });
         ctx.iq('get', 'self', ns, 'prefs', async (ev) => prefsElement(ns, await prefs.get(asker(ev).user)));
         ctx.iq('set', 'self', ns, 'prefs', async (ev) => {

@@ -85,10 +85,13 @@ export function resultMessage(ns: string, to: string, queryid: string | undefine
 }
 
 /** The iq's answer: <fin complete?><set/></fin> (complete: nothing more in the paging direction). */
-export function finElement(ns: string, page: ArchivePage): Element {
+export function finElement(ns: string, page: ArchivePage, backwards: boolean): Element {
   const first = page.items[0]?.id;
   const last = page.items[page.items.length - 1]?.id;
-  return x('fin', { xmlns: ns, complete: page.complete ? 'true' : undefined }, rsmAnswer(page, first, last));
+  // COMPAT: slixmpp 1.8's RSM iterator stops when first index + page size = count, in either
+  // direction, so a backward page that carries its index ends the walk after the newest page.
+  // Prosody sends no index at all; a backward page here leaves it out too.
+  return x('fin', { xmlns: ns, complete: page.complete ? 'true' : undefined }, rsmAnswer(page, first, last, !backwards));
 }
 
 /** The page's items in the order they are sent: oldest first, or newest first with <flip-page/>. */

@@ -43,10 +43,10 @@ export function readRsm(query: Element): RsmRequest {
   return out;
 }
 
-/** The answer's <set/>: first (with its index) and last of the page, oldest first, and the count. */
-export function rsmAnswer(page: Pick<ArchivePage, 'count' | 'index'>, first: string | undefined, last: string | undefined): Element {
+/** The answer's <set/>: first (with its index, unless `withIndex` is false) and last of the page, oldest first, and the count. */
+export function rsmAnswer(page: Pick<ArchivePage, 'count' | 'index'>, first: string | undefined, last: string | undefined, withIndex = true): Element {
   return x('set', { xmlns: NS.RSM },
-    first !== undefined && x('first', { index: String(page.index) }, first),
+    first !== undefined && x('first', { index: withIndex ? String(page.index) : undefined }, first),
     last !== undefined && x('last', null, last),
     x('count', null, String(page.count)));
 }
