@@ -9,6 +9,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { type El, match, Wire } from '../helpers/wire.js';
 import { mamQuery, NS_MAM, NS_SID, stanzaIdBy, TestClock } from '../helpers/mam.js';
 import { createMam } from '../../src/modules/mam/mam.js';
+import { settle } from '../helpers/contacts.js';
 
 const PASS = 'mam-pass';
 const NS_CARBONS = 'urn:xmpp:carbons:2';
@@ -305,6 +306,59 @@ describe('MAM: retention and deletion', () => {
       expect((await mamQuery(again, {})).bodies).toEqual([]);
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe('MAM with stream management (XEP-0198)', () => {
+  const NS_SM = 'urn:xmpp:sm:3';
+  const sm = (name: string) => match(name, {}, (el) => el.xmlns === NS_SM);
+
+  it('a client that resumes and pages back sees every message once, with the ids it got live', async () => {
+    await ts.addUser('hank', PASS);
+    const h = await login('hank', 'h');
+    h.send(`<enable xmlns='${NS_SM}' resume='true'/>`);
+    const id = (await h.waitFor(sm('enabled'))).attrs.id!;
+    await settle(h);
+    const handled = h.received.slice(h.received.findIndex((e) => e.name === 'enabled') + 1).filter((e) => ['message', 'presence', 'iq'].includes(e.name)).length;
+    await say(bob, h, 'r1');
+    // The connection drops; r1 was never acknowledged, r2 and r3 arrive while it hibernates.
+    h.destroy();
+    for (const t of ['r2', 'r3']) bob.send(`<message to='hank@localhost' type='chat'><body>${t}</body></message>`);
+    await settle(bob);
+    const again = await Wire.open({ port: ts.port });
+    try {
+      await again.startTls();
+      await again.authenticate('hank', PASS);
+      again.send(`<resume xmlns='${NS_SM}' previd='${id}' h='${handled}'/>`);
+      await again.waitFor(sm('resumed'));
+      const got: El[] = [];
+      for (const t of ['r1', 'r2', 'r3']) got.push(await again.waitFor(body(t)));
+      const a = await mamQuery(again, { with: 'bob@localhost' });
+      expect(a.bodies).toEqual(['r1', 'r2', 'r3']);
+      expect(got.map((m) => stanzaIdBy(m, 'hank@localhost'))).toEqual(a.ids);
+      expect(a.fin!.getChild('set')!.getChildText('count')).toBe('3');
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('unacknowledged messages routed again when a session ends are not archived twice and keep their id', async () => {
+    await ts.addUser('ivy', PASS);
+    const ivy = await login('ivy', 'i');
+    ivy.send(`<enable xmlns='${NS_SM}'/>`);
+    await ivy.waitFor(sm('enabled'));
+    const live = await say(bob, ivy, 'u1');
+    // A clean close with u1 unacknowledged: the server routes it again (to offline storage).
+    await ivy.close();
+    const back = await login('ivy', 'i2');
+    try {
+      const stored = await back.waitFor(body('u1'));
+      expect(stanzaIdBy(stored, 'ivy@localhost')).toBe(stanzaIdBy(live, 'ivy@localhost'));
+      const a = await mamQuery(back, { with: 'bob@localhost' });
+      expect(a.bodies).toEqual(['u1']);
+    } finally {
+      await back.close();
     }
   });
 });
