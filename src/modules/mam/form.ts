@@ -7,7 +7,7 @@ import { formElement } from '../adhoc/dataforms.js';
 
 /** The filters a query form sets. */
 export interface QueryFilters {
-  /** A bare or full JID, prepared. */
+  /** A bare JID, prepared. */
   with?: string;
   /** Milliseconds since the epoch (inclusive). */
   start?: number;
@@ -80,7 +80,8 @@ export function readQueryForm(form: Element, ns: string): QueryFilters {
       case 'with': {
         const jid = tryParseJid(v);
         if (!jid) throw new StanzaError('bad-request', "field 'with' is not a valid JID");
-        out.with = jid.toString();
+        // Items are stored with the other party's bare JID, so a full JID matches its bare JID (as Prosody).
+        out.with = jid.bare().toString();
         break;
       }
       case 'start':

@@ -7,7 +7,7 @@
 //
 // The module is built by createMam(clock) so tests can move time (./expiry.ts); the shipped
 // module uses the system clock.
-import { x } from '../../xml/element.js';
+import { x, type Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import { defineModule, type ModuleDefinition } from '../../core/modules.js';
 import { Priority } from '../../core/events.js';
@@ -62,7 +62,7 @@ export function createMam(clock: MamClock): ModuleDefinition {
       ctx.hook('route/remote', (ev) => onRemoteMessage(deps, ev), Priority.archive);
 
       /** The account asking (an iq to itself from one of its resources). */
-      const asker = (ev: StanzaEvent): { user: string; to: string; send: (el: import('../../xml/element.js').Element) => void } => {
+      const asker = (ev: StanzaEvent): { user: string; to: string; send: (el: Element) => void } => {
         const s = ev.origin;
         if (!s || s.kind !== 'c2s' || !ev.from || ev.from.domain !== host.name) throw new StanzaError('service-unavailable');
         return { user: ev.from.local, to: ev.from.toString(), send: (el) => s.send(el) };
@@ -77,7 +77,12 @@ export function createMam(clock: MamClock): ModuleDefinition {
           const who = asker(ev);
           const q = parseQuery(ev.stanza.getChild('query', ns)!, ns, pageMax);
           const page = await selectPage(store, who.user, q);
-          for (const item of sendOrder(page, q.flip)) who.send(resultMessage(ns, who.to, q.queryid, item));
+          for (const item of sendOrder(page, q.flip)) {
+            const m = resultMessage(ns, who.to, q.queryid, item);
+            // An item that does not parse (imported, damaged) is left out rather than failing the page.
+            if (m) who.send(m);
+            else ctx.log.warn({ user: who.user, id: item.id }, 'an archived message could not be parsed');
+          }
           return finElement(ns, page, q.rsm.before !== undefined);
         });
         ctx.iq('get', 'self', ns, 'prefs', async (ev) => prefsElement(ns, await prefs.get(asker(ev).user)));

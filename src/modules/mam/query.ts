@@ -74,9 +74,14 @@ export async function selectPage(store: ArchiveStore, owner: string, q: ParsedQu
   }
 }
 
-/** One <message><result><forwarded><delay/><message/>… for the asking resource. */
-export function resultMessage(ns: string, to: string, queryid: string | undefined, item: ArchiveItem): Element {
-  const archived = parseElement(typeof item.payload === 'string' ? item.payload : Buffer.from(item.payload).toString('utf8'));
+/** One <message><result><forwarded><delay/><message/>… for the asking resource; undefined for a payload that is not one element. */
+export function resultMessage(ns: string, to: string, queryid: string | undefined, item: ArchiveItem): Element | undefined {
+  let archived: Element;
+  try {
+    archived = parseElement(typeof item.payload === 'string' ? item.payload : Buffer.from(item.payload).toString('utf8'));
+  } catch {
+    return undefined;
+  }
   return x('message', { to },
     x('result', { xmlns: ns, queryid, id: item.id },
       x('forwarded', { xmlns: NS.FORWARD },

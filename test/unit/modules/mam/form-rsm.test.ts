@@ -36,8 +36,8 @@ describe('XEP-0082 DateTime', () => {
 });
 
 describe('query form', () => {
-  it('reads every field, with prepared JIDs', () => {
-    const q = readQueryForm(parseElement(form(f('with', 'Juliet@Capulet.lit') + f('start', '2024-05-01T10:00:00Z') + f('end', '2024-05-02T10:00:00Z')
+  it('reads every field, with prepared bare JIDs (items are stored by bare JID, as Prosody)', () => {
+    const q = readQueryForm(parseElement(form(f('with', 'Juliet@Capulet.lit/Balcony') + f('start', '2024-05-01T10:00:00Z') + f('end', '2024-05-02T10:00:00Z')
       + f('before-id', 'b') + f('after-id', 'a') + f('ids', 'x', 'y'))), NS);
     expect(q).toEqual({ with: 'juliet@capulet.lit', start: Date.UTC(2024, 4, 1, 10), end: Date.UTC(2024, 4, 2, 10), beforeId: 'b', afterId: 'a', ids: ['x', 'y'] });
   });

@@ -7,7 +7,7 @@ import { archivable, storedCopy } from '../../../../src/modules/mam/policy.js';
 import { DEFAULT_PREFS, parsePrefs, prefsRule } from '../../../../src/modules/mam/prefs.js';
 import { sentView, stripClaims, withStanzaId } from '../../../../src/modules/mam/stanza-id.js';
 import { onLocalMessage, onRemoteMessage, type ArchivingDeps } from '../../../../src/modules/mam/archiving.js';
-import { selectPage, parseQuery } from '../../../../src/modules/mam/query.js';
+import { selectPage, parseQuery, resultMessage } from '../../../../src/modules/mam/query.js';
 import { createMemoryBackend } from '../../../../src/storage/memory.js';
 import { silentLogger } from '../../../../src/core/log.js';
 import type { StanzaEvent } from '../../../../src/core/events-map.js';
@@ -159,5 +159,9 @@ describe('pages', () => {
     expect(index.items.map((i) => i.id)).toEqual(ids.slice(2, 4));
     expect(index.index).toBe(2);
     await expect(selectPage(store, 'u', q("<set xmlns='http://jabber.org/protocol/rsm'><after>nope</after></set>"))).rejects.toThrow(/item-not-found/);
+    // A result wraps the stored message; a payload that is not one element gives none.
+    const item = (await store.query('u', { limit: 1 })).items[0]!;
+    expect(resultMessage('urn:xmpp:mam:2', 'u@h/r', 'q', item)!.toString()).toContain(`<result xmlns="urn:xmpp:mam:2" queryid="q" id="${item.id}"><forwarded xmlns="urn:xmpp:forward:0"><delay xmlns="urn:xmpp:delay" stamp="1970-01-01T00:00:00.000Z"/><message xmlns="jabber:client"><body>0</body></message>`);
+    expect(resultMessage('urn:xmpp:mam:2', 'u@h/r', 'q', { ...item, payload: '<message><body>' })).toBeUndefined();
   });
 });
