@@ -6,6 +6,10 @@
 // and answers a stream-management <r/> after the earlier ones (src/stream/c2s.ts), a message the
 // server acknowledged is in the archive. A message the archive cannot take (full, disk behind)
 // is still delivered, without a stanza-id.
+//
+// Each host archives for its own accounts: a message between two VirtualHosts of this server is
+// archived by the recipient's host only (the sender's host sees no event for it).
+// TODO: archive the sender's side too, once the router tells the sender's host of local routes.
 import type { Element } from '../../xml/element.js';
 import type { Jid } from '../../jid/jid.js';
 import type { StanzaEvent } from '../../core/events-map.js';
