@@ -79,13 +79,14 @@ export async function onLocalMessage(d: ArchivingDeps, ev: StanzaEvent): Promise
   if (sender && !self) stanza = stripClaims(stanza, sender.bare().toString());
   ev.stanza = stanza;
   if (!archivable(stanza)) return undefined;
-  const sent = sender && !self ? await archiveSent(d, stanza, sender, to) : undefined;
-  const copy = storedCopy(stanza);
+  // The two archives are separate files: their appends (each an fdatasync) run side by side.
   const withBare = ev.from ? ev.from.bare().toString() : to.domain;
-  if (copy && (await d.shallArchive(to.local, withBare))) {
-    const id = await append(d, to.local, withBare, copy.toString());
-    if (id !== undefined) ev.stanza = withStanzaId(stanza, toBare, id);
-  }
+  const received = async (): Promise<string | undefined> => {
+    const copy = storedCopy(stanza);
+    return copy && (await d.shallArchive(to.local, withBare)) ? append(d, to.local, withBare, copy.toString()) : undefined;
+  };
+  const [sent, id] = await Promise.all([sender && !self ? archiveSent(d, stanza, sender, to) : undefined, received()]);
+  if (id !== undefined) ev.stanza = withStanzaId(stanza, toBare, id);
   // The sender's other resources see their own archive's id, never the recipient's.
   if (sender && !self && ev.stanza !== stanza) setSentView(ev.stanza, sent ?? stanza);
   else if (sent) setSentView(ev.stanza, sent);
