@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { type El, match, Wire } from '../helpers/wire.js';
 import { mamQuery, NS_MAM, NS_SID } from '../helpers/mam.js';
+import { friends, settle } from '../helpers/contacts.js';
 
 const PASS = 'mam-hosts-pass';
 const servers: TestServer[] = [];
@@ -67,5 +68,26 @@ describe('a config that lists its modules without mam', () => {
     const [a, b] = [await online(ts, 'a', 'localhost'), await online(ts, 'b', 'localhost')];
     expect((await exchange(a, b, 'plain')).getChildren('stanza-id', NS_SID)).toEqual([]);
     expect((await mamQuery(b, {})).reply.attrs.type).toBe('error');
+  });
+});
+
+describe('without offline storage', () => {
+  it("a contact's message to an offline account is archived, and its sender gets no error (as Prosody)", async () => {
+    const ts = await startTestServer({ extra: 'modules_disabled = { "offline" }' });
+    servers.push(ts);
+    for (const u of ['a', 'b']) await ts.addUser(u, PASS);
+    const [a, b] = [await online(ts, 'a', 'localhost'), await online(ts, 'b', 'localhost')];
+    await friends(a, b);
+    await b.close();
+    a.send("<message to='b@localhost' type='chat' id='m1'><body>while away</body></message>");
+    await settle(a);
+    await a.expectNothing((el) => el.name === 'message' && el.attrs.type === 'error', 300);
+    // A no-store message is not archived: its sender learns it was not delivered.
+    a.send("<message to='b@localhost' type='chat' id='m2'><body>not kept</body><no-store xmlns='urn:xmpp:hints'/></message>");
+    const err = await a.waitFor((el) => el.name === 'message' && el.attrs.type === 'error');
+    expect(err.attrs.id).toBe('m2');
+    expect(err.getChild('stanza-id', NS_SID)).toBeUndefined();
+    const back = await online(ts, 'b', 'localhost');
+    expect((await mamQuery(back, {})).bodies).toEqual(['while away']);
   });
 });

@@ -14,6 +14,7 @@ import { Priority } from '../../core/events.js';
 import { StanzaError } from '../../core/errors.js';
 import type { StanzaEvent } from '../../core/events-map.js';
 import { onLocalMessage, onRemoteMessage, type ArchivingDeps } from './archiving.js';
+import { hasClaim } from './stanza-id.js';
 import { startExpiry, systemClock, type MamClock } from './expiry.js';
 import { finElement, parseQuery, resultMessage, selectPage, sendOrder } from './query.js';
 import { queryForm } from './form.js';
@@ -60,6 +61,9 @@ export function createMam(clock: MamClock): ModuleDefinition {
       ctx.hook('message/bare', (ev) => onLocalMessage(deps, ev), Priority.archive);
       ctx.hook('message/full', (ev) => onLocalMessage(deps, ev), Priority.archive);
       ctx.hook('route/remote', (ev) => onRemoteMessage(deps, ev), Priority.archive);
+      // A message offline storage did not take (not loaded, or refused) but the archive did is
+      // not an error for its sender: the account reads it from the archive (as Prosody's mod_mam).
+      ctx.hook('message/offline', (ev) => (ev.to && hasClaim(ev.stanza, ev.to.bare().toString()) ? true : undefined), Priority.late);
 
       /** The account asking (an iq to itself from one of its resources). */
       const asker = (ev: StanzaEvent): { user: string; to: string; send: (el: Element) => void } => {
