@@ -31,6 +31,14 @@ async function exchange(a: Wire, b: Wire, text: string): Promise<El> {
   return b.waitFor((m) => m.name === 'message' && m.getChildText('body') === text);
 }
 
+/** A server with `extra` config and the users a and b, both online. */
+async function pair(extra: string): Promise<[TestServer, Wire, Wire]> {
+  const ts = await startTestServer({ extra });
+  servers.push(ts);
+  for (const u of ['a', 'b']) await ts.addUser(u, PASS);
+  return [ts, await online(ts, 'a', 'localhost'), await online(ts, 'b', 'localhost')];
+}
+
 async function features(w: Wire): Promise<(string | undefined)[]> {
   const info = await w.iq(`<iq type='get' to='${w.jid.split('/')[0]}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
   return info.getChild('query')!.getChildren('feature').map((f) => f.attrs.var);
@@ -62,10 +70,7 @@ describe('archiving per host', () => {
 
 describe('a config that lists its modules without mam', () => {
   it('archives nothing, as Prosody with the same list', async () => {
-    const ts = await startTestServer({ extra: 'modules_enabled = { "roster"; "disco"; "carbons" }' });
-    servers.push(ts);
-    for (const u of ['a', 'b']) await ts.addUser(u, PASS);
-    const [a, b] = [await online(ts, 'a', 'localhost'), await online(ts, 'b', 'localhost')];
+    const [, a, b] = await pair('modules_enabled = { "roster"; "disco"; "carbons" }');
     expect((await exchange(a, b, 'plain')).getChildren('stanza-id', NS_SID)).toEqual([]);
     expect((await mamQuery(b, {})).reply.attrs.type).toBe('error');
   });
@@ -73,10 +78,7 @@ describe('a config that lists its modules without mam', () => {
 
 describe('without offline storage', () => {
   it("a contact's message to an offline account is archived, and its sender gets no error (as Prosody)", async () => {
-    const ts = await startTestServer({ extra: 'modules_disabled = { "offline" }' });
-    servers.push(ts);
-    for (const u of ['a', 'b']) await ts.addUser(u, PASS);
-    const [a, b] = [await online(ts, 'a', 'localhost'), await online(ts, 'b', 'localhost')];
+    const [ts, a, b] = await pair('modules_disabled = { "offline" }');
     await friends(a, b);
     await b.close();
     a.send("<message to='b@localhost' type='chat' id='m1'><body>while away</body></message>");

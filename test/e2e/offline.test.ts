@@ -89,6 +89,16 @@ describe('offline messages across a restart (file storage, slixmpp receives)', (
   });
 });
 
+/** A memory-storage server with sender and carol (and `more`); carol shares her presence with
+ * sender: a contact is told when her storage is full (a stranger's message would be dropped
+ * silently, see attack-enumeration.test.ts). */
+async function limitsServer(extra: string, more: string[] = []): Promise<TestServer> {
+  const ts = await startTestServer({ extra });
+  for (const u of ['sender', 'carol', ...more]) await ts.addUser(u, PASS);
+  await ts.server.storage.keyval('localhost', 'roster').set('carol', { version: 1, items: { 'sender@localhost': { subscription: 'from', groups: [] } }, pending: {} });
+  return ts;
+}
+
 describe('offline storage limits and rules (memory storage)', () => {
   let ts: TestServer;
   const { open, login } = testUsers(() => ts, PASS);
@@ -96,11 +106,7 @@ describe('offline storage limits and rules (memory storage)', () => {
   beforeAll(async () => {
     // Offline storage alone: with the message archive on, a message past the limit is archived
     // and its sender gets no error (the last describe below).
-    ts = await startTestServer({ extra: 'modules_disabled = { "mam" }' });
-    for (const u of ['sender', 'carol', 'dave', 'erin']) await ts.addUser(u, PASS);
-    // carol shares her presence with sender: a contact is told when her storage is full (a
-    // stranger's message would be dropped silently, see attack-enumeration.test.ts).
-    await ts.server.storage.keyval('localhost', 'roster').set('carol', { version: 1, items: { 'sender@localhost': { subscription: 'from', groups: [] } }, pending: {} });
+    ts = await limitsServer('modules_disabled = { "mam" }', ['dave', 'erin']);
   });
 
   afterAll(async () => {
@@ -172,11 +178,7 @@ describe('offline storage limits and rules (memory storage)', () => {
 describe('offline storage full, message archive on', () => {
   let ts: TestServer;
   const { open, login } = testUsers(() => ts, PASS);
-  beforeAll(async () => {
-    ts = await startTestServer();
-    for (const u of ['sender', 'carol']) await ts.addUser(u, PASS);
-    await ts.server.storage.keyval('localhost', 'roster').set('carol', { version: 1, items: { 'sender@localhost': { subscription: 'from', groups: [] } }, pending: {} });
-  });
+  beforeAll(async () => { ts = await limitsServer(''); });
   afterAll(async () => {
     for (const c of open) await c.close();
     await ts?.stop();
