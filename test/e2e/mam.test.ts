@@ -273,6 +273,30 @@ describe('MAM: queries', () => {
   });
 });
 
+describe('MAM and strangers', () => {
+  it('a stranger gets the same nothing for a message to an existing offline account as to a missing one', async () => {
+    // carol is no contact of dave's.
+    const stranger = await login('carol', 'probe');
+    try {
+      const probe = async (to: string): Promise<string[]> => {
+        stranger.clear();
+        stranger.send(`<message to='${to}' type='chat' id='p'><body>probe</body></message>`);
+        await settle(stranger);
+        return stranger.inbox.map(String);
+      };
+      // dave exists and is offline; ghost does not exist. Only dave's archive grows.
+      const archive = ts.server.storage.archive('localhost', 'archive');
+      const before = (await archive.metadata('dave')).count;
+      expect(await probe('dave@localhost')).toEqual([]);
+      expect(await probe('ghost@localhost')).toEqual([]);
+      expect((await archive.metadata('dave')).count).toBe(before + 1);
+      expect(await archive.owners()).not.toContain('ghost');
+    } finally {
+      await stranger.close();
+    }
+  });
+});
+
 describe('MAM: retention and deletion', () => {
   it('expires messages older than archive_expires_after (1w) when the clock passes it', async () => {
     const frank = 'frank';
