@@ -47,7 +47,8 @@ export interface StartOptions {
   connector?: Connector;
   /**
    * Test seam: module definitions added to Clove's own, by name (e.g. a test component for
-   * `Component "x" "name"`). Never set in production: src/ ships no test module.
+   * `Component "x" "name"`); one with the name of a shipped module replaces it (the mam module
+   * built with a clock the test moves). Never set in production: src/ ships no test module.
    */
   extraModules?: readonly ModuleDefinition[];
 }

@@ -46,5 +46,5 @@ export function resolveComponentModules(config: Config, section: HostSection, re
 export function modulesFor(config: Config, name: string, registry: ReadonlyMap<string, ModuleDefinition>): { load: ModuleDefinition[]; warnings: string[]; errors: string[] } {
   const section = config.hosts.find((h) => h.name === name);
   if (section?.kind === 'Component') return resolveComponentModules(config, section, registry);
-  return { ...resolveModules(config, name), errors: [] };
+  return { ...resolveModules(config, name, registry), errors: [] };
 }

@@ -31,10 +31,11 @@ import lastactivity from './lastactivity/lastactivity.js';
 import pep from './pep/pep.js';
 import pubsub from './pubsub-service/pubsub.js';
 import muc from './muc/muc.js';
+import mam from './mam/mam.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
@@ -51,13 +52,16 @@ const AUTOLOAD = ['offline', 'darknet'];
 const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'dialback', 'bind', 'auth_internal_hashed', 'auth_internal_plain', 'posix', 'legacyauth']);
 
 /** What a fresh Prosody config enables, for a config that does not say. */
-const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep', 'bookmarks', 'vcard_legacy'];
+const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep', 'bookmarks', 'vcard_legacy', 'mam'];
 
 /** Other names Prosody configs use for the same features. */
 const ALIASES: Readonly<Record<string, string>> = { csi_simple: 'csi', blocking: 'blocklist' };
 
-/** Modules to load for a host, with one warning per enabled module Clove does not have. */
-export function resolveModules(config: Config, host: string): { load: ModuleDefinition[]; warnings: string[] } {
+/**
+ * Modules to load for a host, with one warning per enabled module Clove does not have. Names are
+ * looked up in `registry` (MODULES, or MODULES with a test's extra modules, which may replace one).
+ */
+export function resolveModules(config: Config, host: string, registry: ReadonlyMap<string, ModuleDefinition> = MODULES): { load: ModuleDefinition[]; warnings: string[] } {
   const warnings: string[] = [];
   const explicit = config.setIn('modules_enabled', host) !== undefined;
   const enabled = new Set<string>(explicit ? [...config.get<string[]>('modules_enabled'), ...(config.setIn('modules_enabled', host) === 'host' ? config.get<string[]>('modules_enabled', host) : [])] : DEFAULT_ENABLED);
@@ -67,7 +71,7 @@ export function resolveModules(config: Config, host: string): { load: ModuleDefi
     const name = ALIASES[given] ?? given;
     if ((disabled.has(name) || disabled.has(given)) && !ALWAYS.includes(name)) continue;
     if (BUILT_IN.has(name)) continue;
-    const def = MODULES.get(name);
+    const def = registry.get(name);
     if (!def) {
       const line = config.lineOf('modules_enabled', host);
       warnings.push(`${config.file}${line ? `:${line}` : ''}: module '${given}' is not available in Clove yet; ignored (option 'modules_enabled')`);
@@ -75,7 +79,7 @@ export function resolveModules(config: Config, host: string): { load: ModuleDefi
     }
     if (!load.includes(def)) load.push(def);
   }
-  if (!load.includes(darknet)) refuseDarknetOnlyWithoutRouting(config, host);
+  if (!load.some((m) => m.name === darknet.name)) refuseDarknetOnlyWithoutRouting(config, host);
   return { load, warnings };
 }
 

@@ -89,16 +89,24 @@ describe('offline messages across a restart (file storage, slixmpp receives)', (
   });
 });
 
+/** A memory-storage server with sender and carol (and `more`); carol shares her presence with
+ * sender: a contact is told when her storage is full (a stranger's message would be dropped
+ * silently, see attack-enumeration.test.ts). */
+async function limitsServer(extra: string, more: string[] = []): Promise<TestServer> {
+  const ts = await startTestServer({ extra });
+  for (const u of ['sender', 'carol', ...more]) await ts.addUser(u, PASS);
+  await ts.server.storage.keyval('localhost', 'roster').set('carol', { version: 1, items: { 'sender@localhost': { subscription: 'from', groups: [] } }, pending: {} });
+  return ts;
+}
+
 describe('offline storage limits and rules (memory storage)', () => {
   let ts: TestServer;
   const { open, login } = testUsers(() => ts, PASS);
 
   beforeAll(async () => {
-    ts = await startTestServer();
-    for (const u of ['sender', 'carol', 'dave', 'erin']) await ts.addUser(u, PASS);
-    // carol shares her presence with sender: a contact is told when her storage is full (a
-    // stranger's message would be dropped silently, see attack-enumeration.test.ts).
-    await ts.server.storage.keyval('localhost', 'roster').set('carol', { version: 1, items: { 'sender@localhost': { subscription: 'from', groups: [] } }, pending: {} });
+    // Offline storage alone: with the message archive on, a message past the limit is archived
+    // and its sender gets no error (the last describe below).
+    ts = await limitsServer('modules_disabled = { "mam" }', ['dave', 'erin']);
   });
 
   afterAll(async () => {
@@ -164,5 +172,27 @@ describe('offline storage limits and rules (memory storage)', () => {
     expect(await store.get('erin')).toHaveLength(1);
     await ts.server.hosts.get('localhost')!.events.fire('user-deleted', { host: 'localhost', username: 'erin' });
     expect(await store.get('erin')).toBeUndefined();
+  });
+});
+
+describe('offline storage full, message archive on', () => {
+  let ts: TestServer;
+  const { open, login } = testUsers(() => ts, PASS);
+  beforeAll(async () => { ts = await limitsServer(''); });
+  afterAll(async () => {
+    for (const c of open) await c.close();
+    await ts?.stop();
+  });
+
+  it('a message past the limit is archived, and its sender gets no error carrying the archive id (as Prosody with mod_mam)', async () => {
+    const s = await login('sender', 'flood');
+    for (let i = 1; i <= MAX_OFFLINE_MESSAGES + 1; i++) s.send(`<message to='carol@localhost' type='chat' id='f${i}'><body>n${i}</body></message>`);
+    await s.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`, 20_000);
+    expect(s.inbox.filter((e) => e.name === 'message' && e.attrs.type === 'error')).toEqual([]);
+    const carol = await login('carol', 'home');
+    const q = await carol.iq(`<iq type='set'><query xmlns='urn:xmpp:mam:2' queryid='x'><set xmlns='http://jabber.org/protocol/rsm'><max>1</max><before/></set></query></iq>`);
+    expect(q.getChild('fin')?.getChild('set')?.getChildText('count')).toBe(String(MAX_OFFLINE_MESSAGES + 1));
+    const last = carol.inbox.find((e) => e.name === 'message' && e.getChild('result')?.attrs.queryid === 'x');
+    expect(last?.getChild('result')?.getChild('forwarded')?.getChild('message')?.getChildText('body')).toBe(`n${MAX_OFFLINE_MESSAGES + 1}`);
   });
 });

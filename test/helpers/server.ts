@@ -25,8 +25,8 @@ export interface TestServerOptions {
   extra?: string;
   /** Host sections; default `VirtualHost "localhost"`. */
   hosts?: string;
-  /** 'memory' (default, fast) or 'file' (in the temp dir). */
-  storage?: 'memory' | 'file';
+  /** 'memory' (default, fast), 'file' (in the temp dir), or a backend the test built (e.g. one that wraps the memory backend). */
+  storage?: 'memory' | 'file' | import('../../src/storage/store.js').StorageBackend;
   /** Reuse this data directory (restart tests). */
   dir?: string;
   /** Listen for s2s on a free port (federation tests). */
@@ -51,7 +51,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   ].join('\n');
   const config = parseConfig(text, join(dir, 'test.cfg.lua'));
   const log = process.env.CLOVE_TEST_LOG ? createLogger([{ level: 'debug', to: 'console' }]).log : silentLogger();
-  const server = await startServer({ config, log, storage: opts.storage === 'file' ? undefined : createMemoryBackend(), ...(opts.connector ? { connector: opts.connector } : {}), ...(opts.extraModules ? { extraModules: opts.extraModules } : {}) });
+  const server = await startServer({ config, log, storage: opts.storage === 'file' ? undefined : typeof opts.storage === 'object' ? opts.storage : createMemoryBackend(), ...(opts.connector ? { connector: opts.connector } : {}), ...(opts.extraModules ? { extraModules: opts.extraModules } : {}) });
   const domain = config.virtualHosts()[0] as string;
   return {
     server,

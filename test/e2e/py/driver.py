@@ -15,6 +15,7 @@ this script only translates commands into slixmpp calls.
 import argparse
 import asyncio
 import base64
+import datetime
 import hashlib
 import json
 import logging
@@ -301,6 +302,12 @@ class Driver:
         xmpp.send_message(mto=a["to"], mbody=a["body"], mtype=a.get("type", "chat"))
         return True
 
+    async def cmd_raw(self, a):
+        """Send a stanza given as XML as it is (hints and other payloads slixmpp has no helper for)."""
+        xmpp = self.client(a["name"])
+        xmpp.send_raw(a["xml"])
+        return True
+
     async def cmd_get_roster(self, a):
         xmpp = self.client(a["name"])
         try:
@@ -520,6 +527,69 @@ class Driver:
         except IqError as err:
             raise iq_error(err)
         return {"xml": str(iq), "ids": [item["id"] for item in iq["pubsub"]["items"]]}
+
+    # ---- message archive (XEP-0313) with slixmpp's xep_0313 plugin ----
+
+    def mam_plugin(self, xmpp):
+        if "xep_0313" not in xmpp.plugin:
+            xmpp.register_plugin("xep_0313")
+        return xmpp["xep_0313"]
+
+    @staticmethod
+    def mam_item(msg):
+        """One archived message as the test sees it: archive id, stamp, and the forwarded stanza."""
+        fwd = msg["mam_result"]["forwarded"]
+        inner = fwd["stanza"]
+        return {"id": msg["mam_result"]["id"], "stamp": fwd["delay"]["stamp"].isoformat() if fwd["delay"]["stamp"] else None,
+                "body": inner["body"], "from": str(inner["from"]), "to": str(inner["to"]), "xml": str(inner)}
+
+    @staticmethod
+    def mam_time(value):
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+    async def cmd_mam_page(self, a):
+        """One page through xep_0313.retrieve's RSM iterator: filters (with, start, end), max, and after=id,
+        before=id or before="" (the last page); returns the items and the <fin/>."""
+        xmpp = self.client(a["name"])
+        plugin = self.mam_plugin(xmpp)
+        reverse = "before" in a
+        pages = plugin.retrieve(jid=a.get("jid"), with_jid=a.get("with"), start=self.mam_time(a.get("start")),
+                                end=self.mam_time(a.get("end")), iterator=True, reverse=reverse, rsm={"max": a.get("max", 10)})
+        pages.start = a.get("before") or a.get("after") or None
+        try:
+            iq = await pages.next()
+        except StopAsyncIteration:
+            return {"items": [], "complete": True, "first": None, "first_index": None, "last": None, "count": None}
+        except IqError as err:
+            raise iq_error(err)
+        fin = iq.xml.find("{urn:xmpp:mam:2}fin")
+        rset = iq["mam_fin"]["rsm"]
+        return {"items": [self.mam_item(m) for m in iq["mam"]["results"]], "complete": fin is not None and fin.get("complete") == "true",
+                "first": rset["first"], "first_index": rset["first_index"], "last": rset["last"], "count": rset["count"]}
+
+    async def cmd_mam_all(self, a):
+        """The whole result set with xep_0313.iterate (RSM pages of `max`), oldest first or, with reverse, newest first."""
+        xmpp = self.client(a["name"])
+        plugin = self.mam_plugin(xmpp)
+        items = []
+        async for msg in plugin.iterate(with_jid=a.get("with"), start=self.mam_time(a.get("start")), end=self.mam_time(a.get("end")),
+                                        reverse=a.get("reverse", False), rsm={"max": a.get("max", 10)}):
+            items.append(self.mam_item(msg))
+        return {"items": items}
+
+    async def cmd_mam_fields(self, a):
+        """The query form's fields (xep_0313.get_fields)."""
+        xmpp = self.client(a["name"])
+        form = await self.mam_plugin(xmpp).get_fields(timeout=IQ_TIMEOUT)
+        fields = form["fields"]
+        return {"fields": [f["var"] for f in (fields.values() if hasattr(fields, "values") else fields)]}
+
+    async def cmd_mam_metadata(self, a):
+        """Archive metadata (xep_0313.get_archive_metadata): first and last ids."""
+        xmpp = self.client(a["name"])
+        iq = await self.mam_plugin(xmpp).get_archive_metadata(timeout=IQ_TIMEOUT)
+        md = iq["mam_metadata"]
+        return {"start": md["start"]["id"], "end": md["end"]["id"]}
 
     # ---- a pubsub service (XEP-0060) with slixmpp's xep_0060 plugin ----
 

@@ -1,0 +1,95 @@
+// The message archive per host: on by default (a config without modules_enabled loads it), off
+// on a VirtualHost that lists it in modules_disabled — no stanza-id, no archive queries, no
+// archive features in disco — while the other host keeps archiving; and a config whose explicit
+// modules_enabled leaves it out (as a Prosody config copied over does) archives nothing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { type El, match, Wire } from '../helpers/wire.js';
+import { mamQuery, NS_MAM, NS_SID } from '../helpers/mam.js';
+import { friends, settle } from '../helpers/contacts.js';
+
+const PASS = 'mam-hosts-pass';
+const servers: TestServer[] = [];
+const clients: Wire[] = [];
+
+afterAll(async () => {
+  for (const c of clients) await c.close();
+  for (const s of servers) await s.stop();
+});
+
+async function online(ts: TestServer, username: string, domain: string): Promise<Wire> {
+  const w = await Wire.login({ port: ts.port, domain, username, password: PASS, resource: 'r' });
+  clients.push(w);
+  w.send('<presence/>');
+  await w.waitFor(match('presence', { from: w.jid }));
+  return w;
+}
+
+/** a writes to b; b's copy as received. */
+async function exchange(a: Wire, b: Wire, text: string): Promise<El> {
+  a.send(`<message to='${b.jid.split('/')[0]}' type='chat'><body>${text}</body></message>`);
+  return b.waitFor((m) => m.name === 'message' && m.getChildText('body') === text);
+}
+
+/** A server with `extra` config and the users a and b, both online. */
+async function pair(extra: string): Promise<[TestServer, Wire, Wire]> {
+  const ts = await startTestServer({ extra });
+  servers.push(ts);
+  for (const u of ['a', 'b']) await ts.addUser(u, PASS);
+  return [ts, await online(ts, 'a', 'localhost'), await online(ts, 'b', 'localhost')];
+}
+
+async function features(w: Wire): Promise<(string | undefined)[]> {
+  const info = await w.iq(`<iq type='get' to='${w.jid.split('/')[0]}'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`);
+  return info.getChild('query')!.getChildren('feature').map((f) => f.attrs.var);
+}
+
+describe('archiving per host', () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer({ hosts: 'VirtualHost "localhost"\nVirtualHost "quiet.localhost"\nmodules_disabled = { "mam" }' });
+    servers.push(ts);
+    for (const h of ['localhost', 'quiet.localhost']) for (const u of ['a', 'b']) await ts.addUser(u, PASS, h);
+  });
+
+  it('archives where it is on by default, not on a host that disables it', async () => {
+    const [a, b] = [await online(ts, 'a', 'localhost'), await online(ts, 'b', 'localhost')];
+    expect((await exchange(a, b, 'kept')).getChild('stanza-id', NS_SID)?.attrs.by).toBe('b@localhost');
+    expect((await mamQuery(b, {})).bodies).toEqual(['kept']);
+    expect(await features(b)).toContain(NS_MAM);
+
+    const [qa, qb] = [await online(ts, 'a', 'quiet.localhost'), await online(ts, 'b', 'quiet.localhost')];
+    expect((await exchange(qa, qb, 'not kept')).getChildren('stanza-id', NS_SID)).toEqual([]);
+    const q = await mamQuery(qb, {});
+    expect(q.reply.attrs.type).toBe('error');
+    expect(q.reply.getChild('error')!.getChild('service-unavailable')).toBeDefined();
+    const f = await features(qb);
+    for (const ns of [NS_MAM, 'urn:xmpp:mam:1', NS_SID]) expect(f).not.toContain(ns);
+  });
+});
+
+describe('a config that lists its modules without mam', () => {
+  it('archives nothing, as Prosody with the same list', async () => {
+    const [, a, b] = await pair('modules_enabled = { "roster"; "disco"; "carbons" }');
+    expect((await exchange(a, b, 'plain')).getChildren('stanza-id', NS_SID)).toEqual([]);
+    expect((await mamQuery(b, {})).reply.attrs.type).toBe('error');
+  });
+});
+
+describe('without offline storage', () => {
+  it("a contact's message to an offline account is archived, and its sender gets no error (as Prosody)", async () => {
+    const [ts, a, b] = await pair('modules_disabled = { "offline" }');
+    await friends(a, b);
+    await b.close();
+    a.send("<message to='b@localhost' type='chat' id='m1'><body>while away</body></message>");
+    await settle(a);
+    await a.expectNothing((el) => el.name === 'message' && el.attrs.type === 'error', 300);
+    // A no-store message is not archived: its sender learns it was not delivered.
+    a.send("<message to='b@localhost' type='chat' id='m2'><body>not kept</body><no-store xmlns='urn:xmpp:hints'/></message>");
+    const err = await a.waitFor((el) => el.name === 'message' && el.attrs.type === 'error');
+    expect(err.attrs.id).toBe('m2');
+    expect(err.getChild('stanza-id', NS_SID)).toBeUndefined();
+    const back = await online(ts, 'b', 'localhost');
+    expect((await mamQuery(back, {})).bodies).toEqual(['while away']);
+  });
+});
