@@ -119,6 +119,15 @@ pep_max_item_bytes = 262144
 pep_max_nodes = 256
 pep_max_bytes = 8388608
 
+-- The message archive (XEP-0313; the `mam` module), as Prosody's mod_mam: how long a message is
+-- kept ("1d", "1w", "1m", "1y", "never" or seconds; an I2P server keeps as little as serves its
+-- users), the largest page a query returns (a larger max is cut to it), and per account the
+-- most messages and bytes kept (at either limit the oldest 1 % are deleted to make room).
+archive_expires_after = "1w"
+max_archive_query_results = 50
+storage_archive_item_limit = 10000
+archive_max_bytes = 67108864
+
 -- A pubsub service (XEP-0060; Component "pubsub.example" "pubsub"): only the admins and
 -- pubsub_admins create nodes while restrict_node_creation is on (others get forbidden); bounded
 -- per service (docs/limits.md): items per node, bytes of one item, nodes, bytes of all stored
@@ -163,7 +172,10 @@ clove_bcrypt_cost = 10
 -- smacks (stream management), pep (personal eventing, XEP-0163: OMEMO keys, avatars,
 -- bookmarks), bookmarks (XEP-0402 Bookmarks 2 kept in step with legacy
 -- XEP-0048 bookmarks; needs pep), vcard_legacy (avatars converted between vCard and PEP,
--- XEP-0398; needs pep),
+-- XEP-0398; needs pep), mam (message archive, XEP-0313: history for every device of an
+-- account, kept archive_expires_after; on by default where modules_enabled is not set, unlike
+-- Debian's Prosody, because over I2P devices miss messages often; leave it out of a list, or put
+-- it in modules_disabled of a VirtualHost, to keep no history there),
 -- version, time, uptime (off by default: it tells when the server restarted), lastactivity
 -- (last logout of users, for their contacts; off by default, as in Debian's Prosody), adhoc and
 -- admin_adhoc, server_contact_info (contact addresses in disco, off by default), darknet
@@ -172,7 +184,7 @@ clove_bcrypt_cost = 10
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "vcard"; "vcard_update";
     "register"; "private"; "blocklist"; "carbons"; "csi"; "smacks"; "version"; "time";
-    "admin_adhoc"; "pep"; "bookmarks"; "vcard_legacy"; "darknet";
+    "admin_adhoc"; "pep"; "bookmarks"; "vcard_legacy"; "mam"; "darknet";
 }
 modules_disabled = { }
 

@@ -13,7 +13,8 @@ export type OptionType =
   | 'map'           // { ["key"] = "value" } with string values
   | 'ssl'           // { key = "…"; certificate = "…"; … }
   | 'log'           // Prosody log forms, normalised to LogTarget[]
-  | 'darknet-map';  // domain -> "x.b32.i2p" or { host = …; port = … }, normalised to DarknetTarget
+  | 'darknet-map'   // domain -> "x.b32.i2p" or { host = …; port = … }, normalised to DarknetTarget
+  | 'duration';     // Prosody's "1d" / "2w" / "1m" / "1y" / "never" or a number of seconds, normalised to seconds (Infinity for "never")
 
 /** Where an option may be set: 'host' options set globally act as the default for every host. */
 export type Scope = 'global' | 'host' | 'both';
@@ -119,6 +120,10 @@ const ROWS: Row[] = [
   { name: 'pep_max_items', type: 'integer', default: 256, min: 1, max: 10000, scope: 'both', doc: 'Most items one PEP node keeps, and what max_items "max" means; a larger max_items gets not-acceptable.' },
   { name: 'pep_max_item_bytes', type: 'integer', default: 256 * 1024, min: 1024, max: 16 * MiB, scope: 'both', doc: 'Most bytes of one PEP item as XML; a larger one gets not-acceptable with payload-too-big.' },
   { name: 'pep_max_nodes', type: 'integer', default: 256, min: 1, max: 100000, scope: 'both', doc: 'Most PEP nodes per account; creating one more gets policy-violation.' },
+  { name: 'archive_expires_after', type: 'duration', default: 7 * 86400, scope: 'both', doc: 'How long the message archive (XEP-0313, module mam) keeps a message: "1d", "1w", "1m", "1y", "never" or a number of seconds, as Prosody; default one week.' },
+  { name: 'max_archive_query_results', type: 'integer', default: 50, min: 1, max: 1000, scope: 'both', doc: 'Largest page one archive query (XEP-0313) returns; a larger RSM max is cut to it and the client pages on, as Prosody.' },
+  { name: 'storage_archive_item_limit', type: 'integer', default: 10000, min: 10, max: 10000000, scope: 'both', doc: 'Most messages one account\'s archive keeps; at the limit the oldest 1 % go to make room, as Prosody.' },
+  { name: 'archive_max_bytes', type: 'integer', default: 64 * MiB, min: 1 * MiB, max: 64 * 1024 * MiB, scope: 'both', doc: 'Most bytes of one account\'s archive; at the limit the oldest 1 % go to make room.' },
   { name: 'pep_max_bytes', type: 'integer', default: 8 * MiB, min: 64 * 1024, max: 1024 * MiB, scope: 'both', doc: 'Most bytes of stored PEP nodes and items per account; a publish past it gets resource-constraint.' },
   { name: 'pubsub_admins', type: 'string-list', default: [], scope: 'both', doc: 'JIDs who administer a pubsub component besides the admins: they own every node and may create nodes.' },
   { name: 'restrict_node_creation', type: 'boolean', default: true, scope: 'both', doc: 'On a pubsub component, only admins and pubsub_admins may create nodes; others get forbidden.' },

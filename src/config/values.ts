@@ -7,6 +7,9 @@ import type { LuaTable, LuaValue } from './lua/values.js';
 import { LOG_LEVELS } from './schema.js';
 import type { DarknetTarget, LogLevel, LogTarget, OptionSpec } from './schema.js';
 
+/** Seconds in the units of Prosody's durations (a month is 31 days, a year 365.2425). */
+const DURATION_UNITS: Readonly<Record<string, number>> = { '': 1, d: 86400, w: 7 * 86400, m: 31 * 86400, y: 365.2425 * 86400 };
+
 export interface ConvertContext {
   readonly file: string;
   /** Record a non-fatal remark about the value at `line`. */
@@ -120,7 +123,19 @@ class Converter {
       case 'ssl': return this.ssl(v);
       case 'log': return this.log(v);
       case 'darknet-map': return this.darknetMap(v);
+      case 'duration': return this.duration(v);
     }
+  }
+
+  /** Prosody's durations (mod_mam's archive_expires_after): a number of seconds, "<n>[dwmy]" or "never" (Infinity). */
+  duration(v: LuaValue): number {
+    const want = 'a duration like "1w", "1y", "never" or a number of seconds';
+    if (v.type === 'number') return Number.isFinite(v.value) && v.value >= 0 ? v.value : this.expected(v, want);
+    const s = this.str(v, want).trim().toLowerCase();
+    if (s === 'never') return Infinity;
+    const m = /^(\d+)\s*([dwmy]?)$/.exec(s);
+    if (!m) return this.expected(v, want);
+    return Number(m[1]) * DURATION_UNITS[m[2] as string]!;
   }
 
   enumValue(v: LuaValue): string {

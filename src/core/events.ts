@@ -14,6 +14,8 @@ export const Priority = {
   policy: 100,
   /** Holds a stanza back so it keeps its order (live messages while offline ones go out). */
   hold: 20,
+  /** Archives a stanza and stamps it with its archive id before it is copied or delivered (MAM). */
+  archive: 15,
   /** Changes or copies a stanza before the usual handler (avatar hash, carbons), or answers a special case of a general handler (adhoc's disco nodes). */
   early: 10,
   /** The usual handler; the default. */

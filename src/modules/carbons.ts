@@ -18,6 +18,7 @@ import { Priority } from '../core/events.js';
 import { StanzaError } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
 import type { C2SSession } from '../core/session.js';
+import { sentView } from './mam/stanza-id.js';
 
 const ENABLED = 'carbons.enabled';
 /** Payloads of instant messaging that make a message of any type worth copying (XEP-0280 §6). */
@@ -71,8 +72,10 @@ export default defineModule({
     const sentCopies = (ev: StanzaEvent): void => {
       const { origin, from } = ev;
       if (!origin || origin.kind !== 'c2s' || !origin.jid || !from || !origin.jid.equals(from)) return;
+      // With the sender's own archive id (XEP-0359) when the mam module archived it, never the recipient's.
+      const original = sentView(ev.stanza);
       for (const s of host.sessions.ofUser(from.domain, from.local)) {
-        if (s !== origin && s.jid && s.state === 'bound' && carbonsEnabled(s)) s.send(carbon('sent', ev.stanza, from, s.jid));
+        if (s !== origin && s.jid && s.state === 'bound' && carbonsEnabled(s)) s.send(carbon('sent', original, from, s.jid));
       }
     };
 

@@ -30,10 +30,11 @@ import serverContactInfo from './server-contact-info.js';
 import lastactivity from './lastactivity/lastactivity.js';
 import pep from './pep/pep.js';
 import pubsub from './pubsub-service/pubsub.js';
+import mam from './mam/mam.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, mam].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
@@ -50,7 +51,7 @@ const AUTOLOAD = ['offline', 'darknet'];
 const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'dialback', 'bind', 'auth_internal_hashed', 'auth_internal_plain', 'posix', 'legacyauth']);
 
 /** What a fresh Prosody config enables, for a config that does not say. */
-const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep', 'bookmarks', 'vcard_legacy'];
+const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep', 'bookmarks', 'vcard_legacy', 'mam'];
 
 /** Other names Prosody configs use for the same features. */
 const ALIASES: Readonly<Record<string, string>> = { csi_simple: 'csi', blocking: 'blocklist' };

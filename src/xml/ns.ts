@@ -47,4 +47,9 @@ export const NS = {
   PUBSUB_NODE_CONFIG: 'http://jabber.org/protocol/pubsub#node_config',
   PUBSUB_PUBLISH_OPTIONS: 'http://jabber.org/protocol/pubsub#publish-options',
   CAPS: 'http://jabber.org/protocol/caps',
+  MAM: 'urn:xmpp:mam:2',
+  MAM1: 'urn:xmpp:mam:1',
+  MAM_EXTENDED: 'urn:xmpp:mam:2#extended',
+  SID: 'urn:xmpp:sid:0',
+  RSM: 'http://jabber.org/protocol/rsm',
 } as const;

@@ -86,7 +86,7 @@ describe('iq handlers that decline', () => {
 });
 
 describe('named priorities', () => {
-  it('run policy, hold, early, normal, late, fallback, last, whatever the hook order', async () => {
+  it('run policy, hold, archive, early, normal, late, fallback, last, whatever the hook order', async () => {
     const w = world();
     const order: string[] = [];
     const names = Object.keys(Priority) as (keyof typeof Priority)[];
@@ -95,7 +95,7 @@ describe('named priorities', () => {
       for (const name of shuffled) ctx.hook('server-started', () => { order.push(name); }, Priority[name]);
     }));
     await w.host.events.fire('server-started', { hosts: ['localhost'] });
-    expect(order).toEqual(['policy', 'hold', 'early', 'normal', 'late', 'fallback', 'last']);
+    expect(order).toEqual(['policy', 'hold', 'archive', 'early', 'normal', 'late', 'fallback', 'last']);
   });
 
   it('default to normal, and equal priorities keep load order', async () => {

@@ -1,0 +1,101 @@
+// Archiving messages as they are routed (XEP-0313 §5.1.1 user archives, XEP-0359 stanza-id).
+// Both directions: a message a local client sends goes into its sender's archive, a message for a
+// local account into the recipient's, local or remote on the other side. The append is awaited
+// inside routing, before the message is copied (carbons) or delivered (live or offline): a client
+// sees a stanza-id only for a durable item, and since a c2s stream handles one stanza at a time
+// and answers a stream-management <r/> after the earlier ones (src/stream/c2s.ts), a message the
+// server acknowledged is in the archive. A message the archive cannot take (full, disk behind)
+// is still delivered, without a stanza-id.
+import type { Element } from '../../xml/element.js';
+import type { Jid } from '../../jid/jid.js';
+import type { StanzaEvent } from '../../core/events-map.js';
+import type { Logger } from '../../core/log.js';
+import { ArchiveQuotaError, type ArchiveStore } from '../../storage/store.js';
+import { archivable, storedCopy } from './policy.js';
+import { hasClaim, setSentView, stripClaims, withStanzaId } from './stanza-id.js';
+
+/** What archiving needs from the module. */
+export interface ArchivingDeps {
+  host: string;
+  store: ArchiveStore;
+  log: Logger;
+  now(): number;
+  /** Whether `user`'s preferences let a message with `withBare` be archived (account existence included). */
+  shallArchive(user: string, withBare: string): Promise<boolean>;
+}
+
+/** Append, making room as Prosody does when the archive is full: drop the oldest 1 % and try once more. */
+async function append(d: ArchivingDeps, owner: string, withBare: string, payload: string): Promise<string | undefined> {
+  const item = { with: withBare, payload, when: d.now() };
+  try {
+    return await d.store.append(owner, item);
+  } catch (err) {
+    if (!(err instanceof ArchiveQuotaError)) {
+      d.log.warn({ err, owner }, 'a message was not archived');
+      return undefined;
+    }
+  }
+  try {
+    const { count } = await d.store.metadata(owner);
+    await d.store.truncate(owner, Math.floor(count * 0.99));
+    return await d.store.append(owner, item);
+  } catch (err) {
+    d.log.warn({ err, owner }, 'a message was not archived: the archive is full');
+    return undefined;
+  }
+}
+
+/** The local account that sent this through its own client on this host, if any. */
+function localSender(d: ArchivingDeps, ev: StanzaEvent): Jid | undefined {
+  const { origin, from } = ev;
+  if (!origin || origin.kind !== 'c2s' || !from || !from.local || from.domain !== d.host) return undefined;
+  return from;
+}
+
+/** Archive the sender's side of a message a local client sent; returns the stanza the sender's resources see, if archived. */
+async function archiveSent(d: ArchivingDeps, stanza: Element, sender: Jid, to: Jid): Promise<Element | undefined> {
+  const copy = storedCopy(stanza);
+  const withBare = to.bare().toString();
+  if (!copy || !(await d.shallArchive(sender.local, withBare))) return undefined;
+  const id = await append(d, sender.local, withBare, copy.toString());
+  return id === undefined ? undefined : withStanzaId(stanza, sender.bare().toString(), id);
+}
+
+/** 'message/bare' and 'message/full' on the recipient's host: both sides when the sender is local here. */
+export async function onLocalMessage(d: ArchivingDeps, ev: StanzaEvent): Promise<undefined> {
+  const to = ev.to;
+  if (!to || !to.local) return undefined;
+  const toBare = to.bare().toString();
+  let stanza = ev.stanza;
+  // Routed again by the server itself (stream management after a lost session): archived already.
+  if (!ev.origin && hasClaim(stanza, toBare)) return undefined;
+  stanza = stripClaims(stanza, toBare);
+  const sender = localSender(d, ev);
+  const self = sender !== undefined && sender.local === to.local;
+  if (sender && !self) stanza = stripClaims(stanza, sender.bare().toString());
+  ev.stanza = stanza;
+  if (!archivable(stanza)) return undefined;
+  const sent = sender && !self ? await archiveSent(d, stanza, sender, to) : undefined;
+  const copy = storedCopy(stanza);
+  const withBare = ev.from ? ev.from.bare().toString() : to.domain;
+  if (copy && (await d.shallArchive(to.local, withBare))) {
+    const id = await append(d, to.local, withBare, copy.toString());
+    if (id !== undefined) ev.stanza = withStanzaId(stanza, toBare, id);
+  }
+  // The sender's other resources see their own archive's id, never the recipient's.
+  if (sender && !self && ev.stanza !== stanza) setSentView(ev.stanza, sent ?? stanza);
+  else if (sent) setSentView(ev.stanza, sent);
+  return undefined;
+}
+
+/** 'route/remote' on the sender's host: a local client's message to another server. */
+export async function onRemoteMessage(d: ArchivingDeps, ev: StanzaEvent): Promise<undefined> {
+  const sender = localSender(d, ev);
+  if (ev.stanza.name !== 'message' || !sender || !ev.to) return undefined;
+  // Our user's archive ids never leave the server, whoever claims them.
+  ev.stanza = stripClaims(ev.stanza, sender.bare().toString());
+  if (!archivable(ev.stanza)) return undefined;
+  const sent = await archiveSent(d, ev.stanza, sender, ev.to);
+  if (sent) setSentView(ev.stanza, sent);
+  return undefined;
+}
