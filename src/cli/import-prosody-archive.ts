@@ -52,10 +52,8 @@ export function toArchived(v: DataValue, owner: string): ArchivedMessage {
   const stamp = a.stamp;
   delete a.stamp;
   delete a.stamp_legacy;
-  // The stream's default namespace: Clove's stanzas carry none of their own.
-  if (a.xmlns === 'jabber:client') delete a.xmlns;
-  if (Object.keys(a).length) el.a = a;
-  else delete el.a;
+  // As the mam module stores a message (src/modules/mam/policy.ts storedCopy): in jabber:client.
+  el.a = { ...a, xmlns: 'jabber:client' };
 
   const whenRaw = t.get('when');
   let when: number;

@@ -27,7 +27,7 @@ import type { Config } from '../config/config.js';
 import { ServerError } from '../core/errors.js';
 import { createFileBackend } from '../storage/file.js';
 import { Accounts, type AccountRecord } from '../storage/accounts.js';
-import { ARCHIVE_DEFAULT_MAX_BYTES, ARCHIVE_DEFAULT_MAX_ITEMS, type ArchiveLimits, type StorageBackend } from '../storage/store.js';
+import type { ArchiveLimits, StorageBackend } from '../storage/store.js';
 import type { ScramCredential } from '../sasl/credentials.js';
 import { prepLocal } from '../jid/jid.js';
 import type { ElementJSON } from '../xml/json.js';
@@ -275,11 +275,12 @@ async function importHost(config: Config, storage: StorageBackend, hostDir: stri
     });
   }
   // After the offline messages: the history of each account (mod_mam), oldest first.
-  const archive = storage.archive(host, 'archive', archiveLimits(config, host));
+  const limits = archiveLimits(config, host);
+  const archive = storage.archive(host, 'archive', limits);
   for (const { user, file } of await files(hostDir, 'archive', '.list', rep)) {
     await each('archive', file, async () => {
       await needAccount(user);
-      const r = await importArchiveFile(file, user, `${user}@${host}`, archive, archiveMarks(marks, user, 'archive', dryRun), archiveLimits(config, host), dryRun);
+      const r = await importArchiveFile(file, user, `${user}@${host}`, archive, archiveMarks(marks, user, 'archive', dryRun), limits, dryRun);
       rep.messages += r.messages;
       for (const s of r.skipped) rep.skipped.push(`${rel(file)}: ${s}`);
       return r.result;
@@ -289,11 +290,9 @@ async function importHost(config: Config, storage: StorageBackend, hostDir: stri
   return rep;
 }
 
-/** The per-user archive limits the mam module applies on this host. */
+/** The per-user archive limits the mam module applies on this host (its options, src/modules/mam/mam.ts). */
 function archiveLimits(config: Config, host: string): Required<ArchiveLimits> {
-  void config;
-  void host;
-  return { maxItems: ARCHIVE_DEFAULT_MAX_ITEMS, maxBytes: ARCHIVE_DEFAULT_MAX_BYTES };
+  return { maxItems: config.get<number>('storage_archive_item_limit', host), maxBytes: config.get<number>('archive_max_bytes', host) };
 }
 
 /** Deep equality of JSON data (key order ignored). */

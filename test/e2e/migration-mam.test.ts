@@ -12,7 +12,8 @@ import { prosodyAvailable } from '../helpers/prosody.js';
 import { writeProsodyData, writeImportConfig } from '../helpers/prosody-import.js';
 import { runClove } from '../helpers/child-server.js';
 import { Wire, type El } from '../helpers/wire.js';
-import { mamAll, type MamItem } from '../helpers/mam.js';
+import { itemsOf, mamAll, mamQuery, type MamItem } from '../helpers/mam.js';
+import { startTestServer } from '../helpers/server.js';
 import { createFileBackend } from '../../src/storage/file.js';
 import type { ArchiveItem } from '../../src/storage/store.js';
 import { parseElement } from '../../src/xml/parse.js';
@@ -152,6 +153,28 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody: the message archive 
     }
     const first = parseElement((await cloveArchive('alice'))[0]!.payload as string);
     expect(first.getChildText('body')).toBe('from alice #0: "quotes" & <tags> ünïcode 😀\nsecond line');
+  });
+
+  it('the imported history pages through MAM on Clove as it did on Prosody', async () => {
+    const server = await startTestServer({ storage: 'file', dir: join(work, 'clove'), hosts: `VirtualHost "${DOMAIN}"` });
+    try {
+      for (const [user, owner] of [['alice', ALICE], ['bob', BOB]] as const) {
+        const w = await Wire.login({ port: server.port, domain: DOMAIN, username: user, password: `${user}-pw`, timeoutMs: 10_000 });
+        // Pages of 5, so paging crosses the messages of both seconds.
+        const got = await mamAll(w, {}, 5);
+        const want = expected[user]!;
+        expect(got.map((i) => i.when)).toEqual(want.map((i) => i.when));
+        expect(got.map((i) => gist(i.message))).toEqual(want.map((i) => gist(i.message)));
+        expect(new Set(got.map((i) => i.id)).size).toBe(want.length);
+        const other = owner === ALICE ? BOB : ALICE;
+        expect((await mamAll(w, { with: other }, 50)).map((i) => i.id)).toEqual(got.map((i) => i.id));
+        const last = await mamQuery(w, { max: 3, before: '' });
+        expect(itemsOf(last).map((i) => gist(i.message))).toEqual(want.slice(-3).map((i) => gist(i.message)));
+        await w.close();
+      }
+    } finally {
+      await server.stop();
+    }
   });
 
   it('a second import changes nothing', async () => {

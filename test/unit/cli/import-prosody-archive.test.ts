@@ -22,7 +22,7 @@ describe('Prosody archive items → Clove archive items', () => {
     const items = [...listItems(await readFile(FIXTURE))].map((v) => toArchived(v, OWNER));
     expect(items.map((i) => [i.when, i.with])).toEqual([[1796422223000, 'bob@mam.test'], [1796422224000, 'bob@mam.test']]);
     const first = parseElement(items[0]!.payload);
-    expect(first.attrs).toEqual({ from: 'alice@mam.test/r1', to: 'bob@mam.test', type: 'chat', id: 'm1', 'xml:lang': 'en' });
+    expect(first.attrs).toEqual({ xmlns: 'jabber:client', from: 'alice@mam.test/r1', to: 'bob@mam.test', type: 'chat', id: 'm1', 'xml:lang': 'en' });
     expect(first.getChildText('body')).toBe('hello "bob" & ünï\nline2');
     expect(first.getChild('origin-id', 'urn:xmpp:sid:0')?.attrs.id).toBe('o1');
     expect(parseElement(items[1]!.payload).getChildText('body')).toBe('hi alice');
