@@ -246,6 +246,8 @@ async function main() {
   cli.pinGenerator(pin, say, `generator pinned to CPU ${GENERATOR_CPU}; servers go on CPU ${SERVER_CPU}`);
   const clove = makeClove(REPO);
   const cloveMam = ['clove_bcrypt_cost = 4', modules(['mam']), ...cfg.mamOptions];
+  // The big archive is over the default per-user limits (10,000 messages, 64 MiB).
+  const cloveBig = [...cloveMam, `storage_archive_item_limit = ${Math.max(10_000, cfg.big + 1)}`, `archive_max_bytes = ${64 * 2 ** 30}`];
   const kinds = [];
   if (wanted.includes('prosody')) kinds.push({ key: 'prosody-mam', title: 'Prosody + mod_mam', server: prosody, extra: [modules(['mam']), ...cfg.mamOptions] });
   if (wanted.includes('clove')) {
@@ -255,7 +257,7 @@ async function main() {
   const results = [];
   for (const k of kinds) results.push(await throughputRun(k, { certDir, users, prosodyCreds, pin }));
   let queries;
-  if (wanted.includes('clove')) queries = await queryRun(clove, { certDir, users: all, prosodyCreds: [], pin, cloveMam, bigPassword, smallPassword });
+  if (wanted.includes('clove')) queries = await queryRun(clove, { certDir, users: all, prosodyCreds: [], pin, cloveMam: cloveBig, bigPassword, smallPassword });
   await sleep(10);
   const out = opt.out ?? (Q ? null : path.join(BENCH_DIR, 'RESULTS-mam.md'));
   const text = writeMamResults(out, { results, queries, mach, started, cfg, busyAtStart, command: cli.commandLine(), pin });

@@ -22,7 +22,7 @@ export function rng(seed) {
 /** One archived chat message between `owner` and `other` (bare JIDs), as the module stores it. */
 export function messageXml(owner, other, i, incoming) {
   const [from, to] = incoming ? [`${other}/phone`, owner] : [`${owner}/laptop`, other];
-  return `<message from='${from}' to='${to}' type='chat' id='m${i.toString(36)}'><body>${BODY} #${i}</body><origin-id xmlns='urn:xmpp:sid:0' id='o${i.toString(36)}-${owner.length}'/></message>`;
+  return `<message xmlns='jabber:client' from='${from}' to='${to}' type='chat' id='m${i.toString(36)}'><body>${BODY} #${i}</body><origin-id xmlns='urn:xmpp:sid:0' id='o${i.toString(36)}-${owner.length}'/></message>`;
 }
 
 /**
