@@ -194,6 +194,7 @@ async function queryRun(server, shared) {
     r.rssOpenKiB = rssKiB(proc.pid);
     await quietBefore('queries');
     r.big = {
+      ping: await timedQueries({ query: () => mc.ping() }, cfg.queries, () => ({})),
       lastWith: await timedQueries(mc, cfg.queries, () => ({ with: pick(pre.big.contacts), before: '', max: cfg.pageSize })),
       beforeId: await timedQueries(mc, cfg.queries, () => ({ before: pick(pre.big.ids), max: cfg.pageSize })),
     };

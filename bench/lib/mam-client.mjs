@@ -43,11 +43,11 @@ export function mamClient(conn) {
     }
   };
   conn.onClose = (err) => current?.reject(err);
-  return {
-    query(q, timeoutMs = 30_000) {
-      if (current) throw new Error('one MAM query at a time');
-      const id = `mq${++seq}`;
-      return new Promise((resolve, reject) => {
+  /** Write `xml(id)` and resolve with the answer to iq `id` (and the results before it). */
+  const ask = (xml, timeoutMs) => {
+    if (current) throw new Error('one MAM query at a time');
+    const id = `mq${++seq}`;
+    return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           current = null;
           reject(new Error(`MAM query ${id} unanswered after ${timeoutMs} ms`));
@@ -60,8 +60,12 @@ export function mamClient(conn) {
           resolve: (v) => (clearTimeout(timer), resolve(v)),
           reject: (e) => (clearTimeout(timer), reject(e)),
         };
-        conn.write(mamQueryXml(id, q));
+        conn.write(xml(id));
       });
-    },
+  };
+  return {
+    query: (q, timeoutMs = 30_000) => ask((id) => mamQueryXml(id, q), timeoutMs),
+    /** A ping round trip on the same stream: the baseline of what the server and machine add to any query. */
+    ping: (timeoutMs = 30_000) => ask((id) => `<iq type='get' id='${id}'><ping xmlns='urn:xmpp:ping'/></iq>`, timeoutMs),
   };
 }

@@ -51,6 +51,7 @@ function queryLines(q, cfg) {
     '',
     '| query (page of 50, one at a time, through the server) | n | p50 (ms) | p99 (ms) | max (ms) | results per page |',
     '|---|---:|---:|---:|---:|---:|',
+    row('baseline: ping round trip on the same stream (what the server and the machine add to any query)', q.big.ping),
     row(`big archive (${fmt(p.bigCount)}): last page with X`, q.big.lastWith),
     row(`big archive: page before id`, q.big.beforeId),
     row(`${cfg.sample} small archives: first query of a freshly logged-in user (opens the archive)`, q.small.cold),
