@@ -105,17 +105,22 @@ async function archiveOnDisk(serverName, dataPath) {
   return { count, bytes: dirs.reduce((a, d) => a + duBytes(d), 0) };
 }
 
+/** Start the prepared server (st.prepared) on CPU 0 when pinning; resolves once it answers. */
+async function launch(st, port, pin) {
+  const p = st.prepared;
+  st.proc = startServer({ argv: p.argv, cwd: p.cwd, cpu: pin ? SERVER_CPU : null, logPath: p.stdoutPath, env: p.env });
+  await waitReady(st.proc, port, DOMAIN, p.startTimeoutMs);
+  return st.proc;
+}
+
 /** Phase 1 on one server set-up: messages/s, then the archive on disk. */
 async function throughputRun(kind, shared) {
   // Each set-up gets its own folder (serverSlot names it after the server).
   const { r, dir, port } = await cli.serverSlot({ ...kind.server, name: kind.key }, tmpRoot, say, { kind: kind.key, title: kind.title });
   if (r.skipped) return r;
-  let prepared = null;
-  let proc = null;
-  try {
-    prepared = await cli.prepareServer(kind.server, { dir, port, domain: DOMAIN, shared, cloveExtra: kind.extra, prosodyExtra: kind.extra });
-    proc = startServer({ argv: prepared.argv, cwd: prepared.cwd, cpu: shared.pin ? SERVER_CPU : null, logPath: prepared.stdoutPath, env: prepared.env });
-    await waitReady(proc, port, DOMAIN, prepared.startTimeoutMs);
+  return cli.guardedRun(r, kind.server, say, async (st) => {
+    const prepared = (st.prepared = await cli.prepareServer(kind.server, { dir, port, domain: DOMAIN, shared, cloveExtra: kind.extra, prosodyExtra: kind.extra }));
+    const proc = await launch(st, port, shared.pin);
     const target = { host: '127.0.0.1', port, domain: DOMAIN, pid: proc.pid };
     await quietBefore(`${kind.title} messages`);
     r.msg = await messagePhase(target, shared.users, {
@@ -128,17 +133,12 @@ async function throughputRun(kind, shared) {
     });
     r.rssEndKiB = rssKiB(proc.pid);
     say(`${kind.title}: ${fmt(r.msg.perSecond)} messages/s (p50 ${fmt(r.msg.latencyMs.p50, 1)} ms, p99 ${fmt(r.msg.latencyMs.p99, 1)} ms), server CPU ${fmt(r.msg.serverCpuPct)} %, ${r.msg.undelivered} undelivered`);
+    // Stopped before its files are measured.
     await cli.closeRun(r, [], proc);
-    proc = null;
+    st.proc = null;
     r.disk = await archiveOnDisk(kind.server === prosody ? 'prosody' : 'clove', path.join(dir, 'data'));
     say(`${kind.title}: ${fmt(r.disk.count)} archived messages, ${fmt(r.disk.bytes)} bytes on disk`);
-    r.ok = true;
-  } catch (err) {
-    cli.recordFailure(r, err, kind.server, prepared, say);
-  } finally {
-    await cli.closeRun(r, [], proc);
-  }
-  return r;
+  });
 }
 
 /** Q queries of one shape on one connection; `make(i)` gives the i-th query. */
@@ -164,11 +164,8 @@ async function timedQueries(mc, n, make) {
 async function queryRun(server, shared) {
   const { r, dir, port } = await cli.serverSlot({ ...server, name: 'clove-queries' }, tmpRoot, say, { kind: 'clove-queries', title: 'Clove (mam), prefilled' });
   if (r.skipped) return r;
-  let prepared = null;
-  let proc = null;
-  const conns = [];
-  try {
-    prepared = await cli.prepareServer(server, { dir, port, domain: DOMAIN, shared, cloveExtra: shared.cloveMam });
+  return cli.guardedRun(r, server, say, async (st) => {
+    const prepared = (st.prepared = await cli.prepareServer(server, { dir, port, domain: DOMAIN, shared, cloveExtra: shared.cloveMam }));
     const dataPath = path.join(dir, 'data');
     say(`prefilling ${fmt(cfg.big)} messages for one user and ${fmt(cfg.users)} users × ${cfg.perUser} through the store…`);
     const pre = await prefillArchives(REPO, dataPath, DOMAIN, { bigUser: 'big', bigItems: cfg.big, bigContacts: cfg.bigContacts, users: cfg.users, perUser: cfg.perUser, sample: cfg.sample, say });
@@ -176,12 +173,11 @@ async function queryRun(server, shared) {
     r.prefill.bigDiskBytes = duBytes(path.join(dataPath, DOMAIN, 'archive', 'big'));
     r.prefill.allDiskBytes = duBytes(path.join(dataPath, DOMAIN, 'archive'));
 
-    proc = startServer({ argv: prepared.argv, cwd: prepared.cwd, cpu: shared.pin ? SERVER_CPU : null, logPath: prepared.stdoutPath, env: prepared.env });
-    await waitReady(proc, port, DOMAIN, prepared.startTimeoutMs);
+    const proc = await launch(st, port, shared.pin);
     const target = { host: '127.0.0.1', port, domain: DOMAIN };
     r.rssStartKiB = rssKiB(proc.pid);
     const bigConn = await login({ ...target, user: 'big', password: shared.bigPassword });
-    conns.push(bigConn);
+    st.conns.push(bigConn);
     await becomeAvailable(bigConn, DOMAIN);
     const mc = mamClient(bigConn);
     const rand = rng(42);
@@ -224,13 +220,7 @@ async function queryRun(server, shared) {
     r.small = { cold: latencySummary(cold), lastWith: latencySummary(lastWith), beforeId: latencySummary(beforeId), errors };
     say(`small archives: first query p99 ${fmt(r.small.cold.p99, 2)} ms; last page with X p99 ${fmt(r.small.lastWith.p99, 2)} ms; page before id p99 ${fmt(r.small.beforeId.p99, 2)} ms; ${errors} errors`);
     r.rssEndKiB = rssKiB(proc.pid);
-    r.ok = true;
-  } catch (err) {
-    cli.recordFailure(r, err, server, prepared, say);
-  } finally {
-    await cli.closeRun(r, conns, proc);
-  }
-  return r;
+  });
 }
 
 async function main() {
