@@ -158,6 +158,24 @@ export async function closeRun(r, conns, proc) {
 }
 
 /**
+ * One server's run: `body(st)` fills st.prepared, st.proc and st.conns as it goes; a throw is
+ * recorded in `r` (with the server's log tail), and the connections and server are closed either
+ * way. Resolves with `r` (r.ok once body finished).
+ */
+export async function guardedRun(r, server, say, body) {
+  const st = { prepared: null, proc: null, conns: [] };
+  try {
+    await body(st);
+    r.ok = true;
+  } catch (err) {
+    recordFailure(r, err, server, st.prepared, say);
+  } finally {
+    await closeRun(r, st.conns, st.proc);
+  }
+  return r;
+}
+
+/**
  * Before a timed phase: waits up to `quietSeconds` for other processes on a shared machine to
  * go quiet, and says so when it waited or gave up.
  */

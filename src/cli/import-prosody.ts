@@ -14,6 +14,7 @@
 // - vcard: a preserialised stanza {name, attr, [1..n] = child tables or text} → ElementJSON.
 // - private: a map "name:namespace" → stanza table → Clove's "name namespace" map.
 // - offline (.list archive): item({name="message", attr={…, stamp=…}, when, with, key, …}).
+// - archive (mod_mam's .list archive, same item shape) → the 'archive' store: ./import-prosody-archive.ts.
 //
 // Existing Clove data is never overwritten: identical data counts as "unchanged", different data
 // is skipped with a reason. What was imported is remembered (a digest per user and kind in the
@@ -26,17 +27,19 @@ import type { Config } from '../config/config.js';
 import { ServerError } from '../core/errors.js';
 import { createFileBackend } from '../storage/file.js';
 import { Accounts, type AccountRecord } from '../storage/accounts.js';
-import type { StorageBackend } from '../storage/store.js';
+import type { ArchiveLimits, StorageBackend } from '../storage/store.js';
 import type { ScramCredential } from '../sasl/credentials.js';
-import { prepLocal, tryParseJid } from '../jid/jid.js';
+import { prepLocal } from '../jid/jid.js';
 import type { ElementJSON } from '../xml/json.js';
 import type { Roster, RosterItem } from '../modules/roster/roster-store.js';
 import type { OfflineMessage } from '../modules/offline.js';
 import type { Subscription } from '../modules/presence/subscription.js';
 import { DataTable, parseDat, parseList, type DataValue } from '../config/lua/data-file.js';
+import { bareJid, Skip, str, table, toElement } from './prosody-data.js';
+import { archiveMarks, importArchiveFile } from './import-prosody-archive.js';
 
 const USAGE = 'usage: clove import-prosody DATA_DIR [--dry-run]';
-const KINDS = ['accounts', 'roster', 'vcard', 'private', 'offline'] as const;
+const KINDS = ['accounts', 'roster', 'vcard', 'private', 'offline', 'archive'] as const;
 type Kind = (typeof KINDS)[number];
 
 /** Prosody's datamanager file-name encoding: every byte other than [A-Za-z0-9] → %xx. */
@@ -52,15 +55,15 @@ function prosodyDecode(s: string): string | undefined {
   }
 }
 
-class Skip extends Error {}
-
 interface HostReport {
   imported: Record<Kind, number>;
   unchanged: Record<Kind, number>;
+  /** Archived messages imported (the archive kind counts users' archives). */
+  messages: number;
   skipped: string[];
 }
 
-const zero = (): Record<Kind, number> => ({ accounts: 0, roster: 0, vcard: 0, private: 0, offline: 0 });
+const zero = (): Record<Kind, number> => ({ accounts: 0, roster: 0, vcard: 0, private: 0, offline: 0, archive: 0 });
 
 export async function importProsody(config: Config, args: string[]): Promise<number> {
   const dryRun = args.includes('--dry-run');
@@ -83,7 +86,7 @@ export async function importProsody(config: Config, args: string[]): Promise<num
     for (const host of hosts) {
       const rep = await importHost(config, storage, join(dataDir, prosodyEncode(host)), host, dryRun);
       const list = (r: Record<Kind, number>): string => KINDS.map((k) => `${r[k]} ${k}`).join(', ');
-      out.push(`${host}: ${dryRun ? 'would import' : 'imported'} ${list(rep.imported)}; unchanged (already in Clove or imported before) ${list(rep.unchanged)}; skipped ${rep.skipped.length}`);
+      out.push(`${host}: ${dryRun ? 'would import' : 'imported'} ${list(rep.imported)} (${rep.messages} archived messages); unchanged (already in Clove or imported before) ${list(rep.unchanged)}; skipped ${rep.skipped.length}`);
       for (const s of rep.skipped) out.push(`  skipped ${s}`);
     }
     for (const h of notConfigured) out.push(`${h}: skipped (not a VirtualHost in ${config.file})`);
@@ -132,7 +135,7 @@ async function files(hostDir: string, store: string, ext: '.dat' | '.list', rep:
 }
 
 async function importHost(config: Config, storage: StorageBackend, hostDir: string, host: string, dryRun: boolean): Promise<HostReport> {
-  const rep: HostReport = { imported: zero(), unchanged: zero(), skipped: [] };
+  const rep: HostReport = { imported: zero(), unchanged: zero(), messages: 0, skipped: [] };
   const accountStore = storage.keyval<AccountRecord>(host, 'accounts');
   const accounts = new Accounts(accountStore, { bcryptCost: config.get<number>('clove_bcrypt_cost', host), readOnly: dryRun });
   const rel = (file: string): string => file.slice(hostDir.length + 1);
@@ -271,8 +274,25 @@ async function importHost(config: Config, storage: StorageBackend, hostDir: stri
       return 'imported';
     });
   }
+  // After the offline messages: the history of each account (mod_mam), oldest first.
+  const limits = archiveLimits(config, host);
+  const archive = storage.archive(host, 'archive', limits);
+  for (const { user, file } of await files(hostDir, 'archive', '.list', rep)) {
+    await each('archive', file, async () => {
+      await needAccount(user);
+      const r = await importArchiveFile(file, user, `${user}@${host}`, archive, archiveMarks(marks, user, 'archive', dryRun), limits, dryRun);
+      rep.messages += r.messages;
+      for (const s of r.skipped) rep.skipped.push(`${rel(file)}: ${s}`);
+      return r.result;
+    });
+  }
   await accounts.ready; // its bookkeeping write (if any) lands before the storage closes
   return rep;
+}
+
+/** The per-user archive limits the mam module applies on this host (its options, src/modules/mam/mam.ts). */
+function archiveLimits(config: Config, host: string): Required<ArchiveLimits> {
+  return { maxItems: config.get<number>('storage_archive_item_limit', host), maxBytes: config.get<number>('archive_max_bytes', host) };
 }
 
 /** Deep equality of JSON data (key order ignored). */
@@ -283,18 +303,6 @@ function canon(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
   if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon((v as Record<string, unknown>)[k])}`).join(',')}}`;
   return JSON.stringify(v ?? null);
-}
-
-function table(v: DataValue, what: string): DataTable {
-  if (!(v instanceof DataTable)) throw new Error(`expected a table (${what})`);
-  return v;
-}
-
-function str(t: DataTable, key: string): string | undefined {
-  const v = t.get(key);
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new Error(`'${key}' is not a string`);
-  return v;
 }
 
 /** internal_hashed → Clove's SCRAM-SHA-1 credential (base64 salt and keys). */
@@ -317,12 +325,6 @@ function scramSha1(t: DataTable): ScramCredential {
 }
 
 const SUBSCRIPTIONS = new Set(['none', 'to', 'from', 'both']);
-
-function bareJid(s: unknown): string {
-  const j = typeof s === 'string' ? tryParseJid(s) : undefined;
-  if (!j || j.resource) throw new Error(`'${String(s)}' is not a bare JID`);
-  return j.toString();
-}
 
 function toRoster(t: DataTable, owner: string): Roster {
   const items: Record<string, RosterItem> = {};
@@ -355,27 +357,6 @@ function toRoster(t: DataTable, owner: string): Roster {
     items[jid] = item;
   }
   return { version: Date.now(), items, pending };
-}
-
-/** A preserialised stanza (util/stanza: {name, attr, [i] = child or text}) → ElementJSON. */
-function toElement(v: DataValue, depth = 0): ElementJSON {
-  if (depth > 90) throw new Error('element nested too deeply');
-  const t = table(v, 'stanza');
-  const name = t.get('name');
-  if (typeof name !== 'string' || !name) throw new Error('stanza without a name');
-  const out: ElementJSON = { n: name };
-  const attr = t.get('attr');
-  if (attr !== undefined) {
-    const a: Record<string, string> = {};
-    for (const [k, val] of table(attr, 'attributes').hash) {
-      if (typeof k !== 'string' || typeof val !== 'string') throw new Error(`bad attribute on <${name}/>`);
-      a[k] = val;
-    }
-    if (Object.keys(a).length) out.a = a;
-  }
-  const children = t.array().map((c) => (typeof c === 'string' ? c : toElement(c, depth + 1)));
-  if (children.length) out.c = children;
-  return out;
 }
 
 /** An offline archive item → Clove's stored message (stamp in XEP-0082 UTC). */

@@ -11,8 +11,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProsody, prosodyAvailable, type ProsodyServer } from '../helpers/prosody.js';
-import { startTestServer, TEST_CERT_DIR, type TestServer } from '../helpers/server.js';
+import { prosodyAvailable } from '../helpers/prosody.js';
+import { writeProsodyData, writeImportConfig } from '../helpers/prosody-import.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { header, mechanismsOf, NS_SASL, Wire } from '../helpers/wire.js';
 import { connectXmppjs } from '../helpers/xmppjs.js';
 import { PYTHON, Slixmpp } from '../helpers/slixmpp.js';
@@ -104,13 +105,12 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'clove-migration-'));
-    let prosody: ProsodyServer | undefined;
-    try {
-      prosody = await startProsody({
-        domain: DOMAIN,
-        users: [{ user: 'alice', password: 'alice-pw' }],
-        extra: ['modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "vcard"; "presence"; "private"; "offline" }'],
-      });
+    const opts = {
+      domain: DOMAIN,
+      users: [{ user: 'alice', password: 'alice-pw' }],
+      extra: ['modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "vcard"; "presence"; "private"; "offline" }'],
+    };
+    prosodyData = await writeProsodyData(opts, work, async (prosody) => {
       // bob comes from prosodyctl itself (mod_auth_internal_hashed with Prosody's own defaults).
       const reg = spawnSync('prosodyctl', ['--config', prosody.configPath, 'register', 'bob', DOMAIN, 'bob pässword'], { encoding: 'utf8', cwd: prosody.dir });
       if (reg.status !== 0) throw new Error(`prosodyctl register failed: ${reg.stdout}${reg.stderr}`);
@@ -128,13 +128,8 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
       // Let Prosody finish the subscription bookkeeping, then read back what it stored.
       await c.iq(`<iq type='get'><query xmlns='${NS_ROSTER}'/></iq>`);
       await c.close();
-      prosodyData = join(work, 'prosody-data');
-      await cp(join(prosody.dir, 'data'), prosodyData, { recursive: true });
-    } finally {
-      await prosody?.stop();
-    }
-    cfg = join(work, 'clove.cfg.lua');
-    await writeFile(cfg, [`data_path = ${JSON.stringify(cloveData())}`, `certificates = ${JSON.stringify(TEST_CERT_DIR)}`, 'clove_bcrypt_cost = 4', `VirtualHost "${DOMAIN}"`, ''].join('\n'));
+    });
+    cfg = await writeImportConfig(work, cloveData(), DOMAIN);
   }, 40_000);
 
   afterAll(async () => {
@@ -250,7 +245,7 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
     const before = await snapshot(cloveData());
     const r = await runCli(['import-prosody', prosodyData, '--config', cfg]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`${DOMAIN}: imported 0 accounts, 0 roster, 0 vcard, 0 private, 0 offline; unchanged (already in Clove or imported before) 2 accounts, 2 roster, 1 vcard, 1 private`);
+    expect(r.stdout).toContain(`${DOMAIN}: imported 0 accounts, 0 roster, 0 vcard, 0 private, 0 offline, 0 archive (0 archived messages); unchanged (already in Clove or imported before) 2 accounts, 2 roster, 1 vcard, 1 private`);
     expect(await snapshot(cloveData())).toEqual(before);
   });
 

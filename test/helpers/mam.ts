@@ -100,3 +100,39 @@ export class TestClock implements MamClock {
     await Promise.all(due.map((t) => t.run()));
   }
 }
+
+export const NS_DELAY = 'urn:xmpp:delay';
+
+/** One archived message as a query returns it. */
+export interface MamItem {
+  /** The archive id (<result id>). */
+  id: string;
+  /** <delay stamp> in ms. */
+  when: number;
+  message: El;
+}
+
+/** The items of an answer, oldest first as received: id, time and the forwarded message. */
+export function itemsOf(a: MamAnswer): MamItem[] {
+  return a.results.map((m) => {
+    const fwd = m.getChild('result')?.getChild('forwarded', NS_FORWARD);
+    const message = fwd?.getChild('message');
+    const stamp = fwd?.getChild('delay', NS_DELAY)?.attrs.stamp;
+    if (!message || !stamp) throw new Error(`a MAM result without a forwarded message and delay: ${m.toString()}`);
+    return { id: m.getChild('result')!.attrs.id!, when: Date.parse(stamp), message };
+  });
+}
+
+/** The whole archive (or the part matching `q`), oldest first, paging forwards with `max` per page. */
+export async function mamAll(w: Wire, q: Omit<MamQuery, 'before' | 'after' | 'max'> = {}, max = 50, to?: string): Promise<MamItem[]> {
+  const out: MamItem[] = [];
+  let after: string | undefined;
+  for (let pages = 0; pages < 10_000; pages++) {
+    const a = await mamQuery(w, { ...q, max, after }, to);
+    if (a.reply.attrs.type !== 'result') throw new Error(`MAM query failed: ${a.reply.toString()}`);
+    out.push(...itemsOf(a));
+    if (a.fin?.attrs.complete === 'true' || a.results.length === 0) return out;
+    after = a.fin?.getChild('set', NS_RSM)?.getChildText('last');
+  }
+  throw new Error('MAM paging did not end');
+}

@@ -91,16 +91,16 @@ class DataFileParser extends LiteralParser {
     return toData(v);
   }
 
-  list(): DataValue[] {
-    const out: DataValue[] = [];
+  /** The items one at a time, so a long list is never all in memory as tables. */
+  *items(): Generator<DataValue> {
     while (this.peek().t !== 'eof') {
       this.keyword('item', "expected 'item('");
       this.op('(');
-      out.push(toData(this.value()));
+      const v = toData(this.value());
       this.op(')');
       this.optional(';');
+      yield v;
     }
-    return out;
   }
 }
 
@@ -124,5 +124,13 @@ export function parseDat(data: Buffer | string): DataValue {
 
 /** A `.list` file: `item(<value>);` repeated. */
 export function parseList(data: Buffer | string): DataValue[] {
-  return new DataFileParser(data).list();
+  return [...listItems(data)];
+}
+
+/**
+ * A `.list` file's items one by one (an archive of many messages): a syntax error is thrown
+ * when reached, after the items before it were yielded.
+ */
+export function listItems(data: Buffer | string): Generator<DataValue> {
+  return new DataFileParser(data).items();
 }

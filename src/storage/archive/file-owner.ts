@@ -1,10 +1,11 @@
 // One owner's archive in the file backend: the index in memory, the records in segment files
 // (./segments.ts). Appends are group-committed: every append made while a write is in flight
-// joins the next write, which is one write() and one fdatasync(); an append resolves once its
+// joins the next write, which is one write() on an O_DSYNC handle; an append resolves once its
 // record is durable and in the index. Nothing here blocks the event loop: all I/O is async.
 //
 // Queries and writes share the owner; deletions (age, truncation, the whole owner) wait until
 // no query or write is running and run alone.
+import { constants } from 'node:fs';
 import { open, rename, rm, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ArchiveBusyError, type ArchiveItem, type ArchiveLimits, type ArchivePage, type ArchiveQuery } from '../store.js';
@@ -19,10 +20,13 @@ import { META_FILE, readMeta, readRecords, scanSegments, segmentName, segmentOf,
 /** Bytes of appends waiting to be written per owner before further appends are refused. */
 export const PENDING_MAX = 16 * 1024 * 1024;
 /**
- * Records per write (one write + fdatasync). Bounds the burst of work when a batch is
+ * Records per write (one durable write). Bounds the burst of work when a batch is
  * acknowledged (every waiting append resolves at once), so the event loop is never held long.
  */
 const BATCH_MAX = 256;
+/** Flags of the append handle: writes are durable when they return (O_DSYNC); new segments exclusive. */
+const APPEND_OPEN = constants.O_RDWR | constants.O_DSYNC;
+const APPEND_CREATE = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
 /** Idle read handles kept open per owner (a 1M-message archive has ~90 segments). */
 const READ_HANDLES = 32;
 
@@ -178,8 +182,9 @@ export class FileOwner {
     try {
       const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((p) => p.buf));
       let done = 0;
+      // The handle is O_DSYNC: a write returns once its data is durable — one call instead of
+      // write + fdatasync, which matters when many owners each have one append waiting.
       while (done < buf.length) done += (await this.appendFh!.write(buf, done, buf.length - done, start + done)).bytesWritten;
-      await this.appendFh!.datasync();
     } catch (e) {
       // Cut off what this batch may have left, so the next one starts on a record boundary.
       await this.appendFh?.truncate(start).catch(() => undefined);
@@ -215,13 +220,13 @@ export class FileOwner {
     }
     if (!seg) {
       const num = (this.segments[this.segments.length - 1]?.num ?? 0) + 1;
-      const fh = await open(path.join(this.dir, segmentName(num)), 'wx', 0o600);
+      const fh = await open(path.join(this.dir, segmentName(num)), APPEND_CREATE, 0o600);
       await syncDir(this.dir); // the new name is durable before any record in it is acknowledged
       seg = { num, size: 0, firstSeq: this.state!.nextSeq };
       this.segments.push(seg);
       this.appendFh = fh;
     }
-    this.appendFh ??= await open(path.join(this.dir, segmentName(seg.num)), 'r+');
+    this.appendFh ??= await open(path.join(this.dir, segmentName(seg.num)), APPEND_OPEN);
     return seg;
   }
 
