@@ -27,6 +27,12 @@ export interface EventMap {
   /** Stanza for a domain Clove does not host; handlers return true once they took it. */
   'route/remote': StanzaEvent;
   /**
+   * A message from a local client to another host (VirtualHost or component) of this server,
+   * fired on the sender's host before it is routed there: the sender's side (blocklist, archive).
+   * A handler that returns something other than undefined has taken the stanza.
+   */
+  'route/other-host': StanzaEvent;
+  /**
    * Presence with a `to` from a local client, fired on the sender's host before it is routed
    * (subscription state and directed presence are the sender's server's business). A handler
    * that returns something other than undefined has taken the stanza; otherwise it is routed.

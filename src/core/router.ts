@@ -49,6 +49,16 @@ export class Router {
         return this.settle(this.fire(host.events, 'presence/outbound', ev), ev, () => this.route(stanza, session));
       }
     }
+    // A message for another host of this server is first seen by the sender's host too (its
+    // blocklist and its archive keep the sender's side), as one for another server is.
+    if (stanza.name === 'message' && stanza.attrs.to !== undefined) {
+      const host = this.deps.hosts.get(jid.domain);
+      const to = host?.events.has('route/other-host') ? tryParseJid(stanza.attrs.to) : null;
+      if (host && to && to.domain !== jid.domain && this.deps.hosts.has(to.domain)) {
+        const ev: StanzaEvent = { origin: session, stanza, to, from: jid };
+        return this.settle(this.fire(host.events, 'route/other-host', ev), ev, () => this.route(ev.stanza, session));
+      }
+    }
     return this.route(stanza, session);
   }
 

@@ -210,6 +210,7 @@ export default defineModule({
     /** Stanzas leaving for other servers, and client presence before its subscription handling. */
     const leaving = (ev: StanzaEvent): unknown => when(sentBlocked(ev), (out) => (out ? refuse(ev) : undefined));
     ctx.hook('route/remote', leaving, Priority.policy);
+    ctx.hook('route/other-host', leaving, Priority.policy);
     ctx.hook('presence/outbound', leaving, Priority.policy);
 
     /** Blocklist pushes to every resource that fetched the list (XEP-0191 §5.3–§5.5). */

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { type El, match, Wire } from '../helpers/wire.js';
-import { mamQuery, NS_MAM, NS_SID } from '../helpers/mam.js';
+import { mamQuery, NS_FORWARD, NS_MAM, NS_SID, stanzaIdBy } from '../helpers/mam.js';
 import { friends, settle } from '../helpers/contacts.js';
 
 const PASS = 'mam-hosts-pass';
@@ -91,5 +91,46 @@ describe('without offline storage', () => {
     expect(err.getChild('stanza-id', NS_SID)).toBeUndefined();
     const back = await online(ts, 'b', 'localhost');
     expect((await mamQuery(back, {})).bodies).toEqual(['while away']);
+  });
+});
+
+describe('between two VirtualHosts of this server', () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer({ hosts: 'VirtualHost "localhost"\nVirtualHost "other.localhost"' });
+    servers.push(ts);
+    await ts.addUser('a', PASS, 'localhost');
+    await ts.addUser('b', PASS, 'other.localhost');
+  });
+
+  it("archives the sender's side too; its other resource's carbon carries the sender's id, never the recipient's", async () => {
+    const a = await online(ts, 'a', 'localhost');
+    const a2 = await Wire.login({ port: ts.port, domain: 'localhost', username: 'a', password: PASS, resource: 'r2' });
+    clients.push(a2);
+    await a2.iq("<iq type='set'><enable xmlns='urn:xmpp:carbons:2'/></iq>");
+    const b = await online(ts, 'b', 'other.localhost');
+
+    const got = await exchange(a, b, 'across hosts');
+    const bId = stanzaIdBy(got, 'b@other.localhost');
+    expect(bId).toBeDefined();
+    const carbon = await a2.waitFor((m) => m.name === 'message' && m.getChild('sent', 'urn:xmpp:carbons:2') !== undefined);
+    const sentCopy = carbon.getChild('sent')!.getChild('forwarded', NS_FORWARD)!.getChild('message')!;
+    expect(sentCopy.getChildText('body')).toBe('across hosts');
+
+    const mine = await mamQuery(a, {});
+    expect(mine.bodies).toEqual(['across hosts']);
+    expect(stanzaIdBy(sentCopy, 'a@localhost')).toBe(mine.ids[0]);
+    expect(stanzaIdBy(sentCopy, 'b@other.localhost')).toBeUndefined();
+    const theirs = await mamQuery(b, {});
+    expect(theirs.ids).toEqual([bId]);
+  });
+
+  it('refuses a message to a contact on the other host the sender blocked, and archives nothing', async () => {
+    const a = await online(ts, 'a', 'localhost');
+    await a.iq("<iq type='set'><block xmlns='urn:xmpp:blocking'><item jid='b@other.localhost'/></block></iq>");
+    a.send("<message id='blk' to='b@other.localhost' type='chat'><body>blocked</body></message>");
+    const err = await a.waitFor(match('message', { id: 'blk', type: 'error' }));
+    expect(err.getChild('error')!.getChild('not-acceptable')).toBeDefined();
+    expect((await mamQuery(a, {})).bodies).not.toContain('blocked');
   });
 });

@@ -7,16 +7,16 @@
 // server acknowledged is in the archive. A message the archive cannot take (full, disk behind)
 // is still delivered, without a stanza-id.
 //
-// Each host archives for its own accounts: a message between two VirtualHosts of this server is
-// archived by the recipient's host only (the sender's host sees no event for it).
-// TODO: archive the sender's side too, once the router tells the sender's host of local routes.
+// Each host archives for its own accounts: a message between two hosts of this server is archived
+// by the sender's host on 'route/other-host' (as on 'route/remote') and by the recipient's host
+// here; the sender's view (its own archive id, for its carbons) travels with the stanza.
 import type { Element } from '../../xml/element.js';
 import type { Jid } from '../../jid/jid.js';
 import type { StanzaEvent } from '../../core/events-map.js';
 import type { Logger } from '../../core/log.js';
 import { ArchiveQuotaError, type ArchiveStore } from '../../storage/store.js';
 import { archivable, storedCopy } from './policy.js';
-import { hasClaim, setSentView, stripClaims, withStanzaId } from './stanza-id.js';
+import { carrySentView, hasClaim, setSentView, stripClaims, withStanzaId } from './stanza-id.js';
 
 /** What archiving needs from the module. */
 export interface ArchivingDeps {
@@ -77,7 +77,9 @@ export async function onLocalMessage(d: ArchivingDeps, ev: StanzaEvent): Promise
   const sender = localSender(d, ev);
   const self = sender !== undefined && sender.local === to.local;
   if (sender && !self) stanza = stripClaims(stanza, sender.bare().toString());
+  const routedIn = ev.stanza;
   ev.stanza = stanza;
+  carrySentView(routedIn, stanza);
   if (!archivable(stanza)) return undefined;
   // The two archives are separate files: their appends (each an fdatasync) run side by side.
   const withBare = ev.from ? ev.from.bare().toString() : to.domain;
@@ -90,6 +92,7 @@ export async function onLocalMessage(d: ArchivingDeps, ev: StanzaEvent): Promise
   // The sender's other resources see their own archive's id, never the recipient's.
   if (sender && !self && ev.stanza !== stanza) setSentView(ev.stanza, sent ?? stanza);
   else if (sent) setSentView(ev.stanza, sent);
+  else carrySentView(routedIn, ev.stanza);
   return undefined;
 }
 

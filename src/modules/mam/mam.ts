@@ -61,6 +61,7 @@ export function createMam(clock: MamClock): ModuleDefinition {
       ctx.hook('message/bare', (ev) => onLocalMessage(deps, ev), Priority.archive);
       ctx.hook('message/full', (ev) => onLocalMessage(deps, ev), Priority.archive);
       ctx.hook('route/remote', (ev) => onRemoteMessage(deps, ev), Priority.archive);
+      ctx.hook('route/other-host', (ev) => onRemoteMessage(deps, ev), Priority.archive);
       // A message offline storage did not take (not loaded, or refused) but the archive did is
       // not an error for its sender: the account reads it from the archive (as Prosody's mod_mam).
       ctx.hook('message/offline', (ev) => (ev.to && hasClaim(ev.stanza, ev.to.bare().toString()) ? true : undefined), Priority.late);

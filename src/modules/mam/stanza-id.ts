@@ -45,3 +45,9 @@ export function setSentView(routed: Element, view: Element): void {
 export function sentView(routed: Element): Element {
   return sentViews.get(routed) ?? routed;
 }
+
+/** Keep the sender's view of `routed` on its replacement `next` (the recipient's host stamped its own id). */
+export function carrySentView(routed: Element, next: Element): void {
+  const view = sentViews.get(routed);
+  if (view && next !== routed && !sentViews.has(next)) sentViews.set(next, view);
+}
