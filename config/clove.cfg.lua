@@ -124,6 +124,8 @@ pep_max_bytes = 8388608
 -- users), the largest page a query returns (a larger max is cut to it), and per account the
 -- most messages and bytes kept (at either limit the oldest 1 % are deleted to make room).
 archive_expires_after = "1w"
+-- For accounts that set no archiving preferences: true (all), false (none), "roster".
+default_archive_policy = true
 max_archive_query_results = 50
 storage_archive_item_limit = 10000
 archive_max_bytes = 67108864

@@ -134,3 +134,27 @@ describe('between two VirtualHosts of this server', () => {
     expect((await mamQuery(a, {})).bodies).not.toContain('blocked');
   });
 });
+
+describe('default_archive_policy (an account that set no preferences)', () => {
+  const prefsDefault = async (w: Wire): Promise<string | undefined> =>
+    (await w.iq(`<iq type='get'><prefs xmlns='${NS_MAM}'/></iq>`)).getChild('prefs', NS_MAM)?.attrs.default;
+
+  it('false archives nothing until the user turns it on', async () => {
+    const [, a, b] = await pair('default_archive_policy = false');
+    expect(await prefsDefault(b)).toBe('never');
+    expect((await exchange(a, b, 'off')).getChildren('stanza-id', NS_SID)).toEqual([]);
+    expect((await mamQuery(b, {})).bodies).toEqual([]);
+    expect((await b.iq(`<iq type='set'><prefs xmlns='${NS_MAM}' default='always'><always/><never/></prefs></iq>`)).attrs.type).toBe('result');
+    expect(stanzaIdBy(await exchange(a, b, 'on'), 'b@localhost')).toBeDefined();
+    expect((await mamQuery(b, {})).bodies).toEqual(['on']);
+  });
+
+  it('"roster" archives only conversations with contacts in the roster', async () => {
+    const [, a, b] = await pair('default_archive_policy = "roster"');
+    expect(await prefsDefault(b)).toBe('roster');
+    expect((await exchange(a, b, 'stranger')).getChildren('stanza-id', NS_SID)).toEqual([]);
+    await friends(a, b);
+    expect(stanzaIdBy(await exchange(a, b, 'contact'), 'b@localhost')).toBeDefined();
+    expect((await mamQuery(b, {})).bodies).toEqual(['contact']);
+  });
+});

@@ -19,7 +19,7 @@ import { startExpiry, systemClock, type MamClock } from './expiry.js';
 import { finElement, parseQuery, resultMessage, selectPage, sendOrder } from './query.js';
 import { queryForm } from './form.js';
 import { PrefsCache } from './prefs-cache.js';
-import { parsePrefs, prefsElement, prefsRule } from './prefs.js';
+import { defaultPrefs, parsePrefs, prefsElement, prefsRule, type DefaultPolicy } from './prefs.js';
 
 /** The namespaces a query may use: mam:2 (current) and mam:1 (older clients). */
 const QUERY_NS = [NS.MAM, NS.MAM1] as const;
@@ -36,7 +36,7 @@ export function createMam(clock: MamClock): ModuleDefinition {
         maxItems: ctx.option.number('storage_archive_item_limit', 10_000, { min: 10, max: 10_000_000, integer: true }),
         maxBytes: ctx.option.number('archive_max_bytes', 64 * 1024 * 1024, { min: 1024 * 1024, max: 64 * 1024 * 1024 * 1024, integer: true }),
       });
-      const prefs = new PrefsCache(ctx.store('archive_prefs', 'keyval'));
+      const prefs = new PrefsCache(ctx.store('archive_prefs', 'keyval'), defaultPrefs(ctx.option.get<DefaultPolicy>('default_archive_policy')));
 
       for (const f of [NS.MAM, NS.MAM1, NS.MAM_EXTENDED, NS.SID]) ctx.provide('account-feature', f);
 

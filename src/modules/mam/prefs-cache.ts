@@ -10,7 +10,11 @@ export const PREFS_CACHE_ENTRIES = 10_000;
 export class PrefsCache {
   private readonly cache = new Map<string, ArchivePrefs>();
 
-  constructor(private readonly store: KeyValStore<ArchivePrefs>) {}
+  constructor(
+    private readonly store: KeyValStore<ArchivePrefs>,
+    /** What an account that set none has (default_archive_policy). */
+    private readonly defaults: ArchivePrefs = DEFAULT_PREFS,
+  ) {}
 
   /** The account's preferences (the defaults when it set none). */
   async get(user: string): Promise<ArchivePrefs> {
@@ -22,7 +26,7 @@ export class PrefsCache {
       return hit;
     }
     const stored = await this.store.get(user);
-    const p = stored === undefined ? DEFAULT_PREFS : validPrefs(stored);
+    const p = stored === undefined ? this.defaults : validPrefs(stored, this.defaults);
     this.remember(user, p);
     return p;
   }
@@ -31,7 +35,7 @@ export class PrefsCache {
   async set(user: string, p: ArchivePrefs | undefined): Promise<void> {
     this.cache.delete(user);
     await this.store.set(user, p);
-    this.remember(user, p ?? DEFAULT_PREFS);
+    this.remember(user, p ?? this.defaults);
   }
 
   private remember(user: string, p: ArchivePrefs): void {

@@ -20,7 +20,7 @@ export const MAX_PREFS_JIDS = 1000;
 
 const POLICIES = new Set<string>(['always', 'never', 'roster']);
 
-/** The preferences of an account that never set any: archive everything (Prosody's default_archive_policy). */
+/** The preferences of an account that never set any, with Prosody's default_archive_policy (true): archive everything. */
 export const DEFAULT_PREFS: ArchivePrefs = Object.freeze({ default: 'always', always: [], never: [] }) as ArchivePrefs;
 
 /** Prepared JIDs listed under <always/> or <never/>; invalid ones are skipped, as Prosody does. */
@@ -51,10 +51,10 @@ export function prefsElement(ns: string, p: ArchivePrefs): Element {
     x('never', null, ...p.never.map((j) => x('jid', null, j))));
 }
 
-/** Stored preferences, checked (a damaged record counts as the defaults). */
-export function validPrefs(v: unknown): ArchivePrefs {
+/** Stored preferences, checked (a damaged record counts as `defaults`). */
+export function validPrefs(v: unknown, defaults: ArchivePrefs = DEFAULT_PREFS): ArchivePrefs {
   const p = v as Partial<ArchivePrefs> | undefined;
-  if (!p || typeof p !== 'object' || !POLICIES.has(String(p.default)) || !Array.isArray(p.always) || !Array.isArray(p.never)) return DEFAULT_PREFS;
+  if (!p || typeof p !== 'object' || !POLICIES.has(String(p.default)) || !Array.isArray(p.always) || !Array.isArray(p.never)) return defaults;
   return { default: p.default as DefaultPolicy, always: p.always.map(String), never: p.never.map(String) };
 }
 
@@ -66,4 +66,9 @@ export function prefsRule(p: ArchivePrefs, withBare: string): boolean | 'roster'
   if (p.never.includes(withBare)) return false;
   if (p.always.includes(withBare)) return true;
   return p.default === 'roster' ? 'roster' : p.default === 'always';
+}
+
+/** The preferences of an account that set none, for a default policy (the default_archive_policy option). */
+export function defaultPrefs(policy: DefaultPolicy): ArchivePrefs {
+  return policy === DEFAULT_PREFS.default ? DEFAULT_PREFS : (Object.freeze({ default: policy, always: [], never: [] }) as ArchivePrefs);
 }
