@@ -11,10 +11,10 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeUsers, prosodyCredentials, prosodyDefaultIterations } from './lib/accounts.mjs';
-import { makeSelfSigned } from './lib/certs.mjs';
+import { makeUsers } from './lib/accounts.mjs';
+import { benchSetup } from './lib/bench-setup.mjs';
 import * as cli from './lib/cli.mjs';
-import { BENCH_DIR, GENERATOR_CPU, REPO, SERVER_CPU } from './lib/cli.mjs';
+import { BENCH_DIR, REPO, SERVER_CPU } from './lib/cli.mjs';
 import { writeHoldResults } from './lib/hold-report.mjs';
 import { startTalk } from './lib/hold-talk.mjs';
 import { cpuMeter, loginMany } from './lib/phases.mjs';
@@ -252,20 +252,8 @@ async function holdServer(server, shared) {
 }
 
 async function main() {
-  const { started, mach, pin, busyAtStart } = cli.startRun(opt, say);
-  const chosen = cli.wantedServers('hold', opt.server);
-  const wanted = ['clove', 'prosody'].filter((n) => chosen.includes(n)); // Clove's figures first
-  const certDir = path.join(tmpRoot, 'certs');
-  makeSelfSigned(certDir, DOMAIN);
-  const users = makeUsers(cfg.sessions);
-  let prosodyCreds = [];
-  if (wanted.includes('prosody')) {
-    const t0 = Date.now();
-    prosodyCreds = await prosodyCredentials(users, prosodyDefaultIterations().iterations);
-    say(`hashed ${users.length} Prosody credentials in ${Date.now() - t0} ms`);
-  }
-  cli.pinGenerator(pin, say, `generator pinned to CPU ${GENERATOR_CPU}; servers go on CPU ${SERVER_CPU}`);
-  const shared = { certDir, users, prosodyCreds, pin };
+  // Clove's figures first.
+  const { started, mach, pin, busyAtStart, wanted, shared } = await benchSetup({ tag: 'hold', opt, tmpRoot, say, domain: DOMAIN, users: makeUsers(cfg.sessions), order: ['clove', 'prosody'] });
   const servers = { prosody, clove: makeClove(REPO) };
   const results = [];
   const write = () => {

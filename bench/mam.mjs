@@ -25,10 +25,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { makeUsers, prosodyCredentials, prosodyDefaultIterations, prosodyPathEncode } from './lib/accounts.mjs';
-import { makeSelfSigned } from './lib/certs.mjs';
+import { makeUsers, prosodyPathEncode } from './lib/accounts.mjs';
+import { benchSetup } from './lib/bench-setup.mjs';
 import * as cli from './lib/cli.mjs';
-import { BENCH_DIR, GENERATOR_CPU, REPO, SERVER_CPU } from './lib/cli.mjs';
+import { BENCH_DIR, REPO, SERVER_CPU } from './lib/cli.mjs';
 import { mamClient } from './lib/mam-client.mjs';
 import { prefillArchives, rng } from './lib/mam-prefill.mjs';
 import { writeMamResults } from './lib/mam-report.mjs';
@@ -224,17 +224,12 @@ async function queryRun(server, shared) {
 }
 
 async function main() {
-  const { started, mach, pin, busyAtStart } = cli.startRun(opt, say);
-  const wanted = cli.wantedServers('mam', opt.server);
-  const certDir = path.join(tmpRoot, 'certs');
-  makeSelfSigned(certDir, DOMAIN);
   const users = makeUsers(cfg.msgClients);
   const bigPassword = 'big-pw-x7';
   const smallPassword = (u) => `${u}-pw-x7`;
   const all = [...users, { user: 'big', password: bigPassword }, ...Array.from({ length: cfg.sample }, (_, i) => ({ user: `small${i}`, password: smallPassword(`small${i}`) }))];
-  let prosodyCreds = [];
-  if (wanted.includes('prosody')) prosodyCreds = await prosodyCredentials(users, prosodyDefaultIterations().iterations);
-  cli.pinGenerator(pin, say, `generator pinned to CPU ${GENERATOR_CPU}; servers go on CPU ${SERVER_CPU}`);
+  const { started, mach, pin, busyAtStart, wanted, shared } = await benchSetup({ tag: 'mam', opt, tmpRoot, say, domain: DOMAIN, users });
+  const { certDir, prosodyCreds } = shared;
   const clove = makeClove(REPO);
   const cloveMam = ['clove_bcrypt_cost = 4', modules(['mam']), ...cfg.mamOptions];
   // The big archive is over the default per-user limits (10,000 messages, 64 MiB).

@@ -13,10 +13,10 @@
 
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeUsers, prosodyCredentials, prosodyDefaultIterations } from './lib/accounts.mjs';
-import { makeSelfSigned } from './lib/certs.mjs';
+import { makeUsers } from './lib/accounts.mjs';
+import { benchSetup } from './lib/bench-setup.mjs';
 import * as cli from './lib/cli.mjs';
-import { BENCH_DIR, GENERATOR_CPU, REPO, SERVER_CPU } from './lib/cli.mjs';
+import { BENCH_DIR, REPO, SERVER_CPU } from './lib/cli.mjs';
 import { cpuMeter } from './lib/phases.mjs';
 import { rssKiB, startServer, waitReady } from './lib/proc.mjs';
 import { makeClove, prosody } from './lib/servers.mjs';
@@ -144,15 +144,7 @@ async function fanoutServer(server, shared) {
 }
 
 async function main() {
-  const { started, mach, pin, busyAtStart } = cli.startRun(opt, say);
-  const wanted = cli.wantedServers('pep-fanout', opt.server);
-  const certDir = path.join(tmpRoot, 'certs');
-  makeSelfSigned(certDir, DOMAIN);
-  const users = makeUsers(cfg.contacts + 1);
-  let prosodyCreds = [];
-  if (wanted.includes('prosody')) prosodyCreds = await prosodyCredentials(users, prosodyDefaultIterations().iterations);
-  cli.pinGenerator(pin, say, `generator pinned to CPU ${GENERATOR_CPU}; servers go on CPU ${SERVER_CPU}`);
-  const shared = { certDir, users, prosodyCreds, pin };
+  const { started, mach, pin, busyAtStart, wanted, shared } = await benchSetup({ tag: 'pep-fanout', opt, tmpRoot, say, domain: DOMAIN, users: makeUsers(cfg.contacts + 1) });
   const servers = { prosody, clove: makeClove(REPO) };
   const results = [];
   for (const name of wanted) results.push(await fanoutServer(servers[name], shared));

@@ -52,7 +52,7 @@ export const prosody = {
   },
 
   /** Writes config and accounts; returns how to start it. */
-  async prepare({ dir, port, certDir, domain, prosodyCreds, prosodyExtra = [] }) {
+  async prepare({ dir, port, certDir, domain, prosodyCreds, prosodyExtra = [], sections = [] }) {
     const dataPath = path.join(dir, 'data');
     const logPath = path.join(dir, 'prosody.log');
     fs.mkdirSync(dataPath, { recursive: true });
@@ -69,6 +69,8 @@ export const prosody = {
       '',
       `VirtualHost ${JSON.stringify(domain)}`,
       '',
+      // Sections after the VirtualHost (a Component for the MUC bench).
+      ...sections,
     ].join('\n');
     const configPath = path.join(dir, 'prosody.cfg.lua');
     fs.writeFileSync(configPath, cfg);
@@ -107,14 +109,14 @@ export function makeClove(repoRoot) {
       return `Clove ${pkg.version ?? '?'}${sha} on Node ${process.version}`;
     },
 
-    /** `cloveExtra`: more global config lines (e.g. a cheaper bcrypt cost for many accounts). */
-    async prepare({ dir, port, certDir, domain, users, cpus, cloveExtra = [] }) {
+    /** `cloveExtra`: more global config lines (e.g. a cheaper bcrypt cost for many accounts); `sections`: lines after the VirtualHost. */
+    async prepare({ dir, port, certDir, domain, users, cpus, cloveExtra = [], sections = [] }) {
       const dataPath = path.join(dir, 'data');
       const logPath = path.join(dir, 'clove.log');
       fs.mkdirSync(dataPath, { recursive: true });
       // Clove reads at most 100 kB/s per client by default (`limits`); Prosody has no rate limit
       // without mod_limits, so both run unlimited: the bench measures the servers, not the limit.
-      const cfg = [...commonConfig({ dir, port, certDir, dataPath, logPath }), 'limits = { }', ...cloveExtra, '', `VirtualHost ${JSON.stringify(domain)}`, ''];
+      const cfg = [...commonConfig({ dir, port, certDir, dataPath, logPath }), 'limits = { }', ...cloveExtra, '', `VirtualHost ${JSON.stringify(domain)}`, '', ...sections];
       const configPath = path.join(dir, 'clove.cfg.lua');
       fs.writeFileSync(configPath, cfg.join('\n'));
       // Accounts through Clove's own batch command: "user@host password" per line on stdin.
