@@ -36,7 +36,9 @@ export default defineModule({
       salt: await loadSalt(ctx.store<string>('muc_occupant_id', 'keyval')),
       send: (el) => ctx.send(el),
       log: ctx.log,
+      archive: () => ctx.items('muc-archive')[0],
     });
+    ctx.provide('muc-service', svc);
     await svc.load();
     const title = ctx.option.string('name', 'Chatrooms');
     const iqs = new OccupantIqs(svc);
