@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { match, Wire, type El } from '../helpers/wire.js';
+import { mamQuery, NS_MAM, NS_RSM, NS_SID, type MamAnswer } from '../helpers/mam.js';
 
 const PASS = 'mucmam pass';
 const MUC = 'conference.localhost';
@@ -14,15 +15,11 @@ const ROOM = `logs@${MUC}`;
 const NS_MUC = 'http://jabber.org/protocol/muc';
 const NS_USER = `${NS_MUC}#user`;
 const NS_OWNER = `${NS_MUC}#owner`;
-const NS_MAM = 'urn:xmpp:mam:2';
-const NS_SID = 'urn:xmpp:sid:0';
-const NS_RSM = 'http://jabber.org/protocol/rsm';
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const HOSTS = `VirtualHost "localhost"\nComponent "${MUC}" "muc"\n  modules_enabled = { "muc_mam" }\n`;
 
 let child: ChildServer;
 const open: Wire[] = [];
-let queries = 0;
 
 const codes = (el: El): number[] => el.getChild('x', NS_USER)?.getChildren('status').map((s) => Number(s.attrs.code)) ?? [];
 const condition = (el: El): string | undefined => el.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS)?.name;
@@ -44,20 +41,8 @@ async function configure(w: Wire, room: string, fields: Record<string, string>):
   return w.iq(`<iq type='set' to='${room}'><query xmlns='${NS_OWNER}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>${NS_MUC}#roomconfig</value></field>${f}</x></query></iq>`);
 }
 
-interface Page { iq: El; items: Array<{ id: string; from: string | undefined; msg: El }> }
-
-/** One archive query on `room` with this RSM <set/> content; the results that came before the answer. */
-async function query(w: Wire, room: string, set: string): Promise<Page> {
-  const qid = `q${++queries}`;
-  const iq = await w.iq(`<iq type='set' to='${room}'><query xmlns='${NS_MAM}' queryid='${qid}'><set xmlns='${NS_RSM}'>${set}</set></query></iq>`);
-  const items = w.received.filter((m) => m.name === 'message' && m.getChild('result', NS_MAM)?.attrs.queryid === qid).map((m) => {
-    const msg = m.getChild('result', NS_MAM)!.getChild('forwarded', 'urn:xmpp:forward:0')!.getChild('message')!;
-    return { id: m.getChild('result', NS_MAM)!.attrs.id ?? '', from: m.attrs.from, msg };
-  });
-  return { iq, items };
-}
-const bodies = (p: Page): string[] => p.items.map((i) => i.msg.getChildText('body') ?? '');
-const rsm = (p: Page, name: string): string | undefined => p.iq.getChild('fin', NS_MAM)?.getChild('set', NS_RSM)?.getChildText(name);
+const inner = (r: El): El => r.getChild('result', NS_MAM)!.getChild('forwarded', 'urn:xmpp:forward:0')!.getChild('message')!;
+const rsm = (a: MamAnswer, name: string): string | undefined => a.fin?.getChild('set', NS_RSM)?.getChildText(name);
 
 describe('room history in MAM (muc_mam)', () => {
   const live: string[] = [];
@@ -94,33 +79,33 @@ describe('room history in MAM (muc_mam)', () => {
   it('a new occupant pages the history with RSM forwards and backwards; ids are the live stanza-ids', async () => {
     const bob = await login('bob');
     expect(codes(await join(bob, ROOM, 'Bob'))).toContain(110);
-    const first = await query(bob, ROOM, '<max>2</max>');
-    expect(first.iq.attrs.type).toBe('result');
-    expect(bodies(first)).toEqual(['one', 'two']);
-    expect(first.items.map((i) => i.id)).toEqual(live.slice(0, 2));
-    expect(first.items.every((i) => i.from === ROOM)).toBe(true);
-    expect(first.items.map((i) => i.msg.attrs.from)).toEqual([`${ROOM}/Alice`, `${ROOM}/Alice`]);
+    const first = await mamQuery(bob, { max: 2 }, ROOM);
+    expect(first.reply.attrs.type).toBe('result');
+    expect(first.bodies).toEqual(['one', 'two']);
+    expect(first.ids).toEqual(live.slice(0, 2));
+    expect(first.results.every((r) => r.attrs.from === ROOM)).toBe(true);
+    expect(first.results.map((r) => inner(r).attrs.from)).toEqual([`${ROOM}/Alice`, `${ROOM}/Alice`]);
     // A semi-anonymous room: no real JID in what the archive shows.
-    expect(first.items.some((i) => i.msg.toString().includes('alice@localhost'))).toBe(false);
+    expect(first.results.some((r) => inner(r).toString().includes('alice@localhost'))).toBe(false);
     expect(rsm(first, 'count')).toBe('3');
-    const next = await query(bob, ROOM, `<max>2</max><after>${rsm(first, 'last')}</after>`);
-    expect(bodies(next)).toEqual(['three']);
-    expect(next.iq.getChild('fin', NS_MAM)?.attrs.complete).toBe('true');
-    const last = await query(bob, ROOM, '<max>2</max><before/>');
-    expect(bodies(last)).toEqual(['two', 'three']);
-    const earlier = await query(bob, ROOM, `<max>2</max><before>${rsm(last, 'first')}</before>`);
-    expect(bodies(earlier)).toEqual(['one']);
-    expect(earlier.items[0]?.id).toBe(live[0]);
+    const next = await mamQuery(bob, { max: 2, after: rsm(first, 'last')! }, ROOM);
+    expect(next.bodies).toEqual(['three']);
+    expect(next.fin?.attrs.complete).toBe('true');
+    const last = await mamQuery(bob, { max: 2, before: '' }, ROOM);
+    expect(last.bodies).toEqual(['two', 'three']);
+    const earlier = await mamQuery(bob, { max: 2, before: rsm(last, 'first')! }, ROOM);
+    expect(earlier.bodies).toEqual(['one']);
+    expect(earlier.ids[0]).toBe(live[0]);
   });
 
   it('refuses a non-member on a members-only room', async () => {
     const [alice] = open as [Wire];
     const carol = await login('carol');
-    expect((await query(carol, ROOM, '<max>1</max>')).items).toHaveLength(1);
+    expect((await mamQuery(carol, { max: 1 }, ROOM)).results).toHaveLength(1);
     expect((await configure(alice, ROOM, { 'muc#roomconfig_membersonly': '1' })).attrs.type).toBe('result');
-    const refused = await query(carol, ROOM, '<max>5</max>');
-    expect(condition(refused.iq)).toBe('forbidden');
-    expect(refused.items).toHaveLength(0);
+    const refused = await mamQuery(carol, { max: 5 }, ROOM);
+    expect(condition(refused.reply)).toBe('forbidden');
+    expect(refused.results).toHaveLength(0);
     expect((await configure(alice, ROOM, { 'muc#roomconfig_membersonly': '0' })).attrs.type).toBe('result');
   });
 
@@ -130,17 +115,17 @@ describe('room history in MAM (muc_mam)', () => {
     await child.kill('SIGTERM');
     child = await startChild({ dir });
     const bob = await login('bob');
-    const kept = await query(bob, ROOM, '<max>10</max>');
-    expect(bodies(kept)).toEqual(['one', 'two', 'three']);
-    expect(kept.items.map((i) => i.id)).toEqual(live);
+    const kept = await mamQuery(bob, { max: 10 }, ROOM);
+    expect(kept.bodies).toEqual(['one', 'two', 'three']);
+    expect(kept.ids).toEqual(live);
     const alice = await login('alice');
     await join(alice, ROOM, 'Alice');
     expect((await alice.iq(`<iq type='set' to='${ROOM}'><query xmlns='${NS_OWNER}'><destroy/></query></iq>`)).attrs.type).toBe('result');
     await alice.waitFor(match('presence', { from: `${ROOM}/Alice`, type: 'unavailable' }));
     expect(codes(await join(alice, ROOM, 'Alice'))).toContain(201);
     expect((await configure(alice, ROOM, {})).attrs.type).toBe('result');
-    const after = await query(alice, ROOM, '<max>10</max>');
-    expect(after.iq.attrs.type).toBe('result');
-    expect(after.items).toHaveLength(0);
+    const after = await mamQuery(alice, { max: 10 }, ROOM);
+    expect(after.reply.attrs.type).toBe('result');
+    expect(after.results).toHaveLength(0);
   }, 60_000);
 });
