@@ -41,7 +41,8 @@ async function configure(w: Wire, room: string, fields: Record<string, string>):
   return w.iq(`<iq type='set' to='${room}'><query xmlns='${NS_OWNER}'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>${NS_MUC}#roomconfig</value></field>${f}</x></query></iq>`);
 }
 
-const inner = (r: El): El => r.getChild('result', NS_MAM)!.getChild('forwarded', 'urn:xmpp:forward:0')!.getChild('message')!;
+// The archived message stays a jabber:client message inside <forwarded/>.
+const inner = (r: El): El => r.getChild('result', NS_MAM)!.getChild('forwarded', 'urn:xmpp:forward:0')!.getChild('message', 'jabber:client')!;
 const rsm = (a: MamAnswer, name: string): string | undefined => a.fin?.getChild('set', NS_RSM)?.getChildText(name);
 
 describe('room history in MAM (muc_mam)', () => {

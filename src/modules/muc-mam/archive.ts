@@ -10,14 +10,15 @@ import type { Occupant, Room } from '../muc/room.js';
 /** The `with` of every archived groupchat message (Prosody's; the query's `with` field is ignored, as there). */
 export const GROUPCHAT_WITH = 'message<groupchat';
 
-/** The copy to archive: no `to`, and in a non-anonymous room the sender's real JID. */
+/** The copy to archive: no `to`, in jabber:client, and in a non-anonymous room the sender's real JID. */
 export function storedCopy(room: Room, stanza: Element, sender: Occupant): Element {
   const { to: _to, ...attrs } = stanza.attrs;
   const children = [...stanza.children];
   if (room.config.whois === 'anyone') {
     children.push(x('x', { xmlns: NS.MUC_USER }, x('item', { jid: sender.bare, affiliation: room.affiliation(sender.bare), role: sender.role })));
   }
-  return new Element(stanza.name, attrs, children);
+  // In the client namespace, so the copy stays a jabber:client message inside <forwarded/> (as Prosody sets it).
+  return new Element(stanza.name, { ...attrs, xmlns: NS.CLIENT }, children);
 }
 
 /** What an archived message shows to a querier of `room`: without muc#user data unless the room is non-anonymous. */
