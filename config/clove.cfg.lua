@@ -328,6 +328,7 @@ VirtualHost "localhost"
 -- Component "conference.localhost" "muc"
 --     name = "Chat rooms"
 --     restrict_room_creation = "local"
+--     modules_enabled = { "muc_mam" }   -- room history in MAM (XEP-0313), kept on disk; off unless listed
 -- An external component (XEP-0114) connects to component_ports with its secret:
 -- Component "gateway.localhost"
 --     component_secret = "change me"

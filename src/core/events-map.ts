@@ -50,7 +50,8 @@ export interface EventMap {
    * A remote server looks gone: an outbound connection to it failed or was lost, or an inbound
    * stream from it was lost without `</stream:stream>`, and no verified stream with it is left
    * (fired by the s2s manager on the local host of the pair). Its users' presence-based state
-   * (caps interest) is stale: they left without the unavailable presence.
+   * (caps interest, room occupants on a muc component) is stale: they left without the
+   * unavailable presence.
    */
   's2s-remote-lost': { local: string; remote: string; reason: string };
   /** An administrator asked the server to stop (XEP-0133); src/main.ts stops it. */

@@ -28,8 +28,8 @@ export interface ArchivingDeps {
   shallArchive(user: string, withBare: string): Promise<boolean>;
 }
 
-/** Append, making room as Prosody does when the archive is full: drop the oldest 1 % and try once more. */
-async function append(d: ArchivingDeps, owner: string, withBare: string, payload: string): Promise<string | undefined> {
+/** Append, making room as Prosody does when the archive is full: drop the oldest 1 % and try once more; undefined when it could not be archived (logged). Room archives (muc_mam) use it too. */
+export async function appendMakingRoom(d: Pick<ArchivingDeps, 'store' | 'log' | 'now'>, owner: string, withBare: string, payload: string): Promise<string | undefined> {
   const item = { with: withBare, payload, when: d.now() };
   try {
     return await d.store.append(owner, item);
@@ -61,7 +61,7 @@ async function archiveSent(d: ArchivingDeps, stanza: Element, sender: Jid, to: J
   const copy = storedCopy(stanza);
   const withBare = to.bare().toString();
   if (!copy || !(await d.shallArchive(sender.local, withBare))) return undefined;
-  const id = await append(d, sender.local, withBare, copy.toString());
+  const id = await appendMakingRoom(d, sender.local, withBare, copy.toString());
   return id === undefined ? undefined : withStanzaId(stanza, sender.bare().toString(), id);
 }
 
@@ -85,7 +85,7 @@ export async function onLocalMessage(d: ArchivingDeps, ev: StanzaEvent): Promise
   const withBare = ev.from ? ev.from.bare().toString() : to.domain;
   const received = async (): Promise<string | undefined> => {
     const copy = storedCopy(stanza);
-    return copy && (await d.shallArchive(to.local, withBare)) ? append(d, to.local, withBare, copy.toString()) : undefined;
+    return copy && (await d.shallArchive(to.local, withBare)) ? appendMakingRoom(d, to.local, withBare, copy.toString()) : undefined;
   };
   const [sent, id] = await Promise.all([sender && !self ? archiveSent(d, stanza, sender, to) : undefined, received()]);
   if (id !== undefined) ev.stanza = withStanzaId(stanza, toBare, id);

@@ -16,8 +16,9 @@ import type { StanzaEvent } from '../../core/events-map.js';
 import { onLocalMessage, onRemoteMessage, type ArchivingDeps } from './archiving.js';
 import { hasClaim } from './stanza-id.js';
 import { startExpiry, systemClock, type MamClock } from './expiry.js';
-import { finElement, parseQuery, resultMessage, selectPage, sendOrder } from './query.js';
+import { answerQuery, parseQuery } from './query.js';
 import { queryForm } from './form.js';
+import { archiveLimits } from './store-limits.js';
 import { PrefsCache } from './prefs-cache.js';
 import { defaultPrefs, parsePrefs, prefsElement, prefsRule, type DefaultPolicy } from './prefs.js';
 
@@ -32,10 +33,7 @@ export function createMam(clock: MamClock): ModuleDefinition {
       const host = ctx.host;
       const pageMax = ctx.option.number('max_archive_query_results', 50, { min: 1, max: 1000, integer: true });
       const expires = ctx.option.get<number>('archive_expires_after');
-      const store = ctx.store('archive', 'archive', {
-        maxItems: ctx.option.number('storage_archive_item_limit', 10_000, { min: 10, max: 10_000_000, integer: true }),
-        maxBytes: ctx.option.number('archive_max_bytes', 64 * 1024 * 1024, { min: 1024 * 1024, max: 64 * 1024 * 1024 * 1024, integer: true }),
-      });
+      const store = ctx.store('archive', 'archive', archiveLimits(ctx));
       const prefs = new PrefsCache(ctx.store('archive_prefs', 'keyval'), defaultPrefs(ctx.option.get<DefaultPolicy>('default_archive_policy')));
 
       for (const f of [NS.MAM, NS.MAM1, NS.MAM_EXTENDED, NS.SID]) ctx.provide('account-feature', f);
@@ -81,14 +79,8 @@ export function createMam(clock: MamClock): ModuleDefinition {
         ctx.iq('set', 'self', ns, 'query', async (ev) => {
           const who = asker(ev);
           const q = parseQuery(ev.stanza.getChild('query', ns)!, ns, pageMax);
-          const page = await selectPage(store, who.user, q);
-          for (const item of sendOrder(page, q.flip)) {
-            const m = resultMessage(ns, who.to, q.queryid, item);
-            // An item that does not parse (imported, damaged) is left out rather than failing the page.
-            if (m) who.send(m);
-            else ctx.log.warn({ user: who.user, id: item.id }, 'an archived message could not be parsed');
-          }
-          return finElement(ns, page, q.rsm.before !== undefined);
+          return answerQuery(store, who.user, q, { ns, to: who.to }, who.send,
+            (item) => ctx.log.warn({ user: who.user, id: item.id }, 'an archived message could not be parsed'));
         });
         ctx.iq('get', 'self', ns, 'prefs', async (ev) => prefsElement(ns, await prefs.get(asker(ev).user)));
         ctx.iq('set', 'self', ns, 'prefs', async (ev) => {

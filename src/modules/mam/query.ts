@@ -74,15 +74,28 @@ export async function selectPage(store: ArchiveStore, owner: string, q: ParsedQu
   }
 }
 
+/** Who gets a query's results and how: the user archive answers its own resource, a room's archive (muc_mam) answers from the room JID and may hide parts of what it stored. */
+export interface ResultView {
+  ns: string;
+  /** The asking full JID. */
+  to: string;
+  /** The archive's JID when it is not the asker's own (a room). */
+  from?: string;
+  /** What the asker may see of an archived stanza (undefined: all of it). */
+  show?: (archived: Element) => Element;
+}
+
 /** One <message><result><forwarded><delay/><message/>… for the asking resource; undefined for a payload that is not one element. */
-export function resultMessage(ns: string, to: string, queryid: string | undefined, item: ArchiveItem): Element | undefined {
+export function resultMessage(view: ResultView, queryid: string | undefined, item: ArchiveItem): Element | undefined {
+  const { ns, to, from, show } = view;
   let archived: Element;
   try {
     archived = parseElement(typeof item.payload === 'string' ? item.payload : Buffer.from(item.payload).toString('utf8'));
   } catch {
     return undefined;
   }
-  return x('message', { to },
+  if (show) archived = show(archived);
+  return x('message', { to, from },
     x('result', { xmlns: ns, queryid, id: item.id },
       x('forwarded', { xmlns: NS.FORWARD },
         x('delay', { xmlns: NS.DELAY, stamp: new Date(item.when).toISOString() }),
@@ -102,4 +115,23 @@ export function finElement(ns: string, page: ArchivePage, backwards: boolean): E
 /** The page's items in the order they are sent: oldest first, or newest first with <flip-page/>. */
 export function sendOrder(page: ArchivePage, flip: boolean): ArchiveItem[] {
   return flip ? [...page.items].reverse() : page.items;
+}
+
+/** Run a parsed query on `owner`'s archive: the page goes out as <result/> messages through `send` (awaited in order, so they precede the iq's answer) and the <fin/> is returned. */
+export async function answerQuery(
+  store: ArchiveStore,
+  owner: string,
+  q: ParsedQuery,
+  view: ResultView,
+  send: (el: Element) => void | Promise<void>,
+  warn: (item: ArchiveItem) => void,
+): Promise<Element> {
+  const page = await selectPage(store, owner, q);
+  for (const item of sendOrder(page, q.flip)) {
+    const m = resultMessage(view, q.queryid, item);
+    // An item that does not parse (imported, damaged) is left out rather than failing the page.
+    if (m) await send(m);
+    else warn(item);
+  }
+  return finElement(view.ns, page, q.rsm.before !== undefined);
 }

@@ -16,8 +16,8 @@ const bool = (b: boolean): string[] => [b ? '1' : '0'];
 const WHOIS: readonly Whois[] = ['moderators', 'anyone'];
 const PM: readonly PmPolicy[] = ['anyone', 'participants', 'moderators', 'none'];
 
-/** The form to fill in (`form`) for a room's current config; `maxCap` is muc_max_occupants. */
-export function configForm(c: RoomConfig, maxCap: number, maxHistory: number): Element {
+/** The form to fill in (`form`) for a room's current config; `maxCap` is muc_max_occupants; `archive`: muc_mam is loaded (the archiving switch is offered). */
+export function configForm(c: RoomConfig, maxCap: number, maxHistory: number, archive = false): Element {
   const fields: Field[] = [
     { var: 'muc#roomconfig_roomname', type: 'text-single', label: 'Title', values: [c.name] },
     { var: 'muc#roomconfig_roomdesc', type: 'text-single', label: 'Description', values: [c.description] },
@@ -37,6 +37,7 @@ export function configForm(c: RoomConfig, maxCap: number, maxHistory: number): E
     { var: VOICEREQUESTS, type: 'boolean', label: 'Allow visitors to request voice', values: bool(c.voiceRequests) },
     { var: 'muc#roomconfig_allowpm', type: 'list-single', label: 'Allow private messages from', options: PM.map((v) => ({ label: v, value: v })), values: [c.allowPm] },
   ];
+  if (archive) fields.push({ var: 'muc#roomconfig_enablearchiving', type: 'boolean', label: 'Archive messages (MAM)', values: bool(c.archiving) });
   return formElement('form', { title: 'Room configuration', formType: NS_ROOMCONFIG, fields });
 }
 
@@ -98,6 +99,7 @@ export function readConfigForm(form: Element, current: RoomConfig, maxCap: numbe
       case 'changenick': c.allowNickChange = readBool(v, name); break;
       case 'voicerequests': c.voiceRequests = readBool(v, name); break;
       case 'allowpm': c.allowPm = readChoice(v, name, PM); break;
+      case 'enablearchiving': c.archiving = readBool(v, name); break;
       default: break; // unknown fields are ignored (Prosody does the same)
     }
   }

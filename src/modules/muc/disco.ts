@@ -12,6 +12,7 @@ import { formElement } from '../adhoc/dataforms.js';
 import { NS_OCCUPANT_ID } from './occupant-id.js';
 import { NS_MUC } from './broadcast.js';
 import { NS_MUC_REQUEST } from './messages.js';
+import { NS_STABLE_ID } from './room-archive.js';
 
 /** Items the service lists at most in one disco#items answer. */
 const MAX_LISTED = 1000;
@@ -54,6 +55,9 @@ export function roomInfo(svc: MucService, found: Room | undefined, from: Jid): E
     c.password ? 'muc_passwordprotected' : 'muc_unsecured',
     c.whois === 'anyone' ? 'muc_nonanonymous' : 'muc_semianonymous',
   ];
+  // muc_mam: stanza-ids by the room, and the archive with ids stable when the room archives.
+  if (svc.archive()) features.push(NS.SID);
+  if (svc.archive() && c.archiving) features.push(NS.MAM, NS.MAM1, NS.MAM_EXTENDED, NS_STABLE_ID);
   const q = x('query', { xmlns: NS.DISCO_INFO }, x('identity', { category: 'conference', type: 'text', name: c.name || room.node }));
   for (const f of features.sort()) q.append(x('feature', { var: f }));
   q.append(formElement('result', {

@@ -153,3 +153,21 @@ export async function bounced(svc: MucService, room: Room, stanza: Element, from
   if (stanza.name !== 'presence' && (condition === undefined || !GONE.has(condition))) return;
   await leave(svc, room, occ, from.toString(), [], [333]);
 }
+
+/**
+ * The s2s link with `domain` was lost ('s2s-remote-lost' on the component: a failed or lost
+ * connection, no verified stream with it left either way): every session of that server leaves
+ * every room with 333 now, rather than after a stanza bounced at s2s_send_deadline. Resolves
+ * with how many sessions left.
+ */
+export async function domainLost(svc: MucService, domain: string): Promise<number> {
+  let n = 0;
+  for (const room of [...svc.rooms.values()]) {
+    for (const [full, occ] of [...room.sessions()]) {
+      if (occ.bare.slice(occ.bare.indexOf('@') + 1) !== domain || !occ.sessions.has(full)) continue;
+      await leave(svc, room, occ, full, [], [333]);
+      n++;
+    }
+  }
+  return n;
+}

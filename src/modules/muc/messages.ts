@@ -15,6 +15,7 @@ import { NS_OCCUPANT_ID } from './occupant-id.js';
 import { affRank, roleRank } from './roles.js';
 import { formElement, submittedForm } from '../adhoc/dataforms.js';
 import { setRole } from './admin.js';
+import { stripClaims, withStanzaId } from '../mam/stanza-id.js';
 
 export const NS_MUC_REQUEST = 'http://jabber.org/protocol/muc#request';
 /** Invitations one message may carry (each is a message the room sends). */
@@ -32,9 +33,9 @@ function paced(occ: Occupant): void {
   if (!occ.rate.take()) throw new StanzaError('policy-violation', 'You are sending too fast; the room is throttling you', 'wait');
 }
 
-/** The message as the room passes it on: from the occupant JID, its occupant id, no `to`. */
+/** The message as the room passes it on: from the occupant JID, its occupant id, no `to`, no stanza-id claiming to be the room's (XEP-0359 §4). */
 function fromOccupant(room: Room, occ: Occupant, stanza: Element): Element {
-  const children = stanza.children.filter((c) => typeof c === 'string' || c.xmlns !== NS_OCCUPANT_ID);
+  const children = stripClaims(stanza, room.jid).children.filter((c) => typeof c === 'string' || c.xmlns !== NS_OCCUPANT_ID);
   const { to: _to, from: _from, ...attrs } = stanza.attrs;
   return new Element('message', { ...attrs, from: `${room.jid}/${occ.nick}` }, [...children, x('occupant-id', { xmlns: NS_OCCUPANT_ID, id: occ.id })]);
 }
@@ -74,7 +75,12 @@ async function groupchat(svc: MucService, room: Room, stanza: Element, from: Jid
     return;
   }
   if (roleRank(occ.role) < roleRank('participant')) throw new StanzaError('forbidden', 'You have no voice in this moderated room');
-  const out = fromOccupant(room, occ, stanza);
+  let out = fromOccupant(room, occ, stanza);
+  // muc_mam: a message with a body is archived before anyone sees it, and everyone (the
+  // history too) sees its archive id (XEP-0359; Prosody archives what it keeps as history).
+  const archive = body && room.config.archiving ? svc.archive() : undefined;
+  const id = archive ? await archive.append(room, out, occ) : undefined;
+  if (id !== undefined) out = withStanzaId(out, room.jid, id);
   broadcast(room, out, svc.send);
   if (body) room.history.add(out, Date.now());
 }

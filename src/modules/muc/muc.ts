@@ -15,7 +15,7 @@ import { MucService } from './service.js';
 import type { Room, StoredRoom } from './room.js';
 import { loadSalt } from './occupant-id.js';
 import { readCreation, readDefaults, readLimits } from './options.js';
-import { bounced, occupantPresenceIn } from './join.js';
+import { bounced, domainLost, occupantPresenceIn } from './join.js';
 import { privateMessage, roomMessage } from './messages.js';
 import { adminGet, adminSet, NS_MUC_ADMIN } from './admin.js';
 import { ownerGet, ownerSet, NS_MUC_OWNER } from './owner.js';
@@ -36,7 +36,9 @@ export default defineModule({
       salt: await loadSalt(ctx.store<string>('muc_occupant_id', 'keyval')),
       send: (el) => ctx.send(el),
       log: ctx.log,
+      archive: () => ctx.items('muc-archive')[0],
     });
+    ctx.provide('muc-service', svc);
     await svc.load();
     const title = ctx.option.string('name', 'Chatrooms');
     const iqs = new OccupantIqs(svc);
@@ -106,6 +108,15 @@ export default defineModule({
     });
     ctx.iq('get', 'host', NS.DISCO_ITEMS, 'query', () => serviceItems(svc));
     ctx.iq('get', 'host', NS.PING, 'ping', () => undefined);
+
+    // A remote server gone (its link with this component failed or was lost): its occupants leave
+    // with 333 now, no ghosts until a bounce. The component routes as its own domain, so only its
+    // own links matter; an idle close does not fire this.
+    ctx.hook('s2s-remote-lost', async ({ remote }) => {
+      const n = await domainLost(svc, remote);
+      if (n > 0) ctx.log.info({ remote, sessions: n }, 'muc: occupants of a lost remote server removed');
+      return undefined;
+    });
 
     // §15.6 status 332: the service is going down, everyone is out of every room.
     ctx.hook('server-stopping', () => {

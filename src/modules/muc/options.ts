@@ -52,6 +52,8 @@ export function readDefaults(ctx: ModuleContext, limits: MucLimits): RoomConfig 
     allowNickChange: true,
     voiceRequests: true,
     allowPm: 'anyone',
+    // Prosody's muc_log_by_default: a room archives unless its owner turns it off.
+    archiving: true,
   };
 }
 

@@ -23,7 +23,7 @@ function ownerOnly(svc: MucService, room: Room, from: Jid): void {
 /** iq get muc#owner: the configuration form (§10.2). */
 export function ownerGet(svc: MucService, room: Room, from: Jid): Element {
   ownerOnly(svc, room, from);
-  return x('query', { xmlns: NS_MUC_OWNER }, configForm(room.config, svc.limits.maxOccupants, svc.limits.maxHistory));
+  return x('query', { xmlns: NS_MUC_OWNER }, configForm(room.config, svc.limits.maxOccupants, svc.limits.maxHistory, svc.archive() !== undefined));
 }
 
 /** iq set muc#owner: a submitted or cancelled form, or `<destroy/>`. */
@@ -57,6 +57,8 @@ export async function ownerSet(svc: MucService, room: Room, from: Jid, query: El
   if (wasLocked) return;
   const codes = [104];
   if (before.whois !== after.whois) codes.push(after.whois === 'anyone' ? 172 : 173);
+  // §10.2.1: 170 archiving turned on, 171 off (as Prosody's muc_mam).
+  if (before.archiving !== after.archiving && svc.archive()) codes.push(after.archiving ? 170 : 171);
   broadcast(room, x('message', { type: 'groupchat', from: room.jid, id: `config-${Date.now()}` }, x('x', { xmlns: NS.MUC_USER }, ...codes.map((c) => x('status', { code: String(c) })))), svc.send);
   if (!before.membersOnly && after.membersOnly) await enforceMembersOnly(svc, room);
   if (before.whois !== after.whois) {

@@ -24,6 +24,8 @@ export interface RoomConfig {
   allowNickChange: boolean;
   voiceRequests: boolean;
   allowPm: PmPolicy;
+  /** Archive the room's messages (muc#roomconfig_enablearchiving; only with muc_mam loaded). */
+  archiving: boolean;
 }
 
 /** Field sizes a config may have (bytes as UTF-8; docs/limits.md). */

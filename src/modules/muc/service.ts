@@ -15,6 +15,7 @@ import { occupantId } from './occupant-id.js';
 import { TokenBucket } from './rate.js';
 import { addressed, occupantPresence } from './broadcast.js';
 import { PresenceBudget, SessionMap } from './presence-budget.js';
+import type { RoomArchive } from './room-archive.js';
 
 /** The component's limits (docs/limits.md, options in docs/configuration.md). */
 export interface MucLimits {
@@ -53,6 +54,8 @@ export interface MucDeps {
   salt: string;
   send(el: Element): void | Promise<void>;
   log: Logger;
+  /** The room archive, when muc_mam is loaded on the component. */
+  archive?(): RoomArchive | undefined;
 }
 
 export class MucService {
@@ -77,6 +80,17 @@ export class MucService {
       this.deps.log.warn({ err }, 'a MUC stanza could not be routed');
     }
   };
+
+  /** The room archive (muc_mam), if loaded. */
+  archive(): RoomArchive | undefined {
+    return this.deps.archive?.();
+  }
+
+  /** A room is gone: its archive goes too (Prosody's muc-room-destroyed). */
+  private forget(room: Room): void {
+    const archive = this.archive();
+    archive?.deleteRoom(room.node).catch((err: unknown) => this.deps.log.warn({ err, room: room.jid }, "deleting a destroyed room's archive failed"));
+  }
 
   /** Load the persistent rooms (at start-up). */
   async load(): Promise<void> {
@@ -158,6 +172,7 @@ export class MucService {
       clearTimeout(room.lockTimer);
       this.rooms.delete(room.node);
       room.history.clear();
+      this.forget(room);
     }
   }
 
@@ -176,6 +191,7 @@ export class MucService {
     clearTimeout(room.lockTimer);
     room.history.clear();
     this.rooms.delete(room.node);
+    this.forget(room);
     await this.deps.store.set(room.node, undefined);
   }
 

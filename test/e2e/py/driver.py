@@ -568,11 +568,12 @@ class Driver:
                 "first": rset["first"], "first_index": rset["first_index"], "last": rset["last"], "count": rset["count"]}
 
     async def cmd_mam_all(self, a):
-        """The whole result set with xep_0313.iterate (RSM pages of `max`), oldest first or, with reverse, newest first."""
+        """The whole result set with xep_0313.iterate (RSM pages of `max`), oldest first or, with reverse, newest first;
+        of the archive at `jid` (a room) when given, else the account's own."""
         xmpp = self.client(a["name"])
         plugin = self.mam_plugin(xmpp)
         items = []
-        async for msg in plugin.iterate(with_jid=a.get("with"), start=self.mam_time(a.get("start")), end=self.mam_time(a.get("end")),
+        async for msg in plugin.iterate(jid=a.get("jid"), with_jid=a.get("with"), start=self.mam_time(a.get("start")), end=self.mam_time(a.get("end")),
                                         reverse=a.get("reverse", False), rsm={"max": a.get("max", 10)}):
             items.append(self.mam_item(msg))
         return {"items": items}

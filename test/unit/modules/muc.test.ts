@@ -23,7 +23,7 @@ import { ownerSet } from '../../../src/modules/muc/owner.js';
 const DEFAULTS: RoomConfig = {
   name: '', description: '', language: '', persistent: false, public: true, membersOnly: false, moderated: false,
   password: '', whois: 'moderators', maxUsers: 50, historyLength: 20, allowInvites: false, changeSubject: false,
-  allowNickChange: true, voiceRequests: true, allowPm: 'anyone',
+  allowNickChange: true, voiceRequests: true, allowPm: 'anyone', archiving: true,
 };
 const LIMITS: MucLimits = {
   maxRooms: 3, maxRoomsPerUser: 2, maxOccupants: 50, maxHistory: 100, historyBytes: 4096, eventRate: 1, burst: 3,

@@ -161,7 +161,7 @@ describe('pages', () => {
     await expect(selectPage(store, 'u', q("<set xmlns='http://jabber.org/protocol/rsm'><after>nope</after></set>"))).rejects.toThrow(/item-not-found/);
     // A result wraps the stored message; a payload that is not one element gives none.
     const item = (await store.query('u', { limit: 1 })).items[0]!;
-    expect(resultMessage('urn:xmpp:mam:2', 'u@h/r', 'q', item)!.toString()).toContain(`<result xmlns="urn:xmpp:mam:2" queryid="q" id="${item.id}"><forwarded xmlns="urn:xmpp:forward:0"><delay xmlns="urn:xmpp:delay" stamp="1970-01-01T00:00:00.000Z"/><message xmlns="jabber:client"><body>0</body></message>`);
-    expect(resultMessage('urn:xmpp:mam:2', 'u@h/r', 'q', { ...item, payload: '<message><body>' })).toBeUndefined();
+    expect(resultMessage({ ns: 'urn:xmpp:mam:2', to: 'u@h/r' }, 'q', item)!.toString()).toContain(`<result xmlns="urn:xmpp:mam:2" queryid="q" id="${item.id}"><forwarded xmlns="urn:xmpp:forward:0"><delay xmlns="urn:xmpp:delay" stamp="1970-01-01T00:00:00.000Z"/><message xmlns="jabber:client"><body>0</body></message>`);
+    expect(resultMessage({ ns: 'urn:xmpp:mam:2', to: 'u@h/r' }, 'q', { ...item, payload: '<message><body>' })).toBeUndefined();
   });
 });
