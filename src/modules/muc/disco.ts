@@ -13,6 +13,7 @@ import { NS_OCCUPANT_ID } from './occupant-id.js';
 import { NS_MUC } from './broadcast.js';
 import { NS_MUC_REQUEST } from './messages.js';
 import { NS_STABLE_ID } from './room-archive.js';
+import { NS_REGISTER } from './register.js';
 
 /** Items the service lists at most in one disco#items answer. */
 const MAX_LISTED = 1000;
@@ -42,12 +43,20 @@ function visible(svc: MucService, room: Room | undefined, from: Jid): Room {
   return room;
 }
 
-/** disco#info of a room (§6.4), with the muc#roominfo form. */
-export function roomInfo(svc: MucService, found: Room | undefined, from: Jid): Element {
+/** §7.12: disco#info node x-roomuser-item names the asker's reserved nick (no identity without one); other nodes do not exist. */
+function nodeInfo(room: Room, from: Jid, node: string): Element {
+  if (node !== 'x-roomuser-item') throw new StanzaError('item-not-found', 'No such node');
+  const nick = room.nicks.get(from.bare().toString());
+  return x('query', { xmlns: NS.DISCO_INFO, node }, nick !== undefined ? x('identity', { category: 'conference', type: 'text', name: nick }) : undefined);
+}
+
+/** disco#info of a room (§6.4), with the muc#roominfo form; or of its node `node`. */
+export function roomInfo(svc: MucService, found: Room | undefined, from: Jid, node?: string): Element {
   const room = visible(svc, found, from);
+  if (node !== undefined) return nodeInfo(room, from, node);
   const c = room.config;
   const features = [
-    NS_MUC, NS.DISCO_INFO, NS.DISCO_ITEMS, NS_OCCUPANT_ID, NS_MUC_REQUEST, 'http://jabber.org/protocol/muc#self-ping-optimization',
+    NS_MUC, NS.DISCO_INFO, NS.DISCO_ITEMS, NS_OCCUPANT_ID, NS_MUC_REQUEST, NS_REGISTER, 'http://jabber.org/protocol/muc#self-ping-optimization',
     c.public ? 'muc_public' : 'muc_hidden',
     c.persistent ? 'muc_persistent' : 'muc_temporary',
     c.membersOnly ? 'muc_membersonly' : 'muc_open',

@@ -63,6 +63,7 @@ async function join(svc: MucService, existing: Room | undefined, stanza: Element
     if (room.locked && aff !== 'owner') throw new StanzaError('item-not-found', 'This room is locked until its owner configures it');
     if (aff === 'outcast') throw new StanzaError('forbidden', 'You are banned from this room');
     if (holder && holder.bare !== bare) throw new StanzaError('conflict', 'That nickname is already in use');
+    checkReserved(room, nick, bare);
     if (room.config.membersOnly && affRank(aff) < affRank('member')) throw new StanzaError('registration-required', 'This room is for members only');
     const given = stanza.getChild('x', NS_MUC)?.getChildText('password');
     if (room.config.password !== '' && aff !== 'owner' && given !== room.config.password) throw new StanzaError('not-authorized', 'A password is required to enter this room');
@@ -123,11 +124,18 @@ export async function leave(svc: MucService, room: Room, occ: Occupant, full: st
   await svc.leftEmpty(room);
 }
 
+/** A nick another user reserved by registration (§7.10) is theirs alone (§7.2.9: conflict). */
+function checkReserved(room: Room, nick: string, bare: string): void {
+  const owner = room.reservedBy(nick);
+  if (owner !== undefined && owner !== bare) throw new StanzaError('conflict', 'That nickname is reserved by another user of this room');
+}
+
 /** §7.6: unavailable from the old nick with 303, then available from the new one. */
 function changeNick(svc: MucService, room: Room, occ: Occupant, stanza: Element, from: Jid, nick: string): void {
   if (!room.config.allowNickChange && occ.role !== 'moderator') throw new StanzaError('not-acceptable', 'Nickname changes are not allowed in this room');
   const holder = room.occupants.get(nick);
   if (holder && holder !== occ) throw new StanzaError('conflict', 'That nickname is already in use');
+  checkReserved(room, nick, occ.bare);
   if (occ.sessions.size > 1) throw new StanzaError('not-acceptable', 'Change your nickname from one session at a time: leave the room from the others first');
   broadcastPresence(room, occ, { type: 'unavailable', codes: [303], nick, payload: [] }, svc.send);
   room.occupants.delete(occ.nick);

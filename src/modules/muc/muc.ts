@@ -20,6 +20,7 @@ import { privateMessage, roomMessage } from './messages.js';
 import { adminGet, adminSet, NS_MUC_ADMIN } from './admin.js';
 import { ownerGet, ownerSet, NS_MUC_OWNER } from './owner.js';
 import { roomInfo, roomItems, serviceInfo, serviceItems } from './disco.js';
+import { NS_REGISTER, registerGet, registerSet } from './register.js';
 import { OccupantIqs } from './occupant-iq.js';
 import { occupantPresence, addressed, NS_MUC } from './broadcast.js';
 
@@ -93,13 +94,15 @@ export default defineModule({
     });
 
     const query = (ev: StanzaEvent, ns: string) => ev.stanza.getChild('query', ns) ?? x('query');
-    ctx.iq('get', 'bare', NS.DISCO_INFO, 'query', (ev) => roomInfo(svc, svc.rooms.get(to(ev).local), from(ev)));
+    ctx.iq('get', 'bare', NS.DISCO_INFO, 'query', (ev) => roomInfo(svc, svc.rooms.get(to(ev).local), from(ev), query(ev, NS.DISCO_INFO).attrs.node));
     ctx.iq('get', 'bare', NS.DISCO_ITEMS, 'query', (ev) => roomItems(svc, svc.rooms.get(to(ev).local), from(ev)));
     ctx.iq('get', 'bare', NS_MUC_ADMIN, 'query', (ev) => adminGet(svc, existing(ev), from(ev), query(ev, NS_MUC_ADMIN)));
     ctx.iq('set', 'bare', NS_MUC_ADMIN, 'query', async (ev) => adminSet(svc, existing(ev), from(ev), query(ev, NS_MUC_ADMIN)));
     ctx.iq('get', 'bare', NS_MUC_OWNER, 'query', (ev) => ownerGet(svc, existing(ev), from(ev)));
     ctx.iq('set', 'bare', NS_MUC_OWNER, 'query', async (ev) => ownerSet(svc, existing(ev), from(ev), query(ev, NS_MUC_OWNER)));
     ctx.iq('get', 'bare', NS.PING, 'ping', (ev) => void existing(ev));
+    ctx.iq('get', 'bare', NS_REGISTER, 'query', (ev) => registerGet(svc, existing(ev), from(ev)));
+    ctx.iq('set', 'bare', NS_REGISTER, 'query', (ev) => registerSet(svc, existing(ev), from(ev), query(ev, NS_REGISTER)));
 
     // The service answers disco itself: a component loads no `disco` module.
     ctx.iq('get', 'host', NS.DISCO_INFO, 'query', (ev) => {

@@ -33,10 +33,14 @@ export interface StoredRoom {
   affiliations: Record<string, Affiliation>;
   subject?: Subject;
   creator?: string;
+  /** Nicknames reserved by registration (§7.10), by real bare JID. */
+  nicks?: Record<string, string>;
 }
 
 export class Room {
   readonly affiliations = new Map<string, Affiliation>();
+  /** Real bare JID → the nickname it reserved (register.ts); only affiliated JIDs have one. */
+  readonly nicks = new Map<string, string>();
   readonly occupants = new Map<string, Occupant>();
   /** Real full JID → its occupant. */
   readonly bySession = new Map<string, Occupant>();
@@ -74,6 +78,14 @@ export class Room {
   setAffiliation(bare: string, aff: Affiliation): void {
     if (aff === 'none') this.affiliations.delete(bare);
     else this.affiliations.set(bare, aff);
+    // A reservation belongs to an affiliation: losing it (or being banned) frees the nick.
+    if (aff === 'none' || aff === 'outcast') this.nicks.delete(bare);
+  }
+
+  /** The bare JID that reserved `nick`, if any. */
+  reservedBy(nick: string): string | undefined {
+    for (const [bare, n] of this.nicks) if (n === nick) return bare;
+    return undefined;
   }
 
   /** The owners' bare JIDs. */
@@ -103,6 +115,12 @@ export class Room {
 
   /** What a persistent room keeps. */
   stored(): StoredRoom {
-    return { config: this.config, affiliations: Object.fromEntries(this.affiliations), ...(this.subject ? { subject: this.subject } : {}), creator: this.creator };
+    return {
+      config: this.config,
+      affiliations: Object.fromEntries(this.affiliations),
+      ...(this.subject ? { subject: this.subject } : {}),
+      creator: this.creator,
+      ...(this.nicks.size > 0 ? { nicks: Object.fromEntries(this.nicks) } : {}),
+    };
   }
 }

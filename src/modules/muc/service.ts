@@ -100,6 +100,7 @@ export class MucService {
       if (!stored) continue;
       const room = this.newRoom(node, normalise(stored.config, this.deps.defaults), stored.creator ?? '');
       for (const [j, a] of Object.entries(stored.affiliations)) room.setAffiliation(j, a);
+      for (const [j, n] of Object.entries(stored.nicks ?? {})) if (typeof n === 'string' && room.affiliations.has(j)) room.nicks.set(j, n);
       room.subject = stored.subject;
       this.rooms.set(node, room);
     }
