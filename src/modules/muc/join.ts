@@ -92,7 +92,9 @@ function enter(svc: MucService, room: Room, occ: Occupant, full: string, newOccu
     if (other === occ) continue;
     svc.send(addressed(occupantPresence(room, other, {}, false, room.seesJids(occ), room.affiliation(other.bare)), full));
   }
-  const selfCodes = [...(room.config.whois === 'anyone' ? [100] : []), ...(created ? [201] : [])];
+  // §7.2.12: a logged room (muc_mam archiving it) says so (170) to everyone entering.
+  const logged = room.config.archiving && svc.archive() !== undefined;
+  const selfCodes = [...(room.config.whois === 'anyone' ? [100] : []), ...(logged ? [170] : []), ...(created ? [201] : [])];
   if (newOccupant) {
     broadcastPresence(room, occ, { selfCodes }, svc.send);
   } else {
