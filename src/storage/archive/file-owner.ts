@@ -445,7 +445,7 @@ export class FileOwner implements SegmentSync {
   }
 
   /**
-   * Write the records a crash left in the journal (segment records, oldest first) that are
+   * Write the records a crash left in the journal (batches of segment records, oldest first) that are
    * not in the segments yet (sequence number above the last one there), durably. Idempotent.
    */
   replay(records: Buffer[]): Promise<number> {
@@ -454,16 +454,21 @@ export class FileOwner implements SegmentSync {
         const st = this.state;
         if (!st) return 0; // deleted (meta.json gone): nothing to bring back
         let n = 0;
-        for (const buf of records) {
-          const r = readRecord(buf, 0, true, false);
-          if (r.kind !== 'ok' || r.size !== buf.length || r.record.seq < st.nextSeq) continue;
-          const seg = await this.activeSegment();
-          for (let done = 0; done < buf.length; ) done += (await this.appendFh!.write(buf, done, buf.length - done, seg.size + done)).bytesWritten;
-          if (seg.size === 0) seg.firstSeq = r.record.seq;
-          st.index.push(r.record.seq, r.record.when, r.record.with, r.size, seg.size);
-          seg.size += buf.length;
-          st.nextSeq = r.record.seq + 1;
-          n++;
+        // A journal record holds one write batch of the owner: one or more segment records.
+        for (const batch of records) {
+          for (let off = 0; off < batch.length; ) {
+            const r = readRecord(batch, off, true, false);
+            if (r.kind !== 'ok') break;
+            const buf = batch.subarray(off, (off += r.size));
+            if (r.record.seq < st.nextSeq) continue;
+            const seg = await this.activeSegment();
+            for (let done = 0; done < buf.length; ) done += (await this.appendFh!.write(buf, done, buf.length - done, seg.size + done)).bytesWritten;
+            if (seg.size === 0) seg.firstSeq = r.record.seq;
+            st.index.push(r.record.seq, r.record.when, r.record.with, r.size, seg.size);
+            seg.size += buf.length;
+            st.nextSeq = r.record.seq + 1;
+            n++;
+          }
         }
         if (n > 0) await this.appendFh!.datasync();
         return n;
