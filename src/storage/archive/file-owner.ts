@@ -51,6 +51,8 @@ export class FileOwner implements SegmentSync {
   private appendFh: FileHandle | undefined;
   private readonly readFhs = new Map<number, { fh: FileHandle; refs: number }>();
   private queue: Pending[] = [];
+  /** Segments written to without a sync since the journal's last checkpoint. */
+  private readonly unsynced = new Set<number>();
   private flushing: Promise<void> | undefined;
   private readonly gate = new Gate();
   private opened: Promise<void> | undefined;
@@ -187,6 +189,7 @@ export class FileOwner implements SegmentSync {
     try {
       const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((p) => p.buf));
       const fh = this.appendFh!;
+      this.unsynced.add(seg.num);
       const segment = (async () => {
         for (let done = 0; done < buf.length; ) done += (await fh.write(buf, done, buf.length - done, start + done)).bytesWritten;
       })();
@@ -222,6 +225,7 @@ export class FileOwner implements SegmentSync {
     if (seg && seg.size >= SEGMENT_MAX) {
       // Durable before the next segment exists: only the last segment can have a torn end.
       await this.appendFh?.datasync();
+      this.unsynced.delete(seg.num);
       await this.appendFh?.close();
       this.appendFh = undefined;
       // The segment is closed for good: its summary makes the next open skip reading it.
@@ -430,17 +434,28 @@ export class FileOwner implements SegmentSync {
     this.readFhs.clear();
     const a = this.appendFh;
     this.appendFh = undefined;
-    // Synced first: a checkpoint of the journal may count on it after the handle is gone.
-    await Promise.allSettled([...all.map((h) => h.fh.close()), a?.datasync().finally(() => a.close())]);
+    await Promise.allSettled([...all.map((h) => h.fh.close()), a?.close()]);
   }
 
-  /** Make the segment writes made so far durable (a journal checkpoint). */
+  /**
+   * Make the segment writes made so far durable (a journal checkpoint). Through a handle of its
+   * own: the append handle may be closed meanwhile (eviction), and fdatasync covers the file.
+   */
   async syncSegment(): Promise<void> {
-    try {
-      await this.appendFh?.datasync();
-    } catch (e) {
-      // Closed meanwhile (rotation, eviction, deletion): each of those syncs or removes it first.
-      if (!isCode(e, 'EBADF', 'ERR_INVALID_STATE')) throw e;
+    for (const num of [...this.unsynced]) {
+      this.unsynced.delete(num);
+      try {
+        const fh = await open(path.join(this.dir, segmentName(num)), 'r');
+        try {
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      } catch (e) {
+        if (isCode(e, 'ENOENT', 'ENOTDIR')) continue; // deleted: nothing to keep
+        this.unsynced.add(num);
+        throw e;
+      }
     }
   }
 
