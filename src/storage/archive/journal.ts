@@ -18,7 +18,7 @@ import { isCode, syncDir } from '../fs-sync.js';
 /** File name of the journal in a store directory ('.' is escaped in owner names, so no owner has it). */
 export const JOURNAL_FILE = 'journal.wal';
 /** Bytes of journal after which a checkpoint empties it. */
-export const JOURNAL_MAX = 8 * 1024 * 1024;
+export const JOURNAL_MAX = 32 * 1024 * 1024;
 /** Bytes per journal write at most (the records queued beyond go into the next one). */
 const WRITE_MAX = 4 * 1024 * 1024;
 const OPEN_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC;
@@ -33,6 +33,8 @@ interface Entry {
   /** Settles once the owner's segment write of the same record has settled. */
   segment: Promise<unknown>;
   owner: SegmentSync;
+  /** True once `segment` has settled. */
+  settled: boolean;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -72,8 +74,12 @@ export class Journal {
   private fh: FileHandle | undefined;
   private size = 0;
   private queue: Entry[] = [];
-  /** Entries whose bytes are in the journal file (since its last truncation). */
-  private written: Entry[] = [];
+  /**
+   * What the records in the journal file (since its last truncation) need before it can be
+   * emptied: their owners' segments synced, after the segment writes still running.
+   */
+  private writtenOwners = new Set<SegmentSync>();
+  private writing: Entry[] = [];
   private flushing: Promise<void> | undefined;
   private checkpointing: Promise<void> | undefined;
   /** Checkpoints started because the journal passed `maxBytes`. */
@@ -106,7 +112,12 @@ export class Journal {
    */
   append(dir: string, buf: Buffer, segment: Promise<unknown>, owner: SegmentSync): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ buf: encodeJournalRecord(dir, buf), segment, owner, resolve, reject });
+      const e: Entry = { buf: encodeJournalRecord(dir, buf), segment, owner, settled: false, resolve, reject };
+      void segment.then(
+        () => (e.settled = true),
+        () => (e.settled = true),
+      );
+      this.queue.push(e);
       this.kick();
     });
   }
@@ -138,8 +149,13 @@ export class Journal {
         continue;
       }
       this.size = start + bytes;
-      this.written.push(...batch);
-      for (const x of batch) x.resolve();
+      // Keep no record bytes: only the owners, and the segment writes not done yet.
+      this.writing = this.writing.filter((x) => !x.settled);
+      for (const x of batch) {
+        this.writtenOwners.add(x.owner);
+        if (!x.settled) this.writing.push(x);
+        x.resolve();
+      }
       if (this.size > this.maxBytes) {
         // Past the bound: empty the journal (this loop stops; writes wait for the checkpoint).
         this.checkpoints++;
@@ -172,15 +188,15 @@ export class Journal {
 
   private async runCheckpoint(): Promise<void> {
     while (this.flushing) await this.flushing;
-    const entries = this.written;
-    await Promise.allSettled(entries.map((e) => e.segment));
-    for (const o of new Set(entries.map((e) => e.owner))) await o.syncSegment();
+    await Promise.allSettled(this.writing.map((e) => e.segment));
+    for (const o of this.writtenOwners) await o.syncSegment();
     if (this.fh && this.size > 0) {
       await this.fh.truncate(0);
       await this.fh.datasync();
     }
     this.size = 0;
-    this.written = [];
+    this.writing = [];
+    this.writtenOwners = new Set();
   }
 
   /** Empty the journal (after a recovery wrote its records to their segments, durably). */
