@@ -44,7 +44,7 @@ interface Pending {
 }
 
 /** One owner's archive directory, opened. */
-export class FileOwner implements SegmentSync {
+export class FileOwner {
   /** Undefined until the owner's archive exists (meta.json written or read). */
   private state: OwnerState | undefined;
   private segments: Segment[] = [];
@@ -52,7 +52,7 @@ export class FileOwner implements SegmentSync {
   private readonly readFhs = new Map<number, { fh: FileHandle; refs: number }>();
   private queue: Pending[] = [];
   /** Segments written to without a sync since the journal's last checkpoint. */
-  private readonly unsynced = new Set<number>();
+  private readonly unsynced: UnsyncedSegments;
   private flushing: Promise<void> | undefined;
   private readonly gate = new Gate();
   private opened: Promise<void> | undefined;
@@ -70,7 +70,9 @@ export class FileOwner implements SegmentSync {
     private readonly after: Promise<unknown>,
     /** The journal of the store directory this owner is in. */
     private readonly journal: Journal,
-  ) {}
+  ) {
+    this.unsynced = new UnsyncedSegments(dir);
+  }
 
   /** True when nothing runs or waits and the owner may be dropped from memory. */
   idle(): boolean {
@@ -195,7 +197,7 @@ export class FileOwner implements SegmentSync {
       })();
       // The journal write is durable when it resolves (shared with other owners' batches); the
       // segment write is not synced here: a checkpoint fsyncs it, a replay redoes it after a crash.
-      const results = await Promise.allSettled([segment, this.journal.append(path.basename(this.dir), buf, segment, this)]);
+      const results = await Promise.allSettled([segment, this.journal.append(path.basename(this.dir), buf, segment, this.unsynced)]);
       for (const r of results) if (r.status === 'rejected') throw r.reason;
     } catch (e) {
       // Cut off what this batch may have left, so the next one starts on a record boundary.
@@ -438,28 +440,6 @@ export class FileOwner implements SegmentSync {
   }
 
   /**
-   * Make the segment writes made so far durable (a journal checkpoint). Through a handle of its
-   * own: the append handle may be closed meanwhile (eviction), and fdatasync covers the file.
-   */
-  async syncSegment(): Promise<void> {
-    for (const num of [...this.unsynced]) {
-      this.unsynced.delete(num);
-      try {
-        const fh = await open(path.join(this.dir, segmentName(num)), 'r');
-        try {
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-      } catch (e) {
-        if (isCode(e, 'ENOENT', 'ENOTDIR')) continue; // deleted: nothing to keep
-        this.unsynced.add(num);
-        throw e;
-      }
-    }
-  }
-
-  /**
    * Write the records a crash left in the journal (batches of segment records, oldest first) that are
    * not in the segments yet (sequence number above the last one there), durably. Idempotent.
    */
@@ -494,5 +474,42 @@ export class FileOwner implements SegmentSync {
   /** Wait until queued appends are written. */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
+  }
+}
+
+/**
+ * The segments of one owner written to without a sync since the journal's last checkpoint.
+ * The journal holds this, not the owner, so an owner dropped from the cache can be freed.
+ */
+class UnsyncedSegments implements SegmentSync {
+  private readonly nums = new Set<number>();
+
+  constructor(private readonly dir: string) {}
+
+  add(num: number): void {
+    this.nums.add(num);
+  }
+
+  delete(num: number): void {
+    this.nums.delete(num);
+  }
+
+  /** fdatasync them, each through a handle of its own (the append handle may be closed by now). */
+  async syncSegment(): Promise<void> {
+    for (const num of [...this.nums]) {
+      this.nums.delete(num);
+      try {
+        const fh = await open(path.join(this.dir, segmentName(num)), 'r');
+        try {
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      } catch (e) {
+        if (isCode(e, 'ENOENT', 'ENOTDIR')) continue; // deleted: nothing to keep
+        this.nums.add(num);
+        throw e;
+      }
+    }
   }
 }
