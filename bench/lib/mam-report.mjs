@@ -69,7 +69,7 @@ export function writeMamResults(file, ctx) {
     '# Message archive (MAM): throughput with archiving, disk per message, query latency',
     '',
     ...machineLines(ctx),
-    `- Messages: ${cfg.msgClients} clients over TLS in pairs, chat messages with a body to the partner's full JID, ${cfg.window} outstanding per sender, ${cfg.warmupSeconds} s warm-up then ${cfg.durationSeconds} s measured; each server freshly started; archiving options: ${cfg.mamOptions.join(', ')}. Every delivered message is archived for both parties (two appends). Clove delivers and acknowledges an archived message only after its record is durable (O_DSYNC write, group commit per owner); Prosody's internal storage appends to the user's .list file without fsync.`,
+    `- Messages: ${cfg.msgClients} clients over TLS in pairs, chat messages with a body to the partner's full JID, ${cfg.window} outstanding per sender, ${cfg.warmupSeconds} s warm-up then ${cfg.durationSeconds} s measured; each server freshly started; archiving options: ${cfg.mamOptions.join(', ')}. Every delivered message is archived for both parties (two appends). Clove delivers and acknowledges an archived message only after its record is durable (group commit across owners: one O_DSYNC journal write for every append in flight, segments written behind); Prosody's internal storage appends to the user's .list file without fsync.`,
     '',
     '## Messages/s with archiving on and off',
     '',

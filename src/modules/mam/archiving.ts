@@ -81,7 +81,8 @@ export async function onLocalMessage(d: ArchivingDeps, ev: StanzaEvent): Promise
   ev.stanza = stanza;
   carrySentView(routedIn, stanza);
   if (!archivable(stanza)) return undefined;
-  // The two archives are separate files: their appends (each an fdatasync) run side by side.
+  // The two appends run side by side; the store's journal makes them (and every other stream's
+  // appends in flight) durable in one shared write.
   const withBare = ev.from ? ev.from.bare().toString() : to.domain;
   const received = async (): Promise<string | undefined> => {
     const copy = storedCopy(stanza);

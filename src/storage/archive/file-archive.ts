@@ -1,6 +1,8 @@
 // The archive shape of the file backend: <data>/<host>/<store>/<owner>/ per owner (names
 // encoded like every file name here, ../file-names.ts), opened on first use and kept in memory
-// while used. Owners idle longest are dropped from memory first once the open owners' indexes
+// while used. Each store directory has one journal (./journal.ts) shared by its owners; the
+// first use of a store after a crash writes what the journal holds to the owners' segments
+// before anything else runs. Owners idle longest are dropped from memory first once the open owners' indexes
 // pass the cache budget in bytes or count; their files stay and are read again when needed.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +10,7 @@ import { decodeName, isHashedName, storedName } from '../file-names.js';
 import { isCode } from '../fs-sync.js';
 import { StorageClosedError, type ArchiveLimits, type ArchiveStore } from '../store.js';
 import { FileOwner } from './file-owner.js';
+import { Journal, JOURNAL_MAX } from './journal.js';
 import { resolveLimits } from './owner.js';
 import { oldestTime, readMeta } from './segments.js';
 
@@ -20,6 +23,8 @@ export const ARCHIVE_CACHE_OWNERS = 256;
 export interface ArchiveCacheOptions {
   cacheBytes?: number;
   cacheOwners?: number;
+  /** Bytes of a store's journal after which it is checkpointed and emptied. */
+  journalBytes?: number;
 }
 
 /** Every open owner of one file backend, least recently used first. */
@@ -28,20 +33,49 @@ export class FileArchives {
   private readonly owners = new Map<string, FileOwner>();
   /** Deletions in progress by directory; a new open of the directory waits for it. */
   private readonly deleting = new Map<string, Promise<void>>();
+  /** By store directory: its journal, and the recovery every operation waits for. */
+  private readonly journals = new Map<string, { journal: Journal; ready: Promise<void> }>();
   private closed = false;
+  private readonly journalBytes: number;
   private readonly cacheBytes: number;
   private readonly cacheOwners: number;
 
   constructor(opts: ArchiveCacheOptions = {}) {
     this.cacheBytes = opts.cacheBytes ?? ARCHIVE_CACHE_BYTES;
     this.cacheOwners = opts.cacheOwners ?? ARCHIVE_CACHE_OWNERS;
+    this.journalBytes = opts.journalBytes ?? JOURNAL_MAX;
+  }
+
+  /** The journal of a store directory, recovered (its records replayed) once at first use. */
+  private journalOf(storeDir: string): { journal: Journal; ready: Promise<void> } {
+    let j = this.journals.get(storeDir);
+    if (!j) {
+      const journal = new Journal(storeDir, this.journalBytes);
+      j = { journal, ready: this.recover(storeDir, journal) };
+      this.journals.set(storeDir, j);
+    }
+    return j;
+  }
+
+  /** Write the records a crash left in the journal to their owners' segments, then empty it. */
+  private async recover(storeDir: string, journal: Journal): Promise<void> {
+    const found = await journal.recover();
+    for (const [dir, records] of found) {
+      const meta = await readMeta(path.join(storeDir, dir)).catch(() => undefined);
+      if (meta === undefined) continue; // deleted: nothing to bring back
+      const o = this.owner(storeDir, meta.owner, journal);
+      await o.replay(records);
+    }
+    if (found.size > 0) await journal.clear();
   }
 
   /** The ArchiveStore of a store directory. */
   store(storeDir: string, limits: ArchiveLimits | undefined): ArchiveStore {
     const lim = resolveLimits(limits);
+    const { journal, ready } = this.journalOf(storeDir);
     const run = async <R>(owner: string, f: (o: FileOwner) => Promise<R>): Promise<R> => {
-      const o = this.owner(storeDir, owner);
+      await ready;
+      const o = this.owner(storeDir, owner, journal);
       try {
         return await f(o);
       } finally {
@@ -59,7 +93,8 @@ export class FileArchives {
       metadata: (owner) => run(owner, (o) => o.metadata()),
       deleteOwner: async (owner) => {
         if (this.closed) throw new StorageClosedError();
-        const o = this.owner(storeDir, owner);
+        await ready;
+        const o = this.owner(storeDir, owner, journal);
         this.owners.delete(`${storeDir}\0${owner}`);
         const p = o.destroy().finally(() => {
           if (this.deleting.get(o.dir) === p) this.deleting.delete(o.dir);
@@ -69,6 +104,7 @@ export class FileArchives {
       },
       deleteOlderThan: async (before) => {
         if (this.closed) throw new StorageClosedError();
+        await ready;
         let n = 0;
         for (const owner of await this.ownersOf(storeDir)) {
           // An owner not in memory whose oldest record is recent enough is not read at all.
@@ -86,14 +122,14 @@ export class FileArchives {
   }
 
   /** The open owner (most recently used now), opening it if needed. */
-  private owner(storeDir: string, owner: string): FileOwner {
+  private owner(storeDir: string, owner: string, journal: Journal): FileOwner {
     if (owner === '') throw new Error('empty owner name');
     const key = `${storeDir}\0${owner}`;
     let o = this.owners.get(key);
     if (o) this.owners.delete(key);
     else {
       const dir = path.join(storeDir, storedName(owner, 0).base);
-      o = new FileOwner(dir, owner, this.deleting.get(dir) ?? Promise.resolve());
+      o = new FileOwner(dir, owner, this.deleting.get(dir) ?? Promise.resolve(), journal);
     }
     this.owners.set(key, o);
     return o;
@@ -138,7 +174,11 @@ export class FileArchives {
     this.closed = true;
     await Promise.allSettled([...this.owners.values()].map((o) => o.drain()));
     await Promise.allSettled(this.deleting.values());
+    await Promise.allSettled([...this.journals.values()].map((j) => j.ready));
+    // Checkpoint first (it syncs the owners' segments through their open handles), then close.
+    await Promise.allSettled([...this.journals.values()].map((j) => j.journal.close()));
     await Promise.allSettled([...this.owners.values()].map((o) => o.closeHandles()));
     this.owners.clear();
+    this.journals.clear();
   }
 }

@@ -1,7 +1,9 @@
 // One owner's archive in the file backend: the index in memory, the records in segment files
-// (./segments.ts). Appends are group-committed: every append made while a write is in flight
-// joins the next write, which is one write() on an O_DSYNC handle; an append resolves once its
-// record is durable and in the index. Nothing here blocks the event loop: all I/O is async.
+// (./segments.ts). Appends are group-committed across owners: a batch of records goes to the
+// store's journal (./journal.ts: one durable write for every owner's batch queued meanwhile)
+// and, at the same time, to the segment file without a sync (write-behind; a checkpoint of the
+// journal fsyncs it later). An append resolves once its record is durable in the journal,
+// written to the segment, and in the index. Nothing here blocks the event loop: all I/O is async.
 //
 // Queries and writes share the owner; deletions (age, truncation, the whole owner) wait until
 // no query or write is running and run alone.
@@ -13,20 +15,21 @@ import { isCode, makeDirDurable, syncDir } from '../fs-sync.js';
 import { IdCodec, newIdKey } from './ids.js';
 import { emptyPage, OwnerState, type NewItem } from './owner.js';
 import { Gate } from './gate.js';
-import { encodeRecord } from './record.js';
+import type { Journal, SegmentSync } from './journal.js';
+import { encodeRecord, readRecord } from './record.js';
 import { removeSummary, writeSummary } from './summary.js';
 import { META_FILE, readMeta, readRecords, scanSegments, segmentName, segmentOf, SEGMENT_MAX, type RecordRef, type Segment } from './segments.js';
 
 /** Bytes of appends waiting to be written per owner before further appends are refused. */
 export const PENDING_MAX = 16 * 1024 * 1024;
 /**
- * Records per write (one durable write). Bounds the burst of work when a batch is
+ * Records per write. Bounds the burst of work when a batch is
  * acknowledged (every waiting append resolves at once), so the event loop is never held long.
  */
 const BATCH_MAX = 256;
-/** Flags of the append handle: writes are durable when they return (O_DSYNC); new segments exclusive. */
-const APPEND_OPEN = constants.O_RDWR | constants.O_DSYNC;
-const APPEND_CREATE = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
+/** Flags of the append handle: no O_DSYNC (the journal makes records durable); new segments exclusive. */
+const APPEND_OPEN = constants.O_RDWR;
+const APPEND_CREATE = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL;
 /** Idle read handles kept open per owner (a 1M-message archive has ~90 segments). */
 const READ_HANDLES = 32;
 
@@ -48,6 +51,8 @@ export class FileOwner {
   private appendFh: FileHandle | undefined;
   private readonly readFhs = new Map<number, { fh: FileHandle; refs: number }>();
   private queue: Pending[] = [];
+  /** Segments written to without a sync since the journal's last checkpoint. */
+  private readonly unsynced: UnsyncedSegments;
   private flushing: Promise<void> | undefined;
   private readonly gate = new Gate();
   private opened: Promise<void> | undefined;
@@ -63,7 +68,11 @@ export class FileOwner {
     readonly owner: string,
     /** Resolves when a previous instance of this directory is gone (after a deletion). */
     private readonly after: Promise<unknown>,
-  ) {}
+    /** The journal of the store directory this owner is in. */
+    private readonly journal: Journal,
+  ) {
+    this.unsynced = new UnsyncedSegments(dir);
+  }
 
   /** True when nothing runs or waits and the owner may be dropped from memory. */
   idle(): boolean {
@@ -181,10 +190,15 @@ export class FileOwner {
     const start = seg.size;
     try {
       const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((p) => p.buf));
-      let done = 0;
-      // The handle is O_DSYNC: a write returns once its data is durable — one call instead of
-      // write + fdatasync, which matters when many owners each have one append waiting.
-      while (done < buf.length) done += (await this.appendFh!.write(buf, done, buf.length - done, start + done)).bytesWritten;
+      const fh = this.appendFh!;
+      this.unsynced.add(seg.num);
+      const segment = (async () => {
+        for (let done = 0; done < buf.length; ) done += (await fh.write(buf, done, buf.length - done, start + done)).bytesWritten;
+      })();
+      // The journal write is durable when it resolves (shared with other owners' batches); the
+      // segment write is not synced here: a checkpoint fsyncs it, a replay redoes it after a crash.
+      const results = await Promise.allSettled([segment, this.journal.append(path.basename(this.dir), buf, segment, this.unsynced)]);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
     } catch (e) {
       // Cut off what this batch may have left, so the next one starts on a record boundary.
       await this.appendFh?.truncate(start).catch(() => undefined);
@@ -211,6 +225,9 @@ export class FileOwner {
   private async activeSegment(): Promise<Segment> {
     let seg: Segment | undefined = this.segments[this.segments.length - 1];
     if (seg && seg.size >= SEGMENT_MAX) {
+      // Durable before the next segment exists: only the last segment can have a torn end.
+      await this.appendFh?.datasync();
+      this.unsynced.delete(seg.num);
       await this.appendFh?.close();
       this.appendFh = undefined;
       // The segment is closed for good: its summary makes the next open skip reading it.
@@ -316,6 +333,8 @@ export class FileOwner {
         if (!st) return 0;
         const n = st.dropCount(opts);
         if (n === 0) return 0;
+        // No record of this owner may stay in the journal: a replay would bring it back.
+        await this.journal.checkpoint();
         if (n >= st.index.length && this.queue.length === 0) await this.removeAll();
         else await this.cutBefore(st, n);
         return n;
@@ -384,7 +403,10 @@ export class FileOwner {
   destroy(): Promise<void> {
     return this.use(async () => {
       while (this.flushing) await this.flushing;
-      await this.gate.alone(() => this.removeAll());
+      await this.gate.alone(async () => {
+        await this.journal.checkpoint(); // a replay must not bring the deleted archive back
+        await this.removeAll();
+      });
     });
   }
 
@@ -417,8 +439,77 @@ export class FileOwner {
     await Promise.allSettled([...all.map((h) => h.fh.close()), a?.close()]);
   }
 
+  /**
+   * Write the records a crash left in the journal (batches of segment records, oldest first) that are
+   * not in the segments yet (sequence number above the last one there), durably. Idempotent.
+   */
+  replay(records: Buffer[]): Promise<number> {
+    return this.use(() =>
+      this.gate.alone(async () => {
+        const st = this.state;
+        if (!st) return 0; // deleted (meta.json gone): nothing to bring back
+        let n = 0;
+        // A journal record holds one write batch of the owner: one or more segment records.
+        for (const batch of records) {
+          for (let off = 0; off < batch.length; ) {
+            const r = readRecord(batch, off, true, false);
+            if (r.kind !== 'ok') break;
+            const buf = batch.subarray(off, (off += r.size));
+            if (r.record.seq < st.nextSeq) continue;
+            const seg = await this.activeSegment();
+            for (let done = 0; done < buf.length; ) done += (await this.appendFh!.write(buf, done, buf.length - done, seg.size + done)).bytesWritten;
+            if (seg.size === 0) seg.firstSeq = r.record.seq;
+            st.index.push(r.record.seq, r.record.when, r.record.with, r.size, seg.size);
+            seg.size += buf.length;
+            st.nextSeq = r.record.seq + 1;
+            n++;
+          }
+        }
+        if (n > 0) await this.appendFh!.datasync();
+        return n;
+      }),
+    );
+  }
+
   /** Wait until queued appends are written. */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
+  }
+}
+
+/**
+ * The segments of one owner written to without a sync since the journal's last checkpoint.
+ * The journal holds this, not the owner, so an owner dropped from the cache can be freed.
+ */
+class UnsyncedSegments implements SegmentSync {
+  private readonly nums = new Set<number>();
+
+  constructor(private readonly dir: string) {}
+
+  add(num: number): void {
+    this.nums.add(num);
+  }
+
+  delete(num: number): void {
+    this.nums.delete(num);
+  }
+
+  /** fdatasync them, each through a handle of its own (the append handle may be closed by now). */
+  async syncSegment(): Promise<void> {
+    for (const num of [...this.nums]) {
+      this.nums.delete(num);
+      try {
+        const fh = await open(path.join(this.dir, segmentName(num)), 'r');
+        try {
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      } catch (e) {
+        if (isCode(e, 'ENOENT', 'ENOTDIR')) continue; // deleted: nothing to keep
+        this.nums.add(num);
+        throw e;
+      }
+    }
   }
 }

@@ -6,8 +6,8 @@
 // can end in a torn or half-written record; open checks every CRC of the last segment. At a bad
 // record the scan looks for a whole record further on: if there is one, the bad one is damage
 // in the middle (skipped, counted, the rest kept); if there is none, it is a torn end, and the
-// last segment is truncated there (those bytes were never acknowledged: a write batch is
-// acknowledged only after fdatasync, in order). Earlier segments are read without CRC checks
+// last segment is truncated there (those bytes were never acknowledged, or are in the store's
+// journal, which replays them after the scan: ./journal.ts). Earlier segments are read without CRC checks
 // (fast open); queries check the CRC of every record they return.
 import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';

@@ -144,3 +144,32 @@ it('keeps every acknowledged archive append after kill -9, and appends after rep
     await b.close();
   }
 }, 60_000);
+
+it('keeps every acknowledged append of many owners appending at once after kill -9, each once', async () => {
+  const data = path.join(tmp, 'archive-journal-data');
+  const OWNERS = 60;
+  const acked = new Map<string, Map<string, string>>(); // owner → id → tag
+  for (const [round, extraMs] of [1, 7, 13].entries()) {
+    let acks = 0;
+    await runUntilKilled('archive-journal-writer.mjs', [data, String(round), String(OWNERS)], extraMs, (line) => {
+      const [, owner, id, tag] = line.split(' ');
+      if (!acked.has(owner!)) acked.set(owner!, new Map());
+      acked.get(owner!)!.set(id!, tag!);
+      return ++acks >= 400 + 300 * round;
+    });
+    const b = createFileBackend(data);
+    const a = b.archive('localhost', 'archive', { maxItems: 10_000_000, maxBytes: 2 ** 40 });
+    for (const [owner, ids] of acked) {
+      const all = [];
+      for (let page = await a.query(owner); ; page = await a.query(owner, { after: page.items[page.items.length - 1]!.id })) {
+        all.push(...page.items);
+        if (page.complete) break;
+      }
+      const tags = all.map((it) => String(it.payload).slice(0, String(it.payload).indexOf(':')));
+      expect(new Set(tags).size, owner).toBe(tags.length); // each append once
+      const byId = new Map(all.map((it, i) => [it.id, tags[i]]));
+      for (const [id, tag] of ids) expect(byId.get(id), `${owner} ${id}`).toBe(tag);
+    }
+    await b.close();
+  }
+}, 60_000);

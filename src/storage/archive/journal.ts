@@ -1,0 +1,225 @@
+// The write-ahead journal shared by every owner of one archive store directory
+// (<store dir>/journal.wal). It lets appends of many owners share one durable write: every
+// record queued while a journal write is in flight goes into the next one (one write() on an
+// O_DSYNC handle), whoever its owner. Owners write the same records to their segment files
+// without syncing them (write-behind); a checkpoint fsyncs the segments the journal's records
+// went to and then empties the journal. At the next open, records of the journal not yet in
+// their owner's segments are written there again (by sequence number: idempotent).
+//
+// Journal record: u32 body length · u32 CRC-32 of the body · body, little-endian;
+// body = u16 length of the owner's directory name · that name (UTF-8) · the segment record.
+// A torn tail (a write cut by a crash: never acknowledged) fails its CRC and is ignored.
+import { constants } from 'node:fs';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { isCode, syncDir } from '../fs-sync.js';
+
+/** File name of the journal in a store directory ('.' is escaped in owner names, so no owner has it). */
+export const JOURNAL_FILE = 'journal.wal';
+/** Bytes of journal after which a checkpoint empties it. */
+export const JOURNAL_MAX = 32 * 1024 * 1024;
+/** Bytes per journal write at most (the records queued beyond go into the next one). */
+const WRITE_MAX = 4 * 1024 * 1024;
+const OPEN_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC;
+
+/** What a checkpoint needs of an owner: make its segment writes so far durable. */
+export interface SegmentSync {
+  syncSegment(): Promise<void>;
+}
+
+interface Entry {
+  buf: Buffer;
+  /** Settles once the owner's segment write of the same record has settled. */
+  segment: Promise<unknown>;
+  owner: SegmentSync;
+  /** True once `segment` has settled. */
+  settled: boolean;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** Encode one journal record: the owner's directory name and its segment record. */
+export function encodeJournalRecord(dir: string, record: Buffer): Buffer {
+  const name = Buffer.from(dir, 'utf8');
+  const b = Buffer.allocUnsafe(8 + 2 + name.length + record.length);
+  b.writeUInt32LE(b.length - 8, 0);
+  b.writeUInt16LE(name.length, 8);
+  name.copy(b, 10);
+  record.copy(b, 10 + name.length);
+  b.writeUInt32LE(crc32(b.subarray(8)), 4);
+  return b;
+}
+
+/** The journal's records by owner directory name (oldest first), up to the first bad one. */
+export function parseJournal(b: Buffer): { records: Map<string, Buffer[]>; end: number } {
+  const records = new Map<string, Buffer[]>();
+  let off = 0;
+  while (off + 10 <= b.length) {
+    const len = b.readUInt32LE(off);
+    if (len < 2 || off + 8 + len > b.length || crc32(b.subarray(off + 8, off + 8 + len)) !== b.readUInt32LE(off + 4)) break;
+    const nameLen = b.readUInt16LE(off + 8);
+    if (2 + nameLen > len) break;
+    const dir = b.toString('utf8', off + 10, off + 10 + nameLen);
+    let list = records.get(dir);
+    if (!list) records.set(dir, (list = []));
+    list.push(Buffer.from(b.subarray(off + 10 + nameLen, off + 8 + len)));
+    off += 8 + len;
+  }
+  return { records, end: off };
+}
+
+/** The journal of one store directory. */
+export class Journal {
+  private fh: FileHandle | undefined;
+  private size = 0;
+  private queue: Entry[] = [];
+  /**
+   * What the records in the journal file (since its last truncation) need before it can be
+   * emptied: their owners' segments synced, after the segment writes still running.
+   */
+  private writtenOwners = new Set<SegmentSync>();
+  private writing: Entry[] = [];
+  private flushing: Promise<void> | undefined;
+  private checkpointing: Promise<void> | undefined;
+  /** Checkpoints started because the journal passed `maxBytes`. */
+  checkpoints = 0;
+
+  constructor(
+    readonly storeDir: string,
+    private readonly maxBytes = JOURNAL_MAX,
+  ) {}
+
+  get file(): string {
+    return path.join(this.storeDir, JOURNAL_FILE);
+  }
+
+  /** The records a crash left in the journal (a torn tail is left out), by owner directory name. */
+  async recover(): Promise<Map<string, Buffer[]>> {
+    let b: Buffer;
+    try {
+      b = await readFile(this.file);
+    } catch (e) {
+      if (isCode(e, 'ENOENT', 'ENOTDIR')) return new Map();
+      throw e;
+    }
+    return parseJournal(b).records;
+  }
+
+  /**
+   * Make `buf` (an owner's segment record) durable in the journal; resolves once it is.
+   * `segment` is the owner's write of the same bytes to its segment, `owner` what syncs it.
+   */
+  append(dir: string, buf: Buffer, segment: Promise<unknown>, owner: SegmentSync): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const e: Entry = { buf: encodeJournalRecord(dir, buf), segment, owner, settled: false, resolve, reject };
+      void segment.then(
+        () => (e.settled = true),
+        () => (e.settled = true),
+      );
+      this.queue.push(e);
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.flushing || this.checkpointing || this.queue.length === 0) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      this.kick();
+    });
+  }
+
+  /** Write the queue, every record queued meanwhile in one durable write. */
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0 && !this.checkpointing) {
+      let n = 0;
+      let bytes = 0;
+      while (n < this.queue.length && (n === 0 || bytes + this.queue[n]!.buf.length <= WRITE_MAX)) bytes += this.queue[n++]!.buf.length;
+      const batch = this.queue.splice(0, n);
+      const start = this.size;
+      try {
+        const fh = await this.handle();
+        const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((e) => e.buf), bytes);
+        // O_DSYNC: durable when write() returns — one call for every owner's records.
+        for (let done = 0; done < buf.length; ) done += (await fh.write(buf, done, buf.length - done, start + done)).bytesWritten;
+      } catch (e) {
+        await this.fh?.truncate(start).catch(() => undefined);
+        for (const x of batch) x.reject(e);
+        continue;
+      }
+      this.size = start + bytes;
+      // Keep no record bytes: only the owners, and the segment writes not done yet.
+      this.writing = this.writing.filter((x) => !x.settled);
+      for (const x of batch) {
+        this.writtenOwners.add(x.owner);
+        if (!x.settled) this.writing.push(x);
+        x.resolve();
+      }
+      if (this.size > this.maxBytes) {
+        // Past the bound: empty the journal (this loop stops; writes wait for the checkpoint).
+        this.checkpoints++;
+        void this.checkpoint().catch(() => undefined); // retried after the next write
+      }
+    }
+  }
+
+  private async handle(): Promise<FileHandle> {
+    if (this.fh) return this.fh;
+    const fh = await open(this.file, OPEN_FLAGS, 0o600);
+    await syncDir(this.storeDir); // the journal's name is durable before anything in it counts
+    this.size = (await fh.stat()).size;
+    this.fh = fh;
+    return fh;
+  }
+
+  /**
+   * Make every record in the journal durable in its segment (wait for the segment writes,
+   * fsync the segments), then empty the journal. Journal writes wait meanwhile. Run before
+   * a deletion, so a replay cannot bring deleted items back.
+   */
+  checkpoint(): Promise<void> {
+    this.checkpointing ??= this.runCheckpoint().finally(() => {
+      this.checkpointing = undefined;
+      this.kick();
+    });
+    return this.checkpointing;
+  }
+
+  private async runCheckpoint(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    await Promise.allSettled(this.writing.map((e) => e.segment));
+    for (const o of this.writtenOwners) await o.syncSegment();
+    if (this.fh && this.size > 0) {
+      await this.fh.truncate(0);
+      await this.fh.datasync();
+    }
+    this.size = 0;
+    this.writing = [];
+    this.writtenOwners = new Set();
+  }
+
+  /** Empty the journal (after a recovery wrote its records to their segments, durably). */
+  async clear(): Promise<void> {
+    const fh = await open(this.file, 'r+').catch((e: unknown) => {
+      if (isCode(e, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw e;
+    });
+    if (!fh) return;
+    try {
+      await fh.truncate(0);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Checkpoint and close the file. */
+  async close(): Promise<void> {
+    while (this.flushing || this.checkpointing) await (this.flushing ?? this.checkpointing);
+    await this.checkpoint();
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close();
+  }
+}
