@@ -5,29 +5,12 @@ import { describe, it, expect } from 'vitest';
 import { x, type Element } from '../../../src/xml/element.js';
 import { NS } from '../../../src/xml/ns.js';
 import { MODULES } from '../../../src/modules/index.js';
-import { hostWorld, type FakeSession, type HostWorld } from '../../helpers/host-world.js';
+import type { FakeSession, HostWorld } from '../../helpers/host-world.js';
+import { owner, ps, PS, pubsubIq, pubsubWorld } from '../../helpers/pubsub-world.js';
 
-const PS = 'pubsub.localhost';
 const AUTH = 'http://jabber.org/protocol/pubsub#subscribe_authorization';
-
-async function world(options = ''): Promise<HostWorld> {
-  const w = hostWorld(`admins = { "admin@localhost" }\nVirtualHost "localhost"\nComponent "${PS}" "pubsub"\n${options}`);
-  await w.host.load([MODULES.get('message')!], MODULES);
-  await w.addHost(PS).load([MODULES.get('pubsub')!], MODULES);
-  return w;
-}
-
-async function iq(w: HostWorld, s: FakeSession, type: 'get' | 'set', payload: Element): Promise<Element> {
-  const id = `q${Math.random()}`;
-  await w.router.fromClient(s, x('iq', { type, id, to: PS }, payload));
-  for (let i = 0; i < 100 && !s.got.some((e) => e.attrs.id === id); i++) await new Promise((r) => setTimeout(r, 2));
-  const reply = s.got.find((e) => e.name === 'iq' && e.attrs.id === id);
-  if (!reply) throw new Error('no reply');
-  return reply;
-}
-
-const ps = (...c: Element[]): Element => x('pubsub', { xmlns: NS.PUBSUB }, ...c);
-const owner = (...c: Element[]): Element => x('pubsub', { xmlns: NS.PUBSUB_OWNER }, ...c);
+const world = pubsubWorld;
+const iq = pubsubIq;
 const fields = (type: string, formType: string, values: Record<string, string>): Element =>
   x('x', { xmlns: NS.DATA_FORMS, type },
     x('field', { var: 'FORM_TYPE', type: 'hidden' }, x('value', null, formType)),
