@@ -7,9 +7,10 @@
 // occupant with nothing to send: the lost link alone ('s2s-remote-lost' on the component)
 // removes it with 333 within seconds, no bounce needed. Zero DNS: the proxy is asked only for the two b32 names.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { Wire, match, type El } from '../helpers/wire.js';
-import { SocksProxy, darknetConfig } from '../helpers/socks-proxy.js';
+import type { SocksProxy } from '../helpers/socks-proxy.js';
+import { startFederationWith, type Federation } from '../helpers/federation.js';
 
 const A = 'm'.repeat(52) + '.b32.i2p';
 const B = 'n'.repeat(52) + '.b32.i2p';
@@ -18,23 +19,20 @@ const ROOM = `lounge@${MUC}`;
 const NS_USER = 'http://jabber.org/protocol/muc#user';
 const codes = (el: El): number[] => el.getChild('x', NS_USER)?.getChildren('status').map((s) => Number(s.attrs.code)) ?? [];
 
+let fed: Federation;
 let proxy: SocksProxy;
 let a: TestServer;
 let b: TestServer;
 
 beforeAll(async () => {
-  proxy = await SocksProxy.start();
-  a = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port), hosts: `VirtualHost "${A}"` });
-  b = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port, 's2s_send_deadline = 2'), hosts: `VirtualHost "${B}"\nComponent "${MUC}" "muc"\n` });
-  proxy.map(A, a.server.s2sPort).map(B, b.server.s2sPort);
+  fed = await startFederationWith({ a: A, b: B, extraB: ['s2s_send_deadline = 2'], sectionsB: `Component "${MUC}" "muc"\n` });
+  ({ proxy, a, b } = fed);
   await a.addUser('alice', 'alice-pw');
   await b.addUser('bob', 'bob-pw');
 });
 
 afterAll(async () => {
-  await a?.stop();
-  await b?.stop();
-  await proxy?.close();
+  await fed?.stop();
 });
 
 describe('a muc room with a remote occupant over I2P', () => {

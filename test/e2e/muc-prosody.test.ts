@@ -5,10 +5,11 @@
 // mapped in Clove's darknet_map to Prosody's b32. Presence with status codes and messages go
 // both ways; the proxy is never asked for either subdomain.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
 import { Wire, match, type El } from '../helpers/wire.js';
-import { SocksProxy } from '../helpers/socks-proxy.js';
-import { startProsody, prosodyAvailable, onionsModuleDir, type ProsodyServer } from '../helpers/prosody.js';
+import type { SocksProxy } from '../helpers/socks-proxy.js';
+import { startProsodyPeer, type ProsodyPeer } from '../helpers/prosody-peer.js';
+import { prosodyAvailable, onionsModuleDir, type ProsodyServer } from '../helpers/prosody.js';
 
 const CLOVE = 'q'.repeat(52) + '.b32.i2p';
 const MUC = `rooms.${CLOVE}`;
@@ -19,6 +20,13 @@ const PROSODY_MUC = `rooms.${PROSODY}`;
 const NS_USER = 'http://jabber.org/protocol/muc#user';
 const codes = (el: El): number[] => el.getChild('x', NS_USER)?.getChildren('status').map((s) => Number(s.attrs.code)) ?? [];
 
+const ready = prosodyAvailable() && onionsModuleDir() !== undefined;
+
+let peer: ProsodyPeer | undefined;
+let proxy: SocksProxy;
+let clove: TestServer;
+let prosody: ProsodyServer | undefined;
+
 /** Alice on Clove and Bob on Prosody, logged in. */
 async function logins(p: ProsodyServer): Promise<[Wire, Wire]> {
   const alice = await Wire.login({ port: clove.port, domain: CLOVE, username: 'alice', password: 'alice-pw', resource: 'r', timeoutMs: 10_000 });
@@ -26,34 +34,24 @@ async function logins(p: ProsodyServer): Promise<[Wire, Wire]> {
   return [alice, bob];
 }
 
-const ready = prosodyAvailable() && onionsModuleDir() !== undefined;
-
-let proxy: SocksProxy;
-let clove: TestServer;
-let prosody: ProsodyServer | undefined;
-
 beforeAll(async () => {
   if (!ready) return;
-  proxy = await SocksProxy.start();
-  clove = await startTestServer({
-    s2s: true,
-    hosts: `VirtualHost "${CLOVE}"\nComponent "${MUC}" "muc"\n`,
-    extra: [`darknet_socks5_port = ${proxy.port}`, `darknet_map = { ["${PROSODY}"] = "${PROSODY_B32}"; ["${PROSODY_MUC}"] = "${PROSODY_B32}" }`].join('\n'),
+  peer = await startProsodyPeer({
+    clove: CLOVE,
+    prosody: PROSODY,
+    prosodyB32: PROSODY_B32,
+    cloveUsers: [{ user: 'alice', password: 'alice-pw' }],
+    prosodyUsers: [{ user: 'bob', password: 'bob-pw' }],
+    cloveSections: `Component "${MUC}" "muc"\n`,
+    cloveMap: { [PROSODY_MUC]: PROSODY_B32 },
+    prosodyMap: { [MUC]: CLOVE },
+    prosodyComponents: [{ domain: PROSODY_MUC, module: 'muc' }],
   });
-  await clove.addUser('alice', 'alice-pw');
-  prosody = await startProsody({
-    domain: PROSODY,
-    users: [{ user: 'bob', password: 'bob-pw' }],
-    onions: { socksPort: proxy.port, map: { [CLOVE]: CLOVE, [MUC]: CLOVE } },
-    components: [{ domain: PROSODY_MUC, module: 'muc' }],
-  });
-  proxy.map(CLOVE, clove.server.s2sPort).map(PROSODY_B32, prosody.s2sPort);
+  ({ proxy, clove, prosody } = peer);
 }, 40_000);
 
 afterAll(async () => {
-  await prosody?.stop();
-  await clove?.stop();
-  await proxy?.close();
+  await peer?.stop();
 });
 
 describe.skipIf(!ready)('a Prosody user in a Clove room over I2P', () => {

@@ -12,11 +12,16 @@ export interface Federation {
 }
 
 /** Servers for `domainA` and `domainB` (each `VirtualHost` plus `extra` config lines) behind a new proxy. */
-export async function startFederation(domainA: string, domainB: string, ...extra: string[]): Promise<Federation> {
+export function startFederation(domainA: string, domainB: string, ...extra: string[]): Promise<Federation> {
+  return startFederationWith({ a: domainA, b: domainB, extraA: extra, extraB: extra });
+}
+
+/** As startFederation, with each side's own config lines and sections after B's VirtualHost (components). */
+export async function startFederationWith(o: { a: string; b: string; extraA?: string[]; extraB?: string[]; sectionsB?: string }): Promise<Federation> {
   const proxy = await SocksProxy.start();
-  const a = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port, ...extra), hosts: `VirtualHost "${domainA}"` });
-  const b = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port, ...extra), hosts: `VirtualHost "${domainB}"` });
-  proxy.map(domainA, a.server.s2sPort).map(domainB, b.server.s2sPort);
+  const a = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port, ...(o.extraA ?? [])), hosts: `VirtualHost "${o.a}"` });
+  const b = await startTestServer({ s2s: true, extra: darknetConfig(proxy.port, ...(o.extraB ?? [])), hosts: `VirtualHost "${o.b}"\n${o.sectionsB ?? ''}` });
+  proxy.map(o.a, a.server.s2sPort).map(o.b, b.server.s2sPort);
   return {
     proxy, a, b,
     stop: async () => {

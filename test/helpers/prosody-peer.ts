@@ -16,6 +16,14 @@ export interface ProsodyPeerOptions {
   prosodyUsers: ReadonlyArray<{ user: string; password: string }>;
   /** More Clove config lines. */
   cloveExtra?: string[];
+  /** Sections after Clove's VirtualHost (components). */
+  cloveSections?: string;
+  /** More of Clove's darknet_map: a domain of Prosody's (a component) → the b32 name it is reached at. */
+  cloveMap?: Readonly<Record<string, string>>;
+  /** More names of Clove's that Prosody reaches (a component's domain → Clove's b32 name); the proxy sends each b32 name to Clove. */
+  prosodyMap?: Readonly<Record<string, string>>;
+  /** Prosody's components. */
+  prosodyComponents?: ReadonlyArray<{ domain: string; module: string }>;
 }
 
 export interface ProsodyPeer {
@@ -36,10 +44,17 @@ export async function startProsodyPeer(o: ProsodyPeerOptions): Promise<ProsodyPe
     await proxy.close();
   };
   try {
-    clove = await startTestServer({ s2s: true, hosts: `VirtualHost "${o.clove}"`, extra: [`darknet_socks5_port = ${proxy.port}`, `darknet_map = { ["${o.prosody}"] = "${o.prosodyB32}" }`, ...(o.cloveExtra ?? [])].join('\n') });
+    const darknetMap = Object.entries({ [o.prosody]: o.prosodyB32, ...o.cloveMap }).map(([d, b32]) => `["${d}"] = "${b32}"`).join('; ');
+    clove = await startTestServer({
+      s2s: true,
+      hosts: `VirtualHost "${o.clove}"\n${o.cloveSections ?? ''}`,
+      extra: [`darknet_socks5_port = ${proxy.port}`, `darknet_map = { ${darknetMap} }`, ...(o.cloveExtra ?? [])].join('\n'),
+    });
     for (const u of o.cloveUsers) await clove.addUser(u.user, u.password);
-    prosody = await startProsody({ domain: o.prosody, users: o.prosodyUsers, onions: { socksPort: proxy.port, map: { [o.clove]: o.clove }, only: true } });
-    proxy.map(o.clove, clove.server.s2sPort).map(o.prosodyB32, prosody.s2sPort);
+    const names = { [o.clove]: o.clove, ...o.prosodyMap };
+    prosody = await startProsody({ domain: o.prosody, users: o.prosodyUsers, onions: { socksPort: proxy.port, map: names, only: true }, ...(o.prosodyComponents ? { components: o.prosodyComponents } : {}) });
+    for (const b32 of new Set(Object.values(names))) proxy.map(b32, clove.server.s2sPort);
+    proxy.map(o.prosodyB32, prosody.s2sPort);
     return { proxy, clove, prosody, stop };
   } catch (err) {
     await stop();
