@@ -121,7 +121,8 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody: the message archive 
     expect(expected.alice!.length).toBe(14);
     expect(expected.bob!.length).toBe(14);
     expect(expected.alice!.some((i) => i.message.attrs.id === 'nostore')).toBe(false);
-    expect(new Set(expected.alice!.map((i) => i.when)).size).toBe(2);
+    // At least the two seconds the test waited between (the first burst may itself straddle a second).
+    expect(new Set(expected.alice!.map((i) => i.when)).size).toBeGreaterThanOrEqual(2);
   });
 
   it('--dry-run counts the archived messages and writes nothing', async () => {
