@@ -57,11 +57,10 @@ function localSender(d: ArchivingDeps, ev: StanzaEvent): Jid | undefined {
 }
 
 /** Archive the sender's side of a message a local client sent; returns the stanza the sender's resources see, if archived. */
-async function archiveSent(d: ArchivingDeps, stanza: Element, sender: Jid, to: Jid): Promise<Element | undefined> {
-  const copy = storedCopy(stanza);
+async function archiveSent(d: ArchivingDeps, stanza: Element, payload: string, sender: Jid, to: Jid): Promise<Element | undefined> {
   const withBare = to.bare().toString();
-  if (!copy || !(await d.shallArchive(sender.local, withBare))) return undefined;
-  const id = await appendMakingRoom(d, sender.local, withBare, copy.toString());
+  if (!(await d.shallArchive(sender.local, withBare))) return undefined;
+  const id = await appendMakingRoom(d, sender.local, withBare, payload);
   return id === undefined ? undefined : withStanzaId(stanza, sender.bare().toString(), id);
 }
 
@@ -83,12 +82,13 @@ export async function onLocalMessage(d: ArchivingDeps, ev: StanzaEvent): Promise
   if (!archivable(stanza)) return undefined;
   // The two appends run side by side; the store's journal makes them (and every other stream's
   // appends in flight) durable in one shared write.
+  // Both archives keep the same copy: serialised once.
+  const payload = storedCopy(stanza)?.toString();
+  if (payload === undefined) return undefined;
   const withBare = ev.from ? ev.from.bare().toString() : to.domain;
-  const received = async (): Promise<string | undefined> => {
-    const copy = storedCopy(stanza);
-    return copy && (await d.shallArchive(to.local, withBare)) ? appendMakingRoom(d, to.local, withBare, copy.toString()) : undefined;
-  };
-  const [sent, id] = await Promise.all([sender && !self ? archiveSent(d, stanza, sender, to) : undefined, received()]);
+  const received = async (): Promise<string | undefined> =>
+    (await d.shallArchive(to.local, withBare)) ? appendMakingRoom(d, to.local, withBare, payload) : undefined;
+  const [sent, id] = await Promise.all([sender && !self ? archiveSent(d, stanza, payload, sender, to) : undefined, received()]);
   if (id !== undefined) ev.stanza = withStanzaId(stanza, toBare, id);
   // The sender's other resources see their own archive's id, never the recipient's.
   if (sender && !self && ev.stanza !== stanza) setSentView(ev.stanza, sent ?? stanza);
@@ -104,7 +104,8 @@ export async function onRemoteMessage(d: ArchivingDeps, ev: StanzaEvent): Promis
   // Our user's archive ids never leave the server, whoever claims them.
   ev.stanza = stripClaims(ev.stanza, sender.bare().toString());
   if (!archivable(ev.stanza)) return undefined;
-  const sent = await archiveSent(d, ev.stanza, sender, ev.to);
+  const payload = storedCopy(ev.stanza)?.toString();
+  const sent = payload === undefined ? undefined : await archiveSent(d, ev.stanza, payload, sender, ev.to);
   if (sent) setSentView(ev.stanza, sent);
   return undefined;
 }
