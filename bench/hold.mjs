@@ -118,15 +118,13 @@ function loopRow(samples) {
 async function holdServer(server, shared) {
   const { r, dir, port } = await cli.serverSlot(server, tmpRoot, say, { rows: [] });
   if (r.skipped) return r;
-  let prepared = null;
-  let proc = null;
-  const conns = [];
-  try {
+  return cli.guardedRun(r, server, say, async (st) => {
+    const conns = st.conns;
     say(`${server.label}: config and ${shared.users.length} accounts…`);
-    prepared = await cli.prepareServer(server, { dir, port, domain: DOMAIN, shared, cloveExtra: cfg.cloveExtra });
+    const prepared = (st.prepared = await cli.prepareServer(server, { dir, port, domain: DOMAIN, shared, cloveExtra: cfg.cloveExtra }));
     r.accounts = prepared.accountsNote;
     say(`${server.label}: ${prepared.accountsNote}`);
-    proc = startServer({ argv: prepared.argv, cwd: prepared.cwd, cpu: shared.pin ? SERVER_CPU : null, logPath: prepared.stdoutPath, env: prepared.env });
+    const proc = (st.proc = startServer({ argv: prepared.argv, cwd: prepared.cwd, cpu: shared.pin ? SERVER_CPU : null, logPath: prepared.stdoutPath, env: prepared.env }));
     await waitReady(proc, port, DOMAIN, prepared.startTimeoutMs);
     const pid = proc.pid;
     const target = { host: '127.0.0.1', port, domain: DOMAIN, pid };
@@ -242,13 +240,7 @@ async function holdServer(server, shared) {
     r.hwmKiB = statusKiB(pid, 'VmHWM');
     r.rssEndKiB = rssKiB(pid);
     say(`${server.label}: ${fin.ok}/${conns.length} sessions answered the final ping (${fin.failed} failed)`);
-    r.ok = true;
-  } catch (err) {
-    cli.recordFailure(r, err, server, prepared, say);
-  } finally {
-    await cli.closeRun(r, conns, proc);
-  }
-  return r;
+  });
 }
 
 async function main() {
