@@ -337,8 +337,8 @@ VirtualHost "localhost"
 -- Components: their own domain, no accounts and no client logins; listed in the disco#items of
 -- the VirtualHost they are a subdomain of, and federated like any host. On I2P see docs/i2p.md
 -- ("Components over I2P"): a subdomain of a b32 name is reachable from Clove peers only.
--- An internal component names its module: "muc" (chat rooms, XEP-0045) or "pubsub" (XEP-0060);
--- one Clove does not have (http_file_share, …) is one error line at start and answers
+-- An internal component names its module: "muc" (chat rooms, XEP-0045), "pubsub" (XEP-0060) or
+-- "http_file_share" (file upload, XEP-0363, docs/http.md); one Clove does not have (proxy65, …) is one error line at start and answers
 -- service-unavailable:
 -- Component "conference.localhost" "muc"
 --     name = "Chat rooms"

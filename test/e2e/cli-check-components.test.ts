@@ -20,15 +20,15 @@ describe('clove check with components', () => {
       `certificates = ${JSON.stringify(join(dir, 'certs'))}`,
       'VirtualHost "localhost"',
       'Component "conference.localhost" "muc"',
-      'Component "share.localhost" "http_file_share"',
+      'Component "proxy.localhost" "proxy65"',
       'Component "gw.localhost"',
       '  component_secret = "a-long-enough-secret"',
       '',
     ].join('\n'));
     const r = await runClove(['--config', path, 'check']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`${path}: OK (1 host(s): localhost; 3 component(s): conference.localhost (muc), share.localhost (http_file_share), gw.localhost (external))\n`);
-    expect(r.stderr).toContain(`warning: ${path}:4: Component "share.localhost" "http_file_share": module 'http_file_share' is not available in Clove yet`);
+    expect(r.stdout).toContain(`${path}: OK (1 host(s): localhost; 3 component(s): conference.localhost (muc), proxy.localhost (proxy65), gw.localhost (external))\n`);
+    expect(r.stderr).toContain(`warning: ${path}:4: Component "proxy.localhost" "proxy65": module 'proxy65' is not available in Clove yet`);
     expect(r.stderr).not.toMatch(/conference\.localhost" "muc": module/);
     expect(r.stderr).not.toMatch(/gw\.localhost" "component"/);
   }, 30_000);
