@@ -145,6 +145,17 @@ max_archive_query_results = 50
 storage_archive_item_limit = 10000
 archive_max_bytes = 67108864
 
+-- HTTP file upload (XEP-0363; Component "share.example" "http_file_share", docs/http.md): the
+-- largest file, bytes per user per day (default 10 × the size limit), bytes on disk for the
+-- service, how long a file is served, which media types may be shared ("image/*"; unset: all),
+-- and who besides the users of the parent host may upload. URLs start with http_external_url.
+-- http_file_share_size_limit = 10485760
+-- http_file_share_daily_quota = 104857600
+-- http_file_share_global_quota = 10737418240
+-- http_file_share_expires_after = "1w"
+-- http_file_share_allowed_file_types = { "image/*", "video/*", "audio/*", "text/plain" }
+-- http_file_share_access = { "friend@other.b32.i2p" }
+
 -- A pubsub service (XEP-0060; Component "pubsub.example" "pubsub"): only the admins and
 -- pubsub_admins create nodes while restrict_node_creation is on (others get forbidden); bounded
 -- per service (docs/limits.md): items per node, bytes of one item, nodes, bytes of all stored
