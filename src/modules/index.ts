@@ -34,10 +34,11 @@ import muc from './muc/muc.js';
 import mam from './mam/mam.js';
 import mucMam from './muc-mam/muc-mam.js';
 import httpFileShare from './http-file-share/share.js';
+import httpAltconnect from './http-altconnect.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam, httpFileShare].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam, httpFileShare, httpAltconnect].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
@@ -57,7 +58,7 @@ const BUILT_IN = new Set(['tls', 'saslauth', 'c2s', 'dialback', 'bind', 'auth_in
 const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep', 'bookmarks', 'vcard_legacy', 'mam'];
 
 /** Other names Prosody configs use for the same features. */
-const ALIASES: Readonly<Record<string, string>> = { csi_simple: 'csi', blocking: 'blocklist' };
+const ALIASES: Readonly<Record<string, string>> = { csi_simple: 'csi', blocking: 'blocklist', http_host_meta: 'http_altconnect' };
 
 /**
  * Modules to load for a host, with one warning per enabled module Clove does not have. Names are
