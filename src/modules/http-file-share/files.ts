@@ -61,7 +61,8 @@ export class FileStore {
   async receive(file: Omit<StoredFile, 'created'>, body: Readable, now: () => number): Promise<void> {
     const part = join(this.tmp, `${file.id}.${newId()}`);
     try {
-      const out = createWriteStream(part, { flags: 'wx', mode: 0o600 });
+      // 256 KiB buffered per upload: fewer pauses of the socket than the default 16 KiB, still bounded.
+      const out = createWriteStream(part, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
       await pipeline(body, out);
       if (out.bytesWritten !== file.size) throw new Error(`got ${out.bytesWritten} of ${file.size} bytes`);
       // Linux flushes the file's pages whichever descriptor asks.
