@@ -125,6 +125,10 @@ describe('http_file_share with slixmpp', () => {
     const got = await httpCall(ts.httpPort, 'GET', pathOf(a.put), { host: TUNNEL_HOST });
     expect(got.body.toString()).toBe('hello');
     expect(got.headers['content-disposition']).toMatch(/^attachment; /);
+    // A slot is good for 10 minutes.
+    const late = await slot('alice', 'late.txt', 5);
+    await clock.advance(11 * 60_000);
+    expect((await put(late.put, body, { Authorization: `Bearer ${late.token}`, 'Content-Type': 'text/plain' })).status).toBe(401);
   });
 
   it('refuses types not allowed, users of other servers, and uploads past the daily quota', async () => {
