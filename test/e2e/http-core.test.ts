@@ -198,3 +198,14 @@ describe('without a route', () => {
     }
   });
 });
+
+describe('keep-alive', () => {
+  it('keeps the connection after a 404 to a request without a body, and closes it after a refused body', async () => {
+    const r = await rawHttp(t.httpPort, `GET /nothing HTTP/1.1\r\nHost: a.example\r\n\r\nGET /hello HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`);
+    expect(r.text).toMatch(/^HTTP\/1\.1 404 [^]*HTTP\/1\.1 200 [^]*hello from a\.example/);
+    const refused = await rawHttp(t.httpPort, `POST /nothing HTTP/1.1\r\nHost: a.example\r\nContent-Length: 100000\r\n\r\nxxxx`);
+    expect(refused.text.split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+    expect(refused.text).toContain('Connection: close');
+    expect(refused.closed).toBe(true);
+  });
+});

@@ -77,7 +77,7 @@ export async function writeChildConfig(dir: string, extra = '', more: { hosts?: 
     'c2s_ports = { 0 }',
     'run_as_root = true', // CI and these machines run tests as root
     more.s2s ? 's2s_ports = { 0 }' : 's2s_ports = { }',
-    more.http ? 'http_ports = { 0 }' : '',
+    ...(more.http ? ['http_ports = { 0 }'] : []),
     `data_path = ${JSON.stringify(join(dir, 'data'))}`,
     `certificates = ${JSON.stringify(CERT_DIR)}`,
     'storage = "file"',

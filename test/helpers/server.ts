@@ -47,7 +47,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     'interfaces = { "127.0.0.1" }',
     'c2s_ports = { 0 }',
     opts.s2s ? 's2s_ports = { 0 }' : 's2s_ports = { }',
-    opts.http ? 'http_ports = { 0 }' : '',
+    ...(opts.http ? ['http_ports = { 0 }'] : []),
     `data_path = ${JSON.stringify(join(dir, 'data'))}`,
     `certificates = ${JSON.stringify(TEST_CERT_DIR)}`,
     'clove_bcrypt_cost = 4',

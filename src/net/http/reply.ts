@@ -27,7 +27,8 @@ export function sendStatus(req: IncomingMessage, res: ServerResponse, status: nu
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.setHeader('Content-Length', body.length);
   res.setHeader('Cache-Control', 'no-store');
-  if (!req.complete) {
+  const bodyLeft = !req.complete && ((req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined);
+  if (bodyLeft) {
     res.setHeader('Connection', 'close');
     res.once('finish', () => closeSoon(req.socket));
   }
