@@ -38,8 +38,9 @@ export interface HttpServiceDeps {
 
 /**
  * Takes over an `Upgrade` request on a path (WebSocket): from here the socket is the handler's,
- * timeouts included; `host` is the host picked by the `Host` header, as for routes. The
- * connection still counts against `http_max_connections` until the socket closes.
+ * timeouts included (Node drops its own idle handling of an upgraded socket, so the handler
+ * sets its own, e.g. WebSocket pings); `host` is the host picked by the `Host` header, as for
+ * routes. The connection still counts against `http_max_connections` until the socket closes.
  */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, host: string) => void;
 
