@@ -307,6 +307,15 @@ darknet_map = {
 -- in modules_enabled; unset, the admins are published as admin addresses:
 -- contact_info = { admin = { "xmpp:admin@localhost" }; abuse = { "mailto:abuse@localhost" } }
 
+-- The operator's view (docs/metrics.md). Add "http_openmetrics" to modules_enabled for the
+-- OpenMetrics endpoint /metrics: requests from these addresses only, and never one that came
+-- through an i2pd HTTP tunnel (i2pd's X-I2P-Dest* headers):
+-- openmetrics_allow_ips = { "127.0.0.1", "::1" }
+-- openmetrics_allow_cidr = { }
+-- Add "http_status" for the status page /status, for admins only (HTTP login with an admin's
+-- JID and password); true also serves it through an i2pd HTTP tunnel:
+-- http_status_allow_i2p = false
+
 ---------- Informational (accepted) ----------
 
 -- motd_text = "Welcome to this server."
