@@ -65,7 +65,7 @@ export class History {
   start(): void {
     if (this.timer) return;
     void this.totals().then((t) => { this.last ??= t; });
-    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.timer = setInterval(() => void this.record(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -84,8 +84,11 @@ export class History {
     return this.sample(false);
   }
 
-  private async tick(): Promise<void> {
-    this.ring.push(await this.sample(true));
+  /** Take a sample now and keep it (the timer's work), closing the window. */
+  async record(): Promise<Sample> {
+    const s = await this.sample(true);
+    this.ring.push(s);
+    return s;
   }
 
   private async sample(closeWindow: boolean): Promise<Sample> {
