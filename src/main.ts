@@ -2,7 +2,6 @@
 // Everything Clove is made of is wired here, in plain sight.
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Config } from './config/config.js';
 import type { LogTarget, SslOptions } from './config/schema.js';
@@ -41,7 +40,10 @@ import './modules/http-ops.js'; // the 'ops-page' item kind
 import { timedBackend } from './storage/timed.js';
 import { Metrics, type LinkView } from './ops/metrics.js';
 import { History } from './ops/history.js';
-import { opsPages, type EnabledPages } from './ops/pages.js';
+import { opsRoutes, type EnabledPages } from './ops/pages.js';
+import type { HttpRoute } from './core/http.js';
+import { HttpService } from './net/http/service.js';
+import { checkExternalUrls } from './net/http/url.js';
 
 export interface StartOptions {
   config: Config;
@@ -76,8 +78,10 @@ export interface RunningServer {
   readonly s2sPort: number;
   /** The first XEP-0114 component port, 0 while no external component is configured. */
   readonly componentPort: number;
-  /** The operator's pages (/metrics, /status; src/ops/pages.ts): true when it answered the request. */
-  readonly opsPages: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** The first HTTP port, 0 while nothing is served over HTTP (the listener opens with the first route). */
+  readonly httpPort: number;
+  /** The HTTP service: routes of every host, and `upgrade(path, handler)` for WebSocket (src/net/http/service.ts). */
+  readonly http: HttpService;
   /** SHA-256 fingerprint of each host's certificate. */
   readonly fingerprints: ReadonlyMap<string, string>;
   /** Reopen log files (SIGHUP, for logrotate). */
@@ -132,6 +136,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     for (const w of made.warnings) log.warn(w);
   }
   for (const w of config.warnings) log.warn(w);
+  checkExternalUrls(config); // a loopback or malformed public URL stops the start with file:line
 
   const sessions = new SessionTable();
   const hosts = new Map<string, Host>();
@@ -305,8 +310,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const s2s = await listenAll('s2s', config.get<string[] | undefined>('s2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('s2s_ports'), onServer);
   for (const l of s2s) log.info(`s2s listening on ${l.address}:${l.port}`);
   await components.ensure();
-  await remote.resume();
-  for (const host of hosts.values()) void host.events.fire('server-started', { hosts: [...hosts.keys()] });
+  // HTTP: serves the `http-route` items of every host; opens once there is one (or an upgrade handler).
+  const http = new HttpService({ config: () => config, log, hosts: () => hosts.values() });
 
   /** The operator's pages the loaded modules turned on (http_openmetrics, http_status), read per request. */
   const enabledPages = (): EnabledPages => {
@@ -319,7 +324,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }
     return on;
   };
-  const pages = opsPages({
+  const routes = opsRoutes({
     metrics, history, enabled: enabledPages,
     login: {
       accounts: (name) => { const h = hosts.get(name); return h?.kind === 'VirtualHost' ? h.accounts : undefined; },
@@ -332,6 +337,19 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       failed: (condition) => metrics.tally.authFailure('HTTP-Basic', condition),
     },
   });
+  /** Serve each operator's page while its module is loaded (an HTTP listener opens only for what is served). */
+  const served = new Map<HttpRoute, () => void>();
+  const syncOpsRoutes = (): void => {
+    const on = enabledPages();
+    for (const [route, wanted] of [[routes.metrics, on.metrics !== undefined], [routes.status, on.status !== undefined]] as const) {
+      if (wanted && !served.has(route)) served.set(route, http.route(route));
+      if (!wanted) { served.get(route)?.(); served.delete(route); }
+    }
+  };
+  syncOpsRoutes();
+  await http.ensure();
+  await remote.resume();
+  for (const host of hosts.values()) void host.events.fire('server-started', { hosts: [...hosts.keys()] });
 
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -360,12 +378,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     get config() { return config; },
     startConfig: opts.config,
     log, hosts, sessions, storage, c2s, s2s, fingerprints, stopped,
-    opsPages: pages,
     c2sPort: c2s[0]?.port ?? 0,
     reopenLogs: () => reopenLogs(),
     setLogLevels: (targets) => setLogLevels(targets),
     s2sPort: s2s[0]?.port ?? 0,
     get componentPort() { return components.port; },
+    get httpPort() { return http.port; },
+    http,
     stats(reset = false) {
       const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
       const mem = process.memoryUsage();
@@ -389,6 +408,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         for (const conn of open.connections()) conn.close(new StreamError('system-shutdown', reason));
         for (const conn of inbound.connections()) conn.close(new StreamError('system-shutdown', reason));
         closing.push(components.close(new StreamError('system-shutdown', reason)));
+        closing.push(http.close());
         remote.stop();
         await Promise.all(closing);
         for (const host of hosts.values()) await host.unload();
@@ -443,6 +463,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       componentDisco.sync(hosts);
       try {
         await components.ensure(); // the first external component came with this reload
+      } catch (err) {
+        report.errors.push((err as Error).message);
+      }
+      try {
+        syncOpsRoutes();
+        await http.ensure(); // the first module serving HTTP came with this reload
       } catch (err) {
         report.errors.push((err as Error).message);
       }
