@@ -1,0 +1,113 @@
+// Who may read /metrics and /status. Behind i2pd every visitor comes from loopback, so the
+// address allow list is not enough: requests that carry i2pd's X-I2P-Dest* headers are refused,
+// /status asks for an admin's login (HTTP Basic, paced as SASL), and nothing is cached.
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import type { HttpAnswer } from '../helpers/http.js';
+
+let s: TestServer;
+
+beforeAll(async () => {
+  s = await startTestServer({
+    http: true,
+    extra: [
+      'modules_enabled = { "roster"; "http_openmetrics"; "http_status" }',
+      // Only 127.0.0.2 may scrape: the test connects from it and from 127.0.0.1.
+      'openmetrics_allow_ips = { "127.0.0.2" }',
+      'admins = { "admin@localhost" }',
+      'auth_failure_delay = 0.2',
+    ].join('\n'),
+  });
+  await s.addUser('admin', 'admin password');
+  await s.addUser('bob', 'bob password');
+}, 30_000);
+
+afterAll(async () => {
+  await s?.stop();
+});
+
+/** GET `path` from `from` (a loopback address) with `headers`. */
+function get(path: string, headers: Record<string, string> = {}, from = '127.0.0.1'): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: s.httpPort, path, localAddress: from, agent: false, headers: { Host: 'localhost', ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const basic = (user: string, password: string): Record<string, string> => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+const I2P = { 'X-I2P-DestB32': 'visitor0000000000000000000000000000000000000000000.b32.i2p', 'X-I2P-DestHash': 'abc', 'X-I2P-DestB64': 'abc' };
+
+describe('/metrics access', () => {
+  it('serves an allowed address, and refuses other addresses and anything that came through I2P', async () => {
+    const ok = await get('/metrics', {}, '127.0.0.2');
+    expect(ok.status).toBe(200);
+    expect(ok.headers['cache-control']).toBe('no-store');
+    expect(ok.body.toString()).toContain('clove_uptime_seconds');
+    expect((await get('/metrics', {}, '127.0.0.1')).status).toBe(403);
+    for (const [name, v] of Object.entries(I2P)) {
+      const r = await get('/metrics', { [name]: v }, '127.0.0.2');
+      expect(r.status, name).toBe(403);
+      expect(r.body.toString()).not.toContain('clove_');
+    }
+  });
+});
+
+describe('/status access', () => {
+  it('asks for a login, refuses a wrong password and a user who is not an admin alike, counts both', async () => {
+    const none = await get('/status');
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Basic realm="Clove status", charset="UTF-8"');
+    const t0 = Date.now();
+    const wrong = await get('/status', basic('admin@localhost', 'not it'));
+    expect(wrong.status).toBe(401);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190); // auth_failure_delay, as for SASL
+    const notAdmin = await get('/status', basic('bob@localhost', 'bob password'));
+    expect(notAdmin.status).toBe(401);
+    expect(notAdmin.body.toString()).toBe(wrong.body.toString());
+    const metrics = (await get('/metrics', {}, '127.0.0.2')).body.toString();
+    expect(metrics).toContain('clove_auth_failures_total{mechanism="HTTP-Basic",condition="not-authorized"} 2');
+    expect(metrics).not.toContain('bob');
+  });
+
+  it('shows the page to an admin, never cached, with its own script and style only', async () => {
+    const r = await get('/status', basic('admin@localhost', 'admin password'));
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(r.headers['cache-control']).toBe('no-store');
+    expect(r.headers['content-security-policy']).toContain("default-src 'none'");
+    const html = r.body.toString();
+    expect(html).toContain('id="sessions"');
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//); // nothing fetched from elsewhere
+    const js = await get('/status/status.js', basic('admin@localhost', 'admin password'));
+    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect((await get('/status/panel', basic('admin@localhost', 'admin password'))).body.toString()).toContain('<svg');
+  });
+
+  it('refuses an admin who came through I2P (http_status_allow_i2p is off)', async () => {
+    const r = await get('/status', { ...basic('admin@localhost', 'admin password'), 'X-I2P-DestB32': I2P['X-I2P-DestB32'] });
+    expect(r.status).toBe(403);
+    expect(r.body.toString()).not.toContain('sessions');
+  });
+});
+
+describe('off unless loaded', () => {
+  it('serves no /metrics without http_openmetrics, and opens no HTTP port for neither module', async () => {
+    const only = await startTestServer({ http: true, extra: 'modules_enabled = { "roster"; "http_status" }' });
+    const bare = await startTestServer({ http: true, extra: 'modules_enabled = { "roster" }' });
+    try {
+      expect((await new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port: only.httpPort, path: '/metrics', agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject).end();
+      }))).toBe(404);
+      expect(bare.httpPort).toBe(0);
+    } finally {
+      await only.stop();
+      await bare.stop();
+    }
+  });
+});
