@@ -13,20 +13,30 @@ export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** An SVG line chart of `series` over the hour before `now`, with its scale's top value. */
+/** The chart's time span: the hour before `now`, or less while the samples cover less (at least a minute). */
+function span(series: readonly Series[], now: number): number {
+  const oldest = Math.min(now, ...series.flatMap((s) => s.points.map((p) => p[0])));
+  return Math.min(HOUR, Math.max(60_000, now - oldest));
+}
+
+const HOUR = 3600_000;
+
+/** An SVG line chart of `series` over the last hour (less on a young server), with its scale's top value. */
 export function lineChart(title: string, series: readonly Series[], now: number, format: (v: number) => string): string {
-  const from = now - 3600_000;
+  const width = span(series, now);
+  const from = now - width;
   const top = Math.max(...series.flatMap((s) => s.points.map((p) => p[1])), 0);
   const scale = top > 0 ? top * 1.1 : 1;
-  const x = (at: number): string => (((at - from) / 3600_000) * W).toFixed(1);
-  const y = (v: number): string => (H - (v / scale) * H).toFixed(1);
+  const x = (at: number): string => (((at - from) / width) * W).toFixed(1);
+  // 2 units above the axis, so a line at zero stays visible.
+  const y = (v: number): string => (H - 2 - (v / scale) * (H - 4)).toFixed(1);
   const lines = series.map((s, i) => {
     const pts = s.points.filter((p) => p[0] >= from).map((p) => `${x(p[0])},${y(p[1])}`).join(' ');
-    return `<polyline class="s${i}" fill="none" stroke-width="1.5" points="${pts}"/>`;
+    return `<polyline class="s${i}" fill="none" stroke-width="1.5" stroke-linejoin="round" vector-effect="non-scaling-stroke" points="${pts}"/>`;
   });
   const legend = series.length > 1 ? series.map((s, i) => `<span class="key s${i}">${esc(s.label)}</span>`).join(' ') : '';
   return `<figure class="chart"><figcaption>${esc(title)} <small>max ${esc(format(top))}</small> ${legend}</figcaption>`
     + `<svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="${esc(title)}, last hour">`
     + `<line class="axis" x1="0" y1="${H}" x2="${W}" y2="${H}"/>${lines.join('')}</svg>`
-    + `<div class="span"><span>−60 min</span><span>now</span></div></figure>`;
+    + `<div class="span"><span>−${width >= 120_000 ? `${Math.round(width / 60_000)} min` : `${Math.round(width / 1000)} s`}</span><span>now</span></div></figure>`;
 }

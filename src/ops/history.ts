@@ -21,7 +21,7 @@ export interface Sample {
   queuedBytes: number;
   stanzasInPerSecond: number;
   stanzasOutPerSecond: number;
-  /** Failed logins in the window. */
+  /** Failed logins in the window (for current(): since the last sample). */
   authFailures: number;
   rssBytes: number;
   heapUsedBytes: number;
@@ -57,6 +57,8 @@ export class History {
   private readonly ring = new Ring<Sample>(SAMPLES_KEPT);
   private timer: NodeJS.Timeout | undefined;
   private last: Totals | undefined;
+  /** The totals at the sample before `last`: current() rates span a whole window at least. */
+  private before: Totals | undefined;
   private lastLoopMs = 0;
 
   constructor(private readonly metrics: Metrics, private readonly intervalMs = SAMPLE_INTERVAL_MS) {}
@@ -79,7 +81,11 @@ export class History {
     return this.ring.toArray();
   }
 
-  /** The server now, with rates since the last sample (the window stays open). */
+  /**
+   * The server now (the window stays open): failed logins since the last sample (what the
+   * samples do not hold yet), rates since the sample before it (10 to 20 s, never a window of
+   * a few milliseconds just after a sample).
+   */
   current(): Promise<Sample> {
     return this.sample(false);
   }
@@ -93,9 +99,11 @@ export class History {
 
   private async sample(closeWindow: boolean): Promise<Sample> {
     const now = await this.totals();
-    const prev = this.last ?? now;
+    const last = this.last ?? now;
+    const prev = closeWindow ? last : this.before ?? last;
     if (closeWindow) {
       this.lastLoopMs = this.metrics.closeLoopWindow().p99 * 1000;
+      this.before = this.last;
       this.last = now;
     }
     const seconds = Math.max(0.001, (now.at - prev.at) / 1000);
@@ -120,7 +128,7 @@ export class History {
       linksOut, linksIn, queuedStanzas, queuedBytes,
       stanzasInPerSecond: (now.stanzasIn - prev.stanzasIn) / seconds,
       stanzasOutPerSecond: (now.stanzasOut - prev.stanzasOut) / seconds,
-      authFailures: now.authFailures - prev.authFailures,
+      authFailures: now.authFailures - last.authFailures,
       rssBytes: mem.rss,
       heapUsedBytes: mem.heapUsed,
       loopDelayP99Ms: this.lastLoopMs,
