@@ -1,10 +1,12 @@
 // Who may read /metrics and /status. Behind i2pd every visitor comes from loopback, so the
 // address allow list is not enough: requests that carry i2pd's X-I2P-Dest* headers are refused,
 // /status asks for an admin's login (HTTP Basic, paced as SASL), and nothing is cached.
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/config.js';
+import { startTestServer, TEST_CERT_DIR, type TestServer } from '../helpers/server.js';
 import type { HttpAnswer } from '../helpers/http.js';
+import { getFrom } from '../helpers/metrics.js';
 
 let s: TestServer;
 
@@ -27,19 +29,7 @@ afterAll(async () => {
   await s?.stop();
 });
 
-/** GET `path` from `from` (a loopback address) with `headers`. */
-function get(path: string, headers: Record<string, string> = {}, from = '127.0.0.1'): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: s.httpPort, path, localAddress: from, agent: false, headers: { Host: 'localhost', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
+const get = (path: string, headers: Record<string, string> = {}, from = '127.0.0.1'): Promise<HttpAnswer> => getFrom(s.httpPort, path, headers, from);
 const basic = (user: string, password: string): Record<string, string> => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
 const I2P = { 'X-I2P-DestB32': 'visitor0000000000000000000000000000000000000000000.b32.i2p', 'X-I2P-DestHash': 'abc', 'X-I2P-DestB64': 'abc' };
 
@@ -101,13 +91,33 @@ describe('off unless loaded', () => {
     const only = await startTestServer({ http: true, extra: 'modules_enabled = { "roster"; "http_status" }' });
     const bare = await startTestServer({ http: true, extra: 'modules_enabled = { "roster" }' });
     try {
-      expect((await new Promise<number>((resolve, reject) => {
-        request({ host: '127.0.0.1', port: only.httpPort, path: '/metrics', agent: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject).end();
-      }))).toBe(404);
+      expect((await getFrom(only.httpPort, '/metrics')).status).toBe(404);
       expect(bare.httpPort).toBe(0);
     } finally {
       await only.stop();
       await bare.stop();
+    }
+  });
+});
+
+describe('a reload', () => {
+  it('serves /metrics once http_openmetrics is loaded, and stops when it is unloaded', async () => {
+    const srv = await startTestServer({ http: true, extra: 'modules_enabled = { "roster" }' });
+    const config = (modules: string): ReturnType<typeof parseConfig> => parseConfig([
+      'interfaces = { "127.0.0.1" }', 'c2s_ports = { 0 }', 's2s_ports = { }', 'http_ports = { 0 }',
+      `data_path = ${JSON.stringify(join(srv.dir, 'data'))}`, `certificates = ${JSON.stringify(TEST_CERT_DIR)}`,
+      `modules_enabled = { ${modules} }`, 'VirtualHost "localhost"',
+    ].join('\n'), join(srv.dir, 'test.cfg.lua'));
+    const status = async (): Promise<number> => (await getFrom(srv.httpPort, '/metrics')).status;
+    try {
+      expect(srv.httpPort).toBe(0);
+      expect((await srv.server.apply(config('"roster"; "http_openmetrics"'))).errors).toEqual([]);
+      expect(srv.httpPort).toBeGreaterThan(0);
+      expect(await status()).toBe(200);
+      await srv.server.apply(config('"roster"'));
+      expect(await status()).toBe(404);
+    } finally {
+      await srv.stop();
     }
   });
 });

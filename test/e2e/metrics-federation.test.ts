@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { SocksProxy } from '../helpers/socks-proxy.js';
-import { httpCall } from '../helpers/http.js';
+import { metricValue as value, scrapeMetrics } from '../helpers/metrics.js';
 import { Wire, match } from '../helpers/wire.js';
 
 const A = 'a'.repeat(52) + '.b32.i2p';
@@ -52,18 +52,7 @@ afterAll(async () => {
 const login = (srv: TestServer, username: string, password: string): Promise<Wire> =>
   Wire.login({ port: srv.port, domain: srv.domain, username, password, resource: 'r', timeoutMs: 10_000 });
 
-async function scrape(): Promise<string> {
-  const r = await httpCall(a.httpPort, 'GET', '/metrics');
-  expect(r.status).toBe(200);
-  expect(r.headers['content-type']).toMatch(/^application\/openmetrics-text; version=1\.0\.0/);
-  return r.body.toString('utf8');
-}
-
-/** The value of one sample line (`name{labels}`), 0 when absent. */
-function value(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
+const scrape = (): Promise<string> => scrapeMetrics(a.httpPort);
 
 describe('/metrics during federation', () => {
   it('shows each s2s link by route, its queue and connect times, and names no JID or remote domain', async () => {
