@@ -149,7 +149,6 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     s2sLinks: () => s2sLinks(),
   });
   const history = new History(metrics);
-  history.start();
   const storage = timedBackend(opts.storage ?? (config.get<string>('storage') === 'memory' ? createMemoryBackend() : createFileBackend(config.get<string>('data_path'))), metrics.storeTimer);
   /** Hosts a reload removed: their domain stays ours for routing (never remote) until re-added. */
   const retired = new Set<string>();
@@ -348,6 +347,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   };
   syncOpsRoutes();
   await http.ensure();
+  history.start(); // now that every source exists: the first sample reads them all
   await remote.resume();
   for (const host of hosts.values()) void host.events.fire('server-started', { hosts: [...hosts.keys()] });
 

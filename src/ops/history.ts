@@ -66,8 +66,9 @@ export class History {
   /** Take a first baseline now and a sample every interval. */
   start(): void {
     if (this.timer) return;
-    void this.totals().then((t) => { this.last ??= t; });
-    this.timer = setInterval(() => void this.record(), this.intervalMs);
+    void this.totals().then((t) => { this.last ??= t; }, () => undefined);
+    // A sample that fails (it should not) leaves a gap in the charts, never an unhandled rejection.
+    this.timer = setInterval(() => void this.record().catch(() => undefined), this.intervalMs);
     this.timer.unref();
   }
 
