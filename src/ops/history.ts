@@ -1,5 +1,5 @@
 // The last hour at a glance: one sample of the metrics every 10 s, kept in a fixed ring of 360
-// (about 40 KiB whatever the load), for the status page's charts. Rates (stanzas per second,
+// (about 110 KiB of heap whatever the load), for the status page's charts. Rates (stanzas per second,
 // failures, storage latency) are over the sample's window, from the counters' deltas.
 import type { Metrics } from './metrics.js';
 
