@@ -86,6 +86,20 @@ describe('/status access', () => {
   });
 });
 
+describe('http_status_allow_i2p = true', () => {
+  it('lets an admin in through I2P, still behind the login', async () => {
+    const srv = await startTestServer({ http: true, extra: ['modules_enabled = { "roster"; "http_status" }', 'http_status_allow_i2p = true', 'admins = { "admin@localhost" }'].join('\n') });
+    try {
+      await srv.addUser('admin', 'admin password');
+      const via = { 'X-I2P-DestB32': I2P['X-I2P-DestB32'] };
+      expect((await getFrom(srv.httpPort, '/status', via)).status).toBe(401);
+      expect((await getFrom(srv.httpPort, '/status', { ...via, ...basic('admin@localhost', 'admin password') })).status).toBe(200);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('off unless loaded', () => {
   it('serves no /metrics without http_openmetrics, and opens no HTTP port for neither module', async () => {
     const only = await startTestServer({ http: true, extra: 'modules_enabled = { "roster"; "http_status" }' });
