@@ -238,7 +238,9 @@ clove_bcrypt_cost = 10
 -- it in modules_disabled of a VirtualHost, to keep no history there),
 -- version, time, uptime (off by default: it tells when the server restarted), lastactivity
 -- (last logout of users, for their contacts; off by default, as in Debian's Prosody), adhoc and
--- admin_adhoc, server_contact_info (contact addresses in disco, off by default), darknet
+-- admin_adhoc, server_contact_info (contact addresses in disco, off by default),
+-- http_openmetrics and http_status (the operator's /metrics and /status, off by default;
+-- docs/metrics.md), darknet
 -- (built in: loaded even when not listed; disabling it is allowed only with
 -- darknet_only = false). saslauth, tls and dialback are part of the stream layer.
 modules_enabled = {
@@ -332,6 +334,15 @@ darknet_map = {
 -- Contact addresses in service discovery (XEP-0157), published when "server_contact_info" is
 -- in modules_enabled; unset, the admins are published as admin addresses:
 -- contact_info = { admin = { "xmpp:admin@localhost" }; abuse = { "mailto:abuse@localhost" } }
+
+-- The operator's view (docs/metrics.md). Add "http_openmetrics" to modules_enabled for the
+-- OpenMetrics endpoint /metrics: requests from these addresses only, and never one that came
+-- through an i2pd HTTP tunnel (i2pd's X-I2P-Dest* headers):
+-- openmetrics_allow_ips = { "127.0.0.1", "::1" }
+-- openmetrics_allow_cidr = { }
+-- Add "http_status" for the status page /status, for admins only (HTTP login with an admin's
+-- JID and password); true also serves it through an i2pd HTTP tunnel:
+-- http_status_allow_i2p = false
 
 ---------- Informational (accepted) ----------
 

@@ -36,6 +36,12 @@ import { ComponentListener } from './component/listener.js';
 import { ComponentDisco } from './component/parents.js';
 import { externalComponentModule } from './component/external.js';
 import { modulesFor } from './component/modules.js';
+import './modules/http-ops.js'; // the 'ops-page' item kind
+import { timedBackend } from './storage/timed.js';
+import { Metrics, type LinkView } from './ops/metrics.js';
+import { History } from './ops/history.js';
+import { opsRoutes, type EnabledPages } from './ops/pages.js';
+import type { HttpRoute } from './core/http.js';
 import { HttpService } from './net/http/service.js';
 import { checkExternalUrls } from './net/http/url.js';
 
@@ -132,9 +138,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   for (const w of config.warnings) log.warn(w);
   checkExternalUrls(config); // a loopback or malformed public URL stops the start with file:line
 
-  const storage = opts.storage ?? (config.get<string>('storage') === 'memory' ? createMemoryBackend() : createFileBackend(config.get<string>('data_path')));
   const sessions = new SessionTable();
   const hosts = new Map<string, Host>();
+  // The operator's metrics (src/ops, docs/metrics.md): always counted, served by the modules
+  // http_openmetrics and http_status. The sources are read when scraped, after start-up.
+  const metrics = new Metrics({
+    storageBackend: config.get<string>('storage'),
+    sessionsByHost: () => [...hosts.values()].filter((h) => h.kind === 'VirtualHost').map((h) => [h.name, sessions.all(h.name).length] as const),
+    c2sConnections: () => open.size,
+    s2sLinks: () => s2sLinks(),
+  });
+  const history = new History(metrics);
+  const storage = timedBackend(opts.storage ?? (config.get<string>('storage') === 'memory' ? createMemoryBackend() : createFileBackend(config.get<string>('data_path'))), metrics.storeTimer);
   /** Hosts a reload removed: their domain stays ours for routing (never remote) until re-added. */
   const retired = new Set<string>();
   const router = new Router({ hosts, sessions, log, retired });
@@ -177,7 +192,17 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       rateLimit: rates.s2sout,
     }),
     inboundUp: (local, peer) => inbound.connections().some((s) => !s.closed && s.verified.has(`${peer} ${local}`)),
+    tally: metrics.tally,
   });
+  /** Every s2s link for the metrics: outbound ones by their route, inbound ones by the route back to their first verified domain. */
+  const s2sLinks = (): LinkView[] => [
+    ...remote.linkStats().map((l) => ({ direction: 'out' as const, ...l })),
+    ...inbound.connections().filter((s) => !s.closed).map((s): LinkView => {
+      const first = s.verified.values().next().value;
+      const [peer, local] = first ? first.split(' ') as [string, string] : [];
+      return { direction: 'in', route: peer && local ? remote.routeLabel(local, peer) : 'pending', state: first ? 'ready' : 'pending', queuedStanzas: 0, queuedBytes: 0 };
+    }),
+  ];
   /** Certificate and TLS context for a host, from `cfg`; the running maps change only on success. */
   const loadCert = async (name: string, cfg: Config): Promise<{ changed: boolean }> => {
     const ssl = cfg.get<SslOptions | undefined>('ssl', name);
@@ -231,6 +256,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     stanzaSizeLimit: config.get<number>('c2s_stanza_size_limit'),
     authTimeout: config.get<number>('c2s_timeout'),
     auth: auth.guard,
+    tally: metrics.tally,
     onAuthenticated: (c: C2SConnection) => open.authenticated(c),
   };
   const onClient = (socket: Socket): void => {
@@ -242,6 +268,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }
     const conn = new C2SConnection(socket, c2sOpts, (c) => open.removed(c));
     conn.limitRate(rates.c2s);
+    conn.countInto(metrics.tally, 'c2s');
     open.added(conn);
   };
   const c2s = await listenAll('c2s', config.get<string[] | undefined>('c2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('c2s_ports'), onClient);
@@ -276,6 +303,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       remote.inboundEnded(s);
     });
     stream.limitRate(rates.s2sin);
+    stream.countInto(metrics.tally, 's2s');
     inbound.added(stream);
   };
   const s2s = await listenAll('s2s', config.get<string[] | undefined>('s2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('s2s_ports'), onServer);
@@ -283,7 +311,43 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await components.ensure();
   // HTTP: serves the `http-route` items of every host; opens once there is one (or an upgrade handler).
   const http = new HttpService({ config: () => config, log, hosts: () => hosts.values() });
+
+  /** The operator's pages the loaded modules turned on (http_openmetrics, http_status), read per request. */
+  const enabledPages = (): EnabledPages => {
+    const on: EnabledPages = {};
+    for (const host of hosts.values()) {
+      for (const p of host.items('ops-page')) {
+        if (p.page === 'metrics') on.metrics ??= { allow: p.allow };
+        else on.status ??= { allowI2p: p.allowI2p };
+      }
+    }
+    return on;
+  };
+  const routes = opsRoutes({
+    metrics, history, enabled: enabledPages,
+    login: {
+      accounts: (name) => { const h = hosts.get(name); return h?.kind === 'VirtualHost' ? h.accounts : undefined; },
+      isAdmin: (jid) => {
+        const host = jid.slice(jid.lastIndexOf('@') + 1);
+        return [...config.get<string[]>('admins'), ...(hosts.has(host) ? config.get<string[]>('admins', host) : [])].some((a) => a.toLowerCase() === jid);
+      },
+      guard: auth.guard,
+      log,
+      failed: (condition) => metrics.tally.authFailure('HTTP-Basic', condition),
+    },
+  });
+  /** Serve each operator's page while its module is loaded (an HTTP listener opens only for what is served). */
+  const served = new Map<HttpRoute, () => void>();
+  const syncOpsRoutes = (): void => {
+    const on = enabledPages();
+    for (const [route, wanted] of [[routes.metrics, on.metrics !== undefined], [routes.status, on.status !== undefined]] as const) {
+      if (wanted && !served.has(route)) served.set(route, http.route(route));
+      if (!wanted) { served.get(route)?.(); served.delete(route); }
+    }
+  };
+  syncOpsRoutes();
   await http.ensure();
+  history.start(); // now that every source exists: the first sample reads them all
   await remote.resume();
   for (const host of hosts.values()) void host.events.fire('server-started', { hosts: [...hosts.keys()] });
 
@@ -337,6 +401,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     stop(reason = 'server shutting down') {
       stopping ??= (async () => {
         loop.disable();
+        history.stop();
+        metrics.stop();
         for (const host of hosts.values()) await host.events.fire('server-stopping', { reason });
         const closing = [...c2s, ...s2s].map((l) => l.close());
         for (const conn of open.connections()) conn.close(new StreamError('system-shutdown', reason));
@@ -401,6 +467,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         report.errors.push((err as Error).message);
       }
       try {
+        syncOpsRoutes();
         await http.ensure(); // the first module serving HTTP came with this reload
       } catch (err) {
         report.errors.push((err as Error).message);

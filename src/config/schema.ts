@@ -199,6 +199,10 @@ const ROWS: Row[] = [
   { name: 'name', type: 'string', default: undefined, scope: 'host', doc: "Display name of a component, shown in its parent host's service discovery items." },
   { name: 'contact_info', type: 'table', default: undefined, scope: 'both', doc: 'Contact addresses published in the host\'s disco#info (XEP-0157, module server_contact_info): { abuse = { "mailto:…" }; admin = { "xmpp:…" }; … } with the kinds abuse, admin, feedback, sales, security, status, support; unset, the admins are published as admin addresses, as in Prosody. Applied after a restart.' },
   { name: 'disco_items', type: 'table', default: undefined, scope: 'both', doc: 'Extra items in the host\'s disco#items (XEP-0030, module disco): { { "jid", "name" }, … }, as in Prosody; a malformed entry fails start-up and reload with file:line. Applied after a restart.' },
+  // The operator's view (modules http_openmetrics and http_status; docs/metrics.md)
+  { name: 'openmetrics_allow_ips', type: 'string-list', default: ['127.0.0.1', '::1'], doc: 'Client addresses allowed to read /metrics (module http_openmetrics); requests that came through an i2pd HTTP tunnel are refused whatever their address.' },
+  { name: 'openmetrics_allow_cidr', type: 'string-list', default: [], doc: 'Address ranges (e.g. "10.0.0.0/8") allowed to read /metrics besides openmetrics_allow_ips.' },
+  { name: 'http_status_allow_i2p', type: 'boolean', default: false, doc: 'Let admins open /status (module http_status) through an i2pd HTTP tunnel, not only from this machine.' },
   { name: 'motd_text', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to users when they log in.' },
   { name: 'welcome_message', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to newly registered users.' },
 ];

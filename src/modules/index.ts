@@ -19,6 +19,7 @@ import carbons from './carbons.js';
 import version from './version.js';
 import time from './time.js';
 import uptime from './uptime.js';
+import { httpOpenmetrics, httpStatus } from './http-ops.js';
 import csi from './csi.js';
 import smacks from './smacks.js';
 import vcardUpdate from './vcard/vcard-update.js';
@@ -38,7 +39,7 @@ import httpAltconnect from './http-altconnect.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam, httpFileShare, httpAltconnect].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam, httpFileShare, httpAltconnect, httpOpenmetrics, httpStatus].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */

@@ -14,6 +14,7 @@ import type { Logger } from '../core/log.js';
 import { negotiateSasl, offeredMechanisms, type SaslState } from './sasl.js';
 import { bindResource } from './bind.js';
 import type { AuthGuard } from '../sasl/guard.js';
+import type { StreamTally } from './tally.js';
 
 export interface C2SOptions {
   hosts: ReadonlyMap<string, Host>;
@@ -26,6 +27,8 @@ export interface C2SOptions {
   authTimeout: number;
   /** Paces password guesses and delays failures; none in tests that build connections by hand. */
   auth?: AuthGuard;
+  /** Counts SASL failures for the operator's metrics (src/ops); stanzas are counted by countInto(). */
+  tally?: StreamTally;
   /** Told when a connection authenticates (connection caps count unauthenticated ones). */
   onAuthenticated?(conn: C2SConnection): void;
 }

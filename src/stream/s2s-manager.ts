@@ -20,6 +20,7 @@ import { DialbackKeys } from './dialback.js';
 import { S2SOut, serverStanzaText } from './s2s-out.js';
 import type { S2SIn, VerifyOutcome } from './s2s-in.js';
 import { BatchWriter } from './batch-writer.js';
+import { routeLabel, type RouteLabel, type StreamTally } from './tally.js';
 import { DIALBACK_DIAL_BURST, DIALBACK_DIAL_INTERVAL_MS, MAX_LINKS, MAX_REMOTE_DOMAIN_BYTES, TokenBucket, queueRefusal, type Usage } from './s2s-limits.js';
 
 export interface S2SManagerOptions {
@@ -44,6 +45,16 @@ export interface S2SManagerOptions {
   };
   /** Whether an inbound stream on which `remote` is verified for `local` is open. */
   inboundUp?(local: string, remote: string): boolean;
+  /** Where stanzas and connection times are counted (the operator's metrics), if anywhere. */
+  tally?: StreamTally;
+}
+
+/** One outbound link as the operator's metrics see it: its route and queue, never its domains. */
+export interface LinkStats {
+  route: RouteLabel;
+  state: 'connecting' | 'ready' | 'waiting' | 'idle';
+  queuedStanzas: number;
+  queuedBytes: number;
 }
 
 /** Seconds between connection attempts: 5 s, 15 s, 30 s, 1 min, 2 min, then every 5 min. */
@@ -66,6 +77,8 @@ class Link {
   retryTimer: NodeJS.Timeout | undefined;
   idleTimer: NodeJS.Timeout | undefined;
   routeLogged = false;
+  /** How the last connection was routed (metrics); 'refused' until one is tried. */
+  route: RouteLabel = 'refused';
   /** Its local domain was removed by a config reload: a connection still under way is dropped. */
   dropped = false;
   /** verify() calls waiting for the connection under way (resolved by S2SManager.settle). */
@@ -262,8 +275,10 @@ export class S2SManager {
       return this.bounceAll(link, 'remote-server-not-found', route.reason);
     }
     const started = Date.now();
+    link.route = routeLabel(route);
     this.opts.connector.connect(route, { timeoutMs: s.connectTimeout * 1000 }).then(
       (socket) => {
+        this.opts.tally?.s2sConnect(link.route, 'tunnel', (Date.now() - started) / 1000);
         if (this.stopped || link.dropped) {
           this.settle(link);
           return void socket.destroy();
@@ -284,6 +299,7 @@ export class S2SManager {
           onDone: (stream, reason, wasReady) => this.done(link, stream, reason, wasReady),
         });
         link.stream.limitRate(s.rateLimit);
+        link.stream.countInto(this.opts.tally, 's2s');
         this.settle(link);
       },
       (err: unknown) => {
@@ -297,6 +313,7 @@ export class S2SManager {
   private ready(link: Link, stream: S2SOut, started: number): void {
     link.attempts = 0;
     link.lastError = '';
+    this.opts.tally?.s2sConnect(link.route, 'stream', (Date.now() - started) / 1000);
     this.opts.log.info({ remote: link.remote, ms: Date.now() - started, queued: link.queue.length }, 's2s: stream ready');
     const sent = this.dequeue(link, (q) => stream.sendStanza(q.text));
     if (sent.some((q) => q.persisted)) this.persistLater(link);
@@ -323,6 +340,7 @@ export class S2SManager {
 
   private failed(link: Link, why: string, timedOut: boolean): void {
     link.lastError = why;
+    this.opts.tally?.s2sConnectFailed(link.route);
     this.lost(link.local, link.remote, why);
     this.opts.log.warn({ remote: link.remote, local: link.local, attempt: link.attempts + 1 }, `s2s: connection failed: ${why}`);
     if (link.queue.length === 0 || this.stopped) return void this.forget(link);
@@ -450,6 +468,22 @@ export class S2SManager {
         }
       }
     }
+  }
+
+  /** Every outbound link's route, state and queue, for the operator's metrics (no domain names). */
+  linkStats(): LinkStats[] {
+    const out: LinkStats[] = [];
+    for (const l of this.links.values()) {
+      const up = l.stream && !l.stream.closed;
+      const state = up && l.stream?.state === 'ready' ? 'ready' : up || l.connecting ? 'connecting' : l.retryTimer ? 'waiting' : 'idle';
+      out.push({ route: l.route, state, queuedStanzas: l.queue.length, queuedBytes: l.bytes });
+    }
+    return out;
+  }
+
+  /** The route label `local` would use for `remote` (inbound links' metrics). */
+  routeLabel(local: string, remote: string): RouteLabel {
+    return routeLabel(this.route(local, remote));
   }
 
   /** A local domain is no longer served (config reload): close its outbound streams; what it had queued stays persisted. */

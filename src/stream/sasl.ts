@@ -17,6 +17,8 @@ const MAX_FAILURES = 5;
 export interface SaslState {
   session: SaslSession | undefined;
   failures: number;
+  /** The mechanism of the exchange under way or last tried ('none' before one is chosen): the metrics' label. */
+  mechanism: string;
 }
 
 /** What the mechanism choice needs to know about a host: its accounts and where to log. */
@@ -66,13 +68,15 @@ const encode = (data: Buffer | undefined): string => (data === undefined ? '' : 
 
 /** Handle one element of the SASL namespace. */
 export async function negotiateSasl(conn: C2SConnection, el: Element): Promise<void> {
-  const state = (conn.sasl ??= { session: undefined, failures: 0 });
+  const state = (conn.sasl ??= { session: undefined, failures: 0, mechanism: 'none' });
   try {
     if (el.name === 'auth') {
       if (conn.opts.requireEncryption(conn.host) && !conn.secure) {
         throw new SaslFailure('encryption-required', 'start TLS before authenticating');
       }
       const mech = MECHANISMS.find((m) => m.name === el.attrs.mechanism);
+      // Only a mechanism Clove knows becomes a label: the attribute is the client's to choose.
+      state.mechanism = mech?.name ?? 'none';
       if (!mech || !offeredMechanisms(conn.secure, conn.hostObj).includes(mech.name)) {
         throw new SaslFailure('invalid-mechanism', `mechanism ${el.attrs.mechanism ?? '(none)'} is not offered`);
       }
@@ -113,6 +117,7 @@ async function step(conn: C2SConnection, state: SaslState, input: Buffer): Promi
  */
 async function fail(conn: C2SConnection, state: SaslState, condition: SaslFailureCondition, text?: string): Promise<void> {
   state.session = undefined;
+  conn.opts.tally?.authFailure(state.mechanism, condition);
   await conn.opts.auth?.delayFailure();
   if (conn.state === 'closed') return;
   const failure = x('failure', { xmlns: NS.SASL }, x(condition));

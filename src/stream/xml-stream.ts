@@ -20,6 +20,7 @@ import { SocketDuplex } from '../net/socket-duplex.js';
 import { TokenBucket, type RateLimit } from '../net/rate-limit.js';
 import { StreamError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { stanzaKind, type StreamLink, type StreamTally } from './tally.js';
 
 /**
  * Unsent output (bytes in the socket, plus characters of this tick's batch) past which the peer
@@ -75,6 +76,9 @@ export abstract class XmlStream {
   private outputAllowance = 0;
   private flushScheduled = false;
   private childLog: Logger | undefined;
+  /** Where stanzas in and out are counted (the operator's metrics), if anywhere. */
+  private tally: StreamTally | undefined;
+  private tallyLink: StreamLink = 'c2s';
 
   constructor(socket: Socket, private readonly baseLog: Logger, stanzaSizeLimit: number, private readonly logKey: string) {
     this.socket = socket;
@@ -103,6 +107,12 @@ export abstract class XmlStream {
   /** Read from this peer at most `limit` bytes per second, with its burst (the `limits` option). */
   limitRate(limit: RateLimit | undefined): void {
     this.bucket = limit ? new TokenBucket(limit) : undefined;
+  }
+
+  /** Count this stream's stanzas in and out into `tally`, as `link` (main wires it). */
+  countInto(tally: StreamTally | undefined, link: StreamLink): void {
+    this.tally = tally;
+    this.tallyLink = link;
   }
 
   /** Close the stream (without an error) once no input has arrived for `seconds`. */
@@ -196,6 +206,10 @@ export abstract class XmlStream {
   send(stanza: Element | string): void {
     if (this.isClosed) return;
     const text = typeof stanza === 'string' ? stanza : stanza.toString();
+    if (this.tally) {
+      const kind = stanzaKind(stanza);
+      if (kind) this.tally.stanza('out', this.tallyLink, kind);
+    }
     this.out.push(text);
     this.outLength += text.length;
     if (this.outLength + this.socket.writableLength > OUTPUT_LIMIT + this.outputAllowance) {
@@ -300,6 +314,10 @@ export abstract class XmlStream {
         if (el.local === 'error' && el.name.endsWith(':error')) {
           this.peerStreamError(el.elements()[0]?.local ?? 'undefined-condition', el.getChildText('text'));
           break;
+        }
+        if (this.tally) {
+          const kind = stanzaKind(el);
+          if (kind) this.tally.stanza('in', this.tallyLink, kind);
         }
         this.handling = true;
         try {
