@@ -307,10 +307,23 @@ darknet_map = {
 -- in modules_enabled; unset, the admins are published as admin addresses:
 -- contact_info = { admin = { "xmpp:admin@localhost" }; abuse = { "mailto:abuse@localhost" } }
 
----------- Informational (accepted) ----------
+---------- Community server: message of the day, welcome, invitations ----------
 
+-- Message of the day (module "motd"), sent to each session at login, from motd_jid (the host):
 -- motd_text = "Welcome to this server."
--- welcome_message = "Your account is ready."
+-- motd_jid = "localhost"
+-- Message to every new account (module "welcome"); $username and $host are replaced:
+-- welcome_message = "Hello $username, welcome to $host!"
+
+-- Invitations (modules "invites", "invites_adhoc", "invites_register"; docs/invitations.md):
+-- admins create links with the ad-hoc commands or `clove invite create HOST`, and an invitation
+-- registers an account even with allow_registration = false.
+-- invite_expiry = "1w"
+-- invites_max_pending = 1000
+-- Users (not only admins) may invite new accounts:
+-- allow_user_invites = false
+-- Every user may create contact invitations (XEP-0379):
+-- allow_contact_invites = true
 
 ---------- Hosts ----------
 

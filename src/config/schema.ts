@@ -183,8 +183,14 @@ const ROWS: Row[] = [
   { name: 'name', type: 'string', default: undefined, scope: 'host', doc: "Display name of a component, shown in its parent host's service discovery items." },
   { name: 'contact_info', type: 'table', default: undefined, scope: 'both', doc: 'Contact addresses published in the host\'s disco#info (XEP-0157, module server_contact_info): { abuse = { "mailto:…" }; admin = { "xmpp:…" }; … } with the kinds abuse, admin, feedback, sales, security, status, support; unset, the admins are published as admin addresses, as in Prosody. Applied after a restart.' },
   { name: 'disco_items', type: 'table', default: undefined, scope: 'both', doc: 'Extra items in the host\'s disco#items (XEP-0030, module disco): { { "jid", "name" }, … }, as in Prosody; a malformed entry fails start-up and reload with file:line. Applied after a restart.' },
-  { name: 'motd_text', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to users when they log in.' },
-  { name: 'welcome_message', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to newly registered users.' },
+  { name: 'motd_text', type: 'string', default: undefined, scope: 'both', doc: 'Message of the day (module motd): sent to each client session when it first becomes available, from motd_jid; unset, nothing is sent. Leading spaces of each line are removed, as Prosody.' },
+  { name: 'motd_jid', type: 'string', default: undefined, scope: 'both', doc: 'Who the message of the day comes from (module motd); default the host itself.' },
+  { name: 'welcome_message', type: 'string', default: undefined, scope: 'both', doc: 'Message to every new account (module welcome), kept offline until its first login; $username and $host are replaced. Default: a line naming the account and the host, as Prosody.' },
+  // Invitations (modules invites, invites_adhoc, invites_register)
+  { name: 'invite_expiry', type: 'duration', default: 7 * 86400, scope: 'both', doc: 'How long an invitation stays valid (module invites): "1d", "1w", … or seconds; default one week, as Prosody.' },
+  { name: 'invites_max_pending', type: 'integer', default: 1000, min: 1, max: 1000000, scope: 'both', doc: 'Most invitations pending on a host (expired ones do not count); creating one more is refused with resource-constraint. Each creator has at most 50.' },
+  { name: 'allow_user_invites', type: 'boolean', default: false, scope: 'both', doc: 'Whether users who are not admins may create invitations that register new accounts (module invites_adhoc); without it their invitations only make contacts of existing accounts. As Prosody. Applied live.' },
+  { name: 'allow_contact_invites', type: 'boolean', default: true, scope: 'both', doc: 'Whether every local user may use the contact invitation command (urn:xmpp:invite#invite); off, only admins. As Prosody. Applied live.' },
 ];
 
 /** Every option Clove knows, in table order. */

@@ -31,7 +31,7 @@ const form = (title: string, fields: Field[]): FormSpec => ({ title, formType: N
 const result = (fields: Field[], ...extra: Element[]): Element => formElement('result', { formType: NS.ADMIN, fields }).append(...extra);
 
 /** The bare JIDs in `admins`, for `host` and globally; a value that is not a user JID fails start-up (and a reload). */
-function adminJids(config: Config, host: string): Set<string> {
+export function adminJids(config: Config, host: string): Set<string> {
   const out = new Set<string>();
   for (const scope of [undefined, host]) {
     for (const text of config.get<string[]>('admins', scope)) {
