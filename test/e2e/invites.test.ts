@@ -25,7 +25,7 @@ const wires: Wire[] = [];
 
 beforeAll(async () => {
   ts = await startTestServer({ extra: MODULES, hosts: 'VirtualHost "localhost"\n  admins = { "boss@localhost" }', extraModules: [createInvites(clock)] });
-  for (const u of ['boss', 'carol']) await ts.addUser(u, PASS);
+  for (const u of ['boss', 'carol', 'dora']) await ts.addUser(u, PASS);
 });
 afterEach(async () => {
   await Promise.all(wires.splice(0).map((w) => w.close()));
@@ -154,6 +154,27 @@ describe('invitations with registration closed', () => {
     // Not listed for her, and refused: the account invitation is for admins.
     const refused = await carol.iq(`<iq type='set' to='localhost'><command xmlns='${NS_CMD}' node='urn:xmpp:invite#create-account' action='execute'/></iq>`);
     expect(condition(refused)).toBe('forbidden');
+  });
+
+  it('a contact invitation pre-approves an existing account\'s subscription request (XEP-0379), once', async () => {
+    const carol = await login('carol');
+    expect(await rosterOf(carol)).toEqual({});
+    const token = tokenOf(field(await command(carol, 'urn:xmpp:invite#invite'), 'uri'));
+    const dora = await login('dora');
+    expect(await rosterOf(dora)).toEqual({});
+    for (const w of [carol, dora]) w.send('<presence/>'); // subscription stanzas go to available resources
+    dora.send(`<presence type='subscribe' to='carol@localhost'><preauth xmlns='${NS_PARS}' token='${token}'/></presence>`);
+    // Approved at once, and carol asks back: the goal is a mutual subscription.
+    await dora.waitFor((el) => el.name === 'presence' && el.attrs.type === 'subscribed' && el.attrs.from === 'carol@localhost');
+    await dora.waitFor((el) => el.name === 'presence' && el.attrs.type === 'subscribe' && el.attrs.from === 'carol@localhost');
+    dora.send("<presence type='subscribed' to='carol@localhost'/>");
+    await carol.waitFor((el) => el.name === 'iq' && el.getChild('query', NS_ROSTER)?.getChild('item')?.attrs.subscription === 'both');
+    expect(await rosterOf(dora)).toEqual({ 'carol@localhost': 'both' });
+    // Used up: the same token does nothing for someone else (the request waits for carol).
+    const boss = await login('boss');
+    boss.send(`<presence type='subscribe' to='carol@localhost'><preauth xmlns='${NS_PARS}' token='${token}'/></presence>`);
+    await carol.waitFor((el) => el.name === 'presence' && el.attrs.type === 'subscribe' && el.attrs.from === 'boss@localhost');
+    expect((await rosterOf(carol))['boss@localhost']).toBeUndefined();
   });
 
   it('throttles token guessing per connection, then for the whole host', async () => {

@@ -1,0 +1,64 @@
+// Message of the day and welcome message (Prosody's mod_motd, mod_welcome) end to end with the
+// raw client: a session gets motd_text (its indentation removed) from motd_jid after its first
+// available presence, and only then; a new account registered in-band finds welcome_message,
+// with $username and $host replaced, waiting at its first login (offline storage).
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { type El, Wire } from '../helpers/wire.js';
+
+const PASS = 'motd-pass';
+const MODULES = 'modules_enabled = { "roster"; "saslauth"; "tls"; "register"; "motd"; "welcome" }';
+const CONFIG = [
+  MODULES,
+  'allow_registration = true',
+  'motd_text = [[\n    Maintenance on Sunday.\n    Back by noon.\n  ]]',
+  'motd_jid = "news@localhost"',
+  'welcome_message = "Hi $username, this is $host."',
+].join('\n');
+
+let ts: TestServer;
+const wires: Wire[] = [];
+
+beforeAll(async () => {
+  ts = await startTestServer({ extra: CONFIG });
+  await ts.addUser('dora', PASS);
+});
+afterEach(async () => {
+  await Promise.all(wires.splice(0).map((w) => w.close()));
+});
+afterAll(async () => {
+  await ts?.stop();
+});
+
+async function login(user: string): Promise<Wire> {
+  const w = await Wire.login({ port: ts.port, username: user, password: PASS });
+  wires.push(w);
+  return w;
+}
+
+const bodyOf = (el: El): string | undefined => (el.name === 'message' ? el.getChildText('body') : undefined);
+
+it('sends the message of the day after the first available presence, once per session', async () => {
+  const w = await login('dora');
+  await new Promise((r) => setTimeout(r, 200));
+  expect(w.received.some((el) => el.name === 'message')).toBe(false); // not before presence
+  w.send('<presence/>');
+  const motd = await w.waitFor((el) => el.name === 'message' && el.attrs.from === 'news@localhost');
+  expect(bodyOf(motd)).toBe('Maintenance on Sunday.\nBack by noon.');
+  expect(motd.attrs.to).toBe(w.jid);
+  w.send('<presence><show>away</show></presence>');
+  await new Promise((r) => setTimeout(r, 300));
+  expect(w.received.filter((el) => el.name === 'message')).toHaveLength(1);
+});
+
+it('welcomes a new account with a message waiting at its first login', async () => {
+  const reg = await Wire.open({ port: ts.port });
+  wires.push(reg);
+  await reg.startTls();
+  const done = await reg.iq(`<iq type='set' to='localhost'><query xmlns='jabber:iq:register'><username>eve</username><password>${PASS}</password></query></iq>`);
+  expect(done.attrs.type).toBe('result');
+  const w = await login('eve');
+  w.send('<presence/>');
+  const welcome = await w.waitFor((el) => el.name === 'message' && el.attrs.from === 'localhost');
+  expect(bodyOf(welcome)).toBe('Hi eve, this is localhost.');
+});
