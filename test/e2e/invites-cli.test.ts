@@ -8,13 +8,14 @@ import { type El, Wire, xmlEscape } from '../helpers/wire.js';
 
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const PASS = 'cli-invite-pass';
-const MODULES = 'modules_enabled = { "roster"; "saslauth"; "tls"; "register"; "invites"; "invites_register" }';
+const MODULES = 'modules_enabled = { "roster"; "saslauth"; "tls"; "register"; "invites"; "invites_register"; "invites_page" }';
+const EXTERNAL = 'http://clicliclicliclicli.b32.i2p/';
 
 let child: ChildServer;
 const wires: Wire[] = [];
 
 beforeAll(async () => {
-  child = await startChild({ extra: MODULES });
+  child = await startChild({ extra: `${MODULES}\nhttp_external_url = "${EXTERNAL}"`, http: true });
   await addUsers(child.configPath, [['boss@localhost', PASS]]);
 }, 30_000);
 afterAll(async () => {
@@ -41,8 +42,12 @@ const tokenOf = (uri: string): string => /preauth=([A-Za-z0-9_-]+)/.exec(uri)?.[
 it('clove invite create HOST prints an xmpp: URI whose token registers one account on the running server', async () => {
   const r = await clove('create', 'localhost');
   expect(r.code, r.stderr).toBe(0);
-  const uri = r.stdout.split('\n')[0] as string;
+  const [uri = '', landing = ''] = r.stdout.split('\n');
   expect(uri).toMatch(/^xmpp:localhost\?register;preauth=[A-Za-z0-9_-]{36}$/);
+  // The page at the operator's I2P URL, and it is served by the running server.
+  expect(landing).toBe(`${EXTERNAL}invite/${tokenOf(uri)}`);
+  const page = await fetch(`http://127.0.0.1:${child.httpPort}/invite/${tokenOf(uri)}`);
+  expect(page.status).toBe(200);
   expect(r.stderr).toMatch(/valid until/);
   const listed = await clove('list', 'localhost');
   expect(listed.stdout).toContain(tokenOf(uri).slice(0, 12));
@@ -62,7 +67,7 @@ it('clove invite create HOST prints an xmpp: URI whose token registers one accou
 it('clove invite contact USER@HOST: the new account and USER are subscribed both ways', async () => {
   const r = await clove('contact', 'boss@localhost', '--expires-after', '2d');
   expect(r.code, r.stderr).toBe(0);
-  const uri = r.stdout.trim();
+  const uri = r.stdout.split('\n')[0] as string;
   expect(uri).toMatch(/^xmpp:boss@localhost\?roster;preauth=[A-Za-z0-9_-]{36};ibr=y$/);
   expect((await registerWith(tokenOf(uri), 'friend')).attrs.type).toBe('result');
   const roster = async (user: string): Promise<string[]> => {

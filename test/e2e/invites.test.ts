@@ -7,6 +7,7 @@
 // a contact-only invitation; guessing is throttled per connection and per host.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { testUsers } from '../helpers/contacts.js';
 import { type El, Wire, xmlEscape } from '../helpers/wire.js';
 import { TestClock } from '../helpers/mam.js';
 import { createInvites } from '../../src/modules/invites/invites.js';
@@ -21,31 +22,23 @@ const MODULES = 'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "regi
 
 const clock = new TestClock();
 let ts: TestServer;
-const wires: Wire[] = [];
+const { login, closeAll, open } = testUsers(() => ts, PASS);
 
 beforeAll(async () => {
   ts = await startTestServer({ extra: MODULES, hosts: 'VirtualHost "localhost"\n  admins = { "boss@localhost" }', extraModules: [createInvites(clock)] });
   for (const u of ['boss', 'carol', 'dora']) await ts.addUser(u, PASS);
 });
-afterEach(async () => {
-  await Promise.all(wires.splice(0).map((w) => w.close()));
-});
+afterEach(closeAll);
 afterAll(async () => {
   await ts?.stop();
 });
 
 const condition = (iq: El): string | undefined => iq.getChild('error')?.elements().find((e) => e.xmlns === NS_STANZAS)?.name;
 
-async function login(user: string, password = PASS): Promise<Wire> {
-  const w = await Wire.login({ port: ts.port, username: user, password });
-  wires.push(w);
-  return w;
-}
-
 /** A connection after STARTTLS, before authentication. */
 async function fresh(): Promise<Wire> {
   const w = await Wire.open({ port: ts.port });
-  wires.push(w);
+  open.push(w);
   await w.startTls();
   return w;
 }

@@ -4,6 +4,7 @@
 // with $username and $host replaced, waiting at its first login (offline storage).
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { testUsers } from '../helpers/contacts.js';
 import { type El, Wire } from '../helpers/wire.js';
 
 const PASS = 'motd-pass';
@@ -17,24 +18,16 @@ const CONFIG = [
 ].join('\n');
 
 let ts: TestServer;
-const wires: Wire[] = [];
+const { login, closeAll, open } = testUsers(() => ts, PASS);
 
 beforeAll(async () => {
   ts = await startTestServer({ extra: CONFIG });
   await ts.addUser('dora', PASS);
 });
-afterEach(async () => {
-  await Promise.all(wires.splice(0).map((w) => w.close()));
-});
+afterEach(closeAll);
 afterAll(async () => {
   await ts?.stop();
 });
-
-async function login(user: string): Promise<Wire> {
-  const w = await Wire.login({ port: ts.port, username: user, password: PASS });
-  wires.push(w);
-  return w;
-}
 
 const bodyOf = (el: El): string | undefined => (el.name === 'message' ? el.getChildText('body') : undefined);
 
@@ -53,7 +46,7 @@ it('sends the message of the day after the first available presence, once per se
 
 it('welcomes a new account with a message waiting at its first login', async () => {
   const reg = await Wire.open({ port: ts.port });
-  wires.push(reg);
+  open.push(reg);
   await reg.startTls();
   const done = await reg.iq(`<iq type='set' to='localhost'><query xmlns='jabber:iq:register'><username>eve</username><password>${PASS}</password></query></iq>`);
   expect(done.attrs.type).toBe('result');

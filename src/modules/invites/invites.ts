@@ -14,7 +14,7 @@ import { StanzaError } from '../../core/errors.js';
 import { systemClock, type MamClock } from '../mam/expiry.js';
 import { DEFAULT_MAX_PENDING, InviteLimitError, InviteStore, inviteUri, type Invite, type StoredInvite } from './invite-store.js';
 import { GuessGuard, type GuessCount } from './guard.js';
-import { inviteLinks, type InviteLinks } from './links.js';
+import { INVITE_PATH, inviteLinks, type InviteLinks } from './links.js';
 import { subscribeBoth } from './subscribe.js';
 import type { RegistrationClaim } from '../registration.js';
 
@@ -99,7 +99,7 @@ function makeService(ctx: ModuleContext, store: InviteStore, guard: GuessGuard, 
         throw err;
       }
     },
-    links: (invite) => inviteLinks(ctx.host.config, host, invite, inviteUri(invite)),
+    links: (invite) => inviteLinks(ctx.host.config, host, invite, inviteUri(invite), ctx.items('http-route').some((r) => r.path === INVITE_PATH)),
     async check(token, conn) {
       guard.check(conn);
       const invite = await store.find(token);
