@@ -1,14 +1,16 @@
-// Message of the day and welcome message (Prosody's mod_motd, mod_welcome) end to end with the
-// raw client: a session gets motd_text (its indentation removed) from motd_jid after its first
-// available presence, and only then; a new account registered in-band finds welcome_message,
-// with $username and $host replaced, waiting at its first login (offline storage).
+// A community server's messages (Prosody's mod_motd, mod_welcome, mod_announce) end to end with
+// the raw client: a session gets motd_text (its indentation removed) from motd_jid after its
+// first available presence, and only then; a new account registered in-band finds
+// welcome_message, with $username and $host replaced, waiting at its first login (offline
+// storage); an admin's message to <host>/announce/online reaches every online session as a
+// headline, a non-admin's is refused.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { testUsers } from '../helpers/contacts.js';
 import { type El, Wire } from '../helpers/wire.js';
 
 const PASS = 'motd-pass';
-const MODULES = 'modules_enabled = { "roster"; "saslauth"; "tls"; "register"; "motd"; "welcome" }';
+const MODULES = 'modules_enabled = { "roster"; "saslauth"; "tls"; "register"; "motd"; "welcome"; "announce" }';
 const CONFIG = [
   MODULES,
   'allow_registration = true',
@@ -21,8 +23,8 @@ let ts: TestServer;
 const { login, closeAll, open } = testUsers(() => ts, PASS);
 
 beforeAll(async () => {
-  ts = await startTestServer({ extra: CONFIG });
-  await ts.addUser('dora', PASS);
+  ts = await startTestServer({ extra: CONFIG, hosts: 'VirtualHost "localhost"\n  admins = { "boss@localhost" }' });
+  for (const u of ['dora', 'boss', 'fred']) await ts.addUser(u, PASS);
 });
 afterEach(closeAll);
 afterAll(async () => {
@@ -54,4 +56,22 @@ it('welcomes a new account with a message waiting at its first login', async () 
   w.send('<presence/>');
   const welcome = await w.waitFor((el) => el.name === 'message' && el.attrs.from === 'localhost');
   expect(bodyOf(welcome)).toBe('Hi eve, this is localhost.');
+});
+
+it('sends an admin\'s message to <host>/announce/online to every online session as a headline', async () => {
+  const [boss, dora, fred] = await Promise.all([login('boss', 'desk'), login('dora', 'phone'), login('fred', 'laptop')]);
+  const dora2 = await login('dora', 'tablet');
+  boss.send("<message to='localhost/announce/online'><subject>Maintenance</subject><body>Down at 10:00 UTC.</body></message>");
+  for (const w of [boss, dora, dora2, fred]) {
+    const m = await w.waitFor((el) => el.name === 'message' && el.attrs.type === 'headline');
+    expect(m.attrs.from).toBe('localhost');
+    expect(m.attrs.to).toBe(w.jid);
+    expect(bodyOf(m)).toBe('Down at 10:00 UTC.');
+    expect(m.getChildText('subject')).toBe('Maintenance');
+  }
+  fred.send("<message id='no' to='localhost/announce/online'><body>spam</body></message>");
+  const refused = await fred.waitFor((el) => el.name === 'message' && el.attrs.type === 'error' && el.attrs.id === 'no');
+  expect(refused.getChild('error')?.getChild('forbidden', 'urn:ietf:params:xml:ns:xmpp-stanzas')).toBeDefined();
+  await new Promise((r) => setTimeout(r, 300));
+  expect(dora.received.filter((el) => el.name === 'message' && el.attrs.type === 'headline')).toHaveLength(1);
 });
