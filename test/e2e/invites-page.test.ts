@@ -3,7 +3,8 @@
 // loopback); the page is self-contained (no script, no outside resource), uncached, and shows
 // the xmpp: link and how to connect through I2P; its form creates the account (subscribed both
 // ways with the inviter), refusing a cross-site post, a wrong content type, differing passwords,
-// a taken name and an oversized body; a used, expired or unknown token gets one and the same 404.
+// a taken name and an oversized body; a used, expired or unknown token gets one and the same 404;
+// after too many wrong tokens every token gets 429.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { testUsers } from '../helpers/contacts.js';
@@ -115,4 +116,19 @@ it('an expired invitation gets the same 404 page', async () => {
   expect(r.status).toBe(404);
   expect(r.body.toString()).toContain('This invitation is not valid');
   expect((await post(path, { username: 'late', password: PASS, password2: PASS })).status).toBe(404);
+});
+
+it('answers 429 with Retry-After to every token once the host has seen too many wrong ones', async () => {
+  const { path } = await invitation('urn:xmpp:invite#create-account');
+  const statuses: number[] = [];
+  for (let i = 0; i < 32; i++) statuses.push((await get(`/invite/${String(i).padStart(36, 'Z')}`)).status);
+  // 404 until the budget (30 a minute, some spent by the tests above) runs out, then 429.
+  const first = statuses.indexOf(429);
+  expect(first).toBeGreaterThan(20);
+  expect(statuses.slice(0, first).every((s) => s === 404)).toBe(true);
+  expect(statuses.slice(first).every((s) => s === 429)).toBe(true);
+  const valid = await get(path);
+  expect(valid.status).toBe(429);
+  expect(Number(valid.headers['retry-after'])).toBeGreaterThan(0);
+  expect(valid.body.toString()).toContain('Too many attempts');
 });
