@@ -51,6 +51,8 @@ export async function invite(config: Config, args: string[]): Promise<number> {
         const given = flag(rest, '--expires-after');
         const ttl = given === undefined ? config.get<number>('invite_expiry', host) : parseDuration(given);
         if (ttl === undefined) throw new ServerError('usage', `--expires-after ${given ?? ''}: expected a duration like "1d", "1w" or a number of seconds`);
+        // COMPAT: Prosody — `invite create_account --admin` gives the account a role; Clove's admins are the config's.
+        if (rest.includes('--admin')) throw new ServerError('usage', `Clove has no roles: add the new account to admins in ${config.file} once it exists`);
         const reusable = rest.includes('--reusable');
         if (reusable && sub === 'contact') throw new ServerError('usage', '--reusable applies to account invitations (clove invite create)');
         const fields = sub === 'contact'

@@ -170,6 +170,24 @@ describe('invitations with registration closed', () => {
     expect((await rosterOf(carol))['boss@localhost']).toBeUndefined();
   });
 
+  it('an invitation for one username registers only that name; a reusable one registers several accounts', async () => {
+    const service = ts.server.hosts.get('localhost')!.items('invite-service')[0]!;
+    const named = await service.create({ type: 'register', creator: 'test', username: 'alice', allowRegistration: true });
+    expect(service.links(named).uri).toMatch(/^xmpp:alice@localhost\?register;preauth=/);
+    const w = await fresh();
+    expect((await preauth(w, named.token)).attrs.type).toBe('result');
+    const wrongName = await register(w, 'mallory');
+    expect(condition(wrongName)).toBe('not-allowed');
+    expect((await register(w, 'alice')).attrs.type).toBe('result');
+
+    const reusable = await service.create({ type: 'register', creator: 'test', allowRegistration: true, reusable: true });
+    for (const user of ['many1', 'many2']) {
+      const c = await fresh();
+      expect((await preauth(c, reusable.token)).attrs.type).toBe('result');
+      expect((await register(c, user)).attrs.type).toBe('result');
+    }
+  });
+
   it('throttles token guessing per connection, then for the whole host', async () => {
     const boss = await login('boss');
     const valid = tokenOf(field(await command(boss, 'urn:xmpp:invite#create-account'), 'uri'));
