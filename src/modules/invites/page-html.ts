@@ -8,7 +8,7 @@ export function esc(s: string): string {
 }
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f1ec;color:#222}
-main{max-width:40em;margin:0 auto;padding:1em 1.2em 3em}h1{font-size:1.6em}h2{font-size:1.15em;margin-top:1.6em}
+main{max-width:40em;margin:0 auto;padding:1em 1.2em 3em}h1{font-size:1.6em}h1,p,li{overflow-wrap:anywhere}h2{font-size:1.15em;margin-top:1.6em}
 pre,code{background:#fff;border:1px solid #ddd;border-radius:4px;padding:.1em .3em;overflow-x:auto}pre{padding:.6em}
 .button,button{display:inline-block;background:#5b3c88;color:#fff;border:0;border-radius:4px;padding:.5em 1em;text-decoration:none;font-size:1em}
 label{display:block;margin-top:.7em}input{font-size:1em;padding:.3em;width:100%;max-width:20em;box-sizing:border-box}
@@ -28,7 +28,7 @@ ${body}
 
 /** How to reach `host` through I2P: a client tunnel, or i2pd's SOCKS proxy. */
 function connectHelp(host: string): string {
-  const tunnel = `[xmpp-${host.split('.')[0] ?? 'server'}]
+  const tunnel = `[xmpp-${(host.split('.')[0] ?? 'server').slice(0, 8)}]
 type = client
 address = 127.0.0.1
 port = 5222
