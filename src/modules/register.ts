@@ -111,8 +111,11 @@ export default defineModule({
         throw new StanzaError('policy-violation', 'this server requires encryption: use STARTTLS before registering');
       }
       // An invitation (XEP-0445, module invites_register) opens registration for its session.
-      if (!allowRegistration() && !ctx.items('registration-gate')[0]?.admits(session)) {
-        const text = 'in-band registration is closed on this server; ask its administrator for an account';
+      const gate = ctx.items('registration-gate')[0];
+      if (!allowRegistration() && !gate?.admits(session)) {
+        const text = gate
+          ? 'registration on this server is by invitation only: open your invitation link (XEP-0445 preauth first)'
+          : 'in-band registration is closed on this server; ask its administrator for an account';
         throw type === 'get' ? new StanzaError('service-unavailable', text) : new StanzaError('not-allowed', text);
       }
       if (type === 'get') return registrationForm(host.name);

@@ -84,9 +84,12 @@ describe('invitations with registration closed', () => {
     const w = await fresh();
     const features = w.features as El;
     expect(features.getChild('register', 'urn:xmpp:ibr-token:0')).toBeDefined();
-    expect(features.getChild('register', 'http://jabber.org/features/iq-register')).toBeUndefined();
+    // Offered too, as Prosody's invitation-only setup does (Conversations needs it).
+    expect(features.getChild('register', 'http://jabber.org/features/iq-register')).toBeDefined();
     // Closed without the token…
-    expect(condition(await register(w, 'newbie'))).toBe('not-allowed');
+    const closed = await register(w, 'newbie');
+    expect(condition(closed)).toBe('not-allowed');
+    expect(closed.getChild('error')?.getChildText('text', NS_STANZAS)).toMatch(/by invitation only/);
     // …open with it.
     expect((await preauth(w, token)).attrs.type).toBe('result');
     const form = await w.iq(`<iq type='get' to='localhost'><query xmlns='${NS_REGISTER}'/></iq>`);

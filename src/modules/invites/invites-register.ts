@@ -15,6 +15,7 @@
 //   the user asks for the contact's presence in return), and the invitation is used up.
 import { defineModule } from '../../core/modules.js';
 import { x, Element } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
 import { StanzaError, errorReply } from '../../core/errors.js';
 import { iqResult } from '../../core/stanza.js';
 import { Priority } from '../../core/events.js';
@@ -48,6 +49,11 @@ export default defineModule({
     ctx.hook('stream-features', ({ session, features }) => {
       if (session.state === 'negotiating' && (session.secure || !requireEncryption())) {
         features.append(x('register', { xmlns: NS_IBR_TOKEN }), x('register', { xmlns: NS_INVITE_LEGACY }));
+        // COMPAT: Conversations — it registers with an invitation only where the XEP-0077 stream
+        // feature is offered too, as Prosody offers it in its invitation-only setup
+        // (allow_registration with registration_invite_only); without a token the
+        // registration is refused all the same.
+        if (!features.getChild('register', NS.REGISTER_FEATURE)) features.append(x('register', { xmlns: NS.REGISTER_FEATURE }));
       }
       return undefined;
     });
