@@ -227,7 +227,9 @@ clove_bcrypt_cost = 10
 -- it in modules_disabled of a VirtualHost, to keep no history there),
 -- version, time, uptime (off by default: it tells when the server restarted), lastactivity
 -- (last logout of users, for their contacts; off by default, as in Debian's Prosody), adhoc and
--- admin_adhoc, server_contact_info (contact addresses in disco, off by default), darknet
+-- admin_adhoc, server_contact_info (contact addresses in disco, off by default), invites,
+-- invites_adhoc, invites_register and invites_page (invitation links, docs/invitations.md),
+-- motd, welcome and announce (messages to users; all off by default), darknet
 -- (built in: loaded even when not listed; disabling it is allowed only with
 -- darknet_only = false). saslauth, tls and dialback are part of the stream layer.
 modules_enabled = {
