@@ -159,7 +159,7 @@ export default defineModule({
           claim?.release();
           throw accountError(err, username);
         }
-        ctx.log.info({ user: username, invited: claim !== undefined }, 'account registered in-band');
+        ctx.log.info({ user: username, invited: claim !== undefined }, 'account registered');
         try {
           await claim?.commit(username);
         } catch (err) {

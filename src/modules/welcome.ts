@@ -5,8 +5,8 @@
 import { defineModule } from '../core/modules.js';
 import { x } from '../xml/element.js';
 
-/** The default text, as Prosody's in spirit. */
-const DEFAULT = 'Hello $username, welcome to the $host IM server!';
+/** The text when welcome_message is not set. */
+const DEFAULT = 'Welcome to $host, $username! Your account is ready.';
 
 /** The welcome text for one account. */
 export function welcomeText(template: string, username: string, host: string): string {
