@@ -2,7 +2,8 @@
 // mod_invites_adhoc and mod_invites_register) with the raw client, registration closed
 // (allow_registration unset): an admin's contact invitation from the ad-hoc command registers
 // an account and both rosters hold the other with subscription 'both'; a used token, an expired
-// one (a clock the test moves) and a guessed one are refused with item-not-found; two
+// one (a clock the test moves) and a guessed one are refused with item-not-found; slixmpp's
+// XEP-0077 client registers with a token it gives first (XEP-0445); two
 // registrations racing for one token create one account; a user without allow_user_invites gets
 // a contact-only invitation; guessing is throttled per connection and per host.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { testUsers } from '../helpers/contacts.js';
 import { type El, Wire, xmlEscape } from '../helpers/wire.js';
 import { TestClock } from '../helpers/mam.js';
+import { Slixmpp } from '../helpers/slixmpp.js';
 import { createInvites } from '../../src/modules/invites/invites.js';
 
 const NS_CMD = 'http://jabber.org/protocol/commands';
@@ -111,6 +113,20 @@ describe('invitations with registration closed', () => {
     expect(reused.toString()).not.toContain(token);
     expect(condition(await register(again, 'second'))).toBe('not-allowed');
     expect(await ts.server.hosts.get('localhost')!.accounts.exists('second')).toBe(false);
+  });
+
+  it("slixmpp's XEP-0077 client registers with an account invitation (the token given first, XEP-0445) and logs in", async () => {
+    const boss = await login('boss');
+    const token = tokenOf(field(await command(boss, 'urn:xmpp:invite#create-account'), 'uri'));
+    const py = await Slixmpp.start(ts);
+    try {
+      const s = await py.call<{ jid: string; registered: boolean }>('register', { name: 'inv', jid: 'slixinvited@localhost', password: PASS, preauth: token });
+      expect(s.registered).toBe(true);
+      expect(s.jid.startsWith('slixinvited@localhost/')).toBe(true);
+    } finally {
+      await py.stop();
+    }
+    expect(await ts.server.hosts.get('localhost')!.accounts.exists('slixinvited')).toBe(true);
   });
 
   it('an account invitation expires after invite_expiry (one week) on the clock', async () => {
