@@ -240,7 +240,9 @@ clove_bcrypt_cost = 10
 -- (last logout of users, for their contacts; off by default, as in Debian's Prosody), adhoc and
 -- admin_adhoc, server_contact_info (contact addresses in disco, off by default),
 -- http_openmetrics and http_status (the operator's /metrics and /status, off by default;
--- docs/metrics.md), darknet
+-- docs/metrics.md), invites, invites_adhoc, invites_register and invites_page (invitation
+-- links, docs/invitations.md), motd, welcome and announce (messages to users; all off by
+-- default), darknet
 -- (built in: loaded even when not listed; disabling it is allowed only with
 -- darknet_only = false). saslauth, tls and dialback are part of the stream layer.
 modules_enabled = {
@@ -344,10 +346,23 @@ darknet_map = {
 -- JID and password); true also serves it through an i2pd HTTP tunnel:
 -- http_status_allow_i2p = false
 
----------- Informational (accepted) ----------
+---------- Community server: message of the day, welcome, invitations ----------
 
+-- Message of the day (module "motd"), sent to each session at login, from motd_jid (the host):
 -- motd_text = "Welcome to this server."
--- welcome_message = "Your account is ready."
+-- motd_jid = "localhost"
+-- Message to every new account (module "welcome"); $username and $host are replaced:
+-- welcome_message = "Hello $username, welcome to $host!"
+
+-- Invitations (modules "invites", "invites_adhoc", "invites_register"; docs/invitations.md):
+-- admins create links with the ad-hoc commands or `clove invite create HOST`, and an invitation
+-- registers an account even with allow_registration = false.
+-- invite_expiry = "1w"
+-- invites_max_pending = 1000
+-- Users (not only admins) may invite new accounts:
+-- allow_user_invites = false
+-- Every user may create contact invitations (XEP-0379):
+-- allow_contact_invites = true
 
 ---------- Hosts ----------
 

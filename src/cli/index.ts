@@ -15,6 +15,7 @@ import { acquirePidfile, checkPidfile } from './pidfile.js';
 import { reload, status, stop } from './control.js';
 import { daemonize, isDaemonChild, notifyParent } from './daemon.js';
 import { handleReload } from './reload.js';
+import { invite } from './invite.js';
 import { resolveModules, MODULES } from '../modules/index.js';
 import { resolveComponentModules } from '../component/modules.js';
 
@@ -34,6 +35,9 @@ commands:
   reload                check the config, then make the running server reload it (SIGHUP)
   register USER HOST PASSWORD  create an account (for scripts)
   unregister USER HOST  delete an account (for scripts)
+  invite create HOST|USER@HOST [--reusable] [--expires-after 1w]  an account invitation: prints its xmpp: URI and page
+  invite contact USER@HOST  an invitation to become USER's contact (registering an account if needed)
+  invite list HOST | invite delete HOST ID  pending invitations; revoke one
   about                 print version, Node.js version, config file, hosts and modules
 The config comes from --config PATH or $CLOVE_CONFIG; without either, the embedded default
 (VirtualHost "localhost", ./data, ./certs) is used.`;
@@ -64,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'import-prosody': return await importProsody(config, rest);
       case 'register': await register(config, rest); return 0;
       case 'unregister': await unregister(config, rest); return 0;
+      case 'invite': return await invite(config, rest);
       case 'about': return await about(config);
       default:
         process.stderr.write(`clove: unknown command '${cmd}'\n${USAGE}\n`);

@@ -53,6 +53,7 @@ const LIVE = new Set([
   's2s_connect_timeout', 's2s_timeout', 's2s_send_deadline', 's2s_idle_timeout',
   'c2s_max_connections', 'c2s_max_unauthenticated', 's2s_max_connections', 's2s_max_unauthenticated', 'max_resources',
   'admins', 'hide_os_type', 'version_to_remote', 'smacks_hibernation_time', 'smacks_max_queue_size',
+  'allow_user_invites', 'allow_contact_invites',
 ]);
 
 /** Whether one entry of changedOptions() is applied by a reload. */

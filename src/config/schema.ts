@@ -203,8 +203,14 @@ const ROWS: Row[] = [
   { name: 'openmetrics_allow_ips', type: 'string-list', default: ['127.0.0.1', '::1'], doc: 'Client addresses allowed to read /metrics (module http_openmetrics); requests that came through an i2pd HTTP tunnel are refused whatever their address.' },
   { name: 'openmetrics_allow_cidr', type: 'string-list', default: [], doc: 'Address ranges (e.g. "10.0.0.0/8") allowed to read /metrics besides openmetrics_allow_ips.' },
   { name: 'http_status_allow_i2p', type: 'boolean', default: false, doc: 'Let admins open /status (module http_status) through an i2pd HTTP tunnel, not only from this machine.' },
-  { name: 'motd_text', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to users when they log in.' },
-  { name: 'welcome_message', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Message sent to newly registered users.' },
+  { name: 'motd_text', type: 'string', default: undefined, scope: 'both', doc: 'Message of the day (module motd): sent to each client session when it first becomes available, from motd_jid; unset, nothing is sent. Leading spaces of each line are removed, as Prosody.' },
+  { name: 'motd_jid', type: 'string', default: undefined, scope: 'both', doc: 'Who the message of the day comes from (module motd); default the host itself.' },
+  { name: 'welcome_message', type: 'string', default: undefined, scope: 'both', doc: 'Message to every new account (module welcome), kept offline until its first login; $username and $host are replaced. Default: a line naming the host and the account.' },
+  // Invitations (modules invites, invites_adhoc, invites_register)
+  { name: 'invite_expiry', type: 'duration', default: 7 * 86400, scope: 'both', doc: 'How long an invitation stays valid (module invites): "1d", "1w", … or seconds; default one week, as Prosody.' },
+  { name: 'invites_max_pending', type: 'integer', default: 1000, min: 1, max: 1000000, scope: 'both', doc: 'Most invitations pending on a host (expired ones do not count); creating one more is refused with resource-constraint. Each creator has at most 50.' },
+  { name: 'allow_user_invites', type: 'boolean', default: false, scope: 'both', doc: 'Whether users who are not admins may create invitations that register new accounts (module invites_adhoc); without it their invitations only make contacts of existing accounts. As Prosody. Applied live.' },
+  { name: 'allow_contact_invites', type: 'boolean', default: true, scope: 'both', doc: 'Whether every local user may use the contact invitation command (urn:xmpp:invite#invite); off, only admins. As Prosody. Applied live.' },
 ];
 
 /** Every option Clove knows, in table order. */

@@ -10,6 +10,14 @@ import type { DarknetTarget, LogLevel, LogTarget, OptionSpec } from './schema.js
 /** Seconds in the units of Prosody's durations (a month is 31 days, a year 365.2425). */
 const DURATION_UNITS: Readonly<Record<string, number>> = { '': 1, d: 86400, w: 7 * 86400, m: 31 * 86400, y: 365.2425 * 86400 };
 
+/** A duration as Prosody writes it ("1w", "30d", "never", "3600") in seconds, or undefined when it is not one. */
+export function parseDuration(text: string): number | undefined {
+  const s = text.trim().toLowerCase();
+  if (s === 'never') return Infinity;
+  const m = /^(\d+)\s*([dwmy]?)$/.exec(s);
+  return m ? Number(m[1]) * DURATION_UNITS[m[2] as string]! : undefined;
+}
+
 export interface ConvertContext {
   readonly file: string;
   /** Record a non-fatal remark about the value at `line`. */
@@ -131,11 +139,7 @@ class Converter {
   duration(v: LuaValue): number {
     const want = 'a duration like "1w", "1y", "never" or a number of seconds';
     if (v.type === 'number') return Number.isFinite(v.value) && v.value >= 0 ? v.value : this.expected(v, want);
-    const s = this.str(v, want).trim().toLowerCase();
-    if (s === 'never') return Infinity;
-    const m = /^(\d+)\s*([dwmy]?)$/.exec(s);
-    if (!m) return this.expected(v, want);
-    return Number(m[1]) * DURATION_UNITS[m[2] as string]!;
+    return parseDuration(this.str(v, want)) ?? this.expected(v, want);
   }
 
   enumValue(v: LuaValue): string {

@@ -36,10 +36,17 @@ import mam from './mam/mam.js';
 import mucMam from './muc-mam/muc-mam.js';
 import httpFileShare from './http-file-share/share.js';
 import httpAltconnect from './http-altconnect.js';
+import invites from './invites/invites.js';
+import invitesAdhoc from './invites/invites-adhoc.js';
+import invitesRegister from './invites/invites-register.js';
+import invitesPage from './invites/invites-page.js';
+import motd from './motd.js';
+import announce from './announce.js';
+import welcome from './welcome.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam, httpFileShare, httpAltconnect, httpOpenmetrics, httpStatus].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam, httpFileShare, httpAltconnect, httpOpenmetrics, httpStatus, invites, invitesAdhoc, invitesRegister, invitesPage, announce, motd, welcome].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */

@@ -8,7 +8,8 @@
 //   upgrade and ask again. The stream feature is only offered once the stream is encrypted.
 // - Registration closed (allow_registration = false): a `get` gets `service-unavailable`
 //   (§3.1: "a host that does not support in-band registration"), a `set` gets `not-allowed`;
-//   both say so in text. Password change and removal work either way.
+//   both say so in text. Password change and removal work either way. A client that gave a
+//   valid invitation first (XEP-0445, module invites_register) may register all the same.
 // - The throttle behind i2pd (every client comes from loopback: docs/architecture.md) is per connection
 //   and per host, never per address: one account per connection and at most
 //   MAX_ATTEMPTS_PER_CONNECTION tries, refused with `not-acceptable` (§3.1.1 names it for both);
@@ -31,6 +32,7 @@ import { AccountError } from '../storage/accounts.js';
 import { JidError, prepLocal, tryParseJid } from '../jid/jid.js';
 import type { C2SSession } from '../core/session.js';
 import type { StanzaEvent } from '../core/events-map.js';
+import type { AccountRegistrar, RegistrationClaim } from './registration.js';
 import { SlidingWindow } from '../throttle/window.js';
 
 /** Registration attempts (iq set) one connection may make before it has to reconnect. */
@@ -108,8 +110,12 @@ export default defineModule({
       if (requireEncryption() && !session.secure) {
         throw new StanzaError('policy-violation', 'this server requires encryption: use STARTTLS before registering');
       }
-      if (!allowRegistration()) {
-        const text = 'in-band registration is closed on this server; ask its administrator for an account';
+      // An invitation (XEP-0445, module invites_register) opens registration for its session.
+      const gate = ctx.items('registration-gate')[0];
+      if (!allowRegistration() && !gate?.admits(session)) {
+        const text = gate
+          ? 'registration on this server is by invitation only: open your invitation link (XEP-0445 preauth first)'
+          : 'in-band registration is closed on this server; ask its administrator for an account';
         throw type === 'get' ? new StanzaError('service-unavailable', text) : new StanzaError('not-allowed', text);
       }
       if (type === 'get') return registrationForm(host.name);
@@ -129,28 +135,45 @@ export default defineModule({
       }
       state.attempts++;
       const sub = readSubmission(query, [NS.REGISTER]);
-      const username = checkUsername(sub.username);
-      const password = checkPassword(sub.password);
-      // A taken name is refused before it costs the host's budget or any password hashing.
-      if (await host.accounts.exists(username)) throw new StanzaError('conflict', `the username '${username}' is taken`);
-      const slot = budget.take();
-      if (typeof slot === 'number') {
-        throw new StanzaError('resource-constraint', `too many new accounts on this server recently; try again in ${slot} seconds`, 'wait');
-      }
-      try {
-        await host.accounts.create(username, password);
-      } catch (err) {
-        slot.release();
-        throw accountError(err, username);
-      }
+      const gate = ctx.items('registration-gate')[0];
+      await registrar.register(sub.username, sub.password, gate && ((username) => gate.claim(session, username)));
       state.registered = true;
-      ctx.log.info({ user: username }, 'account registered in-band');
-      try {
-        await ctx.fire('user-created', { host: host.name, username });
-      } catch (err) {
-        ctx.log.error({ err, user: username }, 'a user-created handler failed');
-      }
     }
+
+    const registrar: AccountRegistrar = {
+      async register(given, givenPassword, claimFor) {
+        const username = checkUsername(given);
+        const password = checkPassword(givenPassword);
+        // A taken name is refused before it costs the host's budget or any password hashing.
+        if (await host.accounts.exists(username)) throw new StanzaError('conflict', `the username '${username}' is taken`);
+        const slot = budget.take();
+        if (typeof slot === 'number') {
+          throw new StanzaError('resource-constraint', `too many new accounts on this server recently; try again in ${slot} seconds`, 'wait');
+        }
+        let claim: RegistrationClaim | undefined;
+        try {
+          claim = await claimFor?.(username);
+          await host.accounts.create(username, password);
+        } catch (err) {
+          slot.release();
+          claim?.release();
+          throw accountError(err, username);
+        }
+        ctx.log.info({ user: username, invited: claim !== undefined }, 'account registered');
+        try {
+          await claim?.commit(username);
+        } catch (err) {
+          ctx.log.error({ err, user: username }, 'using up the invitation failed');
+        }
+        try {
+          await ctx.fire('user-created', { host: host.name, username });
+        } catch (err) {
+          ctx.log.error({ err, user: username }, 'a user-created handler failed');
+        }
+        return username;
+      },
+    };
+    ctx.provide('account-registrar', registrar);
 
     // ---- after authentication: the account's own settings ----
 

@@ -8,7 +8,7 @@
 import { x, type Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
 import { tryParseJid, type Jid } from '../../jid/jid.js';
-import { defineModule } from '../../core/modules.js';
+import { defineModule, type ModuleContext } from '../../core/modules.js';
 import type { Config } from '../../config/config.js';
 import { StanzaError, StreamError } from '../../core/errors.js';
 import { ConfigError } from '../../config/errors.js';
@@ -31,7 +31,7 @@ const form = (title: string, fields: Field[]): FormSpec => ({ title, formType: N
 const result = (fields: Field[], ...extra: Element[]): Element => formElement('result', { formType: NS.ADMIN, fields }).append(...extra);
 
 /** The bare JIDs in `admins`, for `host` and globally; a value that is not a user JID fails start-up (and a reload). */
-function adminJids(config: Config, host: string): Set<string> {
+export function adminJids(config: Config, host: string): Set<string> {
   const out = new Set<string>();
   for (const scope of [undefined, host]) {
     for (const text of config.get<string[]>('admins', scope)) {
@@ -41,6 +41,16 @@ function adminJids(config: Config, host: string): Set<string> {
     }
   }
   return out;
+}
+
+/** Send a headline from the host to every bound session of the host (XEP-0133 announce, module announce); returns how many got it. */
+export function announceToOnline(ctx: Pick<ModuleContext, 'host' | 'send'>, body: string, subject?: string): number {
+  const host = ctx.host.name;
+  const sessions = ctx.host.sessions.all(host).filter((s) => s.jid);
+  for (const s of sessions) {
+    void ctx.send(x('message', { type: 'headline', from: host, to: (s.jid as Jid).toString() }, subject && x('subject', null, subject), x('body', null, body)));
+  }
+  return sessions.length;
 }
 
 /** An AccountError as the stanza error XEP-0133 §5 gives it. */
@@ -83,14 +93,7 @@ export default defineModule({
       return jid;
     };
     const online = (): string[] => [...new Set(host.sessions.all(host.name).map((s) => s.username))].sort();
-    /** A headline from the server to every bound session; returns how many got it. */
-    const announce = (body: string, subject?: string): number => {
-      const sessions = host.sessions.all(host.name).filter((s) => s.jid);
-      for (const s of sessions) {
-        ctx.send(x('message', { type: 'headline', from: host.name, to: (s.jid as Jid).toString() }, subject && x('subject', null, subject), x('body', null, body)));
-      }
-      return sessions.length;
-    };
+    const announce = (body: string, subject?: string): number => announceToOnline(ctx, body, subject);
 
     offer({
       node: node('add-user'),

@@ -63,8 +63,9 @@ class Driver:
 
     # ---- connecting ----
 
-    async def connect(self, name, jid, password, mech=None, resource=None, timeout=15, register=False):
-        """Log a client in; with `register`, create the account in-band first (XEP-0077)."""
+    async def connect(self, name, jid, password, mech=None, resource=None, timeout=15, register=False, preauth=None):
+        """Log a client in; with `register`, create the account in-band first (XEP-0077), giving
+        the invitation token `preauth` first when there is one (XEP-0445)."""
         if name in self.clients:
             raise Failure(kind="usage", text=f"client {name} exists")
         full = f"{jid}/{resource}" if resource else jid
@@ -91,6 +92,20 @@ class Driver:
             # session, so the plugin's own registration iqs would wait for a session that needs
             # them first; let them through.
             xmpp._always_send_everything = True
+            if preauth:
+                # slixmpp has no XEP-0445: the token goes in its own iq just before the plugin
+                # asks for the registration form, as an invitation-aware client sends it.
+                plugin = xmpp["xep_0077"]
+                ask_form = plugin.get_registration
+
+                async def with_token(*args, **kwargs):
+                    iq = xmpp.Iq()
+                    iq["type"] = "set"
+                    iq.xml.append(ET.Element("{urn:xmpp:pars:0}preauth", {"token": preauth}))
+                    await iq.send(timeout=IQ_TIMEOUT)
+                    return await ask_form(*args, **kwargs)
+
+                plugin.get_registration = with_token
 
         record = {"xmpp": xmpp, "features": [], "tls": None, "mech": None, "online": False}
         self.clients[name] = record
@@ -203,7 +218,7 @@ class Driver:
 
     async def cmd_register(self, a):
         """Register the account in-band with the legacy fields, then log in with it."""
-        return await self.connect(a["name"], a["jid"], a["password"], a.get("mech"), a.get("resource"), register=True)
+        return await self.connect(a["name"], a["jid"], a["password"], a.get("mech"), a.get("resource"), register=True, preauth=a.get("preauth"))
 
     async def cmd_change_password(self, a):
         """XEP-0077 password change through slixmpp's plugin."""

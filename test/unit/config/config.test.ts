@@ -197,11 +197,11 @@ describe('warnings', () => {
   });
 
   it('warns once per accepted option and once per reassignment', () => {
-    const c = parse('prosody_user = "a"\nprosody_user = "b"\nVirtualHost "a"\nmotd_text = "hi"\nVirtualHost "b"\nmotd_text = "ho"');
+    const c = parse('prosody_user = "a"\nprosody_user = "b"\nVirtualHost "a"\ntls_profile = "modern"\nVirtualHost "b"\ntls_profile = "old"');
     expect(c.warnings).toEqual([
       `${F}:1: option 'prosody_user' is accepted for Prosody compatibility but Clove does not act on it yet`,
       `${F}:2: option 'prosody_user' is set again; this replaces the value from line 1`,
-      `${F}:4: option 'motd_text' is accepted for Prosody compatibility but Clove does not act on it yet`,
+      `${F}:4: option 'tls_profile' is accepted for Prosody compatibility but Clove does not act on it yet`,
     ]);
     expect(c.get('daemonize')).toBe(false);
   });
