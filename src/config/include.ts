@@ -1,6 +1,6 @@
 // Reading a config file with its Includes, as Prosody's configmanager does: an Include path is
 // relative to the including file; a `*` or `?` in its last part is a glob over that directory
-// (dot files skipped, regular files only, sorted by name — Prosody takes the directory's order,
+// (dot files and directories skipped, sorted by name — Prosody takes the directory's order,
 // which is unspecified); a missing non-glob file is an error naming the including line; a glob
 // matching nothing is not. Each included file is its own chunk (its locals are its own) and starts
 // in the global section; after it, the including file continues in the section it was in. Include
@@ -188,11 +188,13 @@ class Reader {
     try {
       names = readdirSync(dir);
     } catch (err) {
-      return fail(`Include "${path}": cannot list the directory ${dir}: ${readFailure(err)}`);
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : readFailure(err);
+      return fail(`Include "${path}": cannot list the directory ${dir}: ${why}`);
     }
     const re = globRegExp(pattern);
-    const isFile = (p: string): boolean => { try { return statSync(p).isFile(); } catch { return false; } };
-    return names.filter((n) => !n.startsWith('.') && re.test(n)).sort().map((n) => join(dir, n)).filter(isFile);
+    // A matching directory is skipped; anything else that matches is read (a dangling link is an error, as in Prosody).
+    const isDir = (p: string): boolean => { try { return statSync(p).isDirectory(); } catch { return false; } };
+    return names.filter((n) => !n.startsWith('.') && re.test(n)).sort().map((n) => join(dir, n)).filter((p) => !isDir(p));
   }
 }
 
