@@ -73,6 +73,15 @@ describe("Debian's stock prosody.cfg.lua", () => {
     expect(r.stdout).toContain(`${join(dir, 'conf.d/localhost.cfg.lua')}:4: section VirtualHost "localhost"`);
     expect(r.stdout).toMatch(new RegExp(`${config.replace(/\./g, '\\.')}:\\d+: ignored plugin_paths`));
     expect(r.stdout).toContain(`${join(dir, 'conf.d/zz-clove-test.cfg.lua')}:2: local   local dir`);
+    // `clove check` prints the same report before the certificate and routing checks.
+    const all = await runClove(['--config', config, 'check'], '', env);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain(`${join(dir, 'conf.d/localhost.cfg.lua')}:4: section VirtualHost "localhost"`);
+    // Only an error fails: one in an included file, named by its file and line.
+    writeFileSync(join(dir, 'conf.d', 'bad.cfg.lua'), '-- broken\nc2s_timeout = 60 * "five"\n');
+    const bad = await runClove(['--config', config, 'check', 'config'], '', env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(`clove: ${join(dir, 'conf.d/bad.cfg.lua')}:2: attempt to perform arithmetic on a string value (option 'c2s_timeout')\n`);
   }, 30000);
 
   it('starts Clove with its conf.d include, and a user made with clove adduser logs in', async () => {

@@ -35,6 +35,10 @@ const PRIORITY: Readonly<Record<string, readonly [number, number]>> = {
   '^': [14, 13],
 };
 const UNARY_PRIORITY = 12;
+/** The longest string `..` may build: a chain of `local b = a .. a` lines would otherwise double without end. */
+export const MAX_STRING_LENGTH = 1024 * 1024;
+/** The most entries a table may hold, counting those of tables nested in it (a local table used twice counts twice). */
+export const MAX_TABLE_ENTRIES = 1_000_000;
 const BITWISE = new Set(['|', '~', '&', '<<', '>>']);
 const ARITH = new Set(['+', '-', '*', '/', '//', '%', '^']);
 
@@ -76,6 +80,16 @@ function border(t: LuaTable): number {
   }
   let n = 0;
   while (present.has(n + 1)) n++;
+  return n;
+}
+
+/** Entries of each table built, nested ones included (a local table can be referenced many times). */
+const weights = new WeakMap<LuaTable, number>();
+
+function weight(t: LuaTable): number {
+  let n = 0;
+  for (const e of t.entries) n += 1 + (e.value.type === 'table' ? (weights.get(e.value) ?? weight(e.value)) : 0);
+  weights.set(t, n);
   return n;
 }
 
@@ -128,6 +142,13 @@ export abstract class ExpressionParser extends LiteralParser {
       }
       left = this.binary(op, left, this.expression(prio[1], option), tok.line, option);
     }
+  }
+
+  /** A table constructor, refused when it (with the tables in it) holds more than MAX_TABLE_ENTRIES entries. */
+  protected override table(open: number, option?: string): LuaTable {
+    const t = super.table(open, option);
+    if (weight(t) > MAX_TABLE_ENTRIES) this.fail(open, `the table holds more than ${MAX_TABLE_ENTRIES} entries (counting the tables in it)`, option);
+    return t;
   }
 
   /** Read (checking syntax and names) without evaluating: the untaken side of `and`/`or`. */
@@ -266,6 +287,7 @@ export abstract class ExpressionParser extends LiteralParser {
       const sx = text(x);
       const sy = text(y);
       if (sx === undefined || sy === undefined) return this.fail(line, `attempt to concatenate ${a(sx === undefined ? x : y)}`, option);
+      if (sx.length + sy.length > MAX_STRING_LENGTH) this.fail(line, `the string built by '..' is longer than ${MAX_STRING_LENGTH} characters`, option);
       return { type: 'string', value: sx + sy, line: x.line };
     }
     if (op === '==' || op === '~=') return { type: 'boolean', value: equal(x, y) === (op === '=='), line: x.line };

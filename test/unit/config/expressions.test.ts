@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { formatNumber } from '../../../src/config/lua/arith.js';
 import { parseLua, type LuaStatement } from '../../../src/config/lua/config-chunk.js';
-import type { ChunkHost } from '../../../src/config/lua/expression.js';
+import { MAX_STRING_LENGTH, MAX_TABLE_ENTRIES, type ChunkHost } from '../../../src/config/lua/expression.js';
 import type { LuaValue } from '../../../src/config/lua/values.js';
 
 const F = '/etc/prosody/prosody.cfg.lua';
@@ -193,5 +193,27 @@ describe('file readers (with the loader, they read relative to the config file)'
 
   it('a reader call can be part of an expression', () => {
     expect(assigned('x = "[" .. FileLine("secret.txt") .. "]"', h).x).toMatchObject({ value: '[p4ss]' });
+  });
+});
+
+describe('bounds on what expressions build', () => {
+  it('refuses a string that doubles past the cap, naming the line', () => {
+    const lines = ['local s0 = "xxxxxxxxxxxxxxxx"'];
+    let i = 0;
+    while (16 * 2 ** i <= MAX_STRING_LENGTH) lines.push(`local s${i + 1} = s${i} .. s${i++}`);
+    expect(() => parseLua(lines.join('\n'), F)).toThrow(new RegExp(`:${lines.length}: the string built by '\\.\\.' is longer than ${MAX_STRING_LENGTH} characters`));
+    expect(() => parseLua(lines.slice(0, -1).join('\n'), F)).not.toThrow();
+  });
+
+  it('refuses a table that references a local table past the entry cap', () => {
+    const lines = ['local t0 = { 1, 2, 3, 4 }'];
+    let i = 0;
+    let entries = 4;
+    while (entries <= MAX_TABLE_ENTRIES) {
+      lines.push(`local t${i + 1} = { t${i}, t${i}, t${i}, t${i} }`);
+      entries = 4 * entries + 4;
+      i++;
+    }
+    expect(() => parseLua(lines.join('\n'), F)).toThrow(new RegExp(`:${lines.length}: the table holds more than ${MAX_TABLE_ENTRIES} entries`));
   });
 });

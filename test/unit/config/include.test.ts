@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../../../src/config/config.js';
+import { loadConfig, option, type Config } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { CONFIG_LIMITS, type ConfigLimits } from '../../../src/config/include.js';
 import { formatReport } from '../../../src/config/report.js';
@@ -116,6 +116,12 @@ describe('Include', () => {
     expect(err.message).toBe(`${join(dir, 'conf.d/b.cfg.lua')}:3: expected a number for option 'c2s_timeout', got string "soon"`);
     const syntax = await failure({ 'main.cfg.lua': 'Include "x.cfg.lua"', 'x.cfg.lua': 'a = 1\nfor i = 1, 2 do end' });
     expect(syntax.message).toMatch(new RegExp(`^${join(dir, 'x.cfg.lua').replace(/\./g, '\\.')}:2: 'for' is not supported`));
+  });
+
+  it('names the included file when a module reads a bad value from it', async () => {
+    const c = await load({ 'main.cfg.lua': 'VirtualHost "a"\nInclude "x.cfg.lua"', 'x.cfg.lua': '\nsome_module_limit = "ten"' });
+    expect(() => option(c, 'a', 'some_module_limit', 5)).toThrow(`${join(dir, 'x.cfg.lua')}:2: expected a number for option 'some_module_limit', got string "ten"`);
+    expect(c.where('some_module_limit', 'a')).toBe(`${join(dir, 'x.cfg.lua')}:2`);
   });
 
   it("keeps each file's locals to itself", async () => {
