@@ -54,6 +54,16 @@ describe('statements', () => {
     ]);
   });
 
+  it("reads Prosody's lowercase aliases, a Component options table, and names from expressions", () => {
+    const out = parseLua('local d = "example.org"\nhost(d)\ncomponent ("rooms." .. d) "muc" { name = "Rooms" }', F);
+    expect(out.slice(1, 3)).toMatchObject([
+      { type: 'section', kind: 'VirtualHost', name: 'example.org', line: 2 },
+      { type: 'section', kind: 'Component', name: 'rooms.example.org', component: 'muc', options: { entries: [{ key: 'name', value: { value: 'Rooms' } }] }, line: 3 },
+    ]);
+    // A call takes one string literal without parentheses, as in Lua, where this is a syntax error too.
+    expect(() => parseLua('Component "gw." .. "x"', F)).toThrow(/:1: unexpected '\.\.': expected an option name/);
+  });
+
   it('reads a VirtualHost with an options table', () => {
     const [s] = parseLua('VirtualHost "a" { enabled = false }', F);
     expect(s).toMatchObject({ type: 'section', name: 'a', options: { entries: [{ key: 'enabled', value: { type: 'boolean', value: false } }] } });
