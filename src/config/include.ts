@@ -8,7 +8,7 @@
 // within the bounds of CONFIG_LIMITS (docs/limits.md), so a config cannot make Clove read without end.
 
 import { closeSync, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import { LuaRuntimeError } from './lua/arith.js';
 import { parseLua, type LuaStatement } from './lua/config-chunk.js';
@@ -126,7 +126,7 @@ class Reader {
     this.stack.push(real);
     for (const s of parseLua(text, file, this.host(file))) {
       if (s.type === 'include') this.include(s, file);
-      else this.out.push({ ...s, file });
+      else this.out.push(Object.assign(s, { file }));
     }
     this.stack.pop();
   }
@@ -201,13 +201,9 @@ class Reader {
 /** Read config text (of `file`) and everything it includes, into statements that know their file. */
 export function readConfigText(text: string, file: string, options: ReadOptions = {}): SourcedStatement[] {
   const reader = new Reader(options);
-  let real: string;
-  try {
-    real = realpathSync(file);
-  } catch {
-    real = file; // text given without a file on disk (tests, the embedded default)
-  }
-  reader.chunk(text.startsWith('\uFEFF') ? text.slice(1) : text, file, real);
+  // Not realpath: the text may have no file on disk (tests, the embedded default). Should it
+  // include itself through a symbolic link, the loop is caught one level further down.
+  reader.chunk(text.startsWith('\uFEFF') ? text.slice(1) : text, file, resolve(file));
   return reader.out;
 }
 

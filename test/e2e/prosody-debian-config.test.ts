@@ -57,7 +57,7 @@ async function startWithUser(extra: Record<string, string> = {}): Promise<Wire> 
   const added = await runClove(['--config', config, 'adduser', '--batch'], 'alice@localhost alice-pw\n', env);
   expect(added.stderr).not.toMatch(/clove: /);
   expect(added.code).toBe(0);
-  server = await startChild({ configPath: config, env, timeout: 30000 });
+  server = await startChild({ dir, configPath: config, env, timeout: 30000 });
   // The stock pidfile (/run/prosody/prosody.pid) is replaced by the added conf.d file's.
   const written = await server.waitForLog((l) => l.msg.startsWith('pidfile '), 15000);
   expect(written.msg).toContain(join(dir, 'clove.pid'));

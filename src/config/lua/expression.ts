@@ -113,6 +113,7 @@ export abstract class ExpressionParser extends LiteralParser {
   /** A whole expression (the config's value: literals, operators, locals, ENV_, file readers). */
   protected override value(option?: string): LuaValue {
     const v = this.expression(0, option);
+    if (v.origin === undefined) return v;
     const { origin: _origin, ...plain } = v;
     return plain as LuaValue;
   }
