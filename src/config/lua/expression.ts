@@ -39,6 +39,8 @@ const UNARY_PRIORITY = 12;
 export const MAX_STRING_LENGTH = 1024 * 1024;
 /** The most entries a table may hold, counting those of tables nested in it (a local table used twice counts twice). */
 export const MAX_TABLE_ENTRIES = 1_000_000;
+/** Nesting of expressions (parentheses, operands of right-associative operators): Lua's own limit of 200 C levels. */
+export const MAX_EXPRESSION_DEPTH = 200;
 const BITWISE = new Set(['|', '~', '&', '<<', '>>']);
 const ARITH = new Set(['+', '-', '*', '/', '//', '%', '^']);
 
@@ -105,6 +107,7 @@ export abstract class ExpressionParser extends LiteralParser {
   protected readonly locals = new Map<string, LuaValue>();
   /** > 0 while reading the side of `and`/`or` that is not taken. */
   private dead = 0;
+  private nesting = 0;
 
   protected constructor(text: string, lex: Omit<LexerOptions, 'fail'>, rules: LiteralRules, wording: LiteralWording, protected readonly host: ChunkHost) {
     super(text, lex, rules, wording);
@@ -119,6 +122,15 @@ export abstract class ExpressionParser extends LiteralParser {
   }
 
   private expression(limit: number, option?: string): Val {
+    if (++this.nesting > MAX_EXPRESSION_DEPTH) this.fail(this.peek().line, `the expression is nested more than ${MAX_EXPRESSION_DEPTH} levels deep`, option);
+    try {
+      return this.binaryChain(limit, option);
+    } finally {
+      this.nesting--;
+    }
+  }
+
+  private binaryChain(limit: number, option?: string): Val {
     const start = this.peek();
     let left: Val;
     if ((start.t === 'op' && (start.v === '-' || start.v === '#' || start.v === '~')) || (start.t === 'name' && start.v === 'not')) {

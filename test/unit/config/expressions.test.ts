@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { formatNumber } from '../../../src/config/lua/arith.js';
 import { parseLua, type LuaStatement } from '../../../src/config/lua/config-chunk.js';
-import { MAX_STRING_LENGTH, MAX_TABLE_ENTRIES, type ChunkHost } from '../../../src/config/lua/expression.js';
+import { MAX_EXPRESSION_DEPTH, MAX_STRING_LENGTH, MAX_TABLE_ENTRIES, type ChunkHost } from '../../../src/config/lua/expression.js';
 import type { LuaValue } from '../../../src/config/lua/values.js';
 
 const F = '/etc/prosody/prosody.cfg.lua';
@@ -215,5 +215,17 @@ describe('bounds on what expressions build', () => {
       i++;
     }
     expect(() => parseLua(lines.join('\n'), F)).toThrow(new RegExp(`:${lines.length}: the table holds more than ${MAX_TABLE_ENTRIES} entries`));
+  });
+});
+
+describe('deeply nested expressions', () => {
+  it.each([
+    ['parentheses', (n: number) => '('.repeat(n) + '1' + ')'.repeat(n)],
+    ['unary minus', (n: number) => '- '.repeat(n) + '1'],
+    ["a chain of '..'", (n: number) => Array(n + 1).fill('"a"').join(' .. ')],
+    ["a chain of '^'", (n: number) => Array(n + 1).fill('1').join(' ^ ')],
+  ])('%s: Lua\'s limit of %s levels, then one line (no stack overflow)', (_name, make) => {
+    expect(() => parseLua(`x = ${make(MAX_EXPRESSION_DEPTH - 2)}`, F)).not.toThrow();
+    expect(() => parseLua(`x = ${make(100000)}`, F)).toThrow(new RegExp(`:1: the expression is nested more than ${MAX_EXPRESSION_DEPTH} levels deep`));
   });
 });
