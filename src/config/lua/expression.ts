@@ -51,12 +51,9 @@ function truthy(v: LuaValue): boolean {
   return !(v.type === 'nil' || (v.type === 'boolean' && !v.value));
 }
 
-function typeName(v: LuaValue): string {
-  return v.type;
-}
 
 function a(v: Val): string {
-  return `a ${typeName(v)} value${v.origin ? ` (${v.origin})` : ''}`;
+  return `a ${v.type} value${v.origin ? ` (${v.origin})` : ''}`;
 }
 
 function numberValue(n: LuaNumber, line: number): LuaValue {
