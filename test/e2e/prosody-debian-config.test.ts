@@ -18,6 +18,11 @@ import { match, Wire } from '../helpers/wire.js';
 const STOCK = '/etc/prosody';
 const NS_MUC = 'http://jabber.org/protocol/muc';
 
+/** The line of the stock file's `Include "conf.d/*.cfg.lua"` (262 in Debian 12's). */
+function includeLine(config: string): number {
+  return readFileSync(config, 'utf8').split('\n').findIndex((l) => l.startsWith('Include "conf.d/*.cfg.lua"')) + 1;
+}
+
 const OVERRIDES = `-- Added by the test, as an operator adds a file to conf.d: where this copy writes.
 local dir = ENV_CLOVE_TEST_DIR
 run_as_root = true
@@ -65,11 +70,20 @@ async function startWithUser(extra: Record<string, string> = {}): Promise<Wire> 
 }
 
 describe("Debian's stock prosody.cfg.lua", () => {
+  it('in place, read only: `clove check config` follows its Include into conf.d', async () => {
+    const config = join(STOCK, 'prosody.cfg.lua');
+    const r = await runClove(['--config', config, 'check', 'config']);
+    expect(r.stderr).not.toMatch(/clove: /);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${config}:${includeLine(config)}: include Include "conf.d/*.cfg.lua": ${join(STOCK, 'conf.d/localhost.cfg.lua')}`);
+    expect(r.stdout).toMatch(/statement\(s\): \d+ used, \d+ ignored, 0 unknown\n$/);
+  }, 30000);
+
   it('passes `clove check config`, which reports every statement of it and of its includes', async () => {
     const { config, env } = await stockCopy();
     const r = await runClove(['--config', config, 'check', 'config'], '', env);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`${config}:262: include Include "conf.d/*.cfg.lua": ${join(dir, 'conf.d/localhost.cfg.lua')}, ${join(dir, 'conf.d/zz-clove-test.cfg.lua')}`);
+    expect(r.stdout).toContain(`${config}:${includeLine(config)}: include Include "conf.d/*.cfg.lua": ${join(dir, 'conf.d/localhost.cfg.lua')}, ${join(dir, 'conf.d/zz-clove-test.cfg.lua')}`);
     expect(r.stdout).toContain(`${join(dir, 'conf.d/localhost.cfg.lua')}:4: section VirtualHost "localhost"`);
     expect(r.stdout).toMatch(new RegExp(`${config.replace(/\./g, '\\.')}:\\d+: ignored plugin_paths`));
     expect(r.stdout).toContain(`${join(dir, 'conf.d/zz-clove-test.cfg.lua')}:2: local   local dir`);
