@@ -18,7 +18,7 @@ export function checkRouting(config: Config): RoutingReport {
       report.lines.push(`${host}: darknet only (darknet_only = true${written ? '' : ', the default'}): s2s goes only through ${proxy}; clearnet hosts are never dialled`);
     } else {
       report.lines.push(`${host}: clearnet federation ON (darknet_only = false): .i2p and mapped domains go through ${proxy}, any other domain is dialled directly`);
-      report.warnings.push(`${config.file}${written ? `:${written}` : ''}: ${host}: darknet_only = false: clearnet federation is on — a peer can make this server look up and connect to a host it names, which reveals this server's address`);
+      report.warnings.push(`${config.where('darknet_only', host)}: ${host}: darknet_only = false: clearnet federation is on — a peer can make this server look up and connect to a host it names, which reveals this server's address`);
     }
     if (!resolveModules(config, host).load.some((m) => m.name === 'darknet')) {
       // Only the built-in part stays: .i2p names through the proxy; the map is not read.

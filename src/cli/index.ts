@@ -10,6 +10,7 @@ import { about } from './about.js';
 import { certGenerate } from './cert.js';
 import { checkCerts, formatProblem, formatSummary } from './check-certs.js';
 import { checkRouting } from './check-darknet.js';
+import { printConfigReport } from './check-config.js';
 import { importProsody } from './import-prosody.js';
 import { acquirePidfile, checkPidfile } from './pidfile.js';
 import { reload, status, stop } from './control.js';
@@ -27,7 +28,8 @@ commands:
   passwd JID            change an account's password
   deluser JID           delete an account
   cert generate HOST [--days N]  write a self-signed certificate for HOST (valid N days, default 3650)
-  check                 check the config, each host's certificate files and s2s routing (no network)
+  check                 check the config (a line per statement), each host's certificate files and s2s routing (no network)
+  check config          only the config: what Clove makes of each statement of it and its Includes; fails only on errors
   status                print whether the server runs; exit 0 running, 3 not running
   import-prosody DIR [--dry-run]  import Prosody's internal storage (accounts, rosters, vCards, …)
   stop                  stop the server named by the pidfile (SIGTERM, waits for it to exit)
@@ -60,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'passwd': await passwd(config, rest); return 0;
       case 'deluser': await delUser(config, rest); return 0;
       case 'cert': await certGenerate(config, rest); return 0;
-      case 'check': return await check(config);
+      case 'check': return rest[0] === 'config' ? configCheck(config) : await check(config);
       case 'stop': return await stop(config);
       case 'reload': return reload(config);
       case 'restart': return await restart(config, argv);
@@ -108,7 +110,8 @@ async function getConfig(argv: string[]): Promise<Config> {
   return path ? loadConfig(path) : defaultConfig();
 }
 
-async function check(config: Config): Promise<number> {
+/** The warnings `check` prints: the config's, and those of module and component resolution. */
+function configWarnings(config: Config): string[] {
   const warnings = [...config.warnings];
   for (const host of config.virtualHosts()) {
     for (const w of resolveModules(config, host).warnings) if (!warnings.includes(w)) warnings.push(w);
@@ -120,6 +123,18 @@ async function check(config: Config): Promise<number> {
     const lines = section.component === undefined ? r.warnings : [...r.errors, ...r.warnings];
     for (const w of lines) if (!warnings.includes(w)) warnings.push(w);
   }
+  return warnings;
+}
+
+function configCheck(config: Config): number {
+  printConfigReport(config);
+  for (const w of configWarnings(config)) process.stderr.write(`warning: ${w}\n`);
+  return 0;
+}
+
+async function check(config: Config): Promise<number> {
+  printConfigReport(config);
+  const warnings = configWarnings(config);
   const routing = checkRouting(config);
   warnings.push(...routing.warnings);
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);

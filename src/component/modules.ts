@@ -33,11 +33,11 @@ export function resolveComponentModules(config: Config, section: HostSection, re
   };
   for (const m of ALWAYS) add(m);
   if (!add(main)) {
-    errors.push(`${config.file}:${section.line}: Component "${name}" "${main}": module '${main}' is not available in Clove yet; the component has no service (stanzas to ${name} get service-unavailable)`);
+    errors.push(`${section.file}:${section.line}: Component "${name}" "${main}": module '${main}' is not available in Clove yet; the component has no service (stanzas to ${name} get service-unavailable)`);
   }
   for (const m of own) {
     if (disabled.has(m) || m === main) continue;
-    if (!add(m)) warnings.push(`${config.file}:${config.lineOf('modules_enabled', name) ?? section.line}: module '${m}' is not available in Clove yet; ignored (option 'modules_enabled' of Component "${name}")`);
+    if (!add(m)) warnings.push(`${config.has('modules_enabled', name) ? config.where('modules_enabled', name) : `${section.file}:${section.line}`}: module '${m}' is not available in Clove yet; ignored (option 'modules_enabled' of Component "${name}")`);
   }
   return { load, warnings, errors };
 }

@@ -2,12 +2,12 @@
 // collected while reading them. Values are checked against the schema once, at load, so a
 // bad config fails at start with one line naming file:line, never later at run time.
 
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
-import { parseLua, type LuaStatement } from './lua/config-chunk.js';
+import { readConfigFile, readConfigText, type ReadOptions, type SourcedStatement } from './include.js';
 import type { LuaValue } from './lua/values.js';
 import { findOption, suggestOption } from './schema.js';
+import type { ReportLine } from './report.js';
 import { convertOption, deepFreeze, resolvePaths, toPlain } from './values.js';
 
 export interface HostSection {
@@ -15,12 +15,17 @@ export interface HostSection {
   kind: 'VirtualHost' | 'Component';
   /** The component kind ("muc", …); absent for VirtualHosts and external components. */
   component?: string;
+  /** The file and line of its first section line (a section may be reopened later, as in Prosody). */
+  file: string;
   line: number;
 }
 
-interface Entry { readonly value: unknown; readonly line: number }
+/** Where an option's value was written. */
+export interface Source { readonly file: string; readonly line: number }
 
-export interface ParseOptions {
+interface Entry { readonly value: unknown; readonly line: number; readonly file: string }
+
+export interface ParseOptions extends ReadOptions {
   /** Directory relative paths (data_path, certificates, ssl, pidfile, log files) resolve against. */
   baseDir?: string;
 }
@@ -35,12 +40,14 @@ export class Config {
   readonly file: string;
   readonly hosts: HostSection[];
   readonly warnings: string[];
+  /** What became of every statement of every file read, in order (`clove check` prints it). */
+  readonly report: ReportLine[] = [];
   private readonly global = new Map<string, Entry>();
   private readonly perHost = new Map<string, Map<string, Entry>>();
   private readonly baseDir: string | undefined;
 
   /** Use parseConfig, loadConfig or defaultConfig rather than this constructor. */
-  constructor(file: string, statements: LuaStatement[], options: ParseOptions = {}) {
+  constructor(file: string, statements: SourcedStatement[], options: ParseOptions = {}) {
     this.file = file;
     this.hosts = [];
     this.warnings = [];
@@ -48,6 +55,7 @@ export class Config {
     this.build(statements);
     Object.freeze(this.hosts);
     Object.freeze(this.warnings);
+    Object.freeze(this.report);
   }
 
   /** The value for `host` (falling back to the global value, then the schema default). */
@@ -76,11 +84,23 @@ export class Config {
     return this.global.has(name) ? 'global' : undefined;
   }
 
-  /** The configured value and its line, also for options not in the schema (as plain JS). */
-  lookup(name: string, host?: string): { value: unknown; line: number } | undefined {
+  /** The file and line the value `get(name, host)` returns was set on; the config file and line 0 when defaulted. */
+  source(name: string, host?: string): Source {
+    const entry = this.entry(name, host);
+    return entry ? { file: entry.file, line: entry.line } : { file: this.file, line: 0 };
+  }
+
+  /** `file:line` where the option was set (or the config file's name when defaulted), for messages. */
+  where(name: string, host?: string): string {
+    const { file, line } = this.source(name, host);
+    return line > 0 ? `${file}:${line}` : file;
+  }
+
+  /** The configured value, its file and line, also for options not in the schema (as plain JS). */
+  lookup(name: string, host?: string): { value: unknown; line: number; file: string } | undefined {
     const entry = this.entry(name, host);
     if (!entry) return undefined;
-    return { value: findOption(name) ? this.get(name, host) : deepFreeze(entry.value), line: entry.line };
+    return { value: findOption(name) ? this.get(name, host) : deepFreeze(entry.value), line: entry.line, file: entry.file };
   }
 
   /** Names of all VirtualHosts in file order, including ones with `enabled = false`. */
@@ -97,87 +117,119 @@ export class Config {
     return (host !== undefined ? this.perHost.get(host)?.get(name) : undefined) ?? this.global.get(name);
   }
 
-  private warn(line: number, message: string): void {
-    this.warnings.push(`${this.file}:${line}: ${message}`);
+  private warn(file: string, line: number, message: string): void {
+    this.warnings.push(`${file}:${line}: ${message}`);
   }
 
-  private build(statements: LuaStatement[]): void {
+  private note(file: string, line: number, result: ReportLine['result'], text: string): void {
+    this.report.push({ file, line, result, text });
+  }
+
+  private build(statements: SourcedStatement[]): void {
     const acceptedWarned = new Set<string>();
     let section: HostSection | undefined;
+    // An included file starts in the global section; the including file then goes on in its own.
+    const outer: Array<HostSection | undefined> = [];
     for (const s of statements) {
-      if (s.type === 'assign') {
-        this.set(s.name, s.value, s.line, section, acceptedWarned);
-        continue;
-      }
-      section = this.openSection(s);
-      for (const e of s.options?.entries ?? []) {
-        if (typeof e.key !== 'string') throw new ConfigError(this.file, e.line, `the options table of ${s.kind} "${s.name}" may only hold 'name = value' fields`);
-        this.set(e.key, e.value, e.line, section, acceptedWarned);
+      switch (s.type) {
+        case 'enter':
+          outer.push(section);
+          section = undefined;
+          break;
+        case 'leave':
+          section = outer.pop();
+          break;
+        case 'assign':
+          this.set(s.name, s.value, s.file, s.line, section, acceptedWarned);
+          break;
+        case 'local':
+          this.note(s.file, s.line, 'local', `local ${s.names.join(', ')}`);
+          break;
+        case 'include':
+          this.note(s.file, s.line, 'include', `Include "${s.path}": ${s.matched.length === 0 ? 'no file matches' : s.matched.join(', ')}`);
+          break;
+        case 'section': {
+          const opened = this.openSection(s);
+          this.note(s.file, s.line, 'section', s.kind === 'Component' ? `Component "${s.name}"${s.component ? ` "${s.component}"` : ''}` : `VirtualHost "${s.name}"`);
+          for (const e of s.options?.entries ?? []) {
+            if (typeof e.key !== 'string') throw new ConfigError(s.file, e.line, `the options table of ${s.kind} "${s.name}" may only hold 'name = value' fields`);
+            this.set(e.key, e.value, s.file, e.line, opened, acceptedWarned);
+          }
+          // `VirtualHost "x" { … }` sets its options and returns to the global section, as in Prosody.
+          section = s.options ? undefined : opened;
+          break;
+        }
       }
     }
   }
 
-  private openSection(s: Extract<LuaStatement, { type: 'section' }>): HostSection {
+  private openSection(s: Extract<SourcedStatement, { type: 'section' }>): HostSection {
     const existing = this.hosts.find((h) => h.name === s.name);
     if (existing) {
       if (existing.kind !== s.kind || (s.component !== undefined && s.component !== existing.component)) {
         const what = existing.kind === 'Component' && existing.component ? `Component "${existing.name}" "${existing.component}"` : `${existing.kind} "${existing.name}"`;
-        throw new ConfigError(this.file, s.line, `'${s.name}' is already defined as ${what} at line ${existing.line}`);
+        const at = existing.file === s.file ? `line ${existing.line}` : `${existing.file}:${existing.line}`;
+        throw new ConfigError(s.file, s.line, `'${s.name}' is already defined as ${what} at ${at}`);
       }
       return existing; // reopening a section adds to it, as in Prosody
     }
-    const section: HostSection = { name: s.name, kind: s.kind, line: s.line };
+    const section: HostSection = { name: s.name, kind: s.kind, file: s.file, line: s.line };
     if (s.component !== undefined) section.component = s.component;
     this.hosts.push(Object.freeze(section));
     this.perHost.set(s.name, new Map());
     return section;
   }
 
-  private set(name: string, value: LuaValue, line: number, section: HostSection | undefined, acceptedWarned: Set<string>): void {
+  private set(name: string, value: LuaValue, file: string, line: number, section: HostSection | undefined, acceptedWarned: Set<string>): void {
     const target = section ? (this.perHost.get(section.name) as Map<string, Entry>) : this.global;
+    const under = section ? ` under ${section.kind} "${section.name}"` : '';
     const spec = findOption(name);
     if (!spec) {
       const guess = suggestOption(name);
-      this.warn(line, `unknown option '${name}' is ignored${guess ? `; did you mean '${guess}'?` : ''}`);
+      const hint = guess ? `; did you mean '${guess}'?` : '';
+      this.warn(file, line, `unknown option '${name}' is ignored${hint}`);
+      this.note(file, line, 'unknown', `${name}${under}: not a Clove option, ignored${hint}`);
     }
     if (value.type === 'nil') { // `x = nil` unsets, as in Lua
       target.delete(name);
+      if (spec) this.note(file, line, 'used', `${name}${under} = nil: unset`);
       return;
     }
-    const converted = spec ? convertOption(spec, value, { file: this.file, warn: (l, m) => this.warn(l, m) }) : toPlain(value);
+    const converted = spec ? convertOption(spec, value, { file, warn: (l, m) => this.warn(file, l, m) }) : toPlain(value);
     if (spec && section && spec.scope === 'global') {
-      this.warn(line, `option '${name}' can only be set globally (before the first VirtualHost/Component line); ignored under ${section.kind} "${section.name}"`);
+      this.warn(file, line, `option '${name}' can only be set globally (before the first VirtualHost/Component line); ignored under ${section.kind} "${section.name}"`);
+      this.note(file, line, 'ignored', `${name}${under}: can only be set globally (before the first VirtualHost/Component line)`);
       return;
     }
     const previous = target.get(name);
-    if (previous) this.warn(line, `option '${name}' is set again; this replaces the value from line ${previous.line}`);
-    target.set(name, { value: converted, line });
-    if (spec?.status === 'accepted' && !acceptedWarned.has(name) && !(spec.honoured !== undefined && converted === spec.honoured)) {
-      acceptedWarned.add(name);
-      this.warn(line, `option '${name}' is accepted for Prosody compatibility but Clove does not act on it yet`);
+    if (previous) {
+      const at = previous.file === file ? `line ${previous.line}` : `${previous.file}:${previous.line}`;
+      this.warn(file, line, `option '${name}' is set again; this replaces the value from ${at}`);
+    }
+    target.set(name, { value: converted, line, file });
+    if (!spec) return;
+    const honoured = spec.honoured !== undefined && converted === spec.honoured;
+    if (spec.status === 'accepted' && !honoured) {
+      this.note(file, line, 'ignored', `${name}${under}: accepted for Prosody compatibility; Clove does not act on it yet`);
+      if (!acceptedWarned.has(name)) {
+        acceptedWarned.add(name);
+        this.warn(file, line, `option '${name}' is accepted for Prosody compatibility but Clove does not act on it yet`);
+      }
+    } else {
+      this.note(file, line, 'used', `${name}${under}${honoured ? ' (Clove already behaves so)' : ''}`);
     }
   }
 }
 
-/** Parse config text; `file` is used in messages. Throws ConfigError on any problem. */
+/** Parse config text; `file` is used in messages and Includes are relative to it. Throws ConfigError on any problem. */
 export function parseConfig(text: string, file: string, options: ParseOptions = {}): Config {
-  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  return new Config(file, parseLua(body, file), options);
+  return new Config(file, readConfigText(text, file, options), options);
 }
 
-/** Read and parse a config file; relative paths inside resolve against its directory. */
-export async function loadConfig(path: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : String((err as Error).message);
-    throw new ConfigError(path, 0, `cannot read the config file: ${why}`);
-  }
-  return parseConfig(text, path, { baseDir: dirname(resolve(path)) });
+/** Read and parse a config file with its Includes; relative paths inside resolve against its directory. */
+export async function loadConfig(path: string, options: ReadOptions = {}): Promise<Config> {
+  return new Config(path, readConfigFile(path, options), { ...options, baseDir: dirname(resolve(path)) });
 }
-
 /** The configuration Clove runs with when given no file: VirtualHost "localhost", defaults elsewhere. */
 export function defaultConfig(): Config {
   return parseConfig(DEFAULT_TEXT, EMBEDDED_DEFAULT);
@@ -216,7 +268,7 @@ export function option<T extends OptionValue>(config: Config, host: string | und
   const value = found ? found.value : findOption(name) ? config.get(name, host) : undefined;
   if (value === undefined) return fallback;
   const line = found?.line ?? 0;
-  const fail = (what: string): never => { throw new ConfigError(config.file, line, what, name); };
+  const fail = (what: string): never => { throw new ConfigError(found?.file ?? config.file, line, what, name); };
   if (Array.isArray(fallback)) {
     if (!Array.isArray(value) || !value.every((x) => typeof x === 'string')) fail(`expected a list of strings for option '${name}', got ${describePlain(value)}`);
     return value as T;

@@ -50,7 +50,8 @@ function describeRoute(domain: string, route: Route | undefined): { msg: string;
 /** Read and check the darknet options of `host` in `config`; throws ConfigError with file:line. */
 export function darknetOptions(config: Config, host: string): DarknetOptions {
   const fail = (name: string, what: string): never => {
-    throw new ConfigError(config.file, config.lineOf(name, host) ?? 0, what, name);
+    const at = config.source(name, host);
+    throw new ConfigError(at.file, at.line, what, name);
   };
   const proxyHost = option(config, host, 'darknet_socks5_host', '127.0.0.1');
   // Checked now rather than at the first connection: a proxy given by name would need DNS.

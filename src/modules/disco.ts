@@ -19,7 +19,7 @@ export type { DiscoItem, Identity } from '../core/items-map.js';
 export function configuredItems(config: Config, host: string): DiscoItem[] {
   const found = config.lookup('disco_items', host);
   if (!found) return [];
-  const fail = (what: string): never => { throw new ConfigError(config.file, found.line, what, 'disco_items'); };
+  const fail = (what: string): never => { throw new ConfigError(found.file, found.line, what, 'disco_items'); };
   const list = found.value;
   if (!Array.isArray(list)) return fail('disco_items must be a list of { "jid", "name" } entries');
   return list.map((entry: unknown, i) => {

@@ -84,8 +84,7 @@ export function resolveModules(config: Config, host: string, registry: ReadonlyM
     if (BUILT_IN.has(name)) continue;
     const def = registry.get(name);
     if (!def) {
-      const line = config.lineOf('modules_enabled', host);
-      warnings.push(`${config.file}${line ? `:${line}` : ''}: module '${given}' is not available in Clove yet; ignored (option 'modules_enabled')`);
+      warnings.push(`${config.where('modules_enabled', host)}: module '${given}' is not available in Clove yet; ignored (option 'modules_enabled')`);
       continue;
     }
     if (!load.includes(def)) load.push(def);
@@ -100,9 +99,10 @@ function refuseDarknetOnlyWithoutRouting(config: Config, host: string): void {
   const onlyLine = config.lineOf('darknet_only', host);
   const disabledLine = config.lineOf('modules_disabled', host);
   const only = onlyLine ? 'darknet_only = true' : 'darknet_only is on (the default)';
+  const at = config.source(onlyLine ? 'darknet_only' : 'modules_disabled', host);
   throw new ConfigError(
-    config.file, onlyLine ?? disabledLine ?? 0,
-    `${only} but darknet routing is disabled by modules_disabled${disabledLine ? ` (line ${disabledLine})` : ''} for host ${host}; remove "darknet" from modules_disabled, or set darknet_only = false to allow clearnet federation`,
+    at.file, at.line,
+    `${only} but darknet routing is disabled by modules_disabled${disabledLine ? ` (${config.source('modules_disabled', host).file === at.file ? `line ${disabledLine}` : config.where('modules_disabled', host)})` : ''} for host ${host}; remove "darknet" from modules_disabled, or set darknet_only = false to allow clearnet federation`,
     'darknet_only',
   );
 }

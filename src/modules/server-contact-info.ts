@@ -22,7 +22,7 @@ export function contactAddresses(config: Config, host: string): Map<string, stri
     if (admins.length) out.set('admin', [...new Set(admins)].map((jid) => `xmpp:${jid}`));
     return out;
   }
-  const fail = (what: string): never => { throw new ConfigError(config.file, found.line, what, 'contact_info'); };
+  const fail = (what: string): never => { throw new ConfigError(found.file, found.line, what, 'contact_info'); };
   const table = found.value;
   if (typeof table !== 'object' || table === null || Array.isArray(table)) return fail('contact_info must be a table like { admin = { "xmpp:admin@example.org" } }');
   for (const [kind, value] of Object.entries(table)) {

@@ -46,7 +46,7 @@ export function parseBurst(v: unknown): number | undefined {
 export function rateLimits(config: Config): Record<ConnectionType, RateLimit | undefined> {
   const found = config.lookup('limits');
   if (!found || found.value === undefined) return { ...DEFAULT_RATE_LIMITS };
-  const fail = (what: string): never => { throw new ConfigError(config.file, found.line, what, 'limits'); };
+  const fail = (what: string): never => { throw new ConfigError(found.file, found.line, what, 'limits'); };
   // An empty Lua table reads as an empty list: `limits = { }` lifts every limit.
   const table = Array.isArray(found.value) && found.value.length === 0 ? {} : found.value;
   if (typeof table !== 'object' || table === null || Array.isArray(table)) return fail("option 'limits' must be a table such as { c2s = { rate = \"10kb/s\"; burst = \"2s\" } }");

@@ -67,6 +67,10 @@ export interface ChildOptions {
   http?: boolean;
   /** Milliseconds to wait for the listening line. */
   timeout?: number;
+  /** Start with this config file as it is (written by the test); `extra` and `hosts` are then unused. */
+  configPath?: string;
+  /** The child's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Write the child's config file into `dir` and return its path. */
@@ -92,9 +96,9 @@ export async function writeChildConfig(dir: string, extra = '', more: { hosts?: 
 }
 
 /** Run `clove ARGS` (from dist/) with `input` on stdin; resolves with its exit code and output. */
-export function runClove(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runClove(args: string[], input = '', env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLOVE, ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLOVE, ...args], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -115,12 +119,13 @@ export async function addUsers(configPath: string, users: Array<[jid: string, pa
 export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> {
   if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'index.js'))) throw new Error("dist/ is missing: run 'npm run build' first");
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'clove-child-')));
-  const configPath = existsSync(join(dir, 'clove.cfg.lua')) && opts.extra === undefined && opts.hosts === undefined
-    ? join(dir, 'clove.cfg.lua')
-    : await writeChildConfig(dir, opts.extra, { ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}), ...(opts.s2s ? { s2s: true } : {}), ...(opts.http ? { http: true } : {}) });
+  const reuse = existsSync(join(dir, 'clove.cfg.lua')) && opts.extra === undefined && opts.hosts === undefined;
+  const configPath = opts.configPath
+    ?? (reuse ? join(dir, 'clove.cfg.lua') : await writeChildConfig(dir, opts.extra, { ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}), ...(opts.s2s ? { s2s: true } : {}), ...(opts.http ? { http: true } : {}) }));
   const child: ChildProcess = spawn(process.execPath, [CLOVE, 'start', '--config', configPath], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: opts.env ?? process.env,
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not spawn the clove child');

@@ -6,7 +6,8 @@
 export type Token =
   | { t: 'name'; v: string; line: number }
   | { t: 'string'; v: string; line: number }
-  | { t: 'number'; v: number; line: number }
+  /** `float`: the numeral is a float (has a '.' or an exponent), as Lua 5.3+ tells integers and floats apart. */
+  | { t: 'number'; v: number; line: number; float: boolean }
   | { t: 'op'; v: string; line: number }
   | { t: 'eof'; line: number };
 
@@ -75,7 +76,7 @@ export class Lexer {
     const c = src[pos] as string;
     if (c === '"' || c === "'") return { t: 'string', v: this.readString(c), line };
     if (c === '[' && this.longLevel(pos) >= 0) return { t: 'string', v: this.readLong('string'), line };
-    if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[pos + 1] ?? ''))) return { t: 'number', v: this.readNumber(), line };
+    if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[pos + 1] ?? ''))) return { t: 'number', ...this.readNumber(), line };
     NAME_RE.lastIndex = pos;
     const name = NAME_RE.exec(src);
     if (name) {
@@ -141,7 +142,7 @@ export class Lexer {
     return this.opts.latin1 ? this.decode(Array.from(text, (ch) => ch.charCodeAt(0)), start) : text;
   }
 
-  private readNumber(): number {
+  private readNumber(): { v: number; float: boolean } {
     const { src, pos, line } = this;
     let m: RegExpExecArray | null = null;
     for (const re of [HEX_RE, DEC_RE]) {
@@ -153,7 +154,8 @@ export class Lexer {
     const whole = (NUM_TAIL_RE.exec(src) as RegExpExecArray)[0];
     if (!m || m[0] !== whole) this.fail('number', line, `malformed number '${whole}'`, whole);
     this.pos += whole.length;
-    return /^0[xX]/.test(whole) ? parseInt(whole.slice(2), 16) : Number(whole);
+    if (/^0[xX]/.test(whole)) return { v: parseInt(whole.slice(2), 16), float: false };
+    return { v: Number(whole), float: /[.eE]/.test(whole) };
   }
 
   private readString(quote: string): string {

@@ -8,7 +8,8 @@ export type LuaKey = string | number | boolean;
 
 export type LuaValue =
   | { type: 'string'; value: string; line: number }
-  | { type: 'number'; value: number; line: number }
+  /** `float` is set (true) only by the config's expressions, where Lua 5.4 tells 3 from 3.0. */
+  | { type: 'number'; value: number; line: number; float?: boolean }
   | { type: 'boolean'; value: boolean; line: number }
   | { type: 'nil'; line: number }
   | LuaTable;

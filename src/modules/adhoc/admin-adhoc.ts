@@ -36,7 +36,7 @@ export function adminJids(config: Config, host: string): Set<string> {
   for (const scope of [undefined, host]) {
     for (const text of config.get<string[]>('admins', scope)) {
       const jid = tryParseJid(text);
-      if (!jid || !jid.local || jid.resource) throw new ConfigError(config.file, config.lineOf('admins', scope) ?? 0, `'${text}' is not a user's bare JID (like admin@example.org)`, 'admins');
+      if (!jid || !jid.local || jid.resource) throw new ConfigError(config.source('admins', scope).file, config.source('admins', scope).line, `'${text}' is not a user's bare JID (like admin@example.org)`, 'admins');
       out.add(jid.toString());
     }
   }

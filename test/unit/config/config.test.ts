@@ -140,10 +140,10 @@ describe('sections and host fallback', () => {
   it('lists hosts in order with their kinds', () => {
     const c = parse(src);
     expect(c.hosts).toEqual([
-      { name: 'a.example', kind: 'VirtualHost', line: 3 },
-      { name: 'muc.a.example', kind: 'Component', component: 'muc', line: 6 },
-      { name: 'b.example', kind: 'VirtualHost', line: 8 },
-      { name: 'gw.a.example', kind: 'Component', line: 9 },
+      { name: 'a.example', kind: 'VirtualHost', file: F, line: 3 },
+      { name: 'muc.a.example', kind: 'Component', component: 'muc', file: F, line: 6 },
+      { name: 'b.example', kind: 'VirtualHost', file: F, line: 8 },
+      { name: 'gw.a.example', kind: 'Component', file: F, line: 9 },
     ]);
     expect(c.virtualHosts()).toEqual(['a.example', 'b.example']);
   });
@@ -172,9 +172,10 @@ describe('sections and host fallback', () => {
     const c = parse('VirtualHost "a"\nadmins = { "x@a" }\nVirtualHost "b"\nVirtualHost "a" { enabled = false }\nallow_registration = true');
     expect(c.virtualHosts()).toEqual(['a', 'b']);
     expect(c.get('enabled', 'a')).toBe(false);
-    expect(c.get('allow_registration', 'a')).toBe(true);
     expect(c.get('admins', 'a')).toEqual(['x@a']);
-    expect(c.get('allow_registration', 'b')).toBe(false);
+    // As in Prosody, the options table closes the section: what follows is global again.
+    expect(c.setIn('allow_registration', 'a')).toBe('global');
+    expect(c.get('allow_registration', 'b')).toBe(true);
   });
 
   it('ignores global-only options inside a section, with a warning', () => {
@@ -193,7 +194,7 @@ describe('warnings', () => {
       `${F}:2: unknown option 'allow_registrations' is ignored; did you mean 'allow_registration'?`,
       `${F}:3: unknown option 'totally_custom_thing' is ignored`,
     ]);
-    expect(c.lookup('totally_custom_thing')).toEqual({ value: { a: 1 }, line: 3 });
+    expect(c.lookup('totally_custom_thing')).toEqual({ value: { a: 1 }, line: 3, file: F });
   });
 
   it('warns once per accepted option and once per reassignment', () => {

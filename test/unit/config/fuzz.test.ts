@@ -39,6 +39,10 @@ log = { error = "/tmp/err"; { to = "console"; levels = { min = "info" } }; "*sys
 s = [==[ long ]] string ]==] --[[ block
 comment ]] t = 'esc \\x41\\65\\u{263A}\\z
    tail' n = { -1, 0x1F, 1.5e3, .5 }
+local MiB = 1024 * 1024
+local name = "x" .. 2 ^ 2 .. (ENV_CLOVE_FUZZ_UNSET or "d")
+c2s_stanza_size_limit = (MiB // 4) % 700000 + -(-2)
+u = { size = 10 * MiB / 2, name .. "!", #name, not nil and 1 < 2, [1 + 1 .. ""] = "k" }
 Component "muc.localhost" "muc"
 Component("ext.localhost")
 `;
@@ -53,7 +57,7 @@ describe('fuzz', () => {
 
   it('random mutations throw only ConfigError', async () => {
     const text = (await readFile(join(root, 'config/prosody.cfg.lua'), 'utf8')) + extra;
-    const alphabet = '{}[]()=;,."\'\\-\n \t0x9eE+*.abz_';
+    const alphabet = '{}[]()=;,."\'\\-\n \t0x9eE+*.abz_/%^#<>~&|';
     const random = rng(20240601);
     for (let n = 0; n < 3000; n++) {
       const chars = [...text];
