@@ -23,4 +23,9 @@ export class ConfigError extends Error {
     this.line = line;
     if (option !== undefined) this.option = option;
   }
+
+  /** A config error at an option's source (`config.source(name, host)`: the included file and line it was set on). */
+  static at(source: { file: string; line: number }, what: string, option?: string): ConfigError {
+    return new ConfigError(source.file, source.line, what, option);
+  }
 }

@@ -31,7 +31,7 @@ export const httpOpenmetrics = defineModule({
         return new AllowList(ips, cidrs);
       } catch (err) {
         const option = (err as Error).message.includes('range') ? 'openmetrics_allow_cidr' : 'openmetrics_allow_ips';
-        throw new ConfigError(config.file, config.lineOf(option) ?? 0, (err as Error).message, option);
+        throw ConfigError.at(config.source(option), (err as Error).message, option);
       }
     });
     ctx.provide('ops-page', { page: 'metrics', allow });

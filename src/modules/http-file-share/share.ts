@@ -44,7 +44,7 @@ export function createHttpFileShare(clock: MamClock = systemClock): ModuleDefini
       const base = ctx.option.custom((config) => {
         const set = config.get<string | undefined>('http_external_url', host);
         const problem = set === undefined ? undefined : externalUrlProblem(set);
-        if (problem) throw new ConfigError(config.file, config.lineOf('http_external_url', host) ?? 0, problem, 'http_external_url');
+        if (problem) throw ConfigError.at(config.source('http_external_url', host), problem, 'http_external_url');
         return baseUrl(config, host);
       });
       const component = ctx.host.config.hosts.find((h) => h.name === host)?.kind === 'Component';

@@ -50,6 +50,6 @@ export function checkExternalUrls(config: Config): void {
     const value = config.get<string | undefined>('http_external_url', host);
     if (value === undefined) continue;
     const problem = externalUrlProblem(value);
-    if (problem) throw new ConfigError(config.file, config.lineOf('http_external_url', host) ?? 0, problem, 'http_external_url');
+    if (problem) throw ConfigError.at(config.source('http_external_url', host), problem, 'http_external_url');
   }
 }
