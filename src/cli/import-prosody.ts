@@ -25,7 +25,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { ServerError } from '../core/errors.js';
-import { createFileBackend } from '../storage/file.js';
+import { openStorage } from '../main.js';
 import { Accounts, type AccountRecord } from '../storage/accounts.js';
 import type { ArchiveLimits, StorageBackend } from '../storage/store.js';
 import type { ScramCredential } from '../sasl/credentials.js';
@@ -80,7 +80,7 @@ export async function importProsody(config: Config, args: string[]): Promise<num
   const notConfigured = [...present].filter((h) => h.includes('.') || h === 'localhost').filter((h) => !config.virtualHosts().includes(h));
   if (hosts.length === 0) throw new ServerError('storage', `no VirtualHost of ${config.file} (${config.virtualHosts().join(', ')}) has data in ${dataDir}`);
 
-  const storage = createFileBackend(config.get<string>('data_path'));
+  const storage = await openStorage(config);
   const out: string[] = [];
   try {
     for (const host of hosts) {

@@ -158,3 +158,12 @@ export function sqlConfigLine(o: SqlOptions): string {
   return `storage = "sql"\nsql = { driver = "PostgreSQL"; database = "${o.database}"; host = "${o.host}"; port = ${o.port}; username = "${o.username}"; password = "${o.password}" }\n`;
 }
 
+
+/**
+ * The storage backends e2e tests run a real server on, as [name, extra config lines]: files
+ * (the child's default) and PostgreSQL (a fresh database each call).
+ */
+export const CHILD_STORAGES: Array<[string, () => Promise<string>]> = [
+  ['file', async () => ''],
+  ['postgresql', async () => sqlConfigLine(await freshDatabase())],
+];
