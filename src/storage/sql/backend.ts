@@ -3,7 +3,7 @@
 // database stops the start with one line. Writes resolve once committed; close() waits for the
 // writes under way, refuses new ones and closes the connections (reads after it use one
 // short-lived connection, as the other backends still answer reads).
-import { checkStoreName, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapStore, type StorageBackend } from '../store.js';
+import { checkStoreName, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapListing, type MapStore, type StorageBackend } from '../store.js';
 import { SqlArchives } from './archive.js';
 import { SqlKeyValMaps } from './keyval-map.js';
 import { SqlPool, type SqlOptions } from './pool.js';
@@ -11,7 +11,7 @@ import { migrate } from './schema.js';
 
 export type { SqlOptions } from './pool.js';
 
-class SqlBackend implements StorageBackend {
+class SqlBackend implements StorageBackend, MapListing {
   private closed = false;
   private pool: SqlPool;
   private readonly writes = new Set<Promise<unknown>>();
@@ -48,6 +48,11 @@ class SqlBackend implements StorageBackend {
     return this.kvMaps.map<T>(host, store);
   }
 
+  mapUsers(host: string, store: string): Promise<string[]> {
+    this.check(host, store);
+    return this.kvMaps.mapUsers(host, store);
+  }
+
   archive(host: string, store: string, limits?: ArchiveLimits): ArchiveStore {
     this.check(host, store);
     return this.archives.store(host, store, limits);
@@ -70,7 +75,7 @@ class SqlBackend implements StorageBackend {
 }
 
 /** Connect to the database of `options`, create or upgrade Clove's tables, and return the backend. */
-export async function openSqlBackend(options: SqlOptions): Promise<StorageBackend> {
+export async function openSqlBackend(options: SqlOptions): Promise<StorageBackend & MapListing> {
   const b = new SqlBackend(options);
   try {
     await b.open();

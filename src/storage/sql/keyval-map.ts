@@ -88,6 +88,15 @@ export class SqlKeyValMaps {
     };
   }
 
+  /** Users with rows in a map store, and those with changes on the way. */
+  async mapUsers(host: string, store: string): Promise<string[]> {
+    const prefix = `${host}${SEP}${store}${SEP}`;
+    const r = await this.db().query<{ username: string }>('SELECT DISTINCT username FROM clove_map WHERE host = $1 AND store = $2', [host, store]);
+    const users = new Set(r.rows.map((row) => row.username));
+    for (const [key] of this.maps.entries()) if (key.startsWith(prefix)) users.add(key.slice(prefix.length));
+    return [...users].sort();
+  }
+
   private async readKv(host: string, store: string, user: string): Promise<string | null> {
     const r = await this.db().query<{ value: string }>('SELECT value FROM clove_keyval WHERE host = $1 AND store = $2 AND username = $3', [host, store, user]);
     return r.rows[0]?.value ?? null;
