@@ -11,4 +11,4 @@ export interface TestPostgres {
   binDir: string;
 }
 /** Start a throwaway cluster; stop() ends its postmaster by PID and removes its directory. */
-export function startPostgres(): Promise<{ pg: TestPostgres; stop: () => Promise<void> }>;
+export function startPostgres(opts?: { durable?: boolean }): Promise<{ pg: TestPostgres; stop: () => Promise<void> }>;

@@ -37,8 +37,8 @@ async function freePort() {
   });
 }
 
-/** Start a cluster: { pg: { host, port, username, password, socketDir, binDir }, stop() }; `stop()` ends its postmaster by PID and removes the directory. */
-export async function startPostgres() {
+/** Start a cluster (`durable`: PostgreSQL's fsync stays on): { pg: { host, port, username, password, socketDir, binDir }, stop() }; `stop()` ends its postmaster by PID and removes the directory. */
+export async function startPostgres({ durable = false } = {}) {
   const bin = binDir();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'clove-pg-'));
   const data = path.join(dir, 'data');
@@ -64,11 +64,11 @@ export async function startPostgres() {
   });
   await rm(pwFile);
   const port = await freePort();
-  // fsync off: the tests kill Clove, never PostgreSQL, so the server's own disk durability is not
+  // fsync off unless `durable` (benches, to compare with fsynced files): the tests kill Clove, never PostgreSQL, so the server's own disk durability is not
   // what they check, and it spares the shared machine's disk.
   const [pgFile, pgArgs] = cmd(path.join(bin, 'postgres'), [
     '-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`,
-    '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=32MB',
+    ...(durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off']), '-c', 'max_connections=200', '-c', 'shared_buffers=32MB',
   ]);
   const child = spawn(pgFile, pgArgs, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
   let log = '';
