@@ -31,6 +31,26 @@ export async function freshDatabase(): Promise<SqlOptions> {
   return { driver: 'PostgreSQL', database: name, host: t.host, port: t.port, username: t.username, password: t.password };
 }
 
+let shared: Promise<SqlOptions> | undefined;
+
+/**
+ * A new empty schema in a database this test process shares (much cheaper than a database):
+ * SqlOptions whose connections put Clove's tables there. For backends in unit tests.
+ */
+export async function freshSchema(): Promise<SqlOptions> {
+  shared ??= freshDatabase();
+  const db = await shared;
+  const schema = `s${made++}`;
+  const c = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
+  await c.connect();
+  try {
+    await c.query(`CREATE SCHEMA ${schema}`);
+  } finally {
+    await c.end();
+  }
+  return { ...db, schema };
+}
+
 /** The Lua `sql = { … }` line for a database (for a Clove config file). */
 export function sqlConfigLine(o: SqlOptions): string {
   return `storage = "sql"\nsql = { driver = "PostgreSQL"; database = "${o.database}"; host = "${o.host}"; port = ${o.port}; username = "${o.username}"; password = "${o.password}" }\n`;

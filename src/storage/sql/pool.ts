@@ -21,6 +21,8 @@ export interface SqlOptions {
   statementTimeoutMs?: number;
   /** Milliseconds to wait for a new connection. */
   connectTimeoutMs?: number;
+  /** A schema (created beforehand) for Clove's tables instead of `public`; tests use one each. */
+  schema?: string;
 }
 
 /** Defaults of the pool, documented in docs/limits.md. */
@@ -66,6 +68,7 @@ export class SqlPool implements Queryable {
       idleTimeoutMillis: exitOnIdle ? 1000 : 30_000,
       allowExitOnIdle: exitOnIdle,
       application_name: 'clove',
+      ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
       types,
     });
     // A connection that drops while idle is removed by pg; without a listener the error would be thrown.
