@@ -116,8 +116,17 @@ log = { info = "*console" }
 -- The syslog daemon's unix datagram socket:
 -- syslog_socket = "/dev/log"
 
--- Backend for stored data: "file" (atomic files under data_path) or "memory" (lost on exit).
+-- Backend for stored data: "file" (atomic files under data_path), "sql" (PostgreSQL) or
+-- "memory" (lost on exit). docs/storage.md helps choose and sets PostgreSQL up in three commands.
 storage = "file"
+-- For storage = "sql": the database, in Prosody's names (host may be a Unix socket directory;
+-- port, username and password may be left out). Tables are created or upgraded at start.
+-- sql = { driver = "PostgreSQL"; database = "clove"; host = "localhost"; port = 5432; username = "clove"; password = "secret" }
+-- Connections at most, requests that may wait for one (one more fails at once), and seconds
+-- one statement may run before PostgreSQL cancels it:
+-- sql_pool_size = 8
+-- sql_queue_max = 4096
+-- sql_statement_timeout = 30
 
 -- Rosters are bounded, since anyone can send subscription requests (docs/limits.md):
 -- items per roster (past it: not-allowed), bytes of items per roster (past it:

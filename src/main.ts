@@ -9,9 +9,11 @@ import { createLogger, type Logger } from './core/log.js';
 import { Host } from './core/host.js';
 import { Router } from './core/router.js';
 import { SessionTable } from './core/sessions.js';
-import { StreamError } from './core/errors.js';
+import { ServerError, StreamError } from './core/errors.js';
 import { createFileBackend } from './storage/file.js';
 import { createMemoryBackend } from './storage/memory.js';
+import { openSqlBackend } from './storage/sql/backend.js';
+import { sqlSettings, type SqlSettings } from './config/sql.js';
 import type { StorageBackend } from './storage/store.js';
 import { Accounts } from './storage/accounts.js';
 import { certPaths, loadOrCreateCert } from './net/certs.js';
@@ -112,6 +114,27 @@ export interface ServerStats {
   sessions: number;
 }
 
+/**
+ * The storage backend `config` names: files under data_path, PostgreSQL (connected and its
+ * tables brought up to date, or a ServerError naming the database, never the password), or memory.
+ */
+export async function openStorage(config: Config): Promise<StorageBackend> {
+  const kind = config.get<string>('storage');
+  if (kind === 'memory') return createMemoryBackend();
+  if (kind !== 'sql') return createFileBackend(config.get<string>('data_path'));
+  const sql = sqlSettings(config);
+  try {
+    return await openSqlBackend(sql);
+  } catch (e) {
+    throw new ServerError('storage', `cannot open SQL storage ${sqlWhere(sql)}: ${(e as Error).message}`);
+  }
+}
+
+/** user@host:port/database, for messages (never the password). */
+function sqlWhere(sql: SqlSettings): string {
+  return `${sql.username ?? '(default user)'}@${sql.host ?? 'localhost'}${sql.port !== undefined ? `:${sql.port}` : ''}/${sql.database}`;
+}
+
 /** Start a Clove server from a loaded config. */
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // The config in force: replaced by reload(); per-host lookups below read it at call time.
@@ -149,7 +172,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     s2sLinks: () => s2sLinks(),
   });
   const history = new History(metrics);
-  const storage = timedBackend(opts.storage ?? (config.get<string>('storage') === 'memory' ? createMemoryBackend() : createFileBackend(config.get<string>('data_path'))), metrics.storeTimer);
+  const storage = timedBackend(opts.storage ?? (await openStorage(config)), metrics.storeTimer);
+  if (!opts.storage && config.get<string>('storage') === 'sql') log.info(`storage: PostgreSQL database ${sqlWhere(sqlSettings(config))}`);
   /** Hosts a reload removed: their domain stays ours for routing (never remote) until re-added. */
   const retired = new Set<string>();
   const router = new Router({ hosts, sessions, log, retired });

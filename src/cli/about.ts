@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/config.js';
 import { resolveModules } from '../modules/index.js';
-import { createFileBackend } from '../storage/file.js';
+import { openStorage } from '../main.js';
 import { sha1OnlyUsers, type AccountRecord } from '../storage/accounts.js';
 
 export async function about(config: Config): Promise<number> {
@@ -25,7 +25,7 @@ export async function about(config: Config): Promise<number> {
     lines.push(`host ${host}${config.get<boolean>('enabled', host) === false ? ' (disabled)' : ''}: ${modules.join(', ')}`);
   }
   if (config.get<string>('storage') !== 'memory') {
-    const storage = createFileBackend(config.get<string>('data_path'));
+    const storage = await openStorage(config);
     try {
       for (const host of config.virtualHosts()) {
         let n: number | string;

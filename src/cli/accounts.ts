@@ -1,6 +1,6 @@
 // `clove adduser`, `passwd`, `deluser`: account management against the configured storage.
 import type { Config } from '../config/config.js';
-import { createFileBackend } from '../storage/file.js';
+import { openStorage } from '../main.js';
 import { Accounts, AccountError } from '../storage/accounts.js';
 import { tryParseJid } from '../jid/jid.js';
 import { ServerError } from '../core/errors.js';
@@ -10,9 +10,9 @@ import type { StorageBackend } from '../storage/store.js';
 /** Concurrent account creations in --batch (hashing runs on worker threads and libuv's pool). */
 const BATCH_PARALLEL = 32;
 
-function openStore(config: Config): StorageBackend {
+async function openStore(config: Config): Promise<StorageBackend> {
   if (config.get<string>('storage') === 'memory') throw new ServerError('usage', `${config.file}: storage = "memory" keeps no accounts between runs`);
-  return createFileBackend(config.get<string>('data_path'));
+  return openStorage(config);
 }
 
 function splitJid(config: Config, text: string): { user: string; host: string } {
@@ -29,7 +29,7 @@ function accountsFor(config: Config, storage: StorageBackend, host: string): Acc
 
 /** adduser JID | adduser --batch */
 export async function addUser(config: Config, args: string[]): Promise<void> {
-  const storage = openStore(config);
+  const storage = await openStore(config);
   try {
     if (args.includes('--batch')) return await batch(config, storage);
     const target = args.find((a) => !a.startsWith('-'));
@@ -88,7 +88,7 @@ export async function passwd(config: Config, args: string[]): Promise<void> {
   const target = args.find((a) => !a.startsWith('-'));
   if (!target) throw new ServerError('usage', 'usage: clove passwd JID');
   const { user, host } = splitJid(config, target);
-  const storage = openStore(config);
+  const storage = await openStore(config);
   try {
     const accounts = accountsFor(config, storage, host);
     if (!(await accounts.exists(user))) throw new ServerError('account', `${user}@${host} does not exist`);
@@ -104,7 +104,7 @@ export async function delUser(config: Config, args: string[]): Promise<void> {
   const target = args.find((a) => !a.startsWith('-'));
   if (!target) throw new ServerError('usage', 'usage: clove deluser JID');
   const { user, host } = splitJid(config, target);
-  const storage = openStore(config);
+  const storage = await openStore(config);
   try {
     const accounts = accountsFor(config, storage, host);
     if (!(await accounts.exists(user))) throw new ServerError('account', `${user}@${host} does not exist`);
@@ -120,7 +120,7 @@ export async function register(config: Config, args: string[]): Promise<void> {
   const [user, host, password] = args;
   if (!user || !host || password === undefined || args.length !== 3) throw new ServerError('usage', 'usage: clove register USER HOST PASSWORD');
   const target = splitJid(config, `${user}@${host}`);
-  const storage = openStore(config);
+  const storage = await openStore(config);
   try {
     const accounts = accountsFor(config, storage, target.host);
     if (await accounts.exists(target.user)) throw new ServerError('account', `${target.user}@${target.host} already exists`);

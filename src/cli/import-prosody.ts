@@ -21,11 +21,12 @@
 // 'import_prosody' store), so a second run changes nothing even after users changed their data
 // in Clove or received their offline messages. --dry-run writes nothing.
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { ServerError } from '../core/errors.js';
-import { createFileBackend } from '../storage/file.js';
+import { openStorage } from '../main.js';
 import { Accounts, type AccountRecord } from '../storage/accounts.js';
 import type { ArchiveLimits, StorageBackend } from '../storage/store.js';
 import type { ScramCredential } from '../sasl/credentials.js';
@@ -35,17 +36,17 @@ import type { Roster, RosterItem } from '../modules/roster/roster-store.js';
 import type { OfflineMessage } from '../modules/offline.js';
 import type { Subscription } from '../modules/presence/subscription.js';
 import { DataTable, parseDat, parseList, type DataValue } from '../config/lua/data-file.js';
-import { bareJid, Skip, str, table, toElement } from './prosody-data.js';
+import { bareJid, prosodyEncode, Skip, str, table, toElement } from './prosody-data.js';
+import { exportProsodySql } from './prosody-sql.js';
+import { loadConfig } from '../config/config.js';
+import { sqlSettings } from '../config/sql.js';
 import { archiveMarks, importArchiveFile } from './import-prosody-archive.js';
 
-const USAGE = 'usage: clove import-prosody DATA_DIR [--dry-run]';
+const USAGE = 'usage: clove import-prosody DATA_DIR [--dry-run]   or   clove import-prosody --from-sql PROSODY_CONFIG [--dry-run]';
 const KINDS = ['accounts', 'roster', 'vcard', 'private', 'offline', 'archive'] as const;
 type Kind = (typeof KINDS)[number];
 
-/** Prosody's datamanager file-name encoding: every byte other than [A-Za-z0-9] → %xx. */
-export function prosodyEncode(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1').replace(/[^A-Za-z0-9]/g, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0'));
-}
+export { prosodyEncode } from './prosody-data.js';
 
 function prosodyDecode(s: string): string | undefined {
   try {
@@ -66,6 +67,12 @@ interface HostReport {
 const zero = (): Record<Kind, number> => ({ accounts: 0, roster: 0, vcard: 0, private: 0, offline: 0, archive: 0 });
 
 export async function importProsody(config: Config, args: string[]): Promise<number> {
+  const from = args.indexOf('--from-sql');
+  if (from >= 0) {
+    const prosodyConfig = args[from + 1];
+    if (prosodyConfig === undefined || prosodyConfig.startsWith('-')) throw new ServerError('usage', USAGE);
+    return importProsodySql(config, prosodyConfig, args.filter((_, i) => i !== from && i !== from + 1));
+  }
   const dryRun = args.includes('--dry-run');
   const unknown = args.filter((a) => a.startsWith('-') && a !== '--dry-run');
   const positional = args.filter((a) => !a.startsWith('-'));
@@ -80,7 +87,7 @@ export async function importProsody(config: Config, args: string[]): Promise<num
   const notConfigured = [...present].filter((h) => h.includes('.') || h === 'localhost').filter((h) => !config.virtualHosts().includes(h));
   if (hosts.length === 0) throw new ServerError('storage', `no VirtualHost of ${config.file} (${config.virtualHosts().join(', ')}) has data in ${dataDir}`);
 
-  const storage = createFileBackend(config.get<string>('data_path'));
+  const storage = await openStorage(config);
   const out: string[] = [];
   try {
     for (const host of hosts) {
@@ -96,6 +103,23 @@ export async function importProsody(config: Config, args: string[]): Promise<num
   }
   process.stdout.write(out.join('\n') + '\n');
   return 0;
+}
+
+/**
+ * Prosody's SQL storage (the `sql` option of PROSODY_CONFIG): its rows are written to a private
+ * temporary directory in the internal storage's layout, imported from there like DATA_DIR, and
+ * the directory is removed (it holds password hashes).
+ */
+async function importProsodySql(config: Config, prosodyConfig: string, rest: string[]): Promise<number> {
+  const prosody = await loadConfig(prosodyConfig);
+  const dir = await mkdtemp(join(tmpdir(), 'clove-prosody-sql-'));
+  try {
+    const found = await exportProsodySql(sqlSettings(prosody), config.virtualHosts(), dir);
+    if (found.length === 0) throw new ServerError('storage', `no VirtualHost of ${config.file} (${config.virtualHosts().join(', ')}) has data in the SQL storage of ${prosodyConfig}`);
+    return await importProsody(config, [dir, ...rest]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function isDir(p: string): Promise<boolean> {

@@ -12,6 +12,7 @@ import { checkCerts, formatProblem, formatSummary } from './check-certs.js';
 import { checkRouting } from './check-darknet.js';
 import { printConfigReport } from './check-config.js';
 import { importProsody } from './import-prosody.js';
+import { migrateStorage } from './migrate-storage.js';
 import { acquirePidfile, checkPidfile } from './pidfile.js';
 import { reload, status, stop } from './control.js';
 import { daemonize, isDaemonChild, notifyParent } from './daemon.js';
@@ -32,6 +33,7 @@ commands:
   check config          only the config: what Clove makes of each statement of it and its Includes; fails only on errors
   status                print whether the server runs; exit 0 running, 3 not running
   import-prosody DIR [--dry-run]  import Prosody's internal storage (accounts, rosters, vCards, …)
+  migrate-storage FROM TO  copy all stored data between "file" and "sql" storage (server stopped)
   stop                  stop the server named by the pidfile (SIGTERM, waits for it to exit)
   restart               stop the running server (if any), then start it detached
   reload                check the config, then make the running server reload it (SIGHUP)
@@ -68,6 +70,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'restart': return await restart(config, argv);
       case 'status': return status(config);
       case 'import-prosody': return await importProsody(config, rest);
+      case 'migrate-storage': return await migrateStorage(config, rest);
       case 'register': await register(config, rest); return 0;
       case 'unregister': await unregister(config, rest); return 0;
       case 'invite': return await invite(config, rest);

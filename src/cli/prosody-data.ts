@@ -4,6 +4,11 @@ import { tryParseJid } from '../jid/jid.js';
 import type { ElementJSON } from '../xml/json.js';
 import { DataTable, type DataValue } from '../config/lua/data-file.js';
 
+/** Prosody's datamanager file-name encoding: every byte other than [A-Za-z0-9] → %xx. */
+export function prosodyEncode(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1').replace(/[^A-Za-z0-9]/g, (c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0'));
+}
+
 /** A file left out on purpose (Clove already has other data, over a limit): reported, not warned about. */
 export class Skip extends Error {}
 

@@ -38,6 +38,8 @@ export interface OptionSpec {
   readonly booleans?: { readonly true: string; readonly false: string };
   /** For an 'accepted' option: the value Clove already behaves as, which needs no warning. */
   readonly honoured?: unknown;
+  /** The value may hold a password: errors name its type, never quote it. */
+  readonly secret?: boolean;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -124,7 +126,11 @@ const ROWS: Row[] = [
   { name: 'auth_hashing_concurrency', type: 'integer', default: 2, min: 1, max: 64, doc: "PBKDF2 and bcrypt computations run at once over the whole server; keep it below libuv's thread pool size (UV_THREADPOOL_SIZE, 4 by default) so file I/O always has threads." },
   { name: 'auth_hashing_queue', type: 'integer', default: 256, min: 1, max: 100000, doc: 'Password checks that may wait for auth_hashing_concurrency; one arriving past it fails at once with temporary-auth-failure.' },
   { name: 'clove_bcrypt_cost', type: 'integer', default: 10, min: 4, max: 15, doc: 'bcrypt work factor for stored password hashes.' },
-  { name: 'storage', type: 'enum', default: 'file', values: ['file', 'memory'], aliases: { internal: 'file' }, doc: 'Storage backend: "file" (atomic files under data_path) or "memory" (lost on exit).' },
+  { name: 'storage', type: 'enum', default: 'file', values: ['file', 'memory', 'sql'], aliases: { internal: 'file' }, doc: 'Storage backend: "file" (atomic files under data_path), "sql" (PostgreSQL, set up by the sql option) or "memory" (lost on exit).' },
+  { name: 'sql', type: 'table', default: undefined, secret: true, doc: 'Database for storage = "sql", Prosody\'s names: { driver = "PostgreSQL"; database = "clove"; host = "localhost"; port = 5432; username = "clove"; password = "…" }; host may be a Unix socket directory. Tables are created or upgraded at start. SQLite3 is not supported (docs/storage.md).' },
+  { name: 'sql_pool_size', type: 'integer', default: 8, min: 1, max: 1000, doc: 'Connections to the database at most (storage = "sql"); keep it under the server\'s max_connections.' },
+  { name: 'sql_queue_max', type: 'integer', default: 4096, min: 1, max: 1000000, doc: 'Storage requests that may wait for a free database connection; one more fails at once (a message archive write gets resource-constraint).' },
+  { name: 'sql_statement_timeout', type: 'number', default: 30, min: 1, max: 3600, doc: 'Seconds one SQL statement may run before the database cancels it (the request fails; nothing half-written stays).' },
   // Storage driven from outside (docs/limits.md)
   { name: 'max_roster_items', type: 'integer', default: 5000, min: 1, max: 1000000, scope: 'both', doc: 'Most items in one roster; a roster set past it gets not-allowed.' },
   { name: 'max_roster_bytes', type: 'integer', default: MiB, min: 4096, max: 64 * MiB, scope: 'both', doc: 'Most bytes of roster items (stored JSON) per account; a roster set past it gets resource-constraint.' },

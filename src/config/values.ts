@@ -69,7 +69,7 @@ class Converter {
   }
 
   expected(v: LuaValue, want: string): never {
-    return this.fail(v.line, `expected ${want} for option '${this.spec.name}', got ${describeValue(v)}`);
+    return this.fail(v.line, `expected ${want} for option '${this.spec.name}', got ${this.spec.secret ? (v.type === 'table' ? 'a table' : v.type) : describeValue(v)}`);
   }
 
   str(v: LuaValue, want = 'a string'): string {

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapStore, type StorageBackend } from './store.js';
+import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapListing, type MapStore, type StorageBackend } from './store.js';
 import { FileArchives, type ArchiveCacheOptions } from './archive/file-archive.js';
 import { decodeName, isHashedName, longNameOf, storedName, unwrapValue, wrapValue } from './file-names.js';
 import { isCode, makeDirDurable, syncDir } from './fs-sync.js';
@@ -40,7 +40,7 @@ interface FileState {
   waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
 }
 
-class FileBackend implements StorageBackend {
+class FileBackend implements StorageBackend, MapListing {
   private readonly files = new Map<string, FileState>();
   /**
    * Recently read files as text, keyed by path and checked against the file's identity (inode,
@@ -94,6 +94,21 @@ class FileBackend implements StorageBackend {
       const f = this.file(dir, user);
       return { base: f.path, log: f.path.slice(0, -EXT.length) + LOG_EXT, ...(f.long !== undefined ? { long: f.long } : {}) };
     });
+  }
+
+  /** Users with a map base file, or only a change log (a map never compacted yet). */
+  async mapUsers(host: string, store: string): Promise<string[]> {
+    const dir = this.storeDir(host, store);
+    const users = new Set(await this.users(dir));
+    try {
+      for (const e of await readdir(dir)) {
+        const name = e.slice(0, -LOG_EXT.length);
+        if (e.endsWith(LOG_EXT) && !isHashedName(name)) users.add(decodeName(name));
+      }
+    } catch (e) {
+      if (!isCode(e, 'ENOENT', 'ENOTDIR')) throw e;
+    }
+    return [...users].sort();
   }
 
   archive(host: string, store: string, limits?: ArchiveLimits): ArchiveStore {
@@ -331,6 +346,6 @@ function parse<T>(data: string | null, file: StoredFile): T | undefined {
 }
 
 /** A backend storing one JSON file per host, store and user (and a directory per archive owner) under dataPath. */
-export function createFileBackend(dataPath: string, archiveCache?: ArchiveCacheOptions): StorageBackend {
+export function createFileBackend(dataPath: string, archiveCache?: ArchiveCacheOptions): StorageBackend & MapListing {
   return new FileBackend(dataPath, archiveCache);
 }

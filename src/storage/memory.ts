@@ -1,7 +1,7 @@
 // In-memory storage backend for tests and throwaway servers. Values are kept as JSON text so
 // they behave exactly like the file backend's: callers never share objects with the store.
 
-import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapStore, type StorageBackend } from './store.js';
+import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapListing, type MapStore, type StorageBackend } from './store.js';
 import { memoryArchive, type MemoryArchiveTable } from './archive/memory-archive.js';
 
 function serialise(value: unknown): string {
@@ -10,7 +10,7 @@ function serialise(value: unknown): string {
   return s;
 }
 
-class MemoryBackend implements StorageBackend {
+class MemoryBackend implements StorageBackend, MapListing {
   private readonly stores = new Map<string, Map<string, string>>();
   private readonly archives = new Map<string, MemoryArchiveTable>();
   private closed = false;
@@ -68,6 +68,10 @@ class MemoryBackend implements StorageBackend {
     };
   }
 
+  async mapUsers(host: string, store: string): Promise<string[]> {
+    return [...this.table(host, store).keys()].sort();
+  }
+
   archive(host: string, store: string, limits?: ArchiveLimits): ArchiveStore {
     checkStoreName(store);
     const id = `${host}\0${store}`;
@@ -82,6 +86,6 @@ class MemoryBackend implements StorageBackend {
 }
 
 /** A backend that keeps everything in memory (lost at exit). */
-export function createMemoryBackend(): StorageBackend {
+export function createMemoryBackend(): StorageBackend & MapListing {
   return new MemoryBackend();
 }

@@ -31,6 +31,12 @@ export interface StorageBackend {
   close(): Promise<void>;
 }
 
+/** Listing the users of a map store (clove migrate-storage copies every store). */
+export interface MapListing {
+  /** Users that may have a map in this store (some may be empty). */
+  mapUsers(host: string, store: string): Promise<string[]>;
+}
+
 /** Store names become directory names, so they are restricted to a safe alphabet. */
 export function checkStoreName(store: string): void {
   if (!/^[a-z0-9_][a-z0-9_-]*$/.test(store)) throw new Error(`invalid store name '${store}'`);

@@ -1,13 +1,14 @@
 // kill -9 in the middle of a write burst loses nothing that was acknowledged (docs/architecture.md, house rule 5):
-// a real `clove start` child with file storage, a client doing roster sets (one at a time, then
+// a real `clove start` child with file storage (and again with PostgreSQL storage), a client doing roster sets (one at a time, then
 // pipelined so the kill lands mid-write), SIGKILL mid-burst, a new child on the same data
 // directory, and the roster read back. Leftover .tmp files are allowed: the restarted server
 // must (and does, below) serve everything with them present.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { type El, match, Wire } from '../helpers/wire.js';
+import { CHILD_STORAGES } from '../helpers/postgres.js';
 
 const NS_ROSTER = 'jabber:iq:roster';
 const USER = 'crash';
@@ -17,9 +18,9 @@ const VCARD = `<vCard xmlns='vcard-temp'><FN>Crash Tëst</FN><NICKNAME>crashy</N
 const dirs: string[] = [];
 const children: ChildServer[] = [];
 
-/** A fresh child with the test account. */
-async function freshChild(): Promise<ChildServer> {
-  const c = await startChild();
+/** A fresh child with the test account, storing with `extra`'s storage lines. */
+async function freshChild(extra: string): Promise<ChildServer> {
+  const c = await startChild(extra ? { extra } : {});
   children.push(c);
   dirs.push(c.dir);
   await addUsers(c.configPath, [[`${USER}@localhost`, PASSWORD]]);
@@ -147,85 +148,91 @@ function expectItems(roster: Map<string, El>, acked: number[]): void {
   }
 }
 
-it('acknowledged roster items and vCard survive SIGKILL mid-burst; only whole JSON files remain', async () => {
-  // Round 1: items 1..300, kill after 100 acks.
-  const c1 = await freshChild();
-  const w1 = await Wire.login({ port: c1.port, username: USER, password: PASSWORD, resource: 'burst' });
-  const r1 = await burstAndKill(c1, w1, 1, 300, 100);
-  w1.destroy();
-  expect(r1.exit.signal).toBe('SIGKILL');
-  expect(r1.vcardAcked).toBe(true);
-  expect(r1.acked.length).toBeGreaterThanOrEqual(100);
-  expect(r1.acked.length).toBeLessThan(300);
+describe.each(CHILD_STORAGES)('%s storage', (name, storageLines) => {
+  it('acknowledged roster items and vCard survive SIGKILL mid-burst; only whole JSON files remain', async () => {
+    // Round 1: items 1..300, kill after 100 acks.
+    const c1 = await freshChild(await storageLines());
+    const w1 = await Wire.login({ port: c1.port, username: USER, password: PASSWORD, resource: 'burst' });
+    const r1 = await burstAndKill(c1, w1, 1, 300, 100);
+    w1.destroy();
+    expect(r1.exit.signal).toBe('SIGKILL');
+    expect(r1.vcardAcked).toBe(true);
+    expect(r1.acked.length).toBeGreaterThanOrEqual(100);
+    expect(r1.acked.length).toBeLessThan(300);
 
-  const files1 = await checkFiles(c1.dataPath);
-  expect(files1.other, 'unexpected files in the data dir').toEqual([]);
-  expect(files1.json).toBeGreaterThan(0);
-
-  // Restart on the same data dir; leftover .tmp files must not disturb it.
-  const c2 = await restart(c1.dir);
-  const w2 = await Wire.login({ port: c2.port, username: USER, password: PASSWORD, resource: 'after' });
-  const roster = await fetchRoster(w2);
-  expectItems(roster, r1.acked);
-  // Nothing that was never sent shows up; the in-flight item may or may not have made it.
-  for (const jid of roster.keys()) {
-    const n = Number(/^contact(\d+)@example\.net$/.exec(jid)?.[1]);
-    expect(n >= 1 && n <= r1.acked[r1.acked.length - 1]! + 1, `unexpected item ${jid}`).toBe(true);
-  }
-  const vcard = await w2.iq(`<iq type='get'><vCard xmlns='vcard-temp'/></iq>`);
-  expect(vcard.attrs.type, `vCard get: ${vcard.toString()}`).toBe('result');
-  const v = vcard.getChild('vCard', 'vcard-temp')!;
-  expect(v.getChildText('FN')).toBe('Crash Tëst');
-  expect(v.getChildText('NICKNAME')).toBe('crashy');
-  expect(v.getChildText('NOTE')).toBe('set right before kill -9');
-
-  // Round 2: 200 sets pipelined; kill as soon as 10 are acknowledged, mid-write.
-  const r2 = await pipelinedBurstAndKill(c2, w2, 1001, 1200, 10);
-  w2.destroy();
-  expect(r2.exit.signal).toBe('SIGKILL');
-  const files2 = await checkFiles(c2.dataPath);
-  expect(files2.other).toEqual([]);
-
-  const c3 = await restart(c1.dir);
-  const w3 = await Wire.login({ port: c3.port, username: USER, password: PASSWORD, resource: 'final' });
-  const roster3 = await fetchRoster(w3);
-  expectItems(roster3, [...r1.acked, ...r2.acked]);
-  w3.destroy();
-  // Temp files (if any) are debris the server ignored: it served everything above regardless.
-  if (files2.tmp.length) console.info(`crash test: ${files2.tmp.length} .tmp leftover(s), ignored by the server: ${files2.tmp.join(', ')}`);
-}, 55_000);
-
-it('a burst of vCard sets killed mid-way keeps the last acknowledged vCard (or the one in flight)', async () => {
-  const c1 = await freshChild();
-  const w = await Wire.login({ port: c1.port, username: USER, password: PASSWORD, resource: 'vcards' });
-  let lastAcked = 0;
-  let killed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
-  for (let i = 1; i <= 300; i++) {
-    const pending = w.waitFor(match('iq', { id: `v${i}` }));
-    w.send(`<iq type='set' id='v${i}'><vCard xmlns='vcard-temp'><FN>Version ${i}</FN><NOTE>${'n'.repeat(i * 10)}</NOTE></vCard></iq>`);
-    if (i === 101) killed = c1.kill('SIGKILL'); // 100 acknowledged, number 101 in flight
-    let reply: El;
-    try {
-      reply = await pending;
-    } catch {
-      break;
+    if (name === 'file') {
+      const files1 = await checkFiles(c1.dataPath);
+      expect(files1.other, 'unexpected files in the data dir').toEqual([]);
+      expect(files1.json).toBeGreaterThan(0);
+    } else {
+      // Nothing of the host's stores on disk: the roster and vCard went to the database.
+      expect((await checkFiles(c1.dataPath)).json).toBe(0);
     }
-    expect(reply.attrs.type, reply.toString()).toBe('result');
-    lastAcked = i;
-  }
-  w.destroy();
-  expect((await killed!).signal).toBe('SIGKILL');
-  expect(lastAcked).toBeGreaterThanOrEqual(100);
-  const files = await checkFiles(c1.dataPath);
-  expect(files.other).toEqual([]);
 
-  const c2 = await restart(c1.dir);
-  const w2 = await Wire.login({ port: c2.port, username: USER, password: PASSWORD, resource: 'check' });
-  const got = await w2.iq(`<iq type='get'><vCard xmlns='vcard-temp'/></iq>`);
-  expect(got.attrs.type, got.toString()).toBe('result');
-  const fn = got.getChild('vCard', 'vcard-temp')?.getChildText('FN');
-  expect([`Version ${lastAcked}`, `Version ${lastAcked + 1}`]).toContain(fn);
-  const n = Number(fn?.slice('Version '.length));
-  expect(got.getChild('vCard', 'vcard-temp')?.getChildText('NOTE')).toBe('n'.repeat(n * 10));
-  w2.destroy();
-}, 30_000);
+    // Restart on the same data dir; leftover .tmp files must not disturb it.
+    const c2 = await restart(c1.dir);
+    const w2 = await Wire.login({ port: c2.port, username: USER, password: PASSWORD, resource: 'after' });
+    const roster = await fetchRoster(w2);
+    expectItems(roster, r1.acked);
+    // Nothing that was never sent shows up; the in-flight item may or may not have made it.
+    for (const jid of roster.keys()) {
+      const n = Number(/^contact(\d+)@example\.net$/.exec(jid)?.[1]);
+      expect(n >= 1 && n <= r1.acked[r1.acked.length - 1]! + 1, `unexpected item ${jid}`).toBe(true);
+    }
+    const vcard = await w2.iq(`<iq type='get'><vCard xmlns='vcard-temp'/></iq>`);
+    expect(vcard.attrs.type, `vCard get: ${vcard.toString()}`).toBe('result');
+    const v = vcard.getChild('vCard', 'vcard-temp')!;
+    expect(v.getChildText('FN')).toBe('Crash Tëst');
+    expect(v.getChildText('NICKNAME')).toBe('crashy');
+    expect(v.getChildText('NOTE')).toBe('set right before kill -9');
+
+    // Round 2: 200 sets pipelined; kill as soon as 10 are acknowledged, mid-write.
+    const r2 = await pipelinedBurstAndKill(c2, w2, 1001, 1200, 10);
+    w2.destroy();
+    expect(r2.exit.signal).toBe('SIGKILL');
+    const files2 = name === 'file' ? await checkFiles(c2.dataPath) : { tmp: [], other: [] };
+    expect(files2.other).toEqual([]);
+
+    const c3 = await restart(c1.dir);
+    const w3 = await Wire.login({ port: c3.port, username: USER, password: PASSWORD, resource: 'final' });
+    const roster3 = await fetchRoster(w3);
+    expectItems(roster3, [...r1.acked, ...r2.acked]);
+    w3.destroy();
+    // Temp files (if any) are debris the server ignored: it served everything above regardless.
+    if (files2.tmp.length) console.info(`crash test: ${files2.tmp.length} .tmp leftover(s), ignored by the server: ${files2.tmp.join(', ')}`);
+  }, 55_000);
+
+  it('a burst of vCard sets killed mid-way keeps the last acknowledged vCard (or the one in flight)', async () => {
+    const c1 = await freshChild(await storageLines());
+    const w = await Wire.login({ port: c1.port, username: USER, password: PASSWORD, resource: 'vcards' });
+    let lastAcked = 0;
+    let killed: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
+    for (let i = 1; i <= 300; i++) {
+      const pending = w.waitFor(match('iq', { id: `v${i}` }));
+      w.send(`<iq type='set' id='v${i}'><vCard xmlns='vcard-temp'><FN>Version ${i}</FN><NOTE>${'n'.repeat(i * 10)}</NOTE></vCard></iq>`);
+      if (i === 101) killed = c1.kill('SIGKILL'); // 100 acknowledged, number 101 in flight
+      let reply: El;
+      try {
+        reply = await pending;
+      } catch {
+        break;
+      }
+      expect(reply.attrs.type, reply.toString()).toBe('result');
+      lastAcked = i;
+    }
+    w.destroy();
+    expect((await killed!).signal).toBe('SIGKILL');
+    expect(lastAcked).toBeGreaterThanOrEqual(100);
+    if (name === 'file') expect((await checkFiles(c1.dataPath)).other).toEqual([]);
+
+    const c2 = await restart(c1.dir);
+    const w2 = await Wire.login({ port: c2.port, username: USER, password: PASSWORD, resource: 'check' });
+    const got = await w2.iq(`<iq type='get'><vCard xmlns='vcard-temp'/></iq>`);
+    expect(got.attrs.type, got.toString()).toBe('result');
+    const fn = got.getChild('vCard', 'vcard-temp')?.getChildText('FN');
+    expect([`Version ${lastAcked}`, `Version ${lastAcked + 1}`]).toContain(fn);
+    const n = Number(fn?.slice('Version '.length));
+    expect(got.getChild('vCard', 'vcard-temp')?.getChildText('NOTE')).toBe('n'.repeat(n * 10));
+    w2.destroy();
+  }, 30_000);
+});

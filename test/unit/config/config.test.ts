@@ -100,7 +100,7 @@ describe('type and bounds errors', () => {
     ['keyed list', 'modules_enabled = { "a"; x = "b" }', `${F}:1: expected a list of strings like { "a", "b" } for option 'modules_enabled', but the table has a key 'x'`],
     ['port out of range', 'c2s_ports = { 5222,\n 70000 }', `${F}:2: expected a port number (0-65535) for option 'c2s_ports', got number 70000`],
     ['port as string', 's2s_ports = "5269"', `${F}:1: expected a list of ports like { 5222 } for option 's2s_ports', got string "5269"`],
-    ['enum', 'storage = "sql"', `${F}:1: option 'storage' must be one of "file", "memory", "internal", got "sql"`],
+    ['enum', 'storage = "ldap"', `${F}:1: option 'storage' must be one of "file", "memory", "sql", "internal", got "ldap"`],
     ['authentication', 'authentication = "ldap"', `${F}:1: option 'authentication' must be one of "internal_hashed", "internal_plain", got "ldap"`],
     ['empty path', 'data_path = ""', `${F}:1: option 'data_path' must not be empty`],
     ['ssl key type', 'VirtualHost "a"\nssl = {\n key = 5 }', `${F}:3: expected a path string for ssl.key for option 'ssl', got number 5`],

@@ -2,7 +2,7 @@ import bcrypt from 'bcryptjs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { PLAIN } from '../../../src/sasl/plain.js';
 import { SCRAM_SHA_1, SCRAM_SHA_256 } from '../../../src/sasl/scram.js';
 import { deriveScram } from '../../../src/sasl/credentials.js';
@@ -10,6 +10,8 @@ import { AccountError, Accounts, type AccountRecord } from '../../../src/storage
 import { BcryptPool } from '../../../src/storage/bcrypt-pool.js';
 import { createFileBackend } from '../../../src/storage/file.js';
 import { createMemoryBackend } from '../../../src/storage/memory.js';
+import type { KeyValStore, StorageBackend } from '../../../src/storage/store.js';
+import { eachBackend } from './backends.js';
 import { ScramClient } from '../sasl/scram-client.js';
 
 const pool = new BcryptPool(2);
@@ -19,8 +21,12 @@ afterAll(async () => {
   await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-function fresh(opts: { bcryptCost?: number; iterations?: number } = {}): { accounts: Accounts; store: ReturnType<typeof storeOf> } {
-  const store = storeOf();
+/** The backend the running describe block tests (memory, files, PostgreSQL). */
+let backend: () => Promise<StorageBackend> = async () => createMemoryBackend();
+
+/** Accounts over a fresh accounts store of the backend under test. */
+async function fresh(opts: { bcryptCost?: number; iterations?: number } = {}): Promise<{ accounts: Accounts; store: KeyValStore<AccountRecord> }> {
+  const store = (await backend()).keyval<AccountRecord>('localhost', 'accounts');
   return { accounts: new Accounts(store, { bcryptCost: 4, hasher: pool, ...opts }), store };
 }
 function storeOf() {
@@ -37,9 +43,13 @@ async function code(p: Promise<unknown>): Promise<string> {
   throw new Error('expected an AccountError');
 }
 
-describe('Accounts', () => {
+describe.each(eachBackend('clove-accounts-'))('Accounts on %s storage', (_name, make) => {
+  beforeEach(() => {
+    backend = make;
+  });
+
   it('creates an account with SCRAM keys and a bcrypt hash, never the password', async () => {
-    const { accounts, store } = fresh();
+    const { accounts, store } = await fresh();
     const before = Date.now();
     await accounts.create('Alice', 'correct horse');
     expect(await accounts.exists('alice')).toBe(true);
@@ -58,7 +68,7 @@ describe('Accounts', () => {
   });
 
   it('refuses to create an account twice, also under concurrency', async () => {
-    const { accounts } = fresh();
+    const { accounts } = await fresh();
     await accounts.create('bob', 'pw1');
     expect(await code(accounts.create('BOB', 'pw2'))).toBe('exists');
     expect(await accounts.verifyPlain('bob', 'pw1')).toBe(true);
@@ -68,7 +78,7 @@ describe('Accounts', () => {
   });
 
   it('verifies plain passwords against the SCRAM keys', async () => {
-    const { accounts } = fresh();
+    const { accounts } = await fresh();
     await accounts.create('dave', '\u2168 lives');
     expect(await accounts.verifyPlain('dave', 'IX lives')).toBe(true); // SASLprep: NFKC
     expect(await accounts.verifyPlain('Dave', '\u2168 lives')).toBe(true);
@@ -80,7 +90,7 @@ describe('Accounts', () => {
   });
 
   it('falls back to the SHA-1 key for records that only have one', async () => {
-    const { accounts, store } = fresh();
+    const { accounts, store } = await fresh();
     const sha1 = await deriveScram('legacy', 'sha1');
     await store.set('old', { scram: { sha1 } as AccountRecord['scram'], bcrypt: '', created: 0 });
     expect(await accounts.verifyPlain('old', 'legacy')).toBe(true);
@@ -88,7 +98,7 @@ describe('Accounts', () => {
   });
 
   it('changes passwords and keeps the creation time', async () => {
-    const { accounts, store } = fresh();
+    const { accounts, store } = await fresh();
     await accounts.create('erin', 'old');
     const created = (await store.get('erin'))!.created;
     await accounts.setPassword('Erin', 'new');
@@ -99,7 +109,7 @@ describe('Accounts', () => {
   });
 
   it('removes accounts', async () => {
-    const { accounts } = fresh();
+    const { accounts } = await fresh();
     await accounts.create('frank', 'pw');
     await accounts.create('grace', 'pw');
     await accounts.remove('FRANK');
@@ -109,7 +119,7 @@ describe('Accounts', () => {
   });
 
   it('rejects invalid usernames and passwords with typed errors', async () => {
-    const { accounts } = fresh();
+    const { accounts } = await fresh();
     for (const u of ['', 'a b', 'a@b', 'a/b', 'x'.repeat(1024)]) expect(await code(accounts.create(u, 'pw'))).toBe('invalid-username');
     expect(await code(accounts.create('henry', ''))).toBe('invalid-password');
     expect(await code(accounts.create('henry', '\u00AD'))).toBe('invalid-password'); // maps to nothing
@@ -125,7 +135,7 @@ describe('Accounts', () => {
   });
 
   it('uses the configured iteration count for keys and for the SCRAM decoy', async () => {
-    const { accounts } = fresh({ iterations: 5000 });
+    const { accounts } = await fresh({ iterations: 5000 });
     await accounts.create('ivan', 'pw');
     expect((await accounts.getScram('ivan', 'sha1'))!.iterations).toBe(5000);
     expect(accounts.scramIterations).toBe(5000);
@@ -153,7 +163,7 @@ describe('Accounts', () => {
   });
 
   it('keeps the event loop responsive while hashing at a high bcrypt cost', async () => {
-    const { accounts } = fresh({ bcryptCost: 12 });
+    const { accounts } = await fresh({ bcryptCost: 12 });
     let maxGap = 0;
     let last = performance.now();
     const timer = setInterval(() => {

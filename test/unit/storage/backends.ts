@@ -1,5 +1,6 @@
-// Both storage backends, for contract tests run against each (describe.each). File backends
-// get a fresh temp directory, removed after the file's tests.
+// Every storage backend, for contract tests run against each (describe.each). File backends
+// get a fresh temp directory, removed after the file's tests; PostgreSQL backends a fresh
+// schema on the run's test cluster (test/helpers/postgres.ts).
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -7,7 +8,9 @@ import path from 'node:path';
 import { afterAll } from 'vitest';
 import { createFileBackend } from '../../../src/storage/file.js';
 import { createMemoryBackend } from '../../../src/storage/memory.js';
+import { openSqlBackend } from '../../../src/storage/sql/backend.js';
 import type { StorageBackend } from '../../../src/storage/store.js';
+import { freshSchema } from '../../helpers/postgres.js';
 
 /** [name, make] for each backend; registers an afterAll that removes the temp directories. */
 export function eachBackend(prefix: string): Array<[string, () => Promise<StorageBackend>]> {
@@ -25,5 +28,6 @@ export function eachBackend(prefix: string): Array<[string, () => Promise<Storag
         return createFileBackend(d);
       },
     ],
+    ['postgresql', async () => openSqlBackend(await freshSchema())],
   ];
 }

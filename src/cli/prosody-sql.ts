@@ -1,0 +1,144 @@
+// `clove import-prosody --from-sql PROSODY_CONFIG`: Prosody's SQL storage (mod_storage_sql) read
+// from PostgreSQL and written out as Prosody's internal storage would hold it, so the file
+// import (./import-prosody.ts) reads it unchanged.
+//
+// Prosody's tables (plugins/mod_storage_sql.lua, read from Prosody's source):
+// - `prosody` (host, user, store, key, type, value): a keyval store's table is one row per
+//   string key; its other keys (a stanza's children, a roster's [false] metadata) are one row
+//   with key "" holding them as JSON. `type` says how `value` is written: "string", "number",
+//   "boolean" (tostring), "json" (util.json: a table with non-string keys becomes
+//   {"__hash": [k1, v1, …], "__array": […]}) or "xml" (a serialised stanza).
+// - `prosodyarchive` (sort_id, host, user, store, key, when, with, type, value): one row per
+//   archived item (offline messages, mod_mam's archive), `when` in seconds, in sort_id order.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SqlSettings } from '../config/sql.js';
+import { DataTable, type DataValue } from '../config/lua/data-file.js';
+import { SqlPool } from '../storage/sql/pool.js';
+import { parseElement } from '../xml/parse.js';
+import type { Element } from '../xml/element.js';
+import { prosodyEncode } from './prosody-data.js';
+
+/** The keyval stores the import reads. */
+const KEYVAL_STORES = ['accounts', 'roster', 'vcard', 'private'];
+/** The archive stores the import reads. */
+const ARCHIVE_STORES = ['offline', 'archive'];
+
+/** A stanza as util.stanza's preserialised table: { name, attr, [1..n] = children }. */
+function stanzaTable(el: Element): DataTable {
+  const t = new DataTable();
+  t.hash.set('name', el.name);
+  const attr = new DataTable();
+  for (const [k, v] of Object.entries(el.attrs)) if (v !== undefined) attr.hash.set(k, v);
+  t.hash.set('attr', attr);
+  el.children.forEach((c, i) => t.hash.set(i + 1, typeof c === 'string' ? c : stanzaTable(c)));
+  return t;
+}
+
+/** util.json's value → a Lua table as the file store would hold it. */
+function fromJson(v: unknown): DataValue {
+  if (v === null || typeof v !== 'object') return v as DataValue;
+  const t = new DataTable();
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => t.hash.set(i + 1, fromJson(x)));
+    return t;
+  }
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (k === '__hash' && Array.isArray(x)) {
+      for (let i = 0; i + 1 < x.length; i += 2) t.hash.set(x[i] as string | number | boolean, fromJson(x[i + 1]));
+    } else if (k === '__array' && Array.isArray(x)) x.forEach((y, i) => t.hash.set(i + 1, fromJson(y)));
+    else t.hash.set(k, fromJson(x));
+  }
+  return t;
+}
+
+/** mod_storage_sql's deserialize(): a row's value by its type. */
+function deserialize(type: string, value: string): DataValue {
+  switch (type) {
+    case 'string': return value;
+    case 'number': return Number(value);
+    case 'boolean': return value === 'true';
+    case 'json': return fromJson(JSON.parse(value));
+    case 'xml': return stanzaTable(parseElement(value));
+    default: throw new Error(`unknown value type '${type}'`);
+  }
+}
+
+/** A Lua literal of `v` (what util.serialization writes, read back by ../config/lua/data-file.ts). */
+function lua(v: DataValue): string {
+  if (v === null) return 'nil';
+  if (typeof v === 'string') return `"${v.replace(/[\\"\x00-\x1f\x7f]/g, (c) => `\\${c.charCodeAt(0).toString().padStart(3, '0')}`)}"`;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new Error('a number that is not finite');
+    return String(v);
+  }
+  if (typeof v === 'boolean') return String(v);
+  const parts: string[] = [];
+  for (const [k, x] of v.hash) parts.push(`[${lua(k)}] = ${lua(x)}`);
+  return `{ ${parts.join('; ')} }`;
+}
+
+/** Write the file a keyval or archive store of Prosody's internal storage would have. */
+async function writeStore(dir: string, host: string, store: string, user: string, ext: '.dat' | '.list', text: string): Promise<void> {
+  const d = join(dir, prosodyEncode(host), store);
+  await mkdir(d, { recursive: true, mode: 0o700 });
+  await writeFile(join(d, prosodyEncode(user) + ext), text, { mode: 0o600 });
+}
+
+/**
+ * Read Prosody's SQL storage for `hosts` into `dir` (laid out as Prosody's data directory);
+ * returns the hosts that had data.
+ */
+export async function exportProsodySql(sql: SqlSettings, hosts: readonly string[], dir: string): Promise<string[]> {
+  const pool = new SqlPool(sql);
+  try {
+    const tables = await pool.query<{ p: string | null; a: string | null }>("SELECT to_regclass('prosody')::text AS p, to_regclass('prosodyarchive')::text AS a");
+    if (!tables.rows[0]?.p) throw new Error(`database ${sql.database} has no table "prosody": not Prosody's SQL storage`);
+    const found = new Set<string>();
+    for (const host of hosts) {
+      const rows = await pool.query<{ user: string; store: string; key: string; type: string; value: string }>(
+        'SELECT "user", "store", "key", "type", "value" FROM "prosody" WHERE "host" = $1 AND "store" = ANY($2::text[]) AND "user" <> \'\' ORDER BY "store", "user"',
+        [host, KEYVAL_STORES],
+      );
+      const tablesOf = new Map<string, DataTable>();
+      for (const r of rows.rows) {
+        const id = `${r.store}\0${r.user}`;
+        let t = tablesOf.get(id);
+        if (!t) tablesOf.set(id, (t = new DataTable()));
+        const v = deserialize(r.type, r.value);
+        // The "" row holds the table's non-string keys (keyval_store_get merges them back).
+        if (r.key === '' && v instanceof DataTable) for (const [k, x] of v.hash) t.hash.set(k, x);
+        else t.hash.set(r.key, v);
+      }
+      for (const [id, t] of tablesOf) {
+        const [store, user] = id.split('\0') as [string, string];
+        await writeStore(dir, host, store, user, '.dat', `return ${lua(t)};\n`);
+        found.add(host);
+      }
+      if (!tables.rows[0]?.a) continue;
+      const items = await pool.query<{ user: string; store: string; key: string; when: number; with: string; type: string; value: string }>(
+        'SELECT "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" WHERE "host" = $1 AND "store" = ANY($2::text[]) AND "user" <> \'\' ORDER BY "store", "user", "sort_id"',
+        [host, ARCHIVE_STORES],
+      );
+      const lists = new Map<string, string[]>();
+      for (const r of items.rows) {
+        const v = deserialize(r.type, r.value);
+        if (!(v instanceof DataTable)) continue;
+        v.hash.set('key', r.key);
+        v.hash.set('when', Number(r.when));
+        v.hash.set('with', r.with);
+        const id = `${r.store}\0${r.user}`;
+        if (!lists.has(id)) lists.set(id, []);
+        lists.get(id)!.push(`item(${lua(v)});\n`);
+      }
+      for (const [id, lines] of lists) {
+        const [store, user] = id.split('\0') as [string, string];
+        await writeStore(dir, host, store, user, '.list', lines.join(''));
+        found.add(host);
+      }
+    }
+    return [...found];
+  } finally {
+    await pool.end();
+  }
+}

@@ -1,0 +1,169 @@
+// The keyval and map shapes of the SQL backend. A keyval value is one row of clove_keyval; a
+// map is one row per key in clove_map, so a change writes the rows it touches and no more. A
+// change that spans rows (a whole map replaced, several queued changes of one map) is one
+// transaction. Writes go through Pending (./pending.ts): in order per user, batched, and seen by
+// reads before they commit.
+import type { KeyValStore, MapStore } from '../store.js';
+import { applyRecord, copyMap, type MapRecord } from '../map-log.js';
+import type { Queryable, SqlPool } from './pool.js';
+import { Pending } from './pending.js';
+
+/** A keyval change: the new JSON text, or null for a deletion. */
+type KvChange = string | null;
+
+function serialise(value: unknown): string {
+  const s = JSON.stringify(value);
+  if (s === undefined) throw new TypeError('value cannot be stored as JSON');
+  return s;
+}
+
+function checkUser(user: string): void {
+  if (user === '') throw new Error('empty user name');
+}
+
+const SEP = '\0';
+/** host, store and user back from a pending key (host and store never hold NUL; a user might). */
+function splitKey(key: string): [string, string, string] {
+  const a = key.indexOf(SEP);
+  const b = key.indexOf(SEP, a + 1);
+  return [key.slice(0, a), key.slice(a + 1, b), key.slice(b + 1)];
+}
+
+/** Keyval and map stores over one pool; pending changes are shared by every store object. */
+export class SqlKeyValMaps {
+  readonly kv: Pending<KvChange>;
+  readonly maps: Pending<MapRecord>;
+
+  constructor(private readonly db: () => SqlPool, isClosed: () => boolean) {
+    this.kv = new Pending<KvChange>((key, changes) => this.flushKv(key, changes), isClosed);
+    this.maps = new Pending<MapRecord>((key, changes) => this.flushMap(key, changes), isClosed);
+  }
+
+  keyval<T>(host: string, store: string): KeyValStore<T> {
+    const prefix = `${host}${SEP}${store}${SEP}`;
+    return {
+      get: async (user) => {
+        const text = await this.kv.read(prefix + user, () => this.readKv(host, store, user), (v, changes) => (changes.length ? changes[changes.length - 1]! : v));
+        return text === null ? undefined : (JSON.parse(text) as T);
+      },
+      set: async (user, value) => {
+        checkUser(user);
+        return this.kv.change(prefix + user, value === undefined ? null : serialise(value));
+      },
+      users: async () => {
+        const r = await this.db().query<{ username: string }>('SELECT username FROM clove_keyval WHERE host = $1 AND store = $2', [host, store]);
+        const users = new Set(r.rows.map((row) => row.username));
+        for (const [key, changes] of this.kv.entries()) {
+          if (!key.startsWith(prefix)) continue;
+          const user = key.slice(prefix.length);
+          if (changes[changes.length - 1] === null) users.delete(user);
+          else users.add(user);
+        }
+        return [...users].sort();
+      },
+    };
+  }
+
+  map<T>(host: string, store: string): MapStore<T> {
+    const prefix = `${host}${SEP}${store}${SEP}`;
+    const getAll = async (user: string): Promise<Record<string, T>> =>
+      (await this.maps.read(prefix + user, () => this.readMap(host, store, user), (m, changes) => changes.reduce(applyRecord, copyMap(m)))) as Record<string, T>;
+    const change = (user: string, r: MapRecord): Promise<void> => {
+      checkUser(user);
+      try {
+        serialise(r); // a value that is not JSON is refused now, not in the batch it would join
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return this.maps.change(prefix + user, r);
+    };
+    return {
+      get: async (user, key) => {
+        const all = await getAll(user);
+        return Object.hasOwn(all, key) ? all[key] : undefined;
+      },
+      getAll,
+      set: (user, key, value) => change(user, value === undefined ? { k: key } : { k: key, v: JSON.parse(serialise(value)) as unknown }),
+      setAll: (user, all) => change(user, { all: copyMap(JSON.parse(serialise(all ?? {})) as Record<string, unknown>) }),
+    };
+  }
+
+  /** Users with rows in a map store, and those with changes on the way. */
+  async mapUsers(host: string, store: string): Promise<string[]> {
+    const prefix = `${host}${SEP}${store}${SEP}`;
+    const r = await this.db().query<{ username: string }>('SELECT DISTINCT username FROM clove_map WHERE host = $1 AND store = $2', [host, store]);
+    const users = new Set(r.rows.map((row) => row.username));
+    for (const [key] of this.maps.entries()) if (key.startsWith(prefix)) users.add(key.slice(prefix.length));
+    return [...users].sort();
+  }
+
+  private async readKv(host: string, store: string, user: string): Promise<string | null> {
+    const r = await this.db().query<{ value: string }>('SELECT value FROM clove_keyval WHERE host = $1 AND store = $2 AND username = $3', [host, store, user]);
+    return r.rows[0]?.value ?? null;
+  }
+
+  private async flushKv(key: string, changes: KvChange[]): Promise<void> {
+    const [host, store, user] = splitKey(key);
+    const value = changes[changes.length - 1]!; // only the newest matters
+    if (value === null) await this.db().query('DELETE FROM clove_keyval WHERE host = $1 AND store = $2 AND username = $3', [host, store, user]);
+    else {
+      await this.db().query(
+        'INSERT INTO clove_keyval (host, store, username, value) VALUES ($1, $2, $3, $4) ON CONFLICT (host, store, username) DO UPDATE SET value = EXCLUDED.value',
+        [host, store, user, value],
+      );
+    }
+  }
+
+  private async readMap(host: string, store: string, user: string): Promise<Record<string, unknown>> {
+    const r = await this.db().query<{ key: string; value: string }>(
+      'SELECT key, value FROM clove_map WHERE host = $1 AND store = $2 AND username = $3 ORDER BY seq',
+      [host, store, user],
+    );
+    const out: Record<string, unknown> = {};
+    for (const row of r.rows) Object.defineProperty(out, row.key, { value: JSON.parse(row.value), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+
+  /** Write a map's queued changes: a replacement deletes every row first; then upserts and deletions, batched. */
+  private async flushMap(key: string, changes: MapRecord[]): Promise<void> {
+    const [host, store, user] = splitKey(key);
+    let replace = false;
+    // Net effect per key, in first-touched order (a key's row keeps its place when updated).
+    const net = new Map<string, string | null>();
+    for (const r of changes) {
+      if ('all' in r) {
+        replace = true;
+        net.clear();
+        for (const k of Object.keys(r.all)) net.set(k, serialise(r.all[k]));
+      } else net.set(r.k, 'v' in r ? serialise(r.v) : null);
+    }
+    const upKeys: string[] = [];
+    const upValues: string[] = [];
+    const gone: string[] = [];
+    for (const [k, v] of net) {
+      if (v === null) gone.push(k);
+      else {
+        upKeys.push(k);
+        upValues.push(v);
+      }
+    }
+    const statements: Array<(q: Queryable) => Promise<unknown>> = [];
+    const who = [host, store, user];
+    if (replace) statements.push((q) => q.query('DELETE FROM clove_map WHERE host = $1 AND store = $2 AND username = $3', who));
+    else if (gone.length) statements.push((q) => q.query('DELETE FROM clove_map WHERE host = $1 AND store = $2 AND username = $3 AND key = ANY($4::text[])', [...who, gone]));
+    if (upKeys.length) {
+      statements.push((q) =>
+        q.query(
+          `INSERT INTO clove_map (host, store, username, key, value)
+           SELECT $1, $2, $3, k, v FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS t(k, v, n) ORDER BY n
+           ON CONFLICT (host, store, username, key) DO UPDATE SET value = EXCLUDED.value`,
+          [...who, upKeys, upValues],
+        ),
+      );
+    }
+    if (statements.length === 1) await statements[0]!(this.db());
+    else if (statements.length > 1) await this.db().transaction(async (q) => {
+      for (const s of statements) await s(q);
+    });
+  }
+}

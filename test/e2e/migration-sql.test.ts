@@ -1,0 +1,88 @@
+// Migration from Prosody's SQL storage: a real Prosody (Debian's 0.12 with lua-dbi-postgresql)
+// configured with storage = "sql" on the test PostgreSQL writes accounts (prosodyctl register),
+// a roster, a vCard, private XML and an offline message into its own tables (`prosody`,
+// `prosodyarchive`); `clove import-prosody --from-sql` reads them, and the users log in to Clove
+// with their Prosody passwords and find the same data.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, expect, it } from 'vitest';
+import { runClove } from '../helpers/child-server.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { writeImportConfig, writeProsodyData } from '../helpers/prosody-import.js';
+import { startTestServer } from '../helpers/server.js';
+import { match, Wire } from '../helpers/wire.js';
+
+const DOMAIN = 'migrate-sql.test';
+const NS_ROSTER = 'jabber:iq:roster';
+const NS_VCARD = 'vcard-temp';
+let work = '';
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+it('imports accounts, roster, vCard, private XML and offline messages from Prosody on PostgreSQL', async () => {
+  work = await mkdtemp(join(tmpdir(), 'clove-migration-sql-'));
+  const db = await freshDatabase();
+  const sqlLine = `sql = { driver = "PostgreSQL"; database = "${db.database}"; host = "${db.host}"; port = ${db.port}; username = "${db.username}"; password = "${db.password}" }`;
+  await writeProsodyData({
+    domain: DOMAIN,
+    extra: ['modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "vcard"; "presence"; "private"; "offline" }', 'storage = "sql"', sqlLine],
+  }, work, async (prosody) => {
+    for (const [user, password] of [['alice', 'alice-pw'], ['bob', 'bob pässword']]) {
+      const reg = spawnSync('prosodyctl', ['--config', prosody.configPath, 'register', user!, DOMAIN, password!], { encoding: 'utf8', cwd: prosody.dir });
+      if (reg.status !== 0) throw new Error(`prosodyctl register failed: ${reg.stdout}${reg.stderr}`);
+    }
+    const c = await Wire.login({ port: prosody.c2sPort, domain: DOMAIN, username: 'alice', password: 'alice-pw', timeoutMs: 5000 });
+    const set = await c.iq(`<iq type='set'><query xmlns='${NS_ROSTER}'><item jid='bob@${DOMAIN}' name='Bob B'><group>Friends</group><group>Work</group></item></query></iq>`);
+    expect(set.attrs.type).toBe('result');
+    const vc = await c.iq(`<iq type='set'><vCard xmlns='${NS_VCARD}'><FN>Alice Liddell</FN><DESC>line one\nline "two" &amp; ünïcode</DESC></vCard></iq>`);
+    expect(vc.attrs.type).toBe('result');
+    const pv = await c.iq(`<iq type='set'><query xmlns='jabber:iq:private'><notes xmlns='storage:rosternotes'><note jid='bob@${DOMAIN}'>met at work</note></notes></query></iq>`);
+    expect(pv.attrs.type).toBe('result');
+    c.send(`<message to='bob@${DOMAIN}' type='chat' id='m1'><body>hello from prosody on sql</body></message>`);
+    await c.iq(`<iq type='get'><query xmlns='${NS_ROSTER}'/></iq>`);
+    await c.close();
+  });
+  // Prosody really wrote to the database.
+  const client = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
+  await client.connect();
+  const stores = (await client.query<{ store: string }>('SELECT DISTINCT store FROM prosody ORDER BY store')).rows.map((r) => r.store);
+  const archived = Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM prosodyarchive WHERE store = 'offline'")).rows[0]!.n);
+  await client.end();
+  expect(stores).toEqual(expect.arrayContaining(['accounts', 'private', 'roster', 'vcard']));
+  expect(archived).toBe(1);
+
+  const prosodyCfg = join(work, 'prosody-sql.cfg.lua');
+  await writeFile(prosodyCfg, `-- Only what the import reads: Prosody's sql option.\n${sqlLine}\n`);
+  const cfg = await writeImportConfig(work, join(work, 'clove', 'data'), DOMAIN);
+  const r = await runClove(['import-prosody', '--from-sql', prosodyCfg, '--config', cfg]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain(`${DOMAIN}: imported 2 accounts, 1 roster, 1 vcard, 1 private, 1 offline`);
+  expect(r.stdout).not.toContain(db.password!);
+
+  const server = await startTestServer({ storage: 'file', dir: join(work, 'clove'), hosts: `VirtualHost "${DOMAIN}"` });
+  try {
+    const alice = await Wire.login({ port: server.port, domain: DOMAIN, username: 'alice', password: 'alice-pw', timeoutMs: 5000 });
+    const roster = await alice.iq(`<iq type='get'><query xmlns='${NS_ROSTER}'/></iq>`);
+    const items = roster.getChild('query', NS_ROSTER)!.getChildren('item').map((i) => [i.attrs.jid, i.attrs.name, i.getChildren('group').map((g) => g.text()).sort()]);
+    expect(items).toEqual([[`bob@${DOMAIN}`, 'Bob B', ['Friends', 'Work']]]);
+    const vcard = (await alice.iq(`<iq type='get'><vCard xmlns='${NS_VCARD}'/></iq>`)).getChild('vCard', NS_VCARD)!;
+    expect(vcard.getChildText('FN')).toBe('Alice Liddell');
+    expect(vcard.getChildText('DESC')).toBe('line one\nline "two" & ünïcode');
+    const notes = await alice.iq(`<iq type='get'><query xmlns='jabber:iq:private'><notes xmlns='storage:rosternotes'/></query></iq>`);
+    expect(notes.getChild('query', 'jabber:iq:private')?.getChild('notes', 'storage:rosternotes')?.getChildText('note')).toBe('met at work');
+    alice.destroy();
+    const bob = await Wire.login({ port: server.port, domain: DOMAIN, username: 'bob', password: 'bob pässword', timeoutMs: 5000 });
+    const offline = bob.waitFor(match('message', { id: 'm1' }), 10_000);
+    bob.send('<presence/>');
+    expect((await offline).getChildText('body')).toBe('hello from prosody on sql');
+    bob.destroy();
+  } finally {
+    await server.stop();
+  }
+}, 60_000);
