@@ -145,7 +145,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     return load;
   };
   if (config.get<string>('authentication') === 'internal_hashed' && config.lookup('authentication')?.value === 'internal_plain') {
-    log.info('authentication = "internal_plain": Clove stores passwords hashed (SCRAM keys and bcrypt), never in plain text');
+    log.info('authentication = "internal_plain": Clove stores passwords hashed (SCRAM keys), never in plain text');
   }
 
   const auth = await setUpAuthDefences(config, log);
@@ -185,7 +185,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   };
   /** Build a host from `cfg`, load its modules and certificate; it is routable once this returns. */
   const addHost = async (name: string, cfg: Config): Promise<Host> => {
-    const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: cfg.get<number>('clove_bcrypt_cost', name), hashing: auth.hashing, fakeSaltKey: auth.fakeSaltKey });
+    const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: cfg.get<number>('clove_bcrypt_cost', name), storeBcrypt: cfg.get<boolean>('clove_store_bcrypt', name), hashing: auth.hashing, fakeSaltKey: auth.fakeSaltKey });
     const kind = cfg.hosts.find((h) => h.name === name)?.kind ?? 'VirtualHost';
     const host = new Host(name, { config: cfg, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d), remote, kind });
     if (kind === 'VirtualHost') noteSha1OnlyAccounts(host); // says at start-up when imported accounts hold SCRAM-SHA-256 back

@@ -15,6 +15,7 @@ import { acquirePidfile, checkPidfile } from './pidfile.js';
 import { reload, status, stop } from './control.js';
 import { daemonize, isDaemonChild, notifyParent } from './daemon.js';
 import { handleReload } from './reload.js';
+import { applyYoungGeneration } from './heap.js';
 import { resolveModules, MODULES } from '../modules/index.js';
 import { resolveComponentModules } from '../component/modules.js';
 
@@ -148,6 +149,7 @@ async function start(config: Config, rest: string[] = [], argv: string[] = []): 
     process.stderr.write(`clove started as PID ${pid}${pidfile ? ` (pidfile ${pidfile})` : ''}\n`);
     return 0;
   }
+  applyYoungGeneration(config.get<boolean>('gc_grow_young_generation'));
   const server = await startServer({ config });
   let releasePidfile = (): void => {};
   if (pidfile) {

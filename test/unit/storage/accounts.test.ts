@@ -19,7 +19,7 @@ afterAll(async () => {
   await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-function fresh(opts: { bcryptCost?: number; iterations?: number } = {}): { accounts: Accounts; store: ReturnType<typeof storeOf> } {
+function fresh(opts: { bcryptCost?: number; iterations?: number; storeBcrypt?: boolean } = {}): { accounts: Accounts; store: ReturnType<typeof storeOf> } {
   const store = storeOf();
   return { accounts: new Accounts(store, { bcryptCost: 4, hasher: pool, ...opts }), store };
 }
@@ -38,8 +38,21 @@ async function code(p: Promise<unknown>): Promise<string> {
 }
 
 describe('Accounts', () => {
-  it('creates an account with SCRAM keys and a bcrypt hash, never the password', async () => {
-    const { accounts, store } = fresh();
+  it('creates an account with SCRAM keys only by default: no bcrypt hash, no bcrypt worker', async () => {
+    let bcryptCalls = 0;
+    const store = storeOf();
+    const accounts = new Accounts(store, { hasher: { hash: async () => String(++bcryptCalls) } });
+    await accounts.create('Zed', 'pw');
+    await accounts.setPassword('zed', 'pw2');
+    const rec = (await store.get('zed'))!;
+    expect(rec.bcrypt).toBeUndefined();
+    expect(bcryptCalls).toBe(0);
+    expect(await accounts.verifyPlain('zed', 'pw2')).toBe(true);
+    expect(rec.scram.sha1.iterations).toBe(10000);
+  });
+
+  it('creates an account with SCRAM keys and (clove_store_bcrypt) a bcrypt hash, never the password', async () => {
+    const { accounts, store } = fresh({ storeBcrypt: true });
     const before = Date.now();
     await accounts.create('Alice', 'correct horse');
     expect(await accounts.exists('alice')).toBe(true);
@@ -48,7 +61,7 @@ describe('Accounts', () => {
     const rec = (await store.get('alice'))!;
     expect(JSON.stringify(rec)).not.toContain('correct horse');
     expect(rec.bcrypt).toMatch(/^\$2b\$04\$/);
-    expect(await bcrypt.compare('correct horse', rec.bcrypt)).toBe(true);
+    expect(await bcrypt.compare('correct horse', rec.bcrypt!)).toBe(true);
     expect(rec.scram.sha1.iterations).toBe(10000);
     expect(Buffer.from(rec.scram.sha256.storedKey, 'base64')).toHaveLength(32);
     expect(rec.created).toBeGreaterThanOrEqual(before);
@@ -153,7 +166,7 @@ describe('Accounts', () => {
   });
 
   it('keeps the event loop responsive while hashing at a high bcrypt cost', async () => {
-    const { accounts } = fresh({ bcryptCost: 12 });
+    const { accounts } = fresh({ bcryptCost: 12, storeBcrypt: true });
     let maxGap = 0;
     let last = performance.now();
     const timer = setInterval(() => {
