@@ -3,6 +3,7 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { Config } from './config/config.js';
 import type { LogTarget, SslOptions } from './config/schema.js';
 import { createLogger, type Logger } from './core/log.js';
@@ -96,6 +97,8 @@ export interface ServerStats {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   rssKiB: number;
   heapUsedKiB: number;
+  /** V8's new space (both semi-spaces): 2048 while gc_grow_young_generation is off. */
+  youngGenerationKiB: number;
   connections: number;
   sessions: number;
 }
@@ -316,6 +319,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         eventLoopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
         rssKiB: Math.round(mem.rss / 1024),
         heapUsedKiB: Math.round(mem.heapUsed / 1024),
+        youngGenerationKiB: Math.round((getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 1024),
         connections: open.size,
         sessions: sessions.size,
       };
