@@ -28,17 +28,6 @@ export class SocketDuplex extends Duplex {
     else this.socket.once('drain', () => cb());
   }
 
-  // TLS hands over a handshake flight or a batch of records as several chunks at once (corked):
-  // one writev system call for all of them instead of one write each.
-  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
-    this.socket.cork();
-    let ok = true;
-    for (const { chunk } of chunks) ok = this.socket.write(chunk);
-    this.socket.uncork();
-    if (ok) cb();
-    else this.socket.once('drain', () => cb());
-  }
-
   override _final(cb: (err?: Error | null) => void): void {
     this.socket.end(() => cb());
   }
