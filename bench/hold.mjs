@@ -6,7 +6,12 @@
 //
 //   node bench/hold.mjs [--server clove|prosody|both] [--quick] [--out FILE] [--no-pin] [--keep-tmp]
 //                       [--sessions N] [--duration S] [--talkers N] [--msg-rate N] [--interval S]
-//                       [--login-rate N] [--login-concurrency N] [--ping-sample N]
+//                       [--login-rate N] [--login-concurrency N] [--ping-sample N] [--sources N]
+//
+// The 50,000-session scale run (docs/limits.md, "Many sessions on one machine"):
+//   node bench/hold.mjs --server clove --sessions 50000 --duration 600 --talkers 500 --login-rate 300
+// --sources N spreads the connections over loopback source addresses 127.0.0.1 … 127.0.0.N (one
+// address has ~28,000 ephemeral ports towards the server's port); by default one per 20,000.
 
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -17,7 +22,7 @@ import * as cli from './lib/cli.mjs';
 import { BENCH_DIR, REPO, SERVER_CPU } from './lib/cli.mjs';
 import { writeHoldResults } from './lib/hold-report.mjs';
 import { startTalk } from './lib/hold-talk.mjs';
-import { cpuMeter, loginMany } from './lib/phases.mjs';
+import { cpuMeter, loginMany, loopbackSources } from './lib/phases.mjs';
 import { mainThreadSched, rssKiB, startServer, statusKiB, waitReady } from './lib/proc.mjs';
 import { makeClove, prosody } from './lib/servers.mjs';
 import { fmt, latencySummary } from './lib/stats.mjs';
@@ -32,6 +37,7 @@ const opt = cli.parseBenchArgs(import.meta.url, 9, {
   'login-rate': { type: 'string' },
   'login-concurrency': { type: 'string' },
   'ping-sample': { type: 'string' },
+  sources: { type: 'string' },
 });
 const int = (v, d) => cli.numberOption('hold', v, d, (n) => n > 0);
 const Q = opt.quick;
@@ -44,13 +50,14 @@ const cfg = {
   loginRate: int(opt['login-rate'], 150),
   loginConcurrency: int(opt['login-concurrency'], 50),
   pingSample: int(opt['ping-sample'], 50),
-  // Accounts are made with `clove adduser --batch`, which also stores a bcrypt hash: cost 4 keeps
-  // 10,000 of them to about a minute. Logins never use bcrypt (SASL checks the SCRAM keys).
-  cloveExtra: ['clove_bcrypt_cost = 4'],
+
   settleMs: 2000,
   drainSeconds: 5,
 };
 if (cfg.talkers > cfg.sessions) cfg.talkers = cfg.sessions;
+cfg.sources = int(opt.sources, Math.ceil(cfg.sessions / 20000));
+// Clove refuses client connections past c2s_max_connections (20,000 by default): room for all.
+cfg.cloveExtra = cfg.sessions + 1000 > 20000 ? [`c2s_max_connections = ${cfg.sessions + 1000}`] : [];
 
 const say = (s) => console.log(`[hold] ${s}`);
 const out = opt.out ?? (Q ? null : path.join(BENCH_DIR, 'RESULTS-hold.md'));
@@ -68,7 +75,10 @@ function raiseFdLimit() {
     process.exit(2);
   }
   say(`fd limit ${soft} < ${need}: restarting under ulimit -n ${need}`);
-  const r = spawnSync('sh', ['-c', `ulimit -n ${need} && exec "$@"`, 'sh', process.execPath, ...process.argv.slice(1)], {
+  // Each held TLS client costs the generator ~40 KiB of heap and buffers: past ~20,000 sessions
+  // V8's default heap limit is too small.
+  const heap = cfg.sessions > 20000 ? [`--max-old-space-size=${Math.ceil(cfg.sessions / 10)}`] : [];
+  const r = spawnSync('sh', ['-c', `ulimit -n ${need} && exec "$@"`, 'sh', process.execPath, ...heap, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, CLOVE_HOLD_REEXEC: '1' },
   });
@@ -176,6 +186,7 @@ async function holdServer(server, shared) {
       keep: true,
       available: true,
       ratePerSecond: cfg.loginRate,
+      sources: cfg.sources > 1 ? loopbackSources(cfg.sources) : undefined,
       // Generous: on a busy machine Prosody managed ~15 logins/s, a tenth of the asked rate.
       deadline: performance.now() + Math.max(1800, (20 * cfg.sessions) / cfg.loginRate) * 1000,
     });

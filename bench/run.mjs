@@ -4,8 +4,10 @@
 //
 //   node bench/run.mjs [--server prosody|clove|both] [--quick] [--out FILE] [--no-pin] [--keep-tmp]
 //                      [--logins N] [--login-concurrency N] [--msg-clients N] [--window N]
-//                      [--duration S] [--idle N] [--repeat N] [--wait-quiet S]
-//                      [--prosody-extra 'LUA LINE']
+//                      [--duration S] [--idle N] [--no-presence] [--phases memory,logins,scram,messages]
+//                      [--repeat N] [--wait-quiet S] [--prosody-extra 'LUA LINE']
+//
+// --no-presence: idle sessions send no initial presence; --phases: run only these phases.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,7 +16,7 @@ import { makeSelfSigned } from './lib/certs.mjs';
 import * as cli from './lib/cli.mjs';
 import { GENERATOR_CPU, REPO, SERVER_CPU } from './lib/cli.mjs';
 import { loginPhase, memoryPhase, messagePhase, warmup } from './lib/phases.mjs';
-import { rssKiB, startServer, stopServer, tail, waitReady } from './lib/proc.mjs';
+import { rssKiB, startServer, statusKiB, stopServer, tail, waitReady } from './lib/proc.mjs';
 import { buildTable, textTable } from './lib/report.mjs';
 import { writeResults } from './lib/results-md.mjs';
 import { makeClove, prosody } from './lib/servers.mjs';
@@ -28,7 +30,17 @@ const opt = cli.parseBenchArgs(import.meta.url, 8, {
   'login-concurrency': { type: 'string' },
   'msg-clients': { type: 'string' },
   idle: { type: 'string' },
+  'no-presence': { type: 'boolean', default: false },
+  phases: { type: 'string' },
 });
+const PHASES = ['memory', 'logins', 'scram', 'messages'];
+const phases = new Set((opt.phases ?? PHASES.join(',')).split(',').map((p) => p.trim()));
+for (const p of phases) {
+  if (!PHASES.includes(p)) {
+    console.error(`bench: unknown phase '${p}' (phases: ${PHASES.join(', ')})`);
+    process.exit(2);
+  }
+}
 
 const int = (v, d) => cli.numberOption('bench', v, d, (n) => n > 0);
 
@@ -49,6 +61,8 @@ const cfg = {
   repeat: int(opt.repeat, 1),
   settleMs: Q ? 1000 : 2000,
   idleMaxSeconds: Q ? 60 : 180,
+  presence: !opt['no-presence'],
+  phases: [...phases],
 };
 const quietSeconds = cli.quietSecondsOption(opt);
 // Logins cycle over the accounts, so --logins may exceed this; idle sessions get one account each.
@@ -103,6 +117,9 @@ async function benchServer(server, shared) {
       }
       const target = { host: '127.0.0.1', port, domain: DOMAIN, pid };
       r.rssAtStartKiB ??= rssKiB(pid);
+      // The process's own memory (anonymous pages): VmRSS also counts the pages of the binary and
+      // libraries read from disk, which every process running them shares (~35 MiB of node itself).
+      r.rssAnonAtStartKiB ??= statusKiB(pid, 'RssAnon');
       // One login first: a wrong account format or config shows up here as one clear error.
       try {
         const c = await login({ ...target, ...shared.users[0] });
@@ -142,21 +159,22 @@ async function benchServer(server, shared) {
     r.accounts = prepared.accountsNote;
     say(`${server.label}: ${prepared.accountsNote}`);
 
-    r.memory = await withServer('memory', async (target) => {
-      say(`${server.label}: memory — ${cfg.idleSessions} idle sessions…`);
+    if (phases.has('memory')) r.memory = await withServer('memory', async (target) => {
+      say(`${server.label}: memory — ${cfg.idleSessions} idle sessions${cfg.presence ? '' : ' (no initial presence)'}…`);
       return memoryPhase(target, shared.users, {
         sessions: cfg.idleSessions,
         concurrency: cfg.loginConcurrency,
         settleMs: cfg.settleMs,
         maxSeconds: cfg.idleMaxSeconds,
+        presence: cfg.presence,
       });
     });
-    say(
+    if (r.memory) say(
       `${server.label}:   ${r.memory.stillOpen} sessions, RSS ${fmt(r.memory.rssBeforeKiB)} → ${fmt(r.memory.rssAfterKiB)} KiB` +
         ` = ${fmt(r.memory.kibPerSession, 1)} KiB/session`,
     );
 
-    r.logins = await repeated(() => withServer('logins', async (target) => {
+    if (phases.has('logins')) r.logins = await repeated(() => withServer('logins', async (target) => {
       await quietBefore(`${server.label} logins`);
       say(`${server.label}: logins — ${cfg.logins} total, ${cfg.loginConcurrency} at a time…`);
       const stats = server.startStats?.(prepared);
@@ -168,11 +186,11 @@ async function benchServer(server, shared) {
       r.eventLoop = worstLoop(r.eventLoop, stats?.stop());
       return res;
     }));
-    say(
+    if (r.logins) say(
       `${server.label}:   ${r.logins.completed} ok, ${r.logins.failed} failed in ${fmt(r.logins.seconds, 2)} s = ` +
         `${fmt(r.logins.perSecond)} logins/s (server CPU ${fmt(r.logins.serverCpuPct)}%, generator ${fmt(r.logins.generatorCpuPct)}%)`,
     );
-    checkQuiet(server.label, 'logins', r.logins);
+    if (r.logins) checkQuiet(server.label, 'logins', r.logins);
     if (r.eventLoop) {
       say(`${server.label}:   event-loop delay during logins: p99 ${fmt(r.eventLoop.p99Ms, 1)} ms (worst second), max ${fmt(r.eventLoop.maxMs, 1)} ms`);
     }
@@ -182,7 +200,7 @@ async function benchServer(server, shared) {
     // the untimed pass below puts in the generator's cache (as real clients cache them).
     const scramUsers = shared.users.slice(0, cfg.scramUsers);
     const scramCache = new Map();
-    r.loginsScram = await repeated(() => withServer('logins-scram', async (target) => {
+    if (phases.has('scram')) r.loginsScram = await repeated(() => withServer('logins-scram', async (target) => {
       await warmup(target, scramUsers, { count: scramUsers.length, concurrency: cfg.warmupConcurrency, mech: 'SCRAM-SHA-1', scramCache });
       await quietBefore(`${server.label} SCRAM logins`);
       say(`${server.label}: SCRAM-SHA-1 logins — ${cfg.logins} total over ${scramUsers.length} accounts, ${cfg.loginConcurrency} at a time…`);
@@ -197,13 +215,13 @@ async function benchServer(server, shared) {
       r.eventLoopScram = worstLoop(r.eventLoopScram, stats?.stop());
       return res;
     }));
-    say(
+    if (r.loginsScram) say(
       `${server.label}:   ${r.loginsScram.completed} ok, ${r.loginsScram.failed} failed in ${fmt(r.loginsScram.seconds, 2)} s = ` +
         `${fmt(r.loginsScram.perSecond)} logins/s (server CPU ${fmt(r.loginsScram.serverCpuPct)}%, generator ${fmt(r.loginsScram.generatorCpuPct)}%)`,
     );
-    checkQuiet(server.label, 'SCRAM logins', r.loginsScram);
+    if (r.loginsScram) checkQuiet(server.label, 'SCRAM logins', r.loginsScram);
 
-    r.messages = await repeated(() => withServer('messages', async (target) => {
+    if (phases.has('messages')) r.messages = await repeated(() => withServer('messages', async (target) => {
       await quietBefore(`${server.label} messages`);
       say(`${server.label}: messages — ${cfg.msgClients} clients in pairs, window ${cfg.window}, ${cfg.msgSeconds} s…`);
       const stats = server.startStats?.(prepared);
@@ -219,11 +237,11 @@ async function benchServer(server, shared) {
       return res;
     }));
     const m = r.messages;
-    say(
+    if (m) say(
       `${server.label}:   ${fmt(m.perSecond)} msg/s, p50 ${fmt(m.latencyMs?.p50, 2)} ms, p99 ${fmt(m.latencyMs?.p99, 2)} ms` +
         ` (server CPU ${fmt(m.serverCpuPct)}%, generator ${fmt(m.generatorCpuPct)}%, undelivered ${m.undelivered})`,
     );
-    checkQuiet(server.label, 'messages', m);
+    if (m) checkQuiet(server.label, 'messages', m);
     r.ok = true;
   } catch (err) {
     r.error = err.message;

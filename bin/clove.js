@@ -2,6 +2,11 @@
 // The `clove` command. The TypeScript sources are compiled to dist/ by `npm run build`.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+
+// Before any code is loaded: V8's young generation stays at 1 MiB (src/cli/heap.ts says why;
+// `clove start` lets it grow again when gc_grow_young_generation = true).
+setFlagsFromString('--semi-space-growth-factor=1');
 
 const entry = new URL('../dist/cli/index.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {

@@ -3,6 +3,7 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { Config } from './config/config.js';
 import type { LogTarget, SslOptions } from './config/schema.js';
 import { createLogger, type Logger } from './core/log.js';
@@ -110,6 +111,8 @@ export interface ServerStats {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   rssKiB: number;
   heapUsedKiB: number;
+  /** V8's new space (both semi-spaces): 2048 while gc_grow_young_generation is off. */
+  youngGenerationKiB: number;
   connections: number;
   sessions: number;
 }
@@ -191,7 +194,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     return load;
   };
   if (config.get<string>('authentication') === 'internal_hashed' && config.lookup('authentication')?.value === 'internal_plain') {
-    log.info('authentication = "internal_plain": Clove stores passwords hashed (SCRAM keys and bcrypt), never in plain text');
+    log.info('authentication = "internal_plain": Clove stores passwords hashed (SCRAM keys), never in plain text');
   }
 
   const auth = await setUpAuthDefences(config, log);
@@ -241,7 +244,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   };
   /** Build a host from `cfg`, load its modules and certificate; it is routable once this returns. */
   const addHost = async (name: string, cfg: Config): Promise<Host> => {
-    const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: cfg.get<number>('clove_bcrypt_cost', name), hashing: auth.hashing, fakeSaltKey: auth.fakeSaltKey });
+    const accounts = new Accounts(storage.keyval(name, 'accounts'), { bcryptCost: cfg.get<number>('clove_bcrypt_cost', name), storeBcrypt: cfg.get<boolean>('clove_store_bcrypt', name), hashing: auth.hashing, fakeSaltKey: auth.fakeSaltKey });
     const kind = cfg.hosts.find((h) => h.name === name)?.kind ?? 'VirtualHost';
     const host = new Host(name, { config: cfg, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d), remote, kind });
     if (kind === 'VirtualHost') noteSha1OnlyAccounts(host); // says at start-up when imported accounts hold SCRAM-SHA-256 back
@@ -416,6 +419,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         eventLoopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
         rssKiB: Math.round(mem.rss / 1024),
         heapUsedKiB: Math.round(mem.heapUsed / 1024),
+        youngGenerationKiB: Math.round((getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 1024),
         connections: open.size,
         sessions: sessions.size,
       };

@@ -69,7 +69,8 @@ export function writeHoldResults(file, { results, mach, started, cfg, busyAtStar
     `- Settings: ${fmt(cfg.sessions)} sessions (one account each; STARTTLS, SASL PLAIN, bind, session, initial presence), logged in at ` +
       `${cfg.loginRate}/s with ${cfg.loginConcurrency} in flight; held ${cfg.durationSeconds} s while ${cfg.talkers} of them chat in pairs at ` +
       `${cfg.msgRate} msg/s each; a sample every ${cfg.intervalSeconds} s with a ping to ${cfg.pingSample} idle sessions; at the end a ping to every session.`,
-    `- Clove config additions: ${cfg.cloveExtra.map((l) => `\`${l}\``).join(', ')} (only speeds up creating the accounts).`,
+    `- Clove config additions: ${cfg.cloveExtra.length ? `${cfg.cloveExtra.map((l) => `\`${l}\``).join(', ')} (room for every session)` : 'none'}; ` +
+      `clients connect from ${cfg.sources} loopback source address${cfg.sources > 1 ? 'es' : ''}.`,
   ];
   if (busyAtStart?.length) lines.push(`- Other processes busy at the start: ${busyAtStart.join('; ')}`);
   lines.push('', '## Summary', '');

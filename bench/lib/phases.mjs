@@ -32,6 +32,15 @@ export function cpuMeter(pid) {
 }
 
 /**
+ * Loopback source addresses 127.0.0.1 … 127.0.0.<n> (n ≤ 254): each gives ~28,000 ephemeral ports
+ * towards one server port, so 50,000 sessions need at least two. Linux answers on all of
+ * 127.0.0.0/8 without configuration.
+ */
+export function loopbackSources(n) {
+  return Array.from({ length: Math.min(254, Math.max(1, n)) }, (_, i) => `127.0.0.${i + 1}`);
+}
+
+/**
  * Runs `total` logins, `concurrency` at a time, cycling through `users`. With `keep`, sessions
  * stay open (after `available`: initial presence + ping round trip) and are returned.
  * `ratePerSecond`: start at most that many logins per second (paced evenly); none by default.
@@ -40,7 +49,7 @@ export function cpuMeter(pid) {
 export async function loginMany(
   target,
   users,
-  { total, concurrency, keep = false, available = false, deadline, offset = 0, mech = 'PLAIN', scramCache, ratePerSecond, conns = [] },
+  { total, concurrency, keep = false, available = false, deadline, offset = 0, mech = 'PLAIN', scramCache, ratePerSecond, conns = [], sources },
 ) {
   const failures = {};
   const latencies = [];
@@ -62,7 +71,8 @@ export async function loginMany(
       const u = users[(offset + i) % users.length];
       const t0 = performance.now();
       try {
-        const c = await login({ ...target, user: u.user, password: u.password, mech, scramCache });
+        const localAddress = sources ? sources[i % sources.length] : undefined;
+        const c = await login({ ...target, user: u.user, password: u.password, mech, scramCache, localAddress });
         if (available) await becomeAvailable(c, target.domain);
         latencies.push(performance.now() - t0);
         completed++;
@@ -118,15 +128,18 @@ export async function loginPhase(target, users, { total, concurrency, maxSeconds
   };
 }
 
-/** Phase 3: server RSS growth per idle, authenticated, available TLS session. */
-export async function memoryPhase(target, users, { sessions, concurrency, settleMs, maxSeconds }) {
+/**
+ * Phase 3: server RSS growth per idle, authenticated TLS session; with `presence` (the default)
+ * each sends initial presence first, as clients do.
+ */
+export async function memoryPhase(target, users, { sessions, concurrency, settleMs, maxSeconds, presence = true }) {
   await sleep(settleMs);
   const before = rssKiB(target.pid);
   const r = await loginMany(target, users, {
     total: sessions,
     concurrency,
     keep: true,
-    available: true,
+    available: presence,
     deadline: performance.now() + maxSeconds * 1000,
   });
   try {
@@ -135,6 +148,7 @@ export async function memoryPhase(target, users, { sessions, concurrency, settle
     const open = r.conns.filter((c) => !c.closed).length;
     return {
       sessions,
+      presence,
       opened: r.completed,
       stillOpen: open,
       failures: r.failures,

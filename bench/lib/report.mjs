@@ -26,7 +26,7 @@ const ROWS = [
     label: 'logins/s (… SCRAM-SHA-1 instead)',
     get: (r) => r.loginsScram?.perSecond,
     digits: 0,
-    target: { text: '≥ 1.5x Prosody', ok: (ratio) => ratio >= 1.5 },
+    target: { text: '≥ 2.5x Prosody', ok: (ratio) => ratio >= 2.5 },
   },
   {
     key: 'loginFail',
@@ -43,6 +43,20 @@ const ROWS = [
     target: { text: '≤ 0.5x Prosody', ok: (ratio) => ratio <= 0.5 },
   },
   { key: 'rssBase', label: 'server RSS before sessions (MiB)', get: (r) => r.memory?.rssBeforeKiB / 1024, digits: 1 },
+  {
+    key: 'rssStart',
+    label: 'server RSS right after start (MiB)',
+    get: (r) => (r.rssAtStartKiB ? r.rssAtStartKiB / 1024 : undefined),
+    digits: 1,
+    target: { text: '≤ 40 MiB (Clove only)', absolute: (v) => v <= 40 },
+  },
+  {
+    key: 'anonStart',
+    diag: true,
+    label: '… of which the process\'s own (RssAnon, MiB)',
+    get: (r) => (r.rssAnonAtStartKiB ? r.rssAnonAtStartKiB / 1024 : undefined),
+    digits: 1,
+  },
   {
     key: 'elp99',
     label: 'event-loop p99 during logins (ms)',

@@ -131,8 +131,9 @@ function streamErrorCondition(xml) {
  * exchanging messages); `onClose(err)` then hears about the connection ending.
  */
 export class Conn {
-  constructor({ host, port, domain, timeoutMs }) {
+  constructor({ host, port, domain, timeoutMs, localAddress }) {
     this.host = host;
+    this.localAddress = localAddress; // a loopback source address, for more than ~28,000 connections to one port
     this.port = port;
     this.domain = domain;
     this.timeoutMs = timeoutMs;
@@ -152,7 +153,7 @@ export class Conn {
   /** Opens the TCP connection. */
   connect() {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host: this.host, port: this.port });
+      const sock = net.connect({ host: this.host, port: this.port, ...(this.localAddress ? { localAddress: this.localAddress } : {}) });
       sock.on('error', noop); // a late second error must never become an uncaught exception
       this.sock = sock;
       sock.setNoDelay(true);
@@ -379,8 +380,8 @@ async function authScramSha1(c, user, password, cache) {
  * session iq (Pidgin always sends it). Resolves with the open Conn; `conn.jid` holds the bound
  * full JID.
  */
-export async function login({ host, port, domain, user, password, mech = 'PLAIN', scramCache, timeoutMs = 15000 }) {
-  const c = new Conn({ host, port, domain, timeoutMs });
+export async function login({ host, port, domain, user, password, mech = 'PLAIN', scramCache, timeoutMs = 15000, localAddress }) {
+  const c = new Conn({ host, port, domain, timeoutMs, localAddress });
   try {
     await c.connect();
     c.write(streamHeader(domain));

@@ -24,7 +24,7 @@ function splitJid(config: Config, text: string): { user: string; host: string } 
 }
 
 function accountsFor(config: Config, storage: StorageBackend, host: string): Accounts {
-  return new Accounts(storage.keyval(host, 'accounts'), { bcryptCost: config.get<number>('clove_bcrypt_cost', host) });
+  return new Accounts(storage.keyval(host, 'accounts'), { bcryptCost: config.get<number>('clove_bcrypt_cost', host), storeBcrypt: config.get<boolean>('clove_store_bcrypt', host) });
 }
 
 /** adduser JID | adduser --batch */

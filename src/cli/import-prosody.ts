@@ -161,7 +161,7 @@ async function files(hostDir: string, store: string, ext: '.dat' | '.list', rep:
 async function importHost(config: Config, storage: StorageBackend, hostDir: string, host: string, dryRun: boolean): Promise<HostReport> {
   const rep: HostReport = { imported: zero(), unchanged: zero(), messages: 0, skipped: [] };
   const accountStore = storage.keyval<AccountRecord>(host, 'accounts');
-  const accounts = new Accounts(accountStore, { bcryptCost: config.get<number>('clove_bcrypt_cost', host), readOnly: dryRun });
+  const accounts = new Accounts(accountStore, { bcryptCost: config.get<number>('clove_bcrypt_cost', host), storeBcrypt: config.get<boolean>('clove_store_bcrypt', host), readOnly: dryRun });
   const rel = (file: string): string => file.slice(hostDir.length + 1);
   // What this command imported before, per user and kind (a digest of the Prosody data), so a
   // second run is a no-op even after Clove changed or consumed the data (offline messages).

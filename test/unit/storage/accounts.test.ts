@@ -25,7 +25,7 @@ afterAll(async () => {
 let backend: () => Promise<StorageBackend> = async () => createMemoryBackend();
 
 /** Accounts over a fresh accounts store of the backend under test. */
-async function fresh(opts: { bcryptCost?: number; iterations?: number } = {}): Promise<{ accounts: Accounts; store: KeyValStore<AccountRecord> }> {
+async function fresh(opts: { bcryptCost?: number; iterations?: number; storeBcrypt?: boolean } = {}): Promise<{ accounts: Accounts; store: KeyValStore<AccountRecord> }> {
   const store = (await backend()).keyval<AccountRecord>('localhost', 'accounts');
   return { accounts: new Accounts(store, { bcryptCost: 4, hasher: pool, ...opts }), store };
 }
@@ -48,8 +48,21 @@ describe.each(eachBackend('clove-accounts-'))('Accounts on %s storage', (_name, 
     backend = make;
   });
 
-  it('creates an account with SCRAM keys and a bcrypt hash, never the password', async () => {
-    const { accounts, store } = await fresh();
+  it('creates an account with SCRAM keys only by default: no bcrypt hash, no bcrypt worker', async () => {
+    let bcryptCalls = 0;
+    const store = (await backend()).keyval<AccountRecord>('localhost', 'accounts');
+    const accounts = new Accounts(store, { hasher: { hash: async () => String(++bcryptCalls) } });
+    await accounts.create('Zed', 'pw');
+    await accounts.setPassword('zed', 'pw2');
+    const rec = (await store.get('zed'))!;
+    expect(rec.bcrypt).toBeUndefined();
+    expect(bcryptCalls).toBe(0);
+    expect(await accounts.verifyPlain('zed', 'pw2')).toBe(true);
+    expect(rec.scram.sha1.iterations).toBe(10000);
+  });
+
+  it('creates an account with SCRAM keys and (clove_store_bcrypt) a bcrypt hash, never the password', async () => {
+    const { accounts, store } = await fresh({ storeBcrypt: true });
     const before = Date.now();
     await accounts.create('Alice', 'correct horse');
     expect(await accounts.exists('alice')).toBe(true);
@@ -58,7 +71,7 @@ describe.each(eachBackend('clove-accounts-'))('Accounts on %s storage', (_name, 
     const rec = (await store.get('alice'))!;
     expect(JSON.stringify(rec)).not.toContain('correct horse');
     expect(rec.bcrypt).toMatch(/^\$2b\$04\$/);
-    expect(await bcrypt.compare('correct horse', rec.bcrypt)).toBe(true);
+    expect(await bcrypt.compare('correct horse', rec.bcrypt!)).toBe(true);
     expect(rec.scram.sha1.iterations).toBe(10000);
     expect(Buffer.from(rec.scram.sha256.storedKey, 'base64')).toHaveLength(32);
     expect(rec.created).toBeGreaterThanOrEqual(before);
@@ -163,7 +176,7 @@ describe.each(eachBackend('clove-accounts-'))('Accounts on %s storage', (_name, 
   });
 
   it('keeps the event loop responsive while hashing at a high bcrypt cost', async () => {
-    const { accounts } = await fresh({ bcryptCost: 12 });
+    const { accounts } = await fresh({ bcryptCost: 12, storeBcrypt: true });
     let maxGap = 0;
     let last = performance.now();
     const timer = setInterval(() => {
