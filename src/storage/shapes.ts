@@ -9,6 +9,7 @@ export const STORE_SHAPES: Readonly<Record<string, 'keyval' | 'map' | 'archive'>
   archive_prefs: 'keyval',
   blocklist: 'keyval',
   import_prosody: 'keyval',
+  invite_token: 'keyval',
   lastactivity: 'keyval',
   muc_log: 'archive',
   muc_occupant_id: 'keyval',
