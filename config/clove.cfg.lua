@@ -30,12 +30,27 @@ s2s_ports = { 5269 }
 -- component_interface = "127.0.0.1"
 -- component_interfaces = { "127.0.0.1" }
 
+-- HTTP (file sharing, host-meta, web clients): opens only when a loaded module serves something
+-- over HTTP. Keep it on loopback behind an i2pd HTTP server tunnel (docs/http.md), and set
+-- http_external_url to the tunnel's address: every URL Clove hands out starts with it.
+-- http_ports = { 5280 }
+-- http_interfaces = { "127.0.0.1" }
+-- http_external_url = "http://xxx.b32.i2p/"
+-- http_default_host = "xxx.b32.i2p"
+-- Limits (docs/limits.md): request bodies of routes that do not stream, the request head,
+-- slow clients, idle keep-alive connections, and connections open at once.
+-- http_max_content_size = 10485760
+-- http_max_header_size = 8192
+-- http_headers_timeout = 20
+-- http_request_timeout = 60
+-- http_idle_timeout = 120
+-- http_keepalive_timeout = 15
+-- http_max_connections = 1024
+
 -- (accepted) Other listeners Prosody has:
 -- c2s_direct_tls_ports = { 5223 }
 -- legacy_ssl_ports = { 5223 }
--- http_ports = { 5280 }
 -- https_ports = { 5281 }
--- http_interfaces = { "127.0.0.1" }
 -- https_interfaces = { "127.0.0.1" }
 -- (accepted) Prosody's socket backend switches; meaningless for Clove:
 -- network_backend = "epoll"

@@ -36,6 +36,8 @@ import { ComponentListener } from './component/listener.js';
 import { ComponentDisco } from './component/parents.js';
 import { externalComponentModule } from './component/external.js';
 import { modulesFor } from './component/modules.js';
+import { HttpService } from './net/http/service.js';
+import { checkExternalUrls } from './net/http/url.js';
 
 export interface StartOptions {
   config: Config;
@@ -70,6 +72,10 @@ export interface RunningServer {
   readonly s2sPort: number;
   /** The first XEP-0114 component port, 0 while no external component is configured. */
   readonly componentPort: number;
+  /** The first HTTP port, 0 while nothing is served over HTTP (the listener opens with the first route). */
+  readonly httpPort: number;
+  /** The HTTP service: routes of every host, and `upgrade(path, handler)` for WebSocket (src/net/http/service.ts). */
+  readonly http: HttpService;
   /** SHA-256 fingerprint of each host's certificate. */
   readonly fingerprints: ReadonlyMap<string, string>;
   /** Reopen log files (SIGHUP, for logrotate). */
@@ -124,6 +130,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     for (const w of made.warnings) log.warn(w);
   }
   for (const w of config.warnings) log.warn(w);
+  checkExternalUrls(config); // a loopback or malformed public URL stops the start with file:line
 
   const storage = opts.storage ?? (config.get<string>('storage') === 'memory' ? createMemoryBackend() : createFileBackend(config.get<string>('data_path')));
   const sessions = new SessionTable();
@@ -274,6 +281,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const s2s = await listenAll('s2s', config.get<string[] | undefined>('s2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('s2s_ports'), onServer);
   for (const l of s2s) log.info(`s2s listening on ${l.address}:${l.port}`);
   await components.ensure();
+  // HTTP: serves the `http-route` items of every host; opens once there is one (or an upgrade handler).
+  const http = new HttpService({ config: () => config, log, hosts: () => hosts.values() });
+  await http.ensure();
   await remote.resume();
   for (const host of hosts.values()) void host.events.fire('server-started', { hosts: [...hosts.keys()] });
 
@@ -309,6 +319,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     setLogLevels: (targets) => setLogLevels(targets),
     s2sPort: s2s[0]?.port ?? 0,
     get componentPort() { return components.port; },
+    get httpPort() { return http.port; },
+    http,
     stats(reset = false) {
       const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
       const mem = process.memoryUsage();
@@ -330,6 +342,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         for (const conn of open.connections()) conn.close(new StreamError('system-shutdown', reason));
         for (const conn of inbound.connections()) conn.close(new StreamError('system-shutdown', reason));
         closing.push(components.close(new StreamError('system-shutdown', reason)));
+        closing.push(http.close());
         remote.stop();
         await Promise.all(closing);
         for (const host of hosts.values()) await host.unload();
@@ -384,6 +397,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       componentDisco.sync(hosts);
       try {
         await components.ensure(); // the first external component came with this reload
+      } catch (err) {
+        report.errors.push((err as Error).message);
+      }
+      try {
+        await http.ensure(); // the first module serving HTTP came with this reload
       } catch (err) {
         report.errors.push((err as Error).message);
       }

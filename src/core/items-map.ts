@@ -4,6 +4,7 @@
 // declares it beside its item type by augmenting ItemMap (`declare module`), so core never
 // imports a module (docs/architecture.md, "Layers").
 import type { Element } from '../xml/element.js';
+import type { HttpAltConnection, HttpRoute } from './http.js';
 
 /** A disco#info identity (XEP-0030 §3.1). */
 export interface Identity { category: string; type: string; name?: string }
@@ -23,6 +24,10 @@ export interface ItemMap {
   'account-feature': string;
   /** An identity in every account's disco#info besides account/registered (PEP's pubsub/pep, XEP-0163 §6.1). Read by disco. */
   'account-identity': Identity;
+  /** A route on the host's HTTP service (src/net/http/): http_file_share, host-meta, … Read by main's HTTP service, which listens once any host offers one. */
+  'http-route': HttpRoute;
+  /** An alternative connection method over HTTP (XEP-0156: WebSocket, BOSH). Read by http_host_meta. */
+  'http-alt-connection': HttpAltConnection;
 }
 
 /** A kind of item modules offer each other. */

@@ -2,7 +2,7 @@
 // process — for tests that need a real process boundary (SIGKILL, RSS) or its log. The child
 // listens on port 0 on 127.0.0.1; its port is read back from the `c2s listening on
 // 127.0.0.1:PORT` log line on stderr (pino JSON), and with `s2s: true` its s2s port from
-// `s2s listening on 127.0.0.1:PORT`. `npm run build` (the pretest step) must have produced dist/.
+// `s2s listening on 127.0.0.1:PORT`, and with `http: true` its HTTP port from `http listening on …`. `npm run build` (the pretest step) must have produced dist/.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -32,6 +32,8 @@ export interface ChildServer {
   readonly s2sPort: number;
   /** The XEP-0114 component port, when started with `component: true`; 0 otherwise. */
   readonly componentPort: number;
+  /** The HTTP port, when started with `http: true`; 0 otherwise. */
+  readonly httpPort: number;
   /** The temp directory holding the config and `data/`. */
   readonly dir: string;
   readonly dataPath: string;
@@ -61,18 +63,21 @@ export interface ChildOptions {
   s2s?: boolean;
   /** component: wait for the XEP-0114 listener (`component listening on`) and read its port back; the config sets component_ports. */
   component?: boolean;
+  /** http: the config sets `http_ports = { 0 }`; wait for the HTTP listener (a loaded module must serve a route) and read its port back. */
+  http?: boolean;
   /** Milliseconds to wait for the listening line. */
   timeout?: number;
 }
 
 /** Write the child's config file into `dir` and return its path. */
-export async function writeChildConfig(dir: string, extra = '', more: { hosts?: string; s2s?: boolean } = {}): Promise<string> {
+export async function writeChildConfig(dir: string, extra = '', more: { hosts?: string; s2s?: boolean; http?: boolean } = {}): Promise<string> {
   const path = join(dir, 'clove.cfg.lua');
   const text = [
     'interfaces = { "127.0.0.1" }',
     'c2s_ports = { 0 }',
     'run_as_root = true', // CI and these machines run tests as root
     more.s2s ? 's2s_ports = { 0 }' : 's2s_ports = { }',
+    more.http ? 'http_ports = { 0 }' : '',
     `data_path = ${JSON.stringify(join(dir, 'data'))}`,
     `certificates = ${JSON.stringify(CERT_DIR)}`,
     'storage = "file"',
@@ -112,7 +117,7 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'clove-child-')));
   const configPath = existsSync(join(dir, 'clove.cfg.lua')) && opts.extra === undefined && opts.hosts === undefined
     ? join(dir, 'clove.cfg.lua')
-    : await writeChildConfig(dir, opts.extra, { ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}), ...(opts.s2s ? { s2s: true } : {}) });
+    : await writeChildConfig(dir, opts.extra, { ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}), ...(opts.s2s ? { s2s: true } : {}), ...(opts.http ? { http: true } : {}) });
   const child: ChildProcess = spawn(process.execPath, [CLOVE, 'start', '--config', configPath], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -125,6 +130,7 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
   const exited = new Promise<ChildExit>((res) => child.once('exit', (code, signal) => res({ code, signal })));
   let s2sPort = 0;
   let componentPort = 0;
+  let httpPort = 0;
   const port = await new Promise<number>((res, rej) => {
     let buf = '';
     let c2sPort = 0;
@@ -149,11 +155,12 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
         lines.push(parsed);
         for (const w of [...lineWatchers]) w(parsed);
         const msg: unknown = parsed.msg;
-        const m = typeof msg === 'string' ? /^(c2s|s2s|component) listening on 127\.0\.0\.1:(\d+)$/.exec(msg) : null;
+        const m = typeof msg === 'string' ? /^(c2s|s2s|component|http) listening on 127\.0\.0\.1:(\d+)$/.exec(msg) : null;
         if (m?.[1] === 'c2s' && !c2sPort) c2sPort = Number(m[2]);
         if (m?.[1] === 's2s' && !s2sPort) s2sPort = Number(m[2]);
         if (m?.[1] === 'component' && !componentPort) componentPort = Number(m[2]);
-        if (c2sPort && (s2sPort || !opts.s2s) && (componentPort || !opts.component)) {
+        if (m?.[1] === 'http' && !httpPort) httpPort = Number(m[2]);
+        if (c2sPort && (s2sPort || !opts.s2s) && (componentPort || !opts.component) && (httpPort || !opts.http)) {
           clearTimeout(timer);
           res(c2sPort);
         }
@@ -169,6 +176,7 @@ export async function startChild(opts: ChildOptions = {}): Promise<ChildServer> 
     port,
     s2sPort,
     componentPort,
+    httpPort,
     dir,
     configPath,
     dataPath: join(dir, 'data'),

@@ -10,6 +10,8 @@ import { createMemoryBackend } from '../../src/storage/memory.js';
 export interface TestServer {
   server: RunningServer;
   port: number;
+  /** The HTTP port (with `http: true`, once a module serves a route); 0 otherwise. */
+  readonly httpPort: number;
   domain: string;
   dir: string;
   /** Create an account directly in the server's store. */
@@ -31,6 +33,8 @@ export interface TestServerOptions {
   dir?: string;
   /** Listen for s2s on a free port (federation tests). */
   s2s?: boolean;
+  /** Set `http_ports = { 0 }`: the HTTP service listens on a free port once a module serves a route. */
+  http?: boolean;
   /** Outbound connector (federation tests use the real one through a test SOCKS5 proxy). */
   connector?: import('../../src/net/connector.js').Connector;
   /** Module definitions added to Clove's own (a test component for `Component "x" "name"`): startServer's extraModules seam. */
@@ -43,6 +47,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     'interfaces = { "127.0.0.1" }',
     'c2s_ports = { 0 }',
     opts.s2s ? 's2s_ports = { 0 }' : 's2s_ports = { }',
+    opts.http ? 'http_ports = { 0 }' : '',
     `data_path = ${JSON.stringify(join(dir, 'data'))}`,
     `certificates = ${JSON.stringify(TEST_CERT_DIR)}`,
     'clove_bcrypt_cost = 4',
@@ -56,6 +61,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   return {
     server,
     port: server.c2sPort,
+    get httpPort() { return server.httpPort; },
     domain,
     dir,
     addUser: (user, password, host = domain) => server.hosts.get(host)!.accounts.create(user, password),
