@@ -33,10 +33,11 @@ import pubsub from './pubsub-service/pubsub.js';
 import muc from './muc/muc.js';
 import mam from './mam/mam.js';
 import mucMam from './muc-mam/muc-mam.js';
+import { bosh, websocket } from './web-clients.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam, websocket, bosh].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */
