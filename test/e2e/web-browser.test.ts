@@ -17,6 +17,8 @@ let srv: ChildServer;
 let site: StaticServer;
 let browser: BrowserSession;
 let py: Slixmpp;
+/** The same page under an .i2p name (mapped to 127.0.0.1 in the browser): not a secure context, as an eepsite is not. */
+const eepsite = (): string => `http://converse.i2p:${site.port}`;
 
 beforeAll(async () => {
   if (!haveChromium()) throw new Error('Debian\'s chromium is missing: apt-get install chromium (.ci/run does)');
@@ -27,15 +29,15 @@ beforeAll(async () => {
       // What a fresh config enables, plus the two web endpoints. converse.js waits for its blocklist
       // and bookmarks to initialise before it opens a chat, so the server must offer both.
       'modules_enabled = { "roster", "disco", "ping", "vcard", "private", "blocklist", "carbons", "version", "time", "csi", "smacks", "vcard_update", "pep", "bookmarks", "vcard_legacy", "mam", "websocket", "bosh" }',
-      `cross_domain_websocket = { "${site.origin}" }`,
+      `cross_domain_websocket = { "${site.origin}", "${eepsite()}" }`,
       `cross_domain_bosh = { "${site.origin}" }`,
     ].join('\n'),
   });
-  await addUsers(srv.configPath, [['alice@localhost', PASS], ['bob@localhost', PASS], ['carol@localhost', PASS]]);
+  await addUsers(srv.configPath, [['alice@localhost', PASS], ['bob@localhost', PASS], ['carol@localhost', PASS], ['dave@localhost', PASS]]);
   py = await Slixmpp.start(srv);
   await py.connect('bob', 'bob@localhost', PASS, { resource: 'slix' });
   await py.call('presence', { name: 'bob' }); // available: messages to the bare JID reach it
-  browser = await launchBrowser();
+  browser = await launchBrowser({ args: ['--host-resolver-rules=MAP *.i2p 127.0.0.1'] });
 }, 60_000);
 
 afterAll(async () => {
@@ -46,8 +48,13 @@ afterAll(async () => {
   await site?.close();
 });
 
-/** A page that starts converse.js, logged in as `jid`, over `connection` (websocket_url or bosh_service_url). */
-function conversePage(connection: Record<string, string>, jid: string): string {
+/**
+ * A page that starts converse.js, logged in as `jid`, over `connection` (websocket_url or
+ * bosh_service_url). With `plainWithoutWebCrypto`, the recipe of docs/web-clients.md: outside a
+ * secure context the browser has no WebCrypto, which converse.js's SCRAM needs, so SCRAM is
+ * switched off there and PLAIN is used (inside i2pd's encrypted tunnel).
+ */
+function conversePage(connection: Record<string, string>, jid: string, plainWithoutWebCrypto = false): string {
   const settings = {
     ...connection,
     jid,
@@ -68,6 +75,7 @@ function conversePage(connection: Record<string, string>, jid: string): string {
 <link rel="stylesheet" href="/dist/converse.min.css"></head>
 <body><script type="module">
 import converse from '/dist/converse.min.js';
+${plainWithoutWebCrypto ? WEBCRYPTO_RECIPE : ''}
 converse.plugins.add('clove-test', { initialize() {
   const { _converse } = this;
   window.cloveTest = _converse;
@@ -76,6 +84,12 @@ converse.plugins.add('clove-test', { initialize() {
 converse.initialize(${JSON.stringify(settings)});
 </script></body></html>`;
 }
+
+/** docs/web-clients.md: no SCRAM where the page is not a secure context (no crypto.subtle). */
+const WEBCRYPTO_RECIPE = `const { Strophe } = converse.env;
+if (!window.isSecureContext) {
+  for (const M of [Strophe.SASLSHA1, Strophe.SASLSHA256, Strophe.SASLSHA384, Strophe.SASLSHA512]) M.prototype.test = () => false;
+}`;
 
 /** Poll `check` in the page until it returns true (Node-side polling: page timers may be throttled headless). */
 async function pageUntil(what: string, check: () => boolean, timeoutMs: number, errors: string[]): Promise<void> {
@@ -92,14 +106,14 @@ interface TestWindow {
 }
 
 /** Log in through the page, type `text` to bob, and read bob's answer in the page. */
-async function chatThroughTheBrowser(connection: Record<string, string>, user: string, text: string): Promise<void> {
+async function chatThroughTheBrowser(connection: Record<string, string>, user: string, text: string, origin = site.origin, plainWithoutWebCrypto = false): Promise<void> {
   const page = browser.page;
   const errors: string[] = [];
   const onError = (e: Error): void => { errors.push(e.message); };
   page.on('pageerror', onError);
   try {
-    site.setPage(conversePage(connection, `${user}@localhost`));
-    await page.goto(`${site.origin}/`, { waitUntil: 'domcontentloaded', timeout: 20_000 });
+    site.setPage(conversePage(connection, `${user}@localhost`, plainWithoutWebCrypto));
+    await page.goto(`${origin}/`, { waitUntil: 'domcontentloaded', timeout: 20_000 });
     await pageUntil('converse.js to log in', () => (window as unknown as TestWindow).cloveConnected === true, 30_000, errors);
     await page.evaluate(async () => { await (window as unknown as TestWindow).cloveTest.api.chats.open('bob@localhost', {}, true); });
     // Type as a user would, into the chat's text area, and send with Enter.
@@ -126,5 +140,12 @@ describe('converse.js in headless Chromium', () => {
 
   it('logs in over BOSH and exchanges a message both ways with a slixmpp user', async () => {
     await chatThroughTheBrowser({ bosh_service_url: `http://127.0.0.1:${srv.httpPort}/http-bind` }, 'carol', 'hello over bosh');
+  }, 90_000);
+
+  it('works from an .i2p page, which is no secure context, with the PLAIN recipe of docs/web-clients.md', async () => {
+    await browser.page.goto(`${eepsite()}/`, { waitUntil: 'domcontentloaded', timeout: 20_000 });
+    // Why the recipe: no WebCrypto here, and converse.js's SCRAM needs it.
+    expect(await browser.page.evaluate(() => [window.isSecureContext, typeof crypto.subtle])).toEqual([false, 'undefined']);
+    await chatThroughTheBrowser({ websocket_url: `ws://127.0.0.1:${srv.httpPort}/xmpp-websocket` }, 'dave', 'hello from an eepsite', eepsite(), true);
   }, 90_000);
 });
