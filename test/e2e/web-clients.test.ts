@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { testUsers } from '../helpers/contacts.js';
-import { match, NS_SASL, NS_STREAM_ERRORS, Wire } from '../helpers/wire.js';
+import { match, NS_SASL, NS_STREAMS, NS_STREAM_ERRORS, Wire } from '../helpers/wire.js';
 import { BoshWire, boshPost, named, NS_FRAMING, WsWire } from '../helpers/web-wire.js';
 import { httpCall } from '../helpers/http.js';
 
@@ -246,6 +246,28 @@ describe('web clients and the connection caps', () => {
     await tcp.write(`<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`);
     expect((await tcp.streamError()).condition).toBe('resource-constraint');
     tcp.destroy();
+  });
+
+  it('end a BOSH session whose client stops fetching once 2 MiB wait for it (resource-constraint)', async () => {
+    const fast = await startTestServer({ http: true, extra: `${MODULES}\nlimits = { c2s = { rate = "100mb/s"; burst = "2s" } }` });
+    try {
+      await fast.addUser('reader', PASS);
+      await fast.addUser('writer', PASS);
+      const reader = new BoshWire(fast.httpPort);
+      web.push(reader);
+      const jid = await reader.login('reader', PASS, 'slow');
+      const writer = await Wire.login({ port: fast.port, username: 'writer', password: PASS, resource: 'w' });
+      const big = 'y'.repeat(15_000);
+      for (let i = 0; i < 160; i++) writer.send(chat(jid, `${i} ${big}`)); // 2.4 MiB, and the reader sends no request
+      await new Promise((r) => setTimeout(r, 1500));
+      const last = await reader.post();
+      expect(last.body?.attrs).toMatchObject({ type: 'terminate', condition: 'remote-stream-error' });
+      expect(last.body?.getChild('error', NS_STREAMS)?.getChild('resource-constraint', NS_STREAM_ERRORS)).toBeDefined();
+      expect(last.text.length).toBeLessThan(3 * 1024 * 1024);
+      writer.destroy();
+    } finally {
+      await fast.stop();
+    }
   });
 
   it('are not served on a server whose hosts load neither module', async () => {
