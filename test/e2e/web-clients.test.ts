@@ -270,6 +270,26 @@ describe('web clients and the connection caps', () => {
     }
   });
 
+  it('offer no SASL under c2s_require_encryption when consider_websocket_secure / consider_bosh_secure are off', async () => {
+    const strict = await startTestServer({ http: true, extra: `${MODULES}\nconsider_websocket_secure = false\nconsider_bosh_secure = false` });
+    try {
+      const w = await WsWire.connect({ port: strict.httpPort });
+      web.push(w);
+      const wsFeatures = await w.open();
+      expect(wsFeatures.getChild('mechanisms', NS_SASL)).toBeUndefined();
+      expect(wsFeatures.getChild('starttls')).toBeUndefined(); // and no STARTTLS to fall back on
+      w.send(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${Buffer.from('\0a\0b').toString('base64')}</auth>`);
+      expect((await w.waitFor((e) => e.xmlns === NS_SASL)).getChild('encryption-required')).toBeDefined();
+      const b = new BoshWire(strict.httpPort);
+      web.push(b);
+      await b.create();
+      expect(b.received.find((e) => e.name === 'stream:features')?.getChild('mechanisms', NS_SASL)).toBeUndefined();
+    } finally {
+      await Promise.all(web.splice(0).map((c) => c.close()));
+      await strict.stop();
+    }
+  });
+
   it('are not served on a server whose hosts load neither module', async () => {
     const plain = await startTestServer({ http: true, extra: 'modules_enabled = { "roster" }' });
     try {
