@@ -312,6 +312,23 @@ s2s_require_encryption = true
 -- s2s_insecure_domains = { "example.net" }
 -- tls_profile = "intermediate"
 
+---------- Web clients (modules websocket and bosh) ----------
+
+-- Browser clients such as converse.js, served as an eepsite (docs/web-clients.md): enable
+-- "websocket" and/or "bosh" in modules_enabled; they answer on /xmpp-websocket and /http-bind
+-- of the HTTP service. The HTTP service is on loopback and i2pd carries the connection
+-- encrypted, so these count as encrypted for c2s_require_encryption:
+-- consider_websocket_secure = true
+-- consider_bosh_secure = true
+-- Web pages of other origins that may connect: false (same origin), true, or { "http://…" }.
+-- cross_domain_websocket = false
+-- cross_domain_bosh = false
+-- BOSH sessions: seconds without a request before the session ends, longest hold of one
+-- request, requests open at once.
+-- bosh_max_inactivity = 60
+-- bosh_max_wait = 120
+-- bosh_max_requests = 2
+
 ---------- I2P ----------
 
 -- Send s2s only through i2pd's SOCKS proxy; nothing else leaves this machine. This is the

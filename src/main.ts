@@ -46,7 +46,10 @@ import { History } from './ops/history.js';
 import { opsRoutes, type EnabledPages } from './ops/pages.js';
 import type { HttpRoute } from './core/http.js';
 import { HttpService } from './net/http/service.js';
-import { checkExternalUrls } from './net/http/url.js';
+import { baseUrl, checkExternalUrls } from './net/http/url.js';
+import { admitClient } from './stream/web/web-client.js';
+import { webClients } from './stream/web/endpoints.js';
+import { BOSH_PATH, BOSH_REL, WEBSOCKET_PATH, WEBSOCKET_REL, servesWeb } from './modules/web-clients.js';
 
 export interface StartOptions {
   config: Config;
@@ -287,16 +290,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     onAuthenticated: (c: C2SConnection) => open.authenticated(c),
   };
   const onClient = (socket: Socket): void => {
-    const refused = open.refusal();
-    if (refused) {
-      const n = open.countRefusal();
-      if (n) log.warn({ connections: open.size, refused: n }, `c2s connections refused: ${refused}`);
-      return refuseConnection(socket, refused);
-    }
-    const conn = new C2SConnection(socket, c2sOpts, (c) => open.removed(c));
-    conn.limitRate(rates.c2s);
-    conn.countInto(metrics.tally, 'c2s');
-    open.added(conn);
+    const conn = admitClient({ c2s: c2sOpts, admission: open, rate: rates.c2s, log, tally: metrics.tally }, socket);
+    if (typeof conn === 'string') refuseConnection(socket, conn);
   };
   const c2s = await listenAll('c2s', config.get<string[] | undefined>('c2s_interfaces') ?? config.get<string[]>('interfaces'), config.get<number[]>('c2s_ports'), onClient);
   for (const l of c2s) log.info(`c2s listening on ${l.address}:${l.port}`);
@@ -373,6 +368,18 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     }
   };
   syncOpsRoutes();
+  // Web clients: the c2s stream over WebSocket and BOSH, for hosts that load the module (src/stream/web/).
+  const web = webClients(http, {
+    c2s: c2sOpts, admission: open, log, rate: rates.c2s, tally: metrics.tally,
+    stanzaSizeLimit: config.get<number>('c2s_stanza_size_limit'),
+    config: () => config,
+    serves: (h, rel) => { const host = hosts.get(h); return host !== undefined && servesWeb(host, rel); },
+    anyServes: (rel) => [...hosts.values()].some((h) => servesWeb(h, rel)),
+    ownOrigin: (h) => new URL(baseUrl(config, h)).origin,
+    websocket: { path: WEBSOCKET_PATH, rel: WEBSOCKET_REL },
+    bosh: { path: BOSH_PATH, rel: BOSH_REL },
+  });
+  web.sync();
   await http.ensure();
   history.start(); // now that every source exists: the first sample reads them all
   await remote.resume();
@@ -436,6 +443,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         for (const conn of open.connections()) conn.close(new StreamError('system-shutdown', reason));
         for (const conn of inbound.connections()) conn.close(new StreamError('system-shutdown', reason));
         closing.push(components.close(new StreamError('system-shutdown', reason)));
+        web.close();
         closing.push(http.close());
         remote.stop();
         await Promise.all(closing);
@@ -494,6 +502,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       } catch (err) {
         report.errors.push((err as Error).message);
       }
+      web.sync(); // a reload may have loaded or unloaded the websocket / bosh modules
       try {
         syncOpsRoutes();
         await http.ensure(); // the first module serving HTTP came with this reload

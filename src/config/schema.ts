@@ -8,6 +8,7 @@ export type OptionType =
   | 'enum'          // a string from `values` (or one of `aliases`)
   | 'path'          // a string; relative paths resolve against the config file's directory
   | 'string-list'   // { "a", "b" }; a single string is taken as a one-item list
+  | 'origins'       // true, false, or a list of web origins ({ "http://a.b32.i2p" }): Prosody's cross_domain_* options
   | 'port-list'     // { 5222 }; a single number is taken as a one-item list
   | 'table'         // any table, returned as plain arrays/objects
   | 'map'           // { ["key"] = "value" } with string values
@@ -192,6 +193,14 @@ const ROWS: Row[] = [
   { name: 's2s_secure_domains', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Peers that must present valid certificates.' },
   { name: 's2s_insecure_domains', type: 'string-list', default: undefined, scope: 'both', status: 'accepted', doc: 'Peers exempt from s2s_secure_auth.' },
   { name: 'tls_profile', type: 'string', default: undefined, scope: 'both', status: 'accepted', doc: 'Mozilla TLS profile name.' },
+  // Web clients: WebSocket (RFC 7395, module websocket) and BOSH (XEP-0206, module bosh)
+  { name: 'consider_websocket_secure', type: 'boolean', default: true, doc: 'Treat WebSocket clients as encrypted for c2s_require_encryption (SASL PLAIN allowed): the HTTP service listens on loopback and i2pd carries the connection end-to-end encrypted. As Prosody\'s option, but on by default; set false if the HTTP service is reachable other than through i2pd.' },
+  { name: 'consider_bosh_secure', type: 'boolean', default: true, doc: 'Treat BOSH clients as encrypted for c2s_require_encryption, for the same reason as consider_websocket_secure.' },
+  { name: 'cross_domain_websocket', type: 'origins', default: false, doc: 'Web pages that may open /xmpp-websocket: false (the same origin only: the host\'s http_external_url or the request\'s own Host), true (any), or a list of origins { "http://xxx.b32.i2p" }.' },
+  { name: 'cross_domain_bosh', type: 'origins', default: false, doc: 'Web pages that may use /http-bind (CORS): false (the same origin only), true (any), or a list of origins.' },
+  { name: 'bosh_max_inactivity', type: 'number', default: 60, min: 5, max: 3600, doc: 'Seconds a BOSH session may go without a request held before it ends (the client is gone).' },
+  { name: 'bosh_max_wait', type: 'number', default: 120, min: 1, max: 3600, doc: 'Longest time, in seconds, a BOSH request is held waiting for something to send; a client asking for longer gets this.' },
+  { name: 'bosh_max_requests', type: 'integer', default: 2, min: 1, max: 16, doc: 'Requests a BOSH client may have open at once (it holds one fewer); one more ends the session with policy-violation, a rid outside this window with item-not-found.' },
   // I2P (mod_darknet compatible)
   { name: 'darknet_only', type: 'boolean', default: true, doc: 'Send s2s only through the I2P SOCKS proxy and refuse every clearnet destination (default); false allows clearnet federation, which reveals the server address.' },
   { name: 'darknet_map', type: 'darknet-map', default: {}, doc: 'Domains reached through I2P: { ["example.org"] = "x.b32.i2p" } or { host = …; port = … }.' },

@@ -122,6 +122,7 @@ class Converter {
       case 'boolean': return v.type === 'boolean' ? v.value : this.expected(v, 'true or false');
       case 'enum': return this.enumValue(v);
       case 'string-list': return this.items(v, 'a list of strings like { "a", "b" }', 'string').map((e) => this.str(e, 'a string in the list'));
+      case 'origins': return v.type === 'boolean' ? v.value : this.items(v, 'true, false or a list of origins like { "http://xxx.b32.i2p" }', 'string').map((e) => this.str(e, 'an origin in the list'));
       case 'port-list': {
         const ports = this.items(v, 'a list of ports like { 5222 }', 'number');
         return ports.map((p) => (p.type === 'number' && Number.isInteger(p.value) && p.value >= 0 && p.value <= 65535 ? p.value : this.expected(p, 'a port number (0-65535)')));

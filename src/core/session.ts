@@ -19,6 +19,8 @@ export interface C2SSession {
   readonly host: string;
   readonly state: C2SState;
   readonly secure: boolean;
+  /** How the client is connected: TCP, WebSocket (RFC 7395) or BOSH (XEP-0206). */
+  readonly transportKind: 'tcp' | 'websocket' | 'bosh';
   /** Account name (prepared localpart); '' before authentication. */
   readonly username: string;
   /** Full JID once bound. */

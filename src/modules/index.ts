@@ -43,10 +43,11 @@ import invitesPage from './invites/invites-page.js';
 import motd from './motd.js';
 import announce from './announce.js';
 import welcome from './welcome.js';
+import { bosh, websocket } from './web-clients.js';
 
 /** Every module Clove has, by Prosody name. */
 export const MODULES: ReadonlyMap<string, ModuleDefinition> = new Map(
-  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam, httpFileShare, httpAltconnect, httpOpenmetrics, httpStatus, invites, invitesAdhoc, invitesRegister, invitesPage, announce, motd, welcome].map((m) => [m.name, m]),
+  [session, message, disco, ping, vcard, presence, roster, s2s, darknet, register, privateStorage, offline, blocklist, carbons, version, time, uptime, csi, smacks, vcardUpdate, adhoc, adminAdhoc, serverContactInfo, lastactivity, pep, bookmarks, vcardLegacy, pubsub, muc, mam, mucMam, httpFileShare, httpAltconnect, httpOpenmetrics, httpStatus, invites, invitesAdhoc, invitesRegister, invitesPage, announce, motd, welcome, websocket, bosh].map((m) => [m.name, m]),
 );
 
 /** Loaded on every host whatever the config says (Prosody loads these implicitly too). */

@@ -155,11 +155,17 @@ export default defineModule({
       void done.finally(() => rerouting.delete(done));
     };
 
+    // Not over BOSH (as Prosody): XEP-0124 acknowledges by request id already, and a BOSH session
+    // outlives its HTTP requests for bosh_max_inactivity, so there is no connection to resume.
     ctx.hook('stream-features', ({ session, features }) => {
-      if (session.state === 'authenticated') features.append(x('sm', { xmlns: NS.SM }));
+      if (session.state === 'authenticated' && session.transportKind !== 'bosh') features.append(x('sm', { xmlns: NS.SM }));
     });
 
     ctx.hook(`c2s-nonza/${NS.SM}:enable`, ({ session, element }) => {
+      if (session.transportKind === 'bosh') {
+        session.send(failed('unexpected-request', 'stream management is not available over BOSH'));
+        return true;
+      }
       if (stateOf(session)) {
         session.send(failed('unexpected-request', 'stream management is already enabled'));
         return true;

@@ -1,4 +1,6 @@
-// The client-to-server stream: an explicit state machine over one socket.
+// The client-to-server stream: an explicit state machine over one transport. The same machine
+// (SASL, bind, XEP-0198, routing) serves TCP, WebSocket and BOSH clients; only the framing
+// differs, and that is the transport's (src/stream/transport.ts). STARTTLS exists on TCP only.
 // References: RFC 6120 §4 (streams), §5 (STARTTLS), §6 (SASL), §7 (bind); RFC 3921 §3 (session).
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -6,6 +8,7 @@ import type { SecureContext } from 'node:tls';
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { XmlStream } from './xml-stream.js';
+import type { Transport } from './transport.js';
 import { StreamError } from '../core/errors.js';
 import type { C2SSession, C2SState } from '../core/session.js';
 import type { Jid } from '../jid/jid.js';
@@ -48,8 +51,9 @@ export class C2SConnection extends XmlStream implements C2SSession {
   private authTimer: NodeJS.Timeout | undefined;
   private onClose: ((s: C2SConnection) => void) | undefined;
 
-  constructor(socket: Socket, readonly opts: C2SOptions, onClose?: (s: C2SConnection) => void) {
-    super(socket, opts.log, opts.stanzaSizeLimit, 'c2s');
+  /** A TCP socket, or a WebSocket or BOSH transport (src/stream/web/). */
+  constructor(io: Socket | Transport, readonly opts: C2SOptions, onClose?: (s: C2SConnection) => void) {
+    super(io, opts.log, opts.stanzaSizeLimit, 'c2s');
     this.onClose = onClose;
     this.authTimer = setTimeout(() => {
       if (this.state !== 'bound') this.close(new StreamError('connection-timeout', 'authentication took too long'));
@@ -103,15 +107,19 @@ export class C2SConnection extends XmlStream implements C2SSession {
     this.sendFeatures();
   }
 
+  /** How the client is connected: 'tcp', 'websocket' or 'bosh'. */
+  get transportKind(): Transport['kind'] {
+    return this.transport.kind;
+  }
+
   protected header(): string {
-    const from = this.host ? ` from='${this.host}'` : '';
-    return `<?xml version='1.0'?><stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAMS}' id='${randomBytes(12).toString('base64url')}'${from} version='1.0' xml:lang='en'>`;
+    return this.transport.header({ xmlns: NS.CLIENT, id: randomBytes(12).toString('base64url'), ...(this.host ? { from: this.host } : {}) });
   }
 
   private sendFeatures(): void {
     const features = x('stream:features');
     if (this.state === 'negotiating') {
-      const tlsOk = !this.secure && this.opts.tls(this.host) !== undefined;
+      const tlsOk = this.transport.canStartTls && !this.secure && this.opts.tls(this.host) !== undefined;
       const required = this.opts.requireEncryption(this.host);
       if (tlsOk) {
         const st = features.c('starttls', { xmlns: NS.TLS });
@@ -225,7 +233,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
   // ---- STARTTLS ----
 
   private startTls(): void {
-    const ctx = this.secure ? undefined : this.opts.tls(this.host);
+    const ctx = this.secure || !this.transport.canStartTls ? undefined : this.opts.tls(this.host);
     if (!ctx) {
       this.writeNow(`<failure xmlns='${NS.TLS}'/>`);
       return this.close();

@@ -1,26 +1,27 @@
-// What every XMPP stream shares, c2s or s2s: one socket (upgradable to TLS), a strict parser,
-// stanzas handled one at a time in order, output batched per tick, backpressure both ways,
-// and closing with an optional stream error. Subclasses add their state machine.
+// What every XMPP stream shares, c2s or s2s: one transport (a TCP socket upgradable to TLS, a
+// WebSocket, a BOSH session: src/stream/transport.ts), a strict parser, stanzas handled one at a
+// time in order, output batched per tick, backpressure both ways, and closing with an optional
+// stream error. Subclasses add their state machine; none of them sees the transport's framing.
 // References: RFC 6120 §4 (streams), §5 (STARTTLS).
 //
 // Memory per stream is bounded in bytes (docs/limits.md, "Worst case memory per connection"):
 // - input: the parser holds at a stanza boundary and the socket is paused while the stanzas read
 //   ahead of the handler reach twice the stanza size limit, or, before the peer is trusted
 //   (authenticated), while one element waits or is being handled (e.g. <auth/> during PBKDF2);
-// - output: the socket's unsent bytes plus this tick's batch may not pass OUTPUT_LIMIT; past it
+// - output: the transport's unsent bytes plus this tick's batch may not pass OUTPUT_LIMIT; past it
 //   the peer is not reading and the stream ends with `resource-constraint` (c2s sessions with
 //   XEP-0198 resumption hibernate instead: see outputOverflow());
 // - rate: a token bucket (the `limits` option) pauses reading from a peer sending too fast.
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
-import { TLSSocket, checkServerIdentity, connect as tlsConnect, type SecureContext } from 'node:tls';
+import { Socket } from 'node:net';
 import { Element } from '../xml/element.js';
 import { StreamParser } from '../xml/parser.js';
-import { SocketDuplex } from '../net/socket-duplex.js';
 import { TokenBucket, type RateLimit } from '../net/rate-limit.js';
 import { StreamError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { stanzaKind, type StreamLink, type StreamTally } from './tally.js';
+import { STREAM_END, type Transport, type TransportSink } from './transport.js';
+import { TcpTransport, type TlsUpgrade } from './tcp-transport.js';
 
 /**
  * Unsent output (bytes in the socket, plus characters of this tick's batch) past which the peer
@@ -38,7 +39,7 @@ const END = new Element('</stream:stream>');
 export abstract class XmlStream {
   readonly id = randomBytes(9).toString('base64url');
   secure = false;
-  protected socket: Socket;
+  protected readonly transport: Transport;
   protected readonly parser: StreamParser;
   /** Our stream header has been written on the current (restarted) stream. */
   protected headerSent = false;
@@ -80,8 +81,10 @@ export abstract class XmlStream {
   private tally: StreamTally | undefined;
   private tallyLink: StreamLink = 'c2s';
 
-  constructor(socket: Socket, private readonly baseLog: Logger, stanzaSizeLimit: number, private readonly logKey: string) {
-    this.socket = socket;
+  /** `io` is a TCP socket or another transport (WebSocket, BOSH). */
+  constructor(io: Socket | Transport, private readonly baseLog: Logger, stanzaSizeLimit: number, private readonly logKey: string) {
+    this.transport = io instanceof Socket ? new TcpTransport(io) : io;
+    this.secure = this.transport.secure;
     this.inboxLimit = INBOX_STANZAS * stanzaSizeLimit;
     this.parser = new StreamParser(
       {
@@ -93,7 +96,7 @@ export abstract class XmlStream {
       // One element per 64 bytes of the size limit: 4096 for Prosody's 256 KiB.
       { maxStanzaBytes: stanzaSizeLimit, maxElements: Math.max(64, Math.floor(stanzaSizeLimit / 64)) },
     );
-    this.attach(socket);
+    this.transport.attach(this.sink);
   }
 
   /**
@@ -159,46 +162,51 @@ export abstract class XmlStream {
     return this.isClosed;
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** Input arrived: note the time and take `bytes` from the rate bucket. */
+  private input(bytes: number): void {
     this.lastInput = Date.now();
-    const wait = this.bucket?.take(chunk.length) ?? 0;
+    const wait = this.bucket?.take(bytes) ?? 0;
     if (wait > 0 && !this.pausedForRate) {
-      // Over the rate: this chunk is parsed, then nothing more is read until the bucket is even.
+      // Over the rate: this input is handled, then nothing more is read until the bucket is even.
       this.pausedForRate = true;
-      this.socket.pause();
+      this.transport.pause();
       this.rateTimer = setTimeout(() => {
         this.rateTimer = undefined;
         this.pausedForRate = false;
         this.maybeResume();
       }, wait);
     }
-    this.parser.write(chunk);
-  };
-  private readonly onDrain = (): void => {
-    this.pausedForOutput = false;
-    this.outputAllowance = 0;
-    this.maybeResume();
-  };
-  private readonly onSocketError = (err: Error): void => {
-    this.log.debug({ err: err.message }, 'socket error');
-  };
-  private readonly onSocketClose = (): void => {
-    this.endedBy ??= 'lost';
-    this.finish('closed');
-  };
-
-  private attach(sock: Socket): void {
-    sock.on('data', this.onData);
-    sock.on('drain', this.onDrain);
-    sock.on('error', this.onSocketError);
-    sock.on('close', this.onSocketClose);
   }
 
-  private detach(sock: Socket): void {
-    sock.off('data', this.onData);
-    sock.off('drain', this.onDrain);
-    sock.off('close', this.onSocketClose);
-  }
+  /** What the transport calls: bytes for the parser, or (framed transports) whole elements. */
+  private readonly sink: TransportSink = {
+    bytes: (chunk) => {
+      this.input(chunk.length);
+      this.parser.write(chunk);
+    },
+    open: (attrs) => {
+      this.input(0);
+      if (!this.isClosed) this.onStreamStart('stream:stream', attrs);
+    },
+    element: (el, bytes) => {
+      this.input(bytes);
+      if (!this.isClosed) this.enqueue(el, bytes);
+    },
+    end: () => {
+      if (!this.isClosed) this.enqueue(END, 0);
+    },
+    fail: (error) => this.close(error),
+    drain: () => {
+      this.pausedForOutput = false;
+      this.outputAllowance = 0;
+      this.maybeResume();
+    },
+    error: (err) => this.log.debug({ err: err.message }, 'socket error'),
+    closed: () => {
+      this.endedBy ??= 'lost';
+      this.finish('closed');
+    },
+  };
 
   // ---- output ----
 
@@ -212,7 +220,7 @@ export abstract class XmlStream {
     }
     this.out.push(text);
     this.outLength += text.length;
-    if (this.outLength + this.socket.writableLength > OUTPUT_LIMIT + this.outputAllowance) {
+    if (this.outLength + this.transport.pending > OUTPUT_LIMIT + this.outputAllowance) {
       this.out = [];
       this.outLength = 0;
       this.outputOverflow();
@@ -226,25 +234,23 @@ export abstract class XmlStream {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.out.length === 0 || this.socket.destroyed) return;
-    const data = this.out.length === 1 ? (this.out[0] as string) : this.out.join('');
+    if (this.out.length === 0 || this.transport.destroyed) return;
+    const pieces = this.out;
     this.out = [];
     this.outLength = 0;
-    if (!this.socket.write(data)) {
+    if (!this.transport.write(pieces)) {
       // The peer is not reading: stop reading its input until it catches up.
       this.pausedForOutput = true;
-      this.socket.pause();
+      this.transport.pause();
     }
   };
 
   /** Write now, bypassing the per-tick batching (needed right before a TLS upgrade or close). */
-  protected writeNow(data: string): void {
-    if (this.out.length) {
-      data = this.out.join('') + data;
-      this.out = [];
-      this.outLength = 0;
-    }
-    if (!this.socket.destroyed) this.socket.write(data);
+  protected writeNow(...pieces: string[]): void {
+    const all = this.out.length ? [...this.out, ...pieces] : pieces;
+    this.out = [];
+    this.outLength = 0;
+    if (!this.transport.destroyed && all.length) this.transport.write(all);
   }
 
   /**
@@ -252,7 +258,7 @@ export abstract class XmlStream {
    * the socket is already dropped. The stream ends with `resource-constraint`.
    */
   protected outputOverflow(): void {
-    this.log.info({ unsent: this.socket.writableLength }, 'the peer does not read its stream; closing it');
+    this.log.info({ unsent: this.transport.pending }, 'the peer does not read its stream; closing it');
     this.close(new StreamError('resource-constraint', 'you are not reading what is sent to you'));
   }
 
@@ -264,7 +270,7 @@ export abstract class XmlStream {
   /** Drop the connection as if the network had lost it (no stream error, no `</stream:stream>`). */
   protected dropSocket(): void {
     this.endedBy ??= 'lost';
-    this.socket.destroy();
+    this.transport.destroy();
   }
 
   /** Write our header once per stream (and restart). */
@@ -284,7 +290,7 @@ export abstract class XmlStream {
       // Stop at this stanza's end; a handler that finishes at once lifts the hold before it bites.
       this.pausedForInput = true;
       this.parser.hold();
-      this.socket.pause();
+      this.transport.pause();
     }
     if (!this.draining) void this.drain();
   }
@@ -341,23 +347,15 @@ export abstract class XmlStream {
   }
 
   private maybeResume(): void {
-    if (!this.pausedForInput && !this.pausedForOutput && !this.pausedForRate && !this.isClosed) this.socket.resume();
+    if (!this.pausedForInput && !this.pausedForOutput && !this.pausedForRate && !this.isClosed) this.transport.resume();
   }
 
   // ---- TLS ----
 
-  /** Replace the socket with a TLS socket over it (server or client side); the parser restarts. */
-  protected upgradeTls(opts: { isServer: true; secureContext: SecureContext; requestCert?: boolean } | { isServer: false; servername?: string }, onSecure: () => void): void {
-    const raw = this.socket;
-    this.detach(raw);
-    const tls = opts.isServer
-      ? new TLSSocket(new SocketDuplex(raw), { isServer: true, secureContext: opts.secureContext, requestCert: opts.requestCert ?? false, rejectUnauthorized: false })
-      // .i2p peers have self-signed certificates no CA can sign (docs/architecture.md); dialback
-      // authenticates them instead. tls.connect (not the constructor) starts the handshake.
-      : tlsConnect({ socket: new SocketDuplex(raw), rejectUnauthorized: false, ...(opts.servername ? { servername: opts.servername } : {}) });
-    this.socket = tls;
-    this.attach(tls);
-    tls.once('secure', () => {
+  /** Replace the socket with a TLS socket over it (server or client side); the parser restarts. TCP only. */
+  protected upgradeTls(opts: TlsUpgrade, onSecure: () => void): void {
+    if (!(this.transport instanceof TcpTransport)) throw new Error('TLS runs over TCP only');
+    this.transport.startTls(opts, () => {
       this.secure = true;
       this.headerSent = false;
       onSecure();
@@ -370,19 +368,14 @@ export abstract class XmlStream {
    * undefined when it does. Used for s2s_secure_auth, for the peers the route owner says a certificate can prove.
    */
   protected certificateProblem(domain: string): string | undefined {
-    const tls = this.socket as TLSSocket;
-    if (!(tls instanceof TLSSocket)) return 'the stream is not encrypted';
-    const cert = tls.getPeerCertificate();
-    if (!cert || Object.keys(cert).length === 0) return 'the peer presented no certificate';
-    if (!tls.authorized) return `its certificate is not trusted (${String(tls.authorizationError)})`;
-    const mismatch = checkServerIdentity(domain, cert);
-    return mismatch ? `its certificate is not valid for ${domain}` : undefined;
+    return this.transport instanceof TcpTransport ? this.transport.certificateProblem(domain) : 'the stream is not over TLS';
   }
 
   /** Expect a new stream header from the peer (after SASL or TLS). */
   protected restart(): void {
     this.headerSent = false;
     this.parser.reset();
+    this.transport.restart();
   }
 
   // ---- closing ----
@@ -395,11 +388,12 @@ export abstract class XmlStream {
       if (!this.headerSent) this.sendHeader();
       this.log.debug({ condition: error.condition, text: error.text }, 'stream error');
     }
-    const tail = (error ? error.toElement().toString() : '') + '</stream:stream>';
-    this.writeNow(this.headerSent ? tail : '');
+    const tail = error ? [error.toElement().toString(), STREAM_END] : [STREAM_END];
+    if (this.headerSent) this.writeNow(...tail);
+    else this.writeNow();
     this.finish(error?.condition ?? 'closed');
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    this.transport.end();
+    setTimeout(() => this.transport.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   private finish(reason: string): void {

@@ -11,6 +11,11 @@ export const NS = {
   BIND: 'urn:ietf:params:xml:ns:xmpp-bind',
   SESSION: 'urn:ietf:params:xml:ns:xmpp-session',
   SM: 'urn:xmpp:sm:3',
+  /** RFC 7395: <open/> and <close/> on a WebSocket. */
+  FRAMING: 'urn:ietf:params:xml:ns:xmpp-framing',
+  /** XEP-0124 / XEP-0206: BOSH. */
+  HTTPBIND: 'http://jabber.org/protocol/httpbind',
+  XBOSH: 'urn:xmpp:xbosh',
   ROSTER: 'jabber:iq:roster',
   ROSTER_VER: 'urn:xmpp:features:rosterver',
   PRE_APPROVAL: 'urn:xmpp:features:pre-approval',

@@ -43,11 +43,11 @@ export function haveChromium(): boolean {
   return existsSync(CHROMIUM_PATH);
 }
 
-/** Launch headless Chromium with a fresh profile and return a page in it. */
-export async function launchBrowser(opts: { timeoutMs?: number } = {}): Promise<BrowserSession> {
+/** Launch headless Chromium with a fresh profile and return a page in it; `args` are extra flags. */
+export async function launchBrowser(opts: { timeoutMs?: number; args?: readonly string[] } = {}): Promise<BrowserSession> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const profile = await mkdtemp(join(tmpdir(), 'clove-chromium-'));
-  const child = spawn(CHROMIUM_PATH, [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], {
+  const child = spawn(CHROMIUM_PATH, [...FLAGS, ...(opts.args ?? []), `--user-data-dir=${profile}`, 'about:blank'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true, // its own process group: close() stops the helpers with it
   });

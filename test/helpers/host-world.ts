@@ -18,6 +18,7 @@ export class FakeSession implements C2SSession {
   readonly id = Math.random().toString(36);
   readonly state = 'bound' as const;
   readonly secure = true;
+  readonly transportKind = 'tcp' as const;
   presence: Element | undefined = x('presence');
   priority = 0;
   rosterInterested = false;
