@@ -164,7 +164,12 @@ export class Journal {
       // Keep no record bytes: only the owners, whose records a checkpoint must see written.
       for (const x of batch) {
         this.writtenOwners.add(x.owner);
-        x.durable();
+        try {
+          x.durable();
+        } catch (e) {
+          x.reject(e); // the owner's bug, not the journal's: the others go on
+          continue;
+        }
         x.resolve();
       }
       if (this.size > this.maxBytes) {
