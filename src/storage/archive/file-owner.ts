@@ -22,7 +22,7 @@ import { encodeRecord, readRecord } from './record.js';
 import { removeSummary, writeSummary } from './summary.js';
 import { META_FILE, readMeta, readRecords, scanSegments, segmentName, segmentOf, SEGMENT_MAX, type RecordRef, type Segment } from './segments.js';
 
-/** Bytes of appends waiting to be written per owner before further appends are refused. */
+/** Bytes of appends waiting to be journaled per owner before further appends are refused. */
 export const PENDING_MAX = 16 * 1024 * 1024;
 /**
  * Records per write. Bounds the burst of work when a batch is
