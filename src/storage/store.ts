@@ -172,6 +172,22 @@ export class ArchiveItemNotFoundError extends Error {
   }
 }
 
+/**
+ * A write of the owner's records to its segment file failed (a disk error). The records are
+ * durable in the store's journal and come back at the next start; until then the owner's
+ * archive refuses every use with this error.
+ */
+export class ArchiveWriteError extends Error {
+  override name = 'ArchiveWriteError';
+  readonly code = 'internal-server-error';
+  constructor(
+    readonly owner: string,
+    cause: unknown,
+  ) {
+    super(`archive of '${owner}': a segment write failed (${cause instanceof Error ? cause.message : String(cause)}); its records are kept in the journal and restored at the next start`, { cause });
+  }
+}
+
 /** An append refused because the owner's writes are backlogged past their bound (the disk is too slow). */
 export class ArchiveBusyError extends Error {
   override name = 'ArchiveBusyError';

@@ -4,6 +4,8 @@
 // first use of a store after a crash writes what the journal holds to the owners' segments
 // before anything else runs. Owners idle longest are dropped from memory first once the open owners' indexes
 // pass the cache budget in bytes or count; their files stay and are read again when needed.
+// Segment bytes of acknowledged appends are held per owner under one budget for the backend
+// (./segment-writer.ts); an owner holding any is not idle.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeName, isHashedName, storedName } from '../file-names.js';
@@ -12,6 +14,7 @@ import { StorageClosedError, type ArchiveLimits, type ArchiveStore } from '../st
 import { FileOwner } from './file-owner.js';
 import { Journal, JOURNAL_MAX } from './journal.js';
 import { resolveLimits } from './owner.js';
+import { WriteBehind, type WriteBehindOptions } from './segment-writer.js';
 import { oldestTime, readMeta } from './segments.js';
 
 /** Bytes of index memory kept for owners not in use, across all archives of a backend. */
@@ -25,6 +28,8 @@ export interface ArchiveCacheOptions {
   cacheOwners?: number;
   /** Bytes of a store's journal after which it is checkpointed and emptied. */
   journalBytes?: number;
+  /** Bounds and delay of segment write-behind. */
+  writeBehind?: WriteBehindOptions;
 }
 
 /** Every open owner of one file backend, least recently used first. */
@@ -36,6 +41,9 @@ export class FileArchives {
   /** By store directory: its journal, and the recovery every operation waits for. */
   private readonly journals = new Map<string, { journal: Journal; ready: Promise<void> }>();
   private closed = false;
+  /** Sum of the open owners' memory as last counted (each owner's share in its countedBytes). */
+  private ownerBytes = 0;
+  private readonly writeBehind: WriteBehind;
   private readonly journalBytes: number;
   private readonly cacheBytes: number;
   private readonly cacheOwners: number;
@@ -44,6 +52,7 @@ export class FileArchives {
     this.cacheBytes = opts.cacheBytes ?? ARCHIVE_CACHE_BYTES;
     this.cacheOwners = opts.cacheOwners ?? ARCHIVE_CACHE_OWNERS;
     this.journalBytes = opts.journalBytes ?? JOURNAL_MAX;
+    this.writeBehind = new WriteBehind(opts.writeBehind);
   }
 
   /** The journal of a store directory, recovered (its records replayed) once at first use. */
@@ -81,9 +90,9 @@ export class FileArchives {
       } finally {
         // Reads still work after close(), but leave no owner (or file handle) open behind them.
         if (this.closed && o.idle()) {
-          if (this.owners.get(`${storeDir}\0${owner}`) === o) this.owners.delete(`${storeDir}\0${owner}`);
+          if (this.owners.get(`${storeDir}\0${owner}`) === o) this.forget(`${storeDir}\0${owner}`, o);
           void o.closeHandles();
-        } else this.evict();
+        } else this.evict(`${storeDir}\0${owner}`, o);
       }
     };
     return {
@@ -95,7 +104,7 @@ export class FileArchives {
         if (this.closed) throw new StorageClosedError();
         await ready;
         const o = this.owner(storeDir, owner, journal);
-        this.owners.delete(`${storeDir}\0${owner}`);
+        this.forget(`${storeDir}\0${owner}`, o);
         const p = o.destroy().finally(() => {
           if (this.deleting.get(o.dir) === p) this.deleting.delete(o.dir);
         });
@@ -129,25 +138,35 @@ export class FileArchives {
     if (o) this.owners.delete(key);
     else {
       const dir = path.join(storeDir, storedName(owner, 0).base);
-      o = new FileOwner(dir, owner, this.deleting.get(dir) ?? Promise.resolve(), journal);
+      o = new FileOwner(dir, owner, this.deleting.get(dir) ?? Promise.resolve(), journal, this.writeBehind);
     }
     this.owners.set(key, o);
     return o;
   }
 
+  /** Take an owner out of the cache (and its memory out of the running total). */
+  private forget(key: string, o: FileOwner): void {
+    this.owners.delete(key);
+    this.ownerBytes -= o.countedBytes;
+    o.countedBytes = 0;
+  }
+
   /**
-   * Drop idle owners, least recently used first, while over the budget. The most recently used
-   * one stays even if it alone is over: dropping it would mean reading it all again next time.
+   * Count `used`'s memory again (only an owner's own operations change it), then drop idle
+   * owners, least recently used first, while over the budget. The most recently used one stays
+   * even if it alone is over: dropping it would mean reading it all again next time.
    */
-  private evict(): void {
-    let bytes = 0;
-    for (const o of this.owners.values()) bytes += o.memoryBytes();
+  private evict(usedKey: string, used: FileOwner): void {
+    if (this.owners.get(usedKey) === used) {
+      const now = used.memoryBytes();
+      this.ownerBytes += now - used.countedBytes;
+      used.countedBytes = now;
+    }
     let left = this.owners.size;
     for (const [key, o] of this.owners) {
-      if (--left === 0 || (bytes <= this.cacheBytes && this.owners.size <= this.cacheOwners)) break;
+      if (--left === 0 || (this.ownerBytes <= this.cacheBytes && this.owners.size <= this.cacheOwners)) break;
       if (!o.idle()) continue;
-      this.owners.delete(key);
-      bytes -= o.memoryBytes();
+      this.forget(key, o);
       void o.closeHandles();
     }
   }
@@ -178,7 +197,9 @@ export class FileArchives {
     // Checkpoint first (it syncs the owners' segments through their open handles), then close.
     await Promise.allSettled([...this.journals.values()].map((j) => j.journal.close()));
     await Promise.allSettled([...this.owners.values()].map((o) => o.closeHandles()));
+    this.writeBehind.stop();
     this.owners.clear();
+    this.ownerBytes = 0;
     this.journals.clear();
   }
 }

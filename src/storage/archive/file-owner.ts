@@ -1,9 +1,10 @@
 // One owner's archive in the file backend: the index in memory, the records in segment files
 // (./segments.ts). Appends are group-committed across owners: a batch of records goes to the
-// store's journal (./journal.ts: one durable write for every owner's batch queued meanwhile)
-// and, at the same time, to the segment file without a sync (write-behind; a checkpoint of the
-// journal fsyncs it later). An append resolves once its record is durable in the journal,
-// written to the segment, and in the index. Nothing here blocks the event loop: all I/O is async.
+// store's journal (./journal.ts: one durable write for every owner's batch queued meanwhile).
+// An append resolves once its record is durable in the journal and in the index; its segment
+// bytes are held and written later in larger writes, without a sync (write-behind:
+// ./segment-writer.ts; a checkpoint of the journal writes and fsyncs them before emptying it).
+// Reads that reach held records write them first. Nothing here blocks the event loop.
 //
 // Queries and writes share the owner; deletions (age, truncation, the whole owner) wait until
 // no query or write is running and run alone.
@@ -15,12 +16,13 @@ import { isCode, makeDirDurable, syncDir } from '../fs-sync.js';
 import { IdCodec, newIdKey } from './ids.js';
 import { emptyPage, OwnerState, type NewItem } from './owner.js';
 import { Gate } from './gate.js';
-import type { Journal, SegmentSync } from './journal.js';
+import type { Journal } from './journal.js';
+import { SegmentWriter, type WriteBehind } from './segment-writer.js';
 import { encodeRecord, readRecord } from './record.js';
 import { removeSummary, writeSummary } from './summary.js';
 import { META_FILE, readMeta, readRecords, scanSegments, segmentName, segmentOf, SEGMENT_MAX, type RecordRef, type Segment } from './segments.js';
 
-/** Bytes of appends waiting to be written per owner before further appends are refused. */
+/** Bytes of appends waiting to be journaled per owner before further appends are refused. */
 export const PENDING_MAX = 16 * 1024 * 1024;
 /**
  * Records per write. Bounds the burst of work when a batch is
@@ -48,11 +50,12 @@ export class FileOwner {
   /** Undefined until the owner's archive exists (meta.json written or read). */
   private state: OwnerState | undefined;
   private segments: Segment[] = [];
-  private appendFh: FileHandle | undefined;
   private readonly readFhs = new Map<number, { fh: FileHandle; refs: number }>();
   private queue: Pending[] = [];
-  /** Segments written to without a sync since the journal's last checkpoint. */
-  private readonly unsynced: UnsyncedSegments;
+  /** Segment bytes held until written, the append handle, and the segments a checkpoint syncs. */
+  readonly writer: SegmentWriter;
+  /** Bytes of memory the cache last counted for this owner (its running total). */
+  countedBytes = 0;
   private flushing: Promise<void> | undefined;
   private readonly gate = new Gate();
   private opened: Promise<void> | undefined;
@@ -70,13 +73,17 @@ export class FileOwner {
     private readonly after: Promise<unknown>,
     /** The journal of the store directory this owner is in. */
     private readonly journal: Journal,
+    writeBehind: WriteBehind,
   ) {
-    this.unsynced = new UnsyncedSegments(dir);
+    this.writer = new SegmentWriter(dir, owner, writeBehind);
   }
 
-  /** True when nothing runs or waits and the owner may be dropped from memory. */
+  /**
+   * True when nothing runs, waits or is held and the owner may be dropped from memory. An owner
+   * whose segment write failed stays: a new instance would not know the records only the journal has.
+   */
   idle(): boolean {
-    return this.users === 0 && this.queue.length === 0 && this.flushing === undefined && !this.gate.busy;
+    return this.users === 0 && this.queue.length === 0 && this.flushing === undefined && !this.gate.busy && this.writer.held === 0 && !this.writer.failed;
   }
 
   /** Bytes of memory this owner holds. */
@@ -147,6 +154,7 @@ export class FileOwner {
 
   /** Accept an item and queue its record; the promise resolves once it is durable. */
   private enqueue(st: OwnerState, item: NewItem, limits: Required<ArchiveLimits>): Promise<string> {
+    this.writer.check();
     if (st.pendingBytes > PENDING_MAX) throw new ArchiveBusyError(this.owner);
     const r = st.accept(item, limits);
     const buf = encodeRecord(r);
@@ -176,11 +184,25 @@ export class FileOwner {
           return;
         }
         const seg = await this.activeSegment();
-        let room = Math.max(SEGMENT_MAX - seg.size, 1);
+        const wb = this.writer.budget;
+        // Within the segment's room and the write-behind bound (one record always goes).
+        let room = Math.max(Math.min(SEGMENT_MAX - seg.size, wb.ownerBytes), 1);
         let n = 0;
-        while (n < this.queue.length && n < BATCH_MAX && (n === 0 || this.queue[n]!.size <= room)) room -= this.queue[n++]!.size;
+        let bytes = 0;
+        while (n < this.queue.length && n < BATCH_MAX && (n === 0 || this.queue[n]!.size <= room)) {
+          room -= this.queue[n]!.size;
+          bytes += this.queue[n++]!.size;
+        }
+        // Room for the batch's segment bytes: this owner's held bytes written first if over its
+        // bound, every owner's if over the total.
+        if (this.writer.held > 0 && this.writer.held + bytes > wb.ownerBytes) await this.writer.flush().catch(() => undefined);
+        await wb.reserve(bytes);
         const batch = this.queue.splice(0, n);
-        await this.writeBatch(seg, batch);
+        try {
+          await this.writeBatch(seg, batch);
+        } finally {
+          wb.unreserve(bytes);
+        }
       });
     }
   }
@@ -188,48 +210,39 @@ export class FileOwner {
   private async writeBatch(seg: Segment, batch: Pending[]): Promise<void> {
     const st = this.state!;
     const start = seg.size;
+    const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((p) => p.buf));
     try {
-      const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((p) => p.buf));
-      const fh = this.appendFh!;
-      this.unsynced.add(seg.num);
-      const segment = (async () => {
-        for (let done = 0; done < buf.length; ) done += (await fh.write(buf, done, buf.length - done, start + done)).bytesWritten;
-      })();
-      // The journal write is durable when it resolves (shared with other owners' batches); the
-      // segment write is not synced here: a checkpoint fsyncs it, a replay redoes it after a crash.
-      const results = await Promise.allSettled([segment, this.journal.append(path.basename(this.dir), buf, segment, this.unsynced)]);
-      for (const r of results) if (r.status === 'rejected') throw r.reason;
+      this.writer.check();
+      // Durable in the journal (one write shared with other owners' batches); then, before any
+      // checkpoint can run, held for the segment and in the index, and the appends resolve.
+      await this.journal.append(path.basename(this.dir), buf, this.writer, () => {
+        this.writer.add(seg.num, start, buf); // counted twice until unreserved: errs on the safe side
+        let off = start;
+        if (start === 0) seg.firstSeq = batch[0]!.seq;
+        for (const p of batch) {
+          st.index.push(p.seq, p.when, p.with, p.size, off);
+          off += p.size;
+          st.pendingItems--;
+          st.pendingBytes -= p.size;
+          p.resolve(st.codec.encode(p.seq));
+        }
+        seg.size = off;
+      });
     } catch (e) {
-      // Cut off what this batch may have left, so the next one starts on a record boundary.
-      await this.appendFh?.truncate(start).catch(() => undefined);
       for (const p of batch) {
         st.pendingItems--;
         st.pendingBytes -= p.size;
         p.reject(e);
       }
-      return;
     }
-    let off = start;
-    if (start === 0) seg.firstSeq = batch[0]!.seq;
-    for (const p of batch) {
-      st.index.push(p.seq, p.when, p.with, p.size, off);
-      off += p.size;
-      st.pendingItems--;
-      st.pendingBytes -= p.size;
-      p.resolve(st.codec.encode(p.seq));
-    }
-    seg.size = off;
   }
 
   /** The segment appends go to, created or rotated as needed, with its handle open. */
   private async activeSegment(): Promise<Segment> {
     let seg: Segment | undefined = this.segments[this.segments.length - 1];
     if (seg && seg.size >= SEGMENT_MAX) {
-      // Durable before the next segment exists: only the last segment can have a torn end.
-      await this.appendFh?.datasync();
-      this.unsynced.delete(seg.num);
-      await this.appendFh?.close();
-      this.appendFh = undefined;
+      // Written and durable before the next segment exists: only the last segment can have a torn end.
+      await this.writer.seal();
       // The segment is closed for good: its summary makes the next open skip reading it.
       const ix = this.state!.index;
       await writeSummary(this.dir, seg.num, seg.size, ix, ix.firstAtOrAfter(seg.firstSeq), ix.length).catch(() => undefined); // only a shortcut
@@ -237,19 +250,23 @@ export class FileOwner {
     }
     if (!seg) {
       const num = (this.segments[this.segments.length - 1]?.num ?? 0) + 1;
-      const fh = await open(path.join(this.dir, segmentName(num)), APPEND_CREATE, 0o600);
-      await syncDir(this.dir); // the new name is durable before any record in it is acknowledged
+      await this.writer.handle(num, async () => {
+        const fh = await open(path.join(this.dir, segmentName(num)), APPEND_CREATE, 0o600);
+        await syncDir(this.dir); // the new name is durable before any record in it is acknowledged
+        return fh;
+      });
       seg = { num, size: 0, firstSeq: this.state!.nextSeq };
       this.segments.push(seg);
-      this.appendFh = fh;
     }
-    this.appendFh ??= await open(path.join(this.dir, segmentName(seg.num)), APPEND_OPEN);
+    const num = seg.num;
+    await this.writer.handle(num, () => open(path.join(this.dir, segmentName(num)), APPEND_OPEN));
     return seg;
   }
 
   query(q: ArchiveQuery): Promise<ArchivePage> {
     return this.use(() =>
       this.gate.share(async () => {
+        this.writer.check();
         const st = this.state;
         if (!st) return emptyPage(q);
         const sel = st.index.select(q, (id) => st.codec.decode(id));
@@ -262,6 +279,7 @@ export class FileOwner {
   get(id: string): Promise<ArchiveItem | undefined> {
     return this.use(() =>
       this.gate.share(async () => {
+        this.writer.check();
         const st = this.state;
         const seq = st?.codec.decode(id);
         const pos = seq === undefined ? -1 : st!.index.positionOf(seq);
@@ -271,7 +289,10 @@ export class FileOwner {
   }
 
   metadata(): Promise<ReturnType<OwnerState['metadata']>> {
-    return this.use(async () => this.state?.metadata() ?? { count: 0, bytes: 0 });
+    return this.use(async () => {
+      this.writer.check();
+      return this.state?.metadata() ?? { count: 0, bytes: 0 };
+    });
   }
 
   /** Items at index positions, read from their segments. */
@@ -283,6 +304,8 @@ export class FileOwner {
     });
     // Built before the reads: positions only shift under a deletion, which waits for us anyway.
     const shells = positions.map((p) => st.item(p, ''));
+    // Records still held for the segment are written first (one write of all it holds).
+    if (refs.some((r) => this.writer.unwrittenBefore(r.segment, r.offset + r.size))) await this.writer.flush();
     const recs = await readRecords(refs, (num) => this.readHandle(num));
     // A record damaged on disk is left out of the page rather than failing every query that
     // reaches it (the page is then shorter than asked; count still includes it).
@@ -329,11 +352,13 @@ export class FileOwner {
   dropOldest(opts: { keep?: number; before?: number }): Promise<number> {
     return this.use(() =>
       this.gate.alone(async () => {
+        this.writer.check();
         const st = this.state;
         if (!st) return 0;
         const n = st.dropCount(opts);
         if (n === 0) return 0;
-        // No record of this owner may stay in the journal: a replay would bring it back.
+        // No record of this owner may stay in the journal: a replay would bring it back. The
+        // checkpoint also writes and syncs what this owner holds, so the segments are whole.
         await this.journal.checkpoint();
         if (n >= st.index.length && this.queue.length === 0) await this.removeAll();
         else await this.cutBefore(st, n);
@@ -367,10 +392,7 @@ export class FileOwner {
       await this.closeRead(head.num);
       await removeSummary(this.dir, head.num); // describes the old, longer file
       const isActive = head === this.segments[this.segments.length - 1];
-      if (isActive) {
-        await this.appendFh?.close();
-        this.appendFh = undefined;
-      }
+      if (isActive) await this.writer.closeHandle();
       const src = await open(file, 'r');
       const dst = await open(tmp, 'w', 0o600);
       try {
@@ -404,6 +426,8 @@ export class FileOwner {
     return this.use(async () => {
       while (this.flushing) await this.flushing;
       await this.gate.alone(async () => {
+        // Records only the journal has (a failed segment write) go with the archive.
+        if (this.writer.failed) this.writer.discard();
         await this.journal.checkpoint(); // a replay must not bring the deleted archive back
         await this.removeAll();
       });
@@ -434,9 +458,7 @@ export class FileOwner {
   async closeHandles(): Promise<void> {
     const all = [...this.readFhs.values()];
     this.readFhs.clear();
-    const a = this.appendFh;
-    this.appendFh = undefined;
-    await Promise.allSettled([...all.map((h) => h.fh.close()), a?.close()]);
+    await Promise.allSettled([...all.map((h) => h.fh.close()), this.writer.closeHandle()]);
   }
 
   /**
@@ -448,7 +470,9 @@ export class FileOwner {
       this.gate.alone(async () => {
         const st = this.state;
         if (!st) return 0; // deleted (meta.json gone): nothing to bring back
+        await this.writer.flush(); // nothing is held at a recovery; written in file order if it were
         let n = 0;
+        let fh: FileHandle | undefined;
         // A journal record holds one write batch of the owner: one or more segment records.
         for (const batch of records) {
           for (let off = 0; off < batch.length; ) {
@@ -457,7 +481,8 @@ export class FileOwner {
             const buf = batch.subarray(off, (off += r.size));
             if (r.record.seq < st.nextSeq) continue;
             const seg = await this.activeSegment();
-            for (let done = 0; done < buf.length; ) done += (await this.appendFh!.write(buf, done, buf.length - done, seg.size + done)).bytesWritten;
+            fh = await this.writer.handle(seg.num, () => Promise.reject(new Error('no append handle')));
+            for (let done = 0; done < buf.length; ) done += (await fh.write(buf, done, buf.length - done, seg.size + done)).bytesWritten;
             if (seg.size === 0) seg.firstSeq = r.record.seq;
             st.index.push(r.record.seq, r.record.when, r.record.with, r.size, seg.size);
             seg.size += buf.length;
@@ -465,7 +490,7 @@ export class FileOwner {
             n++;
           }
         }
-        if (n > 0) await this.appendFh!.datasync();
+        if (n > 0) await fh?.datasync();
         return n;
       }),
     );
@@ -474,42 +499,5 @@ export class FileOwner {
   /** Wait until queued appends are written. */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
-  }
-}
-
-/**
- * The segments of one owner written to without a sync since the journal's last checkpoint.
- * The journal holds this, not the owner, so an owner dropped from the cache can be freed.
- */
-class UnsyncedSegments implements SegmentSync {
-  private readonly nums = new Set<number>();
-
-  constructor(private readonly dir: string) {}
-
-  add(num: number): void {
-    this.nums.add(num);
-  }
-
-  delete(num: number): void {
-    this.nums.delete(num);
-  }
-
-  /** fdatasync them, each through a handle of its own (the append handle may be closed by now). */
-  async syncSegment(): Promise<void> {
-    for (const num of [...this.nums]) {
-      this.nums.delete(num);
-      try {
-        const fh = await open(path.join(this.dir, segmentName(num)), 'r');
-        try {
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-      } catch (e) {
-        if (isCode(e, 'ENOENT', 'ENOTDIR')) continue; // deleted: nothing to keep
-        this.nums.add(num);
-        throw e;
-      }
-    }
   }
 }

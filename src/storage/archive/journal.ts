@@ -1,10 +1,11 @@
 // The write-ahead journal shared by every owner of one archive store directory
 // (<store dir>/journal.wal). It lets appends of many owners share one durable write: every
 // record queued while a journal write is in flight goes into the next one (one write() on an
-// O_DSYNC handle), whoever its owner. Owners write the same records to their segment files
-// without syncing them (write-behind); a checkpoint fsyncs the segments the journal's records
-// went to and then empties the journal. At the next open, records of the journal not yet in
-// their owner's segments are written there again (by sequence number: idempotent).
+// O_DSYNC handle), whoever its owner. Once a record is durable here its owner holds it for its
+// segment file and writes it there later, without a sync (write-behind: ./segment-writer.ts); a
+// checkpoint has every owner written to since the last one write what it holds and fdatasync
+// its segments, and only then empties the journal. At the next open, records of the journal not
+// yet in their owner's segments are written there again (by sequence number: idempotent).
 //
 // Journal record: u32 body length · u32 CRC-32 of the body · body, little-endian;
 // body = u16 length of the owner's directory name · that name (UTF-8) · the segment record.
@@ -23,20 +24,26 @@ export const JOURNAL_MAX = 32 * 1024 * 1024;
 const WRITE_MAX = 4 * 1024 * 1024;
 const OPEN_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC;
 
-/** What a checkpoint needs of an owner: make its segment writes so far durable. */
+/** What a checkpoint needs of an owner: write the records it holds and make its segment writes so far durable. */
 export interface SegmentSync {
   syncSegment(): Promise<void>;
 }
 
 interface Entry {
   buf: Buffer;
-  /** Settles once the owner's segment write of the same record has settled. */
-  segment: Promise<unknown>;
   owner: SegmentSync;
-  /** True once `segment` has settled. */
-  settled: boolean;
+  /** Called as soon as the record is durable, before anything else (a checkpoint) can run. */
+  durable: () => void;
   resolve: () => void;
   reject: (e: unknown) => void;
+}
+
+/** A journal write refused: the journal is past twice its bound and a checkpoint cannot empty it. */
+export class JournalFullError extends Error {
+  override name = 'JournalFullError';
+  constructor(cause: unknown) {
+    super(`archive journal full: a checkpoint failed (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+  }
 }
 
 /** Encode one journal record: the owner's directory name and its segment record. */
@@ -76,10 +83,11 @@ export class Journal {
   private queue: Entry[] = [];
   /**
    * What the records in the journal file (since its last truncation) need before it can be
-   * emptied: their owners' segments synced, after the segment writes still running.
+   * emptied: their owners' held records written and their segments synced.
    */
   private writtenOwners = new Set<SegmentSync>();
-  private writing: Entry[] = [];
+  /** Why the last checkpoint failed (cleared by one that succeeds). */
+  private checkpointError: unknown;
   private flushing: Promise<void> | undefined;
   private checkpointing: Promise<void> | undefined;
   /** Checkpoints started because the journal passed `maxBytes`. */
@@ -107,17 +115,13 @@ export class Journal {
   }
 
   /**
-   * Make `buf` (an owner's segment record) durable in the journal; resolves once it is.
-   * `segment` is the owner's write of the same bytes to its segment, `owner` what syncs it.
+   * Make `buf` (an owner's segment records) durable in the journal; resolves once it is.
+   * `durable` runs synchronously when it is, so the owner holds the records for its segment
+   * (`owner`, synced by a checkpoint) before any checkpoint can start.
    */
-  append(dir: string, buf: Buffer, segment: Promise<unknown>, owner: SegmentSync): Promise<void> {
+  append(dir: string, buf: Buffer, owner: SegmentSync, durable: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const e: Entry = { buf: encodeJournalRecord(dir, buf), segment, owner, settled: false, resolve, reject };
-      void segment.then(
-        () => (e.settled = true),
-        () => (e.settled = true),
-      );
-      this.queue.push(e);
+      this.queue.push({ buf: encodeJournalRecord(dir, buf), owner, durable, resolve, reject });
       this.kick();
     });
   }
@@ -138,6 +142,14 @@ export class Journal {
       while (n < this.queue.length && (n === 0 || bytes + this.queue[n]!.buf.length <= WRITE_MAX)) bytes += this.queue[n++]!.buf.length;
       const batch = this.queue.splice(0, n);
       const start = this.size;
+      if (this.size > 2 * this.maxBytes && this.checkpointError !== undefined) {
+        // Checkpoints fail (a segment write or sync failed): never grow without bound.
+        const err = new JournalFullError(this.checkpointError);
+        for (const x of batch) x.reject(err);
+        this.checkpoints++;
+        void this.checkpoint().catch(() => undefined); // try again: the next write waits for it
+        continue;
+      }
       try {
         const fh = await this.handle();
         const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((e) => e.buf), bytes);
@@ -149,11 +161,15 @@ export class Journal {
         continue;
       }
       this.size = start + bytes;
-      // Keep no record bytes: only the owners, and the segment writes not done yet.
-      this.writing = this.writing.filter((x) => !x.settled);
+      // Keep no record bytes: only the owners, whose records a checkpoint must see written.
       for (const x of batch) {
         this.writtenOwners.add(x.owner);
-        if (!x.settled) this.writing.push(x);
+        try {
+          x.durable();
+        } catch (e) {
+          x.reject(e); // the owner's bug, not the journal's: the others go on
+          continue;
+        }
         x.resolve();
       }
       if (this.size > this.maxBytes) {
@@ -174,8 +190,9 @@ export class Journal {
   }
 
   /**
-   * Make every record in the journal durable in its segment (wait for the segment writes,
-   * fsync the segments), then empty the journal. Journal writes wait meanwhile. Run before
+   * Make every record in the journal durable in its segment (each owner written to since the
+   * last checkpoint writes what it holds and fdatasyncs), then empty the journal; if any of
+   * that fails, the journal keeps everything. Journal writes wait meanwhile. Run before
    * a deletion, so a replay cannot bring deleted items back.
    */
   checkpoint(): Promise<void> {
@@ -188,14 +205,19 @@ export class Journal {
 
   private async runCheckpoint(): Promise<void> {
     while (this.flushing) await this.flushing;
-    await Promise.allSettled(this.writing.map((e) => e.segment));
-    for (const o of this.writtenOwners) await o.syncSegment();
-    if (this.fh && this.size > 0) {
-      await this.fh.truncate(0);
-      await this.fh.datasync();
+    try {
+      // Every owner's held records are written and synced before a byte of the journal goes.
+      for (const r of await Promise.allSettled([...this.writtenOwners].map((o) => o.syncSegment()))) if (r.status === 'rejected') throw r.reason;
+      if (this.fh && this.size > 0) {
+        await this.fh.truncate(0);
+        await this.fh.datasync();
+      }
+    } catch (e) {
+      this.checkpointError = e;
+      throw e;
     }
+    this.checkpointError = undefined;
     this.size = 0;
-    this.writing = [];
     this.writtenOwners = new Set();
   }
 
@@ -217,9 +239,12 @@ export class Journal {
   /** Checkpoint and close the file. */
   async close(): Promise<void> {
     while (this.flushing || this.checkpointing) await (this.flushing ?? this.checkpointing);
-    await this.checkpoint();
-    const fh = this.fh;
-    this.fh = undefined;
-    await fh?.close();
+    try {
+      await this.checkpoint(); // when it fails, the journal keeps its records for the next start
+    } finally {
+      const fh = this.fh;
+      this.fh = undefined;
+      await fh?.close();
+    }
   }
 }
