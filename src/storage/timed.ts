@@ -26,11 +26,16 @@ export function timedBackend(backend: StorageBackend, observe: StoreTimer): Stor
 }
 
 function timedStore<S extends object>(store: S, shape: StoreShape, observe: StoreTimer): S {
+  // One timed wrapper per method, made on first use: store calls are on the message path, so a
+  // new closure per property access (per append) would be garbage for nothing.
+  const timed = new Map<PropertyKey, { of: unknown; fn: (...args: unknown[]) => unknown }>();
   return new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]): unknown => {
+      const known = timed.get(prop);
+      if (known?.of === value) return known.fn;
+      const fn = (...args: unknown[]): unknown => {
         const started = performance.now();
         const result: unknown = value.apply(target, args);
         if (!(result instanceof Promise)) return result;
@@ -38,6 +43,8 @@ function timedStore<S extends object>(store: S, shape: StoreShape, observe: Stor
         result.then(done, done);
         return result;
       };
+      timed.set(prop, { of: value, fn });
+      return fn;
     },
   });
 }
