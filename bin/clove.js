@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
-// Before any code is loaded: V8's young generation stays at 1 MiB (src/cli/heap.ts says why;
-// `clove start` lets it grow again when gc_grow_young_generation = true).
+// Before any code is loaded: V8's young generation does not grow (src/cli/heap.ts says why;
+// `clove start` lets it grow up to gc_young_generation_max).
 setFlagsFromString('--semi-space-growth-factor=1');
 
 const entry = new URL('../dist/cli/index.js', import.meta.url);

@@ -114,7 +114,7 @@ export interface ServerStats {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   rssKiB: number;
   heapUsedKiB: number;
-  /** V8's new space (both semi-spaces): 2048 while gc_grow_young_generation is off. */
+  /** V8's new space (both semi-spaces): 2048 at start, at most gc_young_generation_max / 1024. */
   youngGenerationKiB: number;
   connections: number;
   sessions: number;

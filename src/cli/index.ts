@@ -18,7 +18,7 @@ import { reload, status, stop } from './control.js';
 import { daemonize, isDaemonChild, notifyParent } from './daemon.js';
 import { handleReload } from './reload.js';
 import { invite } from './invite.js';
-import { applyYoungGeneration } from './heap.js';
+import { limitYoungGeneration } from './heap.js';
 import { resolveModules, MODULES } from '../modules/index.js';
 import { resolveComponentModules } from '../component/modules.js';
 
@@ -172,7 +172,7 @@ async function start(config: Config, rest: string[] = [], argv: string[] = []): 
     process.stderr.write(`clove started as PID ${pid}${pidfile ? ` (pidfile ${pidfile})` : ''}\n`);
     return 0;
   }
-  applyYoungGeneration(config.get<boolean>('gc_grow_young_generation'));
+  limitYoungGeneration(config.get<number>('gc_young_generation_max'));
   const server = await startServer({ config });
   let releasePidfile = (): void => {};
   if (pidfile) {
