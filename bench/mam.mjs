@@ -4,7 +4,7 @@
 //
 //   npm run build && node bench/mam.mjs [--server prosody|clove|both] [--quick] [--out FILE] [--no-pin]
 //                       [--keep-tmp] [--big N] [--users U] [--per-user P] [--queries Q]
-//                       [--msg-clients N] [--window W] [--duration S] [--wait-quiet S]
+//                       [--msg-clients N] [--window W] [--duration S] [--wait-quiet S] [--repeat N]
 //
 // 1. Messages/s: N clients in pairs send chat messages with a body to their partner's full JID,
 //    W outstanding each (bench/lib/msg-load.mjs), 2 s warm-up then S s measured, against each
@@ -61,6 +61,9 @@ const cfg = {
   msgClients: int(opt['msg-clients'], Q ? 40 : 200),
   window: int(opt.window, 32),
   durationSeconds: int(opt.duration, Q ? 3 : 10),
+  // Throughput rounds: each round runs every set-up once (interleaved, so a noisy minute hits
+  // all of them); the report takes each set-up's median run.
+  repeat: int(opt.repeat, 1),
   warmupSeconds: Q ? 1 : 2,
   pageSize: 50,
   // Archives that the load fills never reach a limit or expire during the run.
@@ -113,10 +116,11 @@ async function launch(st, port, pin) {
   return st.proc;
 }
 
-/** Phase 1 on one server set-up: messages/s, then the archive on disk. */
-async function throughputRun(kind, shared) {
-  // Each set-up gets its own folder (serverSlot names it after the server).
-  const { r, dir, port } = await cli.serverSlot({ ...kind.server, name: kind.key }, tmpRoot, say, { kind: kind.key, title: kind.title });
+/** Phase 1 on one server set-up (`round` of cfg.repeat): messages/s, then the archive on disk. */
+async function throughputRun(kind, shared, round) {
+  // Each set-up and round gets its own folder (serverSlot names it after the server).
+  const name = cfg.repeat > 1 ? `${kind.key}-${round + 1}` : kind.key;
+  const { r, dir, port } = await cli.serverSlot({ ...kind.server, name }, tmpRoot, say, { kind: kind.key, title: kind.title });
   if (r.skipped) return r;
   return cli.guardedRun(r, kind.server, say, async (st) => {
     const prepared = (st.prepared = await cli.prepareServer(kind.server, { dir, port, domain: DOMAIN, shared, cloveExtra: kind.extra, prosodyExtra: kind.extra }));
@@ -139,6 +143,13 @@ async function throughputRun(kind, shared) {
     r.disk = await archiveOnDisk(kind.server === prosody ? 'prosody' : 'clove', path.join(dir, 'data'));
     say(`${kind.title}: ${fmt(r.disk.count)} archived messages, ${fmt(r.disk.bytes)} bytes on disk`);
   });
+}
+
+/** The run with the median messages/s (the lower middle one of an even count), with every run's rate in `perRun`. */
+function medianRun(runs) {
+  const ok = runs.filter((r) => r.ok).sort((a, b) => a.msg.perSecond - b.msg.perSecond);
+  if (ok.length === 0) return runs[0];
+  return { ...ok[Math.floor((ok.length - 1) / 2)], perRun: runs.map((r) => (r.ok ? r.msg.perSecond : null)) };
 }
 
 /** Q queries of one shape on one connection; `make(i)` gives the i-th query. */
@@ -240,8 +251,12 @@ async function main() {
     kinds.push({ key: 'clove-off', title: 'Clove, archiving off', server: clove, extra: ['clove_bcrypt_cost = 4', modules([])] });
     kinds.push({ key: 'clove-mam', title: 'Clove + mam', server: clove, extra: cloveMam });
   }
-  const results = [];
-  for (const k of kinds) results.push(await throughputRun(k, { certDir, users, prosodyCreds, pin }));
+  const runs = kinds.map(() => []);
+  for (let round = 0; round < cfg.repeat; round++) {
+    if (cfg.repeat > 1) say(`throughput round ${round + 1}/${cfg.repeat}`);
+    for (const [i, k] of kinds.entries()) runs[i].push(await throughputRun(k, { certDir, users, prosodyCreds, pin }, round));
+  }
+  const results = runs.map(medianRun);
   let queries;
   if (wanted.includes('clove')) queries = await queryRun(clove, { certDir, users: all, prosodyCreds: [], pin, cloveMam: cloveBig, bigPassword, smallPassword });
   await sleep(10);

@@ -34,7 +34,13 @@ function throughputTable(results) {
 function ratios(results) {
   const by = Object.fromEntries(results.filter((r) => r.ok).map((r) => [r.kind, r.msg.perSecond]));
   const out = [];
-  if (by['clove-mam'] && by['prosody-mam']) out.push(`- **Clove with archiving / Prosody with mod_mam: ${fmt(by['clove-mam'] / by['prosody-mam'], 2)}×** (goal ≥ 3×).`);
+  if (by['clove-mam'] && by['prosody-mam']) out.push(`- **Clove with archiving / Prosody with mod_mam: ${fmt(by['clove-mam'] / by['prosody-mam'], 2)}×** (goal ≥ 3×)${results.length && results[0].perRun?.length > 1 ? ', medians' : ''}.`);
+  const perRun = Object.fromEntries(results.filter((r) => r.ok && r.perRun?.length > 1).map((r) => [r.kind, r.perRun]));
+  if (perRun['clove-mam'] && perRun['prosody-mam']) {
+    const rounds = perRun['clove-mam'].map((c, i) => (c && perRun['prosody-mam'][i] ? `${fmt(c / perRun['prosody-mam'][i], 2)}×` : 'failed'));
+    out.push(`- The same ratio round by round (each round ran every set-up once, one after the other): ${rounds.join(', ')}.`);
+  }
+  for (const r of results) if (r.ok && r.perRun?.length > 1) out.push(`- ${r.title}, messages/s per round: ${r.perRun.map((x) => (x === null ? 'failed' : fmt(x))).join(' / ')}.`);
   if (by['clove-mam'] && by['clove-off']) out.push(`- Clove with archiving / without: ${fmt(by['clove-mam'] / by['clove-off'], 2)} (archiving costs ${fmt((1 - by['clove-mam'] / by['clove-off']) * 100)} % of the throughput).`);
   return out;
 }
@@ -73,6 +79,7 @@ export function writeMamResults(file, ctx) {
     '',
     '## Messages/s with archiving on and off',
     '',
+    ...(cfg.repeat > 1 ? [`Each set-up ran ${cfg.repeat} times, in rounds (every set-up once per round, each on a fresh server); the table shows each set-up's median run.`, ''] : []),
     ...throughputTable(results),
     '',
     ...ratios(results),
