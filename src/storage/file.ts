@@ -15,6 +15,7 @@ import { FileArchives, type ArchiveCacheOptions } from './archive/file-archive.j
 import { decodeName, isHashedName, longNameOf, storedName, unwrapValue, wrapValue } from './file-names.js';
 import { isCode, makeDirDurable, syncDir } from './fs-sync.js';
 import { FileMaps } from './file-map.js';
+import { ChangeQueues, type QueueLimits } from './change-queue.js';
 
 export { decodeName, encodeName } from './file-names.js';
 
@@ -57,20 +58,22 @@ class FileBackend implements StorageBackend, MapListing {
   private readonly locks = new Map<string, Promise<void>>();
   private closed = false;
   private readonly archives: FileArchives;
-  private readonly maps = new FileMaps({
-    read: (file) => this.read(file),
-    write: (file, data) => this.write(file, data),
-    ensureDir: (dir) => this.ensureDir(dir),
-    lock: (key, f) => this.withLock(key, f),
-    invalidate: (file) => this.forget(file),
-    isClosed: () => this.closed,
-  });
+  private readonly maps: FileMaps;
 
   constructor(
     private readonly dataPath: string,
     archiveCache?: ArchiveCacheOptions,
+    queueLimits?: QueueLimits,
   ) {
     this.archives = new FileArchives(archiveCache);
+    this.maps = new FileMaps({
+      read: (file) => this.read(file),
+      write: (file, data) => this.write(file, data),
+      ensureDir: (dir) => this.ensureDir(dir),
+      lock: (key, f) => this.withLock(key, f),
+      invalidate: (file) => this.forget(file),
+      isClosed: () => this.closed,
+    }, new ChangeQueues(queueLimits));
   }
 
   keyval<T>(host: string, store: string): KeyValStore<T> {
@@ -345,7 +348,10 @@ function parse<T>(data: string | null, file: StoredFile): T | undefined {
   return unwrapValue<T>(parsed, file.long);
 }
 
-/** A backend storing one JSON file per host, store and user (and a directory per archive owner) under dataPath. */
-export function createFileBackend(dataPath: string, archiveCache?: ArchiveCacheOptions): StorageBackend & MapListing {
-  return new FileBackend(dataPath, archiveCache);
+/**
+ * A backend storing one JSON file per host, store and user (and a directory per archive owner)
+ * under dataPath; `queueLimits` bound the map changes waiting for the disk (default QUEUE_DEFAULTS).
+ */
+export function createFileBackend(dataPath: string, archiveCache?: ArchiveCacheOptions, queueLimits?: QueueLimits): StorageBackend & MapListing {
+  return new FileBackend(dataPath, archiveCache, queueLimits);
 }
