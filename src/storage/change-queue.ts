@@ -102,6 +102,11 @@ export class ChangeQueue<R> {
     return this.writing.length === 0 ? [...this.queued] : [...this.writing, ...this.queued];
   }
 
+  /** The newest change not yet written (undefined when none). */
+  latest(): R | undefined {
+    return this.queued.length > 0 ? this.queued[this.queued.length - 1] : this.writing[this.writing.length - 1];
+  }
+
   /** Nothing waits and nothing is being written. */
   get empty(): boolean {
     return !this.draining && this.queued.length === 0;
