@@ -37,7 +37,7 @@ export class ChangeQueues {
   /** Count `p` as a drain under way until it settles. */
   track(p: Promise<void>): void {
     this.running.add(p);
-    void p.finally(() => this.running.delete(p));
+    p.finally(() => this.running.delete(p)).catch(() => undefined);
   }
 }
 
@@ -45,7 +45,7 @@ export class ChangeQueues {
 export interface Drainer<R> {
   /** Write one batch, in order; a throw rejects the batch's callers. */
   write(batch: R[]): Promise<void>;
-  /** Run a whole drain inside `f`'s wrapper (a lock); default: as it is. */
+  /** Run a whole drain inside this (a lock held while it writes); default: run it as it is. */
   around?(drain: () => Promise<void>): Promise<void>;
   /** The queue became empty and nothing is being written. */
   emptied?(): void;

@@ -1,7 +1,7 @@
 // The keyval and map shapes of the SQL backend. A keyval value is one row of clove_keyval; a
 // map is one row per key in clove_map, so a change writes the rows it touches and no more. A
 // change that spans rows (a whole map replaced, several queued changes of one map) is one
-// transaction. Writes go through Pending (./pending.ts): in order per user, batched, and seen by
+// transaction. Writes go through Pending (./pending.ts): in order per user, batched, bounded in bytes, and seen by
 // reads before they commit.
 import type { KeyValStore, MapStore } from '../store.js';
 import { applyRecord, copyMap, type MapRecord } from '../map-log.js';
