@@ -127,6 +127,11 @@ storage = "file"
 -- sql_pool_size = 8
 -- sql_queue_max = 4096
 -- sql_statement_timeout = 30
+-- Changes waiting for a slow disk or database (file or sql storage): bytes per user's map
+-- behind the write in flight, and bytes over the whole server; one more is refused at once
+-- (the client gets resource-constraint and may try again):
+-- storage_pending_bytes_per_user = 1048576
+-- storage_pending_bytes = 67108864
 
 -- Rosters are bounded, since anyone can send subscription requests (docs/limits.md):
 -- items per roster (past it: not-allowed), bytes of items per roster (past it:

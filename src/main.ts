@@ -127,10 +127,11 @@ export interface ServerStats {
 export async function openStorage(config: Config): Promise<StorageBackend> {
   const kind = config.get<string>('storage');
   if (kind === 'memory') return createMemoryBackend();
-  if (kind !== 'sql') return createFileBackend(config.get<string>('data_path'));
+  const limits = { keyBytes: config.get<number>('storage_pending_bytes_per_user'), totalBytes: config.get<number>('storage_pending_bytes') };
+  if (kind !== 'sql') return createFileBackend(config.get<string>('data_path'), undefined, limits);
   const sql = sqlSettings(config);
   try {
-    return await openSqlBackend(sql);
+    return await openSqlBackend(sql, limits);
   } catch (e) {
     throw new ServerError('storage', `cannot open SQL storage ${sqlWhere(sql)}: ${(e as Error).message}`);
   }

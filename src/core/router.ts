@@ -10,6 +10,7 @@ import type { SessionTable } from './sessions.js';
 import type { Host } from './host.js';
 import { isDecline, type Decline, type IqHandler } from './modules.js';
 import type { Logger } from './log.js';
+import { StorageBusyError } from '../storage/store.js';
 
 export interface RouterDeps {
   hosts: ReadonlyMap<string, Host>;
@@ -150,9 +151,21 @@ export class Router {
   }
 
   private handlerFailed(err: unknown, ev: StanzaEvent): void | Promise<void> {
-    if (err instanceof StanzaError) return this.bounce(ev.stanza, err, ev.origin);
-    this.deps.log.error({ err, stanza: ev.stanza.name }, 'stanza handler failed');
-    return this.bounce(ev.stanza, new StanzaError('internal-server-error'), ev.origin);
+    return this.bounce(ev.stanza, this.stanzaErrorOf(err, ev, 'stanza handler failed'), ev.origin);
+  }
+
+  /**
+   * The error a peer is told for a handler's failure: its own StanzaError, resource-constraint
+   * (wait) when storage refused a write because too much waits for it, else an internal error (logged).
+   */
+  private stanzaErrorOf(err: unknown, ev: StanzaEvent, what: string): StanzaError {
+    if (err instanceof StanzaError) return err;
+    if (err instanceof StorageBusyError) {
+      this.deps.log.debug({ err, stanza: ev.stanza.name }, `${what}: storage busy`);
+      return new StanzaError('resource-constraint', 'the server\'s storage is busy; try again later', 'wait');
+    }
+    this.deps.log.error({ err, stanza: ev.stanza.name }, what);
+    return new StanzaError('internal-server-error');
   }
 
   /** What happens to a stanza no module took. */
@@ -212,9 +225,7 @@ export class Router {
   }
 
   private iqFailed(err: unknown, ev: StanzaEvent): true {
-    const e = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
-    if (!(err instanceof StanzaError)) this.deps.log.error({ err }, 'iq handler failed');
-    const reply = errorReply(ev.stanza, e);
+    const reply = errorReply(ev.stanza, this.stanzaErrorOf(err, ev, 'iq handler failed'));
     if (reply) this.reply(ev, reply);
     return true;
   }

@@ -11,6 +11,8 @@
 // stored is touched and the new message is refused: with service-unavailable to the account itself
 // and its presence contacts, and silently to strangers, who must not learn that the account
 // exists, is offline, or how full its storage is (./roster/strangers.ts).
+// A message that storage refuses for now (StorageBusyError: the disk or database is behind) is
+// answered the same way, with resource-constraint (type wait) instead of service-unavailable.
 import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { fromJSON, toJSON, type ElementJSON } from '../xml/json.js';
@@ -22,6 +24,7 @@ import type { C2SSession } from '../core/session.js';
 import { tryParseJid } from '../jid/jid.js';
 import { knowsAccount } from './roster/strangers.js';
 import { hasClaim } from './mam/stanza-id.js';
+import { StorageBusyError } from '../storage/store.js';
 
 /** Most messages kept for one account. */
 export const MAX_OFFLINE_MESSAGES = 500;
@@ -98,7 +101,8 @@ export default defineModule({
       if (policy === 'drop') return true;
       if (policy === 'refuse') return undefined; // the message module tells the sender it was not delivered
       const record: OfflineMessage = { stamp: new Date().toISOString(), stanza: toJSON(ev.stanza) };
-      const kept = await serial(user, async () => {
+      // 'busy': storage refused the write for now (too much waits for the disk or database).
+      const kept = await serial(user, async (): Promise<boolean | 'busy'> => {
         // A resource may have come online while this message waited its turn: it goes there.
         const online = receivers(host.sessions.ofUser(host.name, user));
         if (online.length) {
@@ -109,17 +113,23 @@ export default defineModule({
         if (list.length >= MAX_OFFLINE_MESSAGES) return false;
         list.push(record);
         if (JSON.stringify(list).length > MAX_OFFLINE_BYTES) return false;
-        await store.set(user, list);
+        try {
+          await store.set(user, list);
+        } catch (err) {
+          if (err instanceof StorageBusyError) return 'busy';
+          throw err;
+        }
         return true;
       });
-      if (kept) return true;
+      if (kept === true) return true;
       // The archive has it (module mam stamped its id): the account reads it there, so its sender
       // gets no error (as with Prosody's mod_mam), and the error would carry the archive's id.
       if (hasClaim(ev.stanza, `${user}@${host.name}`)) return true;
       if (!(await knowsAccount(ctx, user, ev.from))) {
-        ctx.log.debug({ user }, 'offline storage full: a message from a stranger was dropped');
+        ctx.log.debug({ user }, `offline storage ${kept === 'busy' ? 'busy' : 'full'}: a message from a stranger was dropped`);
         return true;
       }
+      if (kept === 'busy') throw new StanzaError('resource-constraint', 'the server\'s storage is busy; try again later', 'wait');
       throw new StanzaError('service-unavailable', 'the recipient is offline and has no room for more messages');
     });
 

@@ -1,7 +1,8 @@
 // The file backend's map store: a user's map is a base file `<user>.json` (the whole map, as
 // every version of Clove wrote it, so old data reads as it is) plus a change log `<user>.log`
 // (./map-log.ts). set() appends one checksummed line and fsyncs it — bytes in proportion to
-// the change — with concurrent changes to one map sharing a write and an fsync. When the log
+// the change — with concurrent changes to one map sharing a write and an fsync (the queue of
+// ./change-queue.ts, bounded in bytes per map and over the backend). When the log
 // outgrows max(COMPACT_MIN_BYTES, the base), the map is compacted: the base is rewritten
 // atomically (temp file, fsync, rename) with the log applied, then the log is removed. A crash
 // at any instant loses nothing acknowledged: a torn last line was never acknowledged and is cut
@@ -10,6 +11,7 @@
 import { open, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageClosedError, type MapStore } from './store.js';
+import { ChangeQueue, ChangeQueues } from './change-queue.js';
 import { applyRecord, copyMap, encodeRecord, readLog, type MapRecord } from './map-log.js';
 import { isCode, syncDir } from './fs-sync.js';
 import { unwrapValue, wrapValue } from './file-names.js';
@@ -37,15 +39,10 @@ export interface MapFileIO {
 /** A user's map files: the base and its log, and the real name when the base's name is a hash. */
 export interface MapFiles { base: string; log: string; long?: string }
 
-interface Waiter { resolve: () => void; reject: (e: unknown) => void }
-
 /** What is known of one map between changes. */
 interface LogState {
   /** Changes not written yet, and the ones being written; reads apply both. */
-  queued: MapRecord[];
-  writing: MapRecord[];
-  waiters: Waiter[];
-  draining: boolean;
+  changes: ChangeQueue<MapRecord>;
   /** Bytes of the log known valid (undefined: read it first); of the base, when known. */
   logBytes: number | undefined;
   baseBytes: number | undefined;
@@ -56,9 +53,12 @@ interface LogState {
 
 export class FileMaps {
   private readonly states = new Map<string, LogState>();
-  private readonly running = new Set<Promise<void>>();
 
-  constructor(private readonly io: MapFileIO) {}
+  /** `queues`: the byte bounds of changes waiting for the disk. */
+  constructor(
+    private readonly io: MapFileIO,
+    private readonly queues = new ChangeQueues(),
+  ) {}
 
   /** The map store of the files `filesOf(user)` gives. */
   store<T>(filesOf: (user: string) => MapFiles): MapStore<T> {
@@ -82,15 +82,24 @@ export class FileMaps {
       this.states.set(f.base, st);
       return st;
     }
-    st = { queued: [], writing: [], waiters: [], draining: false, logBytes: undefined, baseBytes: undefined, gen: 0, compacting: undefined };
-    this.states.set(f.base, st);
+    const fresh: LogState = {
+      changes: new ChangeQueue<MapRecord>(this.queues, {
+        write: (batch) => this.write(f, fresh, batch),
+        around: (drain) => this.io.lock(f.base, drain),
+      }),
+      logBytes: undefined,
+      baseBytes: undefined,
+      gen: 0,
+      compacting: undefined,
+    };
+    this.states.set(f.base, fresh);
     if (this.states.size > STATES_MAX) {
       for (const [k, s] of this.states) {
         if (this.states.size <= STATES_MAX) break;
-        if (!s.draining && !s.compacting && s.queued.length === 0) this.states.delete(k);
+        if (s.changes.empty && !s.compacting) this.states.delete(k);
       }
     }
-    return st;
+    return fresh;
   }
 
   /** The map as the disk and the changes not yet written say. */
@@ -105,63 +114,38 @@ export class FileMaps {
       if (gen !== st.gen && attempt < 3) continue;
       let map = parseBase(baseText, f);
       for (const r of logText === null ? [] : readLog(logText).records) map = applyRecord(map, r);
-      for (const r of [...st.writing, ...st.queued]) map = applyRecord(map, r);
+      for (const r of st.changes.pending()) map = applyRecord(map, r);
       return map;
     }
   }
 
-  /** Queue a change; resolves once it is durable. */
+  /** Queue a change; resolves once it is durable, rejects with StorageBusyError past a bound. */
   private change(f: MapFiles, r: MapRecord): Promise<void> {
     if (this.io.isClosed()) return Promise.reject(new StorageClosedError());
+    let line: string;
     try {
-      encodeRecord(r); // a value that is not JSON is refused now, not in someone else's write
+      line = encodeRecord(r); // a value that is not JSON is refused now, not in someone else's write
     } catch (e) {
       return Promise.reject(e);
     }
-    const st = this.state(f);
-    st.queued.push(r);
-    const done = new Promise<void>((resolve, reject) => st.waiters.push({ resolve, reject }));
-    this.kick(f, st);
-    return done;
-  }
-
-  /** Start writing `st`'s queued changes unless a drain is under way (it takes them). */
-  private kick(f: MapFiles, st: LogState): void {
-    if (st.draining || st.queued.length === 0) return;
-    st.draining = true;
-    const run = this.io.lock(f.base, () => this.drain(f, st)).finally(() => {
-      st.draining = false;
-      this.running.delete(run);
-      this.kick(f, st); // changes queued while the drain was finishing
-    });
-    this.running.add(run);
+    return this.state(f).changes.add(r, line.length);
   }
 
   /** Resolves when no change is being written. */
-  async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  idle(): Promise<void> {
+    return this.queues.idle();
   }
 
-  /** Write queued changes until none is left: one append and one fsync per round. */
-  private async drain(f: MapFiles, st: LogState): Promise<void> {
-    while (st.queued.length > 0) {
-      st.writing = st.queued;
-      st.queued = [];
-      const waiters = st.waiters;
-      st.waiters = [];
-      try {
-        await this.append(f, st, st.writing.map(encodeRecord).join(''));
-        const reset = st.writing.some((r) => 'all' in r);
-        st.writing = [];
-        if (reset || (st.logBytes ?? 0) > Math.max(COMPACT_MIN_BYTES, st.baseBytes ?? 0)) {
-          await this.compact(f, st).catch(() => undefined); // the log still holds everything
-        }
-        for (const w of waiters) w.resolve();
-      } catch (e) {
-        st.writing = [];
-        st.logBytes = undefined; // read it again: a failed write may have left a torn tail
-        for (const w of waiters) w.reject(e);
-      }
+  /** Write one batch of queued changes: one append and one fsync, then a compaction if due. */
+  private async write(f: MapFiles, st: LogState, batch: MapRecord[]): Promise<void> {
+    try {
+      await this.append(f, st, batch.map(encodeRecord).join(''));
+    } catch (e) {
+      st.logBytes = undefined; // read it again: a failed write may have left a torn tail
+      throw e;
+    }
+    if (batch.some((r) => 'all' in r) || (st.logBytes ?? 0) > Math.max(COMPACT_MIN_BYTES, st.baseBytes ?? 0)) {
+      await this.compact(f, st).catch(() => undefined); // the log still holds everything
     }
   }
 

@@ -5,7 +5,8 @@
 // Every write goes to <file>.<random>.tmp, is fsynced, renamed over the target, and the
 // directory is fsynced, so a crash at any instant leaves either the old or the new file and
 // a set() that resolved survives. Writes to one file are serialised and coalesced: while one
-// is in flight, later values queue and only the newest is written next.
+// is in flight, later values queue and only the newest is written next (./change-queue.ts,
+// whose byte bound over the backend they share with the map logs).
 
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { FileArchives, type ArchiveCacheOptions } from './archive/file-archive.j
 import { decodeName, isHashedName, longNameOf, storedName, unwrapValue, wrapValue } from './file-names.js';
 import { isCode, makeDirDurable, syncDir } from './fs-sync.js';
 import { FileMaps } from './file-map.js';
+import { ChangeQueue, ChangeQueues, type QueueLimits } from './change-queue.js';
 
 export { decodeName, encodeName } from './file-names.js';
 
@@ -31,13 +33,11 @@ const CLEANUP_INTERVAL_MS = 60_000;
 const READ_CACHE_BYTES = 8 * 1024 * 1024;
 const READ_CACHE_ENTRY_MAX = 64 * 1024;
 
-/** Write-ahead state of one file: the newest value and who waits for it to be durable. */
+/** Write-ahead state of one file: its values not yet durable (serialised JSON, null = deleted), newest last. */
 interface FileState {
   dir: string;
   name: string; // encoded user
-  latest: string | null; // serialised JSON, null = deleted
-  queued: boolean; // `latest` is not yet being written
-  waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
+  values: ChangeQueue<string | null>;
 }
 
 class FileBackend implements StorageBackend, MapListing {
@@ -50,27 +50,32 @@ class FileBackend implements StorageBackend, MapListing {
    */
   private readonly readCache = new Map<string, { ino: number; mtimeMs: number; size: number; text: string }>();
   private readCacheBytes = 0;
-  private readonly drains = new Set<Promise<void>>();
   private readonly dirs = new Map<string, Promise<void>>();
   private readonly lastCleanup = new Map<string, number>();
   private readonly cleanups = new Set<Promise<void>>();
   private readonly locks = new Map<string, Promise<void>>();
   private closed = false;
   private readonly archives: FileArchives;
-  private readonly maps = new FileMaps({
-    read: (file) => this.read(file),
-    write: (file, data) => this.write(file, data),
-    ensureDir: (dir) => this.ensureDir(dir),
-    lock: (key, f) => this.withLock(key, f),
-    invalidate: (file) => this.forget(file),
-    isClosed: () => this.closed,
-  });
+  private readonly maps: FileMaps;
+  /** The byte bounds of writes waiting for the disk, keyval files and map logs together. */
+  private readonly queues: ChangeQueues;
 
   constructor(
     private readonly dataPath: string,
     archiveCache?: ArchiveCacheOptions,
+    queueLimits?: QueueLimits,
   ) {
     this.archives = new FileArchives(archiveCache);
+    this.queues = new ChangeQueues(queueLimits);
+    this.maps = new FileMaps({
+      read: (file) => this.read(file),
+      // A compaction's base is counted as nothing: it is refused never, and held under the map's lock.
+      write: (file, data) => this.write(file, data, 0),
+      ensureDir: (dir) => this.ensureDir(dir),
+      lock: (key, f) => this.withLock(key, f),
+      invalidate: (file) => this.forget(file),
+      isClosed: () => this.closed,
+    }, this.queues);
   }
 
   keyval<T>(host: string, store: string): KeyValStore<T> {
@@ -118,10 +123,8 @@ class FileBackend implements StorageBackend, MapListing {
   async close(): Promise<void> {
     this.closed = true;
     await this.archives.close();
-    await this.maps.idle();
-    while (this.drains.size > 0 || this.cleanups.size > 0) {
-      await Promise.allSettled([...this.drains, ...this.cleanups]);
-    }
+    await this.queues.idle();
+    while (this.cleanups.size > 0) await Promise.allSettled([...this.cleanups]);
   }
 
   private storeDir(host: string, store: string): string {
@@ -139,7 +142,7 @@ class FileBackend implements StorageBackend, MapListing {
   /** The newest value written or queued, as JSON text; null when there is none. */
   private async read(file: string): Promise<string | null> {
     const st = this.files.get(file);
-    if (st) return st.latest;
+    if (st) return st.values.latest() ?? null;
     let info;
     try {
       info = await stat(file);
@@ -186,42 +189,34 @@ class FileBackend implements StorageBackend, MapListing {
     this.readCacheBytes -= c.text.length;
   }
 
-  private write(file: string, data: string | null): Promise<void> {
+  /**
+   * Queue `data` for `file` (null deletes it); resolves once durable, rejects with
+   * StorageBusyError past the backend's byte bound (`bytes`: what it counts, default its length).
+   */
+  private write(file: string, data: string | null, bytes = data?.length ?? 0): Promise<void> {
     if (this.closed) return Promise.reject(new StorageClosedError());
     this.forget(file);
     let st = this.files.get(file);
-    const fresh = st === undefined;
     if (!st) {
-      st = { dir: path.dirname(file), name: path.basename(file, EXT), latest: data, queued: true, waiters: [] };
-      this.files.set(file, st);
+      const dir = path.dirname(file);
+      const mine: FileState = {
+        dir,
+        name: path.basename(file, EXT),
+        // Each batch writes only its newest value.
+        values: new ChangeQueue<string | null>(this.queues, {
+          write: (batch) => this.persist(dir, file, batch[batch.length - 1] as string | null),
+          // Nothing queued: the disk now holds the newest value (or the write failed and reads
+          // should see what the disk really has).
+          emptied: () => {
+            if (this.files.get(file) === mine) this.files.delete(file);
+          },
+        }, true),
+      };
+      this.files.set(file, (st = mine));
     }
-    st.latest = data;
-    st.queued = true;
-    const done = new Promise<void>((resolve, reject) => st.waiters.push({ resolve, reject }));
-    if (fresh) {
-      const d = this.drain(file, st).finally(() => this.drains.delete(d));
-      this.drains.add(d);
-    }
+    const done = st.values.add(data, bytes);
+    if (st.values.empty && this.files.get(file) === st) this.files.delete(file); // refused into a new queue
     return done;
-  }
-
-  /** Write queued values until none is left; each round writes only the newest. */
-  private async drain(file: string, st: FileState): Promise<void> {
-    while (st.queued) {
-      const data = st.latest;
-      const waiters = st.waiters;
-      st.queued = false;
-      st.waiters = [];
-      try {
-        await this.persist(st.dir, file, data);
-        for (const w of waiters) w.resolve();
-      } catch (e) {
-        for (const w of waiters) w.reject(e);
-      }
-    }
-    // Nothing queued: the disk now holds the newest value (or the write failed and reads
-    // should see what the disk really has).
-    this.files.delete(file);
   }
 
   private async persist(dir: string, file: string, data: string | null): Promise<void> {
@@ -285,7 +280,7 @@ class FileBackend implements StorageBackend, MapListing {
     }
     for (const st of this.files.values()) {
       if (st.dir !== dir) continue;
-      if (st.latest === null) names.delete(st.name);
+      if (st.values.latest() === null) names.delete(st.name);
       else names.add(st.name);
     }
     const out: string[] = [];
@@ -345,7 +340,10 @@ function parse<T>(data: string | null, file: StoredFile): T | undefined {
   return unwrapValue<T>(parsed, file.long);
 }
 
-/** A backend storing one JSON file per host, store and user (and a directory per archive owner) under dataPath. */
-export function createFileBackend(dataPath: string, archiveCache?: ArchiveCacheOptions): StorageBackend & MapListing {
-  return new FileBackend(dataPath, archiveCache);
+/**
+ * A backend storing one JSON file per host, store and user (and a directory per archive owner)
+ * under dataPath; `queueLimits` bound the map changes waiting for the disk (default QUEUE_DEFAULTS).
+ */
+export function createFileBackend(dataPath: string, archiveCache?: ArchiveCacheOptions, queueLimits?: QueueLimits): StorageBackend & MapListing {
+  return new FileBackend(dataPath, archiveCache, queueLimits);
 }

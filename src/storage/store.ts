@@ -188,10 +188,19 @@ export class ArchiveWriteError extends Error {
   }
 }
 
-/** An append refused because the owner's writes are backlogged past their bound (the disk is too slow). */
-export class ArchiveBusyError extends Error {
-  override name = 'ArchiveBusyError';
+/**
+ * A write refused at once because too much already waits for the disk or the database (it is
+ * slow or unreachable); nothing was changed. Stanza handlers answer it with resource-constraint
+ * (type wait): the peer may try again later.
+ */
+export class StorageBusyError extends Error {
+  override name = 'StorageBusyError';
   readonly code = 'resource-constraint';
+}
+
+/** An append refused because the owner's writes are backlogged past their bound (the disk is too slow). */
+export class ArchiveBusyError extends StorageBusyError {
+  override name = 'ArchiveBusyError';
   constructor(readonly owner: string) {
     super(`archive of '${owner}' has too many writes waiting`);
   }

@@ -127,7 +127,7 @@ function invite(svc: MucService, room: Room, mx: Element, from: Jid): true {
       x('x', { xmlns: NS.MUC_USER }, inv, room.config.password ? x('password', null, room.config.password) : undefined),
       x('x', { xmlns: 'jabber:x:conference', jid: room.jid, reason })));
   }
-  if (room.config.membersOnly) void svc.save(room);
+  if (room.config.membersOnly) svc.saveLater(room);
   return true;
 }
 

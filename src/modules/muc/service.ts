@@ -158,6 +158,11 @@ export class MucService {
     await this.deps.store.set(room.node, room.config.persistent ? room.stored() : undefined);
   }
 
+  /** Save without waiting: a failure (storage busy or down) is logged, never an unhandled rejection. */
+  saveLater(room: Room): void {
+    this.save(room).catch((err: unknown) => this.deps.log.warn({ err, room: room.node }, 'a room could not be saved'));
+  }
+
   /** Unlock a configured room (§10.1.2). */
   unlock(room: Room): void {
     room.locked = false;

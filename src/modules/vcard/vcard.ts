@@ -37,6 +37,8 @@ export default defineModule({
       throw new StanzaError('forbidden', 'only the owner may change a vCard');
     });
 
-    ctx.hook('user-deleted', ({ username }) => { void store.set(username, undefined); });
+    ctx.hook('user-deleted', ({ username }) => {
+      store.set(username, undefined).catch((err: unknown) => ctx.log.warn({ err, user: username }, 'the vCard of a deleted account was not removed'));
+    });
   },
 });

@@ -6,6 +6,7 @@
 import { checkStoreName, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapListing, type MapStore, type StorageBackend } from '../store.js';
 import { SqlArchives } from './archive.js';
 import { SqlKeyValMaps } from './keyval-map.js';
+import { ChangeQueues, type QueueLimits } from '../change-queue.js';
 import { SqlPool, type SqlOptions } from './pool.js';
 import { migrate } from './schema.js';
 
@@ -18,11 +19,14 @@ class SqlBackend implements StorageBackend, MapListing {
   private readonly kvMaps: SqlKeyValMaps;
   private readonly archives: SqlArchives;
 
-  constructor(private readonly options: SqlOptions) {
+  constructor(
+    private readonly options: SqlOptions,
+    limits?: QueueLimits,
+  ) {
     this.pool = new SqlPool(options);
     const db = (): SqlPool => this.pool;
     const isClosed = (): boolean => this.closed;
-    this.kvMaps = new SqlKeyValMaps(db, isClosed);
+    this.kvMaps = new SqlKeyValMaps(db, isClosed, new ChangeQueues(limits));
     this.archives = new SqlArchives({
       db,
       isClosed,
@@ -61,7 +65,7 @@ class SqlBackend implements StorageBackend, MapListing {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([this.kvMaps.kv.idle(), this.kvMaps.maps.idle()]);
+    await this.kvMaps.queues.idle();
     while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
     const old = this.pool;
     this.pool = new SqlPool({ ...this.options, poolSize: 1 }, true);
@@ -74,9 +78,12 @@ class SqlBackend implements StorageBackend, MapListing {
   }
 }
 
-/** Connect to the database of `options`, create or upgrade Clove's tables, and return the backend. */
-export async function openSqlBackend(options: SqlOptions): Promise<StorageBackend & MapListing> {
-  const b = new SqlBackend(options);
+/**
+ * Connect to the database of `options`, create or upgrade Clove's tables, and return the
+ * backend; `limits` bound the keyval and map changes waiting for a commit (default QUEUE_DEFAULTS).
+ */
+export async function openSqlBackend(options: SqlOptions, limits?: QueueLimits): Promise<StorageBackend & MapListing> {
+  const b = new SqlBackend(options, limits);
   try {
     await b.open();
   } catch (e) {

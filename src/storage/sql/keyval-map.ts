@@ -1,12 +1,13 @@
 // The keyval and map shapes of the SQL backend. A keyval value is one row of clove_keyval; a
 // map is one row per key in clove_map, so a change writes the rows it touches and no more. A
 // change that spans rows (a whole map replaced, several queued changes of one map) is one
-// transaction. Writes go through Pending (./pending.ts): in order per user, batched, and seen by
+// transaction. Writes go through Pending (./pending.ts): in order per user, batched, bounded in bytes, and seen by
 // reads before they commit.
 import type { KeyValStore, MapStore } from '../store.js';
 import { applyRecord, copyMap, type MapRecord } from '../map-log.js';
 import type { Queryable, SqlPool } from './pool.js';
 import { Pending } from './pending.js';
+import { ChangeQueues } from '../change-queue.js';
 
 /** A keyval change: the new JSON text, or null for a deletion. */
 type KvChange = string | null;
@@ -34,9 +35,15 @@ export class SqlKeyValMaps {
   readonly kv: Pending<KvChange>;
   readonly maps: Pending<MapRecord>;
 
-  constructor(private readonly db: () => SqlPool, isClosed: () => boolean) {
-    this.kv = new Pending<KvChange>((key, changes) => this.flushKv(key, changes), isClosed);
-    this.maps = new Pending<MapRecord>((key, changes) => this.flushMap(key, changes), isClosed);
+  constructor(
+    private readonly db: () => SqlPool,
+    isClosed: () => boolean,
+    /** The byte bounds of changes waiting for a commit, shared by keyvals and maps. */
+    readonly queues: ChangeQueues,
+  ) {
+    // A keyval transaction writes only the newest value: a new one replaces the one waiting.
+    this.kv = new Pending<KvChange>((key, changes) => this.flushKv(key, changes), isClosed, queues, true);
+    this.maps = new Pending<MapRecord>((key, changes) => this.flushMap(key, changes), isClosed, queues);
   }
 
   keyval<T>(host: string, store: string): KeyValStore<T> {
@@ -48,7 +55,8 @@ export class SqlKeyValMaps {
       },
       set: async (user, value) => {
         checkUser(user);
-        return this.kv.change(prefix + user, value === undefined ? null : serialise(value));
+        const text = value === undefined ? null : serialise(value);
+        return this.kv.change(prefix + user, text, text === null ? 0 : text.length);
       },
       users: async () => {
         const r = await this.db().query<{ username: string }>('SELECT username FROM clove_keyval WHERE host = $1 AND store = $2', [host, store]);
@@ -70,12 +78,13 @@ export class SqlKeyValMaps {
       (await this.maps.read(prefix + user, () => this.readMap(host, store, user), (m, changes) => changes.reduce(applyRecord, copyMap(m)))) as Record<string, T>;
     const change = (user: string, r: MapRecord): Promise<void> => {
       checkUser(user);
+      let bytes: number;
       try {
-        serialise(r); // a value that is not JSON is refused now, not in the batch it would join
+        bytes = serialise(r).length; // a value that is not JSON is refused now, not in the batch it would join
       } catch (e) {
         return Promise.reject(e);
       }
-      return this.maps.change(prefix + user, r);
+      return this.maps.change(prefix + user, r, bytes);
     };
     return {
       get: async (user, key) => {

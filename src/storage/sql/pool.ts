@@ -3,6 +3,7 @@
 // connection, and transactions that commit before they resolve (synchronous_commit is left at
 // the server's default, on: a resolved commit is on the server's disk).
 import pg from 'pg';
+import { StorageBusyError } from '../store.js';
 
 /** Where and how to connect, in Prosody's `sql = { … }` names. */
 export interface SqlOptions {
@@ -29,9 +30,8 @@ export interface SqlOptions {
 export const SQL_DEFAULTS = { poolSize: 8, queueMax: 4096, statementTimeoutMs: 30_000, connectTimeoutMs: 10_000 } as const;
 
 /** A request refused because every connection is busy and the wait queue is full. */
-export class SqlBusyError extends Error {
+export class SqlBusyError extends StorageBusyError {
   override name = 'SqlBusyError';
-  readonly code = 'resource-constraint';
   constructor(max: number) {
     super(`SQL storage: ${max} requests already wait for a connection`);
   }

@@ -1,7 +1,8 @@
 // The file backend's map store as a base file plus a change log (src/storage/file-map.ts): a
 // change costs bytes in proportion to itself, data written by the old layout (one JSON file per
 // user map) reads as it is, a torn last line is ignored and cut off, compaction folds the log
-// into the base, and a crash between the two steps of a compaction loses and changes nothing.
+// into the base, a crash between the two steps of a compaction loses and changes nothing, and
+// the changes waiting for the disk are bounded in bytes.
 import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileBackend } from '../../../src/storage/file.js';
 import { COMPACT_MIN_BYTES } from '../../../src/storage/file-map.js';
 import { encodeRecord } from '../../../src/storage/map-log.js';
+import { StorageBusyError } from '../../../src/storage/store.js';
 
 let dir: string;
 const store = (): string => path.join(dir, 'localhost', 'pep');
@@ -111,5 +113,41 @@ describe('file map store: base file and change log', () => {
     const all = await createFileBackend(dir).map<number>('localhost', 'pep').getAll('alice');
     expect(Object.keys(all)).toHaveLength(100);
     expect(all.k99).toBe(99);
+  });
+});
+
+describe('file map store: changes waiting for the disk are bounded in bytes', () => {
+  const limits = { keyBytes: 4096, totalBytes: 16_384 };
+  const v = 'x'.repeat(1500); // one change is ~1,530 bytes of log line
+
+  /** Settles every promise; the refusals (StorageBusyError) by index. */
+  async function refusals(ps: Array<Promise<void>>): Promise<number[]> {
+    const out = await Promise.allSettled(ps);
+    return out.flatMap((r, i) => (r.status === 'rejected' && r.reason instanceof StorageBusyError ? [i] : []));
+  }
+
+  it('refuses a change past the per-user bound at once; those before it are written, and later ones are taken again', async () => {
+    const m = createFileBackend(dir, undefined, limits).map<string>('localhost', 'pep');
+    // Made in one tick, before any write starts: they all wait for the disk together.
+    const sets = ['k0', 'k1', 'k2', 'k3'].map((k) => m.set('alice', k, v));
+    const bob = m.set('bob', 'k0', v); // another user's map has its own bound
+    expect(await refusals([...sets, bob])).toEqual([2, 3]);
+    const again = createFileBackend(dir).map<string>('localhost', 'pep');
+    expect(Object.keys(await again.getAll('alice'))).toEqual(['k0', 'k1']);
+    expect(Object.keys(await again.getAll('bob'))).toEqual(['k0']);
+    // Written: there is room again.
+    await Promise.all([m.set('alice', 'k2', v), m.set('alice', 'k3', v)]);
+    expect(Object.keys(await createFileBackend(dir).map<string>('localhost', 'pep').getAll('alice'))).toEqual(['k0', 'k1', 'k2', 'k3']);
+  });
+
+  it('refuses a change past the bound over all maps; those before it are written, and later ones are taken again', async () => {
+    const m = createFileBackend(dir, undefined, limits).map<string>('localhost', 'pep');
+    const users = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9', 'u10', 'u11'];
+    const sets = users.map((u) => m.set(u, 'k', v)); // ten fit in 16,384 bytes
+    expect(await refusals(sets)).toEqual([10, 11]);
+    const again = createFileBackend(dir).map<string>('localhost', 'pep');
+    for (const u of users) expect(await again.get(u, 'k'), u).toBe(['u10', 'u11'].includes(u) ? undefined : v);
+    await Promise.all([m.set('u10', 'k', v), m.set('u11', 'k', v)]);
+    expect(await createFileBackend(dir).map<string>('localhost', 'pep').get('u11', 'k')).toBe(v);
   });
 });

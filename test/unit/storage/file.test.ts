@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFileBackend, decodeName, encodeName, STALE_TMP_MS } from '../../../src/storage/file.js';
+import { StorageBusyError } from '../../../src/storage/store.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -169,5 +170,29 @@ describe('long names (longer than a file name may be)', () => {
     expect(files[1]).toBe(`${fits}.json`);
     expect(files[0]).toMatch(/^_h-[0-9a-f]{64}\.json$/);
     expect(await b.keyval('localhost', 'kv').users()).toEqual([fits, `${fits}y`]);
+  });
+});
+
+describe('keyval writes waiting for the disk', () => {
+  it('count against the byte bound over the backend (with the map logs), the newest value of a file once; past it a write is refused, and taken again once written', async () => {
+    const b = createFileBackend(dir, undefined, { keyBytes: 4096, totalBytes: 16_384 });
+    const kv = b.keyval<string>('localhost', 'offline');
+    const v = 'x'.repeat(1500); // 1,502 bytes of JSON
+    // Made in one tick: each file's first value is being written (13,518 bytes for nine)...
+    const first = Array.from({ length: 9 }, (_, i) => kv.set(`u${i}`, v));
+    // ...newer values of u0 replace one another behind it (1,502 more, counted once)...
+    const newer = [kv.set('u0', `${v}a`), kv.set('u0', `${v}b`), kv.set('u0', `${v}c`)];
+    // ...and nothing else fits in 16,384.
+    const refused = [kv.set('u9', v), b.map<string>('localhost', 'pep').set('u10', 'node', v)];
+    const settled = await Promise.allSettled([...first, ...newer, ...refused]);
+    expect(settled.map((r) => (r.status === 'fulfilled' ? 'ok' : r.reason instanceof StorageBusyError ? 'busy' : String(r.reason)))).toEqual([
+      ...Array<string>(12).fill('ok'), 'busy', 'busy',
+    ]);
+    const fresh = createFileBackend(dir).keyval<string>('localhost', 'offline');
+    expect(await fresh.get('u0')).toBe(`${v}c`);
+    expect(await fresh.get('u9')).toBeUndefined();
+    expect(await fresh.users()).toEqual(['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8']);
+    await kv.set('u9', v); // written: room again
+    expect(await createFileBackend(dir).keyval<string>('localhost', 'offline').get('u9')).toBe(v);
   });
 });
