@@ -19,7 +19,8 @@ import { daemonize, isDaemonChild, notifyParent } from './daemon.js';
 import { handleReload } from './reload.js';
 import { invite } from './invite.js';
 import { applyYoungGeneration } from './heap.js';
-import { resolveModules, MODULES } from '../modules/index.js';
+import { resolveModules } from '../modules/resolve.js';
+import { MODULE_IMPORTS } from '../modules/catalog.js';
 import { resolveComponentModules } from '../component/modules.js';
 
 const USAGE = `usage: clove [--config PATH] COMMAND
@@ -122,8 +123,8 @@ function configWarnings(config: Config): string[] {
   }
   // A component whose module Clove lacks still starts (it answers service-unavailable): a warning here.
   for (const section of config.components()) {
-    const r = resolveComponentModules(config, section, MODULES);
-    // An external component's own module (XEP-0114 links) is built by src/main.ts, not listed in MODULES.
+    const r = resolveComponentModules(config, section, MODULE_IMPORTS);
+    // An external component's own module (XEP-0114 links) is built by src/main.ts, not in the catalog.
     const lines = section.component === undefined ? r.warnings : [...r.errors, ...r.warnings];
     for (const w of lines) if (!warnings.includes(w)) warnings.push(w);
   }
