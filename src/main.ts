@@ -13,7 +13,6 @@ import { SessionTable } from './core/sessions.js';
 import { ServerError, StreamError } from './core/errors.js';
 import { createFileBackend } from './storage/file.js';
 import { createMemoryBackend } from './storage/memory.js';
-import { openSqlBackend } from './storage/sql/backend.js';
 import { sqlSettings, type SqlSettings } from './config/sql.js';
 import type { StorageBackend } from './storage/store.js';
 import { Accounts } from './storage/accounts.js';
@@ -131,6 +130,8 @@ export async function openStorage(config: Config): Promise<StorageBackend> {
   if (kind !== 'sql') return createFileBackend(config.get<string>('data_path'));
   const sql = sqlSettings(config);
   try {
+    // The PostgreSQL driver and the SQL backend load only for storage = "sql".
+    const { openSqlBackend } = await import('./storage/sql/backend.js');
     return await openSqlBackend(sql);
   } catch (e) {
     throw new ServerError('storage', `cannot open SQL storage ${sqlWhere(sql)}: ${(e as Error).message}`);
