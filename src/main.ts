@@ -382,7 +382,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     websocket: { path: WEBSOCKET_PATH, rel: WEBSOCKET_REL },
     bosh: { path: BOSH_PATH, rel: BOSH_REL },
   });
-  web.sync();
+  await web.sync();
   await http.ensure();
   history.start(); // now that every source exists: the first sample reads them all
   await remote.resume();
@@ -508,8 +508,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       } catch (err) {
         report.errors.push((err as Error).message);
       }
-      web.sync(); // a reload may have loaded or unloaded the websocket / bosh modules
       try {
+        await web.sync(); // a reload may have loaded or unloaded the websocket / bosh modules
         syncOpsRoutes();
         await http.ensure(); // the first module serving HTTP came with this reload
       } catch (err) {
