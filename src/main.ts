@@ -510,6 +510,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       }
       try {
         await web.sync(); // a reload may have loaded or unloaded the websocket / bosh modules
+      } catch (err) {
+        report.errors.push((err as Error).message);
+      }
+      try {
         syncOpsRoutes();
         await http.ensure(); // the first module serving HTTP came with this reload
       } catch (err) {
