@@ -2,7 +2,7 @@
 // itself: a Node loader hook lists every ES module it loaded (test/helpers/code-trace.ts), so a
 // module whose code was imported shows up whatever Clove believes it loaded.
 // - With the default module set, the modules it leaves off (muc, pubsub, invites, …) and the
-//   libraries only they or other options need (ws, pg) are not loaded; a SIGHUP reload that
+//   libraries only they or other options need (ws, pg, prom-client) are not loaded; a SIGHUP reload that
 //   enables one loads its code then, and a logged-in client uses it at once.
 // - RssAnon right after start (the process's own memory, not the node binary's file pages).
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ const NS_LAST = 'jabber:iq:last';
 const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep', 'bookmarks', 'vcard_legacy', 'mam'];
 /** Code of modules and libraries the default config does not use. */
 const UNUSED = ['dist/modules/muc/muc.js', 'dist/modules/pubsub-service/pubsub.js', 'dist/modules/invites/invites.js', 'dist/modules/http-file-share/share.js', 'dist/modules/uptime.js', 'dist/stream/web/websocket-endpoint.js', 'dist/storage/sql/backend.js', 'dist/cli/import-prosody.js'];
-const UNUSED_LIBRARIES = ['node_modules/ws/', 'node_modules/pg/'];
+const UNUSED_LIBRARIES = ['node_modules/ws/', 'node_modules/pg/', 'node_modules/prom-client/'];
 
 const children: ChildServer[] = [];
 afterEach(async () => {
