@@ -82,9 +82,10 @@ describe('memory right after start', () => {
     children.push(c);
     await new Promise((r) => setTimeout(r, 2000));
     const anonKiB = await statusKiB(c.pid, 'RssAnon');
-    // Measured (median of 5 starts, 2 s after "listening", default modules, this 2-core machine):
-    // 26.0 MiB RssAnon before modules and libraries loaded on demand (9da80d1), 19.9 MiB after.
-    // VmRSS adds ~42 MiB of file pages (mostly the node binary), shared and the same for both.
-    expect(anonKiB / 1024).toBeLessThan(23.5);
+    // Measured (median of 7 starts, 2 s after "listening", default modules, this 2-core machine
+    // busy with other builds): RssAnon 24.8–27.2 MiB before modules and libraries were loaded on
+    // demand (9da80d1), 18.2–18.4 MiB after; this test's own start read 25.5 MiB on 9da80d1.
+    // VmRSS adds 42–44 MiB of file pages (mostly the node binary), shared with every Node process.
+    expect(anonKiB / 1024).toBeLessThan(22.5);
   }, 30_000);
 });
