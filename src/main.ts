@@ -13,7 +13,6 @@ import { SessionTable } from './core/sessions.js';
 import { ServerError, StreamError } from './core/errors.js';
 import { createFileBackend } from './storage/file.js';
 import { createMemoryBackend } from './storage/memory.js';
-import { openSqlBackend } from './storage/sql/backend.js';
 import { sqlSettings, type SqlSettings } from './config/sql.js';
 import type { StorageBackend } from './storage/store.js';
 import { Accounts } from './storage/accounts.js';
@@ -25,7 +24,8 @@ import { NS } from './xml/ns.js';
 import { rateLimits } from './net/rate-limit.js';
 import { noteSha1OnlyAccounts } from './stream/sasl.js';
 import { setUpAuthDefences } from './sasl/defences.js';
-import { MODULES } from './modules/index.js';
+import { MODULE_IMPORTS } from './modules/catalog.js';
+import { importModules, type ImportedModules, type ModuleEntry } from './core/module-import.js';
 import { S2SManager } from './stream/s2s-manager.js';
 import { S2SIn } from './stream/s2s-in.js';
 import { DialbackKeys } from './stream/dialback.js';
@@ -131,6 +131,8 @@ export async function openStorage(config: Config): Promise<StorageBackend> {
   if (kind !== 'sql') return createFileBackend(config.get<string>('data_path'), undefined, limits);
   const sql = sqlSettings(config);
   try {
+    // The PostgreSQL driver and the SQL backend load only for storage = "sql".
+    const { openSqlBackend } = await import('./storage/sql/backend.js');
     return await openSqlBackend(sql, limits);
   } catch (e) {
     throw new ServerError('storage', `cannot open SQL storage ${sqlWhere(sql)}: ${(e as Error).message}`);
@@ -187,15 +189,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // Components: external ones meet their XEP-0114 connections through `links`; every component
   // is listed in its parent host's disco#items.
   const links = new ComponentLinks();
-  const registry = new Map<string, ModuleDefinition>([...MODULES, ['component', externalComponentModule(links)], ...(opts.extraModules ?? []).map((m) => [m.name, m] as const)]);
+  // Module names → their code, imported when a host's config enables them (src/modules/catalog.ts).
+  const registry = new Map<string, ModuleEntry>([...MODULE_IMPORTS, ['component', externalComponentModule(links)], ...(opts.extraModules ?? []).map((m) => [m.name, m] as const)]);
   const componentDisco = new ComponentDisco();
   const components = new ComponentListener({ config: () => config, log, links, route: (stanza, origin) => router.route(stanza, origin) });
-  /** Modules of a host from `cfg`, their warnings and errors logged. */
-  const hostModules = (name: string, cfg: Config): ModuleDefinition[] => {
+  /** Modules of a host from `cfg`, their code imported, their warnings and errors logged. */
+  const hostModules = async (name: string, cfg: Config): Promise<ImportedModules> => {
     const { load, warnings, errors } = modulesFor(cfg, name, registry);
     for (const w of warnings) log.warn(w);
     for (const e of errors) log.error(e);
-    return load;
+    return importModules(load, registry);
   };
   if (config.get<string>('authentication') === 'internal_hashed' && config.lookup('authentication')?.value === 'internal_plain') {
     log.info('authentication = "internal_plain": Clove stores passwords hashed (SCRAM keys), never in plain text');
@@ -252,9 +255,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     const kind = cfg.hosts.find((h) => h.name === name)?.kind ?? 'VirtualHost';
     const host = new Host(name, { config: cfg, log, storage, sessions, router, accounts, isLocal: (d) => hosts.has(d), remote, kind });
     if (kind === 'VirtualHost') noteSha1OnlyAccounts(host); // says at start-up when imported accounts hold SCRAM-SHA-256 back
-    const load = hostModules(name, cfg);
     try {
-      await host.load(load, registry); // `depends` pulls in what a module needs
+      const wanted = await hostModules(name, cfg);
+      await host.load(wanted.defs, wanted.registry); // `depends` pulls in what a module needs
       await loadCert(name, cfg);
     } catch (err) {
       await host.unload();
@@ -380,7 +383,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     websocket: { path: WEBSOCKET_PATH, rel: WEBSOCKET_REL },
     bosh: { path: BOSH_PATH, rel: BOSH_REL },
   });
-  web.sync();
+  await web.sync();
   await http.ensure();
   history.start(); // now that every source exists: the first sample reads them all
   await remote.resume();
@@ -482,10 +485,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
             log.info({ host: name }, 'host added by a config reload');
             void host.events.fire('server-started', { hosts: [...hosts.keys()] });
           } else {
+            // First the code of every module the host now wants: one that cannot be loaded fails
+            // this host's reload before anything of it changed.
+            const wanted = await hostModules(name, next);
             if ((await loadCert(name, next)).changed) report.certificates.push(name);
             const host = hosts.get(name) as Host;
             host.reconfigure(next);
-            const { loaded, unloaded } = await host.reconcile(hostModules(name, next), registry);
+            const { loaded, unloaded } = await host.reconcile(wanted.defs, wanted.registry);
             if (loaded.length || unloaded.length) {
               report.modules.push(`${name}: ${[loaded.length ? `loaded ${loaded.join(', ')}` : '', unloaded.length ? `unloaded ${unloaded.join(', ')}` : ''].filter(Boolean).join('; ')}`);
               log.info({ host: name, loaded, unloaded }, 'modules changed by a config reload');
@@ -503,7 +509,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       } catch (err) {
         report.errors.push((err as Error).message);
       }
-      web.sync(); // a reload may have loaded or unloaded the websocket / bosh modules
+      try {
+        await web.sync(); // a reload may have loaded or unloaded the websocket / bosh modules
+      } catch (err) {
+        report.errors.push((err as Error).message);
+      }
       try {
         syncOpsRoutes();
         await http.ensure(); // the first module serving HTTP came with this reload

@@ -3,7 +3,7 @@
 // while there are any, the host offers SCRAM-SHA-1 and PLAIN only. It reads, never writes.
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../config/config.js';
-import { resolveModules } from '../modules/index.js';
+import { resolveModules } from '../modules/resolve.js';
 import { openStorage } from '../main.js';
 import { sha1OnlyUsers, type AccountRecord } from '../storage/accounts.js';
 
@@ -21,7 +21,7 @@ export async function about(config: Config): Promise<number> {
     `pidfile: ${config.get<string | undefined>('pidfile') ?? '(none)'}`,
   ];
   for (const host of config.virtualHosts()) {
-    const modules = resolveModules(config, host).load.map((m) => m.name).sort();
+    const modules = [...resolveModules(config, host).load].sort();
     lines.push(`host ${host}${config.get<boolean>('enabled', host) === false ? ' (disabled)' : ''}: ${modules.join(', ')}`);
   }
   if (config.get<string>('storage') !== 'memory') {

@@ -2,7 +2,7 @@
 // allowed) and how each darknet_map peer will be reached. Pure config reading: no DNS, no network.
 import type { Config } from '../config/config.js';
 import { darknetOptions } from '../modules/darknet.js';
-import { resolveModules } from '../modules/index.js';
+import { resolveModules } from '../modules/resolve.js';
 
 export interface RoutingReport { lines: string[]; warnings: string[] }
 
@@ -20,7 +20,7 @@ export function checkRouting(config: Config): RoutingReport {
       report.lines.push(`${host}: clearnet federation ON (darknet_only = false): .i2p and mapped domains go through ${proxy}, any other domain is dialled directly`);
       report.warnings.push(`${config.where('darknet_only', host)}: ${host}: darknet_only = false: clearnet federation is on — a peer can make this server look up and connect to a host it names, which reveals this server's address`);
     }
-    if (!resolveModules(config, host).load.some((m) => m.name === 'darknet')) {
+    if (!resolveModules(config, host).load.includes('darknet')) {
       // Only the built-in part stays: .i2p names through the proxy; the map is not read.
       if (Object.keys(opts.map).length) report.warnings.push(`${config.file}: ${host}: the darknet module is in modules_disabled, so darknet_map is not used`);
       continue;

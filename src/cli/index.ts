@@ -5,22 +5,11 @@ import { ConfigError } from '../config/errors.js';
 import { ServerError } from '../core/errors.js';
 import { writeFile } from 'node:fs/promises';
 import { startServer } from '../main.js';
-import { addUser, passwd, delUser, register, unregister } from './accounts.js';
-import { about } from './about.js';
-import { certGenerate } from './cert.js';
-import { checkCerts, formatProblem, formatSummary } from './check-certs.js';
-import { checkRouting } from './check-darknet.js';
-import { printConfigReport } from './check-config.js';
-import { importProsody } from './import-prosody.js';
-import { migrateStorage } from './migrate-storage.js';
 import { acquirePidfile, checkPidfile } from './pidfile.js';
 import { reload, status, stop } from './control.js';
 import { daemonize, isDaemonChild, notifyParent } from './daemon.js';
 import { handleReload } from './reload.js';
-import { invite } from './invite.js';
 import { limitYoungGeneration } from './heap.js';
-import { resolveModules, MODULES } from '../modules/index.js';
-import { resolveComponentModules } from '../component/modules.js';
 
 const USAGE = `usage: clove [--config PATH] COMMAND
 commands:
@@ -61,21 +50,22 @@ export async function main(argv: string[]): Promise<number> {
     process.umask(umaskOf(config));
     switch (cmd) {
       case 'start': return await start(config, rest, argv);
-      case 'adduser': await addUser(config, rest); return 0;
-      case 'passwd': await passwd(config, rest); return 0;
-      case 'deluser': await delUser(config, rest); return 0;
-      case 'cert': await certGenerate(config, rest); return 0;
-      case 'check': return rest[0] === 'config' ? configCheck(config) : await check(config);
+      // Every command but start loads its code when run: `clove start` carries none of it (issue 15).
+      case 'adduser': await (await import('./accounts.js')).addUser(config, rest); return 0;
+      case 'passwd': await (await import('./accounts.js')).passwd(config, rest); return 0;
+      case 'deluser': await (await import('./accounts.js')).delUser(config, rest); return 0;
+      case 'cert': await (await import('./cert.js')).certGenerate(config, rest); return 0;
+      case 'check': return rest[0] === 'config' ? (await import('./check.js')).configCheck(config) : await (await import('./check.js')).check(config);
       case 'stop': return await stop(config);
       case 'reload': return reload(config);
       case 'restart': return await restart(config, argv);
       case 'status': return status(config);
-      case 'import-prosody': return await importProsody(config, rest);
-      case 'migrate-storage': return await migrateStorage(config, rest);
-      case 'register': await register(config, rest); return 0;
-      case 'unregister': await unregister(config, rest); return 0;
-      case 'invite': return await invite(config, rest);
-      case 'about': return await about(config);
+      case 'import-prosody': return await (await import('./import-prosody.js')).importProsody(config, rest);
+      case 'migrate-storage': return await (await import('./migrate-storage.js')).migrateStorage(config, rest);
+      case 'register': await (await import('./accounts.js')).register(config, rest); return 0;
+      case 'unregister': await (await import('./accounts.js')).unregister(config, rest); return 0;
+      case 'invite': return await (await import('./invite.js')).invite(config, rest);
+      case 'about': return await (await import('./about.js')).about(config);
       default:
         process.stderr.write(`clove: unknown command '${cmd}'\n${USAGE}\n`);
         return 1;
@@ -112,45 +102,6 @@ function stripConfig(argv: string[]): string[] {
 async function getConfig(argv: string[]): Promise<Config> {
   const path = configPathFrom(argv, process.env);
   return path ? loadConfig(path) : defaultConfig();
-}
-
-/** The warnings `check` prints: the config's, and those of module and component resolution. */
-function configWarnings(config: Config): string[] {
-  const warnings = [...config.warnings];
-  for (const host of config.virtualHosts()) {
-    for (const w of resolveModules(config, host).warnings) if (!warnings.includes(w)) warnings.push(w);
-  }
-  // A component whose module Clove lacks still starts (it answers service-unavailable): a warning here.
-  for (const section of config.components()) {
-    const r = resolveComponentModules(config, section, MODULES);
-    // An external component's own module (XEP-0114 links) is built by src/main.ts, not listed in MODULES.
-    const lines = section.component === undefined ? r.warnings : [...r.errors, ...r.warnings];
-    for (const w of lines) if (!warnings.includes(w)) warnings.push(w);
-  }
-  return warnings;
-}
-
-function configCheck(config: Config): number {
-  printConfigReport(config);
-  for (const w of configWarnings(config)) process.stderr.write(`warning: ${w}\n`);
-  return 0;
-}
-
-async function check(config: Config): Promise<number> {
-  printConfigReport(config);
-  const warnings = configWarnings(config);
-  const routing = checkRouting(config);
-  warnings.push(...routing.warnings);
-  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-  const certs = await checkCerts(config);
-  for (const p of certs.problems) process.stderr.write(`${formatProblem(p)}\n`);
-  if (certs.problems.some((p) => p.level === 'error')) return 2;
-  const components = config.components().map((c) => `${c.name} (${c.component ?? 'external'})`);
-  const listed = components.length > 0 ? `; ${components.length} component(s): ${components.join(', ')}` : '';
-  process.stdout.write(`${config.file}: OK (${config.virtualHosts().length} host(s): ${config.virtualHosts().join(', ')}${listed})\n`);
-  for (const h of certs.hosts) process.stdout.write(`${formatSummary(h)}\n`);
-  for (const l of routing.lines) process.stdout.write(`${l}\n`);
-  return 0;
 }
 
 async function restart(config: Config, argv: string[]): Promise<number> {

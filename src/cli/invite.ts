@@ -13,7 +13,7 @@ import { tryParseJid } from '../jid/jid.js';
 import { createFileBackend } from '../storage/file.js';
 import { DEFAULT_MAX_PENDING, InviteLimitError, InviteStore, inviteUri, type StoredInvite } from '../modules/invites/invite-store.js';
 import { inviteLinks } from '../modules/invites/links.js';
-import { resolveModules } from '../modules/index.js';
+import { resolveModules } from '../modules/resolve.js';
 
 const USAGE = 'usage: clove invite create HOST|USER@HOST [--reusable] [--expires-after 1w] | clove invite contact USER@HOST [--expires-after 1w] | clove invite list HOST | clove invite delete HOST ID';
 /** Longest validity `--expires-after` and invite_expiry give an invitation. */
@@ -60,7 +60,7 @@ export async function invite(config: Config, args: string[]): Promise<number> {
           : { type: 'register' as const, jid: user ? `${user}@${host}` : host, ...(reusable ? { reusable: true } : {}) };
         const created = await store.create({ ...fields, allowRegistration: true, creator: 'clove invite', expires: Date.now() + Math.min(ttl, MAX_TTL_S) * 1000 })
           .catch((err: unknown) => { throw err instanceof InviteLimitError ? new ServerError('account', err.message) : err; });
-        const page = resolveModules(config, host).load.some((m) => m.name === 'invites_page');
+        const page = resolveModules(config, host).load.includes('invites_page');
         const links = inviteLinks(config, host, created, inviteUri(created), page);
         process.stdout.write(`${links.uri}\n${links.landing ? `${links.landing}\n` : ''}`);
         process.stderr.write(`invitation ${created.id} valid until ${new Date(created.expires).toISOString()}${reusable ? ' (reusable)' : ''}\n`);

@@ -9,27 +9,26 @@
 // host still comes up (as in Prosody, whose component stays routable when its module fails to
 // load), so its domain never leaks to federation and stanzas to it get service-unavailable.
 import type { Config, HostSection } from '../config/config.js';
-import type { ModuleDefinition } from '../core/modules.js';
-import { resolveModules } from '../modules/index.js';
+import { resolveModules, type ModuleNames } from '../modules/resolve.js';
 
 /** Loaded on every component host whatever its section says. */
 const ALWAYS = ['s2s', 'darknet'];
 /** The module name of an external component (Prosody's mod_component). */
 export const EXTERNAL = 'component';
 
-/** Modules to load for the component `section`, from `registry`, with one line per problem. */
-export function resolveComponentModules(config: Config, section: HostSection, registry: ReadonlyMap<string, ModuleDefinition>): { load: ModuleDefinition[]; warnings: string[]; errors: string[] } {
+/** Names of the modules to load for the component `section`, from `registry`, with one line per problem. */
+export function resolveComponentModules(config: Config, section: HostSection, registry: ModuleNames): { load: string[]; warnings: string[]; errors: string[] } {
   const warnings: string[] = [];
   const errors: string[] = [];
   const name = section.name;
   const own = config.setIn('modules_enabled', name) === 'host' ? config.get<string[]>('modules_enabled', name) : [];
   const disabled = new Set(config.setIn('modules_disabled', name) === 'host' ? config.get<string[]>('modules_disabled', name) : []);
   const main = section.component ?? EXTERNAL;
-  const load: ModuleDefinition[] = [];
+  const load: string[] = [];
   const add = (given: string): boolean => {
-    const def = registry.get(given);
-    if (def && !load.includes(def)) load.push(def);
-    return def !== undefined;
+    if (!registry.has(given)) return false;
+    if (!load.includes(given)) load.push(given);
+    return true;
   };
   for (const m of ALWAYS) add(m);
   if (!add(main)) {
@@ -42,8 +41,8 @@ export function resolveComponentModules(config: Config, section: HostSection, re
   return { load, warnings, errors };
 }
 
-/** Modules for any host of `config`: resolveModules for a VirtualHost, the component rule above for a Component. */
-export function modulesFor(config: Config, name: string, registry: ReadonlyMap<string, ModuleDefinition>): { load: ModuleDefinition[]; warnings: string[]; errors: string[] } {
+/** Module names for any host of `config`: resolveModules for a VirtualHost, the component rule above for a Component. */
+export function modulesFor(config: Config, name: string, registry: ModuleNames): { load: string[]; warnings: string[]; errors: string[] } {
   const section = config.hosts.find((h) => h.name === name);
   if (section?.kind === 'Component') return resolveComponentModules(config, section, registry);
   return { ...resolveModules(config, name, registry), errors: [] };

@@ -139,17 +139,6 @@ export class History {
   }
 
   private async totals(): Promise<Totals> {
-    const stanzas = (await this.metrics.stanzas.get()).values;
-    const failures = (await this.metrics.authFailures.get()).values;
-    const storage = (await this.metrics.storage.get()).values;
-    const sum = (vs: ReadonlyArray<{ value: number }>): number => vs.reduce((a, v) => a + v.value, 0);
-    return {
-      at: Date.now(),
-      stanzasIn: sum(stanzas.filter((v) => v.labels.direction === 'in')),
-      stanzasOut: sum(stanzas.filter((v) => v.labels.direction === 'out')),
-      authFailures: sum(failures),
-      storageSeconds: sum(storage.filter((v) => v.metricName === 'clove_storage_seconds_sum')),
-      storageCalls: sum(storage.filter((v) => v.metricName === 'clove_storage_seconds_count')),
-    };
+    return { at: Date.now(), ...this.metrics.totals() };
   }
 }

@@ -7,7 +7,7 @@ import type { StreamTally } from '../tally.js';
 import type { Logger } from '../../core/log.js';
 import type { C2SConnection, C2SOptions } from '../c2s.js';
 import type { ConnectionAdmission } from '../admission.js';
-import { webSocketEndpoint } from './websocket-endpoint.js';
+import type { WebSocketEndpoint } from './websocket-endpoint.js';
 import { boshEndpoint } from './bosh.js';
 import type { WebClientDeps } from './web-client.js';
 
@@ -36,8 +36,8 @@ export interface WebClientsDeps {
 }
 
 export interface WebClients {
-  /** Register or unregister each endpoint as the hosts' modules now ask. */
-  sync(): void;
+  /** Register or unregister each endpoint as the hosts' modules now ask (the WebSocket code loads with its first use). */
+  sync(): Promise<void>;
   close(): void;
 }
 
@@ -49,7 +49,10 @@ export function webClients(http: HttpService, deps: WebClientsDeps): WebClients 
     serves: (host) => deps.serves(host, rel),
     options: () => ({ secure: deps.config().get<boolean>(secure), crossDomain: deps.config().get<boolean | string[]>(cross) }),
   });
-  const ws = webSocketEndpoint(common(deps.websocket.rel, 'consider_websocket_secure', 'cross_domain_websocket'), deps.stanzaSizeLimit);
+  // The WebSocket endpoint and the `ws` library load when a host first serves WebSocket (issue 15).
+  let ws: Promise<WebSocketEndpoint> | undefined;
+  const loadWs = (): Promise<WebSocketEndpoint> => (ws ??= import('./websocket-endpoint.js').then((m) =>
+    m.webSocketEndpoint(common(deps.websocket.rel, 'consider_websocket_secure', 'cross_domain_websocket'), deps.stanzaSizeLimit)));
   const bosh = boshEndpoint(common(deps.bosh.rel, 'consider_bosh_secure', 'cross_domain_bosh'), deps.bosh.path, deps.stanzaSizeLimit, () => ({
     maxWait: deps.config().get<number>('bosh_max_wait'),
     maxRequests: deps.config().get<number>('bosh_max_requests'),
@@ -58,16 +61,18 @@ export function webClients(http: HttpService, deps: WebClientsDeps): WebClients 
   let offWs: (() => void) | undefined;
   let offBosh: (() => void) | undefined;
   return {
-    sync() {
-      if (deps.anyServes(deps.websocket.rel)) offWs ??= http.upgrade(deps.websocket.path, ws.upgrade);
-      else { offWs?.(); offWs = undefined; }
+    async sync() {
+      if (deps.anyServes(deps.websocket.rel)) {
+        const endpoint = await loadWs();
+        offWs ??= http.upgrade(deps.websocket.path, endpoint.upgrade);
+      } else { offWs?.(); offWs = undefined; }
       if (deps.anyServes(deps.bosh.rel)) offBosh ??= http.route(bosh.route);
       else { offBosh?.(); offBosh = undefined; }
     },
     close() {
       offWs?.();
       offBosh?.();
-      ws.close();
+      void ws?.then((endpoint) => endpoint.close());
     },
   };
 }

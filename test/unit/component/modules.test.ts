@@ -10,7 +10,7 @@ const component = defineModule({ name: 'component', setup() {} });
 const registry = new Map<string, ModuleDefinition>([...MODULES, ['component', component]]);
 const names = (cfg: string, host: string): { load: string[]; warnings: string[]; errors: string[] } => {
   const r = modulesFor(parseConfig(cfg, 'test.cfg.lua'), host, registry);
-  return { ...r, load: r.load.map((m) => m.name) };
+  return { ...r, load: [...r.load] };
 };
 
 describe('component modules', () => {

@@ -91,7 +91,7 @@ describe('the darknet module', () => {
   });
 
   it('is loaded whether modules_enabled names it or not, and only modules_disabled turns it off', () => {
-    const loads = (cfg: string) => resolveModules(parseConfig(`${cfg}\nVirtualHost "${B}"`, '/c.lua'), B).load.includes(darknet);
+    const loads = (cfg: string) => resolveModules(parseConfig(`${cfg}\nVirtualHost "${B}"`, '/c.lua'), B).load.includes(darknet.name);
     expect(loads('')).toBe(true);
     expect(loads('modules_enabled = { "roster"; "disco" }')).toBe(true);
     expect(loads('modules_enabled = { "roster"; "darknet" }')).toBe(true);
