@@ -167,6 +167,18 @@ export class C2SConnection extends XmlStream implements C2SSession {
     }
   }
 
+  /**
+   * A bound client's chat or normal message may start while the messages before it wait for
+   * their archive to be durable (src/core/turn.ts; docs/architecture.md, "Handling order").
+   * Everything else waits for every stanza in flight, as before.
+   */
+  protected override pipelinable(el: Element): boolean {
+    if (this.state !== 'bound' || el.name !== 'message') return false;
+    const ns = el.attrs.xmlns;
+    const type = el.attrs.type;
+    return (ns === undefined || ns === NS.CLIENT) && (type === undefined || type === 'chat' || type === 'normal');
+  }
+
   /** Other nonzas of a bound client go to the module hooking 'c2s-nonza/<xmlns>:<name>' (XEP-0352). */
   private nonza(el: Element): void | Promise<void> {
     const r = (this.hostObj as Host).events.fire(`c2s-nonza/${el.xmlns ?? ''}:${el.local}`, { session: this, element: el });
