@@ -118,7 +118,7 @@ export interface ServerStats {
   youngGenerationKiB: number;
   connections: number;
   sessions: number;
-  /** Archive journal writes and their records so far (file storage only). */
+  /** Archive journal writes and their entries so far (file storage only). */
   journalWrites?: JournalWrites;
 }
 

@@ -33,10 +33,10 @@ export interface StorageBackend {
   journalWrites?(): JournalWrites;
 }
 
-/** Durable journal writes and the archive records they carried. */
+/** Durable journal writes, and the entries they carried (one per owner and write: its new records). */
 export interface JournalWrites {
   writes: number;
-  records: number;
+  entries: number;
 }
 
 /** Listing the users of a map store (clove migrate-storage copies every store). */

@@ -55,12 +55,12 @@ export class FileArchives {
     this.writeBehind = new WriteBehind(opts.writeBehind);
   }
 
-  /** Journal writes and the records they carried, over every store directory so far. */
+  /** Journal writes and the owner batches they carried, over every store directory so far. */
   journalWrites(): JournalWrites {
-    const sum = { writes: 0, records: 0 };
+    const sum = { writes: 0, entries: 0 };
     for (const { journal } of this.journals.values()) {
       sum.writes += journal.written.writes;
-      sum.records += journal.written.records;
+      sum.entries += journal.written.entries;
     }
     return sum;
   }

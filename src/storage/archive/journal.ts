@@ -92,8 +92,8 @@ export class Journal {
   private checkpointing: Promise<void> | undefined;
   /** Checkpoints started because the journal passed `maxBytes`. */
   checkpoints = 0;
-  /** Durable writes made, and the records they carried (how well group commit batches). */
-  readonly written = { writes: 0, records: 0 };
+  /** Durable writes made, and the owners' batches of records they carried (how well group commit batches). */
+  readonly written = { writes: 0, entries: 0 };
 
   constructor(
     readonly storeDir: string,
@@ -164,7 +164,7 @@ export class Journal {
       }
       this.size = start + bytes;
       this.written.writes++;
-      this.written.records += batch.length;
+      this.written.entries += batch.length;
       // Keep no record bytes: only the owners, whose records a checkpoint must see written.
       for (const x of batch) {
         this.writtenOwners.add(x.owner);
