@@ -154,8 +154,9 @@ export class C2SConnection extends XmlStream implements C2SSession {
           if (ns !== undefined && ns !== NS.CLIENT) throw new StreamError('invalid-namespace', `stanzas must be in ${NS.CLIENT}`);
           const bus = (this.hostObj as Host).events;
           const r = (this.hostObj as Host).router.fromClient(this, el);
-          // XEP-0198 counts handled stanzas; stanzas are handled one at a time, so counting here
-          // (before an async route finishes) still answers a later <r/> after this one is done.
+          // XEP-0198 counts handled stanzas; an <r/> is handled only once every stanza before it
+          // has settled (pipelined messages included), so counting here, before an async route
+          // finishes, still answers it after this one is done.
           if (bus.has('c2s-stanza-handled')) bus.fire('c2s-stanza-handled', { session: this });
           return r;
         }

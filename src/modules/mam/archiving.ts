@@ -2,10 +2,14 @@
 // Both directions: a message a local client sends goes into its sender's archive, a message for a
 // local account into the recipient's, local or remote on the other side. The append is awaited
 // inside routing, before the message is copied (carbons) or delivered (live or offline): a client
-// sees a stanza-id only for a durable item, and since a c2s stream handles one stanza at a time
-// and answers a stream-management <r/> after the earlier ones (src/stream/c2s.ts), a message the
-// server acknowledged is in the archive. A message the archive cannot take (full, disk behind)
-// is still delivered, without a stanza-id.
+// sees a stanza-id only for a durable item. Once the appends are queued in their owners' order
+// (ArchiveStore.append's `queued`), the stanza's turn is released (src/core/turn.ts): the client
+// stream may start its next message, whose appends queue after these and share their journal
+// write, while this one waits for durability and then for the stream's previous stanza, so
+// delivery keeps the sent order. A stream-management <r/> waits for every stanza in flight
+// (docs/architecture.md, "Handling order"), so a message the server acknowledged is in the
+// archive. A message the archive cannot take (full, disk behind) is still delivered, without a
+// stanza-id.
 //
 // Each host archives for its own accounts: a message between two hosts of this server is archived
 // by the sender's host on 'route/other-host' (as on 'route/remote') and by the recipient's host
