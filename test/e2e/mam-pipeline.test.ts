@@ -40,9 +40,33 @@ describe('pipelined archiving, file archive', () => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startTestServer({ storage: 'file' });
-    for (const u of ['alice', 'bob']) await ts.addUser(u, PASS);
+    for (const u of ['alice', 'bob', 'carol', 'dave']) await ts.addUser(u, PASS);
   });
   afterAll(async () => { await ts?.stop(); });
+
+  it('a stream error in the middle of a burst closes the stream after the messages before it, which are archived and delivered; none after it', async () => {
+    const carol = await Wire.login({ port: ts.port, username: 'carol', password: PASS, resource: 'c' });
+    const dave = await Wire.login({ port: ts.port, username: 'dave', password: PASS, resource: 'd' });
+    try {
+      await available(dave);
+      let burst = '';
+      for (let i = 0; i < 40; i++) burst += `<message to='dave@localhost' type='chat'><body>e${i}</body></message>`;
+      burst += `<message from='mallory@localhost' to='dave@localhost' type='chat'><body>spoofed</body></message>`;
+      for (let i = 40; i < 60; i++) burst += `<message to='dave@localhost' type='chat'><body>e${i}</body></message>`;
+      carol.send(burst);
+      const error = await carol.waitFor(match('stream:error'), 20_000);
+      expect(error.getChild('invalid-from')).toBeDefined();
+      await dave.waitFor((el) => el.name === 'message' && el.getChildText('body') === 'e39', 20_000);
+      await dave.expectNothing((el) => el.name === 'message' && el.getChildText('body') !== undefined && !/^e([0-9]|[1-3][0-9])$/.test(el.getChildText('body') ?? ''), 300);
+      const got = dave.received.filter((el) => el.name === 'message');
+      expect(got.map((el) => el.getChildText('body'))).toEqual(Array.from({ length: 40 }, (_, i) => `e${i}`));
+      const archived = await mamAll(dave, {}, 100);
+      expect(archived.map((it) => it.message.getChildText('body'))).toEqual(Array.from({ length: 40 }, (_, i) => `e${i}`));
+    } finally {
+      await carol.close();
+      await dave.close();
+    }
+  }, 60_000);
 
   it('a burst keeps its order everywhere, shares journal writes, and <a/> counts only archived messages', async () => {
     const alice = await Wire.login({ port: ts.port, username: 'alice', password: PASS, resource: 'a' });
