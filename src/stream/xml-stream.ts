@@ -1,7 +1,7 @@
 // What every XMPP stream shares, c2s or s2s: one transport (a TCP socket upgradable to TLS, a
 // WebSocket, a BOSH session: src/stream/transport.ts), a strict parser, stanzas handled one at a
-// time in order (a c2s stream may pipeline messages: PIPELINE_MAX), output batched per tick, backpressure both ways, and closing with an optional
-// stream error. Subclasses add their state machine; none of them sees the transport's framing.
+// time in order (a c2s stream may pipeline messages: PIPELINE_MAX), output batched per tick,
+// backpressure both ways, and closing with an optional stream error. Subclasses add their state machine; none of them sees the transport's framing.
 // References: RFC 6120 §4 (streams), §5 (STARTTLS).
 //
 // Memory per stream is bounded in bytes (docs/limits.md, "Worst case memory per connection"):
