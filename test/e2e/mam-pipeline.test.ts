@@ -170,11 +170,12 @@ describe('pipelined archiving, held durability', () => {
       for (let i = 0; i < n; i++) burst += `<message to='bob@localhost' type='chat'><body>g${i}</body></message>`;
       alice.send(burst + `<r xmlns='${NS_SM}'/>`);
       const ack = early(alice.waitFor((el) => el.name === 'a' && el.xmlns === NS_SM, 20_000));
-      await delay(500);
+      // One stanza at a time would have stopped at the first message's two appends.
+      await expect.poll(() => appends, { timeout: 10_000 }).toBe(2 * PIPELINE_MAX);
+      await delay(300);
+      expect(appends).toBe(2 * PIPELINE_MAX); // and no more while they are in flight
       expect(ack.arrived).toBe(false);
       await bob.expectNothing((el) => el.name === 'message', 10);
-      // One stanza at a time would have stopped at the first message's two appends.
-      expect(appends).toBe(2 * PIPELINE_MAX);
       open();
       expect((await ack.el).attrs.h).toBe(String(n));
       expect(appends).toBe(2 * n);
