@@ -14,7 +14,7 @@ import { ServerError, StreamError } from './core/errors.js';
 import { createFileBackend } from './storage/file.js';
 import { createMemoryBackend } from './storage/memory.js';
 import { sqlSettings, type SqlSettings } from './config/sql.js';
-import type { StorageBackend } from './storage/store.js';
+import type { JournalWrites, StorageBackend } from './storage/store.js';
 import { Accounts } from './storage/accounts.js';
 import { certPaths, loadOrCreateCert } from './net/certs.js';
 import { listenAll, type Listening } from './net/listener.js';
@@ -118,6 +118,8 @@ export interface ServerStats {
   youngGenerationKiB: number;
   connections: number;
   sessions: number;
+  /** Archive journal writes and their entries so far (file storage only). */
+  journalWrites?: JournalWrites;
 }
 
 /**
@@ -433,6 +435,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         youngGenerationKiB: Math.round((getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 1024),
         connections: open.size,
         sessions: sessions.size,
+        ...(storage.journalWrites ? { journalWrites: storage.journalWrites() } : {}),
       };
       if (reset) loop.reset();
       return out;

@@ -2,6 +2,7 @@
 import type { Element } from '../xml/element.js';
 import type { Jid } from '../jid/jid.js';
 import type { C2SSession, Session } from './session.js';
+import type { Turn } from './turn.js';
 
 /** Payload of every stanza event. `origin` is undefined for stanzas the server itself sends. */
 export interface StanzaEvent {
@@ -11,6 +12,12 @@ export interface StanzaEvent {
   to: Jid | undefined;
   /** Parsed `from` (stamped by the server for client stanzas). */
   from: Jid | undefined;
+  /**
+   * The stanza's turn on its client stream, when that stream may pipeline it (a message to a
+   * local account): a handler may release it (src/core/turn.ts), and every handler ahead of
+   * Priority.archive that has an effect must first await `turn.release()`.
+   */
+  turn?: Turn;
 }
 
 export interface EventMap {

@@ -1,6 +1,7 @@
 // Named events with prioritised handlers, Prosody style (docs/architecture.md, Events): handlers run highest
 // priority first; the first one that returns something other than undefined wins.
 import type { EventName, EventPayload } from './events-map.js';
+import { turnToWait } from './turn.js';
 
 export type Handler<P = unknown> = (payload: P) => unknown;
 
@@ -75,7 +76,14 @@ export class EventBus {
 
 function runFrom(list: Entry[], start: number, payload: unknown): unknown | Promise<unknown> {
   for (let i = start; i < list.length; i++) {
-    const r = (list[i] as Entry).handler(payload);
+    const entry = list[i] as Entry;
+    // A pipelined client message (src/core/turn.ts): handlers after the archive's run only once
+    // the stream's previous stanza has settled, so what they do keeps the sent order.
+    if (entry.priority < Priority.archive) {
+      const wait = turnToWait(payload);
+      if (wait) return wait.then(() => runFrom(list, i, payload));
+    }
+    const r = entry.handler(payload);
     if (isThenable(r)) {
       return Promise.resolve(r).then((v) => (v !== undefined ? v : runFrom(list, i + 1, payload)));
     }

@@ -11,6 +11,7 @@ import type { Host } from './host.js';
 import { isDecline, type Decline, type IqHandler } from './modules.js';
 import type { Logger } from './log.js';
 import { StorageBusyError } from '../storage/store.js';
+import { waitForTurn, type Turn } from './turn.js';
 
 export interface RouterDeps {
   hosts: ReadonlyMap<string, Host>;
@@ -39,6 +40,8 @@ export class Router {
       }
     }
     stanza.attrs.from = jid.toString();
+    // The stream's turn for this stanza, when it may be pipelined (src/core/turn.ts).
+    const turn = stanza.name === 'message' ? session.turn : undefined;
     // Addressed presence is first seen by the sender's own host, wherever it goes next: that
     // server keeps the sender's subscription states and directed-presence list (RFC 6121 §3, §4.6).
     if (stanza.name === 'presence' && stanza.attrs.to !== undefined) {
@@ -56,22 +59,22 @@ export class Router {
       const host = this.deps.hosts.get(jid.domain);
       const to = host?.events.has('route/other-host') ? tryParseJid(stanza.attrs.to) : null;
       if (host && to && to.domain !== jid.domain && this.deps.hosts.has(to.domain)) {
-        const ev: StanzaEvent = { origin: session, stanza, to, from: jid };
-        return this.settle(this.fire(host.events, 'route/other-host', ev), ev, () => this.route(ev.stanza, session));
+        const ev: StanzaEvent = { origin: session, stanza, to, from: jid, turn };
+        return this.settle(this.fire(host.events, 'route/other-host', ev), ev, () => this.route(ev.stanza, session, turn));
       }
     }
-    return this.route(stanza, session);
+    return this.route(stanza, session, turn);
   }
 
-  /** Route a stanza whose `from` is already trustworthy. */
-  route(stanza: Element, origin: Session | undefined): void | Promise<void> {
+  /** Route a stanza whose `from` is already trustworthy (`turn`: a client stream's, src/core/turn.ts). */
+  route(stanza: Element, origin: Session | undefined, turn?: Turn): void | Promise<void> {
     const kind = stanza.name;
     if (!KINDS.has(kind)) return;
     const from = stanza.attrs.from !== undefined ? tryParseJid(stanza.attrs.from) ?? undefined : undefined;
     let to: Jid | undefined;
     if (stanza.attrs.to !== undefined) {
       const parsed = tryParseJid(stanza.attrs.to);
-      if (!parsed) return this.bounce(stanza, new StanzaError('jid-malformed', 'the to address is not a valid JID'), origin);
+      if (!parsed) return this.bounceInTurn(turn, stanza, new StanzaError('jid-malformed', 'the to address is not a valid JID'), origin);
       to = parsed;
       // Keep the prepared form on the wire: routing and clients compare it byte for byte.
       stanza.attrs.to = parsed.toString();
@@ -88,8 +91,8 @@ export class Router {
       if (!host) {
         // A host just removed is still "here" for what its own sessions leave behind (unacked
         // messages re-routed at session end): never send that out to s2s, or to DNS.
-        if (this.deps.retired?.has(to.domain)) return this.bounce(stanza, new StanzaError('gone', `${to.domain} is no longer served here`), origin);
-        return this.remote(stanza, origin, to, from);
+        if (this.deps.retired?.has(to.domain)) return this.bounceInTurn(turn, stanza, new StanzaError('gone', `${to.domain} is no longer served here`), origin);
+        return this.remote(stanza, origin, to, from, turn);
       }
       if (!to.local) target = 'host';
       else if (to.resource) target = 'full';
@@ -97,7 +100,7 @@ export class Router {
       else target = 'bare';
     }
     if (!host) return;
-    return this.dispatch(host, kind, target, { origin, stanza, to, from });
+    return this.dispatch(host, kind, target, turn ? { origin, stanza, to, from, turn } : { origin, stanza, to, from });
   }
 
   private dispatch(host: Host, kind: string, target: Target, ev: StanzaEvent): void | Promise<void> {
@@ -151,7 +154,7 @@ export class Router {
   }
 
   private handlerFailed(err: unknown, ev: StanzaEvent): void | Promise<void> {
-    return this.bounce(ev.stanza, this.stanzaErrorOf(err, ev, 'stanza handler failed'), ev.origin);
+    return this.bounceInTurn(ev.turn, ev.stanza, this.stanzaErrorOf(err, ev, 'stanza handler failed'), ev.origin);
   }
 
   /**
@@ -181,17 +184,23 @@ export class Router {
     }
     if (kind === 'message') {
       if (type === 'error' || type === 'headline') return;
-      return this.bounce(stanza, new StanzaError('service-unavailable'), ev.origin);
+      return this.bounceInTurn(ev.turn, stanza, new StanzaError('service-unavailable'), ev.origin);
     }
     // Presence nobody handled is dropped silently (RFC 6121 §4.3, §8.5).
   }
 
-  private remote(stanza: Element, origin: Session | undefined, to: Jid, from: Jid | undefined): void | Promise<void> {
+  private remote(stanza: Element, origin: Session | undefined, to: Jid, from: Jid | undefined, turn: Turn | undefined): void | Promise<void> {
     const host = from ? this.deps.hosts.get(from.domain) : undefined;
-    const ev: StanzaEvent = { origin, stanza, to, from };
+    const ev: StanzaEvent = turn ? { origin, stanza, to, from, turn } : { origin, stanza, to, from };
     const r = host?.events.has('route/remote') ? this.fire(host.events, 'route/remote', ev) : undefined;
     return this.settle(r, ev, () =>
-      this.bounce(stanza, new StanzaError('remote-server-not-found', `no route to ${to.domain}`), origin));
+      this.bounceInTurn(turn, stanza, new StanzaError('remote-server-not-found', `no route to ${to.domain}`), origin));
+  }
+
+  /** bounce(), once a pipelined stanza's predecessor has settled (src/core/turn.ts). */
+  private bounceInTurn(turn: Turn | undefined, stanza: Element, err: StanzaError, origin: Session | undefined): void | Promise<void> {
+    const wait = waitForTurn(turn);
+    return wait ? wait.then(() => this.bounce(stanza, err, origin)) : this.bounce(stanza, err, origin);
   }
 
   /** Send the error reply for a stanza, if it may have one. */

@@ -3,6 +3,7 @@
 import type { Element } from '../xml/element.js';
 import type { Jid } from '../jid/jid.js';
 import type { StreamError } from './errors.js';
+import type { Turn } from './turn.js';
 import { NS } from '../xml/ns.js';
 
 export type C2SState =
@@ -42,6 +43,10 @@ export interface C2SSession {
   replay(stanzas: readonly Element[]): void;
   /** End the stream, with a stream error if given. */
   close(error?: StreamError): void;
+  /** The turn of the stanza being handed to the router right now (set only during that call). */
+  readonly turn?: Turn;
+  /** Resolves once every stanza this session started handling has settled; undefined when none is in flight. */
+  inFlight?(): Promise<void> | undefined;
 }
 
 /** A server-to-server stream, inbound or outbound. Stanzas arrive only on inbound ones. */

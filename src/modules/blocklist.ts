@@ -28,6 +28,7 @@ import { defineModule } from '../core/modules.js';
 import { Priority } from '../core/events.js';
 import { StanzaError, errorReply } from '../core/errors.js';
 import type { StanzaEvent } from '../core/events-map.js';
+import { waitForTurn } from '../core/turn.js';
 import { availableSessions } from '../core/sessions.js';
 import type { KeyValStore } from '../storage/store.js';
 import { seesContact, seesUser } from './roster/roster-store.js';
@@ -167,7 +168,12 @@ export default defineModule({
       typeof v === 'boolean' ? then(v) : v.then(then);
 
     /** The user sent to someone they blocked (XEP-0191 §5.3): tell the client, drop the rest. */
-    const refuse = (ev: StanzaEvent): true => {
+    /** Refuse with an error to the sender; a pipelined message's error waits for its turn (src/core/turn.ts). */
+    const refuse = (ev: StanzaEvent): true | Promise<true> => {
+      const wait = waitForTurn(ev.turn);
+      return wait ? wait.then(() => refuseNow(ev)) : refuseNow(ev);
+    };
+    const refuseNow = (ev: StanzaEvent): true => {
       const { origin, from, stanza } = ev;
       const type = stanza.attrs.type;
       if (origin?.kind === 'c2s' && from && origin.jid?.equals(from) && !(stanza.name === 'iq' && type === 'result')) {

@@ -31,6 +31,7 @@ import { defineModule } from '../core/modules.js';
 import { Priority } from '../core/events.js';
 import { StanzaError, StreamError, errorReply } from '../core/errors.js';
 import type { C2SSession } from '../core/session.js';
+import type { EventPayload } from '../core/events-map.js';
 import { heapCost } from '../xml/heap-cost.js';
 
 /** session.data key of the stream management state. */
@@ -253,7 +254,14 @@ export default defineModule({
       return true;
     });
 
-    ctx.hook('c2s-resume', ({ session: fresh, element, bindAs }) => {
+    // The old connection's pipelined messages (src/core/turn.ts) are counted in its h already:
+    // answer only once they are handled (archived), as an <a/> would be.
+    const afterInFlight = (ev: EventPayload<'c2s-resume'>): true | Promise<true> => {
+      const waiting = resumable.get(ev.element.attrs.previd ?? '')?.inFlight?.();
+      return waiting ? waiting.then(() => afterInFlight(ev)) : resume(ev);
+    };
+    ctx.hook('c2s-resume', afterInFlight);
+    const resume = ({ session: fresh, element, bindAs }: EventPayload<'c2s-resume'>): true => {
       const previd = element.attrs.previd ?? '';
       const h = counter(element.attrs.h);
       const old = resumable.get(previd);
@@ -305,7 +313,7 @@ export default defineModule({
       request(fresh, st);
       ctx.log.info({ jid: jid.toString(), resent: pending.length }, 'session resumed');
       return true;
-    });
+    };
 
     // Presence goes first (normal): contacts see the session go before its messages move.
     ctx.hook('session-closed', ({ session }) => {

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveStore, type KeyValStore, type MapListing, type MapStore, type StorageBackend } from './store.js';
+import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveStore, type JournalWrites, type KeyValStore, type MapListing, type MapStore, type StorageBackend } from './store.js';
 import { FileArchives, type ArchiveCacheOptions } from './archive/file-archive.js';
 import { decodeName, isHashedName, longNameOf, storedName, unwrapValue, wrapValue } from './file-names.js';
 import { isCode, makeDirDurable, syncDir } from './fs-sync.js';
@@ -118,6 +118,10 @@ class FileBackend implements StorageBackend, MapListing {
 
   archive(host: string, store: string, limits?: ArchiveLimits): ArchiveStore {
     return this.archives.store(this.storeDir(host, store), limits);
+  }
+
+  journalWrites(): JournalWrites {
+    return this.archives.journalWrites();
   }
 
   async close(): Promise<void> {

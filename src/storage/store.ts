@@ -29,6 +29,14 @@ export interface StorageBackend {
   archive(host: string, store: string, limits?: ArchiveLimits): ArchiveStore;
   /** Wait for pending writes, then refuse new ones. */
   close(): Promise<void>;
+  /** Archive journal writes so far, for the stats (backends with a journal: file). */
+  journalWrites?(): JournalWrites;
+}
+
+/** Durable journal writes, and the entries they carried (one per owner and write: its new records). */
+export interface JournalWrites {
+  writes: number;
+  entries: number;
 }
 
 /** Listing the users of a map store (clove migrate-storage copies every store). */
@@ -133,8 +141,10 @@ export interface ArchiveStore {
    * Append an item; resolves with its id once it is durable. `when` defaults to now and is
    * raised to the previous item's time if older, so time order is append order.
    * Throws ArchiveQuotaError when the owner's archive is full (nothing is dropped).
+   * `queued` is called once the item's place in the owner's order is fixed (an append made
+   * after that comes after it), at the latest when the promise resolves; never when it rejects.
    */
-  append(owner: string, item: { with?: string; payload: ArchivePayload; when?: number }): Promise<string>;
+  append(owner: string, item: { with?: string; payload: ArchivePayload; when?: number }, queued?: () => void): Promise<string>;
   /** One page of the owner's items; an empty archive gives an empty page. */
   query(owner: string, q?: ArchiveQuery): Promise<ArchivePage>;
   /** One item by id, or undefined. */

@@ -22,6 +22,7 @@ export function timedBackend(backend: StorageBackend, observe: StoreTimer): Stor
     map: (host, store) => wrap(backend.map(host, store), 'map'),
     archive: (host, store, limits) => wrap(backend.archive(host, store, limits), 'archive'),
     close: () => backend.close(),
+    ...(backend.journalWrites ? { journalWrites: () => backend.journalWrites!() } : {}),
   };
 }
 

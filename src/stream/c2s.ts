@@ -154,8 +154,9 @@ export class C2SConnection extends XmlStream implements C2SSession {
           if (ns !== undefined && ns !== NS.CLIENT) throw new StreamError('invalid-namespace', `stanzas must be in ${NS.CLIENT}`);
           const bus = (this.hostObj as Host).events;
           const r = (this.hostObj as Host).router.fromClient(this, el);
-          // XEP-0198 counts handled stanzas; stanzas are handled one at a time, so counting here
-          // (before an async route finishes) still answers a later <r/> after this one is done.
+          // XEP-0198 counts handled stanzas; an <r/> is handled only once every stanza before it
+          // has settled (pipelined messages included), so counting here, before an async route
+          // finishes, still answers it after this one is done.
           if (bus.has('c2s-stanza-handled')) bus.fire('c2s-stanza-handled', { session: this });
           return r;
         }
@@ -165,6 +166,18 @@ export class C2SConnection extends XmlStream implements C2SSession {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * A bound client's chat or normal message may start while the messages before it wait for
+   * their archive to be durable (src/core/turn.ts; docs/architecture.md, "Handling order").
+   * Everything else waits for every stanza in flight, as before.
+   */
+  protected override pipelinable(el: Element): boolean {
+    if (this.state !== 'bound' || el.name !== 'message') return false;
+    const ns = el.attrs.xmlns;
+    const type = el.attrs.type;
+    return (ns === undefined || ns === NS.CLIENT) && (type === undefined || type === 'chat' || type === 'normal');
   }
 
   /** Other nonzas of a bound client go to the module hooking 'c2s-nonza/<xmlns>:<name>' (XEP-0352). */

@@ -1,7 +1,7 @@
 // What every XMPP stream shares, c2s or s2s: one transport (a TCP socket upgradable to TLS, a
 // WebSocket, a BOSH session: src/stream/transport.ts), a strict parser, stanzas handled one at a
-// time in order, output batched per tick, backpressure both ways, and closing with an optional
-// stream error. Subclasses add their state machine; none of them sees the transport's framing.
+// time in order (a c2s stream may pipeline messages: PIPELINE_MAX), output batched per tick,
+// backpressure both ways, and closing with an optional stream error. Subclasses add their state machine; none of them sees the transport's framing.
 // References: RFC 6120 §4 (streams), §5 (STARTTLS).
 //
 // Memory per stream is bounded in bytes (docs/limits.md, "Worst case memory per connection"):
@@ -18,6 +18,7 @@ import { Element } from '../xml/element.js';
 import { StreamParser } from '../xml/parser.js';
 import { TokenBucket, type RateLimit } from '../net/rate-limit.js';
 import { StreamError } from '../core/errors.js';
+import { Turn } from '../core/turn.js';
 import type { Logger } from '../core/log.js';
 import { stanzaKind, type StreamLink, type StreamTally } from './tally.js';
 import { STREAM_END, type Transport, type TransportSink } from './transport.js';
@@ -30,6 +31,11 @@ import { TcpTransport, type TlsUpgrade } from './tcp-transport.js';
 export const OUTPUT_LIMIT = 2 * 1024 * 1024;
 /** Stanzas read ahead of the handler, in bytes, as a multiple of the stanza size limit. */
 const INBOX_STANZAS = 2;
+/**
+ * Stanzas handled side by side at most: pipelined messages (src/core/turn.ts) whose handlers
+ * released their turn and still run. Their bytes are bounded too, by the inbox limit.
+ */
+export const PIPELINE_MAX = 32;
 /** Milliseconds to wait for the peer's `</stream:stream>` after ours before dropping the socket. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -64,6 +70,14 @@ export abstract class XmlStream {
   private draining = false;
   /** An element taken from the inbox is still being handled. */
   private handling = false;
+  /** Handlers of pipelined elements not settled yet (each settles after every earlier one). */
+  private readonly pipelined = new Set<Promise<void>>();
+  /** Bytes of the elements in `pipelined`. */
+  private pipelinedBytes = 0;
+  /** Settles once every element started so far has settled. */
+  private lastSettled: Promise<void> = Promise.resolve();
+  /** The turn of the element whose handler is being called (synchronously) right now. */
+  private activeTurn: Turn | undefined;
   private pausedForInput = false;
   private pausedForOutput = false;
   private pausedForRate = false;
@@ -140,8 +154,29 @@ export abstract class XmlStream {
 
   /** The peer's stream header (after every restart). */
   protected abstract onStreamStart(name: string, attrs: Record<string, string>): void;
-  /** One element from the peer, in order; may be async (the next waits for it). */
+  /**
+   * One element from the peer, in order; may be async (the next waits for it, unless the
+   * element was pipelinable and its handler released its turn).
+   */
   protected abstract handle(el: Element): void | Promise<void>;
+
+  /**
+   * Whether the next element may start while earlier pipelined ones still run, and gets a turn
+   * its handler may release (src/core/turn.ts). No element is pipelinable here; c2s overrides.
+   */
+  protected pipelinable(_el: Element): boolean {
+    return false;
+  }
+
+  /** The turn of the element being handed to the handler right now (only during that call). */
+  get turn(): Turn | undefined {
+    return this.activeTurn;
+  }
+
+  /** Resolves once every element started has settled; undefined when none is in flight. */
+  inFlight(): Promise<void> | undefined {
+    return this.pipelined.size === 0 ? undefined : this.lastSettled;
+  }
   /** Our stream header, written before any stream error if it was not sent yet. */
   protected abstract header(): string;
   /** Called once when the stream is over, whatever ended it. */
@@ -309,8 +344,25 @@ export abstract class XmlStream {
     this.draining = true;
     try {
       while (this.inbox.length && !this.isClosed) {
-        const el = this.inbox.shift() as Element;
-        this.inboxBytes -= this.inboxSizes.shift() as number;
+        const el = this.inbox[0] as Element;
+        const bytes = this.inboxSizes[0] as number;
+        const pipelinable = el !== END && this.pipelinable(el);
+        if (this.pipelined.size > 0) {
+          // Anything but a pipelinable message (nonzas such as XEP-0198 <r/>, iq, presence, the
+          // end of the stream) starts once every earlier element has settled; a message waits
+          // while the pipeline is full.
+          if (!pipelinable) {
+            await this.lastSettled;
+            continue;
+          }
+          if (this.pipelined.size >= PIPELINE_MAX || this.pipelinedBytes + bytes > this.inboxLimit) {
+            await Promise.race(this.pipelined);
+            continue;
+          }
+        }
+        this.inbox.shift();
+        this.inboxSizes.shift();
+        this.inboxBytes -= bytes;
         if (el === END) {
           this.endedBy ??= 'peer';
           this.close();
@@ -326,14 +378,13 @@ export abstract class XmlStream {
           if (kind) this.tally.stanza('in', this.tallyLink, kind);
         }
         this.handling = true;
-        try {
-          const r = this.handle(el);
-          if (r) await r;
-        } catch (err) {
-          if (err instanceof StreamError) this.close(err);
-          else {
-            this.log.error({ err }, 'internal error while handling a stanza');
-            this.close(new StreamError('internal-server-error'));
+        if (pipelinable) await this.handlePipelined(el, bytes);
+        else {
+          try {
+            const r = this.handle(el);
+            if (r) await r;
+          } catch (err) {
+            this.handlerFailed(err);
           }
         }
         this.handling = false;
@@ -343,6 +394,47 @@ export abstract class XmlStream {
       this.draining = false;
       this.handling = false;
       this.inputRoom();
+    }
+  }
+
+  /**
+   * Handle an element with a turn; returns once its handler released the turn or settled. A
+   * failure closes the stream once every earlier element has settled, as it would have before.
+   */
+  private handlePipelined(el: Element, bytes: number): Promise<void> {
+    const before = this.lastSettled;
+    const turn = new Turn(before, this.pipelined.size === 0);
+    let r: void | Promise<void>;
+    this.activeTurn = turn;
+    try {
+      r = this.handle(el);
+    } catch (err) {
+      r = Promise.reject(err);
+    } finally {
+      this.activeTurn = undefined;
+    }
+    if (!r) return Promise.resolve(); // done already, with nothing to wait for
+    const settled = r.then(
+      () => undefined,
+      (err: unknown) => before.then(() => this.handlerFailed(err)),
+    );
+    const all = settled.then(() => before);
+    this.lastSettled = all;
+    this.pipelined.add(all);
+    this.pipelinedBytes += bytes;
+    void all.then(() => {
+      this.pipelined.delete(all);
+      this.pipelinedBytes -= bytes;
+    });
+    return Promise.race([turn.released, settled]);
+  }
+
+  /** A handler failed: a stream error closes the stream with it, anything else is ours. */
+  private handlerFailed(err: unknown): void {
+    if (err instanceof StreamError) this.close(err);
+    else {
+      this.log.error({ err }, 'internal error while handling a stanza');
+      this.close(new StreamError('internal-server-error'));
     }
   }
 

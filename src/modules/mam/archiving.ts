@@ -2,10 +2,14 @@
 // Both directions: a message a local client sends goes into its sender's archive, a message for a
 // local account into the recipient's, local or remote on the other side. The append is awaited
 // inside routing, before the message is copied (carbons) or delivered (live or offline): a client
-// sees a stanza-id only for a durable item, and since a c2s stream handles one stanza at a time
-// and answers a stream-management <r/> after the earlier ones (src/stream/c2s.ts), a message the
-// server acknowledged is in the archive. A message the archive cannot take (full, disk behind)
-// is still delivered, without a stanza-id.
+// sees a stanza-id only for a durable item. Once the appends are queued in their owners' order
+// (ArchiveStore.append's `queued`), the stanza's turn is released (src/core/turn.ts): the client
+// stream may start its next message, whose appends queue after these and share their journal
+// write, while this one waits for durability and then for the stream's previous stanza, so
+// delivery keeps the sent order. A stream-management <r/> waits for every stanza in flight
+// (docs/architecture.md, "Handling order"), so a message the server acknowledged is in the
+// archive. A message the archive cannot take (full, disk behind) is still delivered, without a
+// stanza-id.
 //
 // Each host archives for its own accounts: a message between two hosts of this server is archived
 // by the sender's host on 'route/other-host' (as on 'route/remote') and by the recipient's host
@@ -28,11 +32,15 @@ export interface ArchivingDeps {
   shallArchive(user: string, withBare: string): Promise<boolean>;
 }
 
-/** Append, making room as Prosody does when the archive is full: drop the oldest 1 % and try once more; undefined when it could not be archived (logged). Room archives (muc_mam) use it too. */
-export async function appendMakingRoom(d: Pick<ArchivingDeps, 'store' | 'log' | 'now'>, owner: string, withBare: string, payload: string): Promise<string | undefined> {
+/**
+ * Append, making room as Prosody does when the archive is full: drop the oldest 1 % and try once
+ * more; undefined when it could not be archived (logged). `queued` as for ArchiveStore.append.
+ * Room archives (muc_mam) use it too.
+ */
+export async function appendMakingRoom(d: Pick<ArchivingDeps, 'store' | 'log' | 'now'>, owner: string, withBare: string, payload: string, queued?: () => void): Promise<string | undefined> {
   const item = { with: withBare, payload, when: d.now() };
   try {
-    return await d.store.append(owner, item);
+    return await d.store.append(owner, item, queued);
   } catch (err) {
     if (!(err instanceof ArchiveQuotaError)) {
       d.log.warn({ err, owner }, 'a message was not archived');
@@ -42,7 +50,7 @@ export async function appendMakingRoom(d: Pick<ArchivingDeps, 'store' | 'log' | 
   try {
     const { count } = await d.store.metadata(owner);
     await d.store.truncate(owner, Math.floor(count * 0.99));
-    return await d.store.append(owner, item);
+    return await d.store.append(owner, item, queued);
   } catch (err) {
     d.log.warn({ err, owner }, 'a message was not archived: the archive is full');
     return undefined;
@@ -56,11 +64,38 @@ function localSender(d: ArchivingDeps, ev: StanzaEvent): Jid | undefined {
   return from;
 }
 
+/** An archive write and when its item's place in the owner's order is fixed (or it has none). */
+interface Placed<T> {
+  done: Promise<T>;
+  /** Resolves once the item is queued in its owner's order, or the write settled without it. */
+  placed: Promise<void>;
+}
+
+/** Run an archive write that reports through `queued` when its item is in its owner's order. */
+function placed<T>(write: (queued: () => void) => Promise<T>): Placed<T> {
+  let mark!: () => void;
+  const at = new Promise<void>((resolve) => (mark = resolve));
+  const done = write(mark);
+  done.then(mark, mark);
+  return { done, placed: at };
+}
+
+/**
+ * Release the stanza's turn (src/core/turn.ts) once every write's item is in its owner's order:
+ * the stream's next message may then start and append after them. Resolves once the previous
+ * stanza of the stream has settled (at once without a turn).
+ */
+function releaseWhenPlaced(ev: StanzaEvent, writes: readonly (Placed<unknown> | undefined)[]): Promise<void> {
+  const turn = ev.turn;
+  if (!turn) return Promise.resolve();
+  return Promise.all(writes.map((w) => w?.placed)).then(() => turn.release());
+}
+
 /** Archive the sender's side of a message a local client sent; returns the stanza the sender's resources see, if archived. */
-async function archiveSent(d: ArchivingDeps, stanza: Element, payload: string, sender: Jid, to: Jid): Promise<Element | undefined> {
+async function archiveSent(d: ArchivingDeps, stanza: Element, payload: string, sender: Jid, to: Jid, queued: () => void): Promise<Element | undefined> {
   const withBare = to.bare().toString();
   if (!(await d.shallArchive(sender.local, withBare))) return undefined;
-  const id = await appendMakingRoom(d, sender.local, withBare, payload);
+  const id = await appendMakingRoom(d, sender.local, withBare, payload, queued);
   return id === undefined ? undefined : withStanzaId(stanza, sender.bare().toString(), id);
 }
 
@@ -86,9 +121,13 @@ export async function onLocalMessage(d: ArchivingDeps, ev: StanzaEvent): Promise
   const payload = storedCopy(stanza)?.toString();
   if (payload === undefined) return undefined;
   const withBare = ev.from ? ev.from.bare().toString() : to.domain;
-  const received = async (): Promise<string | undefined> =>
-    (await d.shallArchive(to.local, withBare)) ? appendMakingRoom(d, to.local, withBare, payload) : undefined;
-  const [sent, id] = await Promise.all([sender && !self ? archiveSent(d, stanza, payload, sender, to) : undefined, received()]);
+  const received = async (queued: () => void): Promise<string | undefined> =>
+    (await d.shallArchive(to.local, withBare)) ? appendMakingRoom(d, to.local, withBare, payload, queued) : undefined;
+  const mine = sender && !self ? placed((q) => archiveSent(d, stanza, payload, sender, to, q)) : undefined;
+  const theirs = placed(received);
+  const previous = releaseWhenPlaced(ev, [mine, theirs]);
+  const [sent, id] = await Promise.all([mine?.done, theirs.done]);
+  await previous; // nothing of this stanza may overtake the stream's previous one
   if (id !== undefined) ev.stanza = withStanzaId(stanza, toBare, id);
   // The sender's other resources see their own archive's id, never the recipient's.
   if (sender && !self && ev.stanza !== stanza) setSentView(ev.stanza, sent ?? stanza);
@@ -105,7 +144,12 @@ export async function onRemoteMessage(d: ArchivingDeps, ev: StanzaEvent): Promis
   ev.stanza = stripClaims(ev.stanza, sender.bare().toString());
   if (!archivable(ev.stanza)) return undefined;
   const payload = storedCopy(ev.stanza)?.toString();
-  const sent = payload === undefined ? undefined : await archiveSent(d, ev.stanza, payload, sender, ev.to);
+  if (payload === undefined) return undefined;
+  const to = ev.to;
+  const write = placed((q) => archiveSent(d, ev.stanza, payload, sender, to, q));
+  const previous = releaseWhenPlaced(ev, [write]);
+  const sent = await write.done;
+  await previous;
   if (sent) setSentView(ev.stanza, sent);
   return undefined;
 }

@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeName, isHashedName, storedName } from '../file-names.js';
 import { isCode } from '../fs-sync.js';
-import { StorageClosedError, type ArchiveLimits, type ArchiveStore } from '../store.js';
+import { StorageClosedError, type ArchiveLimits, type ArchiveStore, type JournalWrites } from '../store.js';
 import { FileOwner } from './file-owner.js';
 import { Journal, JOURNAL_MAX } from './journal.js';
 import { resolveLimits } from './owner.js';
@@ -55,6 +55,16 @@ export class FileArchives {
     this.writeBehind = new WriteBehind(opts.writeBehind);
   }
 
+  /** Journal writes and the owner batches they carried, over every store directory so far. */
+  journalWrites(): JournalWrites {
+    const sum = { writes: 0, entries: 0 };
+    for (const { journal } of this.journals.values()) {
+      sum.writes += journal.written.writes;
+      sum.entries += journal.written.entries;
+    }
+    return sum;
+  }
+
   /** The journal of a store directory, recovered (its records replayed) once at first use. */
   private journalOf(storeDir: string): { journal: Journal; ready: Promise<void> } {
     let j = this.journals.get(storeDir);
@@ -96,7 +106,7 @@ export class FileArchives {
       }
     };
     return {
-      append: (owner, item) => (this.closed ? Promise.reject(new StorageClosedError()) : run(owner, (o) => o.append(item, lim))),
+      append: (owner, item, queued) => (this.closed ? Promise.reject(new StorageClosedError()) : run(owner, (o) => o.append(item, lim, queued))),
       query: (owner, q = {}) => run(owner, (o) => o.query(q)),
       get: (owner, id) => run(owner, (o) => o.get(id)),
       metadata: (owner) => run(owner, (o) => o.metadata()),

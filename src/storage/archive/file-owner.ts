@@ -133,11 +133,12 @@ export class FileOwner {
     return new OwnerState(this.owner, new IdCodec(key), 0);
   }
 
-  append(item: NewItem, limits: Required<ArchiveLimits>): Promise<string> {
+  /** Append an item; `queued` is called once its record is in the queue (ArchiveStore.append). */
+  append(item: NewItem, limits: Required<ArchiveLimits>, queued?: () => void): Promise<string> {
     // Fast path, no await before queueing: the archive is open and exists.
     if (this.state) {
       try {
-        return this.enqueue(this.state, item, limits);
+        return this.enqueue(this.state, item, limits, queued);
       } catch (e) {
         return Promise.reject(e);
       }
@@ -148,12 +149,12 @@ export class FileOwner {
         this.state ??= await this.create();
       });
       await this.creating.finally(() => (this.creating = undefined));
-      return this.enqueue(this.state!, item, limits);
+      return this.enqueue(this.state!, item, limits, queued);
     });
   }
 
   /** Accept an item and queue its record; the promise resolves once it is durable. */
-  private enqueue(st: OwnerState, item: NewItem, limits: Required<ArchiveLimits>): Promise<string> {
+  private enqueue(st: OwnerState, item: NewItem, limits: Required<ArchiveLimits>, queued: (() => void) | undefined): Promise<string> {
     this.writer.check();
     if (st.pendingBytes > PENDING_MAX) throw new ArchiveBusyError(this.owner);
     const r = st.accept(item, limits);
@@ -162,6 +163,7 @@ export class FileOwner {
     st.pendingBytes += r.size;
     const id = new Promise<string>((resolve, reject) => this.queue.push({ buf, seq: r.seq, when: r.when, with: r.with, size: r.size, resolve, reject }));
     this.kick();
+    queued?.();
     return id;
   }
 

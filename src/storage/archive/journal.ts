@@ -92,6 +92,8 @@ export class Journal {
   private checkpointing: Promise<void> | undefined;
   /** Checkpoints started because the journal passed `maxBytes`. */
   checkpoints = 0;
+  /** Durable writes made, and the owners' batches of records they carried (how well group commit batches). */
+  readonly written = { writes: 0, entries: 0 };
 
   constructor(
     readonly storeDir: string,
@@ -161,6 +163,8 @@ export class Journal {
         continue;
       }
       this.size = start + bytes;
+      this.written.writes++;
+      this.written.entries += batch.length;
       // Keep no record bytes: only the owners, whose records a checkpoint must see written.
       for (const x of batch) {
         this.writtenOwners.add(x.owner);

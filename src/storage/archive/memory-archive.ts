@@ -30,7 +30,7 @@ export function memoryArchive(table: MemoryArchiveTable, limits: ArchiveLimits |
     return before - ix.length;
   };
   const store: ArchiveStore = {
-    append: async (owner, item) => {
+    append: async (owner, item, queued) => {
       if (closed()) throw new StorageClosedError();
       checkOwner(owner);
       let o = table.get(owner);
@@ -40,6 +40,7 @@ export function memoryArchive(table: MemoryArchiveTable, limits: ArchiveLimits |
       if (fresh) table.set(owner, o);
       o.payloads.set(r.seq, copy(r.payload));
       o.state.index.push(r.seq, r.when, r.with, r.size, 0);
+      queued?.();
       return o.state.codec.encode(r.seq);
     },
     query: async (owner, q = {}) => {

@@ -81,7 +81,7 @@ export class SqlArchives {
       forget(owners);
     };
 
-    const append: ArchiveStore['append'] = (owner, item) =>
+    const append: ArchiveStore['append'] = (owner, item, queued) =>
       write(async () => {
         if (owner === '') throw new Error('empty owner name');
         const withJid = item.with ?? '';
@@ -111,7 +111,10 @@ export class SqlArchives {
             throw e;
           }
           const seq = r.rows[0]?.seq;
-          if (seq !== undefined) return codec.encode(seq);
+          if (seq !== undefined) {
+            queued?.(); // the sequence number is taken in the statement: its place is fixed (and durable)
+            return codec.encode(seq);
+          }
           // Refused: a quota, or the owner's archive was deleted meanwhile (then start a new one).
           const o = await db().query<{ items: number; bytes: number }>('SELECT items, bytes FROM clove_archive_owner WHERE host = $1 AND store = $2 AND owner = $3', who(owner));
           const row = o.rows[0];
