@@ -19,11 +19,13 @@
 // The window: another process renames a new file into place; the kernel queues the event; the
 // event loop reads it at its next poll. A read served between the rename and that poll returns
 // the old text. That is the same guarantee as the stat path gave (its stat, then read, can
-// straddle a rename as well): a change is seen by every read that starts after the event loop
-// has taken in the change's event, i.e. within one turn of the loop; nothing that started later
-// sees old data. What must never happen is caching old text for good: a read that was in
-// flight when an event for its file (or a reset of its directory) came in is not cached, since
-// the text it got may predate the change (see `Read`).
+// straddle a rename as well): a change is seen by every read that starts after the event loop has
+// taken in the change's event, i.e. within one turn of the loop. In practice a client cannot even
+// tell: the kernel queues the event during the rename itself, before anything that could tell us
+// about the change (the command's exit, a login sent after it) reaches our sockets, and epoll
+// hands libuv ready descriptors in the order they became ready. What must never happen is caching
+// old text for good: a read that was in flight when an event for its file (or a reset of its
+// directory) came in is not cached, since the text it got may predate the change (see `Read`).
 //
 // Lost events: libuv drops inotify's queue overflow (IN_Q_OVERFLOW) without telling, and events
 // can be lost where inotify does not see other writers (network file systems). So a watched
@@ -31,6 +33,7 @@
 // staleness, a hot file one read per TRUST_MS.
 
 import { watch, type FSWatcher } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ByteLru } from './byte-lru.js';
@@ -43,7 +46,7 @@ const READ_CACHE_ENTRY_MAX = 64 * 1024;
 export const ABSENT_CACHE_BYTES = 1024 * 1024;
 /** Store directories watched at once (hosts × stores); reads in more directories use the stat path. */
 export const WATCHED_DIRS_MAX = 512;
-/** A watched entry is read again after this long (ms): bounds the staleness a lost event could cause. */
+/** A watched entry is read again after this long (ms, monotonic clock): bounds the staleness a lost event could cause. */
 export const TRUST_MS = 60_000;
 /** A directory that could not be watched is tried again after this long (ms). */
 const WATCH_RETRY_MS = 1_000;
@@ -89,7 +92,7 @@ export class FileReadCache {
 
   /** The file's text, or null when it does not exist. */
   async read(file: string): Promise<string | null> {
-    const now = Date.now();
+    const now = performance.now();
     const p = this.present.get(file);
     if (p && trusted(p, now)) return p.text;
     if (!p) {
@@ -150,7 +153,7 @@ export class FileReadCache {
       if (reads.size === 0) this.inflight.delete(file);
     }
     if (r.stale || w.gen !== gen || !w.watcher) return text;
-    const until = Date.now() + TRUST_MS;
+    const until = performance.now() + TRUST_MS;
     if (text === null) {
       this.present.delete(file);
       this.absent.set(file, { watch: w, gen, until }, file.length);
@@ -209,7 +212,7 @@ export class FileReadCache {
       // One inotify_add_watch per directory and process (not per read); it does no disk I/O for
       // a directory just looked up, so it stays off the threadpool like fs.watch must.
       ws.watcher = watch(dir, { persistent: false }, (_event, name) => this.changed(ws, name));
-      ws.watcher.on('error', () => this.reset(ws, Date.now() + WATCH_RETRY_MS));
+      ws.watcher.on('error', () => this.reset(ws, performance.now() + WATCH_RETRY_MS));
       return ws;
     } catch (e) {
       // ENOENT: not created yet; ENOSPC: inotify's watch limit; others alike: the stat path.
