@@ -126,7 +126,7 @@ export class FileReadCache {
     this.absent.clear();
   }
 
-  /** Number of open watchers (for tests and metrics). */
+  /** Number of open watchers. */
   get watchers(): number {
     let n = 0;
     for (const w of this.dirs.values()) if (w.watcher) n++;
@@ -209,8 +209,8 @@ export class FileReadCache {
     }
     const ws = w;
     try {
-      // One inotify_add_watch per directory and process (not per read); it does no disk I/O for
-      // a directory just looked up, so it stays off the threadpool like fs.watch must.
+      // fs.watch is synchronous (Node has no other form): one inotify_add_watch per directory
+      // and process, not per read, on a path the reads keep in the kernel's dentry cache.
       ws.watcher = watch(dir, { persistent: false }, (_event, name) => this.changed(ws, name));
       ws.watcher.on('error', () => this.reset(ws, performance.now() + WATCH_RETRY_MS));
       return ws;

@@ -29,7 +29,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 });
 
 const { createFileBackend } = await import('../../../src/storage/file.js');
-const { FileReadCache } = await import('../../../src/storage/file-read-cache.js');
+const { FileReadCache, WATCHED_DIRS_MAX } = await import('../../../src/storage/file-read-cache.js');
 
 type Rec = { v: string };
 let dir = '';
@@ -169,6 +169,28 @@ describe('read cache', () => {
     await poll();
     watched = await watchedInodes();
     for (const ino of inodes) expect(watched.has(ino)).toBe(false);
+  });
+
+  it('watches at most WATCHED_DIRS_MAX directories; reads in others are checked with a stat and stay correct', async () => {
+    const { mkdir, writeFile, rename } = await import('node:fs/promises');
+    const c = new FileReadCache();
+    const files: string[] = [];
+    for (let i = 0; i <= WATCHED_DIRS_MAX; i++) {
+      const d = path.join(dir, `s${i}`);
+      await mkdir(d);
+      files.push(path.join(d, 'u.json'));
+      await writeFile(files[i]!, `${i}`);
+    }
+    for (const f of files) await c.read(f);
+    expect(c.watchers).toBe(WATCHED_DIRS_MAX);
+    const last = files[WATCHED_DIRS_MAX]!;
+    expect(await callsDuring(() => c.read(last))).toBeGreaterThan(0); // one stat a read
+    expect(await callsDuring(() => c.read(files[0]!))).toBe(0);
+    await writeFile(`${last}.tmp`, '"changed"');
+    await rename(`${last}.tmp`, last);
+    expect(await c.read(last)).toBe('"changed"');
+    c.close();
+    expect(c.watchers).toBe(0);
   });
 
   it('does not cache a read that was in flight when its file changed', async () => {
