@@ -10,11 +10,14 @@
 // moved: its watch is gone) or a watcher error drops every entry of the directory, and its next
 // read sets the watch up again. The server's own writes drop their entry directly (forget()).
 //
-// Where no watch can be had (too many directories, inotify's limit reached (ENOSPC), a directory
-// that does not exist yet) the entries are checked as before: one stat per read against the
-// file's inode, mtime and size, which every rename changes; files that do not exist are not
-// cached there. A missing directory is tried again at most once a second (and at once after
-// this process created it), so a directory another process creates later is watched too.
+// A store directory that does not exist yet (no user has a roster) is watched through its nearest
+// existing parent (the host's directory, or data_path): files in it are known missing until an
+// entry appears there, and then the directory itself is watched.
+//
+// Where no watch can be had (too many directories, inotify's limit reached (ENOSPC), no parent
+// either) the entries are checked as before: one stat per read against the file's inode, mtime
+// and size, which every rename changes; files that do not exist are not cached there. The watch
+// is tried again later (a second; a minute after ENOSPC).
 //
 // The window: another process renames a new file into place; the kernel queues the event; the
 // event loop reads it at its next poll. A read served between the rename and that poll returns
@@ -50,6 +53,8 @@ export const WATCHED_DIRS_MAX = 512;
 export const TRUST_MS = 60_000;
 /** A directory that could not be watched is tried again after this long (ms). */
 const WATCH_RETRY_MS = 1_000;
+/** Parents of a store directory not created yet that may be watched instead: its host's directory, then data_path. */
+const MISSING_DIR_LEVELS = 2;
 
 /** A store directory's watch; `gen` moves on every reset, so entries cached before it are no longer trusted. */
 interface DirWatch {
@@ -207,18 +212,54 @@ export class FileReadCache {
       w = { dir, watcher: undefined, gen: 0, retryAt: 0 };
       this.dirs.set(dir, w);
     }
-    const ws = w;
     try {
-      // fs.watch is synchronous (Node has no other form): one inotify_add_watch per directory
-      // and process, not per read, on a path the reads keep in the kernel's dentry cache.
-      ws.watcher = watch(dir, { persistent: false }, (_event, name) => this.changed(ws, name));
-      ws.watcher.on('error', () => this.reset(ws, performance.now() + WATCH_RETRY_MS));
-      return ws;
-    } catch (e) {
-      // ENOENT: not created yet; ENOSPC: inotify's watch limit; others alike: the stat path.
-      ws.retryAt = now + (isCode(e, 'ENOENT', 'ENOTDIR') ? WATCH_RETRY_MS : TRUST_MS);
+      w.watcher = this.startWatch(w);
+    } catch {
+      // ENOSPC: inotify's watch limit; others alike: the stat path for a while.
+      w.retryAt = now + TRUST_MS;
       return undefined;
     }
+    if (w.watcher) return w;
+    w.retryAt = now + WATCH_RETRY_MS; // neither it nor its parents exist (yet)
+    return undefined;
+  }
+
+  /**
+   * A watcher on the directory or, while it does not exist, on its nearest existing parent (at
+   * most MISSING_DIR_LEVELS up): a directory not created yet holds no files, so files known
+   * missing stay missing until an entry appears in that parent, and any event there resets
+   * the watch (the next read watches the directory itself if it exists by then). After a parent's
+   * watch starts, the levels below it are tried again: one made in between (whose creation that
+   * watch did not see) is watched instead. fs.watch is synchronous (Node has no other form): this
+   * runs once per directory and reset, not per read.
+   */
+  private startWatch(w: DirWatch): FSWatcher | undefined {
+    let best: { watcher: FSWatcher; target: string } | undefined;
+    for (;;) {
+      const found = this.nearestWatchable(w, best?.target);
+      if (!found) return best?.watcher;
+      best?.watcher.close();
+      best = found;
+      if (found.target === w.dir) return found.watcher;
+    }
+  }
+
+  /** A watcher on the first of `w.dir` and its parents that exists, stopping before `stop`. */
+  private nearestWatchable(w: DirWatch, stop: string | undefined): { watcher: FSWatcher; target: string } | undefined {
+    let target = w.dir;
+    for (let up = 0; up <= MISSING_DIR_LEVELS && target !== stop; up++, target = path.dirname(target)) {
+      const own = target === w.dir;
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(target, { persistent: false }, (_event, name) => (own ? this.changed(w, name) : this.reset(w, 0)));
+      } catch (e) {
+        if (isCode(e, 'ENOENT', 'ENOTDIR')) continue;
+        throw e;
+      }
+      watcher.on('error', () => this.reset(w, performance.now() + WATCH_RETRY_MS));
+      return { watcher, target };
+    }
+    return undefined;
   }
 
   private changed(w: DirWatch, name: string | null): void {

@@ -83,11 +83,12 @@ describe('read cache', () => {
     await b.close();
   });
 
-  it('keeps checking with a stat where the directory cannot be watched (it does not exist)', async () => {
-    const b = createFileBackend(dir);
-    const kv = b.keyval<Rec>('h', 'roster');
-    for (let i = 0; i < 3; i++) expect(await callsDuring(async () => expect(await kv.get('nobody')).toBeUndefined())).toBeGreaterThan(0);
-    await b.close();
+  it('keeps checking with a stat where nothing can be watched (neither the directory nor its near parents exist)', async () => {
+    const c = new FileReadCache();
+    const file = path.join(dir, 'a', 'b', 'c', 'd', 'u.json');
+    for (let i = 0; i < 3; i++) expect(await callsDuring(async () => expect(await c.read(file)).toBeNull())).toBeGreaterThan(0);
+    expect(c.watchers).toBe(0);
+    c.close();
   });
 
   it('sees what another backend on the same directory changed: a changed, a new and a deleted file', async () => {
@@ -114,18 +115,19 @@ describe('read cache', () => {
     await Promise.all([ours.close(), theirs.close()]);
   });
 
-  it('sees files in a directory that did not exist at the first read, before and after it is watched', async () => {
+  it('sees files in a directory that did not exist at the first read (watched through its parent until made)', async () => {
     const ours = createFileBackend(dir);
     const theirs = createFileBackend(dir);
     const kv = ours.keyval<Rec>('h', 'roster');
     const other = theirs.keyval<Rec>('h', 'roster');
-    expect(await kv.get('alice')).toBeUndefined(); // no directory yet: nothing to watch
+    await theirs.keyval<Rec>('h', 'accounts').set('alice', { v: 'account' }); // the host's directory exists
+    expect(await kv.get('alice')).toBeUndefined(); // no h/roster yet: h is watched instead
+    expect(await callsDuring(async () => expect(await kv.get('alice')).toBeUndefined())).toBe(0);
     await other.set('alice', { v: 'first' }); // creates h/roster
     await poll();
     expect(await kv.get('alice')).toEqual({ v: 'first' });
-    // Once the directory is watched (tried again at most once a second), a missing file is
-    // cached as missing, and its creation by the other backend is still seen.
-    await new Promise((r) => setTimeout(r, 1_100));
+    // Now h/roster itself is watched: a missing file is cached as missing, and its creation by
+    // the other backend is still seen.
     expect(await kv.get('bob')).toBeUndefined();
     expect(await callsDuring(async () => expect(await kv.get('bob')).toBeUndefined())).toBe(0);
     expect((await watchedInodes()).has((await stat(path.join(dir, 'h', 'roster'))).ino)).toBe(true);
