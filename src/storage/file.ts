@@ -9,7 +9,7 @@
 // whose byte bound over the backend they share with the map logs).
 
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { checkStoreName, StorageClosedError, type ArchiveLimits, type ArchiveStore, type JournalWrites, type KeyValStore, type MapListing, type MapStore, type StorageBackend } from './store.js';
 import { FileArchives, type ArchiveCacheOptions } from './archive/file-archive.js';
@@ -17,6 +17,7 @@ import { decodeName, isHashedName, longNameOf, storedName, unwrapValue, wrapValu
 import { isCode, makeDirDurable, syncDir } from './fs-sync.js';
 import { FileMaps } from './file-map.js';
 import { ChangeQueue, ChangeQueues, type QueueLimits } from './change-queue.js';
+import { FileReadCache } from './file-read-cache.js';
 
 export { decodeName, encodeName } from './file-names.js';
 
@@ -29,9 +30,6 @@ const RESERVED = EXT.length + 1 + 16 + TMP_EXT.length;
 /** Temp files older than this are debris from a crash; younger ones may be another process's write in flight. */
 export const STALE_TMP_MS = 60_000;
 const CLEANUP_INTERVAL_MS = 60_000;
-/** Text kept by the read cache in all (characters), and the largest file it keeps. */
-const READ_CACHE_BYTES = 8 * 1024 * 1024;
-const READ_CACHE_ENTRY_MAX = 64 * 1024;
 
 /** Write-ahead state of one file: its values not yet durable (serialised JSON, null = deleted), newest last. */
 interface FileState {
@@ -42,14 +40,8 @@ interface FileState {
 
 class FileBackend implements StorageBackend, MapListing {
   private readonly files = new Map<string, FileState>();
-  /**
-   * Recently read files as text, keyed by path and checked against the file's identity (inode,
-   * mtime, size) at every read: one stat instead of open/fstat/read/close. Every write replaces
-   * the file by rename (a new inode), ours and other processes' (`clove passwd`), so a changed
-   * file never matches. Bounded by READ_CACHE_BYTES, least recently used first out.
-   */
-  private readonly readCache = new Map<string, { ino: number; mtimeMs: number; size: number; text: string }>();
-  private readCacheBytes = 0;
+  /** Recently read files, and files known not to exist, valid while their directory is watched (./file-read-cache.ts). */
+  private readonly readCache = new FileReadCache();
   private readonly dirs = new Map<string, Promise<void>>();
   private readonly lastCleanup = new Map<string, number>();
   private readonly cleanups = new Set<Promise<void>>();
@@ -126,6 +118,7 @@ class FileBackend implements StorageBackend, MapListing {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.readCache.close();
     await this.archives.close();
     await this.queues.idle();
     while (this.cleanups.size > 0) await Promise.allSettled([...this.cleanups]);
@@ -144,53 +137,14 @@ class FileBackend implements StorageBackend, MapListing {
   }
 
   /** The newest value written or queued, as JSON text; null when there is none. */
-  private async read(file: string): Promise<string | null> {
+  private read(file: string): Promise<string | null> {
     const st = this.files.get(file);
-    if (st) return st.values.latest() ?? null;
-    let info;
-    try {
-      info = await stat(file);
-    } catch (e) {
-      if (isCode(e, 'ENOENT', 'ENOTDIR')) {
-        this.forget(file);
-        return null;
-      }
-      throw e;
-    }
-    const cached = this.readCache.get(file);
-    if (cached && cached.ino === info.ino && cached.mtimeMs === info.mtimeMs && cached.size === info.size) {
-      this.readCache.delete(file); // most recently used goes last
-      this.readCache.set(file, cached);
-      return cached.text;
-    }
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (e) {
-      this.forget(file);
-      if (isCode(e, 'ENOENT', 'ENOTDIR')) return null;
-      throw e;
-    }
-    // Replaced between the stat and the read? Then the text is newer than `info`, and the next
-    // read's stat (a new inode) misses and reads again: never an old text for a new file.
-    this.forget(file);
-    if (text.length <= READ_CACHE_ENTRY_MAX) {
-      this.readCache.set(file, { ino: info.ino, mtimeMs: info.mtimeMs, size: info.size, text });
-      this.readCacheBytes += text.length;
-      for (const [k, v] of this.readCache) {
-        if (this.readCacheBytes <= READ_CACHE_BYTES) break;
-        this.readCache.delete(k);
-        this.readCacheBytes -= v.text.length;
-      }
-    }
-    return text;
+    if (st) return Promise.resolve(st.values.latest() ?? null);
+    return this.readCache.read(file);
   }
 
   private forget(file: string): void {
-    const c = this.readCache.get(file);
-    if (!c) return;
-    this.readCache.delete(file);
-    this.readCacheBytes -= c.text.length;
+    this.readCache.forget(file);
   }
 
   /**
@@ -258,7 +212,7 @@ class FileBackend implements StorageBackend, MapListing {
     let p = this.dirs.get(dir);
     if (!p) {
       p = makeDirDurable(dir);
-      p.catch(() => this.dirs.delete(dir));
+      p.then(() => this.readCache.dirCreated(dir), () => this.dirs.delete(dir));
       this.dirs.set(dir, p);
     }
     return p;

@@ -1,7 +1,7 @@
 // Invitations as stored: a record per invitation in the host's `invite_token` keyval store,
 // keyed by the token's public half. Shared by the server (module invites) and `clove invite`
-// (src/cli/invite.ts), which writes to the same files; the file backend's read cache checks the
-// file's inode, size and time, so the server sees what the command wrote.
+// (src/cli/invite.ts), which writes to the same files; the file backend's read cache watches the
+// store directory (or checks the file's inode, size and time), so the server sees what the command wrote.
 // References: XEP-0401 (easy user onboarding), XEP-0379 (pre-authenticated roster
 // subscription), XEP-0445 (pre-authenticated in-band registration).
 //
