@@ -11,8 +11,9 @@
 // read sets the watch up again. The server's own writes drop their entry directly (forget()).
 //
 // A store directory that does not exist yet (no user has a roster) is watched through its nearest
-// existing parent (the host's directory, or data_path): files in it are known missing until an
-// entry appears there, and then the directory itself is watched.
+// existing parent (the host's directory, or data_path): every file in it is known missing, on its
+// first read too (a login storm of 2,000 users reads 2,000 different rosters), until an entry
+// appears there or this process creates it, and then the directory itself is watched.
 //
 // Where no watch can be had (too many directories, inotify's limit reached (ENOSPC), no parent
 // either) the entries are checked as before: one stat per read against the file's inode, mtime
@@ -62,6 +63,8 @@ interface DirWatch {
   watcher: FSWatcher | undefined;
   gen: number;
   retryAt: number;
+  /** Until when (monotonic ms) the directory is known not to exist: its watcher is on a parent. 0 when it is on the directory itself. */
+  missingUntil: number;
 }
 
 /** A cached file: trusted without a syscall while `watch` is alive at `gen` and before `until`; else checked by stat. */
@@ -105,6 +108,7 @@ export class FileReadCache {
       if (a && trusted(a, now)) return null;
     }
     const w = this.watchDir(path.dirname(file), now);
+    if (w && now < w.missingUntil) return null; // no directory, no file
     return w ? this.readWatched(file, w) : this.readChecked(file, p);
   }
 
@@ -119,7 +123,8 @@ export class FileReadCache {
   /** This process created the directory: watch it at its next read. */
   dirCreated(dir: string): void {
     const w = this.dirs.get(dir);
-    if (w && !w.watcher) w.retryAt = 0;
+    if (w?.watcher && w.missingUntil > 0) this.reset(w, 0); // its parent's event may come later: stop trusting it now
+    else if (w && !w.watcher) w.retryAt = 0;
   }
 
   /** Close every watcher; later reads use the stat path. */
@@ -205,15 +210,19 @@ export class FileReadCache {
   /** The directory's live watch, setting it up when it has none (and may try now); undefined: use the stat path. */
   private watchDir(dir: string, now: number): DirWatch | undefined {
     let w = this.dirs.get(dir);
+    // Known missing for TRUST_MS at most (a lost event): then look again.
+    if (w?.watcher && w.missingUntil > 0 && now >= w.missingUntil) this.reset(w, 0);
     if (w?.watcher) return w;
     if (this.closed || (w && now < w.retryAt)) return undefined;
     if (!w) {
       if (this.dirs.size >= WATCHED_DIRS_MAX) return undefined;
-      w = { dir, watcher: undefined, gen: 0, retryAt: 0 };
+      w = { dir, watcher: undefined, gen: 0, retryAt: 0, missingUntil: 0 };
       this.dirs.set(dir, w);
     }
     try {
-      w.watcher = this.startWatch(w);
+      const found = this.startWatch(w);
+      w.watcher = found?.watcher;
+      w.missingUntil = found && found.target !== dir ? now + TRUST_MS : 0;
     } catch {
       // ENOSPC: inotify's watch limit; others alike: the stat path for a while.
       w.retryAt = now + TRUST_MS;
@@ -233,14 +242,14 @@ export class FileReadCache {
    * watch did not see) is watched instead. fs.watch is synchronous (Node has no other form): this
    * runs once per directory and reset, not per read.
    */
-  private startWatch(w: DirWatch): FSWatcher | undefined {
+  private startWatch(w: DirWatch): { watcher: FSWatcher; target: string } | undefined {
     let best: { watcher: FSWatcher; target: string } | undefined;
     for (;;) {
       const found = this.nearestWatchable(w, best?.target);
-      if (!found) return best?.watcher;
+      if (!found) return best;
       best?.watcher.close();
       best = found;
-      if (found.target === w.dir) return found.watcher;
+      if (found.target === w.dir) return found;
     }
   }
 
@@ -275,6 +284,7 @@ export class FileReadCache {
     w.watcher?.close();
     w.watcher = undefined;
     w.gen++;
+    w.missingUntil = 0;
     w.retryAt = retryAt; // reads in flight see the new `gen` and do not cache
   }
 }

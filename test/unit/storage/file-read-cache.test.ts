@@ -139,6 +139,29 @@ describe('read cache', () => {
     await Promise.all([ours.close(), theirs.close()]);
   });
 
+  it('answers the first read of any file in a store directory not made yet without a file system call, and sees the directory made by this backend or another', async () => {
+    const ours = createFileBackend(dir);
+    const theirs = createFileBackend(dir);
+    const kv = ours.keyval<Rec>('h', 'roster');
+    await ours.keyval<Rec>('h', 'accounts').set('alice', { v: 'account' }); // the host's directory exists
+    expect(await kv.get('u0')).toBeUndefined(); // h/roster is missing: h is watched instead
+    // A login storm reads a different user's roster each time: none of them costs a syscall.
+    expect(await callsDuring(async () => {
+      for (let i = 1; i <= 50; i++) expect(await kv.get(`u${i}`)).toBeUndefined();
+    })).toBe(0);
+    // This backend makes the directory: its own value is seen at once, with no event awaited.
+    await kv.set('u1', { v: 'ours' });
+    expect(await kv.get('u1')).toEqual({ v: 'ours' });
+    // Another backend makes a directory this one knows missing: seen once its event is in.
+    const prefs = ours.keyval<Rec>('h', 'prefs');
+    expect(await prefs.get('u2')).toBeUndefined();
+    expect(await callsDuring(async () => expect(await prefs.get('u3')).toBeUndefined())).toBe(0);
+    await theirs.keyval<Rec>('h', 'prefs').set('u3', { v: 'theirs' });
+    await poll();
+    expect(await prefs.get('u3')).toEqual({ v: 'theirs' });
+    await Promise.all([ours.close(), theirs.close()]);
+  });
+
   it('sees a store directory removed and made again by someone else', async () => {
     const ours = createFileBackend(dir);
     const kv = ours.keyval<Rec>('h', 'accounts');
