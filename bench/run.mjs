@@ -87,7 +87,41 @@ function checkQuiet(label, phase, m) {
 
 const { tmpRoot, removeTmp } = cli.benchTmpDir('bench', 'clove-bench-', opt['keep-tmp']);
 
-async function benchServer(server, shared) {
+/**
+ * Turns shared by the servers of one run: each server's preparation and each of its timed runs
+ * is one turn, and turns go round the servers in order (Prosody, Clove, Prosody, …), so a
+ * minute of noise on the machine (its speed drifts by ±25% over minutes) hits both servers'
+ * runs of a phase alike instead of one server's. A server that stops (done or failed) leaves
+ * the round.
+ */
+function turnstile(n) {
+  let current = 0;
+  const done = new Array(n).fill(false);
+  const waiting = new Map();
+  const advance = () => {
+    if (done.every(Boolean)) return;
+    do current = (current + 1) % n;
+    while (done[current]);
+    waiting.get(current)?.();
+  };
+  return {
+    async run(i, fn) {
+      while (current !== i) await new Promise((resolve) => waiting.set(i, resolve));
+      waiting.delete(i);
+      try {
+        return await fn();
+      } finally {
+        advance();
+      }
+    },
+    finish(i) {
+      done[i] = true;
+      if (current === i) advance();
+    },
+  };
+}
+
+async function benchServer(server, shared, turn) {
   const { r, dir, port } = await cli.serverSlot(server, tmpRoot, say);
   if (r.skipped) return r;
   let prepared = null;
@@ -145,7 +179,7 @@ async function benchServer(server, shared) {
   const repeated = async (once) => {
     const runs = [];
     for (let i = 0; i < cfg.repeat; i++) {
-      runs.push(await once());
+      runs.push(await turn(once));
       if (cfg.repeat > 1) say(`${server.label}:   run ${i + 1}/${cfg.repeat}: ${fmt(runs[i].perSecond)}/s`);
     }
     const med = [...runs].sort((a, b) => a.perSecond - b.perSecond)[(runs.length - 1) >> 1];
@@ -155,11 +189,11 @@ async function benchServer(server, shared) {
 
   try {
     say(`${server.label}: preparing config and ${shared.users.length} accounts…`);
-    prepared = await cli.prepareServer(server, { dir, port, domain: DOMAIN, shared, prosodyExtra: opt['prosody-extra'] ?? [] });
+    prepared = await turn(() => cli.prepareServer(server, { dir, port, domain: DOMAIN, shared, prosodyExtra: opt['prosody-extra'] ?? [] }));
     r.accounts = prepared.accountsNote;
     say(`${server.label}: ${prepared.accountsNote}`);
 
-    if (phases.has('memory')) r.memory = await withServer('memory', async (target) => {
+    if (phases.has('memory')) r.memory = await turn(() => withServer('memory', async (target) => {
       say(`${server.label}: memory — ${cfg.idleSessions} idle sessions${cfg.presence ? '' : ' (no initial presence)'}…`);
       return memoryPhase(target, shared.users, {
         sessions: cfg.idleSessions,
@@ -168,7 +202,7 @@ async function benchServer(server, shared) {
         maxSeconds: cfg.idleMaxSeconds,
         presence: cfg.presence,
       });
-    });
+    }));
     if (r.memory) say(
       `${server.label}:   ${r.memory.stillOpen} sessions, RSS ${fmt(r.memory.rssBeforeKiB)} → ${fmt(r.memory.rssAfterKiB)} KiB` +
         ` = ${fmt(r.memory.kibPerSession, 1)} KiB/session`,
@@ -279,7 +313,12 @@ async function main() {
 
   const servers = { prosody, clove: makeClove(REPO) };
   const results = [];
-  for (const name of wanted) results.push(await benchServer(servers[name], shared));
+  const turns = turnstile(wanted.length);
+  results.push(
+    ...(await Promise.all(
+      wanted.map((name, i) => benchServer(servers[name], shared, (fn) => turns.run(i, fn)).finally(() => turns.finish(i))),
+    )),
+  );
 
   cli.printAndWriteResults(opt, {
     table: textTable(buildTable(results)),

@@ -34,7 +34,7 @@ export function writeResults(file, { results, mach, shared, started, cfg, quick,
   lines.push(
     `- Settings: logins ${cfg.logins} @ ${cfg.loginConcurrency} concurrent; messages ${cfg.msgClients} clients (pairs), ` +
       `window ${cfg.window}, ${cfg.msgWarmupSeconds} s warm-up + ${cfg.msgSeconds} s measured; idle sessions ${cfg.idleSessions} (${cfg.presence ? 'each sends initial presence' : 'no initial presence'}); ` +
-        `each timed phase on a fresh server, ${cfg.repeat === 1 ? 'once' : `${cfg.repeat} times (median reported)`}` +
+        `each timed phase on a fresh server, ${cfg.repeat === 1 ? 'once' : `${cfg.repeat} times (median reported)`}, the servers taking turns run by run` +
         `${cfg.phases.length < 4 ? `; phases run: ${cfg.phases.join(', ')}` : ''}.`,
   );
   for (const r of results) {
