@@ -6,32 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { match, Wire } from '../helpers/wire.js';
 import { NS_SID } from '../helpers/mam.js';
-import { createMemoryBackend } from '../../src/storage/memory.js';
-import type { ArchiveStore, StorageBackend } from '../../src/storage/store.js';
+import { GatedArchive } from '../helpers/gated-archive.js';
 
 const PASS = 'mam-ack-pass';
 const NS_SM = 'urn:xmpp:sm:3';
 let ts: TestServer;
-let open!: () => void;
-let gate: Promise<void> = Promise.resolve();
-let appended = 0;
-
-/** The memory backend, with archive appends held until the gate opens. */
-function gatedBackend(): StorageBackend {
-  const inner = createMemoryBackend();
-  return {
-    keyval: (h, s) => inner.keyval(h, s),
-    map: (h, s) => inner.map(h, s),
-    close: () => inner.close(),
-    archive(h, s, limits): ArchiveStore {
-      const a = inner.archive(h, s, limits);
-      return { ...a, append: async (owner, item) => { await gate; appended++; return a.append(owner, item); } };
-    },
-  };
-}
+const archive = new GatedArchive('before-queue');
 
 beforeAll(async () => {
-  ts = await startTestServer({ storage: gatedBackend() });
+  ts = await startTestServer({ storage: archive.backend() });
   for (const u of ['alice', 'bob']) await ts.addUser(u, PASS);
 });
 afterAll(async () => { await ts?.stop(); });
@@ -45,16 +28,16 @@ describe('acknowledged means archived', () => {
       await bob.waitFor(match('presence', { from: bob.jid }));
       alice.send(`<enable xmlns='${NS_SM}'/>`);
       await alice.waitFor(match('enabled'));
-      gate = new Promise((resolve) => { open = resolve; });
+      archive.hold();
       alice.send(`<message to='bob@localhost' type='chat'><body>held</body></message><r xmlns='${NS_SM}'/>`);
       // Nothing may wait for the <a/> yet: a waiter would take it from the inbox, out of sight
       // of expectNothing.
       await alice.expectNothing((el) => el.name === 'a', 300);
       await bob.expectNothing((el) => el.name === 'message', 10);
-      expect(appended).toBe(0);
-      open();
+      expect(archive.appends).toBe(0);
+      archive.open();
       expect((await alice.waitFor((el) => el.name === 'a' && el.xmlns === NS_SM)).attrs.h).toBe('1');
-      expect(appended).toBe(2); // the sender's and the recipient's archive
+      expect(archive.appends).toBe(2); // the sender's and the recipient's archive
       const m = await bob.waitFor((el) => el.name === 'message');
       expect(m.getChild('stanza-id', NS_SID)?.attrs.by).toBe('bob@localhost');
     } finally {

@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { match, Wire, type El } from '../helpers/wire.js';
 import { mamAll, NS_SID, stanzaIdBy } from '../helpers/mam.js';
-import { createMemoryBackend } from '../../src/storage/memory.js';
-import type { ArchiveStore, StorageBackend } from '../../src/storage/store.js';
+import { GatedArchive } from '../helpers/gated-archive.js';
 import { PIPELINE_MAX } from '../../src/stream/xml-stream.js';
 
 const PASS = 'mam-pipeline-pass';
@@ -36,6 +35,20 @@ async function available(w: Wire): Promise<void> {
   await w.waitFor(match('presence', { from: w.jid }));
 }
 
+/** `from` (resource `resource`) and `to` (available) logged in for `run`; both closed afterwards, after `finish`. */
+async function withPair(ts: TestServer, from: string, to: string, resource: string, run: (a: Wire, b: Wire) => Promise<void>, finish?: () => void): Promise<void> {
+  const a = await Wire.login({ port: ts.port, username: from, password: PASS, resource });
+  const b = await Wire.login({ port: ts.port, username: to, password: PASS, resource: to[0]! });
+  try {
+    await available(b);
+    await run(a, b);
+  } finally {
+    finish?.();
+    await a.close();
+    await b.close();
+  }
+}
+
 describe('pipelined archiving, file archive', () => {
   let ts: TestServer;
   beforeAll(async () => {
@@ -45,10 +58,7 @@ describe('pipelined archiving, file archive', () => {
   afterAll(async () => { await ts?.stop(); });
 
   it('a stream error in the middle of a burst closes the stream after the messages before it, which are archived and delivered; none after it', async () => {
-    const carol = await Wire.login({ port: ts.port, username: 'carol', password: PASS, resource: 'c' });
-    const dave = await Wire.login({ port: ts.port, username: 'dave', password: PASS, resource: 'd' });
-    try {
-      await available(dave);
+    await withPair(ts, 'carol', 'dave', 'c', async (carol, dave) => {
       let burst = '';
       for (let i = 0; i < 40; i++) burst += `<message to='dave@localhost' type='chat'><body>e${i}</body></message>`;
       burst += `<message from='mallory@localhost' to='dave@localhost' type='chat'><body>spoofed</body></message>`;
@@ -62,17 +72,11 @@ describe('pipelined archiving, file archive', () => {
       expect(got.map((el) => el.getChildText('body'))).toEqual(Array.from({ length: 40 }, (_, i) => `e${i}`));
       const archived = await mamAll(dave, {}, 100);
       expect(archived.map((it) => it.message.getChildText('body'))).toEqual(Array.from({ length: 40 }, (_, i) => `e${i}`));
-    } finally {
-      await carol.close();
-      await dave.close();
-    }
+    });
   }, 60_000);
 
   it('a burst keeps its order everywhere, shares journal writes, and <a/> counts only archived messages', async () => {
-    const alice = await Wire.login({ port: ts.port, username: 'alice', password: PASS, resource: 'a' });
-    const bob = await Wire.login({ port: ts.port, username: 'bob', password: PASS, resource: 'b' });
-    try {
-      await available(bob);
+    await withPair(ts, 'alice', 'bob', 'a', async (alice, bob) => {
       alice.send(`<enable xmlns='${NS_SM}'/>`);
       await alice.waitFor(match('enabled'));
       // Archivable messages, with every few a chat state (no body), a headline, an iq ping and a
@@ -116,79 +120,46 @@ describe('pipelined archiving, file archive', () => {
       // and now share them.
       expect(journal.writes).toBeGreaterThan(before.writes);
       expect((journal.writes - before.writes) / BURST).toBeLessThan(0.5);
-    } finally {
-      await alice.close();
-      await bob.close();
-    }
+    });
   }, 60_000);
 });
 
 describe('pipelined archiving, held durability', () => {
   let ts: TestServer;
-  let open!: () => void;
-  let gate: Promise<void> = Promise.resolve();
-  let appends = 0;
-
-  /** The memory backend, with archive appends queued at once but durable only once the gate opens. */
-  function gatedBackend(): StorageBackend {
-    const inner = createMemoryBackend();
-    return {
-      keyval: (h, s) => inner.keyval(h, s),
-      map: (h, s) => inner.map(h, s),
-      close: () => inner.close(),
-      archive(h, s, limits): ArchiveStore {
-        const a = inner.archive(h, s, limits);
-        return {
-          ...a,
-          append: (owner, item, queued) => {
-            appends++;
-            const id = a.append(owner, item, queued);
-            return gate.then(() => id);
-          },
-        };
-      },
-    };
-  }
+  const archive = new GatedArchive('before-durable');
 
   beforeAll(async () => {
-    ts = await startTestServer({ storage: gatedBackend() });
+    ts = await startTestServer({ storage: archive.backend() });
     for (const u of ['alice', 'bob']) await ts.addUser(u, PASS);
   });
   afterAll(async () => { await ts?.stop(); });
 
   it('later messages are appended while earlier ones wait (at most PIPELINE_MAX), and nothing is delivered or acknowledged early', async () => {
-    const alice = await Wire.login({ port: ts.port, username: 'alice', password: PASS, resource: 'a' });
-    const bob = await Wire.login({ port: ts.port, username: 'bob', password: PASS, resource: 'b' });
-    try {
-      await available(bob);
+    await withPair(ts, 'alice', 'bob', 'a', async (alice, bob) => {
       alice.send(`<enable xmlns='${NS_SM}'/>`);
       await alice.waitFor(match('enabled'));
-      gate = new Promise((resolve) => { open = resolve; });
-      appends = 0;
+      archive.hold();
+      archive.appends = 0;
       const n = PIPELINE_MAX + 8;
       let burst = '';
       for (let i = 0; i < n; i++) burst += `<message to='bob@localhost' type='chat'><body>g${i}</body></message>`;
       alice.send(burst + `<r xmlns='${NS_SM}'/>`);
       const ack = early(alice.waitFor((el) => el.name === 'a' && el.xmlns === NS_SM, 20_000));
       // One stanza at a time would have stopped at the first message's two appends.
-      await expect.poll(() => appends, { timeout: 10_000 }).toBe(2 * PIPELINE_MAX);
+      await expect.poll(() => archive.appends, { timeout: 10_000 }).toBe(2 * PIPELINE_MAX);
       await delay(300);
-      expect(appends).toBe(2 * PIPELINE_MAX); // and no more while they are in flight
+      expect(archive.appends).toBe(2 * PIPELINE_MAX); // and no more while they are in flight
       expect(ack.arrived).toBe(false);
       await bob.expectNothing((el) => el.name === 'message', 10);
-      open();
+      archive.open();
       expect((await ack.el).attrs.h).toBe(String(n));
-      expect(appends).toBe(2 * n);
+      expect(archive.appends).toBe(2 * n);
       await bob.waitFor((el) => el.name === 'message' && el.getChildText('body') === `g${n - 1}`, 20_000);
       const got = bob.received.filter((el) => el.name === 'message' && el.getChildText('body')?.startsWith('g'));
       expect(got.map((el) => el.getChildText('body'))).toEqual(Array.from({ length: n }, (_, i) => `g${i}`));
       const archived = await mamAll(bob, {}, 100);
       expect(got.map((el) => stanzaIdBy(el, 'bob@localhost'))).toEqual(archived.map((it) => it.id));
-    } finally {
-      open?.();
-      await alice.close();
-      await bob.close();
-    }
+    }, () => archive.open());
   }, 60_000);
 
   it('a resumption after a lost connection answers <resumed h/> only once the messages in flight are archived, and they are all delivered in order', async () => {
@@ -199,13 +170,13 @@ describe('pipelined archiving, held durability', () => {
       await available(bob);
       alice.send(`<enable xmlns='${NS_SM}' resume='true'/>`);
       const id = (await alice.waitFor(match('enabled'))).attrs.id;
-      gate = new Promise((resolve) => { open = resolve; });
-      appends = 0;
+      archive.hold();
+      archive.appends = 0;
       const n = PIPELINE_MAX;
       let burst = '';
       for (let i = 0; i < n; i++) burst += `<message to='bob@localhost' type='chat'><body>s${i}</body></message>`;
       alice.send(burst);
-      await expect.poll(() => appends, { timeout: 10_000 }).toBe(2 * n);
+      await expect.poll(() => archive.appends, { timeout: 10_000 }).toBe(2 * n);
       alice.destroy(); // lost, not closed: the session hibernates with n messages in flight
       again = await Wire.login({ port: ts.port, username: 'alice', password: PASS, bind: false });
       again.send(`<resume xmlns='${NS_SM}' previd='${id}' h='0'/>`);
@@ -213,13 +184,13 @@ describe('pipelined archiving, held durability', () => {
       await delay(500);
       expect(resumed.arrived).toBe(false);
       await bob.expectNothing((el) => el.name === 'message', 10);
-      open();
+      archive.open();
       expect((await resumed.el).attrs.h).toBe(String(n));
       await bob.waitFor((el) => el.name === 'message' && el.getChildText('body') === `s${n - 1}`, 20_000);
       const got = bob.received.filter((el) => el.name === 'message' && el.getChildText('body')?.startsWith('s'));
       expect(got.map((el) => el.getChildText('body'))).toEqual(Array.from({ length: n }, (_, i) => `s${i}`));
     } finally {
-      open?.();
+      archive.open();
       await again?.close();
       await bob.close();
     }
