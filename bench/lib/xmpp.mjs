@@ -20,6 +20,18 @@ export function streamHeader(domain) {
   );
 }
 
+let sharedClientContext;
+/**
+ * One TLS client context for every connection of the generator: without it Node builds a new
+ * context (CA store, cipher lists) per connection, which made the generator, not the server,
+ * the limit of the SCRAM phase. Sessions are never resumed either way (no `session` option), so
+ * every login is still a full handshake.
+ */
+function clientContext() {
+  sharedClientContext ??= tls.createSecureContext({});
+  return sharedClientContext;
+}
+
 /** A failed step of a client session; `code` groups failures in the report. */
 export class ClientError extends Error {
   constructor(code, message) {
@@ -265,7 +277,7 @@ export class Conn {
       raw.removeAllListeners('close');
       raw.on('error', noop); // the TLS socket reports it
       this.buf = '';
-      const sock = tls.connect({ socket: raw, servername: this.domain, rejectUnauthorized: false });
+      const sock = tls.connect({ socket: raw, servername: this.domain, rejectUnauthorized: false, secureContext: clientContext() });
       sock.on('error', noop);
       this.sock = sock;
       const timer = setTimeout(() => {
