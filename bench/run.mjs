@@ -5,7 +5,7 @@
 //   node bench/run.mjs [--server prosody|clove|both] [--quick] [--out FILE] [--no-pin] [--keep-tmp]
 //                      [--logins N] [--login-concurrency N] [--msg-clients N] [--window N]
 //                      [--duration S] [--idle N] [--no-presence] [--phases memory,logins,scram,messages]
-//                      [--repeat N] [--wait-quiet S] [--prosody-extra 'LUA LINE']
+//                      [--repeat N] [--wait-quiet S] [--warmup N] [--prosody-extra 'LUA LINE']
 //
 // --no-presence: idle sessions send no initial presence; --phases: run only these phases.
 
@@ -31,6 +31,7 @@ const opt = cli.parseBenchArgs(import.meta.url, 8, {
   'msg-clients': { type: 'string' },
   idle: { type: 'string' },
   'no-presence': { type: 'boolean', default: false },
+  warmup: { type: 'string' },
   phases: { type: 'string' },
 });
 const PHASES = ['memory', 'logins', 'scram', 'messages'];
@@ -46,7 +47,8 @@ const int = (v, d) => cli.numberOption('bench', v, d, (n) => n > 0);
 
 const Q = opt.quick;
 const cfg = {
-  warmupLogins: Q ? 40 : 200,
+  // --warmup 0: measure a cold server, as an outside generator does (no untimed logins first).
+  warmupLogins: cli.numberOption('bench', opt.warmup, Q ? 40 : 200, (n) => Number.isInteger(n) && n >= 0),
   warmupConcurrency: Q ? 20 : 50,
   logins: int(opt.logins, Q ? 300 : 2000),
   loginConcurrency: int(opt['login-concurrency'], Q ? 50 : 100),

@@ -68,7 +68,10 @@ export async function sha1OnlyUsers(store: KeyValStore<AccountRecord>, persist: 
     });
   }
   lacking.sort();
-  const changed = stored === undefined ? candidates.length > 0 : lacking.length !== stored.length;
+  // A store without the list gets one even when it is empty: accounts created later keep it true,
+  // and the next start reads that one record instead of every account (a full scan competes with
+  // the first logins for the disk and the CPU).
+  const changed = stored === undefined || lacking.length !== stored.length;
   if (persist && changed) await writeSha1Only(store, lacking);
   return lacking;
 }

@@ -114,6 +114,7 @@ describe('accounts lacking SCRAM-SHA-256 keys', () => {
     const full = open(store);
     await full.create('done', 'pw');
     await store.set('old', { scram: { sha1: await sha1Of('o') } as AccountRecord['scram'], bcrypt: '', created: 0 });
+    await raw.set(SHA1_ONLY_KEY, undefined); // as an older Clove left it: no list at all
     const scanned = open(store);
     await scanned.ready;
     expect(scanned.sha1OnlyCount()).toBe(1);
@@ -123,6 +124,23 @@ describe('accounts lacking SCRAM-SHA-256 keys', () => {
     await checked.ready;
     expect(checked.sha1OnlyCount()).toBe(1);
     expect(await storedList(store)).toEqual(['old']);
+  });
+
+  it('an empty store gets an empty list at once, so the next start reads one record, not every account', async () => {
+    const store = memStore();
+    const first = open(store);
+    await first.ready;
+    expect(await storedList(store)).toEqual([]);
+    await first.create('new1', 'pw');
+    await first.create('new2', 'pw');
+    const gets: string[] = [];
+    const counting: KeyValStore<AccountRecord> = Object.create(store, {
+      get: { value: (user: string) => (gets.push(user), store.get(user)) },
+    });
+    const next = open(counting);
+    await next.ready;
+    expect(next.allHaveSha256()).toBe(true);
+    expect(gets).toEqual([SHA1_ONLY_KEY]);
   });
 
   it('read-only instances and sha1OnlyUsers(store, false) write nothing', async () => {
