@@ -264,6 +264,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
   authenticated(username: string): void {
     this.username = username;
     this.state = 'authenticated';
+    this.sasl = undefined; // an authenticated stream never negotiates SASL again
     this.opts.onAuthenticated?.(this);
     this.restart();
     void this.hostObj?.events.fire('session-authenticated', { session: this });
@@ -273,7 +274,13 @@ export class C2SConnection extends XmlStream implements C2SSession {
   bound(jid: Jid): void {
     this.jid = jid;
     this.state = 'bound';
+    this.stopAuthTimer();
+  }
+
+  /** The Timeout is dropped too: a bound session would keep it (~150 bytes) for its whole life. */
+  private stopAuthTimer(): void {
     if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = undefined;
   }
 
   // ---- closing ----
@@ -288,7 +295,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
 
   protected onClosed(reason: string): void {
     const wasBound = this.state === 'bound';
-    if (this.authTimer) clearTimeout(this.authTimer);
+    this.stopAuthTimer();
     this.onClose?.(this);
     this.onClose = undefined;
     const host = this.hostObj;
