@@ -2,7 +2,7 @@
 // References: RFC 6120 §4 (streams), §5 (STARTTLS); RFC 6125 (certificate names).
 import type { Socket } from 'node:net';
 import { TLSSocket, checkServerIdentity, connect as tlsConnect, type SecureContext } from 'node:tls';
-import { SocketDuplex } from '../net/socket-duplex.js';
+import { socketDuplex } from '../net/socket-duplex.js';
 import { NS } from '../xml/ns.js';
 import { STREAM_END, type StreamHeader, type Transport, type TransportSink } from './transport.js';
 
@@ -83,10 +83,10 @@ export class TcpTransport implements Transport {
     const raw = this.socket;
     this.unlisten(raw);
     const tls = opts.isServer
-      ? new TLSSocket(new SocketDuplex(raw), { isServer: true, secureContext: opts.secureContext, requestCert: opts.requestCert ?? false, rejectUnauthorized: false })
+      ? new TLSSocket(socketDuplex(raw), { isServer: true, secureContext: opts.secureContext, requestCert: opts.requestCert ?? false, rejectUnauthorized: false })
       // .i2p peers have self-signed certificates no CA can sign (docs/architecture.md); dialback
       // authenticates them instead. tls.connect (not the constructor) starts the handshake.
-      : tlsConnect({ socket: new SocketDuplex(raw), rejectUnauthorized: false, ...(opts.servername ? { servername: opts.servername } : {}) });
+      : tlsConnect({ socket: socketDuplex(raw), rejectUnauthorized: false, ...(opts.servername ? { servername: opts.servername } : {}) });
     this.socket = tls;
     this.listen(tls);
     tls.once('secure', () => {
