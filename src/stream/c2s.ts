@@ -11,6 +11,7 @@ import { XmlStream } from './xml-stream.js';
 import type { Transport } from './transport.js';
 import { StreamError } from '../core/errors.js';
 import type { C2SSession, C2SState } from '../core/session.js';
+import { SessionData } from '../core/session-data.js';
 import type { Jid } from '../jid/jid.js';
 import type { Host } from '../core/host.js';
 import type { Logger } from '../core/log.js';
@@ -45,7 +46,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
   presence: Element | undefined;
   priority = 0;
   rosterInterested = false;
-  readonly data = new Map<string, unknown>();
+  readonly data: Map<string, unknown> = new SessionData();
   hostObj: Host | undefined;
   sasl: SaslState | undefined;
   private authTimer: NodeJS.Timeout | undefined;
