@@ -16,10 +16,21 @@ export class TcpTransport implements Transport {
 
   constructor(private socket: Socket) {}
 
-  private readonly onData = (chunk: Buffer): void => this.sink?.bytes(chunk);
-  private readonly onDrain = (): void => this.sink?.drain();
-  private readonly onError = (err: Error): void => this.sink?.error(err);
-  private readonly onClose = (): void => this.sink?.closed();
+  // The socket's listeners are shared by every transport and find theirs through `sinks`: four
+  // closures per connection cost each idle session ~0.2 KB.
+  private static readonly sinks = new WeakMap<Socket, TransportSink>();
+  private static onData(this: Socket, chunk: Buffer): void {
+    TcpTransport.sinks.get(this)?.bytes(chunk);
+  }
+  private static onDrain(this: Socket): void {
+    TcpTransport.sinks.get(this)?.drain();
+  }
+  private static onError(this: Socket, err: Error): void {
+    TcpTransport.sinks.get(this)?.error(err);
+  }
+  private static onClose(this: Socket): void {
+    TcpTransport.sinks.get(this)?.closed();
+  }
 
   attach(sink: TransportSink): void {
     this.sink = sink;
@@ -27,16 +38,18 @@ export class TcpTransport implements Transport {
   }
 
   private listen(sock: Socket): void {
-    sock.on('data', this.onData);
-    sock.on('drain', this.onDrain);
-    sock.on('error', this.onError);
-    sock.on('close', this.onClose);
+    TcpTransport.sinks.set(sock, this.sink as TransportSink);
+    sock.on('data', TcpTransport.onData);
+    sock.on('drain', TcpTransport.onDrain);
+    sock.on('error', TcpTransport.onError);
+    sock.on('close', TcpTransport.onClose);
   }
 
+  /** The raw socket under TLS: only its errors still reach the stream. */
   private unlisten(sock: Socket): void {
-    sock.off('data', this.onData);
-    sock.off('drain', this.onDrain);
-    sock.off('close', this.onClose);
+    sock.off('data', TcpTransport.onData);
+    sock.off('drain', TcpTransport.onDrain);
+    sock.off('close', TcpTransport.onClose);
   }
 
   pause(): void {
