@@ -1,10 +1,11 @@
-// The TCP socket as the stream TLS runs over, without a stream of its own in between.
+// The TCP socket as the stream TLS runs over, without a stream of its own in between: for the
+// client side of TLS (outgoing s2s). The server side wraps the socket itself once the client's
+// first bytes are in (src/stream/tcp-transport.ts).
 //
-// Why not the socket itself: when a TLSSocket wraps a net.Socket directly, Node's TLS layer reads
-// into 64 KiB buffers that each connection then keeps for its whole life (measured: ~48 KiB RSS
-// per idle TLS connection, more than Prosody's whole session). Given anything else, node:tls
-// wraps it in its JSStreamSocket, which hands TLS chunks of their real size and keeps almost
-// nothing while idle.
+// Why not the socket itself here: when a TLSSocket wraps a net.Socket before any TLS byte has
+// arrived, Node's TLS layer makes its input buffer as large as the first read offers, 64 KiB,
+// kept for the connection's whole life (~48 KiB RSS per idle connection). Given anything else,
+// node:tls wraps it in its JSStreamSocket, which hands TLS chunks of their real size.
 //
 // Why not a Duplex (what this was): a Duplex over the socket is a fourth stream per connection,
 // with its own readable and writable state, listeners and once-wrappers: ~1.3 KB of heap per
