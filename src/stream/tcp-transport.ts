@@ -47,6 +47,9 @@ export class TcpTransport implements Transport {
     this.unshift(chunk);
     t.unlisten(this);
     t.secured(new TLSSocket(this, { isServer: true, secureContext: hello.opts.secureContext, requestCert: hello.opts.requestCert ?? false, rejectUnauthorized: false }), hello.onSecure);
+    // node:tls waits for the socket's 'connect' (a once-listener, ~0.2 KB kept per connection);
+    // an accepted socket is connected already and never emits it.
+    this.removeAllListeners('connect');
   }
 
   attach(sink: TransportSink): void {
