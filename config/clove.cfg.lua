@@ -226,8 +226,8 @@ clove_bcrypt_cost = 10
 -- Detach into the background at `clove start` (as `start -D`; `start -F` overrides). Console
 -- logs are then lost: log to a file or syslog. Keep it false under a service manager.
 -- daemonize = false
--- Largest size of V8's young generation (new space), in bytes: it starts at 2 MiB and doubles
--- under load up to this. Node's own limit is 32 MiB (~15 KiB more RSS per session at 2,000
+-- Largest size of V8's young generation (new space), in bytes: it starts at 2 MiB and grows,
+-- at the first burst of load, straight to this. Node's own limit is 32 MiB (~15 KiB more RSS per session at 2,000
 -- sessions); 2 MiB keeps it at its start size (least memory, up to a third more CPU per login
 -- and per archived message).
 -- gc_young_generation_max = 16 * 1024 * 1024

@@ -8,14 +8,11 @@
 // V8 fixes --max-semi-space-size when the heap is set up, before any JavaScript runs, so a size
 // read from the config cannot go there. The growth factor is read each time new space would grow,
 // so bin/clove.js sets it to 1 before anything loads, and after each garbage collection the
-// watcher below lets new space double (factor 2) only while the doubled size stays within the
-// limit. The watcher runs after the collection, not inside it: a burst that doubles new space
-// twice between two event-loop turns can overshoot the limit by one doubling.
+// watcher below sets it so that V8's next growth lands on the limit (or stays put at it). The
+// watcher runs after the collection, not inside it: a burst that grows new space twice between
+// two event-loop turns can overshoot the limit (V8's own maximum, 32 MiB, still holds).
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-
-/** V8's own semi-space growth factor (its default for --semi-space-growth-factor). */
-const V8_DEFAULT_GROWTH = 2;
 
 /** Bytes V8's new space holds now (both semi-spaces, as v8.getHeapSpaceStatistics reports them). */
 export function youngGenerationBytes(): number {
@@ -23,13 +20,17 @@ export function youngGenerationBytes(): number {
 }
 
 /**
- * Let V8's new space grow, by doublings, up to `maxBytes` (option `gc_young_generation_max`)
+ * Let V8's new space grow, in one step, up to `maxBytes` (option `gc_young_generation_max`)
  * and no further. Returns a function that stops watching (the growth factor then stays where it is).
  */
 export function limitYoungGeneration(maxBytes: number): () => void {
   let factor = 0;
   const decide = (): void => {
-    const want = youngGenerationBytes() * V8_DEFAULT_GROWTH <= maxBytes ? V8_DEFAULT_GROWTH : 1;
+    // Straight to the limit at V8's next growth, not by doublings: the first burst of load grows
+    // it to what later bursts would, so what a server holds after its first minutes (and a
+    // measurement of memory per session taken after a warm-up) no longer depends on how many
+    // bursts it has seen. V8 still gives the space back when the server goes idle.
+    const want = Math.max(1, Math.floor(maxBytes / Math.max(1, youngGenerationBytes())));
     if (want === factor) return;
     factor = want;
     setFlagsFromString(`--semi-space-growth-factor=${want}`);

@@ -4,7 +4,7 @@ import { pino, type Logger, type StreamEntry, type Level, type DestinationStream
 import type { LogTarget } from '../config/schema.js';
 import { SyslogDestination, type LineSink } from './syslog.js';
 
-export type { Logger } from 'pino';
+export type { Level, Logger } from 'pino';
 
 export interface LoggerOptions {
   /** The `name` field of every line; default "clove". */

@@ -1,9 +1,19 @@
 // Bound client sessions by account and resource, for routing (RFC 6121 §8).
 import type { C2SSession } from './session.js';
+import type { Jid } from '../jid/jid.js';
+
+/**
+ * An account's bound sessions: the session itself while it is the only one (the common case: a
+ * Map per online account would cost each ~0.2 KB), else resource → session.
+ */
+type UserSessions = C2SSession | Map<string, C2SSession>;
+
+/** The resource a registered session is bound to. */
+const resourceOf = (s: C2SSession): string => (s.jid as Jid).resource;
 
 export class SessionTable {
-  /** host → username → resource → session */
-  private readonly byHost = new Map<string, Map<string, Map<string, C2SSession>>>();
+  /** host → username → that account's sessions */
+  private readonly byHost = new Map<string, Map<string, UserSessions>>();
   private count = 0;
 
   /** Number of bound sessions. */
@@ -17,10 +27,18 @@ export class SessionTable {
     if (!jid) throw new Error('session has no JID');
     let users = this.byHost.get(jid.domain);
     if (!users) this.byHost.set(jid.domain, (users = new Map()));
-    let resources = users.get(jid.local);
-    if (!resources) users.set(jid.local, (resources = new Map()));
-    const old = resources.get(jid.resource);
-    resources.set(jid.resource, session);
+    const cur = users.get(jid.local);
+    let old: C2SSession | undefined;
+    if (cur === undefined) users.set(jid.local, session);
+    else if (cur instanceof Map) {
+      old = cur.get(jid.resource);
+      cur.set(jid.resource, session);
+    } else if (resourceOf(cur) === jid.resource) {
+      old = cur;
+      users.set(jid.local, session);
+    } else {
+      users.set(jid.local, new Map([[resourceOf(cur), cur], [jid.resource, session]]));
+    }
     if (!old) this.count++;
     return old;
   }
@@ -29,28 +47,38 @@ export class SessionTable {
   remove(session: C2SSession): boolean {
     const jid = session.jid;
     if (!jid) return false;
-    const resources = this.byHost.get(jid.domain)?.get(jid.local);
-    if (!resources || resources.get(jid.resource) !== session) return false;
-    resources.delete(jid.resource);
+    const users = this.byHost.get(jid.domain);
+    const cur = users?.get(jid.local);
+    if (!users || cur === undefined) return false;
+    if (!(cur instanceof Map)) {
+      if (cur !== session) return false;
+      users.delete(jid.local);
+    } else {
+      if (cur.get(jid.resource) !== session) return false;
+      cur.delete(jid.resource);
+      if (cur.size === 1) users.set(jid.local, cur.values().next().value as C2SSession);
+    }
     this.count--;
-    if (resources.size === 0) this.byHost.get(jid.domain)?.delete(jid.local);
     return true;
   }
 
   /** The session bound to this full JID. */
   get(host: string, username: string, resource: string): C2SSession | undefined {
-    return this.byHost.get(host)?.get(username)?.get(resource);
+    const cur = this.byHost.get(host)?.get(username);
+    if (cur === undefined || cur instanceof Map) return cur?.get(resource);
+    return resourceOf(cur) === resource ? cur : undefined;
   }
 
   /** Every bound session of an account. */
   ofUser(host: string, username: string): C2SSession[] {
-    const r = this.byHost.get(host)?.get(username);
-    return r ? [...r.values()] : [];
+    const cur = this.byHost.get(host)?.get(username);
+    if (cur === undefined) return [];
+    return cur instanceof Map ? [...cur.values()] : [cur];
   }
 
   /** True when the resource is already bound for this account. */
   hasResource(host: string, username: string, resource: string): boolean {
-    return this.byHost.get(host)?.get(username)?.has(resource) ?? false;
+    return this.get(host, username, resource) !== undefined;
   }
 
   /** Every bound session of a host (or of all hosts). */
@@ -58,7 +86,10 @@ export class SessionTable {
     const out: C2SSession[] = [];
     for (const [h, users] of this.byHost) {
       if (host !== undefined && h !== host) continue;
-      for (const resources of users.values()) for (const s of resources.values()) out.push(s);
+      for (const cur of users.values()) {
+        if (cur instanceof Map) for (const s of cur.values()) out.push(s);
+        else out.push(cur);
+      }
     }
     return out;
   }

@@ -50,11 +50,11 @@ export class ConnectionAdmission<C extends object> {
     this.unauthenticated.delete(conn);
   }
 
-  /** It closed. */
-  removed(conn: C): void {
+  /** It closed. Bound to this admission: every stream keeps this one function as its close callback. */
+  readonly removed = (conn: C): void => {
     this.open.delete(conn);
     this.unauthenticated.delete(conn);
-  }
+  };
 
   /**
    * Count one refused connection; returns how many were refused since the last log line when

@@ -11,6 +11,7 @@ import { XmlStream } from './xml-stream.js';
 import type { Transport } from './transport.js';
 import { StreamError } from '../core/errors.js';
 import type { C2SSession, C2SState } from '../core/session.js';
+import { SessionData } from '../core/session-data.js';
 import type { Jid } from '../jid/jid.js';
 import type { Host } from '../core/host.js';
 import type { Logger } from '../core/log.js';
@@ -45,7 +46,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
   presence: Element | undefined;
   priority = 0;
   rosterInterested = false;
-  readonly data = new Map<string, unknown>();
+  readonly data: Map<string, unknown> = new SessionData();
   hostObj: Host | undefined;
   sasl: SaslState | undefined;
   private authTimer: NodeJS.Timeout | undefined;
@@ -264,6 +265,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
   authenticated(username: string): void {
     this.username = username;
     this.state = 'authenticated';
+    this.sasl = undefined; // an authenticated stream never negotiates SASL again
     this.opts.onAuthenticated?.(this);
     this.restart();
     void this.hostObj?.events.fire('session-authenticated', { session: this });
@@ -273,7 +275,13 @@ export class C2SConnection extends XmlStream implements C2SSession {
   bound(jid: Jid): void {
     this.jid = jid;
     this.state = 'bound';
+    this.stopAuthTimer();
+  }
+
+  /** The Timeout is dropped too: a bound session would keep it (~150 bytes) for its whole life. */
+  private stopAuthTimer(): void {
     if (this.authTimer) clearTimeout(this.authTimer);
+    this.authTimer = undefined;
   }
 
   // ---- closing ----
@@ -288,7 +296,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
 
   protected onClosed(reason: string): void {
     const wasBound = this.state === 'bound';
-    if (this.authTimer) clearTimeout(this.authTimer);
+    this.stopAuthTimer();
     this.onClose?.(this);
     this.onClose = undefined;
     const host = this.hostObj;

@@ -12,6 +12,7 @@ import { Element } from './element.js';
 import { BAD_CHAR } from './parser-chars.js';
 import { StreamInput } from './parser-input.js';
 import { checkNamespaces } from './parser-ns.js';
+import { keptRoot } from './parser-root.js';
 import { FAIL, MORE, bang, endTag, out, pi, startTag, tagEnd, textSlow, trailCut, xmlDecl } from './parser-tags.js';
 
 export type XmlErrorCondition = 'not-well-formed' | 'restricted-xml' | 'policy-violation' | 'unsupported-encoding';
@@ -362,9 +363,9 @@ export class StreamParser {
         if (depth === 0) {
           if (byteLength(s, i, r, ascii) > this.maxBytes) return this.policy(`stream header larger than ${this.maxBytes} bytes`);
           if (ns && !this.namespaces(el)) return;
-          stack.push(el);
+          stack.push(keptRoot(el));
           this.state = ROOT;
-          this.h.streamStart(el.name, { ...el.attrs });
+          this.h.streamStart(el.name, el.attrs);
           if (gen !== this.gen) return;
           if (self) {
             stack.pop();

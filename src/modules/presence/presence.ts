@@ -37,7 +37,12 @@ const CHAIN = 'presence.chain';
 function serial<T>(session: C2SSession, fn: () => Promise<T>): Promise<T> {
   const prev = (session.data.get(CHAIN) as Promise<unknown> | undefined) ?? Promise.resolve();
   const run = prev.then(fn);
-  session.data.set(CHAIN, run.catch(() => undefined));
+  // Once the last queued work is done the chain goes: an idle session keeps nothing here.
+  const tail: Promise<void> = run.then(forget, forget);
+  function forget(): void {
+    if (session.data.get(CHAIN) === tail) session.data.delete(CHAIN);
+  }
+  session.data.set(CHAIN, tail);
   return run;
 }
 

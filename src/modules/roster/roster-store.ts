@@ -76,8 +76,15 @@ export function emptyRoster(): Roster {
   return { version: 0, items: table(), pending: table() };
 }
 
+/**
+ * The roster of every user who has none stored, shared until their first change (modify() gives
+ * them a roster of their own): an online user's roster stays in memory, and two empty tables
+ * cost ~0.4 KB each. Frozen, so a write that bypasses modify() throws instead of reaching everyone.
+ */
+const NO_ROSTER: Roster = Object.freeze({ version: 0, items: Object.freeze(table<RosterItem>()), pending: Object.freeze(table<ElementJSON>()) });
+
 function normalise(v: Roster | undefined): Roster {
-  if (!v || typeof v !== 'object') return emptyRoster();
+  if (!v || typeof v !== 'object') return NO_ROSTER;
   const pending = table<ElementJSON>();
   // Older versions stored requests whole: what is kept of them now is cut the same way.
   for (const [k, req] of Object.entries(table(v.pending))) {
@@ -156,7 +163,13 @@ export class RosterStore {
   async modify<T>(user: string, contact: string, fn: (r: Roster, tx: RosterTx) => T): Promise<T> {
     this.pins.set(user, (this.pins.get(user) ?? 0) + 1);
     try {
-      const r = await this.load(user);
+      let r = await this.load(user);
+      if (r === NO_ROSTER) {
+        // The first change: the user's own roster, which changes running beside this one share
+        // (the pin keeps it cached).
+        const mine = this.cache.get(user);
+        r = mine !== undefined && mine !== NO_ROSTER ? mine : emptyRoster();
+      }
       this.cache.set(user, r);
       const sizes = this.sizesOf(r);
       // Only this contact's entries change: keeping them (not the whole roster) is enough to undo.

@@ -46,7 +46,7 @@ export function clientRefusal(deps: Pick<WebClientDeps, 'admission' | 'log'>): s
 export function admitClient(deps: Pick<WebClientDeps, 'c2s' | 'admission' | 'rate' | 'log' | 'tally'>, transport: Transport | Socket): C2SConnection | string {
   const refused = clientRefusal(deps);
   if (refused) return refused;
-  const conn = new C2SConnection(transport, deps.c2s, (c) => deps.admission.removed(c));
+  const conn = new C2SConnection(transport, deps.c2s, deps.admission.removed);
   conn.limitRate(deps.rate);
   conn.countInto(deps.tally, 'c2s');
   deps.admission.added(conn);

@@ -1,4 +1,4 @@
-// TLS over SocketView: real sockets on 127.0.0.1, a real handshake, data both ways, a write
+// TLS over socketView (what outgoing s2s TLS runs over): real sockets on 127.0.0.1, a real handshake, data both ways, a write
 // larger than the socket buffers (its callback waits for the bytes to leave), and both ways of
 // closing. The view must not be a net.Socket: Node would then take the native handle instead.
 import { once } from 'node:events';
@@ -6,7 +6,7 @@ import net, { type AddressInfo } from 'node:net';
 import tls, { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSelfSigned } from '../../../src/net/certs.js';
-import { SocketView } from '../../../src/net/socket-view.js';
+import { socketView } from '../../../src/net/socket-view.js';
 
 let context: tls.SecureContext;
 let server: net.Server;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   const { key, cert } = await generateSelfSigned('localhost', 1);
   context = tls.createSecureContext({ key, cert, minVersion: 'TLSv1.3' });
   server = net.createServer({ noDelay: true }, (raw) => {
-    accepted.push(new TLSSocket(new SocketView(raw).asDuplex(), { isServer: true, secureContext: context }));
+    accepted.push(new TLSSocket(socketView(raw), { isServer: true, secureContext: context }));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -58,10 +58,10 @@ function readBytes(sock: tls.TLSSocket, n: number): Promise<Buffer> {
   });
 }
 
-describe('SocketView', () => {
+describe('socketView', () => {
   it('is not a net.Socket, so TLS runs over it in JavaScript', () => {
     const raw = new net.Socket();
-    expect(new SocketView(raw).asDuplex()).not.toBeInstanceOf(net.Socket);
+    expect(socketView(raw)).not.toBeInstanceOf(net.Socket);
     raw.destroy();
   });
 
