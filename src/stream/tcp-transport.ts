@@ -112,7 +112,6 @@ export class TcpTransport implements Transport {
     this.socket.destroy();
   }
 
-  /** Replace the socket with a TLS socket over it (server or client side); `onSecure` after the handshake. */
   /**
    * Replace the socket with a TLS socket over it (server or client side); `onSecure` after the handshake.
    *
