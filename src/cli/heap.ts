@@ -11,12 +11,23 @@
 // watcher below sets it so that V8's next growth lands on the limit (or stays put at it). The
 // watcher runs after the collection, not inside it: a burst that grows new space twice between
 // two event-loop turns can overshoot the limit (V8's own maximum, 32 MiB, still holds).
+//
+// Once grown, new space shrinks only at a garbage collection that finds allocation slow (under
+// ~1 MB/s over the last 5 s), and an idle server allocates too little to have one: V8's own
+// memory reducer gets to it ~40 s after a login storm. releaseYoungGenerationWhenQuiet runs that
+// collection itself, a few seconds after allocation stops.
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+function newSpace(): { size: number; used: number } {
+  const s = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+  return { size: s?.space_size ?? 0, used: s?.space_used_size ?? 0 };
+}
 
 /** Bytes V8's new space holds now (both semi-spaces, as v8.getHeapSpaceStatistics reports them). */
 export function youngGenerationBytes(): number {
-  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+  return newSpace().size;
 }
 
 /**
@@ -39,4 +50,87 @@ export function limitYoungGeneration(maxBytes: number): () => void {
   const observer = new PerformanceObserver(decide);
   observer.observe({ entryTypes: ['gc'] });
   return () => observer.disconnect();
+}
+
+/**
+ * V8 shrinks new space at a collection only when allocation since the collections of the last
+ * 5 s ran below 1,000 bytes per millisecond (Heap::ReduceNewSpaceSize, GCTracer's throughput
+ * window). A collection sooner after the previous one still sees the burst and keeps the space.
+ */
+const V8_SHRINK_BELOW_BYTES_PER_MS = 1000;
+const V8_THROUGHPUT_WINDOW_MS = 5000;
+/** How long allocation must stay quiet after a collection before the one that shrinks. */
+export const QUIET_BEFORE_RELEASE_MS = V8_THROUGHPUT_WINDOW_MS + 250;
+/** Allocation below V8's threshold for this long counts as quiet. */
+const QUIET_SAMPLE_MS = 1000;
+const CHECK_EVERY_MS = 250;
+
+/**
+ * A function running one minor (young-generation) collection. V8 exposes one only to contexts
+ * created after `--expose-gc` is set; the server's own context gets no `gc` global.
+ */
+function minorCollection(): () => void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (options: { type: 'minor' | 'major' }) => void;
+  return () => gc({ type: 'minor' });
+}
+
+/**
+ * Option `gc_release_when_idle`: gives a grown new space back once allocation has gone quiet.
+ *
+ * Checked four times a second, and only while new space is larger than at start (or than V8 last
+ * shrank it to):
+ * - allocation quiet for QUIET_BEFORE_RELEASE_MS since the last collection: one minor collection,
+ *   at which V8 shrinks new space to its start size and unmaps the rest;
+ * - allocation quiet for the last second, but not since the last collection (it ran while the
+ *   burst went on): one minor collection now, so that the quiet period starts clean and the one
+ *   above follows ~5 s later. At most one of these per QUIET_BEFORE_RELEASE_MS.
+ * While the server is busy its own collections come first and neither happens. A minor collection
+ * of an idle heap takes a few milliseconds. Returns a function that stops watching.
+ */
+export function releaseYoungGenerationWhenQuiet(collect: () => void = minorCollection()): () => void {
+  const startBytes = youngGenerationBytes();
+  let collectedAt = 0;
+  let usedAfterCollection = 0;
+  let sampleAt = 0;
+  let usedAtSample = 0;
+  let closedAt = -Infinity;
+  const collected = (): void => {
+    collectedAt = sampleAt = performance.now();
+    usedAfterCollection = usedAtSample = newSpace().used;
+  };
+  const quiet = (bytes: number, ms: number): boolean => bytes / ms < V8_SHRINK_BELOW_BYTES_PER_MS;
+  collected();
+  const observer = new PerformanceObserver(collected);
+  observer.observe({ entryTypes: ['gc'] });
+  // V8 shrinks new space to twice what survives, at least its start size: once it has given the
+  // space back, a second collection would give no more until the space grows again.
+  let floor = startBytes;
+  const timer = setInterval(() => {
+    const { size, used } = newSpace();
+    if (size <= floor) return;
+    const now = performance.now();
+    const sinceCollection = now - collectedAt;
+    if (sinceCollection >= QUIET_BEFORE_RELEASE_MS && quiet(used - usedAfterCollection, sinceCollection)) {
+      collect();
+      collected();
+      const after = youngGenerationBytes();
+      if (after < size) floor = Math.max(startBytes, after);
+      return;
+    }
+    if (now - sampleAt < QUIET_SAMPLE_MS) return;
+    const settled = quiet(used - usedAtSample, now - sampleAt);
+    sampleAt = now;
+    usedAtSample = used;
+    if (settled && !quiet(used - usedAfterCollection, sinceCollection) && now - closedAt >= QUIET_BEFORE_RELEASE_MS) {
+      closedAt = now;
+      collect();
+      collected();
+    }
+  }, CHECK_EVERY_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    observer.disconnect();
+  };
 }

@@ -9,7 +9,7 @@ import { acquirePidfile, checkPidfile } from './pidfile.js';
 import { reload, status, stop } from './control.js';
 import { daemonize, isDaemonChild, notifyParent } from './daemon.js';
 import { handleReload } from './reload.js';
-import { limitYoungGeneration } from './heap.js';
+import { limitYoungGeneration, releaseYoungGenerationWhenQuiet } from './heap.js';
 
 const USAGE = `usage: clove [--config PATH] COMMAND
 commands:
@@ -124,6 +124,7 @@ async function start(config: Config, rest: string[] = [], argv: string[] = []): 
     return 0;
   }
   limitYoungGeneration(config.get<number>('gc_young_generation_max'));
+  if (config.get<boolean>('gc_release_when_idle')) releaseYoungGenerationWhenQuiet();
   const server = await startServer({ config });
   let releasePidfile = (): void => {};
   if (pidfile) {

@@ -45,3 +45,64 @@ describe('limitYoungGeneration', () => {
     expect(free.max).toBeGreaterThan(16 * MiB);
   }, 90_000);
 });
+
+/**
+ * A child grows new space to 16 MiB with a burst of short-lived objects, then goes idle: how long
+ * until new space is back at 2 MiB or less (null: not within `waitMs`), and how many collections
+ * releaseYoungGenerationWhenQuiet ran (`release`: watch; `busy`: keep allocating ~4 MB/s instead).
+ */
+async function afterBurst(opts: { release: boolean; busy?: boolean; waitMs: number }): Promise<{ grown: number; releasedAfterMs: number | null; forced: number; final: number; start: number }> {
+  const script = `
+    import { setFlagsFromString } from 'node:v8';
+    import { runInNewContext } from 'node:vm';
+    setFlagsFromString('--semi-space-growth-factor=1');
+    const { limitYoungGeneration, releaseYoungGenerationWhenQuiet, youngGenerationBytes } = await import(${JSON.stringify(HEAP_JS)});
+    const start = youngGenerationBytes();
+    limitYoungGeneration(${16 * MiB});
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc');
+    let forced = 0;
+    if (${opts.release}) releaseYoungGenerationWhenQuiet(() => { forced++; gc({ type: 'minor' }); });
+    let kept = [], n = 0;
+    const burst = () => { for (let j = 0; j < 20000; j++, n++) { kept.push({ n, s: 'x' + n }); if (kept.length > 50000) kept = []; } };
+    while (youngGenerationBytes() < ${16 * MiB}) { burst(); await new Promise((r) => setImmediate(r)); }
+    const grown = youngGenerationBytes();
+    kept = [];
+    const t0 = performance.now();
+    let releasedAfterMs = null;
+    const busy = ${opts.busy === true} ? setInterval(() => { for (let j = 0; j < 4000; j++) kept[j] = { j, s: 'y' + j + n }; }, 10) : null;
+    while (performance.now() - t0 < ${opts.waitMs}) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (releasedAfterMs === null && youngGenerationBytes() <= ${2 * MiB}) releasedAfterMs = performance.now() - t0;
+    }
+    if (busy) clearInterval(busy);
+    console.log(JSON.stringify({ grown, releasedAfterMs, forced, final: youngGenerationBytes(), start }));
+    process.exit(0);`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000 });
+  return JSON.parse(stdout) as { grown: number; releasedAfterMs: number | null; forced: number; final: number; start: number };
+}
+
+describe('releaseYoungGenerationWhenQuiet', () => {
+  // V8's own memory reducer shrinks it too, 8 s after its last major collection: the test
+  // watches for 7 s.
+  it('gives a grown new space back ~6 s after allocation stops, where V8 alone keeps it', async () => {
+    const [watched, alone] = await Promise.all([afterBurst({ release: true, waitMs: 7000 }), afterBurst({ release: false, waitMs: 7000 })]);
+    expect(watched.grown).toBeGreaterThanOrEqual(16 * MiB);
+    expect(watched.releasedAfterMs).not.toBeNull();
+    expect(watched.releasedAfterMs!).toBeGreaterThan(5000);
+    expect(watched.final).toBeLessThanOrEqual(2 * MiB);
+    expect(watched.forced).toBeGreaterThanOrEqual(1);
+    expect(watched.forced).toBeLessThanOrEqual(2);
+    expect(alone.grown).toBeGreaterThanOrEqual(16 * MiB);
+    expect(alone.releasedAfterMs).toBeNull();
+    expect(alone.forced).toBe(0);
+    expect(alone.final).toBeGreaterThanOrEqual(16 * MiB);
+  }, 60_000);
+
+  it('runs no collection of its own while the process keeps allocating', async () => {
+    const busy = await afterBurst({ release: true, busy: true, waitMs: 9000 });
+    expect(busy.grown).toBeGreaterThanOrEqual(16 * MiB);
+    expect(busy.forced).toBe(0);
+    expect(busy.final).toBeGreaterThanOrEqual(16 * MiB);
+  }, 60_000);
+});
