@@ -2,6 +2,7 @@
 // References: RFC 6120 §4.9 (stream errors), §8.3 (stanza errors).
 import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
+import { StorageBusyError } from '../storage/store.js';
 
 export type StreamErrorCondition =
   | 'bad-format' | 'bad-namespace-prefix' | 'conflict' | 'connection-timeout' | 'host-gone'
@@ -48,6 +49,20 @@ export class StanzaError extends Error {
     if (this.extra) el.append(this.extra);
     return el;
   }
+}
+
+/**
+ * The stanza error a peer is told when handling its stanza failed with `err`: a StanzaError as
+ * it is; resource-constraint (wait) when storage refused a write because too much waits for it
+ * (the peer may try again later); anything else is internal-server-error. `unexpected`: the
+ * last kind, a failure worth an error in the log.
+ */
+export function stanzaErrorFor(err: unknown): { error: StanzaError; unexpected: boolean } {
+  if (err instanceof StanzaError) return { error: err, unexpected: false };
+  if (err instanceof StorageBusyError) {
+    return { error: new StanzaError('resource-constraint', "the server's storage is busy; try again later", 'wait'), unexpected: false };
+  }
+  return { error: new StanzaError('internal-server-error'), unexpected: true };
 }
 
 /** A stream-level error: the session sends `<stream:error/>` and closes the stream. */

@@ -3,7 +3,7 @@
 import type { Element } from '../xml/element.js';
 import { iqResult } from './stanza.js';
 import { Jid, tryParseJid } from '../jid/jid.js';
-import { StanzaError, StreamError, errorReply } from './errors.js';
+import { StanzaError, StreamError, errorReply, stanzaErrorFor } from './errors.js';
 import type { StanzaEvent, Target } from './events-map.js';
 import type { C2SSession, Session } from './session.js';
 import type { SessionTable } from './sessions.js';
@@ -162,13 +162,10 @@ export class Router {
    * (wait) when storage refused a write because too much waits for it, else an internal error (logged).
    */
   private stanzaErrorOf(err: unknown, ev: StanzaEvent, what: string): StanzaError {
-    if (err instanceof StanzaError) return err;
-    if (err instanceof StorageBusyError) {
-      this.deps.log.debug({ err, stanza: ev.stanza.name }, `${what}: storage busy`);
-      return new StanzaError('resource-constraint', 'the server\'s storage is busy; try again later', 'wait');
-    }
-    this.deps.log.error({ err, stanza: ev.stanza.name }, what);
-    return new StanzaError('internal-server-error');
+    const { error, unexpected } = stanzaErrorFor(err);
+    if (unexpected) this.deps.log.error({ err, stanza: ev.stanza.name }, what);
+    else if (err instanceof StorageBusyError) this.deps.log.debug({ err, stanza: ev.stanza.name }, `${what}: storage busy`);
+    return error;
   }
 
   /** What happens to a stanza no module took. */

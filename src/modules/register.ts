@@ -26,7 +26,7 @@
 import { defineModule, type IqHandler } from '../core/modules.js';
 import { Element, x } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
-import { StanzaError, StreamError, errorReply } from '../core/errors.js';
+import { StanzaError, StreamError, errorReply, stanzaErrorFor } from '../core/errors.js';
 import { iqResult } from '../core/stanza.js';
 import { AccountError } from '../storage/accounts.js';
 import { JidError, prepLocal, tryParseJid } from '../jid/jid.js';
@@ -85,9 +85,9 @@ export default defineModule({
       return beforeAuth(session, stanza).then(
         (payload) => { session.send(iqResult(request, payload)); return true; },
         (err: unknown) => {
-          if (!(err instanceof StanzaError)) ctx.log.error({ err }, 'in-band registration failed');
-          const e = err instanceof StanzaError ? err : new StanzaError('internal-server-error');
-          session.send(errorReply(request, e) as Element);
+          const { error, unexpected } = stanzaErrorFor(err);
+          if (unexpected) ctx.log.error({ err }, 'in-band registration failed');
+          session.send(errorReply(request, error) as Element);
           return true;
         },
       );

@@ -16,7 +16,7 @@
 import { defineModule } from '../../core/modules.js';
 import { x, Element } from '../../xml/element.js';
 import { NS } from '../../xml/ns.js';
-import { StanzaError, errorReply } from '../../core/errors.js';
+import { StanzaError, errorReply, stanzaErrorFor } from '../../core/errors.js';
 import { iqResult } from '../../core/stanza.js';
 import { Priority } from '../../core/events.js';
 import type { C2SSession } from '../../core/session.js';
@@ -77,8 +77,9 @@ export default defineModule({
       return answer().then(
         () => { session.send(iqResult(request)); return true; },
         (err: unknown) => {
-          if (!(err instanceof StanzaError)) ctx.log.error({ err }, 'checking an invitation failed');
-          session.send(errorReply(request, err instanceof StanzaError ? err : new StanzaError('internal-server-error')) as Element);
+          const { error, unexpected } = stanzaErrorFor(err);
+          if (unexpected) ctx.log.error({ err }, 'checking an invitation failed');
+          session.send(errorReply(request, error) as Element);
           return true;
         },
       );

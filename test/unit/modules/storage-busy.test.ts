@@ -1,7 +1,8 @@
-// Offline messages while storage refuses writes for now (StorageBusyError: too much waits for
-// the database): the account itself (and its contacts) get resource-constraint, type wait; a
+// Stanzas whose write storage refuses for now (StorageBusyError: too much waits for the database).
+// Offline messages: the account itself (and its contacts) get resource-constraint, type wait; a
 // stranger's message is dropped without an answer, as when the account's storage is full, so a
-// stranger cannot tell an existing offline account from a missing one.
+// stranger cannot tell an existing offline account from a missing one. In-band registration
+// (XEP-0077): resource-constraint, type wait (try again later), not internal-server-error.
 import { afterAll, expect, it } from 'vitest';
 import { openSqlBackend } from '../../../src/storage/sql/backend.js';
 import { freshSchema } from '../../helpers/postgres.js';
@@ -41,4 +42,34 @@ it('answers resource-constraint to the account itself and nothing to a stranger 
   await settle(bob);
   await settle(alice);
   expect(bob.received.filter((e) => e.name === 'message')).toEqual([]);
+});
+
+const REGISTER_MODULES = 'modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "register" }';
+
+async function register(srv: TestServer, username: string): Promise<ReturnType<Wire['iq']>> {
+  const c = await Wire.open({ port: srv.port });
+  wires.push(c);
+  await c.startTls();
+  return c.iq(`<iq type='set'><query xmlns='jabber:iq:register'><username>${username}</username><password>busy pass</password></query></iq>`);
+}
+
+it('answers resource-constraint (wait) to a registration the busy store refuses, and a later one succeeds', async () => {
+  const opts = await freshSchema();
+  // Room for no account record at all: the write that creates one is refused.
+  const busy = await startTestServer({ storage: await openSqlBackend(opts, { keyBytes: 4096, totalBytes: 50 }), extra: [REGISTER_MODULES, 'allow_registration = true'].join('\n') });
+  servers.push(busy);
+  const refused = await register(busy, 'newcomer');
+  expect(refused.attrs.type).toBe('error');
+  expect(stanzaErrorCondition(refused)).toBe('resource-constraint');
+  expect(refused.getChild('error')?.attrs.type).toBe('wait');
+  expect(await busy.server.hosts.get(busy.domain)!.accounts.exists('newcomer')).toBe(false);
+  await busy.stop();
+  servers.pop();
+
+  // The same database once the store has room: the client's retry makes the account.
+  const calm = await startTestServer({ storage: await openSqlBackend(opts), extra: [REGISTER_MODULES, 'allow_registration = true'].join('\n') });
+  servers.push(calm);
+  const made = await register(calm, 'newcomer');
+  expect(made.attrs.type).toBe('result');
+  expect(await calm.server.hosts.get(calm.domain)!.accounts.exists('newcomer')).toBe(true);
 });
