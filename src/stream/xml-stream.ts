@@ -94,7 +94,6 @@ export abstract class XmlStream {
   /** Output allowed past OUTPUT_LIMIT until the socket drains (replayed stanzas, see allowOutput()). */
   private outputAllowance = 0;
   private flushScheduled = false;
-  private childLog: Logger | undefined;
   /** Where stanzas in and out are counted (the operator's metrics), if anywhere. */
   private tally: StreamTally | undefined;
   private tallyLink: StreamLink = 'c2s';
@@ -161,7 +160,7 @@ export abstract class XmlStream {
       s.maybeResume();
     }
     error(err: Error): void {
-      this.s.log.debug({ err: err.message }, 'socket error');
+      if (this.s.logs('debug')) this.s.log.debug({ err: err.message }, 'socket error');
     }
     closed(): void {
       this.s.endedBy ??= 'lost';
@@ -244,14 +243,18 @@ export abstract class XmlStream {
     this.close();
   }
 
-  /** This stream's logger, made on first use: most streams never log a line. */
+  /**
+   * This stream's logger: a child of the server's naming the stream, made at each use and not
+   * kept, so an idle session holds none (most streams log a line or two in their life; a kept
+   * child logger is ~0.2 KB per session).
+   */
   get log(): Logger {
-    return (this.childLog ??= this.baseLog.child({ [this.logKey]: this.id }));
+    return this.baseLog.child({ [this.logKey]: this.id });
   }
 
   /** Whether a line at `level` would be written (without making the stream's child logger). */
   logs(level: Level): boolean {
-    return (this.childLog ?? this.baseLog).isLevelEnabled(level);
+    return this.baseLog.isLevelEnabled(level);
   }
 
   get closed(): boolean {
@@ -527,7 +530,7 @@ export abstract class XmlStream {
     this.endedBy ??= 'local';
     if (error) {
       if (!this.headerSent) this.sendHeader();
-      this.log.debug({ condition: error.condition, text: error.text }, 'stream error');
+      if (this.logs('debug')) this.log.debug({ condition: error.condition, text: error.text }, 'stream error');
     }
     const tail = error ? [error.toElement().toString(), STREAM_END] : [STREAM_END];
     if (this.headerSent) this.writeNow(...tail);
