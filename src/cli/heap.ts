@@ -78,8 +78,8 @@ function minorCollection(): () => void {
 /**
  * Option `gc_release_when_idle`: gives a grown new space back once allocation has gone quiet.
  *
- * Checked four times a second, and only while new space is larger than at start (or than V8 last
- * shrank it to):
+ * Checked four times a second while new space is larger than at start (or than V8 last shrank
+ * it to), and not at all otherwise:
  * - allocation quiet for QUIET_BEFORE_RELEASE_MS since the last collection: one minor collection,
  *   at which V8 shrinks new space to its start size and unmaps the rest;
  * - allocation quiet for the last second, but not since the last collection (it ran while the
@@ -100,15 +100,19 @@ export function releaseYoungGenerationWhenQuiet(collect: () => void = minorColle
     usedAfterCollection = usedAtSample = newSpace().used;
   };
   const quiet = (bytes: number, ms: number): boolean => bytes / ms < V8_SHRINK_BELOW_BYTES_PER_MS;
-  collected();
-  const observer = new PerformanceObserver(collected);
-  observer.observe({ entryTypes: ['gc'] });
   // V8 shrinks new space to twice what survives, at least its start size: once it has given the
   // space back, a second collection would give no more until the space grows again.
   let floor = startBytes;
-  const timer = setInterval(() => {
+  // Checked only while new space is above that: an idle server with its young generation given
+  // back has no timer waking it.
+  let timer: NodeJS.Timeout | undefined;
+  const check = (): void => {
     const { size, used } = newSpace();
-    if (size <= floor) return;
+    if (size <= floor) {
+      clearInterval(timer);
+      timer = undefined;
+      return;
+    }
     const now = performance.now();
     const sinceCollection = now - collectedAt;
     if (sinceCollection >= QUIET_BEFORE_RELEASE_MS && quiet(used - usedAfterCollection, sinceCollection)) {
@@ -127,8 +131,17 @@ export function releaseYoungGenerationWhenQuiet(collect: () => void = minorColle
       collect();
       collected();
     }
-  }, CHECK_EVERY_MS);
-  timer.unref();
+  };
+  collected();
+  // New space grows only at a collection, so that is where watching starts.
+  const observer = new PerformanceObserver(() => {
+    collected();
+    if (timer === undefined && youngGenerationBytes() > floor) {
+      timer = setInterval(check, CHECK_EVERY_MS);
+      timer.unref();
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
   return () => {
     clearInterval(timer);
     observer.disconnect();

@@ -51,11 +51,17 @@ describe('limitYoungGeneration', () => {
  * until new space is back at 2 MiB or less (null: not within `waitMs`), and how many collections
  * releaseYoungGenerationWhenQuiet ran (`release`: watch; `busy`: keep allocating ~4 MB/s instead).
  */
-async function afterBurst(opts: { release: boolean; busy?: boolean; waitMs: number }): Promise<{ grown: number; releasedAfterMs: number | null; forced: number; final: number; start: number }> {
+type AfterBurst = { grown: number; releasedAfterMs: number | null; forced: number; final: number; start: number; timers: number; started: number };
+async function afterBurst(opts: { release: boolean; busy?: boolean; waitMs: number }): Promise<AfterBurst> {
   const script = `
     import { setFlagsFromString } from 'node:v8';
     import { runInNewContext } from 'node:vm';
     setFlagsFromString('--semi-space-growth-factor=1');
+    // Timers the watcher has running (it should have none once new space is back).
+    const live = new Set(), setI = globalThis.setInterval, clearI = globalThis.clearInterval;
+    let started = 0;
+    globalThis.setInterval = (...a) => { const t = setI(...a); live.add(t); started++; return t; };
+    globalThis.clearInterval = (t) => { live.delete(t); clearI(t); };
     const { limitYoungGeneration, releaseYoungGenerationWhenQuiet, youngGenerationBytes } = await import(${JSON.stringify(HEAP_JS)});
     const start = youngGenerationBytes();
     limitYoungGeneration(${16 * MiB});
@@ -76,10 +82,11 @@ async function afterBurst(opts: { release: boolean; busy?: boolean; waitMs: numb
       if (releasedAfterMs === null && youngGenerationBytes() <= ${2 * MiB}) releasedAfterMs = performance.now() - t0;
     }
     if (busy) clearInterval(busy);
-    console.log(JSON.stringify({ grown, releasedAfterMs, forced, final: youngGenerationBytes(), start }));
+    if (busy) live.delete(busy);
+    console.log(JSON.stringify({ grown, releasedAfterMs, forced, final: youngGenerationBytes(), start, timers: live.size, started }));
     process.exit(0);`;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000 });
-  return JSON.parse(stdout) as { grown: number; releasedAfterMs: number | null; forced: number; final: number; start: number };
+  return JSON.parse(stdout) as AfterBurst;
 }
 
 describe('releaseYoungGenerationWhenQuiet', () => {
@@ -93,6 +100,9 @@ describe('releaseYoungGenerationWhenQuiet', () => {
     expect(watched.final).toBeLessThanOrEqual(2 * MiB);
     expect(watched.forced).toBeGreaterThanOrEqual(1);
     expect(watched.forced).toBeLessThanOrEqual(2);
+    // It watched while new space was grown, and stopped once it was back: nothing wakes an idle server.
+    expect(watched.started).toBeGreaterThanOrEqual(1);
+    expect(watched.timers).toBe(0);
     expect(alone.grown).toBeGreaterThanOrEqual(16 * MiB);
     expect(alone.releasedAfterMs).toBeNull();
     expect(alone.forced).toBe(0);
