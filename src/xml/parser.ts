@@ -405,6 +405,10 @@ export class StreamParser {
     if (stack.length >= 2) {
       this.stanzaBytes += byteLength(s, acc, keep, ascii);
       if (this.stanzaBytes > this.maxBytes) return this.tooBig();
+    } else if (stack.length === 1) {
+      // Between stanzas, the usual state of an idle stream: a stack that held a stanza's
+      // elements keeps room for 17 (~0.15 KB); a fresh one holds just the root.
+      this.stack = [stack[0]!];
     }
     if (pendAt >= 0) {
       out.quote = 0;

@@ -54,8 +54,10 @@ export class PresenceBroadcast {
     if (session.state !== 'bound') return;
     const initial = session.presence === undefined;
     const p = readdress(stanza, jid.toString(), undefined);
-    // Available before the probes go out, so their answers reach this resource.
-    session.presence = p;
+    // Available before the probes go out, so their answers reach this resource. Kept as a copy:
+    // a parsed or appended-to element has room for 17 children at each level that has any
+    // (~0.15 KB each), held for the session's life; a copy's arrays are their exact size.
+    session.presence = p.clone();
     session.priority = priority;
     await this.broadcast(session, p, roster, true);
     if (!initial) return;
