@@ -64,7 +64,7 @@ const cfg = {
   // Memory is read this long after the last login, before and after the idle sessions: an idle
   // server, not the tail of a login burst (Clove gives the young generation back ~6 s after
   // allocation stops, gc_release_when_idle; Prosody's Lua collector runs as it allocates).
-  settleMs: 8000,
+  settleMs: 10000,
   idleMaxSeconds: Q ? 60 : 180,
   presence: !opt['no-presence'],
   phases: [...phases],

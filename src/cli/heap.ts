@@ -62,7 +62,7 @@ const V8_THROUGHPUT_WINDOW_MS = 5000;
 /** How long allocation must stay quiet after a collection before the one that shrinks. */
 export const QUIET_BEFORE_RELEASE_MS = V8_THROUGHPUT_WINDOW_MS + 250;
 /** Allocation below V8's threshold for this long counts as quiet. */
-const QUIET_SAMPLE_MS = 1000;
+const QUIET_SAMPLE_MS = 500;
 const CHECK_EVERY_MS = 250;
 
 /**
@@ -82,7 +82,7 @@ function minorCollection(): () => void {
  * it to), and not at all otherwise:
  * - allocation quiet for QUIET_BEFORE_RELEASE_MS since the last collection: one minor collection,
  *   at which V8 shrinks new space to its start size and unmaps the rest;
- * - allocation quiet for the last second, but not since the last collection (it ran while the
+ * - allocation quiet for the last half second, but not since the last collection (it ran while the
  *   burst went on): one minor collection now, so that the quiet period starts clean and the one
  *   above follows ~5 s later. At most one of these per QUIET_BEFORE_RELEASE_MS.
  * While the server is busy its own collections come first and neither happens. A minor collection
