@@ -64,6 +64,8 @@ export const QUIET_BEFORE_RELEASE_MS = V8_THROUGHPUT_WINDOW_MS + 250;
 /** Allocation below V8's threshold for this long counts as quiet. */
 const QUIET_SAMPLE_MS = 500;
 const CHECK_EVERY_MS = 250;
+/** New space at or below this is not worth a collection (gc_young_generation_max is at least this). */
+const SHRUNK_MAX_BYTES = 2 * 1024 * 1024;
 
 /**
  * A function running one minor (young-generation) collection. V8 exposes one only to contexts
@@ -78,8 +80,8 @@ function minorCollection(): () => void {
 /**
  * Option `gc_release_when_idle`: gives a grown new space back once allocation has gone quiet.
  *
- * Checked four times a second while new space is larger than at start (or than V8 last shrank
- * it to), and not at all otherwise:
+ * Checked four times a second while new space is larger than 2 MiB (or than V8 last shrank it
+ * to), and not at all otherwise:
  * - allocation quiet for QUIET_BEFORE_RELEASE_MS since the last collection: one minor collection,
  *   at which V8 shrinks new space to its start size and unmaps the rest;
  * - allocation quiet for the last half second, but not since the last collection (it ran while the
@@ -88,8 +90,13 @@ function minorCollection(): () => void {
  * While the server is busy its own collections come first and neither happens. A minor collection
  * of an idle heap takes a few milliseconds. Returns a function that stops watching.
  */
-export function releaseYoungGenerationWhenQuiet(collect: () => void = minorCollection()): () => void {
-  const startBytes = youngGenerationBytes();
+export function releaseYoungGenerationWhenQuiet(collectWith?: () => void): () => void {
+  // Made at the first collection, not at start: a new vm context costs memory and a collection.
+  let made: (() => void) | undefined = collectWith;
+  const collect = (): void => (made ??= minorCollection())();
+  // What V8 shrinks new space to (twice what survives, at least its start size): 1–2 MiB on an
+  // idle server. New space may already be larger when watching starts (start-up can grow it).
+  const shrunkBytes = Math.min(youngGenerationBytes(), SHRUNK_MAX_BYTES);
   let collectedAt = 0;
   let usedAfterCollection = 0;
   let sampleAt = 0;
@@ -100,9 +107,8 @@ export function releaseYoungGenerationWhenQuiet(collect: () => void = minorColle
     usedAfterCollection = usedAtSample = newSpace().used;
   };
   const quiet = (bytes: number, ms: number): boolean => bytes / ms < V8_SHRINK_BELOW_BYTES_PER_MS;
-  // V8 shrinks new space to twice what survives, at least its start size: once it has given the
-  // space back, a second collection would give no more until the space grows again.
-  let floor = startBytes;
+  // Once V8 has given the space back, a second collection would give no more until it grows again.
+  let floor = shrunkBytes;
   // Checked only while new space is above that: an idle server with its young generation given
   // back has no timer waking it.
   let timer: NodeJS.Timeout | undefined;
@@ -119,7 +125,7 @@ export function releaseYoungGenerationWhenQuiet(collect: () => void = minorColle
       collect();
       collected();
       const after = youngGenerationBytes();
-      if (after < size) floor = Math.max(startBytes, after);
+      if (after < size) floor = Math.max(shrunkBytes, after);
       return;
     }
     if (now - sampleAt < QUIET_SAMPLE_MS) return;
@@ -132,14 +138,17 @@ export function releaseYoungGenerationWhenQuiet(collect: () => void = minorColle
       collected();
     }
   };
+  const watch = (): void => {
+    if (timer !== undefined || youngGenerationBytes() <= floor) return;
+    timer = setInterval(check, CHECK_EVERY_MS);
+    timer.unref();
+  };
   collected();
-  // New space grows only at a collection, so that is where watching starts.
+  watch();
+  // New space grows only at a collection, so that is where watching starts again.
   const observer = new PerformanceObserver(() => {
     collected();
-    if (timer === undefined && youngGenerationBytes() > floor) {
-      timer = setInterval(check, CHECK_EVERY_MS);
-      timer.unref();
-    }
+    watch();
   });
   observer.observe({ entryTypes: ['gc'] });
   return () => {

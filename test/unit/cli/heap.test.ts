@@ -52,7 +52,7 @@ describe('limitYoungGeneration', () => {
  * releaseYoungGenerationWhenQuiet ran (`release`: watch; `busy`: keep allocating ~4 MB/s instead).
  */
 type AfterBurst = { grown: number; releasedAfterMs: number | null; forced: number; final: number; start: number; timers: number; started: number };
-async function afterBurst(opts: { release: boolean; busy?: boolean; waitMs: number }): Promise<AfterBurst> {
+async function afterBurst(opts: { release: boolean; busy?: boolean; late?: boolean; waitMs: number }): Promise<AfterBurst> {
   const script = `
     import { setFlagsFromString } from 'node:v8';
     import { runInNewContext } from 'node:vm';
@@ -68,10 +68,12 @@ async function afterBurst(opts: { release: boolean; busy?: boolean; waitMs: numb
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc');
     let forced = 0;
-    if (${opts.release}) releaseYoungGenerationWhenQuiet(() => { forced++; gc({ type: 'minor' }); });
+    if (${opts.release} && !${opts.late === true}) releaseYoungGenerationWhenQuiet(() => { forced++; gc({ type: 'minor' }); });
     let kept = [], n = 0;
     const burst = () => { for (let j = 0; j < 20000; j++, n++) { kept.push({ n, s: 'x' + n }); if (kept.length > 50000) kept = []; } };
     while (youngGenerationBytes() < ${16 * MiB}) { burst(); await new Promise((r) => setImmediate(r)); }
+    // late: watching starts with new space grown already, with V8's own minor collection.
+    if (${opts.late === true}) releaseYoungGenerationWhenQuiet();
     const grown = youngGenerationBytes();
     kept = [];
     const t0 = performance.now();
@@ -107,6 +109,13 @@ describe('releaseYoungGenerationWhenQuiet', () => {
     expect(alone.releasedAfterMs).toBeNull();
     expect(alone.forced).toBe(0);
     expect(alone.final).toBeGreaterThanOrEqual(16 * MiB);
+  }, 60_000);
+
+  it('gives new space back when it was grown already as watching started (the collector made on first use)', async () => {
+    const late = await afterBurst({ release: true, late: true, waitMs: 7000 });
+    expect(late.grown).toBeGreaterThanOrEqual(16 * MiB);
+    expect(late.releasedAfterMs).not.toBeNull();
+    expect(late.final).toBeLessThanOrEqual(2 * MiB);
   }, 60_000);
 
   it('runs no collection of its own while the process keeps allocating', async () => {
