@@ -41,8 +41,12 @@ export interface MapFiles { base: string; log: string; long?: string }
 
 /** What is known of one map between changes. */
 interface LogState {
-  /** Changes not written yet, and the ones being written; reads apply both. */
-  changes: ChangeQueue<MapRecord>;
+  /**
+   * Changes not written yet, and the ones being written; reads apply both. Made at the map's
+   * first change: most maps are only read (a session's PEP nodes at login), and a queue is
+   * ~0.3 KB for as long as the state is remembered.
+   */
+  changes: ChangeQueue<MapRecord> | undefined;
   /** Bytes of the log known valid (undefined: read it first); of the base, when known. */
   logBytes: number | undefined;
   baseBytes: number | undefined;
@@ -83,10 +87,7 @@ export class FileMaps {
       return st;
     }
     const fresh: LogState = {
-      changes: new ChangeQueue<MapRecord>(this.queues, {
-        write: (batch) => this.write(f, fresh, batch),
-        around: (drain) => this.io.lock(f.base, drain),
-      }),
+      changes: undefined,
       logBytes: undefined,
       baseBytes: undefined,
       gen: 0,
@@ -96,7 +97,7 @@ export class FileMaps {
     if (this.states.size > STATES_MAX) {
       for (const [k, s] of this.states) {
         if (this.states.size <= STATES_MAX) break;
-        if (s.changes.empty && !s.compacting) this.states.delete(k);
+        if ((s.changes === undefined || s.changes.empty) && !s.compacting) this.states.delete(k);
       }
     }
     return fresh;
@@ -114,7 +115,7 @@ export class FileMaps {
       if (gen !== st.gen && attempt < 3) continue;
       let map = parseBase(baseText, f);
       for (const r of logText === null ? [] : readLog(logText).records) map = applyRecord(map, r);
-      for (const r of st.changes.pending()) map = applyRecord(map, r);
+      if (st.changes) for (const r of st.changes.pending()) map = applyRecord(map, r);
       return map;
     }
   }
@@ -128,7 +129,12 @@ export class FileMaps {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.state(f).changes.add(r, line.length);
+    const st = this.state(f);
+    st.changes ??= new ChangeQueue<MapRecord>(this.queues, {
+      write: (batch) => this.write(f, st, batch),
+      around: (drain) => this.io.lock(f.base, drain),
+    });
+    return st.changes.add(r, line.length);
   }
 
   /** Resolves when no change is being written. */
