@@ -110,7 +110,11 @@ describe('file backend', () => {
 });
 
 describe('read cache', () => {
+  // "At once" as src/storage/file-read-cache.ts promises it: every read that starts after the
+  // event loop has taken in the change's inotify event, i.e. after one poll (a read between the
+  // rename and that poll may still get the old text).
   it('sees a file another process replaced (rename), also with the same size, at once', async () => {
+    const poll = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
     const { mkdtemp, rename, writeFile: write, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
@@ -126,10 +130,12 @@ describe('read cache', () => {
       for (const v of ['bbbb', 'cccc', 'dddd']) {
         await write(`${file}.x.tmp`, JSON.stringify({ v }));
         await rename(`${file}.x.tmp`, file);
+        await poll();
         expect(await store.get('u')).toEqual({ v });
       }
       // Removed by someone else: gone.
       await rm(file);
+      await poll();
       expect(await store.get('u')).toBeUndefined();
       await backend.close();
     } finally {
