@@ -2,7 +2,7 @@
 // change costs bytes in proportion to itself and not to the whole map (issue 11: a PEP publish
 // rewrote the account's whole file, up to 8 MiB). Each line is `<crc32 hex> <json>\n`; a line
 // whose checksum fails (a write torn by a crash, never acknowledged) ends the log there.
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../lazy-builtins.js';
 
 /** One change: set `k` to `v`, delete `k` (no `v`), or replace the whole map (`all`). */
 export type MapRecord = { k: string; v?: unknown } | { all: Record<string, unknown> };

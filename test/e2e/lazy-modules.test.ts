@@ -4,13 +4,15 @@
 // - With the default module set, the modules it leaves off (muc, pubsub, invites, …) and the
 //   libraries only they or other options need (ws, pg, prom-client) are not loaded; a SIGHUP reload that
 //   enables one loads its code then, and a logged-in client uses it at once.
+// - Node built-ins only some configurations use (src/lazy-builtins.ts) are not loaded by a
+//   default start either; a server that serves HTTP loads node:http.
 // - RssAnon right after start (the process's own memory, not the node binary's file pages).
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addUsers, removeChildDir, startChild, writeChildConfig, type ChildServer } from '../helpers/child-server.js';
-import { loadedCode, tracingEnv } from '../helpers/code-trace.js';
+import { loadedBuiltins, loadedCode, tracingEnv } from '../helpers/code-trace.js';
 import { Wire } from '../helpers/wire.js';
 
 const NS_LAST = 'jabber:iq:last';
@@ -19,6 +21,12 @@ const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping
 /** Code of modules and libraries the default config does not use. */
 const UNUSED = ['dist/modules/muc/muc.js', 'dist/modules/pubsub-service/pubsub.js', 'dist/modules/invites/invites.js', 'dist/modules/http-file-share/share.js', 'dist/modules/uptime.js', 'dist/stream/web/websocket-endpoint.js', 'dist/storage/sql/backend.js', 'dist/cli/import-prosody.js'];
 const UNUSED_LIBRARIES = ['node_modules/ws/', 'node_modules/pg/', 'node_modules/prom-client/'];
+/**
+ * Node built-ins the default config does not use (HTTP, the file store's checksums until a first
+ * write or read of a log). Node itself loads dns, child_process, dgram and cluster at any
+ * listen(), and pino loads worker_threads, so those are not on the list.
+ */
+const UNUSED_BUILTINS = ['http', '_http_server', 'zlib'];
 
 const children: ChildServer[] = [];
 afterEach(async () => {
@@ -28,13 +36,21 @@ afterEach(async () => {
   }
 });
 
-describe('module code loaded on demand', () => {
-  let traceDir = '';
-  afterAll(async () => { if (traceDir) await rm(traceDir, { recursive: true, force: true }); });
+const traceDirs: string[] = [];
+afterAll(async () => {
+  for (const d of traceDirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
 
+/** A file for a child's code trace, in a temp folder removed after the tests. */
+async function traceFile(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'clove-code-'));
+  traceDirs.push(dir);
+  return join(dir, 'loaded.txt');
+}
+
+describe('module code loaded on demand', () => {
   it('loads only the enabled modules, and a reload that enables one loads it and serves it at once', async () => {
-    traceDir = await mkdtemp(join(tmpdir(), 'clove-code-'));
-    const trace = join(traceDir, 'loaded.txt');
+    const trace = await traceFile();
     const c = await startChild({ env: tracingEnv(trace), extra: 'pidfile = "clove.pid"' });
     children.push(c);
     await c.waitForLog((l) => /^pidfile .* written/.test(l.msg));
@@ -44,6 +60,9 @@ describe('module code loaded on demand', () => {
     expect(atStart).toContain('dist/modules/roster/roster.js');
     for (const f of UNUSED) expect(atStart, f).not.toContain(f);
     for (const lib of UNUSED_LIBRARIES) expect(atStart.filter((f) => f.startsWith(lib)), lib).toEqual([]);
+    const builtinsAtStart = await loadedBuiltins(trace);
+    expect(builtinsAtStart).toContain('tls'); // the list is the real one
+    for (const b of UNUSED_BUILTINS) expect(builtinsAtStart, b).not.toContain(b);
 
     await addUsers(c.configPath, [['lazy@localhost', 'lazy-pass']]);
     const client = await Wire.login({ port: c.port, username: 'lazy', password: 'lazy-pass', timeoutMs: 15_000 });
@@ -67,6 +86,18 @@ describe('module code loaded on demand', () => {
       await client.close();
     }
   }, 60_000);
+});
+
+describe('Node built-ins loaded on demand', () => {
+  it('loads node:http once something is served over HTTP, and serves it', async () => {
+    const trace = await traceFile();
+    const c = await startChild({ env: tracingEnv(trace), http: true, hosts: 'VirtualHost "localhost"\nComponent "share.localhost" "http_file_share"\n' });
+    children.push(c);
+    expect(await loadedBuiltins(trace)).toContain('http');
+    const res = await fetch(`http://127.0.0.1:${c.httpPort}/no-such-path`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toMatch(/^404 /);
+  }, 30_000);
 });
 
 /** A field of /proc/PID/status, in KiB. */

@@ -1,6 +1,7 @@
 // Which code a child server has loaded, seen from outside Clove: the child is started with a
-// Node loader hook (test/helpers/code-trace/) that writes every ES module URL it loads to a file.
-import { readFile } from 'node:fs/promises';
+// Node loader hook (test/helpers/code-trace/) that writes every ES module URL it loads to a file,
+// and the Node built-ins it has loaded to a second one.
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from './child-server.js';
@@ -18,4 +19,18 @@ export async function loadedCode(file: string): Promise<string[]> {
   const root = `${pathToFileURL(REPO_ROOT).href}/`;
   const text = await readFile(file, 'utf8').catch(() => '');
   return text.split('\n').filter((u) => u.startsWith(root)).map((u) => u.slice(root.length));
+}
+
+/**
+ * The Node built-ins the child has loaded (`http`, `zlib`, `internal/…`): the first list the
+ * child writes after this call, so nothing loaded before the call is missing.
+ */
+export async function loadedBuiltins(file: string): Promise<string[]> {
+  const since = Date.now();
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const written = await stat(`${file}.builtins`).then((s) => s.mtimeMs, () => 0);
+    if (written > since) return (await readFile(`${file}.builtins`, 'utf8')).split('\n');
+  }
+  throw new Error(`${file}.builtins: the child wrote no list of built-ins within 5 s`);
 }

@@ -1,7 +1,8 @@
 // Answers the HTTP service writes itself: short plain-text statuses, the same headers on every
 // response, and the raw answer for a socket that never became a request (limits, bad syntax).
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { httpModule } from '../../lazy-builtins.js';
 
 /** Headers on every response: no sniffing, no referrer, no framing. No `Server:`, no version, no Date (privacy). */
 export function baseHeaders(res: ServerResponse): void {
@@ -21,7 +22,7 @@ export function sendStatus(req: IncomingMessage, res: ServerResponse, status: nu
     res.destroy();
     return;
   }
-  const body = Buffer.from(`${status} ${reason ?? STATUS_CODES[status] ?? ''}\n`, 'utf8');
+  const body = Buffer.from(`${status} ${reason ?? httpModule().STATUS_CODES[status] ?? ''}\n`, 'utf8');
   res.statusCode = status;
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -41,7 +42,7 @@ export function rawStatus(socket: Duplex, status: number): void {
     socket.destroy();
     return;
   }
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.end(`HTTP/1.1 ${status} ${httpModule().STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   closeSoon(socket);
 }
 

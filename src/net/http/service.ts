@@ -8,13 +8,14 @@
 // open connections (503), body limits for routes that do not stream (413). No response names the
 // software or its version.
 // References: RFC 9110 (semantics), RFC 9112 (HTTP/1.1).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../core/log.js';
 import type { ItemKind, ItemMap } from '../../core/items-map.js';
 import { HttpError, type HttpRoute } from '../../core/http.js';
+import { httpModule } from '../../lazy-builtins.js';
 import { listenAll, type Listening } from '../listener.js';
 import { parseTarget, restOf, underPrefix } from './target.js';
 import { externalHostName } from './url.js';
@@ -48,7 +49,8 @@ interface Found { route: HttpRoute; host: string }
 
 /** The HTTP service of the server: one per process, built by src/main.ts. */
 export class HttpService {
-  private readonly server: Server;
+  /** Node's HTTP server, made when the listeners first open (node:http is not loaded before). */
+  private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly upgrades = new Map<string, UpgradeHandler>();
   private readonly globalRoutes: HttpRoute[] = [];
@@ -56,9 +58,11 @@ export class HttpService {
   private opening: Promise<void> | undefined;
   private refusedSince = 0;
 
-  constructor(private readonly deps: HttpServiceDeps) {
-    const cfg = deps.config();
-    this.server = createServer({
+  constructor(private readonly deps: HttpServiceDeps) {}
+
+  private makeServer(): Server {
+    const cfg = this.deps.config();
+    const server = httpModule().createServer({
       maxHeaderSize: cfg.get<number>('http_max_header_size'),
       headersTimeout: cfg.get<number>('http_headers_timeout') * 1000,
       // 0: the whole-request clock is ours (readBody), so a streaming upload may take hours.
@@ -66,13 +70,14 @@ export class HttpService {
       connectionsCheckingInterval: 500,
       requireHostHeader: true,
     }, (req, res) => void this.onRequest(req, res));
-    this.server.keepAliveTimeout = cfg.get<number>('http_keepalive_timeout') * 1000;
-    this.server.setTimeout(cfg.get<number>('http_idle_timeout') * 1000); // no listener: an idle socket is destroyed
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    server.keepAliveTimeout = cfg.get<number>('http_keepalive_timeout') * 1000;
+    server.setTimeout(cfg.get<number>('http_idle_timeout') * 1000); // no listener: an idle socket is destroyed
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     // Connections come from our own listeners (emit 'connection'), so the server never listens
     // itself; 'listening' starts Node's connection tracking, which enforces headersTimeout.
-    this.server.emit('listening');
+    server.emit('listening');
+    return server;
   }
 
   /** The first port the service listens on, 0 while it is closed. */
@@ -107,7 +112,8 @@ export class HttpService {
   ensure(): Promise<void> {
     if (this.listening.length || this.opening || !this.wanted()) return this.opening ?? Promise.resolve();
     const cfg = this.deps.config();
-    this.opening = listenAll('http', cfg.get<string[]>('http_interfaces'), cfg.get<number[]>('http_ports'), (s) => this.onConnection(s))
+    const server = (this.server ??= this.makeServer());
+    this.opening = listenAll('http', cfg.get<string[]>('http_interfaces'), cfg.get<number[]>('http_ports'), (s) => this.onConnection(server, s))
       .then((ls) => {
         this.listening = ls;
         for (const l of ls) this.deps.log.info(`http listening on ${l.address}:${l.port}`);
@@ -121,9 +127,9 @@ export class HttpService {
     await this.opening?.catch(() => undefined);
     const closing = this.listening.map((l) => l.close());
     this.listening = [];
-    this.server.closeAllConnections();
+    this.server?.closeAllConnections();
     for (const s of this.sockets) s.destroy();
-    this.server.emit('close'); // stops Node's connection checking timer
+    this.server?.emit('close'); // stops Node's connection checking timer
     await Promise.all(closing);
   }
 
@@ -133,7 +139,7 @@ export class HttpService {
     return false;
   }
 
-  private onConnection(socket: Socket): void {
+  private onConnection(server: Server, socket: Socket): void {
     const max = this.deps.config().get<number>('http_max_connections');
     if (this.sockets.size >= max) {
       const now = Date.now();
@@ -147,7 +153,7 @@ export class HttpService {
     }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    this.server.emit('connection', socket);
+    server.emit('connection', socket);
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {

@@ -13,7 +13,7 @@
 import { constants } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../lazy-builtins.js';
 import { isCode, syncDir } from '../fs-sync.js';
 
 /** File name of the journal in a store directory ('.' is escaped in owner names, so no owner has it). */

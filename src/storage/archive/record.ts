@@ -5,7 +5,7 @@
 //          f64 seq · with (UTF-8) · payload
 //
 // Little-endian. The length and CRC let a reader tell a whole record from a torn or damaged one.
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../lazy-builtins.js';
 import { ARCHIVE_PAYLOAD_MAX, ARCHIVE_WITH_MAX, type ArchivePayload } from '../store.js';
 
 /** Bytes of the frame (length and CRC). */

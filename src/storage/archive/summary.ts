@@ -9,7 +9,7 @@
 //   u32 CRC-32 of everything before it
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../lazy-builtins.js';
 import { isCode } from '../fs-sync.js';
 import type { ArchiveIndex } from './index.js';
 
