@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { writeProsodyAccounts } from './accounts.mjs';
 
 /** Config shared by both servers: Prosody's syntax, which Clove reads too. */
@@ -129,10 +130,13 @@ export function makeClove(repoRoot) {
         600000,
       );
       const accountsMs = Date.now() - t0;
+      // Started as Clove's launchers start it (npm start, start -D, the systemd unit, the image):
+      // with its process-start settings (src/cli/process-env.ts).
+      const { withServerProcessEnv } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'cli', 'process-env.js')).href);
       return {
         argv: [process.execPath, bin, 'start', '--config', configPath],
         cwd: repoRoot,
-        env: { NODE_ENV: 'production', CLOVE_STATS_FILE: path.join(dir, 'stats.json'), CLOVE_STATS_RESET: '1' },
+        env: withServerProcessEnv({ ...process.env, NODE_ENV: 'production', CLOVE_STATS_FILE: path.join(dir, 'stats.json'), CLOVE_STATS_RESET: '1' }),
         statsPath: path.join(dir, 'stats.json'),
         configPath,
         logPath,

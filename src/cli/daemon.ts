@@ -4,6 +4,7 @@
 // reports readiness or its one-line failure over an IPC channel it closes right after.
 import { spawn } from 'node:child_process';
 import { ServerError } from '../core/errors.js';
+import { withServerProcessEnv } from './process-env.js';
 
 const CHILD_ENV = 'CLOVE_DAEMON_CHILD';
 /** How long the parent waits for the detached child to be listening with its pidfile written. */
@@ -32,7 +33,7 @@ export function daemonize(argv: string[]): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-    env: { ...process.env, [CHILD_ENV]: '1' },
+    env: { ...withServerProcessEnv(process.env), [CHILD_ENV]: '1' },
   });
   return new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -3,7 +3,7 @@
 // replaced, removed on exit), stop and status, about, and SIGTERM's system-shutdown without data
 // loss, start -D, restart and SIGHUP. Children listen on 127.0.0.1 port 0 and are killed by PID afterwards.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,6 +40,9 @@ async function child(extra = 'pidfile = "clove.pid"'): Promise<ChildServer> {
   if (extra.includes('pidfile')) await pidfileWritten(c);
   return c;
 }
+
+/** A process's environment, as the kernel holds it (/proc/PID/environ). */
+const environOf = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 
 const canLogin = (port: number, username: string, password: string): Promise<boolean> =>
   Wire.login({ port, username, password, resource: 'r' }).then(async (c) => { await c.close(); return true; }, () => false);
@@ -180,24 +183,28 @@ describe('clove start -D', () => {
     const pids: number[] = [];
     afterPids.push(pids);
 
-    const started = await clove(['start', '-D', ...cfg]);
+    const started = await clove(['start', '-D', ...cfg], '', { ...process.env, MALLOC_ARENA_MAX: undefined });
     expect(started.code, started.stderr).toBe(0);
     const pid = Number((await readFile(pidfile, 'utf8')).trim());
     pids.push(pid);
     expect(started.stderr).toBe(`clove started as PID ${pid} (pidfile ${pidfile})\n`);
     expect((await stat(pidfile)).mode & 0o777).toBe(0o640);
+    // The process-start settings (src/cli/process-env.ts) reach the detached server.
+    expect(environOf(pid)).toContain('MALLOC_ARENA_MAX=2');
 
     const second = await clove(['start', '-D', ...cfg]);
     expect(second.code).toBe(2);
     expect(second.stderr).toBe(`clove: already running as PID ${pid} (pidfile ${pidfile})\n`);
     expect((await clove(['status', ...cfg])).stdout).toBe(`clove is running as PID ${pid} (pidfile ${pidfile})\n`);
 
-    const restarted = await clove(['restart', ...cfg]);
+    // An operator's own value is kept.
+    const restarted = await clove(['restart', ...cfg], '', { ...process.env, MALLOC_ARENA_MAX: '3' });
     expect(restarted.code, restarted.stderr).toBe(0);
     const pid2 = Number((await readFile(pidfile, 'utf8')).trim());
     pids.push(pid2);
     expect(pid2).not.toBe(pid);
     expect(restarted.stderr).toContain(`stopped clove (PID ${pid})\nclove started as PID ${pid2}`);
+    expect(environOf(pid2)).toContain('MALLOC_ARENA_MAX=3');
 
     const stopped = await clove(['stop', ...cfg]);
     expect(stopped.code, stopped.stderr).toBe(0);
