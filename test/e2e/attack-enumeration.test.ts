@@ -24,7 +24,7 @@ const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   await Promise.all(children.map((c) => c.kill()));
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  for (const d of [...dirs, ...children.map((c) => c.dir)]) await rm(d, { recursive: true, force: true });
 });
 
 async function login(srv: ChildServer, username: string, domain = 'localhost'): Promise<Wire> {

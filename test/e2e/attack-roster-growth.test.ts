@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addUsers, startChild, type ChildServer } from '../helpers/child-server.js';
+import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { Wire, match } from '../helpers/wire.js';
 
 const SENDERS = 60;
@@ -23,6 +23,7 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(async () => {
   await srv?.kill();
+  if (srv) await removeChildDir(srv.dir);
 });
 
 /** One sender: log in, send a fat subscribe, wait until the server handled it, leave. */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addUsers, startChild, type ChildServer } from '../helpers/child-server.js';
+import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { Wire, ping } from '../helpers/wire.js';
 
 const SESSIONS = 300;
@@ -39,6 +39,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await srv?.kill();
+  if (srv) await removeChildDir(srv.dir);
   await rm(snapDir, { recursive: true, force: true });
 });
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startChild, runClove, type ChildServer } from '../helpers/child-server.js';
+import { removeChildDir, startChild, runClove, type ChildServer } from '../helpers/child-server.js';
 import { Wire, xmlEscape } from '../helpers/wire.js';
 
 const LONG = 'é'.repeat(200);
@@ -17,6 +17,7 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(async () => {
   await srv?.kill();
+  if (srv) await removeChildDir(srv.dir);
 });
 
 describe('a 200 × "é" localpart', () => {

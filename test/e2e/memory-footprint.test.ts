@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addUsers, startChild, type ChildServer } from '../helpers/child-server.js';
+import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { Wire } from '../helpers/wire.js';
 
 const USERS = 20;
@@ -33,6 +33,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await srv?.kill();
+  if (srv) await removeChildDir(srv.dir);
   await rm(statsDir, { recursive: true, force: true });
 });
 

@@ -54,9 +54,17 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     opts.extra ?? '',
     opts.hosts ?? 'VirtualHost "localhost"',
   ].join('\n');
-  const config = parseConfig(text, join(dir, 'test.cfg.lua'));
   const log = process.env.CLOVE_TEST_LOG ? createLogger([{ level: 'debug', to: 'console' }]).log : silentLogger();
-  const server = await startServer({ config, log, storage: opts.storage === 'file' ? undefined : typeof opts.storage === 'object' ? opts.storage : createMemoryBackend(), ...(opts.connector ? { connector: opts.connector } : {}), ...(opts.extraModules ? { extraModules: opts.extraModules } : {}) });
+  let config: ReturnType<typeof parseConfig>;
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    config = parseConfig(text, join(dir, 'test.cfg.lua'));
+    server = await startServer({ config, log, storage: opts.storage === 'file' ? undefined : typeof opts.storage === 'object' ? opts.storage : createMemoryBackend(), ...(opts.connector ? { connector: opts.connector } : {}), ...(opts.extraModules ? { extraModules: opts.extraModules } : {}) });
+  } catch (err) {
+    // A server that did not start (a test of a bad config) leaves no directory behind either.
+    if (!opts.dir) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const domain = config.virtualHosts()[0] as string;
   return {
     server,
