@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'reload': return reload(config);
       case 'restart': return await restart(config, argv);
       case 'status': return status(config);
-      case 'import-prosody': return await (await import('./import-prosody.js')).importProsody(config, rest);
+      case 'import-prosody': return await (await import('./import-prosody/command.js')).importProsody(config, rest);
       case 'migrate-storage': return await (await import('./migrate-storage.js')).migrateStorage(config, rest);
       case 'register': await (await import('./accounts.js')).register(config, rest); return 0;
       case 'unregister': await (await import('./accounts.js')).unregister(config, rest); return 0;

@@ -1,8 +1,8 @@
 // Shapes of Prosody's internal storage as read by `clove import-prosody`: Lua tables from the
 // data-file reader (../config/lua/data-file.ts) checked and turned into Clove's types.
-import { tryParseJid } from '../jid/jid.js';
-import type { ElementJSON } from '../xml/json.js';
-import { DataTable, type DataValue } from '../config/lua/data-file.js';
+import { tryParseJid } from '../../jid/jid.js';
+import type { ElementJSON } from '../../xml/json.js';
+import { DataTable, type DataValue } from '../../config/lua/data-file.js';
 
 /** Prosody's datamanager file-name encoding: every byte other than [A-Za-z0-9] → %xx. */
 export function prosodyEncode(s: string): string {

@@ -1,6 +1,6 @@
 // `clove import-prosody --from-sql PROSODY_CONFIG`: Prosody's SQL storage (mod_storage_sql) read
 // from PostgreSQL and written out as Prosody's internal storage would hold it, so the file
-// import (./import-prosody.ts) reads it unchanged.
+// import (./command.ts) reads it unchanged.
 //
 // Prosody's tables (plugins/mod_storage_sql.lua, read from Prosody's source):
 // - `prosody` (host, user, store, key, type, value): a keyval store's table is one row per
@@ -12,12 +12,12 @@
 //   archived item (offline messages, mod_mam's archive), `when` in seconds, in sort_id order.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SqlSettings } from '../config/sql.js';
-import { DataTable, type DataValue } from '../config/lua/data-file.js';
-import { SqlPool } from '../storage/sql/pool.js';
-import { parseElement } from '../xml/parse.js';
-import type { Element } from '../xml/element.js';
-import { prosodyEncode } from './prosody-data.js';
+import type { SqlSettings } from '../../config/sql.js';
+import { DataTable, type DataValue } from '../../config/lua/data-file.js';
+import { SqlPool } from '../../storage/sql/pool.js';
+import { parseElement } from '../../xml/parse.js';
+import type { Element } from '../../xml/element.js';
+import { prosodyEncode } from './data.js';
 
 /** The keyval stores the import reads. */
 const KEYVAL_STORES = ['accounts', 'roster', 'vcard', 'private'];

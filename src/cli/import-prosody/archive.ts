@@ -14,13 +14,13 @@
 // time by the shared Lua data reader, so a large archive is never all in memory as tables.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { listItems, type DataValue } from '../config/lua/data-file.js';
-import { tryParseJid } from '../jid/jid.js';
-import { fromJSON } from '../xml/json.js';
-import { parseElement } from '../xml/parse.js';
-import { ARCHIVE_PAYLOAD_MAX, ArchiveQuotaError, type ArchiveLimits, type ArchiveStore, type KeyValStore } from '../storage/store.js';
-import { recordSize } from '../storage/archive/record.js';
-import { bareJid, Skip, table, toElement } from './prosody-data.js';
+import { listItems, type DataValue } from '../../config/lua/data-file.js';
+import { tryParseJid } from '../../jid/jid.js';
+import { fromJSON } from '../../xml/json.js';
+import { parseElement } from '../../xml/parse.js';
+import { ARCHIVE_PAYLOAD_MAX, ArchiveQuotaError, type ArchiveLimits, type ArchiveStore, type KeyValStore } from '../../storage/store.js';
+import { recordSize } from '../../storage/archive/record.js';
+import { bareJid, Skip, table, toElement } from './data.js';
 
 /** Largest archive .list file the import reads (Prosody itself loads the whole file on every query). */
 export const ARCHIVE_IMPORT_FILE_MAX = 256 * 1024 * 1024;

@@ -14,7 +14,7 @@
 // - vcard: a preserialised stanza {name, attr, [1..n] = child tables or text} → ElementJSON.
 // - private: a map "name:namespace" → stanza table → Clove's "name namespace" map.
 // - offline (.list archive): item({name="message", attr={…, stamp=…}, when, with, key, …}).
-// - archive (mod_mam's .list archive, same item shape) → the 'archive' store: ./import-prosody-archive.ts.
+// - archive (mod_mam's .list archive, same item shape) → the 'archive' store: ./archive.ts.
 //
 // Existing Clove data is never overwritten: identical data counts as "unchanged", different data
 // is skipped with a reason. What was imported is remembered (a digest per user and kind in the
@@ -24,29 +24,29 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Config } from '../config/config.js';
-import { ServerError } from '../core/errors.js';
-import { openStorage } from '../main.js';
-import { Accounts, type AccountRecord } from '../storage/accounts.js';
-import type { ArchiveLimits, StorageBackend } from '../storage/store.js';
-import type { ScramCredential } from '../sasl/credentials.js';
-import { prepLocal } from '../jid/jid.js';
-import type { ElementJSON } from '../xml/json.js';
-import type { Roster, RosterItem } from '../modules/roster/roster-store.js';
-import type { OfflineMessage } from '../modules/offline.js';
-import type { Subscription } from '../modules/presence/subscription.js';
-import { DataTable, parseDat, parseList, type DataValue } from '../config/lua/data-file.js';
-import { bareJid, prosodyEncode, Skip, str, table, toElement } from './prosody-data.js';
-import { exportProsodySql } from './prosody-sql.js';
-import { loadConfig } from '../config/config.js';
-import { sqlSettings } from '../config/sql.js';
-import { archiveMarks, importArchiveFile } from './import-prosody-archive.js';
+import type { Config } from '../../config/config.js';
+import { ServerError } from '../../core/errors.js';
+import { openStorage } from '../../main.js';
+import { Accounts, type AccountRecord } from '../../storage/accounts.js';
+import type { ArchiveLimits, StorageBackend } from '../../storage/store.js';
+import type { ScramCredential } from '../../sasl/credentials.js';
+import { prepLocal } from '../../jid/jid.js';
+import type { ElementJSON } from '../../xml/json.js';
+import type { Roster, RosterItem } from '../../modules/roster/roster-store.js';
+import type { OfflineMessage } from '../../modules/offline.js';
+import type { Subscription } from '../../modules/presence/subscription.js';
+import { DataTable, parseDat, parseList, type DataValue } from '../../config/lua/data-file.js';
+import { bareJid, prosodyEncode, Skip, str, table, toElement } from './data.js';
+import { exportProsodySql } from './sql-export.js';
+import { loadConfig } from '../../config/config.js';
+import { sqlSettings } from '../../config/sql.js';
+import { archiveMarks, importArchiveFile } from './archive.js';
 
 const USAGE = 'usage: clove import-prosody DATA_DIR [--dry-run]   or   clove import-prosody --from-sql PROSODY_CONFIG [--dry-run]';
 const KINDS = ['accounts', 'roster', 'vcard', 'private', 'offline', 'archive'] as const;
 type Kind = (typeof KINDS)[number];
 
-export { prosodyEncode } from './prosody-data.js';
+export { prosodyEncode } from './data.js';
 
 function prosodyDecode(s: string): string | undefined {
   try {

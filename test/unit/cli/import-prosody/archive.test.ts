@@ -1,4 +1,4 @@
-// The archive part of `clove import-prosody` (src/cli/import-prosody-archive.ts) on a file that
+// The archive part of `clove import-prosody` (src/cli/import-prosody/archive.ts) on a file that
 // Debian's Prosody 0.12 wrote with mod_mam (fixtures/prosody-0.12-archive-alice.list: alice
 // sent bob a message with an origin-id, bob answered with a chat state, one second later) and on
 // damaged or hostile variants of it.
@@ -6,12 +6,12 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listItems } from '../../../src/config/lua/data-file.js';
-import { ARCHIVE_IMPORT_FILE_MAX, archiveMarks, importArchiveFile, toArchived } from '../../../src/cli/import-prosody-archive.js';
-import { Skip } from '../../../src/cli/prosody-data.js';
-import { createMemoryBackend } from '../../../src/storage/memory.js';
-import type { ArchiveStore, KeyValStore, StorageBackend } from '../../../src/storage/store.js';
-import { parseElement } from '../../../src/xml/parse.js';
+import { listItems } from '../../../../src/config/lua/data-file.js';
+import { ARCHIVE_IMPORT_FILE_MAX, archiveMarks, importArchiveFile, toArchived } from '../../../../src/cli/import-prosody/archive.js';
+import { Skip } from '../../../../src/cli/import-prosody/data.js';
+import { createMemoryBackend } from '../../../../src/storage/memory.js';
+import type { ArchiveStore, KeyValStore, StorageBackend } from '../../../../src/storage/store.js';
+import { parseElement } from '../../../../src/xml/parse.js';
 
 const FIXTURE = join(__dirname, 'fixtures', 'prosody-0.12-archive-alice.list');
 const OWNER = 'alice@mam.test';
