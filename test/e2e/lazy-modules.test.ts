@@ -2,8 +2,9 @@
 // itself: a Node loader hook lists every ES module it loaded (test/helpers/code-trace.ts), so a
 // module whose code was imported shows up whatever Clove believes it loaded.
 // - With the default module set, the modules it leaves off (muc, pubsub, invites, …) and the
-//   libraries only they or other options need (ws, pg, prom-client) are not loaded; a SIGHUP reload that
-//   enables one loads its code then, and a logged-in client uses it at once.
+//   libraries only they, other options or other commands need (ws, pg, prom-client; sql.js for
+//   `import-prosody`) are not loaded; a SIGHUP reload that enables one loads its code then, and a
+//   logged-in client uses it at once.
 // - Node built-ins only some configurations use (src/lazy-builtins.ts) are not loaded by a
 //   default start either; a server that serves HTTP loads node:http.
 // - RssAnon right after start (the process's own memory, not the node binary's file pages).
@@ -20,7 +21,7 @@ const NS_LAST = 'jabber:iq:last';
 const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep', 'bookmarks', 'vcard_legacy', 'mam'];
 /** Code of modules and libraries the default config does not use. */
 const UNUSED = ['dist/modules/muc/muc.js', 'dist/modules/pubsub-service/pubsub.js', 'dist/modules/invites/invites.js', 'dist/modules/http-file-share/share.js', 'dist/modules/uptime.js', 'dist/stream/web/websocket-endpoint.js', 'dist/storage/sql/backend.js', 'dist/cli/import-prosody.js'];
-const UNUSED_LIBRARIES = ['node_modules/ws/', 'node_modules/pg/', 'node_modules/prom-client/'];
+const UNUSED_LIBRARIES = ['node_modules/ws/', 'node_modules/pg/', 'node_modules/prom-client/', 'node_modules/sql.js/'];
 /**
  * Node built-ins the default config does not use (HTTP, the file store's checksums until a first
  * write or read of a log). Node itself loads dns, child_process, dgram and cluster at any

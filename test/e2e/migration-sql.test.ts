@@ -1,9 +1,11 @@
-// Migration from Prosody's SQL storage: a real Prosody (Debian's 0.12 with lua-dbi-postgresql)
-// configured with storage = "sql" on the test PostgreSQL writes accounts (prosodyctl register),
-// a roster, a vCard, private XML and an offline message into its own tables (`prosody`,
-// `prosodyarchive`); `clove import-prosody --from-sql` reads them, and the users log in to Clove
-// with their Prosody passwords and find the same data.
+// Migration from Prosody's SQL storage: a real Prosody (Debian's 0.12) configured with
+// storage = "sql", on the test PostgreSQL (lua-dbi-postgresql) or on SQLite, Prosody's default
+// driver (lua-dbi-sqlite3), writes accounts (prosodyctl register), a roster, a vCard, private XML,
+// an offline message and its MAM archive into its own tables (`prosody`, `prosodyarchive`);
+// `clove import-prosody --from-sql` reads them, and the users log in to Clove with their Prosody
+// passwords and find the same data.
 import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import pg from 'pg';
 import { afterAll, expect, it } from 'vitest';
 import { runClove } from '../helpers/child-server.js';
 import { freshDatabase } from '../helpers/postgres.js';
+import { mamAll } from '../helpers/mam.js';
 import { writeImportConfig, writeProsodyData } from '../helpers/prosody-import.js';
 import { startTestServer } from '../helpers/server.js';
 import { match, Wire } from '../helpers/wire.js';
@@ -18,19 +21,67 @@ import { match, Wire } from '../helpers/wire.js';
 const DOMAIN = 'migrate-sql.test';
 const NS_ROSTER = 'jabber:iq:roster';
 const NS_VCARD = 'vcard-temp';
-let work = '';
+const works: string[] = [];
 
 afterAll(async () => {
-  if (work) await rm(work, { recursive: true, force: true });
+  for (const w of works) await rm(w, { recursive: true, force: true });
 });
 
-it('imports accounts, roster, vCard, private XML and offline messages from Prosody on PostgreSQL', async () => {
-  work = await mkdtemp(join(tmpdir(), 'clove-migration-sql-'));
-  const db = await freshDatabase();
-  const sqlLine = `sql = { driver = "PostgreSQL"; database = "${db.database}"; host = "${db.host}"; port = ${db.port}; username = "${db.username}"; password = "${db.password}" }`;
-  await writeProsodyData({
+/** How Prosody is pointed at its database, and how the test sees that Prosody wrote there. */
+interface Driver {
+  name: string;
+  /** Lines of Prosody's config: storage and sql. */
+  prosodyLines(): Promise<string[]>;
+  /** Prosody's data directory, copied after it stopped → the config `--from-sql` reads. */
+  importConfig(prosodyData: string): string[];
+  /** What shows Prosody wrote to the database, not to files. */
+  checkWritten(prosodyData: string): Promise<void>;
+  /** What the database holds that must never be printed. */
+  secret?: string;
+}
+
+const postgres = (): Driver => {
+  let line = '';
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  return {
+    name: 'PostgreSQL',
+    async prosodyLines() {
+      db = await freshDatabase();
+      line = `sql = { driver = "PostgreSQL"; database = "${db.database}"; host = "${db.host}"; port = ${db.port}; username = "${db.username}"; password = "${db.password}" }`;
+      this.secret = db.password;
+      return ['storage = "sql"', line];
+    },
+    importConfig: () => ['-- Only what the import reads: Prosody\'s sql option.', line],
+    async checkWritten() {
+      const client = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
+      await client.connect();
+      const stores = (await client.query<{ store: string }>('SELECT DISTINCT store FROM prosody ORDER BY store')).rows.map((r) => r.store);
+      const archived = (await client.query<{ store: string }>('SELECT store FROM prosodyarchive ORDER BY store')).rows.map((r) => r.store);
+      await client.end();
+      expect(stores).toEqual(expect.arrayContaining(['accounts', 'private', 'roster', 'vcard']));
+      expect(archived).toEqual(['archive', 'archive', 'offline']); // alice's and bob's MAM archives, bob's offline message
+    },
+  };
+};
+
+// Prosody's default: storage = "sql" with no sql option is SQLite3, prosody.sqlite in data_path.
+const sqlite = (): Driver => ({
+  name: 'SQLite3',
+  prosodyLines: async () => ['storage = "sql"'],
+  importConfig: (prosodyData) => [`data_path = ${JSON.stringify(prosodyData)}`, 'storage = "sql"'],
+  async checkWritten(prosodyData) {
+    expect(statSync(join(prosodyData, 'prosody.sqlite')).size).toBeGreaterThan(0);
+    expect(existsSync(join(prosodyData, '%6digrate%2dsql%2etest', 'accounts'))).toBe(false);
+  },
+});
+
+it.each([postgres(), sqlite()])('imports accounts, roster, vCard, private XML, offline messages and archives from Prosody on $name', async (driver) => {
+  const work = await mkdtemp(join(tmpdir(), 'clove-migration-sql-'));
+  works.push(work);
+  const prosodyLines = await driver.prosodyLines();
+  const prosodyData = await writeProsodyData({
     domain: DOMAIN,
-    extra: ['modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "vcard"; "presence"; "private"; "offline" }', 'storage = "sql"', sqlLine],
+    extra: ['modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "vcard"; "presence"; "private"; "offline"; "mam" }', ...prosodyLines],
   }, work, async (prosody) => {
     for (const [user, password] of [['alice', 'alice-pw'], ['bob', 'bob pässword']]) {
       const reg = spawnSync('prosodyctl', ['--config', prosody.configPath, 'register', user!, DOMAIN, password!], { encoding: 'utf8', cwd: prosody.dir });
@@ -48,22 +99,17 @@ it('imports accounts, roster, vCard, private XML and offline messages from Proso
     await c.close();
   });
   // Prosody really wrote to the database.
-  const client = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
-  await client.connect();
-  const stores = (await client.query<{ store: string }>('SELECT DISTINCT store FROM prosody ORDER BY store')).rows.map((r) => r.store);
-  const archived = Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM prosodyarchive WHERE store = 'offline'")).rows[0]!.n);
-  await client.end();
-  expect(stores).toEqual(expect.arrayContaining(['accounts', 'private', 'roster', 'vcard']));
-  expect(archived).toBe(1);
+  await driver.checkWritten(prosodyData);
 
   const prosodyCfg = join(work, 'prosody-sql.cfg.lua');
-  await writeFile(prosodyCfg, `-- Only what the import reads: Prosody's sql option.\n${sqlLine}\n`);
+  await writeFile(prosodyCfg, driver.importConfig(prosodyData).join('\n') + '\n');
   const cfg = await writeImportConfig(work, join(work, 'clove', 'data'), DOMAIN);
   const r = await runClove(['import-prosody', '--from-sql', prosodyCfg, '--config', cfg]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  expect(r.stdout).toContain(`${DOMAIN}: imported 2 accounts, 1 roster, 1 vcard, 1 private, 1 offline`);
-  expect(r.stdout).not.toContain(db.password!);
+  expect(r.stdout).toContain(`${DOMAIN}: imported 2 accounts, 1 roster, 1 vcard, 1 private, 1 offline, 2 archive (2 archived messages)`);
+  expect(r.stdout).toMatch(driver.name === 'SQLite3' ? `read Prosody's SQLite database ${join(prosodyData, 'prosody.sqlite')}` : /read Prosody's PostgreSQL database clove_/);
+  if (driver.secret) expect(r.stdout).not.toContain(driver.secret);
 
   const server = await startTestServer({ storage: 'file', dir: join(work, 'clove'), hosts: `VirtualHost "${DOMAIN}"` });
   try {
@@ -76,11 +122,15 @@ it('imports accounts, roster, vCard, private XML and offline messages from Proso
     expect(vcard.getChildText('DESC')).toBe('line one\nline "two" & ünïcode');
     const notes = await alice.iq(`<iq type='get'><query xmlns='jabber:iq:private'><notes xmlns='storage:rosternotes'/></query></iq>`);
     expect(notes.getChild('query', 'jabber:iq:private')?.getChild('notes', 'storage:rosternotes')?.getChildText('note')).toBe('met at work');
+    const archive = await mamAll(alice);
+    expect(archive.map((i) => [i.message.attrs.to, i.message.getChildText('body')])).toEqual([[`bob@${DOMAIN}`, 'hello from prosody on sql']]);
     alice.destroy();
     const bob = await Wire.login({ port: server.port, domain: DOMAIN, username: 'bob', password: 'bob pässword', timeoutMs: 5000 });
     const offline = bob.waitFor(match('message', { id: 'm1' }), 10_000);
     bob.send('<presence/>');
     expect((await offline).getChildText('body')).toBe('hello from prosody on sql');
+    const received = await mamAll(bob);
+    expect(received.map((i) => [i.message.attrs.from?.split('/')[0], i.message.getChildText('body')])).toEqual([[`alice@${DOMAIN}`, 'hello from prosody on sql']]);
     bob.destroy();
   } finally {
     await server.stop();

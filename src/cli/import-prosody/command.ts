@@ -16,6 +16,9 @@
 // - offline (.list archive): item({name="message", attr={…, stamp=…}, when, with, key, …}).
 // - archive (mod_mam's .list archive, same item shape) → the 'archive' store: ./archive.ts.
 //
+// With --from-sql PROSODY_CONFIG, Prosody's SQL storage (PostgreSQL, or SQLite, Prosody's default driver)
+// is first written out in that layout (./sql-export.ts) and imported from there.
+//
 // Existing Clove data is never overwritten: identical data counts as "unchanged", different data
 // is skipped with a reason. What was imported is remembered (a digest per user and kind in the
 // 'import_prosody' store), so a second run changes nothing even after users changed their data
@@ -39,7 +42,8 @@ import { DataTable, parseDat, parseList, type DataValue } from '../../config/lua
 import { bareJid, prosodyEncode, Skip, str, table, toElement } from './data.js';
 import { exportProsodySql } from './sql-export.js';
 import { loadConfig } from '../../config/config.js';
-import { sqlSettings } from '../../config/sql.js';
+import { openProsodyRows, prosodySqlSource, type ProsodyRows } from './sql-rows.js';
+import { SqliteImportError } from './sqlite-rows.js';
 import { archiveMarks, importArchiveFile } from './archive.js';
 
 const USAGE = 'usage: clove import-prosody DATA_DIR [--dry-run]   or   clove import-prosody --from-sql PROSODY_CONFIG [--dry-run]';
@@ -112,10 +116,24 @@ export async function importProsody(config: Config, args: string[]): Promise<num
  */
 async function importProsodySql(config: Config, prosodyConfig: string, rest: string[]): Promise<number> {
   const prosody = await loadConfig(prosodyConfig);
+  const source = prosodySqlSource(prosody);
   const dir = await mkdtemp(join(tmpdir(), 'clove-prosody-sql-'));
   try {
-    const found = await exportProsodySql(sqlSettings(prosody), config.virtualHosts(), dir);
-    if (found.length === 0) throw new ServerError('storage', `no VirtualHost of ${config.file} (${config.virtualHosts().join(', ')}) has data in the SQL storage of ${prosodyConfig}`);
+    let rows: ProsodyRows;
+    try {
+      rows = await openProsodyRows(source);
+    } catch (e) {
+      if (e instanceof SqliteImportError) throw new ServerError('storage', e.message);
+      throw e;
+    }
+    let found: string[];
+    try {
+      found = await exportProsodySql(rows, config.virtualHosts(), dir);
+    } finally {
+      await rows.close();
+    }
+    if (found.length === 0) throw new ServerError('storage', `no VirtualHost of ${config.file} (${config.virtualHosts().join(', ')}) has data in the ${rows.label} (${prosodyConfig})`);
+    process.stdout.write(`read Prosody's ${rows.label}\n`);
     return await importProsody(config, [dir, ...rest]);
   } finally {
     await rm(dir, { recursive: true, force: true });

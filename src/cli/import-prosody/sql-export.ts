@@ -1,6 +1,6 @@
-// `clove import-prosody --from-sql PROSODY_CONFIG`: Prosody's SQL storage (mod_storage_sql) read
-// from PostgreSQL and written out as Prosody's internal storage would hold it, so the file
-// import (./command.ts) reads it unchanged.
+// `clove import-prosody --from-sql PROSODY_CONFIG`: Prosody's SQL storage (mod_storage_sql), read
+// from PostgreSQL or SQLite (./sql-rows.ts), written out as Prosody's internal storage would hold
+// it, so the file import (./command.ts) reads it unchanged.
 //
 // Prosody's tables (plugins/mod_storage_sql.lua, read from Prosody's source):
 // - `prosody` (host, user, store, key, type, value): a keyval store's table is one row per
@@ -12,12 +12,11 @@
 //   archived item (offline messages, mod_mam's archive), `when` in seconds, in sort_id order.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SqlSettings } from '../../config/sql.js';
 import { DataTable, type DataValue } from '../../config/lua/data-file.js';
-import { SqlPool } from '../../storage/sql/pool.js';
 import { parseElement } from '../../xml/parse.js';
 import type { Element } from '../../xml/element.js';
 import { prosodyEncode } from './data.js';
+import type { ProsodyRows } from './sql-rows.js';
 
 /** The keyval stores the import reads. */
 const KEYVAL_STORES = ['accounts', 'roster', 'vcard', 'private'];
@@ -86,59 +85,46 @@ async function writeStore(dir: string, host: string, store: string, user: string
 }
 
 /**
- * Read Prosody's SQL storage for `hosts` into `dir` (laid out as Prosody's data directory);
+ * Write Prosody's SQL storage for `hosts` into `dir` (laid out as Prosody's data directory);
  * returns the hosts that had data.
  */
-export async function exportProsodySql(sql: SqlSettings, hosts: readonly string[], dir: string): Promise<string[]> {
-  const pool = new SqlPool(sql);
-  try {
-    const tables = await pool.query<{ p: string | null; a: string | null }>("SELECT to_regclass('prosody')::text AS p, to_regclass('prosodyarchive')::text AS a");
-    if (!tables.rows[0]?.p) throw new Error(`database ${sql.database} has no table "prosody": not Prosody's SQL storage`);
-    const found = new Set<string>();
-    for (const host of hosts) {
-      const rows = await pool.query<{ user: string; store: string; key: string; type: string; value: string }>(
-        'SELECT "user", "store", "key", "type", "value" FROM "prosody" WHERE "host" = $1 AND "store" = ANY($2::text[]) AND "user" <> \'\' ORDER BY "store", "user"',
-        [host, KEYVAL_STORES],
-      );
-      const tablesOf = new Map<string, DataTable>();
-      for (const r of rows.rows) {
-        const id = `${r.store}\0${r.user}`;
-        let t = tablesOf.get(id);
-        if (!t) tablesOf.set(id, (t = new DataTable()));
-        const v = deserialize(r.type, r.value);
-        // The "" row holds the table's non-string keys (keyval_store_get merges them back).
-        if (r.key === '' && v instanceof DataTable) for (const [k, x] of v.hash) t.hash.set(k, x);
-        else t.hash.set(r.key, v);
-      }
-      for (const [id, t] of tablesOf) {
-        const [store, user] = id.split('\0') as [string, string];
-        await writeStore(dir, host, store, user, '.dat', `return ${lua(t)};\n`);
-        found.add(host);
-      }
-      if (!tables.rows[0]?.a) continue;
-      const items = await pool.query<{ user: string; store: string; key: string; when: number; with: string; type: string; value: string }>(
-        'SELECT "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" WHERE "host" = $1 AND "store" = ANY($2::text[]) AND "user" <> \'\' ORDER BY "store", "user", "sort_id"',
-        [host, ARCHIVE_STORES],
-      );
-      const lists = new Map<string, string[]>();
-      for (const r of items.rows) {
-        const v = deserialize(r.type, r.value);
-        if (!(v instanceof DataTable)) continue;
-        v.hash.set('key', r.key);
-        v.hash.set('when', Number(r.when));
-        v.hash.set('with', r.with);
-        const id = `${r.store}\0${r.user}`;
-        if (!lists.has(id)) lists.set(id, []);
-        lists.get(id)!.push(`item(${lua(v)});\n`);
-      }
-      for (const [id, lines] of lists) {
-        const [store, user] = id.split('\0') as [string, string];
-        await writeStore(dir, host, store, user, '.list', lines.join(''));
-        found.add(host);
-      }
+export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string[], dir: string): Promise<string[]> {
+  const tables = await rows.tables();
+  if (!tables.keyval) throw new Error(`${rows.label} has no table "prosody": not Prosody's SQL storage`);
+  const found = new Set<string>();
+  for (const host of hosts) {
+    const tablesOf = new Map<string, DataTable>();
+    for (const r of await rows.keyval(host, KEYVAL_STORES)) {
+      const id = `${r.store}\0${r.user}`;
+      let t = tablesOf.get(id);
+      if (!t) tablesOf.set(id, (t = new DataTable()));
+      const v = deserialize(r.type, r.value);
+      // The "" row holds the table's non-string keys (keyval_store_get merges them back).
+      if (r.key === '' && v instanceof DataTable) for (const [k, x] of v.hash) t.hash.set(k, x);
+      else t.hash.set(r.key, v);
     }
-    return [...found];
-  } finally {
-    await pool.end();
+    for (const [id, t] of tablesOf) {
+      const [store, user] = id.split('\0') as [string, string];
+      await writeStore(dir, host, store, user, '.dat', `return ${lua(t)};\n`);
+      found.add(host);
+    }
+    if (!tables.archive) continue;
+    const lists = new Map<string, string[]>();
+    for (const r of await rows.archive(host, ARCHIVE_STORES)) {
+      const v = deserialize(r.type, r.value);
+      if (!(v instanceof DataTable)) continue;
+      v.hash.set('key', r.key);
+      v.hash.set('when', r.when);
+      v.hash.set('with', r.with);
+      const id = `${r.store}\0${r.user}`;
+      if (!lists.has(id)) lists.set(id, []);
+      lists.get(id)!.push(`item(${lua(v)});\n`);
+    }
+    for (const [id, lines] of lists) {
+      const [store, user] = id.split('\0') as [string, string];
+      await writeStore(dir, host, store, user, '.list', lines.join(''));
+      found.add(host);
+    }
   }
+  return [...found];
 }

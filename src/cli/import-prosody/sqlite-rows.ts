@@ -1,0 +1,114 @@
+// Prosody's SQL storage on SQLite (driver = "SQLite3", Prosody's default), read through sql.js:
+// SQLite compiled to WebAssembly, so no native module has to be built on the operator's machine.
+// It opens a copy of the database in memory: the file is read once, whole, and never written.
+//
+// Prosody should be stopped first. Two checks make a live database fail with a clear message
+// rather than import a half-written state: a journal beside the file (`-journal`, or `-wal` if
+// someone switched the database to WAL) means a write is unfinished or was cut short by a crash,
+// and a file whose size or modification time changed while it was read was written meanwhile.
+import { readFile, stat } from 'node:fs/promises';
+import type { BindParams, Database, SqlValue } from 'sql.js';
+import type { ArchiveRow, KeyvalRow, ProsodyRows } from './sql-rows.js';
+
+/** The largest database read (what node:fs reads into one buffer); the import needs that much memory. */
+export const SQLITE_IMPORT_FILE_MAX = 2 ** 31 - 1;
+/** The first 16 bytes of every SQLite 3 database file. */
+const SQLITE_MAGIC = 'SQLite format 3\0';
+
+/** Why a SQLite database cannot be imported (the message names the file and what to do). */
+export class SqliteImportError extends Error {
+  override name = 'SqliteImportError';
+}
+
+async function sizeOf(file: string): Promise<number | undefined> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The database's bytes, checked to be a whole, resting SQLite 3 database. */
+async function readDatabase(file: string): Promise<Buffer> {
+  let before;
+  try {
+    before = await stat(file);
+  } catch {
+    throw new SqliteImportError(`Prosody's SQLite database ${file} does not exist (sql.database, resolved against Prosody's data_path)`);
+  }
+  if (!before.isFile()) throw new SqliteImportError(`${file} is not a file`);
+  if (before.size > SQLITE_IMPORT_FILE_MAX) {
+    throw new SqliteImportError(`${file} is ${before.size} bytes, more than the ${SQLITE_IMPORT_FILE_MAX} this import reads: convert it to Prosody's files with prosody-migrator and import that directory`);
+  }
+  for (const journal of [`${file}-journal`, `${file}-wal`]) {
+    if (((await sizeOf(journal)) ?? 0) > 0) {
+      throw new SqliteImportError(`${journal} holds an unfinished write: stop Prosody (or, after a crash, start and stop it once) and run the import again`);
+    }
+  }
+  const bytes = await readFile(file);
+  const after = await stat(file);
+  if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ino !== before.ino) {
+    throw new SqliteImportError(`${file} changed while it was read: stop Prosody and run the import again`);
+  }
+  if (bytes.subarray(0, SQLITE_MAGIC.length).toString('latin1') !== SQLITE_MAGIC) throw new SqliteImportError(`${file} is not a SQLite 3 database`);
+  return bytes;
+}
+
+/** All rows of a query as objects (sql.js steps through a prepared statement). */
+function select<T>(db: Database, sql: string, params: BindParams): T[] {
+  const stmt = db.prepare(sql, params);
+  try {
+    const rows: T[] = [];
+    while (stmt.step()) rows.push(stmt.getAsObject() as T);
+    return rows;
+  } finally {
+    stmt.free();
+  }
+}
+
+/** A text column: SQLite may hand back a number (a value stored with numeric affinity). */
+function text(v: SqlValue): string {
+  if (v === null) return '';
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : Buffer.from(v).toString('utf8');
+}
+
+export async function openSqliteRows(file: string): Promise<ProsodyRows> {
+  const bytes = await readDatabase(file);
+  const { default: initSqlJs } = await import('sql.js');
+  const SQL = await initSqlJs();
+  let db: Database;
+  try {
+    db = new SQL.Database(bytes);
+    db.exec('PRAGMA query_only = 1');
+  } catch (e) {
+    throw new SqliteImportError(`${file}: ${(e as Error).message}`);
+  }
+  const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+  const keyvalOf = (r: Record<string, SqlValue>): KeyvalRow => ({ user: text(r.user!), store: text(r.store!), key: text(r.key!), type: text(r.type!), value: text(r.value!) });
+  return {
+    label: `SQLite database ${file}`,
+    async tables() {
+      const names = new Set(select<{ name: string }>(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('prosody', 'prosodyarchive')", []).map((r) => r.name));
+      return { keyval: names.has('prosody'), archive: names.has('prosodyarchive') };
+    },
+    async keyval(host, stores) {
+      const rows = select<Record<string, SqlValue>>(
+        db,
+        `SELECT "user", "store", "key", "type", "value" FROM "prosody" WHERE "host" = ? AND "store" IN (${placeholders(stores.length)}) AND "user" <> '' ORDER BY "store", "user"`,
+        [host, ...stores],
+      );
+      return rows.map(keyvalOf);
+    },
+    async archive(host, stores) {
+      const rows = select<Record<string, SqlValue>>(
+        db,
+        `SELECT "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" WHERE "host" = ? AND "store" IN (${placeholders(stores.length)}) AND "user" <> '' ORDER BY "store", "user", "sort_id"`,
+        [host, ...stores],
+      );
+      return rows.map((r): ArchiveRow => ({ ...keyvalOf(r), when: Number(r.when), with: text(r.with!) }));
+    },
+    async close() {
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// Where `clove import-prosody --from-sql` finds Prosody's SQL storage: its `sql` option, or
+// Prosody's default (SQLite3, prosody.sqlite in data_path), as mod_storage_sql resolves it.
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../../src/config/config.js';
+import { prosodySqlSource, PROSODY_DEFAULT_DATA_PATH } from '../../../../src/cli/import-prosody/sql-rows.js';
+
+const FILE = '/etc/prosody/prosody.cfg.lua';
+const source = (text: string) => prosodySqlSource(parseConfig(text, FILE, { baseDir: '/etc/prosody' }));
+
+describe('prosodySqlSource', () => {
+  it("takes Prosody's default without an sql option: SQLite3, prosody.sqlite in the data directory", () => {
+    expect(source('storage = "sql"\n')).toEqual({ driver: 'SQLite3', file: `${PROSODY_DEFAULT_DATA_PATH}/prosody.sqlite` });
+    expect(source('data_path = "/srv/prosody"\nstorage = "sql"\n')).toEqual({ driver: 'SQLite3', file: '/srv/prosody/prosody.sqlite' });
+  });
+
+  it('resolves a relative database in data_path, and a relative data_path from the config file', () => {
+    expect(source('data_path = "/srv/p"\nsql = { driver = "SQLite3"; database = "db/x.sqlite" }\n')).toEqual({ driver: 'SQLite3', file: '/srv/p/db/x.sqlite' });
+    expect(source('data_path = "data"\nsql = { driver = "SQLite3" }\n')).toEqual({ driver: 'SQLite3', file: '/etc/prosody/data/prosody.sqlite' });
+    expect(source('data_path = "/srv/p"\nsql = { driver = "SQLite3"; database = "/var/db/p.sqlite" }\n')).toEqual({ driver: 'SQLite3', file: '/var/db/p.sqlite' });
+  });
+
+  it('names the file and line of an sql option it cannot read', () => {
+    expect(() => source('\nsql = { driver = "SQLite3"; database = ":memory:" }\n')).toThrow(`${FILE}:2: sql.database ":memory:" keeps nothing`);
+    expect(() => source('sql = { driver = "SQLite3"; database = 5 }\n')).toThrow(`${FILE}:1: sql.database must be the SQLite database file`);
+    expect(() => source('sql = { driver = "MySQL"; database = "prosody" }\n')).toThrow(`${FILE}:1: sql.driver "MySQL" is not supported`);
+  });
+
+  it('reads a PostgreSQL sql option as Clove reads its own', () => {
+    const s = source('sql = { driver = "PostgreSQL"; database = "prosody"; host = "/run/postgresql"; username = "prosody"; password = "secret" }\n');
+    expect(s.driver).toBe('PostgreSQL');
+    expect(s.driver === 'PostgreSQL' && s.settings).toMatchObject({ database: 'prosody', host: '/run/postgresql', username: 'prosody', password: 'secret' });
+  });
+});
