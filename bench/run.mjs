@@ -4,7 +4,7 @@
 //
 //   node bench/run.mjs [--server prosody|clove|both] [--quick] [--out FILE] [--no-pin] [--keep-tmp]
 //                      [--logins N] [--login-concurrency N] [--msg-clients N] [--window N]
-//                      [--duration S] [--idle N] [--no-presence] [--phases memory,logins,scram,messages]
+//                      [--duration S] [--idle N] [--no-presence] [--phases memory,logins,fresh,scram,messages]
 //                      [--repeat N] [--wait-quiet S] [--warmup N] [--prosody-extra 'LUA LINE']
 //
 // --no-presence: idle sessions send no initial presence; --phases: run only these phases.
@@ -34,7 +34,7 @@ const opt = cli.parseBenchArgs(import.meta.url, 8, {
   warmup: { type: 'string' },
   phases: { type: 'string' },
 });
-const PHASES = ['memory', 'logins', 'scram', 'messages'];
+const PHASES = ['memory', 'logins', 'fresh', 'scram', 'messages'];
 const phases = new Set((opt.phases ?? PHASES.join(',')).split(',').map((p) => p.trim()));
 for (const p of phases) {
   if (!PHASES.includes(p)) {
@@ -53,6 +53,10 @@ const cfg = {
   logins: int(opt.logins, Q ? 300 : 2000),
   loginConcurrency: int(opt['login-concurrency'], Q ? 50 : 100),
   loginMaxSeconds: Q ? 30 : 120,
+  // The outside generator's shape (issue 15): PLAIN logins on a server started just before,
+  // with no sanity or warm-up login first.
+  freshLogins: Q ? 100 : 200,
+  freshConcurrency: 50,
   msgClients: int(opt['msg-clients'], Q ? 40 : 200),
   window: int(opt.window, 32),
   msgWarmupSeconds: Q ? 1 : 2,
@@ -135,7 +139,9 @@ async function benchServer(server, shared, turn) {
   // Every phase gets a freshly started server (same config, data and port), so no phase's
   // numbers depend on what an earlier phase left behind: a Lua or V8 heap grown by 2,000
   // sessions makes every later garbage collection slower.
-  const withServer = async (phase, fn) => {
+  // `fresh`: no sanity login and no warm-up, the first login is measured (the outside
+  // generator's shape).
+  const withServer = async (phase, fn, { fresh = false } = {}) => {
     proc = startServer({
       argv: prepared.argv,
       cwd: prepared.cwd,
@@ -159,6 +165,10 @@ async function benchServer(server, shared, turn) {
       // The process's own memory (anonymous pages): VmRSS also counts the pages of the binary and
       // libraries read from disk, which every process running them shares (~35 MiB of node itself).
       r.rssAnonAtStartKiB ??= statusKiB(pid, 'RssAnon');
+      if (fresh) {
+        say(`${server.label} ${phase}: PID ${proc.pid} on 127.0.0.1:${port}${shared.pin ? ` (CPU ${SERVER_CPU})` : ''}, no warm-up`);
+        return await fn(target);
+      }
       // One login first: a wrong account format or config shows up here as one clear error.
       try {
         const c = await login({ ...target, ...shared.users[0] });
@@ -233,6 +243,17 @@ async function benchServer(server, shared, turn) {
     if (r.eventLoop) {
       say(`${server.label}:   event-loop delay during logins: p99 ${fmt(r.eventLoop.p99Ms, 1)} ms (worst second), max ${fmt(r.eventLoop.maxMs, 1)} ms`);
     }
+
+    if (phases.has('fresh')) r.loginsFresh = await repeated(() => withServer('logins-fresh', async (target) => {
+      await quietBefore(`${server.label} fresh logins`);
+      say(`${server.label}: logins on a fresh server — ${cfg.freshLogins} total, ${cfg.freshConcurrency} at a time…`);
+      return loginPhase(target, shared.users, { total: cfg.freshLogins, concurrency: cfg.freshConcurrency, maxSeconds: cfg.loginMaxSeconds });
+    }, { fresh: true }));
+    if (r.loginsFresh) say(
+      `${server.label}:   ${r.loginsFresh.completed} ok, ${r.loginsFresh.failed} failed in ${fmt(r.loginsFresh.seconds, 2)} s = ` +
+        `${fmt(r.loginsFresh.perSecond)} logins/s on a fresh server`,
+    );
+    if (r.loginsFresh) checkQuiet(server.label, 'fresh logins', r.loginsFresh);
 
     // The same logins with SCRAM-SHA-1 (what Pidgin picks first): the server checks stored keys
     // instead of running PBKDF2. Over the first `scramUsers` accounts, whose salted passwords
