@@ -28,6 +28,12 @@ interface Entry { readonly value: unknown; readonly line: number; readonly file:
 export interface ParseOptions extends ReadOptions {
   /** Directory relative paths (data_path, certificates, ssl, pidfile, log files) resolve against. */
   baseDir?: string;
+  /**
+   * Another server's config (Prosody's, read by `clove import-prosody --from-sql`): every option
+   * is kept as the plain value written, unchecked against Clove's options and without warnings;
+   * lookup() returns it as written (relative paths unresolved).
+   */
+  foreign?: boolean;
 }
 
 /** The `file` of the configuration built into Clove. */
@@ -45,6 +51,7 @@ export class Config {
   private readonly global = new Map<string, Entry>();
   private readonly perHost = new Map<string, Map<string, Entry>>();
   private readonly baseDir: string | undefined;
+  private readonly foreign: boolean;
 
   /** Use parseConfig, loadConfig or defaultConfig rather than this constructor. */
   constructor(file: string, statements: SourcedStatement[], options: ParseOptions = {}) {
@@ -52,6 +59,7 @@ export class Config {
     this.hosts = [];
     this.warnings = [];
     this.baseDir = options.baseDir;
+    this.foreign = options.foreign ?? false;
     this.build(statements);
     Object.freeze(this.hosts);
     Object.freeze(this.warnings);
@@ -62,7 +70,8 @@ export class Config {
   get<T = unknown>(name: string, host?: string): T {
     const spec = findOption(name);
     if (!spec) throw new Error(`unknown option '${name}': add it to src/config/schema.ts before reading it`);
-    const entry = this.entry(name, host);
+    // Clove's own settings are not in another server's config: a foreign one has the defaults.
+    const entry = this.foreign ? undefined : this.entry(name, host);
     let value = entry ? entry.value : spec.default;
     if (this.baseDir !== undefined) value = resolvePaths(spec, value, this.baseDir);
     return deepFreeze(value) as T;
@@ -100,7 +109,7 @@ export class Config {
   lookup(name: string, host?: string): { value: unknown; line: number; file: string } | undefined {
     const entry = this.entry(name, host);
     if (!entry) return undefined;
-    return { value: findOption(name) ? this.get(name, host) : deepFreeze(entry.value), line: entry.line, file: entry.file };
+    return { value: findOption(name) && !this.foreign ? this.get(name, host) : deepFreeze(entry.value), line: entry.line, file: entry.file };
   }
 
   /** Names of all VirtualHosts in file order, including ones with `enabled = false`. */
@@ -183,12 +192,17 @@ export class Config {
   private set(name: string, value: LuaValue, file: string, line: number, section: HostSection | undefined, acceptedWarned: Set<string>): void {
     const target = section ? (this.perHost.get(section.name) as Map<string, Entry>) : this.global;
     const under = section ? ` under ${section.kind} "${section.name}"` : '';
-    const spec = findOption(name);
-    if (!spec) {
+    const spec = this.foreign ? undefined : findOption(name);
+    if (!spec && !this.foreign) {
       const guess = suggestOption(name);
       const hint = guess ? `; did you mean '${guess}'?` : '';
       this.warn(file, line, `unknown option '${name}' is ignored${hint}`);
       this.note(file, line, 'unknown', `${name}${under}: not a Clove option, ignored${hint}`);
+    }
+    if (this.foreign) {
+      if (value.type === 'nil') target.delete(name);
+      else target.set(name, { value: toPlain(value), line, file });
+      return;
     }
     if (value.type === 'nil') { // `x = nil` unsets, as in Lua
       target.delete(name);
@@ -227,7 +241,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
 }
 
 /** Read and parse a config file with its Includes; relative paths inside resolve against its directory. */
-export async function loadConfig(path: string, options: ReadOptions = {}): Promise<Config> {
+export async function loadConfig(path: string, options: Omit<ParseOptions, 'baseDir'> = {}): Promise<Config> {
   return new Config(path, readConfigFile(path, options), { ...options, baseDir: dirname(resolve(path)) });
 }
 /** The configuration Clove runs with when given no file: VirtualHost "localhost", defaults elsewhere. */

@@ -115,7 +115,7 @@ export async function importProsody(config: Config, args: string[]): Promise<num
  * the directory is removed (it holds password hashes).
  */
 async function importProsodySql(config: Config, prosodyConfig: string, rest: string[]): Promise<number> {
-  const prosody = await loadConfig(prosodyConfig);
+  const prosody = await loadConfig(prosodyConfig, { foreign: true });
   const source = prosodySqlSource(prosody);
   const dir = await mkdtemp(join(tmpdir(), 'clove-prosody-sql-'));
   try {

@@ -2,7 +2,7 @@
 // reads, and where they come from: Prosody's `sql` option names PostgreSQL (read through `pg`,
 // ./postgres-rows.ts) or SQLite3, Prosody's default driver (its database file read through sql.js,
 // ./sqlite-rows.ts). MySQL is not read.
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Config } from '../../config/config.js';
 import { ConfigError } from '../../config/errors.js';
 import { sqlSettings, type SqlSettings } from '../../config/sql.js';
@@ -43,13 +43,18 @@ export type ProsodySqlSource = { driver: 'PostgreSQL'; settings: SqlSettings } |
 export const PROSODY_DEFAULT_DATA_PATH = '/var/lib/prosody';
 
 /**
- * The SQL storage a Prosody config uses: its global `sql` option, or Prosody's default
- * `{ driver = "SQLite3"; database = "prosody.sqlite" }` when it sets none. A relative SQLite
- * database is in Prosody's data_path (a relative data_path is taken from the config file's
- * directory; /var/lib/prosody when unset).
+ * The SQL storage a Prosody config (loaded with `foreign: true`) uses: its global `sql` option,
+ * or Prosody's default `{ driver = "SQLite3"; database = "prosody.sqlite" }` when it sets none
+ * but stores something in "sql". A relative SQLite database is in Prosody's data_path (a relative
+ * data_path is taken from the config file's directory; /var/lib/prosody when unset).
  */
 export function prosodySqlSource(prosody: Config): ProsodySqlSource {
   const found = prosody.lookup('sql');
+  if (found === undefined && !usesSql(prosody)) {
+    const storage = prosody.lookup('storage');
+    const said = storage && typeof storage.value === 'string' ? `storage = "${storage.value}"` : 'no storage option';
+    throw new ConfigError(storage?.file ?? prosody.file, storage?.line ?? 0, `Prosody keeps its data in files here (${said}, no sql option): import its data directory instead (clove import-prosody DATA_DIR)`, 'storage');
+  }
   const t = found?.value;
   const fields = typeof t === 'object' && t !== null && !Array.isArray(t) ? (t as Record<string, unknown>) : undefined;
   const driver = found === undefined ? 'SQLite3' : fields?.driver;
@@ -62,7 +67,14 @@ export function prosodySqlSource(prosody: Config): ProsodySqlSource {
   if (database === ':memory:') return fail('sql.database ":memory:" keeps nothing: there is nothing to import');
   if (isAbsolute(database)) return { driver: 'SQLite3', file: database };
   const dataPath = prosody.lookup('data_path')?.value;
-  return { driver: 'SQLite3', file: resolve(typeof dataPath === 'string' ? dataPath : PROSODY_DEFAULT_DATA_PATH, database) };
+  const dataDir = typeof dataPath === 'string' ? resolve(dirname(resolve(prosody.file)), dataPath) : PROSODY_DEFAULT_DATA_PATH;
+  return { driver: 'SQLite3', file: resolve(dataDir, database) };
+}
+
+/** Whether Prosody's `storage` or `default_storage` sends any store to "sql" (a table maps stores to backends). */
+function usesSql(prosody: Config): boolean {
+  const sql = (v: unknown): boolean => v === 'sql' || (typeof v === 'object' && v !== null && Object.values(v).includes('sql'));
+  return sql(prosody.lookup('storage')?.value) || sql(prosody.lookup('default_storage')?.value);
 }
 
 /** Open the rows of `source` (the SQLite reader is loaded only when it is needed). */

@@ -315,6 +315,18 @@ describe('defaultConfig, loadConfig, configPathFrom', () => {
     await expect(loadConfig(bad)).rejects.toThrow(`${bad}:2: expected a port number (0-65535) for option 'c2s_ports', got string "x"`);
   });
 
+  it("reads another server's config as written when foreign: no checks, no warnings, Clove's settings at their defaults", () => {
+    const c = parseConfig('c2s_ports = { "x" }\ndata_path = "data"\nstorage = { roster = "sql" }\nfoo_bar = 1\nVirtualHost "a.test"\n', F, { baseDir: '/etc/prosody', foreign: true });
+    expect(c.warnings).toEqual([]);
+    expect(c.lookup('c2s_ports')?.value).toEqual(['x']);
+    expect(c.lookup('data_path')).toEqual({ value: 'data', line: 2, file: F });
+    expect(c.lookup('storage')?.value).toEqual({ roster: 'sql' });
+    expect(c.get('data_path')).toBe('/etc/prosody/data');
+    expect(c.get('c2s_ports')).toEqual([5222]);
+    expect(c.virtualHosts()).toEqual(['a.test']);
+    expect(() => parseConfig('c2s_ports = { "x" }\n', F)).toThrow(ConfigError);
+  });
+
   it('finds the config path on the command line or in the environment', () => {
     expect(configPathFrom(['node', 'clove', 'start', '--config', 'a.lua'], {})).toBe('a.lua');
     expect(configPathFrom(['start', '--config=/b.lua'], { CLOVE_CONFIG: '/c.lua' })).toBe('/b.lua');
