@@ -3,6 +3,9 @@ import type { SqlSettings } from '../../config/sql.js';
 import { SqlPool } from '../../storage/sql/pool.js';
 import type { ArchiveRow, KeyvalRow, ProsodyRows } from './sql-rows.js';
 
+/** Archive rows read per query. */
+const ARCHIVE_PAGE = 1000;
+
 export function openPostgresRows(sql: SqlSettings): ProsodyRows {
   const pool = new SqlPool(sql);
   return {
@@ -18,12 +21,20 @@ export function openPostgresRows(sql: SqlSettings): ProsodyRows {
       );
       return r.rows;
     },
-    async archive(host, stores) {
-      const r = await pool.query<ArchiveRow>(
-        'SELECT "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" WHERE "host" = $1 AND "store" = ANY($2::text[]) AND "user" <> \'\' ORDER BY "store", "user", "sort_id"',
-        [host, stores],
-      );
-      return r.rows.map((row) => ({ ...row, when: Number(row.when) }));
+    // Keyset pages of ARCHIVE_PAGE rows: however large the archives, one page is in memory.
+    async *archive(host, stores) {
+      let after: [string, string, string] = ['', '', '-1'];
+      for (;;) {
+        const r = await pool.query<ArchiveRow & { sort_id: string }>(
+          'SELECT "sort_id", "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" WHERE "host" = $1 AND "store" = ANY($2::text[]) AND "user" <> \'\' ' +
+            'AND ("store", "user", "sort_id") > ($3, $4, $5::bigint) ORDER BY "store", "user", "sort_id" LIMIT ' + ARCHIVE_PAGE,
+          [host, stores, ...after],
+        );
+        for (const { sort_id: _, ...row } of r.rows) yield { ...row, when: Number(row.when) };
+        const last = r.rows.at(-1);
+        if (!last || r.rows.length < ARCHIVE_PAGE) return;
+        after = [last.store, last.user, String(last.sort_id)];
+      }
     },
     close: () => pool.end(),
   };

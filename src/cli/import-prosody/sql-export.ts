@@ -10,7 +10,7 @@
 //   {"__hash": [k1, v1, …], "__array": […]}) or "xml" (a serialised stanza).
 // - `prosodyarchive` (sort_id, host, user, store, key, when, with, type, value): one row per
 //   archived item (offline messages, mod_mam's archive), `when` in seconds, in sort_id order.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataTable, type DataValue } from '../../config/lua/data-file.js';
 import { parseElement } from '../../xml/parse.js';
@@ -77,11 +77,14 @@ function lua(v: DataValue): string {
   return `{ ${parts.join('; ')} }`;
 }
 
-/** Write the file a keyval or archive store of Prosody's internal storage would have. */
-async function writeStore(dir: string, host: string, store: string, user: string, ext: '.dat' | '.list', text: string): Promise<void> {
+/** Characters of archive items gathered before they are appended to their file. */
+const LIST_CHUNK = 1 << 20;
+
+/** The file a keyval or archive store of Prosody's internal storage would have (its directory made). */
+async function storeFile(dir: string, host: string, store: string, user: string, ext: '.dat' | '.list'): Promise<string> {
   const d = join(dir, prosodyEncode(host), store);
   await mkdir(d, { recursive: true, mode: 0o700 });
-  await writeFile(join(d, prosodyEncode(user) + ext), text, { mode: 0o600 });
+  return join(d, prosodyEncode(user) + ext);
 }
 
 /**
@@ -105,26 +108,34 @@ export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string
     }
     for (const [id, t] of tablesOf) {
       const [store, user] = id.split('\0') as [string, string];
-      await writeStore(dir, host, store, user, '.dat', `return ${lua(t)};\n`);
+      await writeFile(await storeFile(dir, host, store, user, '.dat'), `return ${lua(t)};\n`, { mode: 0o600 });
       found.add(host);
     }
     if (!tables.archive) continue;
-    const lists = new Map<string, string[]>();
-    for (const r of await rows.archive(host, ARCHIVE_STORES)) {
+    // Rows come ordered by store and user: each user's items are appended to its file a chunk at
+    // a time, so memory holds one chunk, whatever the size of the archives.
+    let list: { id: string; file: string; text: string } | undefined;
+    const flush = async (): Promise<void> => {
+      if (!list || list.text === '') return;
+      await appendFile(list.file, list.text, { mode: 0o600 });
+      list.text = '';
+    };
+    for await (const r of rows.archive(host, ARCHIVE_STORES)) {
       const v = deserialize(r.type, r.value);
       if (!(v instanceof DataTable)) continue;
       v.hash.set('key', r.key);
       v.hash.set('when', r.when);
       v.hash.set('with', r.with);
       const id = `${r.store}\0${r.user}`;
-      if (!lists.has(id)) lists.set(id, []);
-      lists.get(id)!.push(`item(${lua(v)});\n`);
+      if (list?.id !== id) {
+        await flush();
+        list = { id, file: await storeFile(dir, host, r.store, r.user, '.list'), text: '' };
+        found.add(host);
+      }
+      list.text += `item(${lua(v)});\n`;
+      if (list.text.length >= LIST_CHUNK) await flush();
     }
-    for (const [id, lines] of lists) {
-      const [store, user] = id.split('\0') as [string, string];
-      await writeStore(dir, host, store, user, '.list', lines.join(''));
-      found.add(host);
-    }
+    await flush();
   }
   return [...found];
 }

@@ -31,8 +31,8 @@ export interface ProsodyRows {
   tables(): Promise<{ keyval: boolean; archive: boolean }>;
   /** The `prosody` rows of `host` in `stores`, ordered by store and user. */
   keyval(host: string, stores: readonly string[]): Promise<KeyvalRow[]>;
-  /** The `prosodyarchive` rows of `host` in `stores`, ordered by store, user and sort_id. */
-  archive(host: string, stores: readonly string[]): Promise<ArchiveRow[]>;
+  /** The `prosodyarchive` rows of `host` in `stores`, ordered by store, user and sort_id, read a page at a time. */
+  archive(host: string, stores: readonly string[]): AsyncIterable<ArchiveRow>;
   close(): Promise<void>;
 }
 

@@ -99,13 +99,20 @@ export async function openSqliteRows(file: string): Promise<ProsodyRows> {
       );
       return rows.map(keyvalOf);
     },
-    async archive(host, stores) {
-      const rows = select<Record<string, SqlValue>>(
-        db,
+    // Stepped one row at a time: the rows are never all in memory beside the database.
+    async *archive(host, stores) {
+      const stmt = db.prepare(
         `SELECT "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" WHERE "host" = ? AND "store" IN (${placeholders(stores.length)}) AND "user" <> '' ORDER BY "store", "user", "sort_id"`,
         [host, ...stores],
       );
-      return rows.map((r): ArchiveRow => ({ ...keyvalOf(r), when: Number(r.when), with: text(r.with!) }));
+      try {
+        while (stmt.step()) {
+          const r = stmt.getAsObject();
+          yield { ...keyvalOf(r), when: Number(r.when), with: text(r.with!) } satisfies ArchiveRow;
+        }
+      } finally {
+        stmt.free();
+      }
     },
     async close() {
       db.close();

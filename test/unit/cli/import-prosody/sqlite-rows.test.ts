@@ -47,7 +47,8 @@ describe('openSqliteRows', () => {
       expect(kv.map((r) => [r.store, r.user, r.key])).toEqual([['accounts', 'alice', 'iteration_count'], ['roster', 'alice', 'b@y'], ['roster', 'bob', 'x@y']]);
       // A number stored by SQLite's numeric affinity comes back as Prosody's text.
       expect(kv[0]!.value).toBe('10000');
-      const ar = await rows.archive('a.test', ['archive', 'offline']);
+      const ar = [];
+      for await (const r of rows.archive('a.test', ['archive', 'offline'])) ar.push(r);
       expect(ar.map((r) => [r.store, r.key, r.when, r.with])).toEqual([['archive', 'k2', 200, 'bob@a.test'], ['archive', 'k1', 100, 'bob@a.test'], ['offline', 'k3', 300, 'bob@a.test']]);
     } finally {
       await rows.close();

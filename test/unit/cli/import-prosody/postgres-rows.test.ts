@@ -1,0 +1,43 @@
+// Prosody's archive table on PostgreSQL as `clove import-prosody --from-sql` reads it: in keyset
+// pages, so the rows of every archive are never in memory at once, and still each row once, in
+// Prosody's order (store, user, sort_id), for one host's stores only.
+import pg from 'pg';
+import { expect, it } from 'vitest';
+import { openPostgresRows } from '../../../../src/cli/import-prosody/postgres-rows.js';
+import { SQL_DEFAULTS } from '../../../../src/storage/sql/pool.js';
+import { freshDatabase } from '../../../helpers/postgres.js';
+
+it('reads 2,500 archive rows across pages, each once, in store, user and sort_id order', async () => {
+  const db = await freshDatabase();
+  const c = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
+  await c.connect();
+  try {
+    // mod_storage_sql's columns (BIGSERIAL sort_id on PostgreSQL).
+    await c.query('CREATE TABLE "prosody" ("host" TEXT, "user" TEXT, "store" TEXT, "key" TEXT, "type" TEXT, "value" TEXT)');
+    await c.query('CREATE TABLE "prosodyarchive" ("sort_id" BIGSERIAL PRIMARY KEY, "host" TEXT, "user" TEXT, "store" TEXT, "key" TEXT, "when" INTEGER, "with" TEXT, "type" TEXT, "value" TEXT)');
+    // Interleaved users and stores, so sort_id order is not the read order; another host and store too.
+    await c.query(`INSERT INTO prosodyarchive ("host", "user", "store", "key", "when", "with", "type", "value")
+      SELECT 'a.test', 'u' || (i % 3), CASE WHEN i % 5 = 0 THEN 'offline' ELSE 'archive' END, 'k' || i, i, 'x@a.test', 'xml', '<message/>'
+      FROM generate_series(1, 2500) AS i`);
+    await c.query(`INSERT INTO prosodyarchive ("host", "user", "store", "key", "when", "with", "type", "value") VALUES
+      ('b.test', 'u0', 'archive', 'other-host', 1, 'x@b.test', 'xml', '<message/>'), ('a.test', 'u0', 'muc_log', 'other-store', 1, 'x@a.test', 'xml', '<message/>'),
+      ('a.test', '', 'archive', 'host-wide', 1, 'x@a.test', 'xml', '<message/>')`);
+  } finally {
+    await c.end();
+  }
+  const rows = openPostgresRows({ ...SQL_DEFAULTS, driver: 'PostgreSQL', database: db.database, host: db.host!, port: db.port!, username: db.username!, password: db.password! });
+  try {
+    const got: Array<[string, string, number]> = [];
+    for await (const r of rows.archive('a.test', ['archive', 'offline'])) got.push([r.store, r.user, r.when]);
+    const want: Array<[string, string, number]> = [];
+    for (const store of ['archive', 'offline']) {
+      for (const user of ['u0', 'u1', 'u2']) {
+        for (let i = 1; i <= 2500; i++) if (`u${i % 3}` === user && (i % 5 === 0 ? 'offline' : 'archive') === store) want.push([store, user, i]);
+      }
+    }
+    expect(got.length).toBe(2500);
+    expect(got).toEqual(want);
+  } finally {
+    await rows.close();
+  }
+});
