@@ -21,20 +21,21 @@ export function openPostgresRows(sql: SqlSettings): ProsodyRows {
       );
       return r.rows;
     },
-    // Keyset pages of ARCHIVE_PAGE rows: however large the archives, one page is in memory.
-    async *archive(host, stores) {
-      let after: [string, string, string] = ['', '', '-1'];
-      for (;;) {
-        const r = await pool.query<ArchiveRow & { sort_id: string }>(
-          'SELECT "sort_id", "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" WHERE "host" = $1 AND "store" = ANY($2::text[]) AND "user" <> \'\' ' +
-            'AND ("store", "user", "sort_id") > ($3, $4, $5::bigint) ORDER BY "store", "user", "sort_id" LIMIT ' + ARCHIVE_PAGE,
-          [host, stores, ...after],
+    // One query sorted once, read through a cursor ARCHIVE_PAGE rows at a time in a read-only
+    // transaction (one snapshot): however large the archives, one page is in memory.
+    async archive(host, stores, page) {
+      await pool.transaction(async (q) => {
+        await q.query(
+          'DECLARE prosody_archive NO SCROLL CURSOR FOR SELECT "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" ' +
+            'WHERE "host" = $1 AND "store" = ANY($2::text[]) AND "user" <> \'\' ORDER BY "store", "user", "sort_id"',
+          [host, stores],
         );
-        for (const { sort_id: _, ...row } of r.rows) yield { ...row, when: Number(row.when) };
-        const last = r.rows.at(-1);
-        if (!last || r.rows.length < ARCHIVE_PAGE) return;
-        after = [last.store, last.user, String(last.sort_id)];
-      }
+        for (;;) {
+          const r = await q.query<ArchiveRow>(`FETCH ${ARCHIVE_PAGE} FROM prosody_archive`);
+          if (r.rows.length > 0) await page(r.rows.map((row) => ({ ...row, when: Number(row.when) })));
+          if (r.rows.length < ARCHIVE_PAGE) return;
+        }
+      }, true);
     },
     close: () => pool.end(),
   };

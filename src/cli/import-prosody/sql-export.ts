@@ -120,21 +120,23 @@ export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string
       await appendFile(list.file, list.text, { mode: 0o600 });
       list.text = '';
     };
-    for await (const r of rows.archive(host, ARCHIVE_STORES)) {
-      const v = deserialize(r.type, r.value);
-      if (!(v instanceof DataTable)) continue;
-      v.hash.set('key', r.key);
-      v.hash.set('when', r.when);
-      v.hash.set('with', r.with);
-      const id = `${r.store}\0${r.user}`;
-      if (list?.id !== id) {
-        await flush();
-        list = { id, file: await storeFile(dir, host, r.store, r.user, '.list'), text: '' };
-        found.add(host);
+    await rows.archive(host, ARCHIVE_STORES, async (page) => {
+      for (const r of page) {
+        const v = deserialize(r.type, r.value);
+        if (!(v instanceof DataTable)) continue;
+        v.hash.set('key', r.key);
+        v.hash.set('when', r.when);
+        v.hash.set('with', r.with);
+        const id = `${r.store}\0${r.user}`;
+        if (list?.id !== id) {
+          await flush();
+          list = { id, file: await storeFile(dir, host, r.store, r.user, '.list'), text: '' };
+          found.add(host);
+        }
+        list.text += `item(${lua(v)});\n`;
+        if (list.text.length >= LIST_CHUNK) await flush();
       }
-      list.text += `item(${lua(v)});\n`;
-      if (list.text.length >= LIST_CHUNK) await flush();
-    }
+    });
     await flush();
   }
   return [...found];

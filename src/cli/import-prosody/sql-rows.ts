@@ -31,8 +31,11 @@ export interface ProsodyRows {
   tables(): Promise<{ keyval: boolean; archive: boolean }>;
   /** The `prosody` rows of `host` in `stores`, ordered by store and user. */
   keyval(host: string, stores: readonly string[]): Promise<KeyvalRow[]>;
-  /** The `prosodyarchive` rows of `host` in `stores`, ordered by store, user and sort_id, read a page at a time. */
-  archive(host: string, stores: readonly string[]): AsyncIterable<ArchiveRow>;
+  /**
+   * The `prosodyarchive` rows of `host` in `stores`, ordered by store, user and sort_id, handed to
+   * `page` a page at a time: the next page is read once `page` has resolved.
+   */
+  archive(host: string, stores: readonly string[], page: (rows: ArchiveRow[]) => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 

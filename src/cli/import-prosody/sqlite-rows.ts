@@ -7,11 +7,20 @@
 // someone switched the database to WAL) means a write is unfinished or was cut short by a crash,
 // and a file whose size or modification time changed while it was read was written meanwhile.
 import { readFile, stat } from 'node:fs/promises';
+import { freemem } from 'node:os';
 import type { BindParams, Database, SqlValue } from 'sql.js';
 import type { ArchiveRow, KeyvalRow, ProsodyRows } from './sql-rows.js';
 
-/** The largest database read (what node:fs reads into one buffer); the import needs that much memory. */
+/** The largest database read (what node:fs reads into one buffer). */
 export const SQLITE_IMPORT_FILE_MAX = 2 ** 31 - 1;
+/**
+ * Memory the import takes per byte of database: the file's bytes, sql.js's in-memory copy and
+ * what SQLite and the import hold beside them (measured: 429 MiB at peak for a 135 MiB file,
+ * bench/import-prosody-sql.mjs).
+ */
+export const SQLITE_IMPORT_MEMORY_FACTOR = 3.5;
+/** Archive rows handed over at a time. */
+const ARCHIVE_PAGE = 1000;
 /** The first 16 bytes of every SQLite 3 database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
@@ -28,8 +37,8 @@ async function sizeOf(file: string): Promise<number | undefined> {
   }
 }
 
-/** The database's bytes, checked to be a whole, resting SQLite 3 database. */
-async function readDatabase(file: string): Promise<Buffer> {
+/** The database's bytes, checked to be a whole, resting SQLite 3 database that fits in `availableBytes` of memory. */
+async function readDatabase(file: string, availableBytes: number): Promise<Buffer> {
   let before;
   try {
     before = await stat(file);
@@ -39,6 +48,10 @@ async function readDatabase(file: string): Promise<Buffer> {
   if (!before.isFile()) throw new SqliteImportError(`${file} is not a file`);
   if (before.size > SQLITE_IMPORT_FILE_MAX) {
     throw new SqliteImportError(`${file} is ${before.size} bytes, more than the ${SQLITE_IMPORT_FILE_MAX} this import reads: convert it to Prosody's files with prosody-migrator and import that directory`);
+  }
+  const needMiB = Math.ceil((before.size * SQLITE_IMPORT_MEMORY_FACTOR) / 2 ** 20);
+  if (before.size * SQLITE_IMPORT_MEMORY_FACTOR > availableBytes) {
+    throw new SqliteImportError(`${file} (${before.size} bytes) needs ~${needMiB} MiB of memory to import, more than the ${Math.floor(availableBytes / 2 ** 20)} MiB available: free memory, or convert it to Prosody's files with prosody-migrator and import that directory`);
   }
   for (const journal of [`${file}-journal`, `${file}-wal`]) {
     if (((await sizeOf(journal)) ?? 0) > 0) {
@@ -72,8 +85,9 @@ function text(v: SqlValue): string {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : Buffer.from(v).toString('utf8');
 }
 
-export async function openSqliteRows(file: string): Promise<ProsodyRows> {
-  const bytes = await readDatabase(file);
+/** `availableBytes`: the memory the import may take (what the system has available by default). */
+export async function openSqliteRows(file: string, { availableBytes = freemem() }: { availableBytes?: number } = {}): Promise<ProsodyRows> {
+  const bytes = await readDatabase(file, availableBytes);
   const { default: initSqlJs } = await import('sql.js');
   const SQL = await initSqlJs();
   let db: Database;
@@ -99,17 +113,20 @@ export async function openSqliteRows(file: string): Promise<ProsodyRows> {
       );
       return rows.map(keyvalOf);
     },
-    // Stepped one row at a time: the rows are never all in memory beside the database.
-    async *archive(host, stores) {
+    // Stepped one row at a time, handed over ARCHIVE_PAGE at a time.
+    async archive(host, stores, page) {
       const stmt = db.prepare(
         `SELECT "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" WHERE "host" = ? AND "store" IN (${placeholders(stores.length)}) AND "user" <> '' ORDER BY "store", "user", "sort_id"`,
         [host, ...stores],
       );
       try {
+        let rows: ArchiveRow[] = [];
         while (stmt.step()) {
           const r = stmt.getAsObject();
-          yield { ...keyvalOf(r), when: Number(r.when), with: text(r.with!) } satisfies ArchiveRow;
+          rows.push({ ...keyvalOf(r), when: Number(r.when), with: text(r.with!) });
+          if (rows.length === ARCHIVE_PAGE) await page(rows), (rows = []);
         }
+        if (rows.length > 0) await page(rows);
       } finally {
         stmt.free();
       }

@@ -1,13 +1,13 @@
-// Prosody's archive table on PostgreSQL as `clove import-prosody --from-sql` reads it: in keyset
-// pages, so the rows of every archive are never in memory at once, and still each row once, in
-// Prosody's order (store, user, sort_id), for one host's stores only.
+// Prosody's archive table on PostgreSQL as `clove import-prosody --from-sql` reads it: through a
+// cursor, a page at a time, so the rows of every archive are never in memory at once, and still
+// each row once, in Prosody's order (store, user, sort_id), for one host's stores only.
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { openPostgresRows } from '../../../../src/cli/import-prosody/postgres-rows.js';
 import { SQL_DEFAULTS } from '../../../../src/storage/sql/pool.js';
 import { freshDatabase } from '../../../helpers/postgres.js';
 
-it('reads 2,500 archive rows across pages, each once, in store, user and sort_id order', async () => {
+it('reads 2,500 archive rows in pages of 1,000, each once, in store, user and sort_id order', async () => {
   const db = await freshDatabase();
   const c = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
   await c.connect();
@@ -28,7 +28,12 @@ it('reads 2,500 archive rows across pages, each once, in store, user and sort_id
   const rows = openPostgresRows({ ...SQL_DEFAULTS, driver: 'PostgreSQL', database: db.database, host: db.host!, port: db.port!, username: db.username!, password: db.password! });
   try {
     const got: Array<[string, string, number]> = [];
-    for await (const r of rows.archive('a.test', ['archive', 'offline'])) got.push([r.store, r.user, r.when]);
+    const pages: number[] = [];
+    await rows.archive('a.test', ['archive', 'offline'], async (page) => {
+      pages.push(page.length);
+      for (const r of page) got.push([r.store, r.user, r.when]);
+    });
+    expect(pages).toEqual([1000, 1000, 500]);
     const want: Array<[string, string, number]> = [];
     for (const store of ['archive', 'offline']) {
       for (const user of ['u0', 'u1', 'u2']) {

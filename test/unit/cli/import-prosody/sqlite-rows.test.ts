@@ -1,11 +1,12 @@
 // Prosody's SQLite database as `clove import-prosody --from-sql` reads it (sql.js): the rows of
 // one host's stores in Prosody's order, and a clear refusal of what is not a whole, resting
 // SQLite database. (test/e2e/migration-sql.test.ts reads one a real Prosody wrote.)
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import initSqlJs from 'sql.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ArchiveRow } from '../../../../src/cli/import-prosody/sql-rows.js';
 import { openSqliteRows, SQLITE_IMPORT_FILE_MAX, SqliteImportError } from '../../../../src/cli/import-prosody/sqlite-rows.js';
 
 let dir = '';
@@ -47,8 +48,8 @@ describe('openSqliteRows', () => {
       expect(kv.map((r) => [r.store, r.user, r.key])).toEqual([['accounts', 'alice', 'iteration_count'], ['roster', 'alice', 'b@y'], ['roster', 'bob', 'x@y']]);
       // A number stored by SQLite's numeric affinity comes back as Prosody's text.
       expect(kv[0]!.value).toBe('10000');
-      const ar = [];
-      for await (const r of rows.archive('a.test', ['archive', 'offline'])) ar.push(r);
+      const ar: ArchiveRow[] = [];
+      await rows.archive('a.test', ['archive', 'offline'], async (page) => void ar.push(...page));
       expect(ar.map((r) => [r.store, r.key, r.when, r.with])).toEqual([['archive', 'k2', 200, 'bob@a.test'], ['archive', 'k1', 100, 'bob@a.test'], ['offline', 'k3', 300, 'bob@a.test']]);
     } finally {
       await rows.close();
@@ -81,6 +82,13 @@ describe('openSqliteRows', () => {
     await rm(`${busy}-journal`);
     await writeFile(`${busy}-wal`, Buffer.alloc(512, 1));
     expect(await refusal(busy)).toMatch(/busy\.sqlite-wal holds an unfinished write/);
+
+    // Refused before it is read when the machine lacks the memory (os.freemem(): MemAvailable).
+    const small = await prosodyDb('small.sqlite', []);
+    const size = (await stat(small)).size;
+    const lacking = await openSqliteRows(small, { availableBytes: size * 3 }).then(() => 'opened', (e: Error) => e.message);
+    expect(lacking).toMatch(/small\.sqlite \(\d+ bytes\) needs ~\d+ MiB of memory to import, more than the 0 MiB available: free memory, or convert it/);
+    expect(await openSqliteRows(small, { availableBytes: size * 4 }).then(async (r) => (await r.close(), 'opened'))).toBe('opened');
 
     const huge = join(dir, 'huge.sqlite');
     await writeFile(huge, '');
