@@ -7,7 +7,9 @@ import type { ArchiveRow, KeyvalRow, ProsodyRows } from './sql-rows.js';
 const ARCHIVE_PAGE = 1000;
 
 export function openPostgresRows(sql: SqlSettings): ProsodyRows {
-  const pool = new SqlPool(sql);
+  // No statement timeout: the first FETCH sorts a whole archive table, which on a large server
+  // takes longer than the server's sql_statement_timeout; an import is stopped with Ctrl-C.
+  const pool = new SqlPool({ ...sql, statementTimeoutMs: 0 });
   return {
     label: `PostgreSQL database ${sql.database}`,
     async tables() {
