@@ -316,10 +316,10 @@ describe('defaultConfig, loadConfig, configPathFrom', () => {
   });
 
   it("reads another server's config as written when foreign: no checks, no warnings, Clove's settings at their defaults", () => {
-    const c = parseConfig('c2s_ports = { "x" }\ndata_path = "data"\nstorage = { roster = "sql" }\nfoo_bar = 1\nVirtualHost "a.test"\n', F, { baseDir: '/etc/prosody', foreign: true });
+    const c = parseConfig('c2s_ports = { "x" }\ndata_path = "prosody-data"\nstorage = { roster = "sql" }\nfoo_bar = 1\nVirtualHost "a.test"\n', F, { baseDir: '/etc/prosody', foreign: true });
     expect(c.warnings).toEqual([]);
     expect(c.lookup('c2s_ports')?.value).toEqual(['x']);
-    expect(c.lookup('data_path')).toEqual({ value: 'data', line: 2, file: F });
+    expect(c.lookup('data_path')).toEqual({ value: 'prosody-data', line: 2, file: F });
     expect(c.lookup('storage')?.value).toEqual({ roster: 'sql' });
     expect(c.get('data_path')).toBe('/etc/prosody/data');
     expect(c.get('c2s_ports')).toEqual([5222]);
