@@ -25,6 +25,7 @@
 // in Clove or received their offline messages. --dry-run writes nothing.
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../config/config.js';
@@ -43,7 +44,8 @@ import { bareJid, prosodyEncode, Skip, str, table, toElement } from './data.js';
 import { exportProsodySql } from './sql-export.js';
 import { loadConfig } from '../../config/config.js';
 import { openProsodyRows, prosodySqlSource, type ProsodyRows } from './sql-rows.js';
-import { SqliteImportError } from './sqlite-rows.js';
+import type { SqlExport } from './sql-export.js';
+import { ProsodyDatabaseError } from './sql-rows.js';
 import { archiveMarks, importArchiveFile } from './archive.js';
 
 const USAGE = 'usage: clove import-prosody DATA_DIR [--dry-run]   or   clove import-prosody --from-sql PROSODY_CONFIG [--dry-run]';
@@ -112,31 +114,51 @@ export async function importProsody(config: Config, args: string[]): Promise<num
 /**
  * Prosody's SQL storage (the `sql` option of PROSODY_CONFIG): its rows are written to a private
  * temporary directory in the internal storage's layout, imported from there like DATA_DIR, and
- * the directory is removed (it holds password hashes).
+ * the directory is removed, also when the import is interrupted (it holds password hashes).
  */
 async function importProsodySql(config: Config, prosodyConfig: string, rest: string[]): Promise<number> {
   const prosody = await loadConfig(prosodyConfig, { foreign: true });
   const source = prosodySqlSource(prosody);
   const dir = await mkdtemp(join(tmpdir(), 'clove-prosody-sql-'));
+  // Interrupted while the copy is written, the export stops before its next write (a write still
+  // in flight could make a directory again after it was removed) and the copy is removed below;
+  // a second signal, or one while the copy is only read, removes it at once.
+  const stop = new AbortController();
+  let writing = true;
+  let exitCode = 0;
+  const interrupted = (signal: NodeJS.Signals): void => {
+    exitCode = signal === 'SIGINT' ? 130 : 143;
+    if (writing && !stop.signal.aborted) return stop.abort();
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(exitCode);
+  };
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
   try {
     let rows: ProsodyRows;
     try {
       rows = await openProsodyRows(source);
     } catch (e) {
-      if (e instanceof SqliteImportError) throw new ServerError('storage', e.message);
+      if (e instanceof ProsodyDatabaseError) throw new ServerError('storage', e.message);
       throw e;
     }
-    let found: string[];
+    let exported: SqlExport;
     try {
-      found = await exportProsodySql(rows, config.virtualHosts(), dir);
+      exported = await exportProsodySql(rows, config.virtualHosts(), dir, (host) => archiveLimits(config, host).maxItems, stop.signal);
+    } catch (e) {
+      if (stop.signal.aborted) return exitCode; // the copy is removed below
+      throw e;
     } finally {
+      writing = false;
       await rows.close();
     }
-    if (found.length === 0) throw new ServerError('storage', `no VirtualHost of ${config.file} (${config.virtualHosts().join(', ')}) has data in the ${rows.label} (${prosodyConfig})`);
-    process.stdout.write(`read Prosody's ${rows.label}\n`);
+    if (exported.hosts.length === 0) throw new ServerError('storage', `no VirtualHost of ${config.file} (${config.virtualHosts().join(', ')}) has data in the ${rows.label} (${prosodyConfig})`);
+    process.stdout.write([`read Prosody's ${rows.label}`, ...exported.cut.map((c) => `  kept ${c}`), ''].join('\n'));
     return await importProsody(config, [dir, ...rest]);
   } finally {
     await rm(dir, { recursive: true, force: true });
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
 }
 

@@ -1,15 +1,13 @@
 // Prosody's SQL storage on PostgreSQL, read through Clove's pool over `pg` (see ./sql-rows.ts).
 import type { SqlSettings } from '../../config/sql.js';
 import { SqlPool } from '../../storage/sql/pool.js';
-import type { ArchiveRow, KeyvalRow, ProsodyRows } from './sql-rows.js';
+import { archiveQuery, type ArchiveRow, type KeyvalRow, type ProsodyRows } from './sql-rows.js';
 
 /** Archive rows read per query. */
 const ARCHIVE_PAGE = 1000;
 
 export function openPostgresRows(sql: SqlSettings): ProsodyRows {
-  // No statement timeout: the first FETCH sorts a whole archive table, which on a large server
-  // takes longer than the server's sql_statement_timeout; an import is stopped with Ctrl-C.
-  const pool = new SqlPool({ ...sql, statementTimeoutMs: 0 });
+  const pool = new SqlPool(sql);
   return {
     label: `PostgreSQL database ${sql.database}`,
     async tables() {
@@ -25,16 +23,15 @@ export function openPostgresRows(sql: SqlSettings): ProsodyRows {
     },
     // One query sorted once, read through a cursor ARCHIVE_PAGE rows at a time in a read-only
     // transaction (one snapshot): however large the archives, one page is in memory.
-    async archive(host, stores, page) {
+    async archive(host, stores, archiveMax, page) {
       await pool.transaction(async (q) => {
-        await q.query(
-          'DECLARE prosody_archive NO SCROLL CURSOR FOR SELECT "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" ' +
-            'WHERE "host" = $1 AND "store" = ANY($2::text[]) AND "user" <> \'\' ORDER BY "store", "user", "sort_id"',
-          [host, stores],
-        );
+        // The first FETCH sorts the whole table: longer, on a large server, than a timeout the
+        // role or database may set. An import is stopped with Ctrl-C instead.
+        await q.query('SET LOCAL statement_timeout = 0');
+        await q.query(`DECLARE prosody_archive NO SCROLL CURSOR FOR ${archiveQuery({ host: '$1', stores: 'SELECT unnest($2::text[])', max: '$3' })}`, [host, stores, archiveMax]);
         for (;;) {
           const r = await q.query<ArchiveRow>(`FETCH ${ARCHIVE_PAGE} FROM prosody_archive`);
-          if (r.rows.length > 0) await page(r.rows.map((row) => ({ ...row, when: Number(row.when) })));
+          if (r.rows.length > 0) await page(r.rows.map((row) => ({ ...row, when: Number(row.when), total: Number(row.total) })));
           if (r.rows.length < ARCHIVE_PAGE) return;
         }
       }, true);

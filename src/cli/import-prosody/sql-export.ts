@@ -87,14 +87,24 @@ async function storeFile(dir: string, host: string, store: string, user: string,
   return join(d, prosodyEncode(user) + ext);
 }
 
+/** What an export wrote: the hosts that had data, and the users whose archive was cut to the newest. */
+export interface SqlExport {
+  hosts: string[];
+  /** One line per user whose archive held more than Clove keeps. */
+  cut: string[];
+}
+
 /**
- * Write Prosody's SQL storage for `hosts` into `dir` (laid out as Prosody's data directory);
- * returns the hosts that had data.
+ * Write Prosody's SQL storage for `hosts` into `dir` (laid out as Prosody's data directory). Of a
+ * user's archive only the newest `archiveMax(host)` messages are written: what Clove keeps of
+ * more (its storage_archive_item_limit), which also bounds each file the import reads. Once
+ * `stop` is aborted no further file is written: the export throws its AbortError instead.
  */
-export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string[], dir: string): Promise<string[]> {
+export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string[], dir: string, archiveMax: (host: string) => number, stop?: AbortSignal): Promise<SqlExport> {
   const tables = await rows.tables();
   if (!tables.keyval) throw new Error(`${rows.label} has no table "prosody": not Prosody's SQL storage`);
   const found = new Set<string>();
+  const cut: string[] = [];
   for (const host of hosts) {
     const tablesOf = new Map<string, DataTable>();
     for (const r of await rows.keyval(host, KEYVAL_STORES)) {
@@ -108,6 +118,7 @@ export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string
     }
     for (const [id, t] of tablesOf) {
       const [store, user] = id.split('\0') as [string, string];
+      stop?.throwIfAborted();
       await writeFile(await storeFile(dir, host, store, user, '.dat'), `return ${lua(t)};\n`, { mode: 0o600 });
       found.add(host);
     }
@@ -117,10 +128,12 @@ export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string
     let list: { id: string; file: string; text: string } | undefined;
     const flush = async (): Promise<void> => {
       if (!list || list.text === '') return;
+      stop?.throwIfAborted();
       await appendFile(list.file, list.text, { mode: 0o600 });
       list.text = '';
     };
-    await rows.archive(host, ARCHIVE_STORES, async (page) => {
+    const max = archiveMax(host);
+    await rows.archive(host, ARCHIVE_STORES, max, async (page) => {
       for (const r of page) {
         const v = deserialize(r.type, r.value);
         if (!(v instanceof DataTable)) continue;
@@ -130,8 +143,10 @@ export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string
         const id = `${r.store}\0${r.user}`;
         if (list?.id !== id) {
           await flush();
+          stop?.throwIfAborted();
           list = { id, file: await storeFile(dir, host, r.store, r.user, '.list'), text: '' };
           found.add(host);
+          if (r.store === 'archive' && r.total > max) cut.push(`${r.user}@${host}: the newest ${max} of ${r.total} archived messages (storage_archive_item_limit)`);
         }
         list.text += `item(${lua(v)});\n`;
         if (list.text.length >= LIST_CHUNK) await flush();
@@ -139,5 +154,5 @@ export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string
     });
     await flush();
   }
-  return [...found];
+  return { hosts: [...found], cut };
 }

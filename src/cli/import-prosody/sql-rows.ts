@@ -21,6 +21,28 @@ export interface ArchiveRow extends KeyvalRow {
   /** Seconds since the epoch. */
   when: number;
   with: string;
+  /** Rows Prosody holds for this store and user (more than were read when the newest were kept). */
+  total: number;
+}
+
+/** Why Prosody's database cannot be read (the message names it and what to do). */
+export class ProsodyDatabaseError extends Error {
+  override name = 'ProsodyDatabaseError';
+}
+
+/**
+ * The archive query both drivers run, with their placeholders for the host, the list of stores
+ * and the most rows per user: of the 'archive' store each user's newest rows up to that number,
+ * every other store whole, and with each row how many its store and user have in all.
+ */
+export function archiveQuery(p: { host: string; stores: string; max: string }): string {
+  return (
+    'SELECT "user", "store", "key", "when", "with", "type", "value", "total" FROM (' +
+    'SELECT "sort_id", "user", "store", "key", "when", "with", "type", "value", ' +
+    'ROW_NUMBER() OVER (PARTITION BY "store", "user" ORDER BY "sort_id" DESC) AS "rn", COUNT(*) OVER (PARTITION BY "store", "user") AS "total" ' +
+    `FROM "prosodyarchive" WHERE "host" = ${p.host} AND "store" IN (${p.stores}) AND "user" <> ''` +
+    `) AS "a" WHERE "rn" <= ${p.max} OR "store" <> 'archive' ORDER BY "store", "user", "sort_id"`
+  );
 }
 
 /** Prosody's tables, read one host at a time. */
@@ -33,9 +55,10 @@ export interface ProsodyRows {
   keyval(host: string, stores: readonly string[]): Promise<KeyvalRow[]>;
   /**
    * The `prosodyarchive` rows of `host` in `stores`, ordered by store, user and sort_id, handed to
-   * `page` a page at a time: the next page is read once `page` has resolved.
+   * `page` a page at a time: the next page is read once `page` has resolved. Of the 'archive'
+   * store only each user's newest `archiveMax` rows (what Clove would keep of more).
    */
-  archive(host: string, stores: readonly string[], page: (rows: ArchiveRow[]) => Promise<void>): Promise<void>;
+  archive(host: string, stores: readonly string[], archiveMax: number, page: (rows: ArchiveRow[]) => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,10 +84,11 @@ export function prosodySqlSource(prosody: Config): ProsodySqlSource {
   const t = found?.value;
   const fields = typeof t === 'object' && t !== null && !Array.isArray(t) ? (t as Record<string, unknown>) : undefined;
   const driver = found === undefined ? 'SQLite3' : fields?.driver;
-  if (typeof driver !== 'string' || !/^sqlite3?$/i.test(driver)) return { driver: 'PostgreSQL', settings: sqlSettings(prosody) };
   const fail = (what: string): never => {
     throw new ConfigError(prosody.file, found?.line ?? 0, what, 'sql');
   };
+  if (typeof driver === 'string' && /^mysql$/i.test(driver)) fail('sql.driver "MySQL" is not read: convert the data to Prosody\'s files with prosody-migrator and import that directory (clove import-prosody DATA_DIR)');
+  if (typeof driver !== 'string' || !/^sqlite3?$/i.test(driver)) return { driver: 'PostgreSQL', settings: sqlSettings(prosody) };
   const database = fields?.database ?? 'prosody.sqlite';
   if (typeof database !== 'string' || database === '') return fail('sql.database must be the SQLite database file');
   if (database === ':memory:') return fail('sql.database ":memory:" keeps nothing: there is nothing to import');

@@ -9,7 +9,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import type { BindParams, Database, SqlValue } from 'sql.js';
-import type { ArchiveRow, KeyvalRow, ProsodyRows } from './sql-rows.js';
+import { archiveQuery, ProsodyDatabaseError, type ArchiveRow, type KeyvalRow, type ProsodyRows } from './sql-rows.js';
 
 /** The largest database read (what node:fs reads into one buffer). */
 export const SQLITE_IMPORT_FILE_MAX = 2 ** 31 - 1;
@@ -24,10 +24,6 @@ const ARCHIVE_PAGE = 1000;
 /** The first 16 bytes of every SQLite 3 database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
-/** Why a SQLite database cannot be imported (the message names the file and what to do). */
-export class SqliteImportError extends Error {
-  override name = 'SqliteImportError';
-}
 
 async function sizeOf(file: string): Promise<number | undefined> {
   try {
@@ -43,28 +39,34 @@ async function readDatabase(file: string, availableBytes: number): Promise<Buffe
   try {
     before = await stat(file);
   } catch {
-    throw new SqliteImportError(`Prosody's SQLite database ${file} does not exist (sql.database, resolved against Prosody's data_path)`);
+    throw new ProsodyDatabaseError(`Prosody's SQLite database ${file} does not exist (sql.database, resolved against Prosody's data_path)`);
   }
-  if (!before.isFile()) throw new SqliteImportError(`${file} is not a file`);
+  if (!before.isFile()) throw new ProsodyDatabaseError(`${file} is not a file`);
   if (before.size > SQLITE_IMPORT_FILE_MAX) {
-    throw new SqliteImportError(`${file} is ${before.size} bytes, more than the ${SQLITE_IMPORT_FILE_MAX} this import reads: convert it to Prosody's files with prosody-migrator and import that directory`);
+    throw new ProsodyDatabaseError(`${file} is ${before.size} bytes, more than the ${SQLITE_IMPORT_FILE_MAX} this import reads: convert it to Prosody's files with prosody-migrator and import that directory`);
   }
   const needMiB = Math.ceil((before.size * SQLITE_IMPORT_MEMORY_FACTOR) / 2 ** 20);
   if (before.size * SQLITE_IMPORT_MEMORY_FACTOR > availableBytes) {
-    throw new SqliteImportError(`${file} (${before.size} bytes) needs ~${needMiB} MiB of memory to import, more than the ${Math.floor(availableBytes / 2 ** 20)} MiB available: free memory, or convert it to Prosody's files with prosody-migrator and import that directory`);
+    throw new ProsodyDatabaseError(`${file} (${before.size} bytes) needs ~${needMiB} MiB of memory to import, more than the ${Math.floor(availableBytes / 2 ** 20)} MiB available: free memory, or convert it to Prosody's files with prosody-migrator and import that directory`);
   }
   for (const journal of [`${file}-journal`, `${file}-wal`]) {
     if (((await sizeOf(journal)) ?? 0) > 0) {
-      throw new SqliteImportError(`${journal} holds an unfinished write: stop Prosody (or, after a crash, start and stop it once) and run the import again`);
+      throw new ProsodyDatabaseError(`${journal} holds an unfinished write: stop Prosody (or, after a crash, start and stop it once) and run the import again`);
     }
   }
   const bytes = await readFile(file);
   const after = await stat(file);
   if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ino !== before.ino) {
-    throw new SqliteImportError(`${file} changed while it was read: stop Prosody and run the import again`);
+    throw new ProsodyDatabaseError(`${file} changed while it was read: stop Prosody and run the import again`);
   }
-  if (bytes.subarray(0, SQLITE_MAGIC.length).toString('latin1') !== SQLITE_MAGIC) throw new SqliteImportError(`${file} is not a SQLite 3 database`);
+  if (bytes.subarray(0, SQLITE_MAGIC.length).toString('latin1') !== SQLITE_MAGIC) throw new ProsodyDatabaseError(`${file} is not a SQLite 3 database`);
   return bytes;
+}
+
+/** What this process may still take: the system's available memory, within a cgroup's limit (a container). */
+function availableMemory(): number {
+  const limit = process.constrainedMemory?.() ?? 0;
+  return limit > 0 ? Math.min(freemem(), limit - process.memoryUsage.rss()) : freemem();
 }
 
 /** All rows of a query as objects (sql.js steps through a prepared statement). */
@@ -86,7 +88,7 @@ function text(v: SqlValue): string {
 }
 
 /** `availableBytes`: the memory the import may take (what the system has available by default). */
-export async function openSqliteRows(file: string, { availableBytes = freemem() }: { availableBytes?: number } = {}): Promise<ProsodyRows> {
+export async function openSqliteRows(file: string, { availableBytes = availableMemory() }: { availableBytes?: number } = {}): Promise<ProsodyRows> {
   const bytes = await readDatabase(file, availableBytes);
   const { default: initSqlJs } = await import('sql.js');
   const SQL = await initSqlJs();
@@ -94,8 +96,9 @@ export async function openSqliteRows(file: string, { availableBytes = freemem() 
   try {
     db = new SQL.Database(bytes);
     db.exec('PRAGMA query_only = 1');
+    db.exec('SELECT count(*) FROM sqlite_master'); // reads the schema: a damaged file fails here, named
   } catch (e) {
-    throw new SqliteImportError(`${file}: ${(e as Error).message}`);
+    throw new ProsodyDatabaseError(`${file}: ${(e as Error).message}`);
   }
   const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
   const keyvalOf = (r: Record<string, SqlValue>): KeyvalRow => ({ user: text(r.user!), store: text(r.store!), key: text(r.key!), type: text(r.type!), value: text(r.value!) });
@@ -114,16 +117,13 @@ export async function openSqliteRows(file: string, { availableBytes = freemem() 
       return rows.map(keyvalOf);
     },
     // Stepped one row at a time, handed over ARCHIVE_PAGE at a time.
-    async archive(host, stores, page) {
-      const stmt = db.prepare(
-        `SELECT "user", "store", "key", "when", "with", "type", "value" FROM "prosodyarchive" WHERE "host" = ? AND "store" IN (${placeholders(stores.length)}) AND "user" <> '' ORDER BY "store", "user", "sort_id"`,
-        [host, ...stores],
-      );
+    async archive(host, stores, archiveMax, page) {
+      const stmt = db.prepare(archiveQuery({ host: '?', stores: placeholders(stores.length), max: '?' }), [host, ...stores, archiveMax]);
       try {
         let rows: ArchiveRow[] = [];
         while (stmt.step()) {
           const r = stmt.getAsObject();
-          rows.push({ ...keyvalOf(r), when: Number(r.when), with: text(r.with!) });
+          rows.push({ ...keyvalOf(r), when: Number(r.when), with: text(r.with!), total: Number(r.total) });
           if (rows.length === ARCHIVE_PAGE) await page(rows), (rows = []);
         }
         if (rows.length > 0) await page(rows);

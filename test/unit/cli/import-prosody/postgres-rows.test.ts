@@ -7,7 +7,7 @@ import { openPostgresRows } from '../../../../src/cli/import-prosody/postgres-ro
 import { SQL_DEFAULTS } from '../../../../src/storage/sql/pool.js';
 import { freshDatabase } from '../../../helpers/postgres.js';
 
-it('reads 2,500 archive rows in pages of 1,000, each once, in store, user and sort_id order', async () => {
+it('reads 2,500 archive rows in pages of 1,000, each once, in store, user and sort_id order, or only the newest per user', async () => {
   const db = await freshDatabase();
   const c = new pg.Client({ host: db.host, port: db.port, user: db.username, password: db.password, database: db.database });
   await c.connect();
@@ -27,21 +27,32 @@ it('reads 2,500 archive rows in pages of 1,000, each once, in store, user and so
   }
   const rows = openPostgresRows({ ...SQL_DEFAULTS, driver: 'PostgreSQL', database: db.database, host: db.host!, port: db.port!, username: db.username!, password: db.password! });
   try {
-    const got: Array<[string, string, number]> = [];
-    const pages: number[] = [];
-    await rows.archive('a.test', ['archive', 'offline'], async (page) => {
-      pages.push(page.length);
-      for (const r of page) got.push([r.store, r.user, r.when]);
-    });
-    expect(pages).toEqual([1000, 1000, 500]);
-    const want: Array<[string, string, number]> = [];
+    const read = async (max: number) => {
+      const got: Array<[string, string, number, number]> = [];
+      const pages: number[] = [];
+      await rows.archive('a.test', ['archive', 'offline'], max, async (page) => {
+        pages.push(page.length);
+        for (const r of page) got.push([r.store, r.user, r.when, r.total]);
+      });
+      return { got, pages };
+    };
+    // Every row of a.test's archive and offline stores, as Prosody ordered them, with the count of each store and user.
+    const all: Array<[string, string, number, number]> = [];
     for (const store of ['archive', 'offline']) {
       for (const user of ['u0', 'u1', 'u2']) {
-        for (let i = 1; i <= 2500; i++) if (`u${i % 3}` === user && (i % 5 === 0 ? 'offline' : 'archive') === store) want.push([store, user, i]);
+        const mine = [];
+        for (let i = 1; i <= 2500; i++) if (`u${i % 3}` === user && (i % 5 === 0 ? 'offline' : 'archive') === store) mine.push(i);
+        for (const i of mine) all.push([store, user, i, mine.length]);
       }
     }
-    expect(got.length).toBe(2500);
-    expect(got).toEqual(want);
+    const whole = await read(10_000);
+    expect(whole.pages).toEqual([1000, 1000, 500]);
+    expect(whole.got).toEqual(all);
+    // At most 100 per user of the archive store, the newest; the offline store whole.
+    const newest = await read(100);
+    const want = all.filter(([store, user, i]) => store !== 'archive' || all.filter((r) => r[0] === 'archive' && r[1] === user && r[2] > i).length < 100);
+    expect(newest.got).toEqual(want);
+    expect(want.length).toBe(300 + 500);
   } finally {
     await rows.close();
   }

@@ -34,7 +34,8 @@ describe('prosodySqlSource', () => {
   it('names the file and line of an sql option it cannot read', () => {
     expect(() => source('\nsql = { driver = "SQLite3"; database = ":memory:" }\n')).toThrow(`${FILE}:2: sql.database ":memory:" keeps nothing`);
     expect(() => source('sql = { driver = "SQLite3"; database = 5 }\n')).toThrow(`${FILE}:1: sql.database must be the SQLite database file`);
-    expect(() => source('sql = { driver = "MySQL"; database = "prosody" }\n')).toThrow(`${FILE}:1: sql.driver "MySQL" is not supported`);
+    expect(() => source('sql = { driver = "MySQL"; database = "prosody" }\n')).toThrow(`${FILE}:1: sql.driver "MySQL" is not read: convert the data to Prosody's files with prosody-migrator`);
+    expect(() => source('sql = { driver = "ODBC"; database = "prosody" }\n')).toThrow(`${FILE}:1: sql.driver "ODBC" is not supported`);
   });
 
   it('reads a PostgreSQL sql option as Clove reads its own', () => {

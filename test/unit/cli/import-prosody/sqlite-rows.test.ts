@@ -1,13 +1,14 @@
 // Prosody's SQLite database as `clove import-prosody --from-sql` reads it (sql.js): the rows of
 // one host's stores in Prosody's order, and a clear refusal of what is not a whole, resting
 // SQLite database. (test/e2e/migration-sql.test.ts reads one a real Prosody wrote.)
-import { mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import initSqlJs from 'sql.js';
+import { writeProsodySqlite } from '../../../helpers/prosody-sqlite.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ArchiveRow } from '../../../../src/cli/import-prosody/sql-rows.js';
-import { openSqliteRows, SQLITE_IMPORT_FILE_MAX, SqliteImportError } from '../../../../src/cli/import-prosody/sqlite-rows.js';
+import { ProsodyDatabaseError, type ArchiveRow } from '../../../../src/cli/import-prosody/sql-rows.js';
+import { openSqliteRows, SQLITE_IMPORT_FILE_MAX } from '../../../../src/cli/import-prosody/sqlite-rows.js';
 
 let dir = '';
 beforeAll(async () => {
@@ -17,16 +18,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A database with Prosody's two tables (mod_storage_sql's columns) and these statements run. */
+/** A database with Prosody's two tables and these statements run. */
 async function prosodyDb(name: string, statements: string[]): Promise<string> {
-  const SQL = await initSqlJs();
-  const db = new SQL.Database();
-  db.run('CREATE TABLE "prosody" ("host" TEXT, "user" TEXT, "store" TEXT, "key" TEXT, "type" TEXT, "value" MEDIUMTEXT)');
-  db.run('CREATE TABLE "prosodyarchive" ("sort_id" INTEGER PRIMARY KEY AUTOINCREMENT, "host" TEXT, "user" TEXT, "store" TEXT, "key" TEXT, "when" INTEGER, "with" TEXT, "type" TEXT, "value" MEDIUMTEXT)');
-  for (const s of statements) db.run(s);
   const file = join(dir, name);
-  await writeFile(file, db.export());
-  db.close();
+  await writeProsodySqlite(file, { statements });
   return file;
 }
 
@@ -48,12 +43,27 @@ describe('openSqliteRows', () => {
       expect(kv.map((r) => [r.store, r.user, r.key])).toEqual([['accounts', 'alice', 'iteration_count'], ['roster', 'alice', 'b@y'], ['roster', 'bob', 'x@y']]);
       // A number stored by SQLite's numeric affinity comes back as Prosody's text.
       expect(kv[0]!.value).toBe('10000');
-      const ar: ArchiveRow[] = [];
-      await rows.archive('a.test', ['archive', 'offline'], async (page) => void ar.push(...page));
-      expect(ar.map((r) => [r.store, r.key, r.when, r.with])).toEqual([['archive', 'k2', 200, 'bob@a.test'], ['archive', 'k1', 100, 'bob@a.test'], ['offline', 'k3', 300, 'bob@a.test']]);
+      const archived = async (max: number) => {
+        const ar: ArchiveRow[] = [];
+        await rows.archive('a.test', ['archive', 'offline'], max, async (page) => void ar.push(...page));
+        return ar.map((r) => [r.store, r.key, r.when, r.with, r.total]);
+      };
+      expect(await archived(10)).toEqual([['archive', 'k2', 200, 'bob@a.test', 2], ['archive', 'k1', 100, 'bob@a.test', 2], ['offline', 'k3', 300, 'bob@a.test', 1]]);
+      // Of the archive store only the newest (the last stored) up to the most Clove keeps; offline whole.
+      expect(await archived(1)).toEqual([['archive', 'k1', 100, 'bob@a.test', 2], ['offline', 'k3', 300, 'bob@a.test', 1]]);
     } finally {
       await rows.close();
     }
+  });
+
+  it('names the file when it is damaged', async () => {
+    const damaged = await prosodyDb('damaged.sqlite', ["INSERT INTO prosody VALUES ('a.test', 'alice', 'roster', 'k', 'string', 'v')"]);
+    const bytes = await readFile(damaged);
+    bytes.fill(0x55, 100, bytes.length); // the header stays, the pages go
+    await writeFile(damaged, bytes);
+    const err = await openSqliteRows(damaged).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ProsodyDatabaseError);
+    expect(String(err)).toContain(`${damaged}: `);
   });
 
   it('says when the archive table is missing', async () => {
@@ -68,7 +78,7 @@ describe('openSqliteRows', () => {
   });
 
   it('refuses a missing file, a file that is not SQLite, a database with an unfinished write, and one too large to read', async () => {
-    const refusal = (file: string) => openSqliteRows(file).then(() => 'opened', (e: unknown) => (e instanceof SqliteImportError ? e.message : `other: ${String(e)}`));
+    const refusal = (file: string) => openSqliteRows(file).then(() => 'opened', (e: unknown) => (e instanceof ProsodyDatabaseError ? e.message : `other: ${String(e)}`));
     expect(await refusal(join(dir, 'nothing.sqlite'))).toMatch(/nothing\.sqlite does not exist/);
     const text = join(dir, 'text.sqlite');
     await writeFile(text, 'return { password = "x" };\n');
@@ -86,7 +96,7 @@ describe('openSqliteRows', () => {
     // Refused before it is read when the machine lacks the memory (os.freemem(): MemAvailable).
     const small = await prosodyDb('small.sqlite', []);
     const size = (await stat(small)).size;
-    const lacking = await openSqliteRows(small, { availableBytes: size * 3 }).then(() => 'opened', (e: Error) => e.message);
+    const lacking = await openSqliteRows(small, { availableBytes: size * 3 }).then(() => 'opened', (e: unknown) => String(e));
     expect(lacking).toMatch(/small\.sqlite \(\d+ bytes\) needs ~\d+ MiB of memory to import, more than the 0 MiB available: free memory, or convert it/);
     expect(await openSqliteRows(small, { availableBytes: size * 4 }).then(async (r) => (await r.close(), 'opened'))).toBe('opened');
 
