@@ -1,7 +1,22 @@
 // Prosody's SQL storage on PostgreSQL, read through Clove's pool over `pg` (see ./sql-rows.ts).
 import type { SqlSettings } from '../../config/sql.js';
 import { SqlPool } from '../../storage/sql/pool.js';
-import { archiveQuery, type ArchiveRow, type KeyvalRow, type ProsodyRows } from './sql-rows.js';
+import type { ArchiveRow, KeyvalRow, ProsodyRows } from './sql-rows.js';
+
+/**
+ * The archive query: of the 'archive' store each user's newest rows up to $3, every other store
+ * whole, with each row how many its store and user have in all (window functions: PostgreSQL
+ * sorts on the server).
+ */
+function archiveQuery(p: { host: string; stores: string; max: string }): string {
+  return (
+    'SELECT "user", "store", "key", "when", "with", "type", "value", "total" FROM (' +
+    'SELECT "sort_id", "user", "store", "key", "when", "with", "type", "value", ' +
+    'ROW_NUMBER() OVER (PARTITION BY "store", "user" ORDER BY "sort_id" DESC) AS "rn", COUNT(*) OVER (PARTITION BY "store", "user") AS "total" ' +
+    `FROM "prosodyarchive" WHERE "host" = ${p.host} AND "store" IN (${p.stores}) AND "user" <> ''` +
+    `) AS "a" WHERE "rn" <= ${p.max} OR "store" <> 'archive' ORDER BY "store", "user", "sort_id"`
+  );
+}
 
 /** Archive rows read per query. */
 const ARCHIVE_PAGE = 1000;

@@ -30,21 +30,6 @@ export class ProsodyDatabaseError extends Error {
   override name = 'ProsodyDatabaseError';
 }
 
-/**
- * The archive query both drivers run, with their placeholders for the host, the list of stores
- * and the most rows per user: of the 'archive' store each user's newest rows up to that number,
- * every other store whole, and with each row how many its store and user have in all.
- */
-export function archiveQuery(p: { host: string; stores: string; max: string }): string {
-  return (
-    'SELECT "user", "store", "key", "when", "with", "type", "value", "total" FROM (' +
-    'SELECT "sort_id", "user", "store", "key", "when", "with", "type", "value", ' +
-    'ROW_NUMBER() OVER (PARTITION BY "store", "user" ORDER BY "sort_id" DESC) AS "rn", COUNT(*) OVER (PARTITION BY "store", "user") AS "total" ' +
-    `FROM "prosodyarchive" WHERE "host" = ${p.host} AND "store" IN (${p.stores}) AND "user" <> ''` +
-    `) AS "a" WHERE "rn" <= ${p.max} OR "store" <> 'archive' ORDER BY "store", "user", "sort_id"`
-  );
-}
-
 /** Prosody's tables, read one host at a time. */
 export interface ProsodyRows {
   /** What the database is, for messages (never a password). */
