@@ -152,6 +152,7 @@ async function importProsodySql(config: Config, prosodyConfig: string, rest: str
       writing = false;
       await rows.close();
     }
+    if (stop.signal.aborted) return exitCode; // stopped after the export's last write
     if (exported.hosts.length === 0) throw new ServerError('storage', `no VirtualHost of ${config.file} (${config.virtualHosts().join(', ')}) has data in the ${rows.label} (${prosodyConfig})`);
     process.stdout.write([`read Prosody's ${rows.label}`, ...exported.cut.map((c) => `  kept ${c}`), ''].join('\n'));
     return await importProsody(config, [dir, ...rest]);
