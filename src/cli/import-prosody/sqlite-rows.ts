@@ -24,7 +24,6 @@ const ARCHIVE_PAGE = 1000;
 /** The first 16 bytes of every SQLite 3 database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
-
 async function sizeOf(file: string): Promise<number | undefined> {
   try {
     return (await stat(file)).size;
