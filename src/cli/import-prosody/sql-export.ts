@@ -16,7 +16,7 @@ import { DataTable, type DataValue } from '../../config/lua/data-file.js';
 import { parseElement } from '../../xml/parse.js';
 import type { Element } from '../../xml/element.js';
 import { prosodyEncode } from './data.js';
-import type { ProsodyRows } from './sql-rows.js';
+import type { KeyvalRow, ProsodyRows } from './sql-rows.js';
 
 /** The keyval stores the import reads. */
 const KEYVAL_STORES = ['accounts', 'roster', 'vcard', 'private'];
@@ -52,7 +52,7 @@ function fromJson(v: unknown): DataValue {
 }
 
 /** mod_storage_sql's deserialize(): a row's value by its type. */
-function deserialize(type: string, value: string): DataValue {
+function deserializeValue(type: string, value: string): DataValue {
   switch (type) {
     case 'string': return value;
     case 'number': return Number(value);
@@ -60,6 +60,15 @@ function deserialize(type: string, value: string): DataValue {
     case 'json': return fromJson(JSON.parse(value));
     case 'xml': return stanzaTable(parseElement(value));
     default: throw new Error(`unknown value type '${type}'`);
+  }
+}
+
+/** A row's value; one that cannot be read stops the export with a message naming the row. */
+function deserialize(r: KeyvalRow, host: string): DataValue {
+  try {
+    return deserializeValue(r.type, r.value);
+  } catch (e) {
+    throw new Error(`Prosody's ${r.store} store of ${r.user}@${host}, key '${r.key}': ${(e as Error).message}`);
   }
 }
 
@@ -111,7 +120,7 @@ export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string
       const id = `${r.store}\0${r.user}`;
       let t = tablesOf.get(id);
       if (!t) tablesOf.set(id, (t = new DataTable()));
-      const v = deserialize(r.type, r.value);
+      const v = deserialize(r, host);
       // The "" row holds the table's non-string keys (keyval_store_get merges them back).
       if (r.key === '' && v instanceof DataTable) for (const [k, x] of v.hash) t.hash.set(k, x);
       else t.hash.set(r.key, v);
@@ -135,7 +144,7 @@ export async function exportProsodySql(rows: ProsodyRows, hosts: readonly string
     const max = archiveMax(host);
     await rows.archive(host, ARCHIVE_STORES, max, async (page) => {
       for (const r of page) {
-        const v = deserialize(r.type, r.value);
+        const v = deserialize(r, host);
         if (!(v instanceof DataTable)) continue;
         v.hash.set('key', r.key);
         v.hash.set('when', r.when);

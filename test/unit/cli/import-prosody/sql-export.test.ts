@@ -84,3 +84,10 @@ it('writes nothing more once stopped, and says so by throwing', async () => {
   expect(await readdir(join(dir, 'a%2etest', 'roster'))).toEqual(['alice.dat']);
   expect(await readdir(join(dir, 'a%2etest', 'archive'))).toEqual([]);
 });
+
+it('names the row whose value cannot be read', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'clove-sql-export-'));
+  dirs.push(dir);
+  const bad: KeyvalRow = { store: 'roster', user: 'alice', key: 'bob@a.test', type: 'json', value: '{"subscription":' };
+  await expect(exportProsodySql(rowsOf([bad], []), ['a.test'], dir, () => 10)).rejects.toThrow(/^Prosody's roster store of alice@a\.test, key 'bob@a\.test': .*JSON/);
+});
