@@ -133,7 +133,7 @@ export async function openStorage(config: Config): Promise<StorageBackend> {
   if (kind !== 'sql') return createFileBackend(config.get<string>('data_path'), undefined, limits);
   const sql = sqlSettings(config);
   try {
-    // The PostgreSQL driver and the SQL backend load only for storage = "sql".
+    // The SQL backend and its driver (pg or better-sqlite3) load only for storage = "sql".
     const { openSqlBackend } = await import('./storage/sql/backend.js');
     return await openSqlBackend(sql, limits);
   } catch (e) {
@@ -141,9 +141,10 @@ export async function openStorage(config: Config): Promise<StorageBackend> {
   }
 }
 
-/** user@host:port/database, for messages (never the password). */
+/** "PostgreSQL database user@host:port/database" or "SQLite database /path", for messages (never the password). */
 function sqlWhere(sql: SqlSettings): string {
-  return `${sql.username ?? '(default user)'}@${sql.host ?? 'localhost'}${sql.port !== undefined ? `:${sql.port}` : ''}/${sql.database}`;
+  if (sql.driver === 'SQLite3') return `SQLite database ${sql.database}`;
+  return `PostgreSQL database ${sql.username ?? '(default user)'}@${sql.host ?? 'localhost'}${sql.port !== undefined ? `:${sql.port}` : ''}/${sql.database}`;
 }
 
 /** Start a Clove server from a loaded config. */
@@ -184,7 +185,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   });
   const history = new History(metrics);
   const storage = timedBackend(opts.storage ?? (await openStorage(config)), metrics.storeTimer);
-  if (!opts.storage && config.get<string>('storage') === 'sql') log.info(`storage: PostgreSQL database ${sqlWhere(sqlSettings(config))}`);
+  if (!opts.storage && config.get<string>('storage') === 'sql') log.info(`storage: ${sqlWhere(sqlSettings(config))}`);
   /** Hosts a reload removed: their domain stays ours for routing (never remote) until re-added. */
   const retired = new Set<string>();
   const router = new Router({ hosts, sessions, log, retired });

@@ -1,11 +1,29 @@
 // Prosody's `sql` option for storage = "sql": { driver = "PostgreSQL"; database = "clove";
-// host = "localhost"; port = 5432; username = "clove"; password = "…" }, checked here so a bad
-// table stops the start with file:line. The password is never put into an error or a log line.
+// host = "localhost"; port = 5432; username = "clove"; password = "…" }, or { driver = "SQLite3";
+// database = "clove.sqlite" } (a file in data_path; also what storage = "sql" without an `sql`
+// option means, as in Prosody), checked here so a bad table stops the start with file:line. The
+// password is never put into an error or a log line.
+import path from 'node:path';
 import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
 
+/** The database file of SQLite3 when `sql` names none (Prosody's is prosody.sqlite; Clove's tables differ). */
+export const SQLITE_DEFAULT_DATABASE = 'clove.sqlite';
+
 /** The `sql` table with Clove's pool options (sql_pool_size, …), ready for the SQL backend. */
-export interface SqlSettings {
+export type SqlSettings = PostgresSettings | SqliteSettings;
+
+/** SQLite3: the file, and how many requests may wait for it. */
+export interface SqliteSettings {
+  driver: 'SQLite3';
+  /** Absolute path of the database file. */
+  database: string;
+  queueMax: number;
+  busyTimeoutMs: number;
+}
+
+/** PostgreSQL: where to connect, and the pool's options. */
+export interface PostgresSettings {
   driver: 'PostgreSQL';
   database: string;
   host?: string;
@@ -19,8 +37,38 @@ export interface SqlSettings {
 
 const KNOWN = ['driver', 'database', 'host', 'port', 'username', 'password'];
 
-/** The SQL settings of `config` (call only when storage = "sql"). */
+const SQLITE_KNOWN = ['driver', 'database'];
+
+/** The SQL settings of `config` (call only when storage = "sql"); no `sql` option means SQLite3 in data_path. */
 export function sqlSettings(config: Config): SqlSettings {
+  const found = config.lookup('sql');
+  const t = found?.value;
+  const driver = typeof t === 'object' && t !== null && !Array.isArray(t) ? (t as Record<string, unknown>).driver : undefined;
+  if (!found || (typeof driver === 'string' && /^sqlite3?$/i.test(driver))) return sqliteSettings(config);
+  return postgresSettings(config);
+}
+
+/** SQLite3 settings: the `sql` table's database (default SQLITE_DEFAULT_DATABASE), taken from data_path. */
+function sqliteSettings(config: Config): SqliteSettings {
+  const found = config.lookup('sql');
+  const o = (found?.value ?? {}) as Record<string, unknown>;
+  const fail = (what: string): never => {
+    throw new ConfigError(config.file, found?.line ?? config.lineOf('storage') ?? 0, what, 'sql');
+  };
+  for (const k of Object.keys(o)) if (!SQLITE_KNOWN.includes(k)) fail(`sql: field '${k}' has no meaning for driver "SQLite3" (known: ${SQLITE_KNOWN.join(', ')})`);
+  const database = o.database ?? SQLITE_DEFAULT_DATABASE;
+  if (typeof database !== 'string' || database === '') return fail('sql.database must be a non-empty string (the SQLite file, taken from data_path)');
+  if (database === ':memory:') fail('sql.database ":memory:" would lose everything at exit; use storage = "memory" for that');
+  return {
+    driver: 'SQLite3',
+    database: path.resolve(config.get<string>('data_path'), database),
+    queueMax: config.get<number>('sql_queue_max'),
+    busyTimeoutMs: config.get<number>('sql_statement_timeout') * 1000,
+  };
+}
+
+/** PostgreSQL settings of `config`'s `sql` table. */
+export function postgresSettings(config: Config): PostgresSettings {
   const found = config.lookup('sql');
   const line = found?.line ?? config.lineOf('storage') ?? 0;
   const fail = (what: string): never => {
@@ -38,8 +86,7 @@ export function sqlSettings(config: Config): SqlSettings {
     return v as string;
   };
   const driver = str('driver') ?? 'PostgreSQL';
-  if (/^sqlite/i.test(driver)) fail('sql.driver "SQLite3" is not supported: its only fitting Node driver blocks the event loop (docs/storage.md); use "PostgreSQL"');
-  if (!/^postgres(ql)?$/i.test(driver)) fail(`sql.driver "${driver}" is not supported; use "PostgreSQL"`);
+  if (!/^postgres(ql)?$/i.test(driver)) fail(`sql.driver "${driver}" is not supported; use "PostgreSQL" or "SQLite3"`);
   const database = str('database');
   if (database === undefined) fail('sql.database is missing (the PostgreSQL database name)');
   let port: number | undefined;
@@ -48,7 +95,7 @@ export function sqlSettings(config: Config): SqlSettings {
     if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) fail('sql.port must be a port number 1..65535');
     port = p as number;
   }
-  const s: SqlSettings = {
+  const s: PostgresSettings = {
     driver: 'PostgreSQL',
     database: database!,
     poolSize: config.get<number>('sql_pool_size'),

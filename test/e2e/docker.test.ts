@@ -250,7 +250,9 @@ describe('docker/Dockerfile', () => {
 
   it('the runtime stage installs only production dependencies, and dist/ imports nothing else', async () => {
     expect(argsOf(runtime, 'RUN').some((r) => /\bnpm ci\b.*--omit=dev/.test(r))).toBe(true);
-    const deps = Object.keys((JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: object }).dependencies);
+    // npm ci --omit=dev installs optional dependencies too (better-sqlite3, built in that RUN line).
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: object; optionalDependencies?: object };
+    const deps = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {})];
     const imported = new Set<string>();
     for (const f of (await filesUnder('dist')).filter((p) => p.endsWith('.js'))) {
       const js = await readFile(join(REPO_ROOT, f), 'utf8');

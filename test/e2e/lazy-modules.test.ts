@@ -2,7 +2,7 @@
 // itself: a Node loader hook lists every ES module it loaded (test/helpers/code-trace.ts), so a
 // module whose code was imported shows up whatever Clove believes it loaded.
 // - With the default module set, the modules it leaves off (muc, pubsub, invites, …) and the
-//   libraries only they, other options or other commands need (ws, pg, prom-client; sql.js for
+//   libraries only they, other options or other commands need (ws, pg, better-sqlite3, prom-client; sql.js for
 //   `import-prosody`) are not loaded; a SIGHUP reload that enables one loads its code then, and a
 //   logged-in client uses it at once.
 // - Node built-ins only some configurations use (src/lazy-builtins.ts) are not loaded by a
@@ -21,8 +21,8 @@ const NS_LAST = 'jabber:iq:last';
 /** What a config without modules_enabled loads (src/modules/resolve.ts DEFAULT_ENABLED), written out. */
 const DEFAULT_ENABLED = ['roster', 'saslauth', 'tls', 'dialback', 'disco', 'ping', 'vcard', 'register', 'private', 'blocklist', 'carbons', 'version', 'time', 'csi', 'smacks', 'vcard_update', 'admin_adhoc', 'pep', 'bookmarks', 'vcard_legacy', 'mam'];
 /** Code of modules and libraries the default config does not use. */
-const UNUSED = ['dist/modules/muc/muc.js', 'dist/modules/pubsub-service/pubsub.js', 'dist/modules/invites/invites.js', 'dist/modules/http-file-share/share.js', 'dist/modules/uptime.js', 'dist/stream/web/websocket-endpoint.js', 'dist/storage/sql/backend.js', 'dist/cli/import-prosody/command.js', 'dist/cli/import-prosody/sqlite-rows.js'];
-const UNUSED_LIBRARIES = ['node_modules/ws/', 'node_modules/pg/', 'node_modules/prom-client/', 'node_modules/sql.js/'];
+const UNUSED = ['dist/modules/muc/muc.js', 'dist/modules/pubsub-service/pubsub.js', 'dist/modules/invites/invites.js', 'dist/modules/http-file-share/share.js', 'dist/modules/uptime.js', 'dist/stream/web/websocket-endpoint.js', 'dist/storage/sql/backend.js', 'dist/storage/sql/postgres.js', 'dist/storage/sqlite/connection.js', 'dist/cli/import-prosody/command.js', 'dist/cli/import-prosody/sqlite-rows.js'];
+const UNUSED_LIBRARIES = ['node_modules/ws/', 'node_modules/pg/', 'node_modules/prom-client/', 'node_modules/sql.js/', 'node_modules/better-sqlite3/'];
 /**
  * Node built-ins the default config does not use (HTTP, the file store's checksums until a first
  * write or read of a log). Node itself loads dns, child_process, dgram and cluster at any

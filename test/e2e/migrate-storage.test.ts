@@ -1,4 +1,4 @@
-// `clove migrate-storage` files → PostgreSQL → files: every store of the host (accounts, rosters,
+// `clove migrate-storage` files → SQL (PostgreSQL, SQLite) → files: every store of the host (accounts, rosters,
 // private XML maps, archives with text and byte payloads) comes back identical, read through the
 // stores themselves (archive items compared by time, `with` and payload, in order). A copy into
 // storage that already holds data is refused. The 10,000-account round trip with its timing is
@@ -10,7 +10,7 @@ import { afterAll, expect, it } from 'vitest';
 import { runClove } from '../helpers/child-server.js';
 import { freshDatabase, sqlConfigLine } from '../helpers/postgres.js';
 import { createFileBackend } from '../../src/storage/file.js';
-import { openSqlBackend } from '../../src/storage/sql/backend.js';
+import { openSqlBackend, type SqlOptions } from '../../src/storage/sql/backend.js';
 import { STORE_SHAPES } from '../../src/storage/shapes.js';
 import type { MapListing, StorageBackend } from '../../src/storage/store.js';
 
@@ -73,11 +73,23 @@ async function fill(dataPath: string): Promise<void> {
   await b.close();
 }
 
-it('files → PostgreSQL → files gives identical data; a copy into storage that holds data is refused', async () => {
+/** Each SQL database: the options that reach it and the config's sql line, in a fresh place under `dir`. */
+const DATABASES: Array<[string, (dir: string) => Promise<[SqlOptions, string]>]> = [
+  ['PostgreSQL', async () => {
+    const db = await freshDatabase();
+    return [db, sqlConfigLine(db).replace('storage = "sql"\n', '')];
+  }],
+  ['SQLite', async (dir) => {
+    const file = path.join(dir, 'clove.sqlite'); // absolute: both configs' data paths reach the same file
+    return [{ driver: 'SQLite3', database: file }, `sql = { driver = "SQLite3"; database = ${JSON.stringify(file)} }\n`];
+  }],
+];
+
+it.each(DATABASES)('files → %s → files gives identical data; a copy into storage that holds data is refused', async (_name, database) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'clove-migrate-'));
   dirs.push(dir);
-  const db = await freshDatabase();
-  const config = (data: string): string => `data_path = ${JSON.stringify(data)}\nrun_as_root = true\nlog = "error"\n${sqlConfigLine(db).replace('storage = "sql"\n', '')}VirtualHost "localhost"\n`;
+  const [db, sqlLine] = await database(dir);
+  const config = (data: string): string => `data_path = ${JSON.stringify(data)}\nrun_as_root = true\nlog = "error"\n${sqlLine}VirtualHost "localhost"\n`;
   const first = path.join(dir, 'data1');
   const second = path.join(dir, 'data2');
   await writeFile(path.join(dir, 'a.cfg.lua'), config(first));

@@ -9,7 +9,7 @@ import { afterAll, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { freshDatabase, sqlConfigLine } from '../helpers/postgres.js';
 import { stanzaErrorCondition, Wire, type El } from '../helpers/wire.js';
-import type { SqlOptions } from '../../src/storage/sql/pool.js';
+import type { PostgresOptions as SqlOptions } from '../../src/storage/sql/pool.js';
 
 const PASSWORD = 'stall-pass';
 const USERS = 12;

@@ -1,13 +1,15 @@
-// A real `clove start` child on each storage backend (files, PostgreSQL): accounts made with
-// `clove adduser`, a login, a roster item, a message to an offline contact and the archive, all
-// read back after a restart. On PostgreSQL the rows are checked in the database itself, so the
-// test cannot pass with the data anywhere else.
+// A real `clove start` child on each storage backend (files, PostgreSQL, SQLite): accounts made
+// with `clove adduser`, a login, a roster item, a message to an offline contact and the archive,
+// all read back after a restart. On PostgreSQL and SQLite the rows are checked in the database
+// itself, so the test cannot pass with the data anywhere else.
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addUsers, removeChildDir, startChild, type ChildServer } from '../helpers/child-server.js';
 import { match, Wire } from '../helpers/wire.js';
 import { mamAll } from '../helpers/mam.js';
-import { CHILD_STORAGES, testPostgres } from '../helpers/postgres.js';
+import { CHILD_STORAGES, SQLITE_TEST_FILE, testPostgres } from '../helpers/postgres.js';
 
 const PASSWORD = 'sql-pass';
 const children: ChildServer[] = [];
@@ -18,6 +20,18 @@ afterAll(async () => {
   for (const d of dirs) await removeChildDir(d);
 });
 
+const TABLES = ['clove_keyval', 'clove_map', 'clove_archive'];
+
+/** Rows per table in the SQLite file of a child's data directory (read-only, beside the running server). */
+function sqliteRowCounts(dataPath: string): Record<string, number> {
+  const db = new Database(path.join(dataPath, SQLITE_TEST_FILE), { readonly: true, fileMustExist: true });
+  try {
+    return Object.fromEntries(TABLES.map((t) => [t, (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n]));
+  } finally {
+    db.close();
+  }
+}
+
 /** Rows per table in the database the config lines name. */
 async function rowCounts(extra: string): Promise<Record<string, number>> {
   const t = testPostgres();
@@ -26,7 +40,7 @@ async function rowCounts(extra: string): Promise<Record<string, number>> {
   await c.connect();
   try {
     const out: Record<string, number> = {};
-    for (const table of ['clove_keyval', 'clove_map', 'clove_archive']) {
+    for (const table of TABLES) {
       out[table] = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
     }
     return out;
@@ -50,11 +64,11 @@ describe.each(CHILD_STORAGES)('%s storage', (name, storageLines) => {
     await alice.iq(`<iq type='get'><ping xmlns='urn:xmpp:ping'/></iq>`);
     expect((await mamAll(alice)).map((m) => m.message.getChildText('body'))).toEqual(['hello 0', 'hello 1', 'hello 2', 'hello 3', 'hello 4']);
     await alice.close();
-    if (name === 'postgresql') {
-      const rows = await rowCounts(extra);
+    if (name !== 'file') {
+      const rows = name === 'sqlite' ? sqliteRowCounts(child.dataPath) : await rowCounts(extra);
       expect(rows.clove_keyval).toBeGreaterThanOrEqual(3); // two accounts, a roster, the offline messages…
       expect(rows.clove_archive).toBe(10); // each message in alice's and bob's archive
-      expect(child.logs().some((l) => l.msg.startsWith('storage: PostgreSQL database'))).toBe(true);
+      expect(child.logs().some((l) => l.msg.startsWith(name === 'sqlite' ? 'storage: SQLite database' : 'storage: PostgreSQL database'))).toBe(true);
       expect(child.stderr()).not.toContain('clove-test-password');
     }
     await child.kill('SIGTERM');

@@ -1,7 +1,7 @@
 // The test run's PostgreSQL cluster (started by vitest's globalSetup, test/global-setup.ts, with
 // bench/lib/postgres.mjs, and announced in CLOVE_TEST_PG); each test takes a fresh database.
 import pg from 'pg';
-import type { SqlOptions } from '../../src/storage/sql/pool.js';
+import type { PostgresOptions as SqlOptions } from '../../src/storage/sql/pool.js';
 import type { TestPostgres } from '../../bench/lib/postgres.mjs';
 
 export { startPostgres, type TestPostgres } from '../../bench/lib/postgres.mjs';
@@ -59,9 +59,14 @@ export function sqlConfigLine(o: SqlOptions): string {
 
 /**
  * The storage backends e2e tests run a real server on, as [name, extra config lines]: files
- * (the child's default) and PostgreSQL (a fresh database each call).
+ * (the child's default), PostgreSQL (a fresh database each call) and SQLite (a file in the
+ * child's own data directory).
  */
 export const CHILD_STORAGES: Array<[string, () => Promise<string>]> = [
   ['file', async () => ''],
   ['postgresql', async () => sqlConfigLine(await freshDatabase())],
+  ['sqlite', async () => `storage = "sql"\nsql = { driver = "SQLite3"; database = "${SQLITE_TEST_FILE}" }\n`],
 ];
+
+/** The SQLite file of CHILD_STORAGES' sqlite entry, in the child's data_path. */
+export const SQLITE_TEST_FILE = 'clove-test.sqlite';

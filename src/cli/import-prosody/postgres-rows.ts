@@ -1,5 +1,5 @@
 // Prosody's SQL storage on PostgreSQL, read through Clove's pool over `pg` (see ./sql-rows.ts).
-import type { SqlSettings } from '../../config/sql.js';
+import type { PostgresSettings } from '../../config/sql.js';
 import { SqlPool } from '../../storage/sql/pool.js';
 import type { ArchiveRow, KeyvalRow, ProsodyRows } from './sql-rows.js';
 
@@ -21,7 +21,7 @@ function archiveQuery(p: { host: string; stores: string; max: string }): string 
 /** Archive rows read per query. */
 const ARCHIVE_PAGE = 1000;
 
-export function openPostgresRows(sql: SqlSettings): ProsodyRows {
+export function openPostgresRows(sql: PostgresSettings): ProsodyRows {
   const pool = new SqlPool(sql);
   return {
     label: `PostgreSQL database ${sql.database}`,

@@ -1,27 +1,24 @@
 // The archive shape of the SQL backend: one row per item in clove_archive and one per owner in
 // clove_archive_owner (the owner's id key, next sequence number, newest time, item and byte
-// counts). An append is one statement that takes the owner's row lock, checks both quotas,
-// gives the sequence number and time and inserts the item, so it is atomic and appends to one
-// owner are ordered even across servers; a deletion changes items and counts in one transaction.
-// Ids are the same encrypted sequence numbers as the file backend's (../archive/ids.ts).
+// counts). The database's statements are in ./tables.ts; here are what every database shares:
+// checks, quotas, ids and paging. Ids are the same encrypted sequence numbers as the file
+// backend's (../archive/ids.ts).
 //
 // References: XEP-0313 (Message Archive Management) §4.1 filters, XEP-0059 (Result Set
 // Management) paging — the same semantics as ../archive/index.ts, computed by the database.
-import { ARCHIVE_QUERY_MAX, ArchiveBusyError, ArchiveItemNotFoundError, ArchiveQuotaError, StorageClosedError, type ArchiveItem, type ArchiveLimits, type ArchivePage, type ArchiveStore } from '../store.js';
+import { ARCHIVE_QUERY_MAX, ArchiveBusyError, ArchiveItemNotFoundError, ArchiveQuotaError, StorageBusyError, StorageClosedError, type ArchiveItem, type ArchiveLimits, type ArchiveStore } from '../store.js';
 import { bareOf } from '../archive/index.js';
 import { IdCodec, newIdKey } from '../archive/ids.js';
 import { emptyPage, resolveLimits } from '../archive/owner.js';
 import { recordSize } from '../archive/record.js';
-import { SqlBusyError, type Queryable, type SqlPool } from './pool.js';
+import type { ArchiveRow, ArchiveTables } from './tables.js';
 
 /** Owners whose id key is kept in memory (the least recently used go first). */
 const CODECS_MAX = 4096;
 
-interface Row { seq: number; when: number; with: string; kind: number; payload: Buffer }
-
 /** What the archive stores need of the backend. */
 export interface SqlArchiveDeps {
-  db: () => SqlPool;
+  tables: ArchiveTables;
   isClosed: () => boolean;
   /** Tracks a write so close() waits for it. */
   track: <T>(p: Promise<T>) => Promise<T>;
@@ -35,8 +32,7 @@ export class SqlArchives {
 
   store(host: string, store: string, limits?: ArchiveLimits): ArchiveStore {
     const lim = resolveLimits(limits);
-    const db = this.deps.db;
-    const who = (owner: string): [string, string, string] => [host, store, owner];
+    const t = this.deps.tables;
     const cacheKey = (owner: string): string => `${host}\0${store}\0${owner}`;
     const write = <T>(f: () => Promise<T>): Promise<T> => {
       if (this.deps.isClosed()) return Promise.reject(new StorageClosedError());
@@ -51,16 +47,9 @@ export class SqlArchives {
         this.codecs.set(k, cached);
         return cached;
       }
-      const r = create
-        ? await db().query<{ id_key: Buffer }>(
-          `INSERT INTO clove_archive_owner (host, store, owner, id_key) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (host, store, owner) DO UPDATE SET id_key = clove_archive_owner.id_key RETURNING id_key`,
-          [...who(owner), newIdKey()],
-        )
-        : await db().query<{ id_key: Buffer }>('SELECT id_key FROM clove_archive_owner WHERE host = $1 AND store = $2 AND owner = $3', who(owner));
-      const key = r.rows[0]?.id_key;
+      const key = await t.ownerKey(host, store, owner, create ? newIdKey() : undefined);
       if (!key) return undefined;
-      const codec = new IdCodec(key);
+      const codec = new IdCodec(Buffer.from(key));
       this.codecs.set(k, codec);
       if (this.codecs.size > CODECS_MAX) this.codecs.delete(this.codecs.keys().next().value!);
       return codec;
@@ -68,18 +57,12 @@ export class SqlArchives {
     const forget = (owners: readonly string[]): void => {
       for (const o of owners) this.codecs.delete(cacheKey(o));
     };
-    const toItem = (codec: IdCodec, r: Row): ArchiveItem => ({
+    const toItem = (codec: IdCodec, r: ArchiveRow): ArchiveItem => ({
       id: codec.encode(r.seq),
       when: r.when,
       with: r.with,
-      payload: r.kind === 0 ? r.payload.toString('utf8') : new Uint8Array(r.payload),
+      payload: r.kind === 0 ? Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength).toString('utf8') : new Uint8Array(r.payload),
     });
-    /** Drop an emptied owner's row (its ids never come back: the next append makes a new key). */
-    const dropEmpty = async (q: Queryable, owners: readonly string[]): Promise<void> => {
-      if (owners.length === 0) return;
-      await q.query('DELETE FROM clove_archive_owner WHERE host = $1 AND store = $2 AND owner = ANY($3::text[]) AND items = 0', [host, store, owners]);
-      forget(owners);
-    };
 
     const append: ArchiveStore['append'] = (owner, item, queued) =>
       write(async () => {
@@ -92,37 +75,27 @@ export class SqlArchives {
         if (!Number.isFinite(when)) throw new TypeError('archive when must be a finite number');
         const text = typeof item.payload === 'string';
         const payload = text ? Buffer.from(item.payload as string, 'utf8') : Buffer.from(item.payload as Uint8Array);
+        const row = { with: withJid, bare: bareOf(withJid), kind: text ? 0 : 1, payload, size, when, maxItems: Math.min(lim.maxItems, Number.MAX_SAFE_INTEGER), maxBytes: Math.min(lim.maxBytes, Number.MAX_SAFE_INTEGER) };
         for (let attempt = 0; ; attempt++) {
           const codec = (await codecOf(owner, true))!;
-          let r;
+          let seq;
           try {
-            r = await db().query<{ seq: number }>(
-              `WITH o AS (
-                 UPDATE clove_archive_owner SET next_seq = next_seq + 1, items = items + 1, bytes = bytes + $5,
-                   last_when = GREATEST(last_when, $6)
-                 WHERE host = $1 AND store = $2 AND owner = $3 AND items < $7 AND bytes + $5 <= $8
-                 RETURNING next_seq - 1 AS seq, last_when)
-               INSERT INTO clove_archive (host, store, owner, seq, "when", "with", bare, kind, payload, size)
-               SELECT $1, $2, $3, o.seq, o.last_when, $4, $9, $10, $11, $5 FROM o RETURNING seq`,
-              [...who(owner), withJid, size, when, Math.min(lim.maxItems, Number.MAX_SAFE_INTEGER), Math.min(lim.maxBytes, Number.MAX_SAFE_INTEGER), bareOf(withJid), text ? 0 : 1, payload],
-            );
+            seq = await t.append(host, store, owner, row);
           } catch (e) {
-            if (e instanceof SqlBusyError) throw new ArchiveBusyError(owner);
+            if (e instanceof StorageBusyError) throw new ArchiveBusyError(owner);
             throw e;
           }
-          const seq = r.rows[0]?.seq;
           if (seq !== undefined) {
             queued?.(); // the sequence number is taken in the statement: its place is fixed (and durable)
             return codec.encode(seq);
           }
           // Refused: a quota, or the owner's archive was deleted meanwhile (then start a new one).
-          const o = await db().query<{ items: number; bytes: number }>('SELECT items, bytes FROM clove_archive_owner WHERE host = $1 AND store = $2 AND owner = $3', who(owner));
-          const row = o.rows[0];
-          if (row === undefined && attempt < 3) {
+          const counts = await t.counts(host, store, owner);
+          if (counts === undefined && attempt < 3) {
             forget([owner]);
             continue;
           }
-          if (row === undefined || row.items >= lim.maxItems) throw new ArchiveQuotaError(owner, 'items', lim.maxItems);
+          if (counts === undefined || counts.items >= lim.maxItems) throw new ArchiveQuotaError(owner, 'items', lim.maxItems);
           throw new ArchiveQuotaError(owner, 'bytes', lim.maxBytes);
         }
       });
@@ -137,50 +110,28 @@ export class SqlArchives {
       };
       const after = q.after !== undefined ? seqOf(q.after) : undefined;
       const before = typeof q.before === 'string' ? seqOf(q.before) : undefined;
-      const values: unknown[] = who(owner);
-      const where = ['host = $1', 'store = $2', 'owner = $3'];
-      const param = (v: unknown): string => `$${values.push(v)}`;
-      if (q.with !== undefined) where.push(q.with.includes('/') ? `"with" = ${param(q.with)}` : `bare = ${param(q.with)}`);
-      if (q.start !== undefined) where.push(`"when" >= ${param(q.start)}`);
-      if (q.end !== undefined) where.push(`"when" <= ${param(q.end)}`);
-      if (q.ids !== undefined) {
-        const seqs = q.ids.map((id) => codec.decode(id)).filter((s): s is number => s !== undefined);
-        where.push(`seq = ANY(${param(seqs)}::bigint[])`);
-      }
-      const filter = where.join(' AND ');
       const asked = q.limit !== undefined && Number.isFinite(q.limit) ? Math.floor(q.limit) : ARCHIVE_QUERY_MAX;
       const limit = Math.max(0, Math.min(ARCHIVE_QUERY_MAX, asked));
-      return db().transaction(async (t): Promise<ArchivePage> => {
-        const bounds = [after, before].filter((s): s is number => s !== undefined);
-        if (bounds.length) {
-          const found = await t.query<{ seq: number }>('SELECT seq FROM clove_archive WHERE host = $1 AND store = $2 AND owner = $3 AND seq = ANY($4::bigint[])', [...who(owner), bounds]);
-          const have = new Set(found.rows.map((r) => r.seq));
-          if (after !== undefined && !have.has(after)) throw new ArchiveItemNotFoundError(q.after!);
-          if (before !== undefined && !have.has(before)) throw new ArchiveItemNotFoundError(q.before as string);
-        }
-        const a = after ?? -1;
-        const b = before ?? Number.MAX_SAFE_INTEGER;
-        const c = await t.query<{ total: number; nfrom: number; nto: number }>(
-          `SELECT count(*) AS total, count(*) FILTER (WHERE seq <= ${param(a)}) AS nfrom, count(*) FILTER (WHERE seq < ${param(b)}) AS nto FROM clove_archive WHERE ${filter}`,
-          values,
-        );
-        const { total, nfrom, nto } = c.rows[0]!;
-        const from = after !== undefined ? nfrom : 0;
-        const to = Math.max(from, before !== undefined ? nto : total);
-        const backwards = q.before !== undefined;
-        const first = backwards ? Math.max(from, to - limit) : from;
-        const last = backwards ? to : Math.min(to, from + limit);
-        let rows: Row[] = [];
-        if (last > first) {
-          const r = await t.query<Row>(
-            `SELECT seq, "when", "with", kind, payload FROM clove_archive WHERE ${filter} AND seq > $${values.length - 1} AND seq < $${values.length}
-             ORDER BY seq ${backwards ? 'DESC' : 'ASC'} LIMIT ${last - first}`,
-            values,
-          );
-          rows = backwards ? r.rows.reverse() : r.rows;
-        }
-        return { items: rows.map((r) => toItem(codec, r)), count: total, index: first, complete: backwards ? first === from : last === to };
-      }, true);
+      const backwards = q.before !== undefined;
+      const r = await t.query(host, store, owner, {
+        ...(q.with !== undefined ? { with: { jid: q.with, full: q.with.includes('/') } } : {}),
+        ...(q.start !== undefined ? { start: q.start } : {}),
+        ...(q.end !== undefined ? { end: q.end } : {}),
+        ...(q.ids !== undefined ? { ids: q.ids.map((id) => codec.decode(id)).filter((s): s is number => s !== undefined) } : {}),
+        after: after ?? -1,
+        before: before ?? Number.MAX_SAFE_INTEGER,
+        limit,
+        backwards,
+        bounds: [after, before].filter((s): s is number => s !== undefined),
+      });
+      const have = new Set(r.found);
+      if (after !== undefined && !have.has(after)) throw new ArchiveItemNotFoundError(q.after!);
+      if (before !== undefined && !have.has(before)) throw new ArchiveItemNotFoundError(q.before as string);
+      const from = after !== undefined ? r.nfrom : 0;
+      const to = Math.max(from, before !== undefined ? r.nto : r.total);
+      const first = backwards ? Math.max(from, to - limit) : from;
+      const last = backwards ? to : Math.min(to, from + limit);
+      return { items: r.rows.map((row) => toItem(codec, row)), count: r.total, index: first, complete: backwards ? first === from : last === to };
     };
 
     return {
@@ -190,67 +141,33 @@ export class SqlArchives {
         const codec = await codecOf(owner, false);
         const seq = codec?.decode(id);
         if (!codec || seq === undefined) return undefined;
-        const r = await db().query<Row>('SELECT seq, "when", "with", kind, payload FROM clove_archive WHERE host = $1 AND store = $2 AND owner = $3 AND seq = $4', [...who(owner), seq]);
-        return r.rows[0] ? toItem(codec, r.rows[0]) : undefined;
+        const row = await t.get(host, store, owner, seq);
+        return row ? toItem(codec, row) : undefined;
       },
       metadata: async (owner) => {
-        const r = await db().query<{ items: number; bytes: number; id_key: Buffer; fseq: number | null; fwhen: number; lseq: number; lwhen: number }>(
-          `SELECT o.items, o.bytes, o.id_key, f.seq AS fseq, f."when" AS fwhen, l.seq AS lseq, l."when" AS lwhen
-           FROM clove_archive_owner o
-           LEFT JOIN LATERAL (SELECT seq, "when" FROM clove_archive a WHERE a.host = o.host AND a.store = o.store AND a.owner = o.owner ORDER BY seq LIMIT 1) f ON true
-           LEFT JOIN LATERAL (SELECT seq, "when" FROM clove_archive a WHERE a.host = o.host AND a.store = o.store AND a.owner = o.owner ORDER BY seq DESC LIMIT 1) l ON true
-           WHERE o.host = $1 AND o.store = $2 AND o.owner = $3`,
-          who(owner),
-        );
-        const row = r.rows[0];
-        if (!row || row.fseq === null) return { count: 0, bytes: 0 };
-        const codec = new IdCodec(row.id_key);
-        return { count: row.items, bytes: row.bytes, first: { id: codec.encode(row.fseq), when: row.fwhen }, last: { id: codec.encode(row.lseq), when: row.lwhen } };
+        const m = await t.metadata(host, store, owner);
+        if (!m) return { count: 0, bytes: 0 };
+        const codec = new IdCodec(Buffer.from(m.idKey));
+        return { count: m.items, bytes: m.bytes, first: { id: codec.encode(m.first.seq), when: m.first.when }, last: { id: codec.encode(m.last.seq), when: m.last.when } };
       },
       deleteOwner: (owner) =>
-        write(() =>
-          db().transaction(async (t) => {
-            await t.query('DELETE FROM clove_archive WHERE host = $1 AND store = $2 AND owner = $3', who(owner));
-            await t.query('DELETE FROM clove_archive_owner WHERE host = $1 AND store = $2 AND owner = $3', who(owner));
-            forget([owner]);
-          }),
-        ),
+        write(async () => {
+          await t.deleteOwner(host, store, owner);
+          forget([owner]);
+        }),
       deleteOlderThan: (before) =>
-        write(() =>
-          db().transaction(async (t) => {
-            const r = await t.query<{ n: number; emptied: string[] }>(
-              `WITH d AS (DELETE FROM clove_archive WHERE host = $1 AND store = $2 AND "when" < $3 RETURNING owner, size),
-               g AS (SELECT owner, count(*) AS n, sum(size) AS b FROM d GROUP BY owner),
-               u AS (UPDATE clove_archive_owner o SET items = o.items - g.n, bytes = o.bytes - g.b FROM g
-                     WHERE o.host = $1 AND o.store = $2 AND o.owner = g.owner RETURNING o.owner, o.items)
-               SELECT (SELECT count(*) FROM d) AS n, array(SELECT owner FROM u WHERE items = 0) AS emptied`,
-              [host, store, before],
-            );
-            await dropEmpty(t, r.rows[0]!.emptied);
-            return r.rows[0]!.n;
-          }),
-        ),
+        write(async () => {
+          const r = await t.deleteOlderThan(host, store, before);
+          forget(r.emptied); // an emptied owner's ids never come back: the next append makes a new key
+          return r.deleted;
+        }),
       truncate: (owner, keep) =>
-        write(() =>
-          db().transaction(async (t) => {
-            const o = await t.query<{ items: number }>('SELECT items FROM clove_archive_owner WHERE host = $1 AND store = $2 AND owner = $3 FOR UPDATE', who(owner));
-            const n = Math.max(0, (o.rows[0]?.items ?? 0) - Math.max(0, Math.floor(keep)));
-            if (n === 0) return 0;
-            const r = await t.query<{ items: number; n: number }>(
-              `WITH d AS (DELETE FROM clove_archive WHERE host = $1 AND store = $2 AND owner = $3 AND seq IN
-                 (SELECT seq FROM clove_archive WHERE host = $1 AND store = $2 AND owner = $3 ORDER BY seq LIMIT $4) RETURNING size)
-               UPDATE clove_archive_owner SET items = items - (SELECT count(*) FROM d), bytes = bytes - (SELECT coalesce(sum(size), 0) FROM d)
-               WHERE host = $1 AND store = $2 AND owner = $3 RETURNING items, (SELECT count(*) FROM d) AS n`,
-              [...who(owner), n],
-            );
-            if (r.rows[0]!.items === 0) await dropEmpty(t, [owner]);
-            return r.rows[0]!.n;
-          }),
-        ),
-      owners: async () => {
-        const r = await db().query<{ owner: string }>('SELECT owner FROM clove_archive_owner WHERE host = $1 AND store = $2 AND items > 0', [host, store]);
-        return r.rows.map((row) => row.owner).sort();
-      },
+        write(async () => {
+          const r = await t.truncate(host, store, owner, Math.max(0, Math.floor(keep)));
+          if (r.emptied) forget([owner]);
+          return r.deleted;
+        }),
+      owners: async () => (await t.owners(host, store)).sort(),
     };
   }
 }

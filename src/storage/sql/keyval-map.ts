@@ -5,7 +5,7 @@
 // reads before they commit.
 import type { KeyValStore, MapStore } from '../store.js';
 import { applyRecord, copyMap, type MapRecord } from '../map-log.js';
-import type { Queryable, SqlPool } from './pool.js';
+import type { KvMapTables } from './tables.js';
 import { Pending } from './pending.js';
 import { ChangeQueues } from '../change-queue.js';
 
@@ -30,19 +30,22 @@ function splitKey(key: string): [string, string, string] {
   return [key.slice(0, a), key.slice(a + 1, b), key.slice(b + 1)];
 }
 
-/** Keyval and map stores over one pool; pending changes are shared by every store object. */
+/** Keyval and map stores over one database; pending changes are shared by every store object. */
 export class SqlKeyValMaps {
   readonly kv: Pending<KvChange>;
   readonly maps: Pending<MapRecord>;
 
   constructor(
-    private readonly db: () => SqlPool,
+    private readonly tables: KvMapTables,
     isClosed: () => boolean,
     /** The byte bounds of changes waiting for a commit, shared by keyvals and maps. */
     readonly queues: ChangeQueues,
   ) {
     // A keyval transaction writes only the newest value: a new one replaces the one waiting.
-    this.kv = new Pending<KvChange>((key, changes) => this.flushKv(key, changes), isClosed, queues, true);
+    this.kv = new Pending<KvChange>((key, changes) => {
+      const [host, store, user] = splitKey(key);
+      return this.tables.writeKv(host, store, user, changes[changes.length - 1]!); // only the newest matters
+    }, isClosed, queues, true);
     this.maps = new Pending<MapRecord>((key, changes) => this.flushMap(key, changes), isClosed, queues);
   }
 
@@ -50,7 +53,7 @@ export class SqlKeyValMaps {
     const prefix = `${host}${SEP}${store}${SEP}`;
     return {
       get: async (user) => {
-        const text = await this.kv.read(prefix + user, () => this.readKv(host, store, user), (v, changes) => (changes.length ? changes[changes.length - 1]! : v));
+        const text = await this.kv.read(prefix + user, () => this.tables.readKv(host, store, user), (v, changes) => (changes.length ? changes[changes.length - 1]! : v));
         return text === null ? undefined : (JSON.parse(text) as T);
       },
       set: async (user, value) => {
@@ -59,8 +62,7 @@ export class SqlKeyValMaps {
         return this.kv.change(prefix + user, text, text === null ? 0 : text.length);
       },
       users: async () => {
-        const r = await this.db().query<{ username: string }>('SELECT username FROM clove_keyval WHERE host = $1 AND store = $2', [host, store]);
-        const users = new Set(r.rows.map((row) => row.username));
+        const users = new Set(await this.tables.kvUsers(host, store));
         for (const [key, changes] of this.kv.entries()) {
           if (!key.startsWith(prefix)) continue;
           const user = key.slice(prefix.length);
@@ -100,40 +102,18 @@ export class SqlKeyValMaps {
   /** Users with rows in a map store, and those with changes on the way. */
   async mapUsers(host: string, store: string): Promise<string[]> {
     const prefix = `${host}${SEP}${store}${SEP}`;
-    const r = await this.db().query<{ username: string }>('SELECT DISTINCT username FROM clove_map WHERE host = $1 AND store = $2', [host, store]);
-    const users = new Set(r.rows.map((row) => row.username));
+    const users = new Set(await this.tables.mapUsers(host, store));
     for (const [key] of this.maps.entries()) if (key.startsWith(prefix)) users.add(key.slice(prefix.length));
     return [...users].sort();
   }
 
-  private async readKv(host: string, store: string, user: string): Promise<string | null> {
-    const r = await this.db().query<{ value: string }>('SELECT value FROM clove_keyval WHERE host = $1 AND store = $2 AND username = $3', [host, store, user]);
-    return r.rows[0]?.value ?? null;
-  }
-
-  private async flushKv(key: string, changes: KvChange[]): Promise<void> {
-    const [host, store, user] = splitKey(key);
-    const value = changes[changes.length - 1]!; // only the newest matters
-    if (value === null) await this.db().query('DELETE FROM clove_keyval WHERE host = $1 AND store = $2 AND username = $3', [host, store, user]);
-    else {
-      await this.db().query(
-        'INSERT INTO clove_keyval (host, store, username, value) VALUES ($1, $2, $3, $4) ON CONFLICT (host, store, username) DO UPDATE SET value = EXCLUDED.value',
-        [host, store, user, value],
-      );
-    }
-  }
-
   private async readMap(host: string, store: string, user: string): Promise<Record<string, unknown>> {
-    const r = await this.db().query<{ key: string; value: string }>(
-      'SELECT key, value FROM clove_map WHERE host = $1 AND store = $2 AND username = $3 ORDER BY seq',
-      [host, store, user],
-    );
     const out: Record<string, unknown> = {};
-    for (const row of r.rows) Object.defineProperty(out, row.key, { value: JSON.parse(row.value), enumerable: true, writable: true, configurable: true });
+    for (const row of await this.tables.readMap(host, store, user)) Object.defineProperty(out, row.key, { value: JSON.parse(row.value), enumerable: true, writable: true, configurable: true });
     return out;
   }
 
-  /** Write a map's queued changes: a replacement deletes every row first; then upserts and deletions, batched. */
+  /** Write a map's queued changes in one transaction: a replacement deletes every row first; then upserts and deletions. */
   private async flushMap(key: string, changes: MapRecord[]): Promise<void> {
     const [host, store, user] = splitKey(key);
     let replace = false;
@@ -146,33 +126,12 @@ export class SqlKeyValMaps {
         for (const k of Object.keys(r.all)) net.set(k, serialise(r.all[k]));
       } else net.set(r.k, 'v' in r ? serialise(r.v) : null);
     }
-    const upKeys: string[] = [];
-    const upValues: string[] = [];
+    const up: Array<[string, string]> = [];
     const gone: string[] = [];
     for (const [k, v] of net) {
       if (v === null) gone.push(k);
-      else {
-        upKeys.push(k);
-        upValues.push(v);
-      }
+      else up.push([k, v]);
     }
-    const statements: Array<(q: Queryable) => Promise<unknown>> = [];
-    const who = [host, store, user];
-    if (replace) statements.push((q) => q.query('DELETE FROM clove_map WHERE host = $1 AND store = $2 AND username = $3', who));
-    else if (gone.length) statements.push((q) => q.query('DELETE FROM clove_map WHERE host = $1 AND store = $2 AND username = $3 AND key = ANY($4::text[])', [...who, gone]));
-    if (upKeys.length) {
-      statements.push((q) =>
-        q.query(
-          `INSERT INTO clove_map (host, store, username, key, value)
-           SELECT $1, $2, $3, k, v FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS t(k, v, n) ORDER BY n
-           ON CONFLICT (host, store, username, key) DO UPDATE SET value = EXCLUDED.value`,
-          [...who, upKeys, upValues],
-        ),
-      );
-    }
-    if (statements.length === 1) await statements[0]!(this.db());
-    else if (statements.length > 1) await this.db().transaction(async (q) => {
-      for (const s of statements) await s(q);
-    });
+    if (replace || gone.length || up.length) await this.tables.writeMap(host, store, user, { replace, gone: replace ? [] : gone, up });
   }
 }

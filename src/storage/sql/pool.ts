@@ -6,7 +6,7 @@ import pg from 'pg';
 import { StorageBusyError } from '../store.js';
 
 /** Where and how to connect, in Prosody's `sql = { … }` names. */
-export interface SqlOptions {
+export interface PostgresOptions {
   driver: 'PostgreSQL';
   database: string;
   /** A host name, an address, or a directory holding the server's Unix socket. */
@@ -54,7 +54,7 @@ export class SqlPool implements Queryable {
   private readonly queueMax: number;
 
   /** `exitOnIdle`: idle connections do not keep the process alive (the read-only pool after close). */
-  constructor(readonly options: SqlOptions, exitOnIdle = false) {
+  constructor(readonly options: PostgresOptions, exitOnIdle = false) {
     this.queueMax = options.queueMax ?? SQL_DEFAULTS.queueMax;
     this.pool = new pg.Pool({
       database: options.database,

@@ -1,6 +1,6 @@
-// Every storage backend, for contract tests run against each (describe.each). File backends
-// get a fresh temp directory, removed after the file's tests; PostgreSQL backends a fresh
-// schema on the run's test cluster (test/helpers/postgres.ts).
+// Every storage backend, for contract tests run against each (describe.each). File and SQLite
+// backends get a fresh temp directory, removed after the file's tests; PostgreSQL backends a
+// fresh schema on the run's test cluster (test/helpers/postgres.ts).
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,16 +18,15 @@ export function eachBackend(prefix: string): Array<[string, () => Promise<Storag
   afterAll(async () => {
     await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
   });
+  const tmpDir = async (): Promise<string> => {
+    const d = await mkdtemp(path.join(os.tmpdir(), prefix));
+    tmpDirs.push(d);
+    return d;
+  };
   return [
     ['memory', async () => createMemoryBackend()],
-    [
-      'file',
-      async () => {
-        const d = await mkdtemp(path.join(os.tmpdir(), prefix));
-        tmpDirs.push(d);
-        return createFileBackend(d);
-      },
-    ],
+    ['file', async () => createFileBackend(await tmpDir())],
     ['postgresql', async () => openSqlBackend(await freshSchema())],
+    ['sqlite', async () => openSqlBackend({ driver: 'SQLite3', database: path.join(await tmpDir(), 'clove.sqlite') })],
   ];
 }

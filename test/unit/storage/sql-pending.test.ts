@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlBackend } from '../../../src/storage/sql/backend.js';
-import type { SqlOptions } from '../../../src/storage/sql/pool.js';
+import type { PostgresOptions as SqlOptions } from '../../../src/storage/sql/pool.js';
 import { StorageBusyError, type StorageBackend } from '../../../src/storage/store.js';
 import { freshSchema } from '../../helpers/postgres.js';
 

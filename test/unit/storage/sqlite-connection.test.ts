@@ -1,0 +1,110 @@
+// The SQLite database file and the queue to its worker thread (src/storage/sqlite/connection.ts):
+// the file is created owner-only in WAL mode, a file that is not SQLite stops the open with its
+// reason, the queue refuses past its bounds at once while what it took still commits, and a job
+// that fails in a batch changes nothing while the others in the same transaction commit.
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteBusyError, SqliteConnection } from '../../../src/storage/sqlite/connection.js';
+import { openSqlBackend } from '../../../src/storage/sql/backend.js';
+import { StorageBusyError } from '../../../src/storage/store.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(path.join(os.tmpdir(), 'clove-sqlite-'));
+  dirs.push(d);
+  return d;
+}
+
+/** A connection to a new file with one table `t (v text)`. */
+async function withTable(options: { queueMax?: number; queueBytes?: number } = {}): Promise<[SqliteConnection, string]> {
+  const file = path.join(await tmp(), 't.sqlite');
+  const c = new SqliteConnection({ driver: 'SQLite3', database: file, ...options });
+  await c.open();
+  await c.run([{ sql: 'CREATE TABLE t (v text NOT NULL)' }], true);
+  return [c, file];
+}
+
+const values = (file: string): string[] => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare('SELECT v FROM t ORDER BY rowid').all() as Array<{ v: string }>).map((r) => r.v);
+  } finally {
+    db.close();
+  }
+};
+
+describe('SQLite connection', () => {
+  it('creates the file owner-only in a new owner-only directory, in WAL mode', async () => {
+    const dir = path.join(await tmp(), 'data', 'db');
+    const file = path.join(dir, 'clove.sqlite');
+    const b = await openSqlBackend({ driver: 'SQLite3', database: file });
+    await b.keyval('localhost', 'accounts').set('alice', { scram: 'keys' });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(`${file}-wal`)).mode & 0o777).toBe(0o600);
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT value FROM clove_keyval WHERE username = ?').get('alice')).toEqual({ value: '{"scram":"keys"}' });
+    db.close();
+    await b.close();
+  });
+
+  it('a file that is not SQLite stops the open with the reason', async () => {
+    const file = path.join(await tmp(), 'not.sqlite');
+    await writeFile(file, 'this is not a database, it is a text file of some length to be read'.repeat(20));
+    await expect(openSqlBackend({ driver: 'SQLite3', database: file })).rejects.toThrow(/^SQLite storage: file is not a database/);
+  });
+
+  it('refuses past the request and byte bounds at once; what it took commits', async () => {
+    const [c, file] = await withTable({ queueMax: 2 });
+    const write = (v: string): Promise<unknown> => c.run([{ sql: 'INSERT INTO t (v) VALUES (?)', params: [v] }], true);
+    // The first goes to the worker at once; two may wait behind it; the rest are refused.
+    const results = await Promise.allSettled(['a', 'b', 'c', 'd', 'e'].map(write));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    const refused = (results[3] as PromiseRejectedResult).reason;
+    expect(refused).toBeInstanceOf(SqliteBusyError);
+    expect(refused).toBeInstanceOf(StorageBusyError); // stanza handlers answer it with resource-constraint
+    expect(values(file)).toEqual(['a', 'b', 'c']);
+    await write('f'); // taken again once the queue drained
+    expect(values(file)).toEqual(['a', 'b', 'c', 'f']);
+    c.close();
+
+    const [d, file2] = await withTable({ queueBytes: 1000 });
+    const big = 'x'.repeat(300); // 600 bytes as the queue counts a string
+    const sized = await Promise.allSettled([big, big, big].map((v) => d.run([{ sql: 'INSERT INTO t (v) VALUES (?)', params: [v] }], true)));
+    // One in flight, one waiting (a first waiting job is always taken), the third past 1,000 bytes.
+    expect(sized.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect(values(file2)).toHaveLength(2);
+    d.close();
+  });
+
+  it('a job that fails in a batch changes nothing; the jobs around it commit', async () => {
+    const [c, file] = await withTable();
+    const insert = (v: string): { sql: string; params: string[] } => ({ sql: 'INSERT INTO t (v) VALUES (?)', params: [v] });
+    const first = c.run([insert('first')], true); // in flight alone
+    // These three wait together and go as one batch, one transaction.
+    const batch = await Promise.allSettled([
+      c.run([insert('a')], true),
+      c.run([insert('half'), { sql: 'INSERT INTO t (v) VALUES (NULL)' }], true),
+      c.run([insert('c')], true),
+    ]);
+    await first;
+    expect(batch.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((batch[1] as PromiseRejectedResult).reason)).toMatch(/NOT NULL constraint failed/);
+    expect(values(file)).toEqual(['first', 'a', 'c']);
+    c.close();
+  });
+
+  it('answers reads after close (the worker starts again) and lets the process go', async () => {
+    const [c] = await withTable();
+    await c.run([{ sql: "INSERT INTO t (v) VALUES ('kept')" }], true);
+    c.close();
+    expect(await c.run([{ sql: 'SELECT v FROM t' }], false)).toEqual([[{ v: 'kept' }]]);
+  });
+});
