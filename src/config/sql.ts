@@ -63,7 +63,7 @@ function sqliteSettings(config: Config): SqliteSettings {
     driver: 'SQLite3',
     database: path.resolve(config.get<string>('data_path'), database),
     queueMax: config.get<number>('sql_queue_max'),
-    busyTimeoutMs: config.get<number>('sql_statement_timeout') * 1000,
+    busyTimeoutMs: Math.round(config.get<number>('sql_statement_timeout') * 1000), // better-sqlite3 takes whole milliseconds only
   };
 }
 

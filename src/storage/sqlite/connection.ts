@@ -3,8 +3,8 @@
 // on its own thread it stalls only storage. Requests (jobs: a list of statements) queue here,
 // bounded in number and bytes, and go to the worker in batches: a batch with writes is one
 // transaction (each job in a savepoint of its own, so a failing job changes nothing and the
-// others still commit), so many small writes cost one WAL sync. A job's promise resolves once
-// its batch committed: with journal_mode=WAL and synchronous=FULL, on the disk.
+// others still commit), so many small writes cost one WAL sync. A write's promise resolves once
+// its batch committed (journal_mode=WAL and synchronous=FULL: on the disk); a read's once it ran.
 //
 // The worker's code is a string evaluated by the Worker (eval: true), with better-sqlite3
 // resolved here and passed in by absolute path, as ../bcrypt-pool.ts does: the same from the
@@ -56,6 +56,8 @@ export class SqliteBusyError extends StorageBusyError {
 
 interface Job {
   steps: readonly Step[];
+  /** Instead of steps: the schema's migrations, applied inside the job's write transaction (./schema.ts). */
+  migrations?: ReadonlyArray<readonly string[]>;
   write: boolean;
   bytes: number;
   resolve: (r: StepResult[]) => void;
@@ -69,27 +71,46 @@ interface Opened {
   code?: string;
 }
 
+/** A reply to the job at index `i` of the batch in flight. */
 interface Reply {
+  i: number;
   results?: StepResult[];
   error?: string;
   code?: string;
 }
 
+/** The end of a batch, with the replies to its writes (sent once committed or failed). */
+interface Done {
+  done: true;
+  replies: Reply[];
+}
+
+// The worker. The file holds every account's keys: it is created owner-only (SQLite gives its
+// -wal and -shm the same mode) and a wider mode is narrowed at open, in a data directory created
+// owner-only as the file backend creates it. Failures are posted, not thrown: a thrown
+// SqliteError reaches the parent without its message.
+//
+// A batch: BEGIN (IMMEDIATE when it writes), each job in a savepoint, COMMIT. A read job's reply
+// is posted as soon as it ran (a large result is one message of its own, read between other
+// events); a write job's after the COMMIT, so it resolves only once durable. When SQLite itself
+// ends the transaction (a full disk, an I/O error: it rolls everything back) or the COMMIT fails,
+// every write of the batch fails with that error, and the next batch starts afresh.
 const WORKER_SOURCE = `(() => {
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-// The file holds every account's keys: created owner-only (SQLite gives its -wal and -shm the same
-// mode), in a data directory created owner-only as the file backend creates it.
+const file = workerData.file;
 let db;
 try {
-  fs.mkdirSync(require('node:path').dirname(workerData.file), { recursive: true, mode: 0o700 });
-  fs.closeSync(fs.openSync(workerData.file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
+  fs.mkdirSync(require('node:path').dirname(file), { recursive: true, mode: 0o700 });
+  fs.closeSync(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
+  for (const f of [file, file + '-wal', file + '-shm']) {
+    if (fs.existsSync(f) && (fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+  }
   const Database = require(workerData.driverPath);
-  db = new Database(workerData.file, { timeout: workerData.busyTimeoutMs });
+  db = new Database(file, { timeout: workerData.busyTimeoutMs });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
 } catch (e) {
-  // Posted, not thrown: a thrown SqliteError reaches the parent without its message.
   parentPort.postMessage({ opened: false, error: String((e && e.message) || e), code: e && e.code });
   return;
 }
@@ -107,37 +128,71 @@ function step(s) {
   const p = s.params === undefined ? [] : Array.isArray(s.params) ? s.params : [s.params];
   return st.reader ? st.all(...p) : st.run(...p).changes;
 }
+function migrate(list) {
+  db.exec("CREATE TABLE IF NOT EXISTS clove_schema (version integer NOT NULL, applied text NOT NULL DEFAULT (datetime('now')))");
+  const found = db.prepare('SELECT coalesce(max(version), 0) AS v FROM clove_schema').get().v;
+  if (found > list.length) throw new Error("the database's Clove schema is version " + found + ", newer than this Clove's " + list.length + ': upgrade Clove');
+  for (let v = found + 1; v <= list.length; v++) {
+    for (const sql of list[v - 1]) db.exec(sql);
+    db.prepare('INSERT INTO clove_schema (version) VALUES (?)').run(v);
+  }
+  return [[{ found }]];
+}
 function failure(e) {
   return { error: String((e && e.message) || e), code: e && e.code };
 }
-parentPort.on('message', (jobs) => {
-  const write = jobs.some((j) => j.write);
-  const out = [];
+function batch(jobs) {
+  const held = [];
+  let broken;
   try {
-    db.exec(write ? 'BEGIN IMMEDIATE' : 'BEGIN');
+    db.exec(jobs.some((j) => j.write) ? 'BEGIN IMMEDIATE' : 'BEGIN');
   } catch (e) {
-    parentPort.postMessage(jobs.map(() => failure(e)));
-    return;
+    broken = e;
   }
   for (const job of jobs) {
-    db.exec('SAVEPOINT job');
+    let reply;
+    if (broken) reply = failure(broken);
+    else {
+      try {
+        db.exec('SAVEPOINT job');
+        reply = { results: job.migrations ? migrate(job.migrations) : job.steps.map(step) };
+        db.exec('RELEASE job');
+      } catch (e) {
+        reply = failure(e);
+        if (!db.inTransaction) broken = e;
+        else {
+          try {
+            db.exec('ROLLBACK TO job');
+            db.exec('RELEASE job');
+          } catch (r) {
+            broken = r;
+          }
+        }
+      }
+    }
+    if (job.write) held.push([job.i, reply]);
+    else parentPort.postMessage({ i: job.i, ...reply });
+  }
+  if (!broken) {
     try {
-      out.push({ results: job.steps.map(step) });
-      db.exec('RELEASE job');
+      db.exec('COMMIT');
     } catch (e) {
-      db.exec('ROLLBACK TO job');
-      db.exec('RELEASE job');
-      out.push(failure(e));
+      broken = e;
     }
   }
-  try {
-    db.exec('COMMIT');
-  } catch (e) {
-    if (db.inTransaction) db.exec('ROLLBACK');
-    parentPort.postMessage(jobs.map(() => failure(e)));
-    return;
+  if (broken && db.inTransaction) {
+    try { db.exec('ROLLBACK'); } catch {}
   }
-  parentPort.postMessage(out);
+  return held.map(([i, reply]) => ({ i, ...(broken && reply.results ? failure(broken) : reply) }));
+}
+parentPort.on('message', (jobs) => {
+  let replies;
+  try {
+    replies = batch(jobs);
+  } catch (e) {
+    replies = jobs.map((job) => ({ i: job.i, ...failure(e) }));
+  }
+  parentPort.postMessage({ done: true, replies });
 });
 parentPort.postMessage({ opened: true });
 })();
@@ -163,6 +218,10 @@ export class SqliteConnection {
   private readonly waiting: Job[] = [];
   private waitingBytes = 0;
   private inFlight: Job[] | undefined;
+  /** The worker started and has not said yet whether the file opened. */
+  private opening = false;
+  /** Rejects the worker's `opened` promise (the worker failed before it said). */
+  private failOpen: (e: Error) => void = () => undefined;
   private closed = false;
   private readonly driverPath: string;
   private readonly queueMax: number;
@@ -181,14 +240,13 @@ export class SqliteConnection {
 
   /** Run `steps` in order, in one transaction (`write`: one that may change the file). */
   run(steps: readonly Step[], write: boolean): Promise<StepResult[]> {
-    const bytes = paramBytes(steps);
-    if (this.waiting.length >= this.queueMax) return Promise.reject(new SqliteBusyError(`${this.queueMax} requests`));
-    if (this.waiting.length > 0 && this.waitingBytes + bytes > this.queueBytes) return Promise.reject(new SqliteBusyError(`${this.queueBytes} bytes`));
-    return new Promise<StepResult[]>((resolve, reject) => {
-      this.waiting.push({ steps, write, bytes, resolve, reject });
-      this.waitingBytes += bytes;
-      this.pump();
-    });
+    return this.enqueue({ steps, write });
+  }
+
+  /** Apply the schema's `migrations` not yet applied, in one write transaction; resolves with the version found. */
+  async migrate(migrations: ReadonlyArray<readonly string[]>): Promise<number> {
+    const [rows] = await this.enqueue({ steps: [], migrations, write: true });
+    return (rows as Array<{ found: number }>)[0]!.found;
   }
 
   /** Open the file (the worker starts); rejects with the reason it cannot be opened. */
@@ -203,29 +261,43 @@ export class SqliteConnection {
     this.stopIfIdle();
   }
 
+  private enqueue(job: Pick<Job, 'steps' | 'migrations' | 'write'>): Promise<StepResult[]> {
+    const bytes = paramBytes(job.steps);
+    if (this.waiting.length >= this.queueMax) return Promise.reject(new SqliteBusyError(`${this.queueMax} requests`));
+    if (this.waiting.length > 0 && this.waitingBytes + bytes > this.queueBytes) return Promise.reject(new SqliteBusyError(`${this.queueBytes} bytes`));
+    return new Promise<StepResult[]>((resolve, reject) => {
+      this.waiting.push({ ...job, bytes, resolve, reject });
+      this.waitingBytes += bytes;
+      this.pump();
+    });
+  }
+
   private start(): void {
     if (this.worker) return;
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { driverPath: this.driverPath, file: this.options.database, busyTimeoutMs: this.options.busyTimeoutMs ?? SQLITE_DEFAULTS.busyTimeoutMs, statementCache: STATEMENT_CACHE },
+      workerData: { driverPath: this.driverPath, file: this.options.database, busyTimeoutMs: Math.round(this.options.busyTimeoutMs ?? SQLITE_DEFAULTS.busyTimeoutMs), statementCache: STATEMENT_CACHE },
     });
     this.worker = w;
+    this.opening = true;
     let opened: (r: Opened) => void = () => undefined;
     this.opened = new Promise<void>((resolve, reject) => {
       opened = (r) => (r.opened ? resolve() : reject(this.error(r.error ?? 'cannot open the file', r.code)));
-      w.once('error', reject);
+      this.failOpen = (e) => reject(e);
     });
     this.opened.catch(() => undefined);
-    w.on('message', (m: Reply[] | Opened) => {
-      if (Array.isArray(m)) return this.answered(m);
+    w.on('message', (m: Reply | Done | Opened) => {
+      if (!('opened' in m)) return this.answered(m);
+      this.opening = false;
       opened(m);
-      if (!m.opened) return this.lost(w, this.error(m.error ?? 'cannot open the file', m.code));
+      if (!m.opened) return this.lost(w, this.error(m.error ?? 'cannot open the file', m.code), true);
       // Opening held the process open (a start awaits it); from now on only a batch in flight does.
       if (!this.inFlight) w.unref();
+      this.stopIfIdle();
     });
-    // A worker that fails (the thread ran out of memory) fails what it held; the next request starts a new one.
-    w.on('error', (e) => this.lost(w, e));
-    w.on('exit', (code) => this.lost(w, new Error(`the SQLite worker stopped (exit code ${code})`)));
+    // A worker that fails (the thread ran out of memory) fails the batch it held; the next batch starts a new one.
+    w.on('error', (e) => this.lost(w, e, this.opening));
+    w.on('exit', (code) => this.lost(w, new Error(`the SQLite worker stopped (exit code ${code})`), this.opening));
   }
 
   private pump(): void {
@@ -241,36 +313,46 @@ export class SqliteConnection {
     this.waitingBytes -= bytes;
     this.inFlight = batch;
     this.worker!.ref();
-    this.worker!.postMessage(batch.map((j) => ({ steps: j.steps, write: j.write })));
+    this.worker!.postMessage(batch.map((j, i) => ({ i, steps: j.steps, migrations: j.migrations, write: j.write })));
   }
 
-  private answered(replies: Reply[]): void {
+  private answered(m: Reply | Done): void {
     const batch = this.inFlight ?? [];
+    const settle = (r: Reply): void => {
+      const job = batch[r.i];
+      if (r.results) job?.resolve(r.results);
+      else job?.reject(this.error(r.error ?? 'no answer', r.code));
+    };
+    if (!('done' in m)) return settle(m);
+    m.replies.forEach(settle);
     this.inFlight = undefined;
     this.worker?.unref();
-    batch.forEach((job, i) => {
-      const r = replies[i];
-      if (r?.results) job.resolve(r.results);
-      else job.reject(this.error(r?.error ?? 'no answer', r?.code));
-    });
+    for (const job of batch) job.reject(this.error('no answer')); // only one that got none: a settled promise ignores it
     this.pump();
     this.stopIfIdle();
   }
 
-  private lost(w: Worker, e: Error): void {
+  /** The worker failed: its batch fails (with `everything`, what waits too: the file cannot be opened). */
+  private lost(w: Worker, e: Error, everything: boolean): void {
     if (this.worker !== w) return;
     this.worker = undefined;
-    const failed = [...(this.inFlight ?? []), ...this.waiting];
-    this.inFlight = undefined;
-    this.waiting.length = 0;
-    this.waitingBytes = 0;
+    this.opening = false;
     // An error thrown in the worker may arrive as a plain object, without its message.
     const { message, code } = e as { message?: string; code?: string };
-    for (const job of failed) job.reject(message?.startsWith('SQLite storage: ') ? e : this.error(message ?? code ?? String(e), code));
+    const err = message?.startsWith('SQLite storage: ') ? e : this.error(message ?? code ?? String(e), code);
+    this.failOpen(err); // nothing once it opened
+    const failed = [...(this.inFlight ?? []), ...(everything ? this.waiting : [])];
+    this.inFlight = undefined;
+    if (everything) {
+      this.waiting.length = 0;
+      this.waitingBytes = 0;
+    }
+    for (const job of failed) job.reject(err);
+    this.pump();
   }
 
   private stopIfIdle(): void {
-    if (!this.closed || this.inFlight || this.waiting.length > 0 || !this.worker) return;
+    if (!this.closed || this.opening || this.inFlight || this.waiting.length > 0 || !this.worker) return;
     const w = this.worker;
     this.worker = undefined;
     void w.terminate();

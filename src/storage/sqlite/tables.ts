@@ -1,6 +1,6 @@
 // The SQL backend's statements for SQLite (../sql/tables.ts), run by the worker of
 // ./connection.ts. Each method is one job: its statements run in one transaction, and no other
-// statement of this file runs between them, so an append (owner row updated under the quotas,
+// statement runs between them, so an append (owner row updated under the quotas,
 // then the item inserted only if that update happened: `changes() > 0`) is atomic. Lists of
 // numbers travel as JSON (`json_each`); a list of keys is one statement per key.
 import type { ArchiveRow, ArchiveTables, KvMapTables } from '../sql/tables.js';
@@ -127,16 +127,20 @@ export function sqliteArchiveTables(db: SqliteConnection): ArchiveTables {
     },
     deleteOlderThan: async (host, store, before) => {
       const params = { host, store, before };
-      const [, deleted, emptied] = await db.run([
+      const [, emptied, deleted] = await db.run([
         {
           sql: `UPDATE clove_archive_owner SET items = items - g.n, bytes = bytes - g.b
                 FROM (SELECT owner, count(*) AS n, sum(size) AS b FROM clove_archive WHERE host = @host AND store = @store AND "when" < @before GROUP BY owner) AS g
                 WHERE clove_archive_owner.host = @host AND clove_archive_owner.store = @store AND clove_archive_owner.owner = g.owner`,
           params,
         },
+        // The owners this expiry emptied (their rows are still there to name them).
+        {
+          sql: `DELETE FROM clove_archive_owner WHERE host = @host AND store = @store AND items = 0
+                AND owner IN (SELECT owner FROM clove_archive WHERE host = @host AND store = @store AND "when" < @before) RETURNING owner`,
+          params,
+        },
         { sql: 'DELETE FROM clove_archive WHERE host = @host AND store = @store AND "when" < @before', params },
-        // Also an owner row an append has just made and not yet used: that append makes it again.
-        { sql: 'DELETE FROM clove_archive_owner WHERE host = @host AND store = @store AND items = 0 RETURNING owner', params },
       ], true);
       return { deleted: changes(deleted), emptied: rows<{ owner: string }>(emptied).map((r) => r.owner) };
     },

@@ -116,6 +116,16 @@ describe.each(backends)('%s backend', (_name, make) => {
       expect(await m.getAll('u')).toEqual({});
     });
 
+    it('keeps keys in the order they were first set, an update keeping its place', async () => {
+      const m = b.map<number>('localhost', 'ordered');
+      for (const k of ['zulu', 'alpha', 'mike']) await m.set('u', k, 1);
+      await m.set('u', 'zulu', 2); // updated in place
+      await m.set('u', 'alpha', undefined);
+      await m.set('u', 'alpha', 3); // deleted, then set again: now last
+      await m.set('u', 'bravo', 4);
+      expect(Object.entries(await m.getAll('u'))).toEqual([['zulu', 2], ['mike', 1], ['alpha', 3], ['bravo', 4]]);
+    });
+
     it('loses no key when 100 keys are set concurrently', async () => {
       const m = b.map<number>('localhost', 'concurrent');
       await Promise.all(Array.from({ length: 100 }, (_, i) => m.set('u', `k${i}`, i)));

@@ -1,8 +1,9 @@
 // The SQLite database file and the queue to its worker thread (src/storage/sqlite/connection.ts):
-// the file is created owner-only in WAL mode, a file that is not SQLite stops the open with its
-// reason, the queue refuses past its bounds at once while what it took still commits, and a job
-// that fails in a batch changes nothing while the others in the same transaction commit.
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+// the file is created (or narrowed) owner-only in WAL mode, a file that is not SQLite or has a
+// newer schema stops the open with the reason, the queue refuses past its bounds at once while
+// what it took still commits, a job that fails in a batch changes nothing while the others in the
+// same transaction commit, and a full disk fails the whole batch without stopping the next.
+import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -101,7 +102,43 @@ describe('SQLite connection', () => {
     c.close();
   });
 
-  it('answers reads after close (the worker starts again) and lets the process go', async () => {
+  it('a full disk ends the whole batch: every write in it fails with the reason, none stays, the next batch runs', async () => {
+    const [c, file] = await withTable();
+    const insert = (v: string): { sql: string; params: string[] } => ({ sql: 'INSERT INTO t (v) VALUES (?)', params: [v] });
+    await c.run([{ sql: 'PRAGMA max_page_count = 8' }], true); // a disk this small: a 100 KB row does not fit
+    const first = c.run([insert('first')], true);
+    const batch = await Promise.allSettled([
+      c.run([insert('a')], true),
+      c.run([{ sql: 'INSERT INTO t (v) VALUES (hex(randomblob(50000)))' }], true),
+      c.run([insert('c')], true),
+    ]);
+    await first;
+    expect(batch.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    for (const r of batch) expect(String((r as PromiseRejectedResult).reason)).toMatch(/^Error: SQLite storage: database or disk is full/);
+    expect(values(file)).toEqual(['first']);
+    await c.run([insert('after')], true);
+    expect(values(file)).toEqual(['first', 'after']);
+    c.close();
+  });
+
+  it('refuses a file whose schema is newer than this Clove', async () => {
+    const file = path.join(await tmp(), 'newer.sqlite');
+    const db = new Database(file);
+    db.exec("CREATE TABLE clove_schema (version integer NOT NULL, applied text NOT NULL DEFAULT (datetime('now'))); INSERT INTO clove_schema (version) VALUES (99)");
+    db.close();
+    await expect(openSqlBackend({ driver: 'SQLite3', database: file })).rejects.toThrow("SQLite storage: the database's Clove schema is version 99, newer than this Clove's 1: upgrade Clove");
+  });
+
+  it('narrows a file found with a wider mode (a restored copy) to owner-only', async () => {
+    const file = path.join(await tmp(), 'restored.sqlite');
+    await writeFile(file, '');
+    await chmod(file, 0o644);
+    const b = await openSqlBackend({ driver: 'SQLite3', database: file });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    await b.close();
+  });
+
+  it('answers reads after close (the worker starts again)', async () => {
     const [c] = await withTable();
     await c.run([{ sql: "INSERT INTO t (v) VALUES ('kept')" }], true);
     c.close();
