@@ -116,14 +116,18 @@ log = { info = "*console" }
 -- The syslog daemon's unix datagram socket:
 -- syslog_socket = "/dev/log"
 
--- Backend for stored data: "file" (atomic files under data_path), "sql" (PostgreSQL) or
+-- Backend for stored data: "file" (atomic files under data_path), "sql" (PostgreSQL or SQLite) or
 -- "memory" (lost on exit). docs/storage.md helps choose and sets PostgreSQL up in three commands.
 storage = "file"
 -- For storage = "sql": the database, in Prosody's names (host may be a Unix socket directory;
 -- port, username and password may be left out). Tables are created or upgraded at start.
 -- sql = { driver = "PostgreSQL"; database = "clove"; host = "localhost"; port = 5432; username = "clove"; password = "secret" }
+-- Or one SQLite file, taken from data_path (what storage = "sql" without sql means; needs the
+-- optional package better-sqlite3, see docs/storage.md):
+-- sql = { driver = "SQLite3"; database = "clove.sqlite" }
 -- Connections at most, requests that may wait for one (one more fails at once), and seconds
--- one statement may run before PostgreSQL cancels it:
+-- one statement may run before PostgreSQL cancels it (SQLite3: how long a write waits for
+-- another process's lock on the file; the queue is for its worker thread):
 -- sql_pool_size = 8
 -- sql_queue_max = 4096
 -- sql_statement_timeout = 30
