@@ -1,6 +1,6 @@
 // One SQLite database file, opened by better-sqlite3 on a worker thread. better-sqlite3 runs
 // every statement synchronously, so on the event loop a slow disk would stall every connection;
-// on its own thread it stalls only storage. Requests (jobs: a list of statements) queue here,
+// on its own thread it delays only storage requests. Requests (jobs: a list of statements) queue here,
 // bounded in number and bytes, and go to the worker in batches: a batch with writes is one
 // transaction (each job in a savepoint of its own, so a failing job changes nothing and the
 // others still commit), so many small writes cost one WAL sync. A write's promise resolves once
@@ -46,11 +46,15 @@ export interface Step {
 /** A step's result: the rows of a statement that returns rows, else the rows it changed. */
 export type StepResult = Array<Record<string, unknown>> | number;
 
-/** A request refused because too much already waits for the SQLite worker. */
+/**
+ * A request refused because too much already waits for the SQLite worker, or one that waited
+ * longer than the busy timeout for another process's lock on the file: both pass, so the client
+ * gets resource-constraint (type wait).
+ */
 export class SqliteBusyError extends StorageBusyError {
   override name = 'SqliteBusyError';
-  constructor(what: string) {
-    super(`SQLite storage: ${what} already wait for the database`);
+  constructor(why: string) {
+    super(`SQLite storage: ${why}`);
   }
 }
 
@@ -263,8 +267,8 @@ export class SqliteConnection {
 
   private enqueue(job: Pick<Job, 'steps' | 'migrations' | 'write'>): Promise<StepResult[]> {
     const bytes = paramBytes(job.steps);
-    if (this.waiting.length >= this.queueMax) return Promise.reject(new SqliteBusyError(`${this.queueMax} requests`));
-    if (this.waiting.length > 0 && this.waitingBytes + bytes > this.queueBytes) return Promise.reject(new SqliteBusyError(`${this.queueBytes} bytes`));
+    if (this.waiting.length >= this.queueMax) return Promise.reject(new SqliteBusyError(`${this.queueMax} requests already wait for the database`));
+    if (this.waiting.length > 0 && this.waitingBytes + bytes > this.queueBytes) return Promise.reject(new SqliteBusyError(`${this.queueBytes} bytes already wait for the database`));
     return new Promise<StepResult[]>((resolve, reject) => {
       this.waiting.push({ ...job, bytes, resolve, reject });
       this.waitingBytes += bytes;
@@ -359,6 +363,7 @@ export class SqliteConnection {
   }
 
   private error(message: string, code?: string): Error {
+    if (code?.startsWith('SQLITE_BUSY')) return new SqliteBusyError(`${message} (another process holds the file's lock)`);
     return Object.assign(new Error(`SQLite storage: ${message}`), code ? { code } : {});
   }
 }
