@@ -135,6 +135,9 @@ function step(s) {
 function migrate(list) {
   db.exec("CREATE TABLE IF NOT EXISTS clove_schema (version integer NOT NULL, applied text NOT NULL DEFAULT (datetime('now')))");
   const found = db.prepare('SELECT coalesce(max(version), 0) AS v FROM clove_schema').get().v;
+  if (found === 0 && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('prosody', 'prosodyarchive')").get()) {
+    throw new Error("the file holds Prosody's tables (prosody, prosodyarchive), which Clove does not read: give Clove a file of its own (the default is clove.sqlite) and bring Prosody's data over with clove import-prosody --from-sql");
+  }
   if (found > list.length) throw new Error("the database's Clove schema is version " + found + ", newer than this Clove's " + list.length + ': upgrade Clove');
   for (let v = found + 1; v <= list.length; v++) {
     for (const sql of list[v - 1]) db.exec(sql);

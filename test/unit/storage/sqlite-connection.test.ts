@@ -129,6 +129,17 @@ describe('SQLite connection', () => {
     await expect(openSqlBackend({ driver: 'SQLite3', database: file })).rejects.toThrow("SQLite storage: the database's Clove schema is version 99, newer than this Clove's 1: upgrade Clove");
   });
 
+  it("refuses Prosody's own database (a config copied from Prosody names its prosody.sqlite)", async () => {
+    const file = path.join(await tmp(), 'prosody.sqlite');
+    const db = new Database(file);
+    db.exec('CREATE TABLE prosody (host TEXT, user TEXT, store TEXT, key TEXT, type TEXT, value TEXT)');
+    db.close();
+    await expect(openSqlBackend({ driver: 'SQLite3', database: file })).rejects.toThrow("SQLite storage: the file holds Prosody's tables (prosody, prosodyarchive), which Clove does not read");
+    const after = new Database(file, { readonly: true });
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'clove%'").all()).toEqual([]); // nothing was added to it
+    after.close();
+  });
+
   it('narrows a file found with a wider mode (a restored copy) to owner-only', async () => {
     const file = path.join(await tmp(), 'restored.sqlite');
     await writeFile(file, '');
