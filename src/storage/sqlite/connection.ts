@@ -34,6 +34,8 @@ export const SQLITE_DEFAULTS = { queueMax: 4096, queueBytes: 64 * 1024 * 1024, b
 const BATCH_JOBS = 256;
 /** Parameter bytes sent to the worker at once at most (a first job is always taken). */
 const BATCH_BYTES = 4 * 1024 * 1024;
+/** Bytes a checkpointed WAL file is cut back to (journal_size_limit). */
+const WAL_LIMIT = 64 * 1024 * 1024;
 /** Prepared statements the worker keeps (the statements are Clove's own; a few carry a variable part). */
 const STATEMENT_CACHE = 256;
 
@@ -64,6 +66,8 @@ interface Job {
   migrations?: ReadonlyArray<readonly string[]>;
   write: boolean;
   bytes: number;
+  /** Answered (resolved or rejected). */
+  settled?: boolean;
   resolve: (r: StepResult[]) => void;
   reject: (e: Error) => void;
 }
@@ -91,14 +95,19 @@ interface Done {
 
 // The worker. The file holds every account's keys: it is created owner-only (SQLite gives its
 // -wal and -shm the same mode) and a wider mode is narrowed at open, in a data directory created
-// owner-only as the file backend creates it. Failures are posted, not thrown: a thrown
-// SqliteError reaches the parent without its message.
+// owner-only as the file backend creates it. Prosody's own file (a config copied from Prosody)
+// is refused before anything of it changes. A checkpointed WAL is cut back to WAL_LIMIT (a large
+// expiry would leave it large). Failures are posted, not thrown: a thrown SqliteError reaches
+// the parent without its message. (No comment lines inside the string: dist/ carries none.)
 //
 // A batch: BEGIN (IMMEDIATE when it writes), each job in a savepoint, COMMIT. A read job's reply
 // is posted as soon as it ran (a large result is one message of its own, read between other
 // events); a write job's after the COMMIT, so it resolves only once durable. When SQLite itself
 // ends the transaction (a full disk, an I/O error: it rolls everything back) or the COMMIT fails,
-// every write of the batch fails with that error, and the next batch starts afresh.
+// every write of the batch fails with that error, and the next batch starts afresh. When the
+// writes cannot start (another process holds the write lock past the busy timeout) they fail,
+// and the batch's reads run all the same (in WAL mode a writer does not block readers): in
+// batch(), `refused` holds why the writes cannot start, `broken` why nothing more can run.
 const WORKER_SOURCE = `(() => {
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
@@ -107,13 +116,23 @@ let db;
 try {
   fs.mkdirSync(require('node:path').dirname(file), { recursive: true, mode: 0o700 });
   fs.closeSync(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
-  for (const f of [file, file + '-wal', file + '-shm']) {
-    if (fs.existsSync(f) && (fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
-  }
   const Database = require(workerData.driverPath);
   db = new Database(file, { timeout: workerData.busyTimeoutMs });
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('prosody', 'prosodyarchive', 'clove_schema')").all().map((r) => r.name);
+  if (tables.length > 0 && !tables.includes('clove_schema')) {
+    db.close();
+    throw new Error("the file holds Prosody's tables (prosody, prosodyarchive), which Clove does not read: give Clove a file of its own (the default is clove.sqlite) and bring Prosody's data over with clove import-prosody --from-sql");
+  }
+  for (const f of [file, file + '-wal', file + '-shm']) {
+    try {
+      if ((fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+    } catch (e) {
+      if (e.code !== 'ENOENT') throw e;
+    }
+  }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  db.pragma('journal_size_limit = ' + workerData.walLimit);
 } catch (e) {
   parentPort.postMessage({ opened: false, error: String((e && e.message) || e), code: e && e.code });
   return;
@@ -135,9 +154,6 @@ function step(s) {
 function migrate(list) {
   db.exec("CREATE TABLE IF NOT EXISTS clove_schema (version integer NOT NULL, applied text NOT NULL DEFAULT (datetime('now')))");
   const found = db.prepare('SELECT coalesce(max(version), 0) AS v FROM clove_schema').get().v;
-  if (found === 0 && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name IN ('prosody', 'prosodyarchive')").get()) {
-    throw new Error("the file holds Prosody's tables (prosody, prosodyarchive), which Clove does not read: give Clove a file of its own (the default is clove.sqlite) and bring Prosody's data over with clove import-prosody --from-sql");
-  }
   if (found > list.length) throw new Error("the database's Clove schema is version " + found + ", newer than this Clove's " + list.length + ': upgrade Clove');
   for (let v = found + 1; v <= list.length; v++) {
     for (const sql of list[v - 1]) db.exec(sql);
@@ -150,15 +166,21 @@ function failure(e) {
 }
 function batch(jobs) {
   const held = [];
+  let refused;
   let broken;
   try {
     db.exec(jobs.some((j) => j.write) ? 'BEGIN IMMEDIATE' : 'BEGIN');
   } catch (e) {
-    broken = e;
+    refused = e;
+    try {
+      db.exec('BEGIN');
+    } catch (r) {
+      broken = r;
+    }
   }
   for (const job of jobs) {
     let reply;
-    if (broken) reply = failure(broken);
+    if (broken || (refused && job.write)) reply = failure(broken || refused);
     else {
       try {
         db.exec('SAVEPOINT job');
@@ -187,16 +209,20 @@ function batch(jobs) {
       broken = e;
     }
   }
-  if (broken && db.inTransaction) {
+  if (broken) rollback();
+  return held.map(([i, reply]) => ({ i, ...(broken && reply.results ? failure(broken) : reply) }));
+}
+function rollback() {
+  if (db.inTransaction) {
     try { db.exec('ROLLBACK'); } catch {}
   }
-  return held.map(([i, reply]) => ({ i, ...(broken && reply.results ? failure(broken) : reply) }));
 }
 parentPort.on('message', (jobs) => {
   let replies;
   try {
     replies = batch(jobs);
   } catch (e) {
+    rollback();
     replies = jobs.map((job) => ({ i: job.i, ...failure(e) }));
   }
   parentPort.postMessage({ done: true, replies });
@@ -283,7 +309,7 @@ export class SqliteConnection {
     if (this.worker) return;
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { driverPath: this.driverPath, file: this.options.database, busyTimeoutMs: Math.round(this.options.busyTimeoutMs ?? SQLITE_DEFAULTS.busyTimeoutMs), statementCache: STATEMENT_CACHE },
+      workerData: { driverPath: this.driverPath, file: this.options.database, busyTimeoutMs: Math.round(this.options.busyTimeoutMs ?? SQLITE_DEFAULTS.busyTimeoutMs), statementCache: STATEMENT_CACHE, walLimit: WAL_LIMIT },
     });
     this.worker = w;
     this.opening = true;
@@ -294,6 +320,7 @@ export class SqliteConnection {
     });
     this.opened.catch(() => undefined);
     w.on('message', (m: Reply | Done | Opened) => {
+      if (this.worker !== w) return; // a replaced worker's last words
       if (!('opened' in m)) return this.answered(m);
       this.opening = false;
       opened(m);
@@ -320,21 +347,32 @@ export class SqliteConnection {
     this.waitingBytes -= bytes;
     this.inFlight = batch;
     this.worker!.ref();
-    this.worker!.postMessage(batch.map((j, i) => ({ i, steps: j.steps, migrations: j.migrations, write: j.write })));
+    try {
+      this.worker!.postMessage(batch.map((j, i) => ({ i, steps: j.steps, migrations: j.migrations, write: j.write })));
+    } catch (e) {
+      // A parameter that cannot be sent (not cloneable): the batch fails, the queue goes on.
+      this.inFlight = undefined;
+      this.worker!.unref();
+      for (const job of batch) job.reject(this.error((e as Error).message));
+      queueMicrotask(() => this.pump());
+    }
   }
 
   private answered(m: Reply | Done): void {
     const batch = this.inFlight ?? [];
     const settle = (r: Reply): void => {
       const job = batch[r.i];
-      if (r.results) job?.resolve(r.results);
-      else job?.reject(this.error(r.error ?? 'no answer', r.code));
+      if (!job) return;
+      job.settled = true;
+      if (r.results) job.resolve(r.results);
+      else job.reject(this.error(r.error ?? 'no answer', r.code));
     };
     if (!('done' in m)) return settle(m);
     m.replies.forEach(settle);
     this.inFlight = undefined;
     this.worker?.unref();
-    for (const job of batch) job.reject(this.error('no answer')); // only one that got none: a settled promise ignores it
+    let none: Error | undefined;
+    for (const job of batch) if (!job.settled) job.reject((none ??= this.error('no answer')));
     this.pump();
     this.stopIfIdle();
   }

@@ -1,7 +1,7 @@
 // The SQLite database's tables, created and upgraded at start, as ../sql/schema.ts does for
 // PostgreSQL: the same tables and columns in SQLite's types (a map's rows keep their order by
 // rowid: an upsert keeps a row's rowid, a new row gets a larger one; an archive row's payload
-// comes last, so counting sizes reads no payload pages). The worker applies the migrations not
+// comes last, so reading the columns before it never reads a large payload's overflow pages). The worker applies the migrations not
 // yet recorded in clove_schema inside one write transaction, which holds SQLite's write lock
 // from its start, so two servers starting on one file apply each migration once.
 import type { SqliteConnection } from './connection.js';

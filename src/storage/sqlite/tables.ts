@@ -48,6 +48,17 @@ export function sqliteKvMapTables(db: SqliteConnection): KvMapTables {
 
 const OWNER = 'host = @host AND store = @store AND owner = @owner';
 const ROW = 'SELECT seq, "when", "with", kind, payload FROM clove_archive';
+/** Rows one expiry transaction deletes at most. */
+const EXPIRY_CHUNK = 5000;
+
+/** Steps that fill the connection's temp table clove_victims with the rows `select` (rowid, owner, size) names. */
+function victims(select: string, params: Record<string, unknown>): Step[] {
+  return [
+    { sql: 'CREATE TEMP TABLE IF NOT EXISTS clove_victims (id integer PRIMARY KEY, owner text NOT NULL, size integer NOT NULL)' },
+    { sql: 'DELETE FROM temp.clove_victims' },
+    { sql: `INSERT INTO temp.clove_victims (id, owner, size) ${select}`, params },
+  ];
+}
 
 /** The archive statements. */
 export function sqliteArchiveTables(db: SqliteConnection): ArchiveTables {
@@ -126,40 +137,44 @@ export function sqliteArchiveTables(db: SqliteConnection): ArchiveTables {
       await db.run([{ sql: `DELETE FROM clove_archive WHERE ${OWNER}`, params }, { sql: `DELETE FROM clove_archive_owner WHERE ${OWNER}`, params }], true);
     },
     deleteOlderThan: async (host, store, before) => {
-      const params = { host, store, before };
-      const [, emptied, deleted] = await db.run([
-        {
-          sql: `UPDATE clove_archive_owner SET items = items - g.n, bytes = bytes - g.b
-                FROM (SELECT owner, count(*) AS n, sum(size) AS b FROM clove_archive WHERE host = @host AND store = @store AND "when" < @before GROUP BY owner) AS g
-                WHERE clove_archive_owner.host = @host AND clove_archive_owner.store = @store AND clove_archive_owner.owner = g.owner`,
-          params,
-        },
-        // The owners this expiry emptied (their rows are still there to name them).
-        {
-          sql: `DELETE FROM clove_archive_owner WHERE host = @host AND store = @store AND items = 0
-                AND owner IN (SELECT owner FROM clove_archive WHERE host = @host AND store = @store AND "when" < @before) RETURNING owner`,
-          params,
-        },
-        { sql: 'DELETE FROM clove_archive WHERE host = @host AND store = @store AND "when" < @before', params },
-      ], true);
-      return { deleted: changes(deleted), emptied: rows<{ owner: string }>(emptied).map((r) => r.owner) };
+      // In chunks, each its own transaction, so a large first expiry does not hold the one
+      // worker (and the WAL) for seconds; expiring again what is left changes nothing.
+      const params = { host, store, before, chunk: EXPIRY_CHUNK };
+      let deleted = 0;
+      const emptied: string[] = [];
+      for (;;) {
+        const r = await db.run([
+          ...victims(`SELECT rowid, owner, size FROM clove_archive WHERE host = @host AND store = @store AND "when" < @before ORDER BY "when" LIMIT @chunk`, params),
+          {
+            sql: `UPDATE clove_archive_owner SET items = items - g.n, bytes = bytes - g.b
+                  FROM (SELECT owner, count(*) AS n, sum(size) AS b FROM temp.clove_victims GROUP BY owner) AS g
+                  WHERE clove_archive_owner.host = @host AND clove_archive_owner.store = @store AND clove_archive_owner.owner = g.owner`,
+            params,
+          },
+          { sql: 'DELETE FROM clove_archive_owner WHERE host = @host AND store = @store AND items = 0 AND owner IN (SELECT owner FROM temp.clove_victims) RETURNING owner', params },
+          { sql: 'DELETE FROM clove_archive WHERE rowid IN (SELECT id FROM temp.clove_victims)' },
+        ], true);
+        const n = changes(r[r.length - 1]);
+        deleted += n;
+        emptied.push(...rows<{ owner: string }>(r[r.length - 2]).map((o) => o.owner));
+        if (n < EXPIRY_CHUNK) return { deleted, emptied };
+      }
     },
     truncate: async (host, store, owner, keep) => {
       const params = { ...who(host, store, owner), keep };
-      const [deleted, , emptied] = await db.run([
+      // The counts go down by what is deleted: no pass over the rows that stay.
+      const r = await db.run([
+        ...victims(`SELECT rowid, owner, size FROM clove_archive WHERE ${OWNER} ORDER BY seq
+                    LIMIT max(0, coalesce((SELECT items FROM clove_archive_owner WHERE ${OWNER}), 0) - @keep)`, params),
         {
-          sql: `DELETE FROM clove_archive WHERE ${OWNER} AND seq IN (SELECT seq FROM clove_archive WHERE ${OWNER} ORDER BY seq
-                LIMIT max(0, coalesce((SELECT items FROM clove_archive_owner WHERE ${OWNER}), 0) - @keep))`,
+          sql: `UPDATE clove_archive_owner SET items = items - (SELECT count(*) FROM temp.clove_victims), bytes = bytes - (SELECT coalesce(sum(size), 0) FROM temp.clove_victims)
+                WHERE ${OWNER}`,
           params,
         },
-        {
-          sql: `UPDATE clove_archive_owner SET items = (SELECT count(*) FROM clove_archive WHERE ${OWNER}), bytes = (SELECT coalesce(sum(size), 0) FROM clove_archive WHERE ${OWNER})
-                WHERE ${OWNER} AND changes() > 0`,
-          params,
-        },
+        { sql: 'DELETE FROM clove_archive WHERE rowid IN (SELECT id FROM temp.clove_victims)' },
         { sql: `DELETE FROM clove_archive_owner WHERE ${OWNER} AND items = 0 AND changes() > 0 RETURNING owner`, params },
       ], true);
-      return { deleted: changes(deleted), emptied: rows(emptied).length > 0 };
+      return { deleted: changes(r[r.length - 2]), emptied: rows(r[r.length - 1]).length > 0 };
     },
     owners: async (host, store) => (await read<{ owner: string }>('SELECT owner FROM clove_archive_owner WHERE host = @host AND store = @store AND items > 0', { host, store })).map((r) => r.owner),
   };

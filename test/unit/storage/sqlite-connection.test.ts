@@ -122,11 +122,12 @@ describe('SQLite connection', () => {
   });
 
   /** A new SQLite file holding what `sql` makes, and the backend's refusal to open it. */
-  async function refusal(sql: string): Promise<[string, string]> {
+  async function refusal(sql: string, mode = 0o600): Promise<[string, string]> {
     const file = path.join(await tmp(), 'given.sqlite');
     const db = new Database(file);
     db.exec(sql);
     db.close();
+    await chmod(file, mode);
     const e = await openSqlBackend({ driver: 'SQLite3', database: file }).then(() => new Error('opened'), (err: Error) => err);
     return [file, e.message];
   }
@@ -136,11 +137,13 @@ describe('SQLite connection', () => {
     expect(message).toBe("SQLite storage: the database's Clove schema is version 99, newer than this Clove's 1: upgrade Clove");
   });
 
-  it("refuses Prosody's own database (a config copied from Prosody names its prosody.sqlite)", async () => {
-    const [file, message] = await refusal('CREATE TABLE prosody (host TEXT, user TEXT, store TEXT, key TEXT, type TEXT, value TEXT)');
+  it("refuses Prosody's own database untouched (a config copied from Prosody names its prosody.sqlite)", async () => {
+    const [file, message] = await refusal('CREATE TABLE prosody (host TEXT, user TEXT, store TEXT, key TEXT, type TEXT, value TEXT)', 0o644);
     expect(message).toMatch(/^SQLite storage: the file holds Prosody's tables \(prosody, prosodyarchive\), which Clove does not read/);
+    expect((await stat(file)).mode & 0o777).toBe(0o644); // Prosody's user may need to read it
     const after = new Database(file, { readonly: true });
     expect(after.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'clove%'").all()).toEqual([]); // nothing was added to it
+    expect(after.pragma('journal_mode', { simple: true })).toBe('delete'); // not switched to WAL
     after.close();
   });
 
@@ -150,6 +153,45 @@ describe('SQLite connection', () => {
     await chmod(file, 0o644);
     const b = await openSqlBackend({ driver: 'SQLite3', database: file });
     expect((await stat(file)).mode & 0o777).toBe(0o600);
+    await b.close();
+  });
+
+  it("while another process holds the write lock past the timeout, a batch's writes fail with SqliteBusyError and its reads are answered", async () => {
+    const file = path.join(await tmp(), 'locked.sqlite');
+    const c = new SqliteConnection({ driver: 'SQLite3', database: file, busyTimeoutMs: 300 });
+    await c.open();
+    await c.run([{ sql: 'CREATE TABLE t (v text NOT NULL)' }, { sql: "INSERT INTO t (v) VALUES ('x')" }], true);
+    const locker = new Database(file);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      const insert = (v: string): Promise<unknown> => c.run([{ sql: 'INSERT INTO t (v) VALUES (?)', params: [v] }], true);
+      const first = insert('w1').catch((e: unknown) => e); // in flight alone, waits out the timeout
+      const [w2, read] = await Promise.allSettled([insert('w2'), c.run([{ sql: 'SELECT v FROM t' }], false)]); // one batch
+      expect(await first).toBeInstanceOf(SqliteBusyError);
+      expect(w2.status === 'rejected' && w2.reason).toBeInstanceOf(SqliteBusyError);
+      expect(read).toEqual({ status: 'fulfilled', value: [[{ v: 'x' }]] });
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    c.close();
+  });
+
+  it('expires a large archive in several transactions, with the counts right', async () => {
+    const b = await openSqlBackend({ driver: 'SQLite3', database: path.join(await tmp(), 'expiry.sqlite') });
+    const a = b.archive('localhost', 'archive', { maxItems: 20_000 });
+    for (let i = 0; i < 12_000; i += 1000) {
+      await Promise.all(Array.from({ length: 1000 }, (_, j) => a.append('alice', { with: 'bob@localhost', payload: `m${i + j}`, when: 1_000_000 + i + j })));
+    }
+    expect(await a.deleteOlderThan(1_000_000 + 11_000)).toBe(11_000); // more than two chunks of 5,000
+    const left = await a.metadata('alice');
+    expect(left.count).toBe(1000);
+    expect(left.first?.when).toBe(1_000_000 + 11_000);
+    const all = await a.query('alice', { limit: 1000 });
+    expect(all.items.map((it) => it.payload)).toEqual(Array.from({ length: 1000 }, (_, k) => `m${11_000 + k}`));
+    expect(await a.deleteOlderThan(Number.MAX_SAFE_INTEGER)).toBe(1000);
+    expect(await a.owners()).toEqual([]);
+    expect(await a.metadata('alice')).toEqual({ count: 0, bytes: 0 });
     await b.close();
   });
 
