@@ -3,15 +3,19 @@
 // driver (lua-dbi-sqlite3), writes accounts (prosodyctl register), a roster, a vCard, private XML,
 // an offline message and its MAM archive into its own tables (`prosody`, `prosodyarchive`);
 // `clove import-prosody --from-sql` reads them, and the users log in to Clove with their Prosody
-// passwords and find the same data.
+// passwords and find the same data. From Prosody on SQLite the import goes into Clove on SQLite
+// (a small server's whole move), from PostgreSQL into Clove's files.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import Database from 'better-sqlite3';
 import { afterAll, expect, it } from 'vitest';
 import { prosodyEncode } from '../../src/cli/import-prosody/data.js';
+import { openSqlBackend } from '../../src/storage/sql/backend.js';
+import type { StorageBackend } from '../../src/storage/store.js';
 import { runClove } from '../helpers/child-server.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { mamAll } from '../helpers/mam.js';
@@ -39,6 +43,8 @@ interface Driver {
   checkWritten(prosodyData: string): Promise<void>;
   /** What the database holds that must never be printed. */
   secret?: string;
+  /** Clove's own storage when not files: its config lines, and the backend on Clove's data_path. */
+  clove?: { lines: string[]; open(dataPath: string): Promise<StorageBackend>; checkWritten(dataPath: string): void };
 }
 
 const postgres = (): Driver => {
@@ -74,6 +80,21 @@ const sqlite = (): Driver => ({
     expect(statSync(join(prosodyData, 'prosody.sqlite')).size).toBeGreaterThan(0);
     expect(existsSync(join(prosodyData, prosodyEncode(DOMAIN)))).toBe(false); // no files of the host at all
   },
+  clove: {
+    lines: ['storage = "sql"', 'sql = { driver = "SQLite3" }'],
+    open: (dataPath) => openSqlBackend({ driver: 'SQLite3', database: join(dataPath, 'clove.sqlite') }),
+    checkWritten(dataPath) {
+      const db = new Database(join(dataPath, 'clove.sqlite'), { readonly: true });
+      try {
+        // ('@sha1-only' is the accounts store's own record of accounts without SCRAM-SHA-256 keys.)
+        expect(db.prepare("SELECT username FROM clove_keyval WHERE store = 'accounts' ORDER BY username").all()).toEqual([{ username: '@sha1-only' }, { username: 'alice' }, { username: 'bob' }]);
+        expect((db.prepare('SELECT count(*) AS n FROM clove_archive').get() as { n: number }).n).toBe(2);
+      } finally {
+        db.close();
+      }
+      expect(existsSync(join(dataPath, prosodyEncode(DOMAIN)))).toBe(false); // nothing of the host in files (named as Prosody names them)
+    },
+  },
 });
 
 it.each([postgres(), sqlite()])('imports accounts, roster, vCard, private XML, offline messages and archives from Prosody on $name', async (driver) => {
@@ -104,15 +125,17 @@ it.each([postgres(), sqlite()])('imports accounts, roster, vCard, private XML, o
 
   const prosodyCfg = join(work, 'prosody-sql.cfg.lua');
   await writeFile(prosodyCfg, driver.importConfig(prosodyData).join('\n') + '\n');
-  const cfg = await writeImportConfig(work, join(work, 'clove', 'data'), DOMAIN);
+  const cloveData = join(work, 'clove', 'data');
+  const cfg = await writeImportConfig(work, cloveData, DOMAIN, driver.clove?.lines);
   const r = await runClove(['import-prosody', '--from-sql', prosodyCfg, '--config', cfg]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout).toContain(`${DOMAIN}: imported 2 accounts, 1 roster, 1 vcard, 1 private, 1 offline, 2 archive (2 archived messages)`);
   expect(r.stdout).toMatch(driver.name === 'SQLite3' ? `read Prosody's SQLite database ${join(prosodyData, 'prosody.sqlite')}` : /read Prosody's PostgreSQL database clove_/);
   if (driver.secret) expect(r.stdout).not.toContain(driver.secret);
+  driver.clove?.checkWritten(cloveData);
 
-  const server = await startTestServer({ storage: 'file', dir: join(work, 'clove'), hosts: `VirtualHost "${DOMAIN}"` });
+  const server = await startTestServer({ storage: driver.clove ? await driver.clove.open(cloveData) : 'file', dir: join(work, 'clove'), hosts: `VirtualHost "${DOMAIN}"` });
   try {
     const alice = await Wire.login({ port: server.port, domain: DOMAIN, username: 'alice', password: 'alice-pw', timeoutMs: 5000 });
     const roster = await alice.iq(`<iq type='get'><query xmlns='${NS_ROSTER}'/></iq>`);

@@ -23,8 +23,8 @@ export async function writeProsodyData(opts: ProsodyOptions, work: string, use: 
 }
 
 /** Write <work>/clove.cfg.lua serving `domain` with its data in `dataPath`; returns the file. */
-export async function writeImportConfig(work: string, dataPath: string, domain: string): Promise<string> {
+export async function writeImportConfig(work: string, dataPath: string, domain: string, storageLines: readonly string[] = []): Promise<string> {
   const cfg = join(work, 'clove.cfg.lua');
-  await writeFile(cfg, [`data_path = ${JSON.stringify(dataPath)}`, `certificates = ${JSON.stringify(TEST_CERT_DIR)}`, 'clove_bcrypt_cost = 4', `VirtualHost "${domain}"`, ''].join('\n'));
+  await writeFile(cfg, [`data_path = ${JSON.stringify(dataPath)}`, `certificates = ${JSON.stringify(TEST_CERT_DIR)}`, 'clove_bcrypt_cost = 4', ...storageLines, `VirtualHost "${domain}"`, ''].join('\n'));
   return cfg;
 }
