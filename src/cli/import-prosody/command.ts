@@ -261,22 +261,30 @@ async function importHost(config: Config, storage: StorageBackend, hostDir: stri
   const needAccount = async (user: string): Promise<void> => {
     if (!known.has(user) && !(await accountStore.get(user))) throw new Skip('no such account');
   };
+  /**
+   * Set a keyval `value` (digest `d`) unless Clove holds one already: `held` says whether what
+   * Clove holds counts, `same` whether it equals the import (then 'unchanged'; else skipped).
+   */
+  const putOnce = async <T>(user: string, kind: 'roster' | 'vcard', value: T, d: string, held: (existing: T) => boolean, same: (existing: T) => boolean): Promise<'imported' | 'unchanged'> => {
+    if (await already(user, kind, d)) return 'unchanged';
+    const store = storage.keyval<T>(host, kind);
+    const existing = await store.get(user);
+    if (existing !== undefined && held(existing)) {
+      if (same(existing)) return 'unchanged';
+      throw new Skip(`Clove already has a different ${kind === 'vcard' ? 'vCard' : kind} for this account`);
+    }
+    if (!dryRun) await store.set(user, value);
+    await mark(user, kind, d);
+    return 'imported';
+  };
 
   for (const { user, file } of await files(hostDir, 'roster', '.dat', rep)) {
     await each('roster', file, async () => {
       const roster = toRoster(table(parseDat(await readFile(file)), 'roster'), `${user}@${host}`);
       await needAccount(user);
-      const d = digest({ items: roster.items, pending: roster.pending });
-      if (await already(user, 'roster', d)) return 'unchanged';
-      const store = storage.keyval<Roster>(host, 'roster');
-      const existing = await store.get(user);
-      if (existing && (Object.keys(existing.items ?? {}).length || Object.keys(existing.pending ?? {}).length)) {
-        if (same(existing.items, roster.items) && same(existing.pending, roster.pending)) return 'unchanged';
-        throw new Skip('Clove already has a different roster for this account');
-      }
-      if (!dryRun) await store.set(user, roster);
-      await mark(user, 'roster', d);
-      return 'imported';
+      return putOnce<Roster>(user, 'roster', roster, digest({ items: roster.items, pending: roster.pending }),
+        (e) => Object.keys(e.items ?? {}).length > 0 || Object.keys(e.pending ?? {}).length > 0,
+        (e) => same(e.items, roster.items) && same(e.pending, roster.pending));
     });
   }
 
@@ -284,17 +292,7 @@ async function importHost(config: Config, storage: StorageBackend, hostDir: stri
     await each('vcard', file, async () => {
       const vcard = toElement(parseDat(await readFile(file)));
       await needAccount(user);
-      const d = digest(vcard);
-      if (await already(user, 'vcard', d)) return 'unchanged';
-      const store = storage.keyval<ElementJSON>(host, 'vcard');
-      const existing = await store.get(user);
-      if (existing) {
-        if (same(existing, vcard)) return 'unchanged';
-        throw new Skip('Clove already has a different vCard for this account');
-      }
-      if (!dryRun) await store.set(user, vcard);
-      await mark(user, 'vcard', d);
-      return 'imported';
+      return putOnce<ElementJSON>(user, 'vcard', vcard, digest(vcard), () => true, (e) => same(e, vcard));
     });
   }
 
