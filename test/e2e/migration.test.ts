@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createFileBackend } from '../../src/storage/file.js';
 import { prosodyAvailable } from '../helpers/prosody.js';
 import { writeProsodyData, writeImportConfig } from '../helpers/prosody-import.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -247,6 +248,27 @@ describe.skipIf(!prosodyAvailable())('clove import-prosody (data from a real Pro
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`${DOMAIN}: imported 0 accounts, 0 roster, 0 vcard, 0 private, 0 offline, 0 archive (0 archived messages); unchanged (already in Clove or imported before) 2 accounts, 2 roster, 1 vcard, 1 private`);
     expect(await snapshot(cloveData())).toEqual(before);
+  });
+
+  it('a roster or vCard Clove already holds differently is skipped and kept, never overwritten', async () => {
+    const cfgHeld = join(work, 'clove-held.cfg.lua');
+    const dataHeld = join(work, 'clove-held', 'data');
+    await writeFile(cfgHeld, [`data_path = ${JSON.stringify(dataHeld)}`, `VirtualHost "${DOMAIN}"`, ''].join('\n'));
+    const held = createFileBackend(dataHeld);
+    const roster = { items: { 'dave@elsewhere.test': { subscription: 'none', groups: [] } }, pending: {} };
+    const vcard = { name: 'vCard', attrs: { xmlns: NS_VCARD }, children: [{ name: 'FN', attrs: {}, children: ['Someone Else'] }] };
+    await held.keyval(DOMAIN, 'roster').set('alice', roster);
+    await held.keyval(DOMAIN, 'vcard').set('alice', vcard);
+    await held.close();
+    const r = await runCli(['import-prosody', prosodyData, '--config', cfgHeld]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('skipped roster/alice.dat: Clove already has a different roster for this account');
+    expect(r.stdout).toContain('skipped vcard/alice.dat: Clove already has a different vCard for this account');
+    const after = createFileBackend(dataHeld);
+    expect(await after.keyval(DOMAIN, 'roster').get('alice')).toEqual(roster);
+    expect(await after.keyval(DOMAIN, 'vcard').get('alice')).toEqual(vcard);
+    expect(await after.keyval<{ items: object }>(DOMAIN, 'roster').get('bob')).toBeDefined(); // the others are imported
+    await after.close();
   });
 
   it('a corrupt .dat file is skipped with a warning naming it; the rest is imported', async () => {
