@@ -7,7 +7,7 @@
 // a second connection for a connected component → conflict (the newcomer is refused);
 // a `from` outside the component's domain → invalid-from; a stanza without `to` → bad-request.
 // References: XEP-0114; RFC 6120 §4.9 (stream errors).
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../random-id.js';
 import type { Socket } from 'node:net';
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
@@ -39,7 +39,7 @@ export class ComponentStream extends XmlStream implements ComponentSession {
   readonly kind = 'component' as const;
   state: ComponentState = 'expect-stream';
   /** The stream id the handshake digest is computed over. */
-  readonly streamId = randomBytes(12).toString('base64url');
+  readonly streamId = randomId(12);
   domain = '';
   private readonly authTimer: NodeJS.Timeout;
 

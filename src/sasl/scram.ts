@@ -2,6 +2,7 @@
 // References: RFC 5802 (SCRAM), RFC 7677 (SCRAM-SHA-256), RFC 6120 §6.5 (failure conditions).
 
 import { randomBytes } from 'node:crypto';
+import { randomId } from '../random-id.js';
 import {
   DEFAULT_ITERATIONS,
   safeEqual,
@@ -28,7 +29,7 @@ const NONCE = /^[\x21-\x2B\x2D-\x7E]+$/; // printable ASCII except ','
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function defaultNonce(): string {
-  return randomBytes(18).toString('base64');
+  return randomId(18);
 }
 
 /** saslname (RFC 5802 §7): ',' and '=' travel as =2C and =3D; any other '=' is malformed. */

@@ -4,7 +4,7 @@
 // using up memory and file descriptors. A connection over a cap gets our stream header, the stream error
 // `resource-constraint` and the end of the stream, without ever being parsed.
 // References: RFC 6120 §4.9.1.1 (an error before the peer's header), §4.9.3.17.
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../random-id.js';
 import type { Socket } from 'node:net';
 import { NS } from '../xml/ns.js';
 import { StreamError } from '../core/errors.js';
@@ -84,6 +84,6 @@ export class ConnectionAdmission<C extends object> {
 export function refuseConnection(socket: Socket, text: string, xmlns: string = NS.CLIENT): void {
   const error = new StreamError('resource-constraint', text).toElement().toString();
   socket.on('error', () => {});
-  socket.end(`<?xml version='1.0'?><stream:stream xmlns='${xmlns}' xmlns:stream='${NS.STREAMS}' id='${randomBytes(12).toString('base64url')}' version='1.0' xml:lang='en'>${error}</stream:stream>`);
+  socket.end(`<?xml version='1.0'?><stream:stream xmlns='${xmlns}' xmlns:stream='${NS.STREAMS}' id='${randomId(12)}' version='1.0' xml:lang='en'>${error}</stream:stream>`);
   setTimeout(() => socket.destroy(), REFUSED_GRACE_MS).unref();
 }

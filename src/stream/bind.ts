@@ -2,7 +2,7 @@
 // session with a full JID already in use replaces the old one, which gets a `conflict` error; an
 // account may hold at most `max_resources` sessions (hibernating ones included), beyond which bind
 // fails with `resource-constraint` (RFC 6120 §7.6.2.1).
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../random-id.js';
 import { x, type Element } from '../xml/element.js';
 import { NS } from '../xml/ns.js';
 import { Jid, prepResource, JidError } from '../jid/jid.js';
@@ -29,7 +29,7 @@ export function bindResource(conn: C2SConnection, iq: Element): void {
     return;
   }
   if (resource === '') {
-    do resource = `clove-${randomBytes(6).toString('base64url')}`;
+    do resource = `clove-${randomId(6)}`;
     while (host.sessions.hasResource(host.name, conn.username, resource));
   }
   const max = host.config.get<number>('max_resources', host.name);

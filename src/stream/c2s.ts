@@ -2,7 +2,7 @@
 // (SASL, bind, XEP-0198, routing) serves TCP, WebSocket and BOSH clients; only the framing
 // differs, and that is the transport's (src/stream/transport.ts). STARTTLS exists on TCP only.
 // References: RFC 6120 §4 (streams), §5 (STARTTLS), §6 (SASL), §7 (bind); RFC 3921 §3 (session).
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../random-id.js';
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { x, type Element } from '../xml/element.js';
@@ -114,7 +114,7 @@ export class C2SConnection extends XmlStream implements C2SSession {
   }
 
   protected header(): string {
-    return this.transport.header({ xmlns: NS.CLIENT, id: randomBytes(12).toString('base64url'), ...(this.host ? { from: this.host } : {}) });
+    return this.transport.header({ xmlns: NS.CLIENT, id: randomId(12), ...(this.host ? { from: this.host } : {}) });
   }
 
   private sendFeatures(): void {

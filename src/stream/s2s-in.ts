@@ -1,7 +1,7 @@
 // An inbound server-to-server stream: STARTTLS, then dialback (receiving and authoritative
 // roles), then stanzas from the domains verified on it.
 // References: RFC 6120 §4, §5, §13.7; XEP-0220 (dialback); XEP-0288 is not implemented.
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../random-id.js';
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { x, type Element } from '../xml/element.js';
@@ -48,7 +48,7 @@ export class S2SIn extends XmlStream implements S2SSession {
   state: S2SInState = 'expect-stream';
   readonly verified = new Set<string>();
   /** Our stream id, what dialback keys of this stream are computed over. */
-  readonly streamId = randomBytes(12).toString('base64url');
+  readonly streamId = randomId(12);
   private localHost = '';
   private peerVersion = false;
   private authTimer: NodeJS.Timeout | undefined;

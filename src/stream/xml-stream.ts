@@ -12,7 +12,7 @@
 //   the peer is not reading and the stream ends with `resource-constraint` (c2s sessions with
 //   XEP-0198 resumption hibernate instead: see outputOverflow());
 // - rate: a token bucket (the `limits` option) pauses reading from a peer sending too fast.
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../random-id.js';
 import { Socket } from 'node:net';
 import { Element } from '../xml/element.js';
 import { StreamParser, type ParserHandlers, type XmlErrorCondition } from '../xml/parser.js';
@@ -46,7 +46,7 @@ const SETTLED: Promise<void> = Promise.resolve();
 const END = new Element('</stream:stream>');
 
 export abstract class XmlStream {
-  readonly id = randomBytes(9).toString('base64url');
+  readonly id = randomId(9);
   secure = false;
   protected readonly transport: Transport;
   protected readonly parser: StreamParser;
