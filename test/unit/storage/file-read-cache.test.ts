@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-/** Every call into node:fs/promises made by the code under test (the backend's only file I/O besides fs.watch). */
+/** Every call into node:fs/promises, and every node:fs readFile, made by the code under test (the backend's only file I/O besides fs.watch). */
 const fsCalls = vi.hoisted(() => ({ count: 0, hold: undefined as Promise<void> | undefined }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
@@ -26,6 +26,19 @@ vi.mock('node:fs/promises', async (importOriginal) => {
         : value;
   }
   return counted;
+});
+/** The read cache reads files with node:fs's callback readFile (src/storage/file-read-cache.ts): counted and held alike. */
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  type Done = (err: NodeJS.ErrnoException | null, data?: string | Buffer) => void;
+  const readFile = (file: string, options: unknown, done: Done): void => {
+    fsCalls.count++;
+    fs.readFile(file, options as BufferEncoding, (err, data) => {
+      if (fsCalls.hold) void fsCalls.hold.then(() => done(err, data));
+      else done(err, data);
+    });
+  };
+  return { ...fs, default: { ...fs, readFile }, readFile };
 });
 
 const { createFileBackend } = await import('../../../src/storage/file.js');
