@@ -2,12 +2,13 @@
 // Clove vs Prosody load benchmark. A raw-socket XMPP load generator measures, per server in
 // the same run: logins/s, messages/s with latency, and RSS per idle session. See bench/README.md.
 //
-//   node bench/run.mjs [--server prosody|clove|both] [--quick] [--out FILE] [--no-pin] [--keep-tmp]
+//   node bench/run.mjs [--server both|prosody,clove,floor] [--quick] [--out FILE] [--no-pin] [--keep-tmp]
 //                      [--logins N] [--login-concurrency N] [--msg-clients N] [--window N]
 //                      [--duration S] [--idle N] [--no-presence] [--phases memory,logins,fresh,scram,messages]
 //                      [--repeat N] [--wait-quiet S] [--warmup N] [--prosody-extra 'LUA LINE']
 //
 // --no-presence: idle sessions send no initial presence; --phases: run only these phases.
+// --server floor: the login floor (bench/lib/floor-server.mjs), login phases only.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,7 +20,7 @@ import { loginPhase, memoryPhase, messagePhase, warmup } from './lib/phases.mjs'
 import { rssKiB, startServer, statusKiB, stopServer, tail, waitReady } from './lib/proc.mjs';
 import { buildTable, textTable } from './lib/report.mjs';
 import { writeResults } from './lib/results-md.mjs';
-import { makeClove, prosody } from './lib/servers.mjs';
+import { makeClove, makeFloor, prosody } from './lib/servers.mjs';
 import { fmt } from './lib/stats.mjs';
 import { login } from './lib/xmpp.mjs';
 
@@ -77,7 +78,7 @@ const quietSeconds = cli.quietSecondsOption(opt);
 // Logins cycle over the accounts, so --logins may exceed this; idle sessions get one account each.
 const nAccounts = Math.max(cfg.idleSessions, cfg.msgClients, cfg.warmupLogins, cfg.scramUsers);
 
-const wanted = cli.wantedServers('bench', opt.server);
+const wanted = cli.wantedServers('bench', opt.server, ['floor']);
 
 const say = (s) => console.log(`[bench] ${s}`);
 const disturbances = [];
@@ -202,13 +203,16 @@ async function benchServer(server, shared, turn) {
   };
   const worstLoop = (a, b) => (!a ? b : !b ? a : b.p99Ms > a.p99Ms ? b : a);
 
+  /** The phases asked for that this server takes part in (the floor routes no messages). */
+  const runs = (phase) => phases.has(phase) && (server.phases?.has(phase) ?? true);
+
   try {
     say(`${server.label}: preparing config and ${shared.users.length} accounts…`);
     prepared = await turn(() => cli.prepareServer(server, { dir, port, domain: DOMAIN, shared, prosodyExtra: opt['prosody-extra'] ?? [] }));
     r.accounts = prepared.accountsNote;
     say(`${server.label}: ${prepared.accountsNote}`);
 
-    if (phases.has('memory')) r.memory = await turn(() => withServer('memory', async (target) => {
+    if (runs('memory')) r.memory = await turn(() => withServer('memory', async (target) => {
       say(`${server.label}: memory — ${cfg.idleSessions} idle sessions${cfg.presence ? '' : ' (no initial presence)'}…`);
       return memoryPhase(target, shared.users, {
         sessions: cfg.idleSessions,
@@ -223,7 +227,7 @@ async function benchServer(server, shared, turn) {
         ` = ${fmt(r.memory.kibPerSession, 1)} KiB/session`,
     );
 
-    if (phases.has('logins')) r.logins = await repeated(() => withServer('logins', async (target) => {
+    if (runs('logins')) r.logins = await repeated(() => withServer('logins', async (target) => {
       await quietBefore(`${server.label} logins`);
       say(`${server.label}: logins — ${cfg.logins} total, ${cfg.loginConcurrency} at a time…`);
       const stats = server.startStats?.(prepared);
@@ -244,7 +248,7 @@ async function benchServer(server, shared, turn) {
       say(`${server.label}:   event-loop delay during logins: p99 ${fmt(r.eventLoop.p99Ms, 1)} ms (worst second), max ${fmt(r.eventLoop.maxMs, 1)} ms`);
     }
 
-    if (phases.has('fresh')) r.loginsFresh = await repeated(() => withServer('logins-fresh', async (target) => {
+    if (runs('fresh')) r.loginsFresh = await repeated(() => withServer('logins-fresh', async (target) => {
       await quietBefore(`${server.label} fresh logins`);
       say(`${server.label}: logins on a fresh server — ${cfg.freshLogins} total, ${cfg.freshConcurrency} at a time…`);
       return loginPhase(target, shared.users, { total: cfg.freshLogins, concurrency: cfg.freshConcurrency, maxSeconds: cfg.loginMaxSeconds });
@@ -260,7 +264,7 @@ async function benchServer(server, shared, turn) {
     // the untimed pass below puts in the generator's cache (as real clients cache them).
     const scramUsers = shared.users.slice(0, cfg.scramUsers);
     const scramCache = new Map();
-    if (phases.has('scram')) r.loginsScram = await repeated(() => withServer('logins-scram', async (target) => {
+    if (runs('scram')) r.loginsScram = await repeated(() => withServer('logins-scram', async (target) => {
       await warmup(target, scramUsers, { count: scramUsers.length, concurrency: cfg.warmupConcurrency, mech: 'SCRAM-SHA-1', scramCache });
       await quietBefore(`${server.label} SCRAM logins`);
       say(`${server.label}: SCRAM-SHA-1 logins — ${cfg.logins} total over ${scramUsers.length} accounts, ${cfg.loginConcurrency} at a time…`);
@@ -281,7 +285,7 @@ async function benchServer(server, shared, turn) {
     );
     if (r.loginsScram) checkQuiet(server.label, 'SCRAM logins', r.loginsScram);
 
-    if (phases.has('messages')) r.messages = await repeated(() => withServer('messages', async (target) => {
+    if (runs('messages')) r.messages = await repeated(() => withServer('messages', async (target) => {
       await quietBefore(`${server.label} messages`);
       say(`${server.label}: messages — ${cfg.msgClients} clients in pairs, window ${cfg.window}, ${cfg.msgSeconds} s…`);
       const stats = server.startStats?.(prepared);
@@ -328,7 +332,7 @@ async function main() {
   const users = makeUsers(nAccounts);
   const iterations = prosodyDefaultIterations();
   let prosodyCreds = [];
-  if (wanted.includes('prosody')) {
+  if (wanted.includes('prosody') || wanted.includes('floor')) {
     // Before pinning: PBKDF2 for every account on all cores.
     const t0 = Date.now();
     prosodyCreds = await prosodyCredentials(users, iterations.iterations);
@@ -337,7 +341,7 @@ async function main() {
   cli.pinGenerator(pin, say, `generator pinned to CPU ${GENERATOR_CPU}; servers go on CPU ${SERVER_CPU}`);
   const shared = { certDir, users, prosodyCreds, iterations, pin, busyAtStart };
 
-  const servers = { prosody, clove: makeClove(REPO) };
+  const servers = { prosody, clove: makeClove(REPO), floor: makeFloor(REPO) };
   const results = [];
   const turns = turnstile(wanted.length);
   results.push(

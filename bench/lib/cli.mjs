@@ -67,10 +67,11 @@ export function quietSecondsOption(opt) {
 }
 
 /** --server prosody|clove|both as a list of names; anything else: a message and exit 2. */
-export function wantedServers(name, server) {
-  const wanted = server === 'both' ? ['prosody', 'clove'] : [server];
-  if (!wanted.every((s) => s === 'prosody' || s === 'clove')) {
-    console.error(`${name}: --server must be prosody, clove or both`);
+export function wantedServers(name, server, extra = []) {
+  const known = ['prosody', 'clove', ...extra];
+  const wanted = server === 'both' ? ['prosody', 'clove'] : server.split(',').map((s) => s.trim());
+  if (wanted.length === 0 || !wanted.every((s) => known.includes(s)) || new Set(wanted).size !== wanted.length) {
+    console.error(`${name}: --server must be both or a comma-separated list of ${known.join(', ')}`);
     process.exit(2);
   }
   return wanted;

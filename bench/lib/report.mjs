@@ -83,18 +83,22 @@ const ROWS = [
 export function buildTable(results) {
   const prosody = results.find((r) => r.server === 'prosody');
   const clove = results.find((r) => r.server === 'clove');
+  // The login floor (bench/lib/floor-server.mjs): its ratio is the most a Node server can show.
+  const floor = results.find((r) => r.server === 'floor');
   const header = ['metric', ...results.map((r) => r.label)];
   const withRatio = prosody && clove;
+  const withFloor = prosody && floor;
   if (withRatio) header.push('Clove/Prosody', 'target');
+  if (withFloor) header.push('floor/Prosody');
   const rows = [header];
+  const ratioOf = (row, r) => (prosody.ok && r.ok ? row.get(r) / row.get(prosody) : NaN);
   for (const row of ROWS) {
     const vals = results.map((r) => (r.ok ? row.get(r) : undefined));
     if (vals.every((v) => v === undefined || Number.isNaN(v)) && row.key === 'elp99' && !clove) continue;
     const cells = [row.label, ...vals.map((v) => fmt(v, row.digits))];
     if (withRatio) {
-      const p = prosody.ok ? row.get(prosody) : NaN;
       const c = clove.ok ? row.get(clove) : NaN;
-      const ratio = c / p;
+      const ratio = ratioOf(row, clove);
       let target = '';
       if (row.diag) {
         cells.push('');
@@ -106,6 +110,10 @@ export function buildTable(results) {
         if (row.target) target = `${row.target.text}${Number.isFinite(ratio) ? (row.target.ok(ratio) ? ' ✅' : ' ❌') : ''}`;
       }
       cells.push(target);
+    }
+    if (withFloor) {
+      const ratio = ratioOf(row, floor);
+      cells.push(row.diag || row.target?.absolute || !Number.isFinite(ratio) ? '' : `${fmt(ratio, 2)}x`);
     }
     rows.push(cells);
   }

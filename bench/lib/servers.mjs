@@ -158,6 +158,47 @@ export function makeClove(repoRoot) {
 }
 
 /**
+ * The login floor (bench/lib/floor-server.mjs): Node's TLS and SASL cryptography with nothing of
+ * a real server around them: the login rate no XMPP server on Node 20 can go above. Login
+ * phases only: it routes no messages, and its memory per session is no floor (Clove holds less:
+ * it wraps TLS after the client's hello and manages V8's young generation). Started with
+ * Clove's process-start settings.
+ */
+export function makeFloor(repoRoot) {
+  const script = path.join(repoRoot, 'bench', 'lib', 'floor-server.mjs');
+  return {
+    name: 'floor',
+    label: 'Node floor',
+    phases: new Set(['logins', 'fresh', 'scram']),
+
+    available() {
+      if (!fs.existsSync(path.join(repoRoot, 'dist'))) return { ok: false, reason: 'dist/ missing: run `npm run build` (the floor takes Clove\'s process-start settings from it)' };
+      return { ok: true };
+    },
+
+    version() {
+      return `login floor (bench/lib/floor-server.mjs) on Node ${process.version}`;
+    },
+
+    async prepare({ dir, port, certDir, domain, prosodyCreds }) {
+      const credsPath = path.join(dir, 'creds.json');
+      fs.writeFileSync(credsPath, JSON.stringify(prosodyCreds), { mode: 0o600 });
+      const { withServerProcessEnv } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'cli', 'process-env.js')).href);
+      return {
+        argv: [process.execPath, script, '--port', String(port), '--cert', path.join(certDir, `${domain}.crt`), '--key', path.join(certDir, `${domain}.key`), '--creds', credsPath, '--domain', domain],
+        cwd: dir,
+        env: withServerProcessEnv({ ...process.env, NODE_ENV: 'production' }),
+        configPath: credsPath,
+        logPath: path.join(dir, 'floor.stdout'),
+        stdoutPath: path.join(dir, 'floor.stdout'),
+        startTimeoutMs: 30000,
+        accountsNote: `${prosodyCreds.length} credentials (Prosody's records) held in memory`,
+      };
+    },
+  };
+}
+
+/**
  * Polls a stats file the server rewrites every second; see makeClove().startStats. Besides
  * stop(), drain() hands over (and forgets) the samples read since the last drain().
  */
