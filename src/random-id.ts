@@ -1,7 +1,7 @@
 // Random identifiers (stream ids, generated resources, SCRAM nonces) from a pooled CSPRNG buffer.
 //
 // Why a pool: a synchronous crypto.randomBytes() costs ~7 µs here however few bytes it returns
-// (a job object and OpenSSL's DRBG locks per call), and a login takes five of them (three stream
+// (200,000 calls for 12 bytes on one pinned CPU), and a login takes five of them (three stream
 // headers, the stream's log id, the bound resource). One randomFillSync() of 4 KiB serves ~300
 // identifiers at ~0.2 µs each. The bytes are the same CSPRNG output, each handed out once; Node
 // pools randomUUID() the same way. Keys, salts and secrets keep calling randomBytes() directly.

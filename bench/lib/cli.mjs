@@ -66,7 +66,7 @@ export function quietSecondsOption(opt) {
   return opt['wait-quiet'] === undefined ? (opt.quick ? 2 : 60) : Number(opt['wait-quiet']);
 }
 
-/** --server prosody|clove|both as a list of names; anything else: a message and exit 2. */
+/** --server both, or a comma-separated list of prosody, clove and the script's `extra` names, as a list; anything else: a message and exit 2. */
 export function wantedServers(name, server, extra = []) {
   const known = ['prosody', 'clove', ...extra];
   const wanted = server === 'both' ? ['prosody', 'clove'] : server.split(',').map((s) => s.trim());
