@@ -18,16 +18,16 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       typeof value === 'function' && name !== 'default'
         ? async (...args: unknown[]) => {
             fsCalls.count++;
-            const result: unknown = await (value as (...a: unknown[]) => unknown)(...args);
-            // A test may hold a finished readFile back, as a slow disk would.
-            if (name === 'readFile' && fsCalls.hold) await fsCalls.hold;
-            return result;
+            return (value as (...a: unknown[]) => unknown)(...args);
           }
         : value;
   }
   return counted;
 });
-/** The read cache reads files with node:fs's callback readFile (src/storage/file-read-cache.ts): counted and held alike. */
+/**
+ * The read cache reads files with node:fs's callback readFile (src/storage/file-read-cache.ts):
+ * counted, and a test may hold a finished read back, as a slow disk would.
+ */
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   type Done = (err: NodeJS.ErrnoException | null, data?: string | Buffer) => void;
