@@ -81,7 +81,11 @@ export interface ArchiveTables {
   metadata(host: string, store: string, owner: string): Promise<{ items: number; bytes: number; idKey: Uint8Array; first: { seq: number; when: number }; last: { seq: number; when: number } } | undefined>;
   /** The owner's rows and owner row, in one transaction. */
   deleteOwner(host: string, store: string, owner: string): Promise<void>;
-  /** Rows older than `before` over every owner, counts updated and emptied owner rows dropped, in one transaction. */
+  /**
+   * Rows older than `before` over every owner, counts updated and emptied owner rows dropped.
+   * PostgreSQL does it in one transaction; SQLite in chunks of 5,000 rows, each one transaction,
+   * so a failure part-way leaves earlier chunks done (expiring again finishes the job).
+   */
   deleteOlderThan(host: string, store: string, before: number): Promise<{ deleted: number; emptied: string[] }>;
   /** The owner's oldest rows past `keep`, counts updated (an emptied owner row dropped), in one transaction. */
   truncate(host: string, store: string, owner: string, keep: number): Promise<{ deleted: number; emptied: boolean }>;

@@ -159,7 +159,7 @@ function migrate(list) {
     for (const sql of list[v - 1]) db.exec(sql);
     db.prepare('INSERT INTO clove_schema (version) VALUES (?)').run(v);
   }
-  return [[{ found }]];
+  return [];
 }
 function failure(e) {
   return { error: String((e && e.message) || e), code: e && e.code };
@@ -231,12 +231,18 @@ parentPort.postMessage({ opened: true });
 })();
 `;
 
-/** Bytes a job's parameters hold (strings and byte arrays; the rest counts 8). */
+/**
+ * Bytes a job's parameters hold (strings and byte arrays; the rest counts 8). A parameter object
+ * several steps share (an append's payload) is sent to the worker once, and counted once.
+ */
 function paramBytes(steps: readonly Step[]): number {
   let n = 0;
+  const counted = new Set<object>();
   for (const s of steps) {
     n += s.sql.length;
-    for (const v of Array.isArray(s.params) ? s.params : Object.values(s.params ?? {})) {
+    if (s.params === undefined || counted.has(s.params)) continue;
+    counted.add(s.params);
+    for (const v of Array.isArray(s.params) ? s.params : Object.values(s.params)) {
       n += typeof v === 'string' ? v.length * 2 : v instanceof Uint8Array ? v.byteLength : 8;
     }
   }
@@ -276,10 +282,9 @@ export class SqliteConnection {
     return this.enqueue({ steps, write });
   }
 
-  /** Apply the schema's `migrations` not yet applied, in one write transaction; resolves with the version found. */
-  async migrate(migrations: ReadonlyArray<readonly string[]>): Promise<number> {
-    const [rows] = await this.enqueue({ steps: [], migrations, write: true });
-    return (rows as Array<{ found: number }>)[0]!.found;
+  /** Apply the schema's `migrations` not yet applied, in one write transaction (a newer schema is refused). */
+  async migrate(migrations: ReadonlyArray<readonly string[]>): Promise<void> {
+    await this.enqueue({ steps: [], migrations, write: true });
   }
 
   /** Open the file (the worker starts); rejects with the reason it cannot be opened. */
@@ -336,7 +341,15 @@ export class SqliteConnection {
 
   private pump(): void {
     if (this.inFlight || this.waiting.length === 0) return;
-    this.start();
+    try {
+      this.start();
+    } catch (e) {
+      // No thread could be started (ERR_WORKER_INIT_FAILED): what waits fails now, and never runs later.
+      const failed = this.waiting.splice(0);
+      this.waitingBytes = 0;
+      for (const job of failed) job.reject(this.error((e as Error).message));
+      return;
+    }
     const batch: Job[] = [];
     let bytes = 0;
     while (this.waiting.length > 0 && batch.length < BATCH_JOBS && (batch.length === 0 || bytes + this.waiting[0]!.bytes <= BATCH_BYTES)) {

@@ -30,10 +30,7 @@ const MIGRATIONS: ReadonlyArray<readonly string[]> = [
   ],
 ];
 
-/** The schema version this Clove writes. */
-export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
-
-/** Bring the file to SQLITE_SCHEMA_VERSION (a newer one is refused); returns the version found before. */
-export function migrateSqlite(db: SqliteConnection): Promise<number> {
+/** Bring the file to this Clove's schema, version MIGRATIONS.length (a newer one is refused). */
+export function migrateSqlite(db: SqliteConnection): Promise<void> {
   return db.migrate(MIGRATIONS);
 }
