@@ -39,18 +39,22 @@ const KNOWN = ['driver', 'database', 'host', 'port', 'username', 'password'];
 
 const SQLITE_KNOWN = ['driver', 'database'];
 
+/** Whether a `sql` table's driver names SQLite (Prosody's "SQLite3"; any case, the 3 optional). */
+export function isSqliteDriver(driver: unknown): boolean {
+  return typeof driver === 'string' && /^sqlite3?$/i.test(driver);
+}
+
 /** The SQL settings of `config` (call only when storage = "sql"); no `sql` option means SQLite3 in data_path. */
 export function sqlSettings(config: Config): SqlSettings {
   const found = config.lookup('sql');
   const t = found?.value;
   const driver = typeof t === 'object' && t !== null && !Array.isArray(t) ? (t as Record<string, unknown>).driver : undefined;
-  if (!found || (typeof driver === 'string' && /^sqlite3?$/i.test(driver))) return sqliteSettings(config);
+  if (!found || isSqliteDriver(driver)) return sqliteSettings(config, found);
   return postgresSettings(config);
 }
 
 /** SQLite3 settings: the `sql` table's database (default SQLITE_DEFAULT_DATABASE), taken from data_path. */
-function sqliteSettings(config: Config): SqliteSettings {
-  const found = config.lookup('sql');
+function sqliteSettings(config: Config, found: ReturnType<Config['lookup']>): SqliteSettings {
   const o = (found?.value ?? {}) as Record<string, unknown>;
   const fail = (what: string): never => {
     throw new ConfigError(config.file, found?.line ?? config.lineOf('storage') ?? 0, what, 'sql');

@@ -5,7 +5,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Config } from '../../config/config.js';
 import { ConfigError } from '../../config/errors.js';
-import { postgresSettings, type PostgresSettings } from '../../config/sql.js';
+import { isSqliteDriver, postgresSettings, type PostgresSettings } from '../../config/sql.js';
 
 /** A row of the `prosody` table: one key of a user's keyval store. */
 export interface KeyvalRow {
@@ -73,7 +73,7 @@ export function prosodySqlSource(prosody: Config): ProsodySqlSource {
     throw new ConfigError(prosody.file, found?.line ?? 0, what, 'sql');
   };
   if (typeof driver === 'string' && /^mysql$/i.test(driver)) fail('sql.driver "MySQL" is not read: convert the data to Prosody\'s files with prosody-migrator and import that directory (clove import-prosody DATA_DIR)');
-  if (typeof driver !== 'string' || !/^sqlite3?$/i.test(driver)) return { driver: 'PostgreSQL', settings: postgresSettings(prosody) };
+  if (!isSqliteDriver(driver)) return { driver: 'PostgreSQL', settings: postgresSettings(prosody) };
   const database = fields?.database ?? 'prosody.sqlite';
   if (typeof database !== 'string' || database === '') return fail('sql.database must be the SQLite database file');
   if (database === ':memory:') return fail('sql.database ":memory:" keeps nothing: there is nothing to import');
